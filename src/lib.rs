@@ -1,0 +1,7 @@
+//! hotline: a CTI telephony and IVR switch.
+pub mod config;
+pub mod media;
+pub mod net;
+pub mod sip;
+pub mod store;
+pub mod switch;
