@@ -1,1 +1,285 @@
-fn main() {}
+//! The `hotline` command: `serve`, `check`, `calls list`, `calls show`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+use hotline::config::{self, Config, PromptCatalog};
+use hotline::media::prompt::PromptLibrary;
+use hotline::net::{self, records::RecordWriter, Listeners};
+use hotline::sip::{Endpoint, EndpointConfig};
+use hotline::store::{self, Store};
+use hotline::switch::{Switch, SwitchSettings};
+
+#[derive(Parser)]
+#[command(
+    name = "hotline",
+    version,
+    about = "CTI telephony and IVR switch for a call centre"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the switch.
+    Serve {
+        /// Folder holding dialplans/, prompts/ and hardware/.
+        #[arg(long, default_value = ".")]
+        config: PathBuf,
+        /// SIP address, UDP and TCP on the same port.
+        #[arg(long, default_value = "0.0.0.0:5060")]
+        sip: SocketAddr,
+        /// RTP port range, LO-HI.
+        #[arg(long, default_value = "20000-29999", value_parser = parse_port_range)]
+        rtp_ports: (u16, u16),
+        /// Folder for the SQLite database (and, later, recordings).
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// HTTP address for the CTI API and QA pages (used from the next releases on).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Address written in Via, Contact and SDP; defaults to the SIP address, or
+        /// 127.0.0.1 when that is 0.0.0.0.
+        #[arg(long)]
+        advertise: Option<IpAddr>,
+    },
+    /// Load and validate the configuration, print a summary.
+    Check {
+        #[arg(long, default_value = ".")]
+        config: PathBuf,
+    },
+    /// Call records.
+    Calls {
+        #[command(subcommand)]
+        command: CallsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CallsCommand {
+    /// The most recent calls, newest first.
+    List {
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One call with its timeline (by call id or SIP Call-ID).
+    Show {
+        call_id: String,
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let (lo, hi) = s
+        .split_once('-')
+        .ok_or_else(|| format!("\"{s}\" is not a port range like 20000-29999"))?;
+    let lo: u16 = lo
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{lo}\" is not a port number"))?;
+    let hi: u16 = hi
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{hi}\" is not a port number"))?;
+    if lo > hi || hi - lo < 1 {
+        return Err(format!(
+            "port range {lo}-{hi} must hold at least one even/odd pair"
+        ));
+    }
+    Ok((lo, hi))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            sip,
+            rtp_ports,
+            data,
+            http: _,
+            advertise,
+        } => serve(&config, sip, rtp_ports, &data, advertise),
+        Command::Check { config } => check(&config),
+        Command::Calls { command } => calls(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{}", message.trim_end());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Catalog<'a>(&'a PromptLibrary);
+
+impl PromptCatalog for Catalog<'_> {
+    fn duration(&self, language: &str, name: &str) -> Option<Duration> {
+        self.0.find(language, name).map(|id| self.0.duration(id))
+    }
+}
+
+/// Everything `serve` needs from the config folder, validated; one line per problem.
+fn load_all(dir: &Path) -> Result<(Config, PromptLibrary), String> {
+    let config = config::load(dir).map_err(|errors| join(&errors))?;
+    let prompts = PromptLibrary::load(&dir.join("prompts")).map_err(|e| e.to_string())?;
+    let problems = config::check_prompts(&config, &Catalog(&prompts));
+    if !problems.is_empty() {
+        return Err(join(&problems));
+    }
+    Ok((config, prompts))
+}
+
+fn join<E: std::fmt::Display>(errors: &[E]) -> String {
+    errors.iter().map(|e| format!("{e}\n")).collect()
+}
+
+fn check(dir: &Path) -> Result<(), String> {
+    let (config, prompts) = load_all(dir)?;
+    print!("{}", config::summary(&config));
+    println!("prompts:");
+    for language in prompts.languages() {
+        for name in prompts.names(&language) {
+            if let Some(id) = prompts.find(&language, &name) {
+                println!(
+                    "  {language}/{name}  {:.1} s",
+                    prompts.duration(id).as_secs_f64()
+                );
+            }
+        }
+    }
+    println!("configuration OK");
+    Ok(())
+}
+
+fn serve(
+    dir: &Path,
+    sip: SocketAddr,
+    rtp_ports: (u16, u16),
+    data: &Path,
+    advertise: Option<IpAddr>,
+) -> Result<(), String> {
+    let (config, prompts) = load_all(dir)?;
+    let store = Store::open(data).map_err(|e| e.to_string())?;
+    let interrupted = store.mark_interrupted().map_err(|e| e.to_string())?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "calls left unfinished by the last run are marked interrupted"
+        );
+    }
+    let media_ip = advertise.unwrap_or(if sip.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        sip.ip()
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let records = RecordWriter::start(store);
+    let prompts = Arc::new(prompts);
+    let result = runtime.block_on(async {
+        let listeners = Listeners::bind(sip)
+            .await
+            .map_err(|e| format!("cannot listen for SIP on {sip}: {e}"))?;
+        let bound = listeners.local_addr().map_err(|e| e.to_string())?;
+        let endpoint = Endpoint::new(EndpointConfig {
+            advertised: SocketAddr::new(media_ip, bound.port()),
+            trusted: config.hardware.trusted(),
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+        });
+        let switch = Switch::new(
+            endpoint,
+            Arc::new(config.dialplan),
+            Arc::clone(&prompts),
+            SwitchSettings {
+                media_ip,
+                rtp_ports,
+            },
+            Instant::now(),
+            jiff::Timestamp::now(),
+        );
+        println!(
+            "hotline ready sip={}",
+            SocketAddr::new(media_ip, bound.port())
+        );
+        tracing::info!(sip = %bound, media_ip = %media_ip, "hotline serving");
+        net::run(switch, listeners, prompts, media_ip, records).await;
+        Ok::<(), String>(())
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+fn calls(command: CallsCommand) -> Result<(), String> {
+    match command {
+        CallsCommand::List { data, json, limit } => {
+            let store = open_existing(&data)?;
+            let calls = store.list_calls(limit).map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&calls).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("{}", store::render_list(&calls));
+            }
+        }
+        CallsCommand::Show {
+            call_id,
+            data,
+            json,
+        } => {
+            let store = open_existing(&data)?;
+            let call = store
+                .call(&call_id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no call \"{call_id}\" in {}", data.display()))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&call).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("{}", store::render_call(&call));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_existing(data: &Path) -> Result<Store, String> {
+    if !data.join("hotline.db").exists() {
+        return Err(format!(
+            "no call records in {} (run `hotline serve --data {}` first)",
+            data.display(),
+            data.display()
+        ));
+    }
+    Store::open(data).map_err(|e| e.to_string())
+}

@@ -1,1 +1,181 @@
-//! net
+//! net: the tokio drivers — the only place that owns sockets, the clock and signals.
+//!
+//! One task runs the sans-IO [`Switch`]: it feeds it what the SIP sockets, media tasks and
+//! timers produce, and carries out its [`Output`]s. Each answered call gets a media task
+//! (its RTP socket and 20 ms clock, see [`media`]). Call records are written by one
+//! thread of their own (see [`records`]) so SQLite never blocks signalling or media.
+//! Must not: make call-handling decisions; those belong to `switch/`.
+
+pub mod media;
+pub mod records;
+mod sip_transport;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::media::prompt::PromptLibrary;
+use crate::media::session::MediaEvent;
+use crate::sip::{CallId, Transport};
+use crate::switch::{MediaCommand, Output, Switch};
+
+/// How long shutdown waits for calls to end before giving up on their BYEs.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What the sockets and media tasks hand to the core task.
+pub(crate) enum Inbound {
+    Sip {
+        transport: Transport,
+        source: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    TcpOpened {
+        peer: SocketAddr,
+        writer: mpsc::UnboundedSender<Vec<u8>>,
+    },
+    TcpClosed {
+        peer: SocketAddr,
+    },
+    Media {
+        call: CallId,
+        event: MediaEvent,
+    },
+    MediaFailed {
+        call: CallId,
+        why: String,
+    },
+}
+
+/// Sockets the switch listens on, bound before the core starts.
+pub struct Listeners {
+    pub udp: Arc<UdpSocket>,
+    pub tcp: tokio::net::TcpListener,
+}
+
+impl Listeners {
+    /// Bind UDP and TCP on the same port (port 0: whatever UDP gets, then TCP on it).
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Listeners> {
+        for _ in 0..20 {
+            let udp = UdpSocket::bind(addr).await?;
+            let bound = udp.local_addr()?;
+            match tokio::net::TcpListener::bind(bound).await {
+                Ok(tcp) => {
+                    return Ok(Listeners {
+                        udp: Arc::new(udp),
+                        tcp,
+                    })
+                }
+                Err(e) if addr.port() != 0 => return Err(e),
+                Err(_) => continue,
+            }
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "no port free for both UDP and TCP",
+        ))
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.udp.local_addr()
+    }
+}
+
+/// Runs the switch until SIGINT/SIGTERM, then ends calls and returns.
+pub async fn run(
+    mut switch: Switch,
+    listeners: Listeners,
+    prompts: Arc<PromptLibrary>,
+    media_ip: IpAddr,
+    records: records::RecordWriter,
+) {
+    let (inbox_tx, mut inbox) = mpsc::unbounded_channel::<Inbound>();
+    sip_transport::spawn_udp(Arc::clone(&listeners.udp), inbox_tx.clone());
+    sip_transport::spawn_tcp_accept(listeners.tcp, inbox_tx.clone());
+
+    let mut tcp_writers: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+    let mut media_tasks: HashMap<CallId, mpsc::UnboundedSender<MediaCommand>> = HashMap::new();
+    let mut shutdown = Box::pin(shutdown_signal());
+    let mut stopping_since: Option<Instant> = None;
+
+    loop {
+        let wake = switch.poll_timeout();
+        let sleep = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            inbound = inbox.recv() => {
+                let Some(inbound) = inbound else { break };
+                let now = Instant::now();
+                match inbound {
+                    Inbound::Sip { transport, source, bytes } => switch.handle_sip(now, transport, source, &bytes),
+                    Inbound::TcpOpened { peer, writer } => { tcp_writers.insert(peer, writer); }
+                    Inbound::TcpClosed { peer } => { tcp_writers.remove(&peer); }
+                    Inbound::Media { call, event } => switch.handle_media_event(now, call, event),
+                    Inbound::MediaFailed { call, why } => {
+                        media_tasks.remove(&call);
+                        switch.handle_media_failure(now, call, &why);
+                    }
+                }
+            }
+            _ = sleep => switch.handle_timeout(Instant::now()),
+            _ = &mut shutdown, if stopping_since.is_none() => {
+                tracing::info!(calls = switch.active_calls(), "shutting down: refusing new calls, ending calls in progress");
+                stopping_since = Some(Instant::now());
+                switch.shutdown(Instant::now());
+            }
+            _ = tokio::time::sleep(Duration::from_millis(250)), if stopping_since.is_some() => {}
+        }
+
+        while let Some(output) = switch.poll_output() {
+            match output {
+                Output::Transmit(t) => match t.transport {
+                    Transport::Udp => {
+                        if let Err(e) = listeners.udp.try_send_to(&t.payload, t.destination) {
+                            tracing::warn!(destination = %t.destination, error = %e, "SIP send failed");
+                        }
+                    }
+                    Transport::Tcp => match tcp_writers.get(&t.destination) {
+                        Some(writer) => {
+                            let _ = writer.send(t.payload);
+                        }
+                        None => {
+                            tracing::warn!(destination = %t.destination, "no TCP connection to send on; dropped")
+                        }
+                    },
+                },
+                Output::Media(command) => {
+                    media::dispatch(command, &mut media_tasks, &prompts, media_ip, &inbox_tx);
+                }
+                Output::Record(command) => records.send(command),
+            }
+        }
+
+        if let Some(since) = stopping_since {
+            if switch.is_idle() || since.elapsed() > SHUTDOWN_GRACE {
+                break;
+            }
+        }
+    }
+    for (_, task) in media_tasks.drain() {
+        let _ = task.send(MediaCommand::End { call: CallId(0) });
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

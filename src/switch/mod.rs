@@ -1,2 +1,885 @@
-//! switch: the sans-IO call-centre core (calls, IVR, service standards).
+//! switch: the sans-IO call-centre core.
+//!
+//! Owns the calls: for each one its ring budget (STANDARDS.md S1), its IVR, its media
+//! commands and its timeline. It is fed SIP bytes, media events and time, and asked for
+//! [`Output`]s (datagrams to send, media commands, record writes) and its next timeout.
+//! It never touches a socket, a file or the clock: `net/` does that and passes `now` in,
+//! which is why every timer rule here is testable in virtual time.
+//!
+//! Must not: read `Instant::now()`, spawn, block, or reach into the media engine's state —
+//! it sends [`MediaCommand`]s and receives [`MediaEvent`]s.
+
+pub mod ivr;
+pub mod ring_budget;
+pub mod rtp_ports;
 pub mod timeline;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{Dialplan, Entry};
+use crate::media::prompt::{PromptId, PromptLibrary};
+use crate::media::session::MediaEvent;
+use crate::media::Codec;
+use crate::sip::sdp::{self, Negotiated, SdpError};
+use crate::sip::{CallEvent, CallId, Endpoint, Transmit, Transport};
+use crate::store::NewCall;
+
+use ivr::{Ivr, IvrAction};
+use ring_budget::RingBudget;
+use rtp_ports::RtpPorts;
+use timeline::{EventKind, Party, TimelineEvent};
+
+/// How long a refused caller is asked to wait before trying again.
+const RETRY_AFTER_BUSY_S: u32 = 5;
+const RETRY_AFTER_SHUTDOWN_S: u32 = 60;
+/// Prompt played before the switch hangs up on a routed call while queues do not exist yet.
+const CONNECTING_PROMPT: &str = "connecting";
+
+/// What the core asks its drivers to do.
+#[derive(Debug)]
+pub enum Output {
+    Transmit(Transmit),
+    Media(MediaCommand),
+    Record(RecordCommand),
+}
+
+/// Commands to the media engine, one call's media session each.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaCommand {
+    /// Open the call's RTP socket on `local_port` and start the 20 ms clock.
+    Start {
+        call: CallId,
+        local_port: u16,
+        remote: SocketAddr,
+        codec: Codec,
+        payload_type: u8,
+        telephone_event: Option<u8>,
+    },
+    /// The far end moved its media (re-INVITE).
+    Redirect {
+        call: CallId,
+        remote: SocketAddr,
+    },
+    Play {
+        call: CallId,
+        prompt: PromptId,
+    },
+    Stop {
+        call: CallId,
+    },
+    End {
+        call: CallId,
+    },
+}
+
+/// Writes for the call records store.
+#[derive(Debug, Clone)]
+pub enum RecordCommand {
+    Begin(NewCall),
+    Event {
+        call_id: String,
+        event: TimelineEvent,
+    },
+    Finish {
+        call_id: String,
+        ended_at: jiff::Timestamp,
+        outcome: &'static str,
+    },
+}
+
+/// Settings the core needs that are not in the dialplan.
+#[derive(Debug, Clone)]
+pub struct SwitchSettings {
+    /// The address callers send RTP to (written in our SDP).
+    pub media_ip: IpAddr,
+    pub rtp_ports: (u16, u16),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// 180 sent; the switch answers at `answer_at`.
+    Alerting { answer_at: Instant },
+    /// 200 sent, waiting for the ACK.
+    Answered,
+    /// Media flows and the IVR runs.
+    Ivr,
+    /// Routed to a queue: "connecting you" plays, then the switch hangs up (queues and
+    /// agents arrive with the next issue).
+    Connecting { queue: String },
+    /// BYE sent or final response given; waiting for the endpoint to forget the call.
+    Leaving,
+}
+
+struct Call {
+    record_id: String,
+    invited_at: Instant,
+    phase: Phase,
+    budget: RingBudget,
+    hotline: String,
+    language: String,
+    entry_flow: Option<String>,
+    rtp_port: u16,
+    /// Our SDP (answer, or offer for a delayed-offer INVITE).
+    local_sdp: String,
+    media: Option<Negotiated>,
+    media_started: bool,
+    ivr: Option<Ivr>,
+    /// Prompts queued behind the one playing; the IVR hears one "finished" for the lot.
+    prompt_queue: VecDeque<PromptId>,
+    playing: Option<PromptId>,
+    timer: Option<Instant>,
+    finished: bool,
+}
+
+pub struct Switch {
+    endpoint: Endpoint,
+    dialplan: Arc<Dialplan>,
+    prompts: Arc<PromptLibrary>,
+    settings: SwitchSettings,
+    rtp_ports: RtpPorts,
+    calls: BTreeMap<CallId, Call>,
+    timers: BTreeSet<(Instant, CallId)>,
+    outputs: VecDeque<Output>,
+    accepting: bool,
+    /// Wall-clock anchor: records and business hours need real time, derived from `now`.
+    anchor: (Instant, jiff::Timestamp),
+    calls_seen: u64,
+}
+
+impl Switch {
+    pub fn new(
+        endpoint: Endpoint,
+        dialplan: Arc<Dialplan>,
+        prompts: Arc<PromptLibrary>,
+        settings: SwitchSettings,
+        now: Instant,
+        wall_now: jiff::Timestamp,
+    ) -> Self {
+        let rtp_ports = RtpPorts::new(settings.rtp_ports.0, settings.rtp_ports.1);
+        Switch {
+            endpoint,
+            dialplan,
+            prompts,
+            settings,
+            rtp_ports,
+            calls: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            outputs: VecDeque::new(),
+            accepting: true,
+            anchor: (now, wall_now),
+            calls_seen: 0,
+        }
+    }
+
+    pub fn handle_sip(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) {
+        self.endpoint.handle_input(now, transport, source, bytes);
+        self.drain_endpoint(now);
+    }
+
+    pub fn handle_media_event(&mut self, now: Instant, call: CallId, event: MediaEvent) {
+        match event {
+            MediaEvent::Dtmf { digit, .. } => self.on_digit(now, call, digit, "rfc4733"),
+            MediaEvent::PromptFinished {
+                prompt,
+                interrupted,
+            } => self.on_prompt_finished(now, call, prompt, interrupted),
+        }
+        self.drain_endpoint(now);
+    }
+
+    /// The driver could not open or use a call's media socket: the call cannot go on.
+    pub fn handle_media_failure(&mut self, now: Instant, call: CallId, why: &str) {
+        tracing::error!(call = %call, why, "media failed");
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.media_started = false;
+        }
+        self.hang_up_with(now, call, &format!("media failed: {why}"), "failed");
+        self.drain_endpoint(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.endpoint.handle_timeout(now);
+        self.drain_endpoint(now);
+        while let Some(&(at, call)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.remove(&(at, call));
+            if let Some(c) = self.calls.get_mut(&call) {
+                if c.timer == Some(at) {
+                    c.timer = None;
+                    self.on_call_timer(now, call);
+                }
+            }
+        }
+        self.drain_endpoint(now);
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let ours = self.timers.first().map(|(at, _)| *at);
+        match (ours, self.endpoint.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(transmit) = self.endpoint.poll_transmit() {
+            return Some(Output::Transmit(transmit));
+        }
+        self.outputs.pop_front()
+    }
+
+    /// Refuse new calls with 503 and end every call in progress.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.accepting = false;
+        let calls: Vec<CallId> = self.calls.keys().copied().collect();
+        for call in calls {
+            let phase = self.calls.get(&call).map(|c| c.phase.clone());
+            match phase {
+                Some(Phase::Alerting { .. }) => self.reject(
+                    now,
+                    call,
+                    503,
+                    Some(RETRY_AFTER_SHUTDOWN_S),
+                    "switch shutting down",
+                ),
+                Some(Phase::Leaving) | None => {}
+                Some(_) => self.hang_up(now, call, "switch shutting down"),
+            }
+        }
+        self.drain_endpoint(now);
+    }
+
+    /// No call left, not even one waiting for its BYE to be answered.
+    pub fn is_idle(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    fn wall(&self, now: Instant) -> jiff::Timestamp {
+        let since = now.saturating_duration_since(self.anchor.0);
+        self.anchor.1.checked_add(since).unwrap_or(self.anchor.1)
+    }
+
+    fn drain_endpoint(&mut self, now: Instant) {
+        while let Some(event) = self.endpoint.poll_event() {
+            self.on_call_event(now, event);
+        }
+    }
+
+    fn on_call_event(&mut self, now: Instant, event: CallEvent) {
+        match event {
+            CallEvent::Incoming {
+                call,
+                sip_call_id,
+                from,
+                to,
+                request_user,
+                source,
+                transport,
+                sdp,
+            } => {
+                let _span = tracing::info_span!("call", sip_call_id = %sip_call_id).entered();
+                tracing::info!(%from, %to, %source, ?transport, "incoming call");
+                self.on_incoming(now, call, sip_call_id, from, to, request_user, sdp);
+            }
+            CallEvent::Cancelled { call } => {
+                self.record(
+                    now,
+                    call,
+                    EventKind::Hangup {
+                        by: Party::Caller,
+                        reason: "cancelled before answer".into(),
+                    },
+                );
+                self.finish(now, call, "abandoned");
+                self.forget(call);
+            }
+            CallEvent::Confirmed { call, sdp } => self.on_confirmed(now, call, sdp),
+            CallEvent::AckTimeout { call } => {
+                self.hang_up_with(now, call, "no ACK for the 200 OK", "failed");
+            }
+            CallEvent::RemoteSdp { call, sdp } => self.on_remote_sdp(call, &sdp),
+            CallEvent::Bye { call } => {
+                self.record(
+                    now,
+                    call,
+                    EventKind::Hangup {
+                        by: Party::Caller,
+                        reason: "caller hung up".into(),
+                    },
+                );
+                self.finish(now, call, "completed");
+                self.forget(call);
+            }
+            CallEvent::Dtmf { call, digit, .. } => self.on_digit(now, call, digit, "sip-info"),
+            CallEvent::Ended { call } => self.forget(call),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_incoming(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        sip_call_id: String,
+        from: String,
+        to: String,
+        request_user: String,
+        offer: Option<String>,
+    ) {
+        self.calls_seen += 1;
+        let wall = self.wall(now);
+        let record_id = format!(
+            "{}-{:04}",
+            wall.strftime("%Y%m%d-%H%M%S"),
+            self.calls_seen % 10_000
+        );
+        let standards = &self.dialplan.standards;
+        let budget = RingBudget::new(
+            standards.ring_cadence,
+            standards.answer_after_rings,
+            standards.answer_within_rings,
+        );
+        let hotline = self.dialplan.hotline_for(&request_user).cloned();
+        self.outputs
+            .push_back(Output::Record(RecordCommand::Begin(NewCall {
+                id: record_id.clone(),
+                sip_call_id,
+                from: from.clone(),
+                to: to.clone(),
+                hotline: hotline.as_ref().map(|h| h.name.clone()),
+                started_at: wall,
+            })));
+        self.calls.insert(
+            call,
+            Call {
+                record_id,
+                invited_at: now,
+                phase: Phase::Alerting { answer_at: now },
+                budget,
+                hotline: hotline.as_ref().map(|h| h.name.clone()).unwrap_or_default(),
+                language: hotline
+                    .as_ref()
+                    .map(|h| h.language.clone())
+                    .unwrap_or_default(),
+                entry_flow: None,
+                rtp_port: 0,
+                local_sdp: String::new(),
+                media: None,
+                media_started: false,
+                ivr: None,
+                prompt_queue: VecDeque::new(),
+                playing: None,
+                timer: None,
+                finished: false,
+            },
+        );
+        self.record(now, call, EventKind::Invite { from, to });
+
+        // Refusals come at once with a reason, never after ringing on (S1).
+        if !self.accepting {
+            return self.reject(
+                now,
+                call,
+                503,
+                Some(RETRY_AFTER_SHUTDOWN_S),
+                "switch shutting down",
+            );
+        }
+        let Some(hotline) = hotline else {
+            return self.reject(now, call, 404, None, "no hotline at this number");
+        };
+        if let Some(limit) = self.dialplan.standards.max_calls {
+            // This call is already in the table.
+            if self.calls.len() > limit as usize {
+                return self.reject(
+                    now,
+                    call,
+                    503,
+                    Some(RETRY_AFTER_BUSY_S),
+                    "at the configured call limit",
+                );
+            }
+        }
+        let Some(port) = self.rtp_ports.allocate() else {
+            return self.reject(now, call, 503, Some(RETRY_AFTER_BUSY_S), "out of RTP ports");
+        };
+        let local_rtp = SocketAddr::new(self.settings.media_ip, port);
+        let session_id = self.calls_seen;
+        let (local_sdp, media) = match offer {
+            Some(offer) => match sdp::answer(&offer, local_rtp, session_id) {
+                Ok((answer, negotiated)) => (answer, Some(negotiated)),
+                Err(error) => {
+                    self.rtp_ports.release(port);
+                    let (status, reason) = match error {
+                        SdpError::NoCommonCodec => (488, "no common codec (PCMU/PCMA)".to_string()),
+                        other => (488, format!("unusable SDP offer: {other}")),
+                    };
+                    return self.reject(now, call, status, None, &reason);
+                }
+            },
+            None => (sdp::offer(local_rtp, session_id), None),
+        };
+        let entry_flow = match &hotline.entry {
+            Entry::Flow(flow) => flow.clone(),
+            Entry::Hours {
+                hours,
+                open,
+                closed,
+            } => {
+                let is_open = hours.is_open(self.wall(now));
+                self.record(now, call, EventKind::Hours { open: is_open });
+                if is_open {
+                    open.clone()
+                } else {
+                    closed.clone()
+                }
+            }
+        };
+        let answer_at = now + budget.answer_delay();
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.rtp_port = port;
+            c.local_sdp = local_sdp;
+            c.media = media;
+            c.entry_flow = Some(entry_flow);
+            c.phase = Phase::Alerting { answer_at };
+        }
+        self.endpoint.ringing(now, call);
+        self.record(now, call, EventKind::Ringing);
+        if answer_at <= now {
+            self.answer(now, call);
+        } else {
+            self.set_timer(call, Some(answer_at));
+        }
+    }
+
+    fn on_call_timer(&mut self, now: Instant, call: CallId) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        match c.phase {
+            Phase::Alerting { answer_at } if answer_at <= now => self.answer(now, call),
+            Phase::Ivr => {
+                self.with_ivr(now, call, |ivr, plan, now| ivr.on_timeout(plan, now));
+            }
+            _ => {}
+        }
+    }
+
+    fn answer(&mut self, now: Instant, call: CallId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let rings = c.budget.rings_at(now - c.invited_at);
+        if !c.budget.met_by(now - c.invited_at) {
+            tracing::warn!(call = %call, rings, "answered past the ring budget");
+        }
+        c.phase = Phase::Answered;
+        let sdp = c.local_sdp.clone();
+        self.endpoint.answer(now, call, &sdp);
+        self.record(now, call, EventKind::Answered { rings });
+        self.start_media(call);
+    }
+
+    fn start_media(&mut self, call: CallId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(media) = &c.media else { return };
+        if c.media_started {
+            return;
+        }
+        c.media_started = true;
+        self.outputs.push_back(Output::Media(MediaCommand::Start {
+            call,
+            local_port: c.rtp_port,
+            remote: media.remote,
+            codec: media.codec,
+            payload_type: media.payload_type,
+            telephone_event: media.telephone_event,
+        }));
+    }
+
+    fn on_confirmed(&mut self, now: Instant, call: CallId, answer: Option<String>) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.phase != Phase::Answered {
+            return;
+        }
+        if c.media.is_none() {
+            // Delayed offer: the ACK carries the caller's answer to our offer.
+            match answer.as_deref().map(sdp::accept_answer) {
+                Some(Ok(negotiated)) => c.media = Some(negotiated),
+                Some(Err(error)) => {
+                    tracing::warn!(call = %call, %error, "unusable SDP answer in ACK");
+                    return self.hang_up_with(
+                        now,
+                        call,
+                        "unusable SDP answer in the ACK",
+                        "failed",
+                    );
+                }
+                None => {
+                    return self.hang_up_with(
+                        now,
+                        call,
+                        "ACK without the SDP answer to our offer",
+                        "failed",
+                    );
+                }
+            }
+        }
+        c.phase = Phase::Ivr;
+        let flow = c.entry_flow.clone().unwrap_or_default();
+        let language = c.language.clone();
+        self.record(now, call, EventKind::Confirmed);
+        self.start_media(call);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.ivr = Some(Ivr::new(&language, &flow));
+        }
+        self.with_ivr(now, call, |ivr, plan, now| ivr.start(plan, now));
+    }
+
+    fn on_remote_sdp(&mut self, call: CallId, offer: &str) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let local = SocketAddr::new(self.settings.media_ip, c.rtp_port);
+        if let Ok((_, negotiated)) = sdp::answer(offer, local, 0) {
+            let moved = c
+                .media
+                .as_ref()
+                .is_some_and(|m| m.remote != negotiated.remote);
+            if moved && c.media_started {
+                self.outputs
+                    .push_back(Output::Media(MediaCommand::Redirect {
+                        call,
+                        remote: negotiated.remote,
+                    }));
+            }
+            c.media = Some(negotiated);
+        }
+    }
+
+    fn on_digit(&mut self, now: Instant, call: CallId, digit: char, source: &str) {
+        if !self.calls.contains_key(&call) {
+            return;
+        }
+        self.record(
+            now,
+            call,
+            EventKind::Dtmf {
+                digit,
+                source: source.to_string(),
+            },
+        );
+        if self.calls.get(&call).is_some_and(|c| c.phase == Phase::Ivr) {
+            self.with_ivr(now, call, |ivr, plan, now| ivr.on_digit(plan, now, digit));
+        }
+    }
+
+    fn on_prompt_finished(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        prompt: PromptId,
+        interrupted: bool,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.playing != Some(prompt) {
+            // A stop we asked for already moved on; nothing is waiting for this one.
+            return;
+        }
+        c.playing = None;
+        let name = self.prompt_name(prompt);
+        self.record(now, call, EventKind::PromptFinished { name, interrupted });
+        if interrupted {
+            return;
+        }
+        if self.play_next_queued(now, call) {
+            return;
+        }
+        let phase = self.calls.get(&call).map(|c| c.phase.clone());
+        match phase {
+            Some(Phase::Ivr) => {
+                self.with_ivr(now, call, |ivr, plan, now| {
+                    ivr.on_prompt_finished(plan, now)
+                });
+            }
+            Some(Phase::Connecting { queue }) => {
+                let reason = format!("routed to queue {queue}; queues open with the next release");
+                self.hang_up(now, call, &reason);
+            }
+            _ => {}
+        }
+    }
+
+    /// Run one IVR input, then carry out what the IVR asked for.
+    fn with_ivr(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        input: impl FnOnce(&mut Ivr, &Dialplan, Instant),
+    ) {
+        let plan = Arc::clone(&self.dialplan);
+        let Some(ivr) = self.calls.get_mut(&call).and_then(|c| c.ivr.as_mut()) else {
+            return;
+        };
+        input(ivr, &plan, now);
+        let mut actions = Vec::new();
+        while let Some(action) = ivr.poll_action() {
+            actions.push(action);
+        }
+        let deadline = ivr.deadline();
+        self.set_timer(call, deadline);
+        for action in actions {
+            self.carry_out(now, call, action);
+        }
+    }
+
+    fn carry_out(&mut self, now: Instant, call: CallId, action: IvrAction) {
+        match action {
+            IvrAction::Play { prompt, language } => {
+                self.queue_prompt(now, call, &prompt, &language);
+            }
+            IvrAction::StopPrompt => self.stop_prompts(call),
+            IvrAction::Event(event) => {
+                if let EventKind::Language { language } = &event {
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        c.language = language.clone();
+                    }
+                }
+                self.record(now, call, event);
+            }
+            IvrAction::Route { queue } => {
+                self.record(
+                    now,
+                    call,
+                    EventKind::Route {
+                        target: queue.clone(),
+                    },
+                );
+                let language = self
+                    .calls
+                    .get(&call)
+                    .map(|c| c.language.clone())
+                    .unwrap_or_default();
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.phase = Phase::Connecting {
+                        queue: queue.clone(),
+                    };
+                }
+                self.set_timer(call, None);
+                if !self.queue_prompt(now, call, CONNECTING_PROMPT, &language) {
+                    self.hang_up(now, call, &format!("routed to queue {queue}"));
+                }
+            }
+            IvrAction::Hangup { reason } => self.hang_up(now, call, &reason),
+        }
+    }
+
+    /// Queue a prompt by name in `language` (falling back to the hotline's language).
+    /// Returns false when no such prompt exists.
+    fn queue_prompt(&mut self, now: Instant, call: CallId, name: &str, language: &str) -> bool {
+        let Some(c) = self.calls.get(&call) else {
+            return false;
+        };
+        let default_language = self
+            .dialplan
+            .hotlines
+            .iter()
+            .find(|h| h.name == c.hotline)
+            .map(|h| h.language.as_str())
+            .unwrap_or(language);
+        let Some(id) = self
+            .prompts
+            .find(language, name)
+            .or_else(|| self.prompts.find(default_language, name))
+        else {
+            tracing::warn!(call = %call, prompt = name, language, "prompt missing; skipped");
+            return false;
+        };
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.prompt_queue.push_back(id);
+        }
+        if self.calls.get(&call).is_some_and(|c| c.playing.is_none()) {
+            self.play_next_queued(now, call);
+        }
+        true
+    }
+
+    fn play_next_queued(&mut self, now: Instant, call: CallId) -> bool {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        let Some(id) = c.prompt_queue.pop_front() else {
+            return false;
+        };
+        c.playing = Some(id);
+        let language = self.prompt_language(id);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Play { call, prompt: id }));
+        let name = self.prompt_name(id);
+        self.record(now, call, EventKind::PromptStarted { name, language });
+        true
+    }
+
+    fn stop_prompts(&mut self, call: CallId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.prompt_queue.clear();
+        if c.playing.is_some() {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Stop { call }));
+        }
+    }
+
+    fn prompt_name(&self, id: PromptId) -> String {
+        self.prompts
+            .file(id)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    fn prompt_language(&self, id: PromptId) -> String {
+        self.prompts
+            .file(id)
+            .parent()
+            .and_then(|dir| dir.file_name())
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    fn reject(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: u16,
+        retry_after: Option<u32>,
+        reason: &str,
+    ) {
+        tracing::info!(call = %call, status, reason, "refusing call");
+        self.endpoint.reject(now, call, status, retry_after);
+        self.record(
+            now,
+            call,
+            EventKind::Rejected {
+                status,
+                reason: reason.to_string(),
+            },
+        );
+        self.finish(now, call, "rejected");
+        self.forget(call);
+    }
+
+    fn hang_up(&mut self, now: Instant, call: CallId, reason: &str) {
+        self.hang_up_with(now, call, reason, "completed");
+    }
+
+    fn hang_up_with(&mut self, now: Instant, call: CallId, reason: &str, outcome: &'static str) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.phase == Phase::Leaving {
+            return;
+        }
+        c.phase = Phase::Leaving;
+        self.endpoint.hangup(now, call);
+        self.record(
+            now,
+            call,
+            EventKind::Hangup {
+                by: Party::Switch,
+                reason: reason.to_string(),
+            },
+        );
+        self.finish(now, call, outcome);
+        self.end_media(call);
+        self.set_timer(call, None);
+    }
+
+    fn end_media(&mut self, call: CallId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.media_started {
+            c.media_started = false;
+            self.outputs
+                .push_back(Output::Media(MediaCommand::End { call }));
+        }
+        if c.rtp_port != 0 {
+            self.rtp_ports.release(c.rtp_port);
+            c.rtp_port = 0;
+        }
+    }
+
+    fn finish(&mut self, now: Instant, call: CallId, outcome: &'static str) {
+        let ended_at = self.wall(now);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.finished {
+            return;
+        }
+        c.finished = true;
+        self.outputs
+            .push_back(Output::Record(RecordCommand::Finish {
+                call_id: c.record_id.clone(),
+                ended_at,
+                outcome,
+            }));
+    }
+
+    fn forget(&mut self, call: CallId) {
+        self.end_media(call);
+        self.set_timer(call, None);
+        self.calls.remove(&call);
+    }
+
+    fn set_timer(&mut self, call: CallId, at: Option<Instant>) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if let Some(old) = c.timer.take() {
+            self.timers.remove(&(old, call));
+        }
+        if let Some(at) = at {
+            c.timer = Some(at);
+            self.timers.insert((at, call));
+        }
+    }
+
+    fn record(&mut self, now: Instant, call: CallId, kind: EventKind) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let offset_ms = millis(now.saturating_duration_since(c.invited_at));
+        self.outputs.push_back(Output::Record(RecordCommand::Event {
+            call_id: c.record_id.clone(),
+            event: TimelineEvent { offset_ms, kind },
+        }));
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}

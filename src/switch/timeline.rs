@@ -25,34 +25,72 @@ pub enum Party {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// The INVITE arrived.
-    Invite { from: String, to: String },
+    Invite {
+        from: String,
+        to: String,
+    },
     /// 180 Ringing sent.
     Ringing,
     /// 200 OK sent; `rings` is the number of ring periods started before the answer.
-    Answered { rings: u32 },
+    Answered {
+        rings: u32,
+    },
     /// The caller's ACK arrived (media may flow).
     Confirmed,
-    PromptStarted { name: String, language: String },
-    PromptFinished { name: String, interrupted: bool },
+    PromptStarted {
+        name: String,
+        language: String,
+    },
+    PromptFinished {
+        name: String,
+        interrupted: bool,
+    },
     /// A keypad digit arrived (`source` is "rfc4733" or "sip-info").
-    Dtmf { digit: char, source: String },
+    Dtmf {
+        digit: char,
+        source: String,
+    },
     /// A menu accepted a choice.
-    MenuChoice { menu: String, digit: char, action: String },
+    MenuChoice {
+        menu: String,
+        digit: char,
+        action: String,
+    },
     /// A menu got a digit it has no choice for, or nothing before its timeout.
-    MenuInvalid { menu: String, digit: Option<char> },
-    MenuNoInput { menu: String },
+    MenuInvalid {
+        menu: String,
+        digit: Option<char>,
+    },
+    MenuNoInput {
+        menu: String,
+    },
     /// Digits collected by a collect step.
-    Collected { name: String, digits: String },
+    Collected {
+        name: String,
+        digits: String,
+    },
     /// The caller's language changed.
-    Language { language: String },
+    Language {
+        language: String,
+    },
     /// The call went to a queue or another target.
-    Route { target: String },
+    Route {
+        target: String,
+    },
     /// Business hours decided between the open and closed flows.
-    Hours { open: bool },
+    Hours {
+        open: bool,
+    },
     /// The call was refused before answer (status code, reason).
-    Rejected { status: u16, reason: String },
+    Rejected {
+        status: u16,
+        reason: String,
+    },
     /// The call ended.
-    Hangup { by: Party, reason: String },
+    Hangup {
+        by: Party,
+        reason: String,
+    },
 }
 
 impl EventKind {
