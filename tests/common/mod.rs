@@ -224,8 +224,9 @@ impl ConfigCopy {
         std::fs::write(&target, out).expect("write dialplan");
     }
 
-    /// Makes `only` the one trusted trunk address: every IP or CIDR string in
-    /// `hardware/*.toml` is replaced by it.
+    /// Makes `only` (IPv4) the one trusted trunk address: every IPv4 address or network in
+    /// `hardware/*.toml` becomes `only`, every IPv6 one the documentation address 2001:db8::1
+    /// (so `::1` stops being trusted without duplicating `only` in a list).
     pub fn trust_only(&self, only: &str) {
         for file in toml_files(&self.path().join("hardware")) {
             let text = read(&file);
@@ -236,7 +237,9 @@ impl ConfigCopy {
                 rest = &rest[start + 1..];
                 let Some(end) = rest.find('"') else { break };
                 let literal = &rest[..end];
-                if is_ip_or_cidr(literal) {
+                if is_ipv6_or_cidr(literal) {
+                    out.push_str("2001:db8::1");
+                } else if is_ip_or_cidr(literal) {
                     out.push_str(only);
                 } else {
                     out.push_str(literal);
@@ -261,6 +264,11 @@ fn first_table_offset(text: &str) -> usize {
         offset += line.len() + 1;
     }
     text.len()
+}
+
+fn is_ipv6_or_cidr(s: &str) -> bool {
+    let addr = s.split('/').next().unwrap_or("");
+    addr.parse::<std::net::Ipv6Addr>().is_ok()
 }
 
 fn is_ip_or_cidr(s: &str) -> bool {
