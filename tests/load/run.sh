@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Load run for the hotline (issue 2's numbers; a script, not a test):
+# SIPp places CALLS calls at RATE calls/s; each caller speaks (g711a.pcap), stays HOLD_MS
+# through the greeting and main menu, then hangs up with BYE. Prints failures from SIPp's
+# statistics, the switch's CPU time per call (utime+stime from /proc/PID/stat) and its peak
+# RSS (VmHWM from /proc/PID/status), shaped to paste into a note.
+#
+#   bash tests/load/run.sh                       # 300 calls at 30/s, 8 s each
+#   CALLS=50 RATE=10 HOLD_MS=8000 bash tests/load/run.sh
+set -euo pipefail
+
+CALLS="${CALLS:-300}"
+RATE="${RATE:-30}"
+HOLD_MS="${HOLD_MS:-8000}"
+RTP_PORTS="${RTP_PORTS:-20000-23999}"
+SIPP_MEDIA_PORT="${SIPP_MEDIA_PORT:-19000}"
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+
+for tool in sipp cargo; do
+    command -v "$tool" >/dev/null || { echo "load: $tool is not installed (bash tests/run.sh installs sipp)" >&2; exit 1; }
+done
+
+echo "load: building release..." >&2
+cargo build --release --locked --bin hotline >&2
+bin="$target_dir/release/hotline"
+
+work="$(mktemp -d -t hotline-load-XXXXXX)"
+switch_pid=""
+cleanup() {
+    if [ -n "$switch_pid" ] && kill -0 "$switch_pid" 2>/dev/null; then
+        kill -TERM "$switch_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$switch_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$switch_pid" 2>/dev/null || true
+    fi
+    if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "load: kept $work" >&2; fi
+}
+trap cleanup EXIT
+
+RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --config "$repo" --sip 127.0.0.1:0 \
+    --rtp-ports "$RTP_PORTS" --data "$work/data" --http 127.0.0.1:0 \
+    >"$work/switch.out" 2>"$work/switch.log" &
+switch_pid=$!
+
+ready=""
+for _ in $(seq 300); do
+    ready="$(grep -m1 '^hotline ready' "$work/switch.out" || true)"
+    [ -n "$ready" ] && break
+    kill -0 "$switch_pid" 2>/dev/null || { echo "load: the switch exited:" >&2; tail -20 "$work/switch.log" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$ready" ] || { echo "load: no ready line within 30 s" >&2; exit 1; }
+sip="$(sed -n 's/.*sip=\([^ ]*\).*/\1/p' <<<"$ready")"
+
+clk_tck="$(getconf CLK_TCK)"
+# Fields 14 and 15 of /proc/PID/stat (utime, stime in clock ticks); the command name in
+# field 2 may hold spaces, so count from the closing parenthesis.
+cpu_ticks() { sed 's/^.*) //' "/proc/$switch_pid/stat" | awk '{ print $12 + $13 }'; }
+
+cpu_before="$(cpu_ticks)"
+started="$(date +%s.%N)"
+set +e
+sipp "$sip" -sf "$repo/tests/scenarios/basic_call.xml" -s 4008 -i 127.0.0.1 \
+    -mp "$SIPP_MEDIA_PORT" -key rtp_sink "$SIPP_MEDIA_PORT" \
+    -m "$CALLS" -r "$RATE" -rp 1000 -l "$((CALLS))" -d "$HOLD_MS" \
+    -cid_str "load-%u@%s" -nostdin -timeout "$(( CALLS / RATE + HOLD_MS / 1000 + 60 ))s" -timeout_error \
+    -trace_err -error_file "$work/sipp_errors.log" \
+    -trace_stat -stf "$work/sipp_stat.csv" -fd 1 \
+    >"$work/sipp.out" 2>"$work/sipp.err"
+sipp_status=$?
+set -e
+# Let the last BYEs and record writes settle before reading the clock.
+sleep 1
+cpu_after="$(cpu_ticks)"
+finished="$(date +%s.%N)"
+hwm_kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$switch_pid/status")"
+
+stat_col() { # name -> value in the last row of SIPp's statistics CSV
+    awk -F';' -v name="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
+        NF > 1 { last = $col } END { print last + 0 }' "$work/sipp_stat.csv"
+}
+ok="$(stat_col 'SuccessfulCall(C)')"
+failed="$(stat_col 'FailedCall(C)')"
+records="$("$bin" calls list --data "$work/data" --json 2>/dev/null | grep -o '"sip_call_id"' | wc -l || true)"
+
+awk -v calls="$CALLS" -v rate="$RATE" -v hold="$HOLD_MS" -v ok="$ok" -v failed="$failed" \
+    -v status="$sipp_status" -v before="$cpu_before" -v after="$cpu_after" -v tck="$clk_tck" \
+    -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
+BEGIN {
+    cpu_s = (after - before) / tck
+    printf "hotline load run: %d calls at %d calls/s, each %.1f s with caller speech (g711a.pcap), SIPp %s\n", calls, rate, hold / 1000, sipp_v
+    printf "- calls: %d successful, %d failed (SIPp exit %d)\n", ok, failed, status
+    printf "- switch CPU: %.2f s over %.1f s wall = %.2f ms per call (utime+stime, /proc/PID/stat)\n", cpu_s, t1 - t0, (ok + failed > 0 ? cpu_s * 1000 / calls : 0)
+    printf "- switch peak RSS: %.1f MiB (VmHWM)\n", hwm / 1024
+    printf "- call records: %d (hotline calls list)\n", records
+}'
+
+if [ "$sipp_status" -ne 0 ] || [ "$failed" -ne 0 ]; then
+    echo "load: SIPp reported failures; first errors:" >&2
+    head -30 "$work/sipp_errors.log" >&2 || true
+    exit 1
+fi

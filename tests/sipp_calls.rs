@@ -1,0 +1,413 @@
+//! Calls placed on the built `hotline serve` by SIPp over loopback, checked on the wire (SIPp's
+//! expected responses, the RTP the switch sends) and in `hotline calls show`.
+//! Every test owns a port block (the index passed to `PortBlock::for_test`, unique across all
+//! test files) so the tests may run in parallel.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn assert_sipp_ok(run: &SippRun, switch: &Switch) {
+    assert!(
+        run.success(),
+        "SIPp failed\n{}\n--- switch log ---\n{}",
+        run.report(),
+        switch.log_tail()
+    );
+}
+
+/// The caller stays long enough to hear the welcome greeting start after the recording notice.
+fn hold_into_welcome(switch: &Switch) -> Duration {
+    let notice = prompt_duration(&switch.config_dir, "zh", "recording_notice")
+        .unwrap_or(Duration::from_secs(4));
+    (notice + Duration::from_millis(1500)).max(Duration::from_secs(3))
+}
+
+fn assert_in_order(call: &Value, names: &[&str]) {
+    let mut last = None;
+    for name in names {
+        let at = position(call, name, |_| true)
+            .unwrap_or_else(|| panic!("no {name} event in the record: {call:#}"));
+        if let Some((prev_name, prev)) = last {
+            assert!(
+                at > prev,
+                "{name} came before {prev_name} in the record: {call:#}"
+            );
+        }
+        last = Some((*name, at));
+    }
+}
+
+fn assert_rings(call: &Value, expected_rings: u64, answer_after_ms: u64, slack_ms: u64) {
+    let ringing = event(call, "ringing");
+    let answered = event(call, "answered");
+    assert!(
+        offset_ms(&ringing) < 200,
+        "180 Ringing should go out at once, not at {} ms: {call:#}",
+        offset_ms(&ringing)
+    );
+    assert_eq!(answered["rings"].as_u64(), Some(expected_rings), "{call:#}");
+    assert!(
+        expected_rings <= 3,
+        "the standard is to answer within three rings"
+    );
+    let at = offset_ms(&answered);
+    assert!(
+        at + 100 >= answer_after_ms && at <= answer_after_ms + slack_ms,
+        "answered at {at} ms, expected {answer_after_ms} ms (+{slack_ms}): {call:#}"
+    );
+}
+
+fn assert_hangup_by(call: &Value, by: &str) {
+    let hangup = event(call, "hangup");
+    assert_eq!(hangup["by"], by, "who hung up: {call:#}");
+}
+
+#[test]
+fn basic_call_is_answered_after_one_ring_greets_and_ends_with_callers_bye() {
+    let ports = PortBlock::for_test(1);
+    let switch = Switch::start(ports);
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let sipp = Sipp::new("basic_call.xml", &switch)
+        .key("rtp_sink", ports.rtp_sink())
+        .hold(hold_into_welcome(&switch));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    let heard = sink.finish();
+    assert_sipp_ok(&run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert_eq!(call["sip_call_id"], call_id.as_str());
+    assert_in_order(
+        &call,
+        &[
+            "invite",
+            "ringing",
+            "answered",
+            "confirmed",
+            "prompt_started",
+        ],
+    );
+    assert_eq!(event(&call, "answered")["rings"], 1, "{call:#}");
+    let welcome = find_event(&call, "prompt_started", |e| e["name"] == "welcome")
+        .unwrap_or_else(|| panic!("the welcome greeting never started: {call:#}"));
+    assert_eq!(welcome["language"], "zh", "{call:#}");
+    assert_hangup_by(&call, "caller");
+
+    // The greeting reached the caller: a steady stream of PCMA that is not silence.
+    assert!(
+        heard.packets >= 100,
+        "the switch sent only {} RTP packets in a {:?} call",
+        heard.packets,
+        hold_into_welcome(&switch)
+    );
+    assert_eq!(heard.payload_types, vec![8], "the caller offered PCMA only");
+    assert!(
+        heard.rms > 100.0,
+        "the switch's audio is silence (rms {:.1} over {} samples)",
+        heard.rms,
+        heard.samples
+    );
+}
+
+#[test]
+fn answers_within_three_rings_on_the_shipped_cadence() {
+    // Shipped standards: "1s on, 4s off", answer_after_rings = 1: 180 at once, 200 at 1 s.
+    let ports = PortBlock::for_test(2);
+    let switch = Switch::start(ports);
+    let sipp = Sipp::new("basic_call.xml", &switch).hold(Duration::from_millis(1500));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    assert_sipp_ok(&run, &switch);
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    assert_rings(&call, 1, 1000, 300);
+}
+
+#[test]
+fn answer_follows_a_configured_fast_cadence() {
+    // Ring 2 ends at one period (500 ms) plus the on-time (200 ms).
+    let ports = PortBlock::for_test(3);
+    let config = ConfigCopy::of_shipped();
+    config.set_standards(&[
+        ("ring_cadence", "\"200ms on, 300ms off\""),
+        ("answer_after_rings", "2"),
+    ]);
+    let switch = Switch::start_with(ports, config);
+    let sipp = Sipp::new("basic_call.xml", &switch).hold(Duration::from_millis(1500));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    assert_sipp_ok(&run, &switch);
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    assert_rings(&call, 2, 700, 250);
+}
+
+#[test]
+fn rfc4733_digits_choose_english_then_sales() {
+    let ports = PortBlock::for_test(4);
+    let switch = Switch::start(ports);
+    let greeting = greeting_duration(&switch.config_dir, "zh");
+    let sipp = Sipp::new("dtmf_rfc4733.xml", &switch)
+        .set(
+            "first_digit_ms",
+            (greeting + Duration::from_secs(1)).as_millis(),
+        )
+        .set("second_digit_ms", 2000)
+        .timeout(greeting + Duration::from_secs(40));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    assert_sipp_ok(&run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let nines: Vec<Value> = events(&call)
+        .into_iter()
+        .filter(|e| e["event"] == "dtmf" && e["digit"] == "9")
+        .collect();
+    assert_eq!(
+        nines.len(),
+        1,
+        "the three RFC 4733 end packets of one key press are one digit: {call:#}"
+    );
+    assert_eq!(nines[0]["source"], "rfc4733", "{call:#}");
+    let english = position(&call, "language", |e| e["language"] == "en")
+        .unwrap_or_else(|| panic!("no switch to English: {call:#}"));
+    let nine_chosen = position(&call, "menu_choice", |e| {
+        e["menu"] == "main" && e["digit"] == "9"
+    })
+    .unwrap_or_else(|| panic!("9 was not taken as a main menu choice: {call:#}"));
+    let one = position(&call, "dtmf", |e| {
+        e["digit"] == "1" && e["source"] == "rfc4733"
+    })
+    .unwrap_or_else(|| panic!("digit 1 never arrived: {call:#}"));
+    let one_chosen = position(&call, "menu_choice", |e| e["digit"] == "1")
+        .unwrap_or_else(|| panic!("1 was not taken as a menu choice: {call:#}"));
+    let sales = position(&call, "route", |e| e["target"] == "sales")
+        .unwrap_or_else(|| panic!("the call never went to sales: {call:#}"));
+    assert!(
+        nine_chosen <= english && english < one && one < one_chosen && one_chosen < sales,
+        "9 → English → 1 → sales out of order: {call:#}"
+    );
+    assert!(
+        find_event(&call, "prompt_started", |e| e["language"] == "en").is_some(),
+        "nothing was played in English after 9: {call:#}"
+    );
+    assert_hangup_by(&call, "switch");
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+}
+
+#[test]
+fn sip_info_digit_chooses_support() {
+    let ports = PortBlock::for_test(5);
+    let switch = Switch::start(ports);
+    let greeting = greeting_duration(&switch.config_dir, "zh");
+    let sipp = Sipp::new("dtmf_sip_info.xml", &switch)
+        .key("digit", 2)
+        .set(
+            "first_digit_ms",
+            (greeting + Duration::from_secs(1)).as_millis(),
+        )
+        .timeout(greeting + Duration::from_secs(40));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    assert_sipp_ok(&run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let digit = find_event(&call, "dtmf", |e| e["digit"] == "2")
+        .unwrap_or_else(|| panic!("the INFO digit 2 never arrived: {call:#}"));
+    assert_eq!(digit["source"], "sip-info", "{call:#}");
+    let chosen = position(&call, "menu_choice", |e| e["digit"] == "2")
+        .unwrap_or_else(|| panic!("2 was not taken as a menu choice: {call:#}"));
+    let support = position(&call, "route", |e| e["target"] == "support")
+        .unwrap_or_else(|| panic!("the call never went to support: {call:#}"));
+    assert!(chosen < support, "{call:#}");
+    assert_hangup_by(&call, "switch");
+}
+
+#[test]
+fn cancel_while_ringing_gets_487_and_is_recorded_as_abandoned() {
+    // Answer only as ring 2 ends (6 s), so nothing races the CANCEL sent at 0.5 s.
+    let ports = PortBlock::for_test(6);
+    let config = ConfigCopy::of_shipped();
+    config.set_standards(&[
+        ("ring_cadence", "\"1s on, 4s off\""),
+        ("answer_after_rings", "2"),
+    ]);
+    let switch = Switch::start_with(ports, config);
+    let sipp = Sipp::new("cancel_while_ringing.xml", &switch).timeout(Duration::from_secs(15));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    assert_sipp_ok(&run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    assert_eq!(call["outcome"], "abandoned", "{call:#}");
+    assert!(
+        find_event(&call, "answered", |_| true).is_none(),
+        "a cancelled call was answered: {call:#}"
+    );
+    event(&call, "ringing");
+}
+
+#[test]
+fn delayed_offer_gets_the_offer_in_200_and_media_flows() {
+    let ports = PortBlock::for_test(7);
+    let switch = Switch::start(ports);
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let sipp = Sipp::new("delayed_offer.xml", &switch)
+        .key("rtp_sink", ports.rtp_sink())
+        .hold(Duration::from_secs(3));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    let heard = sink.finish();
+    assert_sipp_ok(&run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    assert_in_order(&call, &["answered", "confirmed", "prompt_started"]);
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert!(
+        heard.packets >= 75,
+        "RTP did not flow to the address in the ACK's answer: {} packets in 3 s",
+        heard.packets
+    );
+    assert!(
+        heard.payload_types.iter().all(|pt| *pt == 0 || *pt == 8),
+        "the switch sent payload types {:?}, not the answered G.711",
+        heard.payload_types
+    );
+    assert!(heard.rms > 50.0, "the switch's audio is silence");
+}
+
+#[test]
+fn basic_call_over_tcp() {
+    let ports = PortBlock::for_test(8);
+    let switch = Switch::start(ports);
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let sipp = Sipp::new("basic_call.xml", &switch)
+        .transport(Transport::Tcp)
+        .call_id_tag("basic-call-tcp")
+        .key("rtp_sink", ports.rtp_sink())
+        .hold(Duration::from_secs(3));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    let heard = sink.finish();
+    assert_sipp_ok(&run, &switch);
+    assert!(
+        run.messages.contains("TCP message sent"),
+        "SIPp did not use TCP"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    assert_in_order(
+        &call,
+        &["ringing", "answered", "confirmed", "prompt_started"],
+    );
+    assert_hangup_by(&call, "caller");
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert!(heard.packets >= 75, "{} RTP packets", heard.packets);
+}
+
+#[test]
+fn twenty_calls_in_parallel_all_succeed_and_are_recorded() {
+    let ports = PortBlock::for_test(9);
+    let switch = Switch::start(ports);
+    let run = Sipp::new("basic_call.xml", &switch)
+        .call_id_tag("parallel")
+        .calls(20)
+        .limit(20)
+        .rate(20)
+        .hold(Duration::from_secs(3))
+        .timeout(Duration::from_secs(60))
+        .run();
+    assert_sipp_ok(&run, &switch);
+    if let Some((ok, failed)) = run.call_counts() {
+        assert_eq!((ok, failed), (20, 0), "SIPp statistics");
+    }
+
+    let calls = switch.ended_calls(20, Duration::from_secs(15));
+    assert_eq!(calls.len(), 20, "records: {}", Value::Array(calls.clone()));
+    let mut ids: Vec<&str> = calls
+        .iter()
+        .map(|c| c["sip_call_id"].as_str().unwrap_or(""))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "each call has its own record");
+    for call in &calls {
+        assert_eq!(call["outcome"], "completed", "{call:#}");
+        let full = switch
+            .call(call["id"].as_str().unwrap_or(""))
+            .unwrap_or_else(|| panic!("calls show cannot find {call}"));
+        assert_eq!(event(&full, "answered")["rings"], 1, "{full:#}");
+    }
+}
+
+#[test]
+fn offer_with_only_g729_gets_488() {
+    let ports = PortBlock::for_test(10);
+    let switch = Switch::start(ports);
+    let sipp = Sipp::new("g729_only_offer.xml", &switch).timeout(Duration::from_secs(10));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    assert_sipp_ok(&run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    assert_eq!(call["outcome"], "rejected", "{call:#}");
+    assert_eq!(event(&call, "rejected")["status"], 488, "{call:#}");
+    assert!(find_event(&call, "answered", |_| true).is_none());
+}
+
+#[test]
+fn caller_that_is_not_a_listed_trunk_gets_403() {
+    let ports = PortBlock::for_test(11);
+    let config = ConfigCopy::of_shipped();
+    config.trust_only("127.0.0.2");
+    let switch = Switch::start_with(ports, config);
+    let run = Sipp::new("untrusted_caller.xml", &switch)
+        .timeout(Duration::from_secs(10))
+        .run();
+    assert_sipp_ok(&run, &switch);
+    assert!(
+        !run.messages.contains("SIP/2.0 180"),
+        "an untrusted caller was rung"
+    );
+}
+
+#[test]
+fn sigterm_ends_calls_in_progress_with_bye_and_exits_zero() {
+    let ports = PortBlock::for_test(12);
+    let mut switch = Switch::start(ports);
+    let sipp =
+        Sipp::new("caller_waits_for_switch_bye.xml", &switch).timeout(Duration::from_secs(30));
+    let call_id = sipp.call_id(1);
+    let caller = sipp.spawn();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let confirmed = switch
+            .call(&call_id)
+            .map(|c| event_names(&c).iter().any(|n| n == "confirmed"))
+            .unwrap_or(false);
+        if confirmed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the call was not confirmed within 10 s\n{}",
+            switch.log_tail()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+
+    let status = switch.terminate(Duration::from_secs(10));
+    let run = caller.join().expect("sipp thread");
+    assert_sipp_ok(&run, &switch);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "hotline serve should exit 0 on SIGTERM, got {status:?}"
+    );
+    let call = switch.ended_call(&call_id, Duration::from_secs(5));
+    assert_hangup_by(&call, "switch");
+}
