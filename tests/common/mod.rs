@@ -336,12 +336,11 @@ pub fn prompt_duration(config_dir: &Path, language: &str, name: &str) -> Option<
 // ---------------------------------------------------------------------------------------------
 // The switch
 
-/// A running `hotline serve` on ephemeral SIP and HTTP ports, its own data dir and RTP range.
+/// A running `hotline serve` on an ephemeral SIP port, its own data dir and RTP range.
 /// Dropping it sends SIGTERM, waits a bounded time, then kills.
 pub struct Switch {
     child: Option<Child>,
     pub sip: SocketAddr,
-    pub http: SocketAddr,
     pub data: tempfile::TempDir,
     pub config_dir: PathBuf,
     pub ports: PortBlock,
@@ -410,7 +409,6 @@ impl Switch {
         let mut switch = Switch {
             child: Some(child),
             sip: "127.0.0.1:0".parse().expect("addr"),
-            http: "127.0.0.1:0".parse().expect("addr"),
             data,
             config_dir,
             ports,
@@ -439,8 +437,6 @@ impl Switch {
         };
         switch.sip = ready_field(&line, "sip=")
             .unwrap_or_else(|| panic!("no sip= address in ready line {line:?}"));
-        switch.http = ready_field(&line, "http=")
-            .unwrap_or_else(|| panic!("no http= address in ready line {line:?}"));
         switch
     }
 
