@@ -92,16 +92,21 @@ fn line_number(source: &str, offset: usize) -> usize {
 /// path it knows, and a line number alone makes an admin count brackets.
 fn key_path_at(source: &str, span: std::ops::Range<usize>) -> String {
     let start = span.start.min(source.len());
-    let Some(before) = source.get(..start) else {
-        return String::new();
-    };
+    let line_start = source
+        .get(..start)
+        .and_then(|before| before.rfind('\n'))
+        .map(|n| n + 1)
+        .unwrap_or(0);
+    let line_end = source
+        .get(start..)
+        .and_then(|rest| rest.find('\n'))
+        .map(|n| start + n)
+        .unwrap_or(source.len());
+    // Headers up to and including the error's own line: a missing key is reported at
+    // the header of the table that lacks it.
     let mut header = String::new();
     let mut array_counts: Vec<(String, usize)> = Vec::new();
-    let mut last_line_start = 0;
-    let mut offset = 0;
-    for line in before.split_inclusive('\n') {
-        last_line_start = offset;
-        offset += line.len();
+    for line in source.get(..line_end).unwrap_or("").lines() {
         let trimmed = line.trim();
         if let Some(name) = trimmed
             .strip_prefix("[[")
@@ -126,26 +131,18 @@ fn key_path_at(source: &str, span: std::ops::Range<usize>) -> String {
             header = name.trim().to_string();
         }
     }
-    // When the error is on a header line itself (a missing key in that table), the
-    // header found is the table in question.
-    let line_end = source
-        .get(last_line_start..)
-        .and_then(|rest| rest.find('\n'))
-        .map(|n| last_line_start + n)
-        .unwrap_or(source.len());
-    let line = source.get(last_line_start..line_end).unwrap_or("");
-    let column = start - last_line_start;
-    let key_on_line = match line.find('=') {
-        Some(eq) if !line.trim_start().starts_with('[') && column >= eq => line.get(..eq),
-        _ => source.get(span.clone()).filter(|text| {
-            !text.is_empty()
-                && text
+    // The key this line assigns, when the line is a plain `key = value` of the table; lines
+    // inside a multi-line array or inline table add nothing (toml's message names the field).
+    let line = source.get(line_start..line_end).unwrap_or("");
+    let key_on_line = line
+        .split_once('=')
+        .map(|(left, _)| left.trim())
+        .filter(|left| {
+            !left.is_empty()
+                && left
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '"')
-        }),
-    }
-    .map(str::trim)
-    .filter(|key| !key.is_empty() && !key.starts_with('['));
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"' | ' '))
+        });
     match (header.is_empty(), key_on_line) {
         (true, Some(key)) => key.to_string(),
         (false, Some(key)) => format!("{header}.{key}"),

@@ -635,3 +635,38 @@ fn missing_folders_are_named() {
     assert!(errors[1].starts_with("hardware: cannot read the folder"));
     assert!(errors[2].starts_with("prompts: cannot read the folder"));
 }
+
+#[test]
+fn shape_errors_name_the_table_or_key() {
+    let cases = [
+        (
+            GOOD.replace("greeting = true", "greting = true"),
+            "dialplans/hotline.toml:8: flow.main: unknown field `greting`, expected one of `play`, `greeting`,",
+        ),
+        (
+            GOOD.replace("numbers = [\"4008\"]\n", ""),
+            "dialplans/hotline.toml:2: hotline.service: missing field `numbers`",
+        ),
+        (
+            HOURS.replace("open_flow = \"main\"\n", ""),
+            "dialplans/hotline.toml:5: hotline.office.hours: missing field `open_flow`",
+        ),
+        (
+            GOOD.replace("numbers = [\"4008\"]", "numbers = 4008"),
+            "dialplans/hotline.toml:3: hotline.service.numbers: invalid type: integer `4008`, expected a sequence",
+        ),
+        (
+            format!("[standard]\nx = 1\n{GOOD}"),
+            "dialplans/hotline.toml:1: standard: unknown field `standard`, expected one of `standards`,",
+        ),
+    ];
+    for (dialplan, expected) in cases {
+        let errors = errors_for(&dialplan);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with(expected),
+            "{} should start with {expected}",
+            errors[0]
+        );
+    }
+}
