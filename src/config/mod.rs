@@ -79,7 +79,7 @@ pub fn summary(config: &Config) -> String {
     for hotline in &dialplan.hotlines {
         let languages: Vec<String> = dialplan.reach(hotline).languages.into_iter().collect();
         out.push_str(&format!(
-            "  {} ({}): numbers {}; language {} (can switch to {}); {}\n",
+            "  {} ({}): numbers {}; language {} (prompts played in {}); {}\n",
             hotline.name,
             hotline.file,
             hotline.numbers.join(", "),
