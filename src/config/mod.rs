@@ -1,146 +1,153 @@
-//! STUB
-use std::collections::BTreeMap;
-use std::net::IpAddr;
+//! config: loads and validates everything `hotline serve` and `hotline check` read from a
+//! config dir — `dialplans/*.toml` (hotlines, flows, queues, service standards),
+//! `hardware/*.toml` (trunk/PBX peers) and the list of files under `prompts/` — into typed
+//! settings, collecting every problem as a one-sentence [`ConfigError`].
+//!
+//! Must not touch: audio decoding (prompt durations arrive through [`PromptCatalog`], which
+//! the integrator implements for `media::prompt::PromptLibrary`), sockets, or the wall
+//! clock (business hours are asked about an instant passed in).
+
+mod dialplan;
+mod duration;
+mod error;
+mod hardware;
+mod hours;
+mod prompts;
+
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-#[derive(Debug, Clone)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub key: String,
-    pub message: String,
-}
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "{}", self.message)
-    }
-}
+
+pub use dialplan::{
+    Action, Collect, Dialplan, Entry, Flow, Hotline, Menu, PromptUse, Queue, Reach, Standards, Step,
+};
+pub use duration::{format_duration, format_seconds, parse_duration, RingCadence};
+pub use error::ConfigError;
+pub use hardware::{parse_network, Hardware, TrunkPeer};
+pub use hours::{BusinessHours, WeeklyInterval};
+pub use prompts::{check_prompts, prompt_summary, PromptCatalog, PromptFile, PROMPT_EXTENSIONS};
+
+/// Everything in a config dir, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub dir: PathBuf,
     pub dialplan: Dialplan,
     pub hardware: Hardware,
+    /// Every prompt file found, in language then name order.
+    pub prompts: Vec<PromptFile>,
 }
-pub fn load(_dir: &Path) -> Result<Config, Vec<ConfigError>> {
-    todo!()
-}
-#[derive(Debug, Clone)]
-pub struct Standards {
-    pub answer_within_rings: u32,
-    pub ring_cadence: RingCadence,
-    pub answer_after_rings: u32,
-    pub greeting_max: Duration,
-    pub max_calls: Option<u32>,
-}
-#[derive(Debug, Clone, Copy)]
-pub struct RingCadence {
-    pub on: Duration,
-    pub off: Duration,
-}
-impl RingCadence {
-    pub fn period(&self) -> Duration {
-        self.on + self.off
+
+impl Config {
+    /// The file of prompt `name` in `language`, if there is one.
+    pub fn prompt_path(&self, language: &str, name: &str) -> Option<&Path> {
+        self.prompts
+            .iter()
+            .find(|file| file.language == language && file.name == name)
+            .map(|file| file.path.as_path())
     }
 }
-#[derive(Debug, Clone)]
-pub struct Dialplan {
-    pub standards: Standards,
-    pub hotlines: Vec<Hotline>,
-    pub flows: BTreeMap<String, Flow>,
-}
-impl Dialplan {
-    pub fn hotline_for(&self, _u: &str) -> Option<&Hotline> {
-        todo!()
+
+/// Loads and validates a config dir. Every problem found is returned, each one sentence.
+/// Prompt durations (the greeting limit) are checked separately by [`check_prompts`].
+pub fn load(dir: &Path) -> Result<Config, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let dialplan = dialplan::load_dialplans(dir, &mut errors);
+    let hardware = hardware::load_hardware(dir, &mut errors);
+    let prompts = prompts::list_prompt_files(dir, &mut errors);
+    if let Some(dialplan) = &dialplan {
+        prompts::check_prompt_files(dialplan, &prompts, &mut errors);
+    }
+    match (dialplan, hardware) {
+        (Some(dialplan), Some(hardware)) if errors.is_empty() => Ok(Config {
+            dir: dir.to_path_buf(),
+            dialplan,
+            hardware,
+            prompts,
+        }),
+        _ => Err(errors),
     }
 }
-#[derive(Debug, Clone)]
-pub struct Hotline {
-    pub name: String,
-    pub numbers: Vec<String>,
-    pub language: String,
-    pub entry: Entry,
+
+/// What `hotline check` prints: standards, hotline numbers, flows, queues, peers, prompts.
+pub fn summary(config: &Config) -> String {
+    let mut out = String::new();
+    let dialplan = &config.dialplan;
+    out.push_str(&format!(
+        "config: {}\nstandards: {}\n",
+        config.dir.display(),
+        dialplan::describe_standards(&dialplan.standards)
+    ));
+    out.push_str("hotlines:\n");
+    for hotline in &dialplan.hotlines {
+        let languages: Vec<String> = dialplan.reach(hotline).languages.into_iter().collect();
+        out.push_str(&format!(
+            "  {} ({}): numbers {}; language {} (prompts played in {}); {}\n",
+            hotline.name,
+            hotline.file,
+            hotline.numbers.join(", "),
+            hotline.language,
+            languages.join(", "),
+            dialplan::describe_entry(&hotline.entry)
+        ));
+    }
+    out.push_str("flows:\n");
+    for flow in dialplan.flows.values() {
+        let steps: Vec<String> = flow.steps.iter().map(describe_step).collect();
+        out.push_str(&format!("  {}: {}\n", flow.name, steps.join(" → ")));
+    }
+    out.push_str("queues:\n");
+    for queue in dialplan.queues.values() {
+        out.push_str(&format!("  {} (plays {})\n", queue.name, queue.prompt));
+    }
+    out.push_str("trunk peers:\n");
+    for peer in &config.hardware.trunks {
+        let networks: Vec<String> = peer
+            .networks
+            .iter()
+            .map(|(ip, prefix)| format!("{ip}/{prefix}"))
+            .collect();
+        out.push_str(&format!("  {}: {}\n", peer.name, networks.join(", ")));
+    }
+    let mut languages: Vec<&str> = config.prompts.iter().map(|p| p.language.as_str()).collect();
+    languages.dedup();
+    out.push_str("prompt files:\n");
+    for language in languages {
+        let count = config
+            .prompts
+            .iter()
+            .filter(|p| p.language == language)
+            .count();
+        out.push_str(&format!("  {language}: {count} prompts\n"));
+    }
+    out
 }
-#[derive(Debug, Clone)]
-pub struct BusinessHours;
-impl BusinessHours {
-    pub fn is_open(&self, _at: jiff::Timestamp) -> bool {
-        todo!()
+
+fn describe_step(step: &Step) -> String {
+    match step {
+        Step::Play {
+            prompt,
+            greeting: true,
+        } => format!("play {prompt} (greeting)"),
+        Step::Play { prompt, .. } => format!("play {prompt}"),
+        Step::Menu(menu) => {
+            let choices: Vec<String> = menu
+                .choices
+                .iter()
+                .map(|(digit, action)| format!("{digit}: {action}"))
+                .collect();
+            format!("menu {} [{}]", menu.name, choices.join("; "))
+        }
+        Step::Collect(collect) => format!(
+            "collect {} ({}-{} digits) then {}",
+            collect.name, collect.min_digits, collect.max_digits, collect.then
+        ),
+        Step::Language(language) => format!("language {language}"),
+        Step::Queue(queue) => format!("queue {queue}"),
+        Step::Goto(flow) => format!("goto {flow}"),
+        Step::Hangup { prompt: None } => "hangup".to_string(),
+        Step::Hangup {
+            prompt: Some(prompt),
+        } => format!("hangup after {prompt}"),
     }
 }
-#[derive(Debug, Clone)]
-pub enum Entry {
-    Flow(String),
-    Hours {
-        hours: BusinessHours,
-        open: String,
-        closed: String,
-    },
-}
-#[derive(Debug, Clone)]
-pub struct Flow {
-    pub name: String,
-    pub steps: Vec<Step>,
-}
-#[derive(Debug, Clone)]
-pub enum Step {
-    Play { prompt: String, greeting: bool },
-    Menu(Menu),
-    Collect(Collect),
-    Language(String),
-    Queue(String),
-    Goto(String),
-    Hangup { prompt: Option<String> },
-}
-#[derive(Debug, Clone)]
-pub struct Menu {
-    pub name: String,
-    pub prompt: String,
-    pub choices: BTreeMap<char, Action>,
-    pub timeout: Duration,
-    pub tries: u32,
-    pub invalid_prompt: Option<String>,
-    pub no_input_prompt: Option<String>,
-    pub on_failure: Action,
-}
-#[derive(Debug, Clone)]
-pub struct Collect {
-    pub name: String,
-    pub prompt: String,
-    pub min_digits: u32,
-    pub max_digits: u32,
-    pub terminator: Option<char>,
-    pub timeout: Duration,
-    pub tries: u32,
-    pub invalid_prompt: Option<String>,
-    pub then: Action,
-}
-#[derive(Debug, Clone)]
-pub enum Action {
-    Flow(String),
-    Queue(String),
-    Language { language: String, flow: String },
-    Repeat,
-    Hangup { prompt: Option<String> },
-}
-#[derive(Debug, Clone)]
-pub struct TrunkPeer;
-#[derive(Debug, Clone)]
-pub struct Hardware {
-    pub trunks: Vec<TrunkPeer>,
-}
-impl Hardware {
-    pub fn trusted(&self) -> Vec<(IpAddr, u8)> {
-        todo!()
-    }
-}
-pub fn parse_duration(_s: &str) -> Result<Duration, String> {
-    todo!()
-}
-pub fn summary(_c: &Config) -> String {
-    todo!()
-}
-pub trait PromptCatalog {
-    fn duration(&self, language: &str, name: &str) -> Option<Duration>;
-}
-pub fn check_prompts(_c: &Config, _cat: &dyn PromptCatalog) -> Vec<ConfigError> {
-    todo!()
-}
+
+#[cfg(test)]
+mod tests;

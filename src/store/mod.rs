@@ -1,52 +1,520 @@
-//! STUB
-use crate::switch::timeline::TimelineEvent;
-use std::path::Path;
+//! store: call records and their timelines in SQLite (`DATA/hotline.db`, WAL mode), and the
+//! text renderings `hotline calls list` / `hotline calls show` print.
+//!
+//! Owns: the database file, its schema and migrations. Must not touch: sockets, call
+//! state or timers — the driver calls these plain synchronous methods from its own
+//! background writer thread, and the switch only produces [`TimelineEvent`]s.
+
+mod render;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use jiff::Timestamp;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::switch::timeline::{EventKind, TimelineEvent};
+
+pub use render::{render_call, render_list};
+
+/// The database file inside the data dir.
+pub const DATABASE_FILE: &str = "hotline.db";
+
+/// Version written to `PRAGMA user_version` once the schema is in place.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE calls (
+    id             TEXT PRIMARY KEY,
+    sip_call_id    TEXT NOT NULL,
+    from_uri       TEXT NOT NULL,
+    to_uri         TEXT NOT NULL,
+    hotline        TEXT,
+    started_at     TEXT NOT NULL,  -- RFC 3339 UTC, fixed millisecond width so text order is time order
+    answered_at_ms INTEGER,        -- offset from started_at, from the 'answered' event
+    ended_at       TEXT,
+    outcome        TEXT,
+    ended_by       TEXT,           -- from the 'hangup' event
+    reason         TEXT
+);
+CREATE INDEX calls_by_sip_call_id ON calls (sip_call_id);
+CREATE INDEX calls_by_started_at ON calls (started_at);
+CREATE TABLE events (
+    call_id   TEXT NOT NULL REFERENCES calls (id),
+    seq       INTEGER NOT NULL,
+    offset_ms INTEGER NOT NULL,
+    kind      TEXT NOT NULL,
+    detail    TEXT NOT NULL,       -- the event as JSON
+    PRIMARY KEY (call_id, seq)
+);
+";
+
+/// A store failure, naming the database file and what was being done.
 #[derive(Debug, thiserror::Error)]
-#[error("store")]
-pub struct StoreError;
-pub struct Store;
-#[derive(Debug, Clone)]
+pub enum StoreError {
+    #[error("cannot create the data folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot {action}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        action: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("{path}: schema version {found} is newer than this hotline understands ({SCHEMA_VERSION}); use a newer hotline")]
+    NewerSchema { path: PathBuf, found: i64 },
+    #[error("{path}: no call with id \"{call_id}\"")]
+    UnknownCall { path: PathBuf, call_id: String },
+    #[error("{path}: call {call_id} has an unreadable {what}: {message}")]
+    Corrupt {
+        path: PathBuf,
+        call_id: String,
+        what: &'static str,
+        message: String,
+    },
+}
+
+/// What the driver knows when a call arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCall {
+    /// The switch's own call id.
+    pub id: String,
+    pub sip_call_id: String,
+    pub from: String,
+    pub to: String,
+    /// The hotline the request-URI matched, if any.
+    pub hotline: Option<String>,
+    pub started_at: Timestamp,
+}
+
+/// One row of `hotline calls list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallSummary {
     pub id: String,
     pub sip_call_id: String,
     pub from: String,
     pub to: String,
     pub hotline: Option<String>,
-    pub started_at: jiff::Timestamp,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub started_at: Timestamp,
+    /// Milliseconds from the INVITE to the 200 OK.
+    pub answered_at_ms: Option<u64>,
+    #[serde(serialize_with = "serialize_optional_timestamp")]
+    pub ended_at: Option<Timestamp>,
+    pub outcome: Option<String>,
+    /// "caller" or "switch", from the hangup event.
+    pub ended_by: Option<String>,
+    pub reason: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub event_count: u64,
 }
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CallSummary;
-#[derive(Debug, Clone, serde::Serialize)]
+
+/// A call with its whole timeline, for `hotline calls show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallRecord {
+    #[serde(flatten)]
     pub summary: CallSummary,
     pub events: Vec<TimelineEvent>,
 }
+
+fn serialize_timestamp<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_timestamp(*ts))
+}
+
+fn serialize_optional_timestamp<S: serde::Serializer>(
+    ts: &Option<Timestamp>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match ts {
+        Some(ts) => s.serialize_str(&format_timestamp(*ts)),
+        None => s.serialize_none(),
+    }
+}
+
+/// RFC 3339 in UTC with exactly three fraction digits, so stored text sorts as time does.
+pub(crate) fn format_timestamp(ts: Timestamp) -> String {
+    jiff::fmt::temporal::DateTimePrinter::new()
+        .precision(Some(3))
+        .timestamp_to_string(&ts)
+}
+
+/// Call records in SQLite. Methods take `&self`; one connection is shared behind a mutex,
+/// which is uncontended in practice because a single writer thread owns the store.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
 impl Store {
-    pub fn open(_d: &Path) -> Result<Store, StoreError> {
-        todo!()
+    /// Opens (creating if needed) `data_dir/hotline.db`, in WAL mode, with the schema
+    /// created or migrated to the current version.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let fail = |action: &'static str| {
+            let path = path.clone();
+            move |source| StoreError::Sqlite {
+                path,
+                action,
+                source,
+            }
+        };
+        let connection = Connection::open(&path).map_err(fail("open the database"))?;
+        // WAL lets `hotline calls list` read while the switch writes.
+        connection
+            .query_row("PRAGMA journal_mode = WAL", [], |row| {
+                row.get::<_, String>(0)
+            })
+            .map_err(fail("switch to WAL mode"))?;
+        connection
+            .execute_batch(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(fail("set connection options"))?;
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(fail("read the schema version"))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path,
+                found: version,
+            });
+        }
+        if version < 1 {
+            connection
+                .execute_batch(&format!(
+                    "BEGIN; {SCHEMA_V1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                ))
+                .map_err(fail("create the schema"))?;
+        }
+        Ok(Store {
+            path,
+            connection: Mutex::new(connection),
+        })
     }
-    pub fn begin_call(&self, _c: &NewCall) -> Result<(), StoreError> {
-        todo!()
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
-    pub fn append_event(&self, _id: &str, _e: &TimelineEvent) -> Result<(), StoreError> {
-        todo!()
+
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (statements are
+        // atomic), so a poisoned lock is still safe to use.
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-    pub fn finish_call(&self, _id: &str, _at: jiff::Timestamp, _o: &str) -> Result<(), StoreError> {
-        todo!()
+
+    fn sqlite(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            action,
+            source,
+        }
     }
+
+    /// Records a new call as it arrives.
+    pub fn begin_call(&self, call: &NewCall) -> Result<(), StoreError> {
+        self.connection()
+            .execute(
+                "INSERT INTO calls (id, sip_call_id, from_uri, to_uri, hotline, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    call.id,
+                    call.sip_call_id,
+                    call.from,
+                    call.to,
+                    call.hotline,
+                    format_timestamp(call.started_at)
+                ],
+            )
+            .map_err(self.sqlite("record a new call"))?;
+        Ok(())
+    }
+
+    /// Appends one event to a call's timeline. `answered` and `hangup` events also fill
+    /// the call's answered_at_ms / ended_by / reason columns, so listings need no join.
+    pub fn append_event(&self, call_id: &str, event: &TimelineEvent) -> Result<(), StoreError> {
+        let detail = serde_json::to_string(&event.kind).map_err(|error| StoreError::Corrupt {
+            path: self.path.clone(),
+            call_id: call_id.to_string(),
+            what: "event",
+            message: error.to_string(),
+        })?;
+        let offset = i64::try_from(event.offset_ms).unwrap_or(i64::MAX);
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(self.sqlite("start a transaction"))?;
+        let inserted = transaction
+            .execute(
+                "INSERT INTO events (call_id, seq, offset_ms, kind, detail)
+                 SELECT ?1, COALESCE(MAX(seq) + 1, 0), ?2, ?3, ?4 FROM events WHERE call_id = ?1",
+                params![call_id, offset, event.kind.name(), detail],
+            )
+            .map_err(|source| match source {
+                rusqlite::Error::SqliteFailure(error, _)
+                    if error.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::UnknownCall {
+                        path: self.path.clone(),
+                        call_id: call_id.to_string(),
+                    }
+                }
+                source => StoreError::Sqlite {
+                    path: self.path.clone(),
+                    action: "append an event",
+                    source,
+                },
+            })?;
+        debug_assert_eq!(inserted, 1);
+        match &event.kind {
+            EventKind::Answered { .. } => {
+                transaction
+                    .execute(
+                        "UPDATE calls SET answered_at_ms = ?2 WHERE id = ?1",
+                        params![call_id, offset],
+                    )
+                    .map_err(self.sqlite("record the answer time"))?;
+            }
+            EventKind::Hangup { by, reason } => {
+                let by = serde_json::to_value(by)
+                    .ok()
+                    .and_then(|value| value.as_str().map(str::to_string));
+                transaction
+                    .execute(
+                        "UPDATE calls SET ended_by = ?2, reason = ?3 WHERE id = ?1",
+                        params![call_id, by, reason],
+                    )
+                    .map_err(self.sqlite("record who hung up"))?;
+            }
+            _ => {}
+        }
+        transaction
+            .commit()
+            .map_err(self.sqlite("commit an event"))?;
+        Ok(())
+    }
+
+    /// Marks a call ended with an outcome such as "completed", "cancelled", "rejected".
+    pub fn finish_call(
+        &self,
+        call_id: &str,
+        ended_at: Timestamp,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        let updated = self
+            .connection()
+            .execute(
+                "UPDATE calls SET ended_at = ?2, outcome = ?3 WHERE id = ?1",
+                params![call_id, format_timestamp(ended_at), outcome],
+            )
+            .map_err(self.sqlite("finish a call"))?;
+        if updated == 0 {
+            return Err(StoreError::UnknownCall {
+                path: self.path.clone(),
+                call_id: call_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// At start-up: calls left without an outcome by a previous run that stopped get
+    /// outcome "interrupted", ending at their last recorded event. Returns how many.
     pub fn mark_interrupted(&self) -> Result<usize, StoreError> {
-        todo!()
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(self.sqlite("start a transaction"))?;
+        let unfinished: Vec<(String, String, i64)> = {
+            let mut statement = transaction
+                .prepare(
+                    "SELECT c.id, c.started_at, COALESCE(MAX(e.offset_ms), 0)
+                     FROM calls c LEFT JOIN events e ON e.call_id = c.id
+                     WHERE c.outcome IS NULL GROUP BY c.id",
+                )
+                .map_err(self.sqlite("find unfinished calls"))?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .map_err(self.sqlite("find unfinished calls"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(self.sqlite("find unfinished calls"))?
+        };
+        for (id, started_at, last_offset) in &unfinished {
+            let ended_at = parse_timestamp(started_at)
+                .ok()
+                .and_then(|start| {
+                    start
+                        .checked_add(jiff::SignedDuration::from_millis(*last_offset))
+                        .ok()
+                })
+                .map(format_timestamp);
+            transaction
+                .execute(
+                    "UPDATE calls SET outcome = 'interrupted',
+                         ended_at = COALESCE(ended_at, ?2),
+                         ended_by = COALESCE(ended_by, 'switch'),
+                         reason = COALESCE(reason, 'the switch stopped before the call ended')
+                     WHERE id = ?1",
+                    params![id, ended_at],
+                )
+                .map_err(self.sqlite("mark a call interrupted"))?;
+        }
+        transaction
+            .commit()
+            .map_err(self.sqlite("commit interrupted calls"))?;
+        Ok(unfinished.len())
     }
-    pub fn list_calls(&self, _l: usize) -> Result<Vec<CallSummary>, StoreError> {
-        todo!()
+
+    /// The newest `limit` calls, newest first.
+    pub fn list_calls(&self, limit: usize) -> Result<Vec<CallSummary>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(&format!(
+                "{SUMMARY_SELECT} ORDER BY c.started_at DESC, c.rowid DESC LIMIT ?1"
+            ))
+            .map_err(self.sqlite("list calls"))?;
+        let rows = statement
+            .query_map([limit], summary_row)
+            .map_err(self.sqlite("list calls"))?;
+        let raw: Vec<SummaryRow> = rows
+            .collect::<Result<_, _>>()
+            .map_err(self.sqlite("list calls"))?;
+        raw.into_iter().map(|row| self.summary(row)).collect()
     }
-    pub fn call(&self, _id: &str) -> Result<Option<CallRecord>, StoreError> {
-        todo!()
+
+    /// One call by the switch's id or by its SIP Call-ID (the newest, if a Call-ID was
+    /// seen more than once), with its whole timeline.
+    pub fn call(&self, id_or_sip_call_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let connection = self.connection();
+        let row = connection
+            .query_row(
+                &format!(
+                    "{SUMMARY_SELECT} WHERE c.id = ?1 OR c.sip_call_id = ?1
+                     ORDER BY (c.id = ?1) DESC, c.started_at DESC, c.rowid DESC LIMIT 1"
+                ),
+                [id_or_sip_call_id],
+                summary_row,
+            )
+            .optional()
+            .map_err(self.sqlite("look up a call"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let summary = self.summary(row)?;
+        let mut statement = connection
+            .prepare("SELECT offset_ms, detail FROM events WHERE call_id = ?1 ORDER BY seq")
+            .map_err(self.sqlite("read a call's events"))?;
+        let rows = statement
+            .query_map([&summary.id], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(self.sqlite("read a call's events"))?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (offset, detail) = row.map_err(self.sqlite("read a call's events"))?;
+            let kind: EventKind =
+                serde_json::from_str(&detail).map_err(|error| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    call_id: summary.id.clone(),
+                    what: "event",
+                    message: error.to_string(),
+                })?;
+            events.push(TimelineEvent {
+                offset_ms: u64::try_from(offset).unwrap_or(0),
+                kind,
+            });
+        }
+        Ok(Some(CallRecord { summary, events }))
+    }
+
+    fn summary(&self, row: SummaryRow) -> Result<CallSummary, StoreError> {
+        let corrupt = |what: &'static str, message: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            call_id: row.id.clone(),
+            what,
+            message,
+        };
+        let started_at =
+            parse_timestamp(&row.started_at).map_err(|message| corrupt("start time", message))?;
+        let ended_at = row
+            .ended_at
+            .as_deref()
+            .map(parse_timestamp)
+            .transpose()
+            .map_err(|message| corrupt("end time", message))?;
+        let duration_ms = ended_at.and_then(|end| {
+            let millis = end.duration_since(started_at).as_millis();
+            u64::try_from(millis).ok()
+        });
+        Ok(CallSummary {
+            id: row.id,
+            sip_call_id: row.sip_call_id,
+            from: row.from,
+            to: row.to,
+            hotline: row.hotline,
+            started_at,
+            answered_at_ms: row.answered_at_ms.and_then(|ms| u64::try_from(ms).ok()),
+            ended_at,
+            outcome: row.outcome,
+            ended_by: row.ended_by,
+            reason: row.reason,
+            duration_ms,
+            event_count: u64::try_from(row.event_count).unwrap_or(0),
+        })
     }
 }
-pub fn render_list(_c: &[CallSummary]) -> String {
-    todo!()
+
+const SUMMARY_SELECT: &str = "SELECT c.id, c.sip_call_id, c.from_uri, c.to_uri, c.hotline,
+        c.started_at, c.answered_at_ms, c.ended_at, c.outcome, c.ended_by, c.reason,
+        (SELECT COUNT(*) FROM events e WHERE e.call_id = c.id)
+    FROM calls c";
+
+struct SummaryRow {
+    id: String,
+    sip_call_id: String,
+    from: String,
+    to: String,
+    hotline: Option<String>,
+    started_at: String,
+    answered_at_ms: Option<i64>,
+    ended_at: Option<String>,
+    outcome: Option<String>,
+    ended_by: Option<String>,
+    reason: Option<String>,
+    event_count: i64,
 }
-pub fn render_call(_c: &CallRecord) -> String {
-    todo!()
+
+fn summary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+    Ok(SummaryRow {
+        id: row.get(0)?,
+        sip_call_id: row.get(1)?,
+        from: row.get(2)?,
+        to: row.get(3)?,
+        hotline: row.get(4)?,
+        started_at: row.get(5)?,
+        answered_at_ms: row.get(6)?,
+        ended_at: row.get(7)?,
+        outcome: row.get(8)?,
+        ended_by: row.get(9)?,
+        reason: row.get(10)?,
+        event_count: row.get(11)?,
+    })
 }
+
+fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
+    text.parse::<Timestamp>()
+        .map_err(|error| format!("\"{text}\": {error}"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+#!/bin/sh
+# Regenerates the shipped prompt set. The WAV files are committed, so this only needs to run
+# when a wording changes: `sh prompts/generate.sh` from the repository root.
+#
+# Mandarin uses the `cmn-latn-pinyin` voice: espeak-ng 1.51's plain `cmn` voice turns the
+# characters into pinyin and then reads the tone numbers in English ("le five"), which no
+# caller would understand. Speed 240 keeps the welcome greeting near 4 s (standard S2 allows 10).
+# Output is 8 kHz mono 16-bit PCM: the switch plays G.711 at 8 kHz anyway, and it keeps the
+# repository small.
+#
+# Prompts that carry a number are split around it so the switch can play
+# `<prompt> digit_N minutes`, e.g. hold + digit_3 + minutes + thanks_patience.
+set -eu
+cd "$(dirname "$0")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# say LANG NAME TEXT [TEXT2]: TEXT2 (optional) is English appended after Mandarin text,
+# for the "For English, press 9" line of the Mandarin main menu.
+say() {
+    lang=$1 name=$2 text=$3
+    mkdir -p "$lang"
+    case $lang in
+        zh) espeak-ng -v cmn-latn-pinyin -s 240 -w "$tmp/a.wav" "$text" ;;
+        en) espeak-ng -v en -s 165 -w "$tmp/a.wav" "$text" ;;
+    esac
+    if [ $# -ge 4 ]; then
+        espeak-ng -v en -s 165 -w "$tmp/b.wav" "$4"
+        sox -G "$tmp/a.wav" "$tmp/b.wav" -r 8000 -c 1 -b 16 -e signed-integer "$lang/$name.wav"
+    else
+        sox -G "$tmp/a.wav" -r 8000 -c 1 -b 16 -e signed-integer "$lang/$name.wav"
+    fi
+}
+
+say zh recording_notice "為了提升服務質量,您的通話可能會被錄音。"
+say en recording_notice "To improve our service, your call may be recorded."
+say zh welcome "您好,感謝致電華通科技客戶服務中心,很高興為您服務。"
+say en welcome "Hello, thank you for calling the Huatong Technology customer service centre. We are glad to help you."
+say zh main_menu "銷售請按1,技術支持請按2,賬戶查詢請按3,人工服務請按0。" "For English, press 9."
+say en main_menu "For sales, press 1. For technical support, press 2. For account enquiries, press 3. For an operator, press 0."
+say zh invalid "對不起,您的輸入有誤,請重新輸入。"
+say en invalid "Sorry, that is not a valid choice. Please try again."
+say zh no_input "對不起,我們沒有收到您的輸入。"
+say en no_input "Sorry, we did not receive your input."
+say zh goodbye "感謝您的來電,如果還有其他問題,歡迎隨時聯系我們。再見。"
+say en goodbye "Thank you for calling. If you have any other questions, you are welcome to call us again. Goodbye."
+say zh connecting "正在為您轉接,請稍候。"
+say en connecting "Connecting you now, please hold."
+say zh account_number "請輸入您的8位賬號,以井號鍵結束。"
+say en account_number "Please enter your 8-digit account number, followed by the hash key."
+say zh account_thanks "謝謝,正在為您查詢。"
+say en account_thanks "Thank you. We are looking up your account."
+say zh closed "您好,現在是非工作時間。我們的工作時間是週一至週五,上午9點至下午6點。"
+say en closed "Our service centre is now closed. Our opening hours are Monday to Friday, 9 a.m. to 6 p.m."
+say zh busy "對不起,目前所有線路都忙,請稍後再撥。"
+say en busy "Sorry, all our lines are busy. Please call again later."
+say zh queue_position "您前面的等候人數為"
+say en queue_position "The number of callers ahead of you is"
+say zh queue_expected_wait "預計等待時間約為"
+say en queue_expected_wait "The expected waiting time is about"
+say zh callback_offer "如需保留您的排隊位置並由我們稍後回電,請按1。"
+say en callback_offer "To keep your place and have us call you back, press 1."
+say zh hold "為了幫您查詢相關信息,需要請您稍等約"
+say en hold "To look this up for you, I need to place you on hold for about"
+say zh thanks_patience "感謝您的耐心。"
+say en thanks_patience "Thank you for your patience."
+say zh hold_checkback "感謝您的耐心等待,客服人員馬上回來。"
+say en hold_checkback "Thank you for waiting. Your agent will be back with you shortly."
+say zh hold_return "感謝您的耐心等待。"
+say en hold_return "Thank you for waiting."
+say zh transfer "您的問題需要由相關部門的同事為您處理,現在為您轉接,預計等待"
+say en transfer "Your question needs a colleague from another department. I am transferring you now. The expected wait is about"
+say zh transfer_no_repeat "您無需重複說明。"
+say en transfer_no_repeat "You will not need to explain again."
+say zh minutes "分鐘。"
+say en minutes "minutes."
+
+set -- 零 一 二 三 四 五 六 七 八 九
+for n in 0 1 2 3 4 5 6 7 8 9; do
+    say zh "digit_$n" "$1"
+    shift
+done
+set -- zero one two three four five six seven eight nine
+for n in 0 1 2 3 4 5 6 7 8 9; do
+    say en "digit_$n" "$1"
+    shift
+done
+
+for f in zh/*.wav en/*.wav; do
+    printf '%-32s %s s\n' "$f" "$(soxi -D "$f")"
+done
