@@ -287,7 +287,7 @@ impl Ivr {
                 self.emit(EventKind::MenuChoice {
                     menu: menu.name.clone(),
                     digit,
-                    action: describe(action),
+                    action: action.to_string(),
                 });
                 self.typeahead.clear();
                 self.perform(plan, now, action.clone());
@@ -497,21 +497,10 @@ impl Ivr {
     }
 }
 
-/// How a menu choice is written in the timeline.
-pub fn describe(action: &Action) -> String {
-    match action {
-        Action::Flow(flow) => format!("flow {flow}"),
-        Action::Queue(queue) => format!("queue {queue}"),
-        Action::Language { language, flow } => format!("language {language}, flow {flow}"),
-        Action::Repeat => "repeat".to_string(),
-        Action::Hangup { .. } => "hang up".to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Flow, RingCadence, Standards};
+    use crate::config::{Flow, Standards};
     use std::collections::BTreeMap;
     use std::time::Duration;
 
@@ -541,6 +530,7 @@ mod tests {
         flows.insert(
             "main".to_string(),
             Flow {
+                file: "dialplans/test.toml".into(),
                 name: "main".into(),
                 steps: vec![
                     Step::Play {
@@ -554,6 +544,7 @@ mod tests {
         flows.insert(
             "menu".to_string(),
             Flow {
+                file: "dialplans/test.toml".into(),
                 name: "menu".into(),
                 steps: vec![Step::Menu(menu("menu"))],
             },
@@ -561,6 +552,7 @@ mod tests {
         flows.insert(
             "account".to_string(),
             Flow {
+                file: "dialplans/test.toml".into(),
                 name: "account".into(),
                 steps: vec![Step::Collect(Collect {
                     name: "account".into(),
@@ -572,22 +564,17 @@ mod tests {
                     tries: 2,
                     invalid_prompt: Some("invalid".into()),
                     then: Action::Queue("accounts".into()),
+                    on_failure: Action::Hangup {
+                        prompt: Some("goodbye".into()),
+                    },
                 })],
             },
         );
         Dialplan {
-            standards: Standards {
-                answer_within_rings: 3,
-                ring_cadence: RingCadence {
-                    on: Duration::from_secs(1),
-                    off: Duration::from_secs(4),
-                },
-                answer_after_rings: 1,
-                greeting_max: Duration::from_secs(10),
-                max_calls: None,
-            },
+            standards: Standards::default(),
             hotlines: vec![],
             flows,
+            queues: BTreeMap::new(),
         }
     }
 

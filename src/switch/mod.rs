@@ -10,7 +10,6 @@
 //! it sends [`MediaCommand`]s and receives [`MediaEvent`]s.
 
 pub mod ivr;
-pub mod ring_budget;
 pub mod rtp_ports;
 pub mod timeline;
 
@@ -19,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Dialplan, Entry};
+use crate::config::{Dialplan, Entry, Standards};
 use crate::media::prompt::{PromptId, PromptLibrary};
 use crate::media::session::MediaEvent;
 use crate::media::Codec;
@@ -28,14 +27,13 @@ use crate::sip::{CallEvent, CallId, Endpoint, Transmit, Transport};
 use crate::store::NewCall;
 
 use ivr::{Ivr, IvrAction};
-use ring_budget::RingBudget;
 use rtp_ports::RtpPorts;
 use timeline::{EventKind, Party, TimelineEvent};
 
 /// How long a refused caller is asked to wait before trying again.
 const RETRY_AFTER_BUSY_S: u32 = 5;
 const RETRY_AFTER_SHUTDOWN_S: u32 = 60;
-/// Prompt played before the switch hangs up on a routed call while queues do not exist yet.
+/// Prompt played before the switch hangs up on a routed call when the queue names none.
 const CONNECTING_PROMPT: &str = "connecting";
 
 /// What the core asks its drivers to do.
@@ -117,7 +115,8 @@ struct Call {
     record_id: String,
     invited_at: Instant,
     phase: Phase,
-    budget: RingBudget,
+    /// The ring rules in force when the call arrived.
+    standards: Standards,
     hotline: String,
     language: String,
     entry_flow: Option<String>,
@@ -348,12 +347,8 @@ impl Switch {
             wall.strftime("%Y%m%d-%H%M%S"),
             self.calls_seen % 10_000
         );
-        let standards = &self.dialplan.standards;
-        let budget = RingBudget::new(
-            standards.ring_cadence,
-            standards.answer_after_rings,
-            standards.answer_within_rings,
-        );
+        let standards = self.dialplan.standards.clone();
+        let answer_delay = standards.answer_delay();
         let hotline = self.dialplan.hotline_for(&request_user).cloned();
         self.outputs
             .push_back(Output::Record(RecordCommand::Begin(NewCall {
@@ -370,7 +365,7 @@ impl Switch {
                 record_id,
                 invited_at: now,
                 phase: Phase::Alerting { answer_at: now },
-                budget,
+                standards,
                 hotline: hotline.as_ref().map(|h| h.name.clone()).unwrap_or_default(),
                 language: hotline
                     .as_ref()
@@ -450,7 +445,7 @@ impl Switch {
                 }
             }
         };
-        let answer_at = now + budget.answer_delay();
+        let answer_at = now + answer_delay;
         if let Some(c) = self.calls.get_mut(&call) {
             c.rtp_port = port;
             c.local_sdp = local_sdp;
@@ -484,8 +479,9 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let rings = c.budget.rings_at(now - c.invited_at);
-        if !c.budget.met_by(now - c.invited_at) {
+        let alerting = now - c.invited_at;
+        let rings = c.standards.ring_cadence.rings_started(alerting);
+        if alerting > c.standards.answer_deadline() {
             tracing::warn!(call = %call, rings, "answered past the ring budget");
         }
         c.phase = Phase::Answered;
@@ -687,7 +683,13 @@ impl Switch {
                     };
                 }
                 self.set_timer(call, None);
-                if !self.queue_prompt(now, call, CONNECTING_PROMPT, &language) {
+                let prompt = self
+                    .dialplan
+                    .queues
+                    .get(&queue)
+                    .map(|q| q.prompt.clone())
+                    .unwrap_or_else(|| CONNECTING_PROMPT.to_string());
+                if !self.queue_prompt(now, call, &prompt, &language) {
                     self.hang_up(now, call, &format!("routed to queue {queue}"));
                 }
             }
