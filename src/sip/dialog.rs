@@ -89,7 +89,11 @@ impl Dialog {
             .filter_map(|r| NameAddr::parse(r))
             .collect();
         let (request_uri, route_headers, next_hop_uri) = match routes.first() {
-            None => (self.remote_target.clone(), Vec::new(), self.remote_target.clone()),
+            None => (
+                self.remote_target.clone(),
+                Vec::new(),
+                self.remote_target.clone(),
+            ),
             Some(first) if first.is_loose_route() => (
                 self.remote_target.clone(),
                 self.route_set.clone(),
@@ -153,7 +157,13 @@ Call-ID: d1\r\nCSeq: 7 INVITE\r\nContact: <sip:1000@10.0.0.20:5062>\r\nContent-L
     #[test]
     fn bye_without_route_set_goes_to_the_remote_target() {
         let mut d = Dialog::from_invite(&invite(""), "l1".into());
-        let out = d.request("BYE", "z9hG4bKx", adv(), Transport::Udp, "sip:hotline@10.0.0.1");
+        let out = d.request(
+            "BYE",
+            "z9hG4bKx",
+            adv(),
+            Transport::Udp,
+            "sip:hotline@10.0.0.1",
+        );
         let text = String::from_utf8(out.payload).unwrap();
         assert!(text.starts_with("BYE sip:1000@10.0.0.20:5062 SIP/2.0\r\n"));
         assert!(text.contains("From: <sip:4008@10.0.0.1>;tag=l1\r\n"));
@@ -169,7 +179,13 @@ Call-ID: d1\r\nCSeq: 7 INVITE\r\nContact: <sip:1000@10.0.0.20:5062>\r\nContent-L
             &invite("Record-Route: <sip:10.0.0.5;lr>, <sip:10.0.0.6:5070;lr>\r\n"),
             "l1".into(),
         );
-        let out = d.request("BYE", "z9hG4bKx", adv(), Transport::Udp, "sip:hotline@10.0.0.1");
+        let out = d.request(
+            "BYE",
+            "z9hG4bKx",
+            adv(),
+            Transport::Udp,
+            "sip:hotline@10.0.0.1",
+        );
         let text = String::from_utf8(out.payload).unwrap();
         assert!(text.starts_with("BYE sip:1000@10.0.0.20:5062 SIP/2.0\r\n"));
         let route_at = text.find("Route: <sip:10.0.0.5;lr>\r\n").unwrap();
@@ -180,9 +196,14 @@ Call-ID: d1\r\nCSeq: 7 INVITE\r\nContact: <sip:1000@10.0.0.20:5062>\r\nContent-L
 
     #[test]
     fn strict_router_becomes_the_request_uri() {
-        let mut d =
-            Dialog::from_invite(&invite("Record-Route: <sip:10.0.0.5>\r\n"), "l1".into());
-        let out = d.request("BYE", "z9hG4bKx", adv(), Transport::Udp, "sip:hotline@10.0.0.1");
+        let mut d = Dialog::from_invite(&invite("Record-Route: <sip:10.0.0.5>\r\n"), "l1".into());
+        let out = d.request(
+            "BYE",
+            "z9hG4bKx",
+            adv(),
+            Transport::Udp,
+            "sip:hotline@10.0.0.1",
+        );
         let text = String::from_utf8(out.payload).unwrap();
         assert!(text.starts_with("BYE sip:10.0.0.5 SIP/2.0\r\n"));
         assert!(text.contains("Route: <sip:1000@10.0.0.20:5062>\r\n"));

@@ -161,7 +161,10 @@ impl Endpoint {
 
     /// The earliest pending timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let servers = self.invite_servers.values().filter_map(|s| s.tx.poll_timeout());
+        let servers = self
+            .invite_servers
+            .values()
+            .filter_map(|s| s.tx.poll_timeout());
         let others = self
             .non_invite_servers
             .values()
@@ -246,7 +249,10 @@ impl Endpoint {
         };
         let retry = retry_after.map(|s| s.to_string());
         let extra: Vec<(&str, &str)> = retry.iter().map(|v| ("Retry-After", v.as_str())).collect();
-        if self.respond_to_invite(now, call, status, None, &extra).is_some() {
+        if self
+            .respond_to_invite(now, call, status, None, &extra)
+            .is_some()
+        {
             self.forget_call(call);
         }
     }
@@ -302,13 +308,23 @@ impl Endpoint {
     // ----------------------------------------------------------------------------------
     // Inbound requests.
 
-    fn on_rejected(&mut self, transport: Transport, source: SocketAddr, rejected: &message::Rejected) {
-        let Some(seed) = rejected.seed.as_ref().filter(|_| rejected.is_request && !rejected.is_ack)
+    fn on_rejected(
+        &mut self,
+        transport: Transport,
+        source: SocketAddr,
+        rejected: &message::Rejected,
+    ) {
+        let Some(seed) = rejected
+            .seed
+            .as_ref()
+            .filter(|_| rejected.is_request && !rejected.is_ack)
         else {
             warn!(%source, reason = %rejected.reason, "dropped a SIP message that cannot be answered");
             return;
         };
-        let (status, extra): (u16, &[(&str, &str)]) = if rejected.unknown_method {
+        let (status, extra): (u16, &[(&str, &str)]) = if !self.is_trusted(source.ip()) {
+            (403, &[])
+        } else if rejected.unknown_method {
             (405, &[("Allow", ALLOW)])
         } else {
             (400, &[])
@@ -334,7 +350,13 @@ impl Endpoint {
         );
     }
 
-    fn on_request(&mut self, now: Instant, transport: Transport, source: SocketAddr, mut request: Request) {
+    fn on_request(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        source: SocketAddr,
+        mut request: Request,
+    ) {
         if let Some(top) = request.seed.vias.first_mut() {
             *top = stamp_top_via(top, &request.top_via, source);
         }
@@ -375,7 +397,9 @@ impl Endpoint {
             return self.reply_in_transaction(now, &request, route, 483, None, &[], None);
         }
         match request.method {
-            Method::Invite if request.to.tag.is_none() => self.on_new_invite(now, source, route, request),
+            Method::Invite if request.to.tag.is_none() => {
+                self.on_new_invite(now, source, route, request)
+            }
             Method::Invite => self.on_reinvite(now, route, request),
             Method::Cancel => self.on_cancel(now, route, &request),
             Method::Bye => self.on_bye(now, route, &request),
@@ -391,9 +415,15 @@ impl Endpoint {
                 self.reply_in_transaction(now, &request, route, 200, None, &extra, None);
             }
             Method::Ack => {}
-            Method::Other(_) => {
-                self.reply_in_transaction(now, &request, route, 405, None, &[("Allow", ALLOW)], None)
-            }
+            Method::Other(_) => self.reply_in_transaction(
+                now,
+                &request,
+                route,
+                405,
+                None,
+                &[("Allow", ALLOW)],
+                None,
+            ),
         }
     }
 
@@ -415,7 +445,8 @@ impl Endpoint {
         .write();
         tx.respond(now, 100, trying.clone());
         self.send(route, trying);
-        self.invite_servers.insert(key.clone(), InviteServer { tx, call, route });
+        self.invite_servers
+            .insert(key.clone(), InviteServer { tx, call, route });
         let dialog = Dialog::from_invite(&request, local_tag.clone());
         self.dialogs
             .insert((request.call_id.clone(), local_tag), call);
@@ -458,7 +489,11 @@ impl Endpoint {
         };
         if c.phase != Phase::Confirmed || !c.dialog.accept_remote_cseq(request.cseq) {
             // Our 2xx is still unacknowledged, or we are hanging up: the peer must retry.
-            let status = if c.phase == Phase::Terminating { 481 } else { 491 };
+            let status = if c.phase == Phase::Terminating {
+                481
+            } else {
+                491
+            };
             self.reply_invite_transaction(now, call, &request, route, status, None);
             return;
         }
@@ -488,7 +523,10 @@ impl Endpoint {
 
     fn on_ack(&mut self, now: Instant, request: &Request) {
         // ACK for a non-2xx final response: same branch as the INVITE (RFC 3261 17.2.3).
-        if let Some(server) = self.invite_servers.get_mut(&ServerKey::of(request, "INVITE")) {
+        if let Some(server) = self
+            .invite_servers
+            .get_mut(&ServerKey::of(request, "INVITE"))
+        {
             if server.tx.on_ack(now) {
                 debug!(call = %server.call, "ACK for a final error response absorbed");
                 return;
@@ -567,7 +605,11 @@ impl Endpoint {
         let digit = if request.has_content_type("application/dtmf-relay") {
             parse_dtmf_relay(&body)
         } else if request.has_content_type("application/dtmf") {
-            body.trim().chars().next().and_then(normalize_digit).map(|d| (d, 0))
+            body.trim()
+                .chars()
+                .next()
+                .and_then(normalize_digit)
+                .map(|d| (d, 0))
         } else {
             None
         };
@@ -656,7 +698,11 @@ impl Endpoint {
             self.send(route, bytes);
         }
         for call in ended {
-            if self.calls.get(&call).is_some_and(|c| c.phase == Phase::Terminating) {
+            if self
+                .calls
+                .get(&call)
+                .is_some_and(|c| c.phase == Phase::Terminating)
+            {
                 self.forget_call(call);
                 self.events.push_back(CallEvent::Ended { call });
             }
@@ -763,8 +809,10 @@ impl Endpoint {
         .write();
         let mut tx = ServerInviteTransaction::new(route.transport.is_reliable(), self.timers);
         tx.respond(now, status, payload.clone());
-        self.invite_servers
-            .insert(ServerKey::of(request, "INVITE"), InviteServer { tx, call, route });
+        self.invite_servers.insert(
+            ServerKey::of(request, "INVITE"),
+            InviteServer { tx, call, route },
+        );
         self.send(route, payload.clone());
         Some(payload)
     }
@@ -802,13 +850,20 @@ impl Endpoint {
         let mut tx = ServerNonInviteTransaction::new(route.transport.is_reliable(), self.timers);
         tx.respond(now, status, payload.clone());
         let key = ServerKey::of(request, request.method.as_str());
-        self.non_invite_servers.insert(key, NonInviteServer { tx, route });
+        self.non_invite_servers
+            .insert(key, NonInviteServer { tx, route });
         self.send(route, payload);
     }
 
     /// A response with no transaction state (403 to untrusted sources: nothing to absorb
     /// for, and no state should be kept for strangers).
-    fn reply_stateless(&mut self, request: &Request, route: Route, status: u16, extra: &[(&str, &str)]) {
+    fn reply_stateless(
+        &mut self,
+        request: &Request,
+        route: Route,
+        status: u16,
+        extra: &[(&str, &str)],
+    ) {
         let tag = new_tag(&mut self.rng);
         let payload = ResponseText {
             status,
@@ -920,7 +975,11 @@ fn parse_dtmf_relay(body: &str) -> Option<(char, u32)> {
             digit = match value {
                 "10" => Some('*'),
                 "11" => Some('#'),
-                v => v.chars().next().filter(|_| v.len() == 1).and_then(normalize_digit),
+                v => v
+                    .chars()
+                    .next()
+                    .filter(|_| v.len() == 1)
+                    .and_then(normalize_digit),
             };
         } else if key.trim().eq_ignore_ascii_case("duration") {
             duration = value.parse().unwrap_or(0);

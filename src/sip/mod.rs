@@ -13,7 +13,7 @@
 
 mod dialog;
 mod endpoint;
-mod message;
+pub mod message;
 mod transaction;
 
 use std::fmt;

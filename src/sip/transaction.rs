@@ -140,7 +140,8 @@ impl ServerInviteTransaction {
             _ => {
                 self.state = ServerInviteState::Completed;
                 if !self.reliable {
-                    self.retransmit = Some(Backoff::start(now, self.timers.t1, Some(self.timers.t2)));
+                    self.retransmit =
+                        Some(Backoff::start(now, self.timers.t1, Some(self.timers.t2)));
                 }
                 self.deadline = Some(now + self.timers.transaction_timeout());
             }
@@ -339,7 +340,12 @@ impl ClientInviteTransaction {
 
     /// A response matched to this transaction. For 3xx–6xx, `ack` is the ACK to send (the
     /// owner transmits it the first time; later it comes back through `ack_to_send`).
-    pub fn on_response(&mut self, now: Instant, status: u16, ack: Option<Vec<u8>>) -> ClientResponse {
+    pub fn on_response(
+        &mut self,
+        now: Instant,
+        status: u16,
+        ack: Option<Vec<u8>>,
+    ) -> ClientResponse {
         match (self.state, status) {
             (ClientInviteState::Calling | ClientInviteState::Proceeding, 100..=199) => {
                 self.state = ClientInviteState::Proceeding;
@@ -567,7 +573,10 @@ mod tests {
         assert_eq!(tx.on_response(t0 + ms(100), 200), ClientResponse::Deliver);
         assert_eq!(tx.on_response(t0 + ms(200), 200), ClientResponse::Absorbed);
         assert_eq!(tx.poll_timeout(), Some(t0 + ms(5100)));
-        assert_eq!(tx.handle_timeout(t0 + ms(5100)), Some(TransactionEvent::Terminated));
+        assert_eq!(
+            tx.handle_timeout(t0 + ms(5100)),
+            Some(TransactionEvent::Terminated)
+        );
     }
 
     #[test]
@@ -585,7 +594,10 @@ mod tests {
     fn non_invite_client_in_proceeding_retransmits_every_t2() {
         let t0 = Instant::now();
         let mut tx = ClientNonInviteTransaction::new(t0, b"BYE".to_vec(), false, Timers::default());
-        assert!(matches!(tx.handle_timeout(t0 + ms(500)), Some(TransactionEvent::Retransmit(_))));
+        assert!(matches!(
+            tx.handle_timeout(t0 + ms(500)),
+            Some(TransactionEvent::Retransmit(_))
+        ));
         tx.on_response(t0 + ms(600), 100);
         // The pending deadline stays; later ones are T2 apart.
         assert_eq!(tx.poll_timeout(), Some(t0 + ms(1500)));
@@ -610,14 +622,20 @@ mod tests {
         );
         let at: Vec<u128> = events.iter().map(|(at, _)| *at).collect();
         assert_eq!(at, vec![500, 1500, 3500, 7500, 15500, 31500, 32000]);
-        assert_eq!(events.last().map(|e| &e.1), Some(&TransactionEvent::TimedOut));
+        assert_eq!(
+            events.last().map(|e| &e.1),
+            Some(&TransactionEvent::TimedOut)
+        );
     }
 
     #[test]
     fn invite_client_provisional_stops_timer_a_and_b() {
         let t0 = Instant::now();
         let mut tx = ClientInviteTransaction::new(t0, b"INVITE".to_vec(), false, Timers::default());
-        assert_eq!(tx.on_response(t0 + ms(100), 180, None), ClientResponse::Deliver);
+        assert_eq!(
+            tx.on_response(t0 + ms(100), 180, None),
+            ClientResponse::Deliver
+        );
         assert_eq!(tx.poll_timeout(), None);
         assert_eq!(tx.state(), ClientInviteState::Proceeding);
     }
@@ -630,10 +648,16 @@ mod tests {
             tx.on_response(t0 + ms(100), 486, Some(b"ACK".to_vec())),
             ClientResponse::Deliver
         );
-        assert_eq!(tx.on_response(t0 + ms(600), 486, None), ClientResponse::Absorbed);
+        assert_eq!(
+            tx.on_response(t0 + ms(600), 486, None),
+            ClientResponse::Absorbed
+        );
         assert_eq!(tx.ack_to_send(), Some(&b"ACK"[..]));
         assert_eq!(tx.poll_timeout(), Some(t0 + ms(32100)));
-        assert_eq!(tx.handle_timeout(t0 + ms(32100)), Some(TransactionEvent::Terminated));
+        assert_eq!(
+            tx.handle_timeout(t0 + ms(32100)),
+            Some(TransactionEvent::Terminated)
+        );
         assert!(tx.is_terminated());
     }
 
@@ -643,7 +667,10 @@ mod tests {
         let mut tx = ClientInviteTransaction::new(t0, b"INVITE".to_vec(), true, Timers::default());
         assert_eq!(tx.poll_timeout(), Some(t0 + Duration::from_secs(32)));
         assert_eq!(tx.on_response(t0, 200, None), ClientResponse::Deliver);
-        assert_eq!(tx.on_response(t0 + ms(500), 200, None), ClientResponse::Deliver);
+        assert_eq!(
+            tx.on_response(t0 + ms(500), 200, None),
+            ClientResponse::Deliver
+        );
         assert_eq!(tx.state(), ClientInviteState::Accepted);
     }
 
@@ -663,7 +690,10 @@ mod tests {
             at,
             vec![500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500, 32000]
         );
-        assert_eq!(events.last().map(|e| &e.1), Some(&TransactionEvent::TimedOut));
+        assert_eq!(
+            events.last().map(|e| &e.1),
+            Some(&TransactionEvent::TimedOut)
+        );
     }
 
     #[test]
@@ -675,7 +705,10 @@ mod tests {
         assert!(!tx.on_ack(t0 + ms(200)));
         assert_eq!(tx.state(), ServerInviteState::Confirmed);
         assert_eq!(tx.poll_timeout(), Some(t0 + ms(5100)));
-        assert_eq!(tx.handle_timeout(t0 + ms(5100)), Some(TransactionEvent::Terminated));
+        assert_eq!(
+            tx.handle_timeout(t0 + ms(5100)),
+            Some(TransactionEvent::Terminated)
+        );
     }
 
     #[test]

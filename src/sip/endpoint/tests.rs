@@ -88,7 +88,14 @@ Contact: <sip:1000@127.0.0.1:5070>\r\n\
 }
 
 /// An in-dialog request from the caller (`to_tag` is ours).
-fn in_dialog(method: &str, cseq: u32, branch: &str, to_tag: &str, extra: &str, body: &str) -> String {
+fn in_dialog(
+    method: &str,
+    cseq: u32,
+    branch: &str,
+    to_tag: &str,
+    extra: &str,
+    body: &str,
+) -> String {
     format!(
         "{method} sip:hotline@127.0.0.1:5060 SIP/2.0\r\n\
 Via: SIP/2.0/UDP {CALLER};branch={branch};rport\r\n\
@@ -131,7 +138,10 @@ impl Harness {
     }
 
     fn statuses(&mut self) -> Vec<u16> {
-        self.transmits().iter().map(|t| status_of(&t.payload)).collect()
+        self.transmits()
+            .iter()
+            .map(|t| status_of(&t.payload))
+            .collect()
     }
 
     fn events(&mut self) -> Vec<CallEvent> {
@@ -167,7 +177,8 @@ impl Harness {
     /// An answered call; returns the call and our To tag.
     fn answered(&mut self, invite: &Invite<'_>) -> (CallId, String) {
         let call = self.incoming(invite);
-        self.endpoint.answer(self.at(Duration::ZERO), call, "v=0 ours\r\n");
+        self.endpoint
+            .answer(self.at(Duration::ZERO), call, "v=0 ours\r\n");
         let sent = self.transmits();
         assert_eq!(sent.len(), 1);
         assert_eq!(status_of(&sent[0].payload), 200);
@@ -177,7 +188,10 @@ impl Harness {
     fn confirmed(&mut self) -> (CallId, String) {
         let (call, tag) = self.answered(&Invite::default());
         self.udp(ms(10), &in_dialog("ACK", 1, "z9hG4bK-ack", &tag, "", ""));
-        assert_eq!(self.events(), vec![CallEvent::Confirmed { call, sdp: None }]);
+        assert_eq!(
+            self.events(),
+            vec![CallEvent::Confirmed { call, sdp: None }]
+        );
         (call, tag)
     }
 }
@@ -227,10 +241,15 @@ fn ringing_then_answer_carry_the_same_to_tag_contact_and_sdp() {
         header(&ok, "Contact").as_deref(),
         Some("<sip:hotline@127.0.0.1:5060>")
     );
-    assert_eq!(header(&ok, "Content-Type").as_deref(), Some("application/sdp"));
+    assert_eq!(
+        header(&ok, "Content-Type").as_deref(),
+        Some("application/sdp")
+    );
     assert!(ok.ends_with("\r\n\r\nv=0 ours\r\n"));
     assert_eq!(header(&ok, "Server").as_deref(), Some("hotline"));
-    assert!(header(&ok, "Via").unwrap().contains("received=127.0.0.1;rport=5070"));
+    assert!(header(&ok, "Via")
+        .unwrap()
+        .contains("received=127.0.0.1;rport=5070"));
 }
 
 #[test]
@@ -241,7 +260,10 @@ fn two_hundred_is_retransmitted_at_t1_doubling_to_t2_until_the_ack() {
     let at: Vec<u128> = sent.iter().map(|(at, _)| *at).collect();
     assert_eq!(at, vec![500, 1500, 3500, 7500, 11500]);
     assert!(sent.iter().all(|(_, t)| status_of(&t.payload) == 200));
-    h.udp(ms(12_000), &in_dialog("ACK", 1, "z9hG4bK-ack", &tag, "", ""));
+    h.udp(
+        ms(12_000),
+        &in_dialog("ACK", 1, "z9hG4bK-ack", &tag, "", ""),
+    );
     assert_eq!(h.events(), vec![CallEvent::Confirmed { call, sdp: None }]);
     assert!(h.run_until(ms(60_000)).is_empty());
     assert!(h.events().is_empty());
@@ -308,7 +330,9 @@ fn a_final_response_to_our_bye_ends_the_call() {
 #[test]
 fn over_tcp_nothing_is_retransmitted() {
     let mut h = Harness::new();
-    let text = Invite::default().text().replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let text = Invite::default()
+        .text()
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
     h.input(Duration::ZERO, Transport::Tcp, "127.0.0.1:40000", &text);
     let trying = h.transmits();
     assert_eq!(trying[0].transport, Transport::Tcp);
@@ -319,7 +343,9 @@ fn over_tcp_nothing_is_retransmitted() {
     };
     h.endpoint.answer(h.at(ms(0)), call, "v=0\r\n");
     let ok = h.transmits();
-    assert!(header(&text_of(&ok[0]), "Contact").unwrap().contains("transport=tcp"));
+    assert!(header(&text_of(&ok[0]), "Contact")
+        .unwrap()
+        .contains("transport=tcp"));
     let sent = h.run_until(ms(31_999));
     assert!(sent.is_empty());
     h.run_until(ms(32_000));
@@ -363,8 +389,12 @@ fn cancel_before_answer_sends_200_and_487_and_absorbs_the_ack() {
     let sent = h.transmits();
     let statuses: Vec<u16> = sent.iter().map(|t| status_of(&t.payload)).collect();
     assert_eq!(statuses, vec![200, 487]);
-    assert!(header(&text_of(&sent[0]), "CSeq").unwrap().ends_with("CANCEL"));
-    assert!(header(&text_of(&sent[1]), "CSeq").unwrap().ends_with("INVITE"));
+    assert!(header(&text_of(&sent[0]), "CSeq")
+        .unwrap()
+        .ends_with("CANCEL"));
+    assert!(header(&text_of(&sent[1]), "CSeq")
+        .unwrap()
+        .ends_with("INVITE"));
     assert_eq!(h.events(), vec![CallEvent::Cancelled { call }]);
     assert_eq!(h.endpoint.active_calls(), 0);
     // 487 is retransmitted (Timer G) until the ACK, which is absorbed silently.
@@ -434,7 +464,10 @@ fn bye_in_dialog_gets_200_and_a_bye_event() {
 #[test]
 fn bye_for_an_unknown_dialog_gets_481() {
     let mut h = Harness::new();
-    h.udp(Duration::ZERO, &in_dialog("BYE", 2, "z9hG4bK-b", "no-such-tag", "", ""));
+    h.udp(
+        Duration::ZERO,
+        &in_dialog("BYE", 2, "z9hG4bK-b", "no-such-tag", "", ""),
+    );
     assert_eq!(h.statuses(), vec![481]);
     assert!(h.events().is_empty());
 }
@@ -479,16 +512,28 @@ fn malformed_requests_get_400_or_are_dropped_never_a_panic() {
     let mut h = Harness::new();
     let good = Invite::default().text();
     // Missing Call-ID: no 400 can be formed, so it is dropped.
-    h.udp(Duration::ZERO, &good.replace("Call-ID: call-1@127.0.0.1\r\n", ""));
+    h.udp(
+        Duration::ZERO,
+        &good.replace("Call-ID: call-1@127.0.0.1\r\n", ""),
+    );
     assert!(h.transmits().is_empty());
     // Bad CSeq: 400 built from the readable headers.
-    h.udp(Duration::ZERO, &good.replace("CSeq: 1 INVITE", "CSeq: one INVITE"));
+    h.udp(
+        Duration::ZERO,
+        &good.replace("CSeq: 1 INVITE", "CSeq: one INVITE"),
+    );
     let sent = h.transmits();
     assert_eq!(sent.len(), 1);
     assert_eq!(status_of(&sent[0].payload), 400);
-    assert_eq!(header(&text_of(&sent[0]), "CSeq").as_deref(), Some("one INVITE"));
+    assert_eq!(
+        header(&text_of(&sent[0]), "CSeq").as_deref(),
+        Some("one INVITE")
+    );
     // CSeq method not matching the request.
-    h.udp(Duration::ZERO, &good.replace("CSeq: 1 INVITE", "CSeq: 1 BYE"));
+    h.udp(
+        Duration::ZERO,
+        &good.replace("CSeq: 1 INVITE", "CSeq: 1 BYE"),
+    );
     assert_eq!(h.statuses(), vec![400]);
     // Missing Max-Forwards and missing From tag.
     h.udp(Duration::ZERO, &good.replace("Max-Forwards: 70\r\n", ""));
@@ -499,10 +544,17 @@ fn malformed_requests_get_400_or_are_dropped_never_a_panic() {
     h.udp(Duration::ZERO, &good[..good.len() - 10]);
     assert_eq!(h.statuses(), vec![400]);
     // Garbage, truncations at every byte and an oversized datagram.
-    h.endpoint.handle_input(h.t0, Transport::Udp, addr(CALLER), b"\xff\x00\x13garbage\r\n\r\n");
-    h.endpoint.handle_input(h.t0, Transport::Udp, addr(CALLER), &vec![b'Z'; 70_000]);
+    h.endpoint.handle_input(
+        h.t0,
+        Transport::Udp,
+        addr(CALLER),
+        b"\xff\x00\x13garbage\r\n\r\n",
+    );
+    h.endpoint
+        .handle_input(h.t0, Transport::Udp, addr(CALLER), &vec![b'Z'; 70_000]);
     for cut in 0..good.len() {
-        h.endpoint.handle_input(h.t0, Transport::Udp, addr(CALLER), &good.as_bytes()[..cut]);
+        h.endpoint
+            .handle_input(h.t0, Transport::Udp, addr(CALLER), &good.as_bytes()[..cut]);
     }
     for t in h.transmits() {
         assert_eq!(status_of(&t.payload), 400);
@@ -542,7 +594,14 @@ fn info_dtmf_relay_and_dtmf_bodies_become_digits() {
     );
     h.udp(ms(100), &relay);
     assert_eq!(h.statuses(), vec![200]);
-    let plain = in_dialog("INFO", 3, "z9hG4bK-i2", &tag, "Content-Type: application/dtmf\r\n", "#");
+    let plain = in_dialog(
+        "INFO",
+        3,
+        "z9hG4bK-i2",
+        &tag,
+        "Content-Type: application/dtmf\r\n",
+        "#",
+    );
     h.udp(ms(200), &plain);
     assert_eq!(h.statuses(), vec![200]);
     let star = in_dialog(
@@ -557,9 +616,21 @@ fn info_dtmf_relay_and_dtmf_bodies_become_digits() {
     assert_eq!(
         h.events(),
         vec![
-            CallEvent::Dtmf { call, digit: '5', duration_ms: 160 },
-            CallEvent::Dtmf { call, digit: '#', duration_ms: 0 },
-            CallEvent::Dtmf { call, digit: '*', duration_ms: 100 },
+            CallEvent::Dtmf {
+                call,
+                digit: '5',
+                duration_ms: 160
+            },
+            CallEvent::Dtmf {
+                call,
+                digit: '#',
+                duration_ms: 0
+            },
+            CallEvent::Dtmf {
+                call,
+                digit: '*',
+                duration_ms: 100
+            },
         ]
     );
 }
@@ -597,17 +668,28 @@ fn record_route_is_echoed_and_our_bye_follows_the_route_set() {
         }
         (call, to_tag(&text_of(&sent[1])))
     };
-    h.input(ms(10), Transport::Udp, PROXY, &in_dialog("ACK", 1, "z9hG4bK-a", &tag, "", ""));
+    h.input(
+        ms(10),
+        Transport::Udp,
+        PROXY,
+        &in_dialog("ACK", 1, "z9hG4bK-a", &tag, "", ""),
+    );
     assert_eq!(h.events(), vec![CallEvent::Confirmed { call, sdp: None }]);
     h.endpoint.hangup(h.at(ms(20)), call);
     let bye = h.transmits();
     assert_eq!(bye[0].destination, addr(PROXY));
     let text = text_of(&bye[0]);
     assert!(text.starts_with("BYE sip:1000@127.0.0.1:5070 SIP/2.0\r\n"));
-    let routes: Vec<&str> = text.split("\r\n").filter(|l| l.starts_with("Route: ")).collect();
+    let routes: Vec<&str> = text
+        .split("\r\n")
+        .filter(|l| l.starts_with("Route: "))
+        .collect();
     assert_eq!(
         routes,
-        vec!["Route: <sip:127.0.0.1:5080;lr>", "Route: <sip:127.0.0.2;lr>"]
+        vec![
+            "Route: <sip:127.0.0.1:5080;lr>",
+            "Route: <sip:127.0.0.2;lr>"
+        ]
     );
 }
 
@@ -630,11 +712,17 @@ fn reinvite_is_answered_with_our_last_sdp_and_reported() {
     assert!(text_of(&sent[0]).ends_with("v=0 ours\r\n"));
     assert_eq!(
         h.events(),
-        vec![CallEvent::RemoteSdp { call, sdp: "v=0 hold\r\n".into() }]
+        vec![CallEvent::RemoteSdp {
+            call,
+            sdp: "v=0 hold\r\n".into()
+        }]
     );
     // Its 2xx is retransmitted until its ACK too.
     assert_eq!(h.run_until(ms(1500)).len(), 1);
-    h.udp(ms(1600), &in_dialog("ACK", 2, "z9hG4bK-re-ack", &tag, "", ""));
+    h.udp(
+        ms(1600),
+        &in_dialog("ACK", 2, "z9hG4bK-re-ack", &tag, "", ""),
+    );
     assert!(h.run_until(ms(40_000)).is_empty());
     assert!(h.events().is_empty());
 }
@@ -642,14 +730,27 @@ fn reinvite_is_answered_with_our_last_sdp_and_reported() {
 #[test]
 fn delayed_offer_answer_arrives_in_the_ack() {
     let mut h = Harness::new();
-    let (call, tag) = h.answered(&Invite { sdp: None, ..Invite::default() });
+    let (call, tag) = h.answered(&Invite {
+        sdp: None,
+        ..Invite::default()
+    });
     h.udp(
         ms(50),
-        &in_dialog("ACK", 1, "z9hG4bK-ack", &tag, "Content-Type: application/sdp\r\n", "v=0 answer\r\n"),
+        &in_dialog(
+            "ACK",
+            1,
+            "z9hG4bK-ack",
+            &tag,
+            "Content-Type: application/sdp\r\n",
+            "v=0 answer\r\n",
+        ),
     );
     assert_eq!(
         h.events(),
-        vec![CallEvent::Confirmed { call, sdp: Some("v=0 answer\r\n".into()) }]
+        vec![CallEvent::Confirmed {
+            call,
+            sdp: Some("v=0 answer\r\n".into())
+        }]
     );
 }
 
@@ -670,7 +771,10 @@ fn reject_sends_the_final_status_with_retry_after() {
     h.endpoint.reject(h.at(ms(5)), call, 503, Some(30));
     let sent = h.transmits();
     assert_eq!(status_of(&sent[0].payload), 503);
-    assert_eq!(header(&text_of(&sent[0]), "Retry-After").as_deref(), Some("30"));
+    assert_eq!(
+        header(&text_of(&sent[0]), "Retry-After").as_deref(),
+        Some("30")
+    );
     assert_eq!(h.endpoint.active_calls(), 0);
     assert!(h.events().is_empty());
 }
@@ -687,7 +791,12 @@ fn hangup_before_answer_refuses_with_480_and_ends() {
 #[test]
 fn double_crlf_keep_alive_over_tcp_gets_a_crlf_pong() {
     let mut h = Harness::new();
-    h.input(Duration::ZERO, Transport::Tcp, "127.0.0.1:40000", "\r\n\r\n");
+    h.input(
+        Duration::ZERO,
+        Transport::Tcp,
+        "127.0.0.1:40000",
+        "\r\n\r\n",
+    );
     let sent = h.transmits();
     assert_eq!(sent[0].payload, b"\r\n");
     h.udp(Duration::ZERO, "\r\n");
