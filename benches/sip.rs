@@ -21,7 +21,7 @@ Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY\r\n\
 Supported: replaces, timer\r\n\
 User-Agent: PBX 1.0\r\n\
 Content-Type: application/sdp\r\n\
-Content-Length: 224\r\n\
+Content-Length: 222\r\n\
 \r\n\
 v=0\r\n\
 o=- 2890844526 2890844526 IN IP4 192.0.2.10\r\n\
