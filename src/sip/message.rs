@@ -30,29 +30,28 @@ pub enum FrameError {
     BodyTooLarge(usize),
 }
 
-/// How many bytes the first complete SIP message in a TCP stream occupies (leading CRLF
-/// keep-alives included), or `None` if more bytes are needed. A buffer holding only CRLFs
-/// yields their length so the driver can consume a keep-alive on its own.
+/// How many bytes the first complete SIP message in a TCP stream occupies (header section
+/// plus Content-Length body; no Content-Length means no body), or `None` if more bytes are
+/// needed. Leading CRLF keep-alives come back as a frame of their own: the driver passes
+/// every frame to `Endpoint::handle_input`, which ignores them (and answers a double-CRLF
+/// ping with a CRLF).
 pub fn stream_frame_len(buf: &[u8]) -> Result<Option<usize>, FrameError> {
-    let skipped = buf
+    let keep_alive = buf
         .iter()
         .take_while(|b| **b == b'\r' || **b == b'\n')
         .count();
-    if skipped == buf.len() {
-        return Ok(if skipped == 0 { None } else { Some(skipped) });
+    if keep_alive > 0 {
+        // Handed over as a frame of its own, so the endpoint can answer a double-CRLF ping.
+        return Ok(Some(keep_alive));
     }
-    if skipped > 0 {
-        return Ok(Some(skipped));
-    }
-    let message = &buf[skipped..];
-    let search_limit = message.len().min(MAX_HEADER_BYTES + 4);
-    let Some(head_len) = find_subslice(&message[..search_limit], b"\r\n\r\n") else {
-        if message.len() > MAX_HEADER_BYTES {
+    let search_limit = buf.len().min(MAX_HEADER_BYTES + 4);
+    let Some(head_len) = find_subslice(&buf[..search_limit], b"\r\n\r\n") else {
+        if buf.len() > MAX_HEADER_BYTES {
             return Err(FrameError::HeadersTooLarge);
         }
         return Ok(None);
     };
-    let head = &message[..head_len];
+    let head = &buf[..head_len];
     let mut content_length = 0usize;
     for line in head.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -71,7 +70,7 @@ pub fn stream_frame_len(buf: &[u8]) -> Result<Option<usize>, FrameError> {
             }
         }
     }
-    let total = skipped + head_len + 4 + content_length;
+    let total = head_len + 4 + content_length;
     Ok(if buf.len() >= total {
         Some(total)
     } else {

@@ -813,3 +813,42 @@ fn trusted_cidrs_match_by_prefix() {
     assert!(cidr_contains(v6, 32, "2001:db8:1::1".parse().unwrap()));
     assert!(!cidr_contains(v6, 32, "10.1.0.1".parse().unwrap()));
 }
+
+#[test]
+fn tcp_stream_frames_feed_the_endpoint_one_message_at_a_time() {
+    let mut h = Harness::new();
+    let invite = Invite::default()
+        .text()
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let mut stream = b"\r\n\r\n".to_vec();
+    stream.extend_from_slice(invite.as_bytes());
+    stream.extend_from_slice(
+        b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK-o\r\n",
+    );
+    let mut consumed = 0;
+    while let Ok(Some(len)) = crate::sip::stream_frame_len(&stream[consumed..]) {
+        let frame = &stream[consumed..consumed + len];
+        h.endpoint
+            .handle_input(h.t0, Transport::Tcp, addr("127.0.0.1:40000"), frame);
+        consumed += len;
+    }
+    // The keep-alive pong, then 100 Trying; the half-received OPTIONS waits for more bytes.
+    let sent = h.transmits();
+    assert_eq!(sent[0].payload, b"\r\n");
+    assert_eq!(status_of(&sent[1].payload), 100);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(consumed, 4 + invite.len());
+    assert!(matches!(
+        h.events().as_slice(),
+        [CallEvent::Incoming { .. }]
+    ));
+}
+
+#[test]
+fn invite_with_an_unknown_to_tag_gets_481() {
+    let mut h = Harness::new();
+    let stale = in_dialog("INVITE", 5, "z9hG4bK-stale", "gone", "", "");
+    h.udp(Duration::ZERO, &stale);
+    assert_eq!(h.statuses(), vec![481]);
+    assert!(h.events().is_empty());
+}
