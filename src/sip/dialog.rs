@@ -1,0 +1,218 @@
+//! Dialog state (RFC 3261 section 12): identifiers, CSeq spaces, remote target and route set,
+//! and the construction of in-dialog requests with loose (or, for old proxies, strict)
+//! routing.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use super::message::{uri_socket_addr, NameAddr, Request, USER_AGENT};
+use super::Transport;
+
+#[derive(Clone, Debug)]
+pub struct Dialog {
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: String,
+    /// Our party as the peer addressed it (the INVITE's To, without tag).
+    local_party: String,
+    /// The peer's party with its tag (the INVITE's From).
+    remote_party: String,
+    local_seq: u32,
+    remote_seq: u32,
+    pub remote_target: String,
+    /// Route set in the order requests must traverse it.
+    pub route_set: Vec<String>,
+}
+
+/// An in-dialog request ready to send.
+#[derive(Clone, Debug)]
+pub struct OutgoingRequest {
+    pub payload: Vec<u8>,
+    /// The next hop: the first route (loose routing) or the remote target, when either is an
+    /// IP literal; `None` means the caller must fall back to where the dialog's requests came
+    /// from (a hostname cannot be resolved in sans-IO code).
+    pub next_hop: Option<SocketAddr>,
+}
+
+impl Dialog {
+    /// The UAS side of a dialog created by an INVITE (RFC 3261 12.1.1).
+    pub fn from_invite(invite: &Request, local_tag: String) -> Dialog {
+        Dialog {
+            call_id: invite.call_id.clone(),
+            local_tag,
+            remote_tag: invite.from.tag.clone().unwrap_or_default(),
+            local_party: invite.seed.to.clone(),
+            remote_party: invite.seed.from.clone(),
+            // Our own CSeq space starts fresh; any positive start is allowed.
+            local_seq: 1,
+            remote_seq: invite.cseq,
+            remote_target: invite
+                .contact
+                .clone()
+                .unwrap_or_else(|| invite.from.uri.clone()),
+            // The UAS keeps Record-Route in received order.
+            route_set: invite.record_route.clone(),
+        }
+    }
+
+    /// Checks the CSeq of a new in-dialog request (RFC 3261 12.2.2): lower than the last one
+    /// seen means out of order (answer 500).
+    pub fn accept_remote_cseq(&mut self, cseq: u32) -> bool {
+        if cseq < self.remote_seq {
+            return false;
+        }
+        self.remote_seq = cseq;
+        true
+    }
+
+    /// A target refresh (re-INVITE) may move the remote target.
+    pub fn refresh_target(&mut self, contact: Option<&str>) {
+        if let Some(contact) = contact {
+            self.remote_target = contact.to_owned();
+        }
+    }
+
+    /// Builds the next in-dialog request with a fresh branch.
+    pub fn request(
+        &mut self,
+        method: &str,
+        branch: &str,
+        advertised: SocketAddr,
+        transport: Transport,
+        contact: &str,
+    ) -> OutgoingRequest {
+        self.local_seq += 1;
+        let cseq = self.local_seq;
+        let routes: Vec<NameAddr> = self
+            .route_set
+            .iter()
+            .filter_map(|r| NameAddr::parse(r))
+            .collect();
+        let (request_uri, route_headers, next_hop_uri) = match routes.first() {
+            None => (
+                self.remote_target.clone(),
+                Vec::new(),
+                self.remote_target.clone(),
+            ),
+            Some(first) if first.is_loose_route() => (
+                self.remote_target.clone(),
+                self.route_set.clone(),
+                first.uri.clone(),
+            ),
+            Some(first) => {
+                // Strict router (RFC 3261 12.2.1.1): it becomes the Request-URI and the remote
+                // target travels as the last Route.
+                let mut rest: Vec<String> = self.route_set.iter().skip(1).cloned().collect();
+                rest.push(format!("<{}>", self.remote_target));
+                (first.uri.clone(), rest, first.uri.clone())
+            }
+        };
+        let mut out = String::with_capacity(512);
+        let _ = write!(out, "{method} {request_uri} SIP/2.0\r\n");
+        let _ = write!(
+            out,
+            "Via: SIP/2.0/{} {advertised};branch={branch};rport\r\n",
+            transport.via_token()
+        );
+        out.push_str("Max-Forwards: 70\r\n");
+        for route in &route_headers {
+            let _ = write!(out, "Route: {route}\r\n");
+        }
+        let _ = write!(out, "From: {};tag={}\r\n", self.local_party, self.local_tag);
+        let _ = write!(out, "To: {}\r\n", self.remote_party);
+        let _ = write!(out, "Call-ID: {}\r\n", self.call_id);
+        let _ = write!(out, "CSeq: {cseq} {method}\r\n");
+        let _ = write!(out, "Contact: <{contact}>\r\n");
+        let _ = write!(out, "User-Agent: {USER_AGENT}\r\n");
+        out.push_str("Content-Length: 0\r\n\r\n");
+        OutgoingRequest {
+            payload: out.into_bytes(),
+            next_hop: uri_socket_addr(&next_hop_uri),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::message::{parse, Inbound};
+
+    fn invite(extra: &str) -> Request {
+        let text = format!(
+            "INVITE sip:4008@10.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK1\r\n\
+{extra}Max-Forwards: 70\r\nFrom: <sip:1000@10.0.0.9>;tag=r1\r\nTo: <sip:4008@10.0.0.1>\r\n\
+Call-ID: d1\r\nCSeq: 7 INVITE\r\nContact: <sip:1000@10.0.0.20:5062>\r\nContent-Length: 0\r\n\r\n"
+        );
+        match parse(text.as_bytes()) {
+            Ok(Inbound::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn adv() -> SocketAddr {
+        "10.0.0.1:5060".parse().unwrap()
+    }
+
+    #[test]
+    fn bye_without_route_set_goes_to_the_remote_target() {
+        let mut d = Dialog::from_invite(&invite(""), "l1".into());
+        let out = d.request(
+            "BYE",
+            "z9hG4bKx",
+            adv(),
+            Transport::Udp,
+            "sip:hotline@10.0.0.1",
+        );
+        let text = String::from_utf8(out.payload).unwrap();
+        assert!(text.starts_with("BYE sip:1000@10.0.0.20:5062 SIP/2.0\r\n"));
+        assert!(text.contains("From: <sip:4008@10.0.0.1>;tag=l1\r\n"));
+        assert!(text.contains("To: <sip:1000@10.0.0.9>;tag=r1\r\n"));
+        assert!(text.contains("CSeq: 2 BYE\r\n"));
+        assert!(!text.contains("Route:"));
+        assert_eq!(out.next_hop, Some("10.0.0.20:5062".parse().unwrap()));
+    }
+
+    #[test]
+    fn loose_route_set_is_sent_as_route_headers_and_first_hop_is_the_proxy() {
+        let mut d = Dialog::from_invite(
+            &invite("Record-Route: <sip:10.0.0.5;lr>, <sip:10.0.0.6:5070;lr>\r\n"),
+            "l1".into(),
+        );
+        let out = d.request(
+            "BYE",
+            "z9hG4bKx",
+            adv(),
+            Transport::Udp,
+            "sip:hotline@10.0.0.1",
+        );
+        let text = String::from_utf8(out.payload).unwrap();
+        assert!(text.starts_with("BYE sip:1000@10.0.0.20:5062 SIP/2.0\r\n"));
+        let route_at = text.find("Route: <sip:10.0.0.5;lr>\r\n").unwrap();
+        let second_at = text.find("Route: <sip:10.0.0.6:5070;lr>\r\n").unwrap();
+        assert!(route_at < second_at);
+        assert_eq!(out.next_hop, Some("10.0.0.5:5060".parse().unwrap()));
+    }
+
+    #[test]
+    fn strict_router_becomes_the_request_uri() {
+        let mut d = Dialog::from_invite(&invite("Record-Route: <sip:10.0.0.5>\r\n"), "l1".into());
+        let out = d.request(
+            "BYE",
+            "z9hG4bKx",
+            adv(),
+            Transport::Udp,
+            "sip:hotline@10.0.0.1",
+        );
+        let text = String::from_utf8(out.payload).unwrap();
+        assert!(text.starts_with("BYE sip:10.0.0.5 SIP/2.0\r\n"));
+        assert!(text.contains("Route: <sip:1000@10.0.0.20:5062>\r\n"));
+    }
+
+    #[test]
+    fn out_of_order_remote_cseq_is_refused() {
+        let mut d = Dialog::from_invite(&invite(""), "l1".into());
+        assert!(d.accept_remote_cseq(8));
+        assert!(!d.accept_remote_cseq(6));
+    }
+}

@@ -1,0 +1,1131 @@
+//! Inbound SIP messages: rsip parses the bytes once, then the mandatory headers are checked
+//! and lifted into plain fields so the rest of `sip` never re-parses header text.
+//! Outbound messages are written directly as text: rsip's printer has no reason phrases
+//! ("487 RequestTerminated") and we only ever emit a handful of fixed shapes.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+use rsip::prelude::UntypedHeader;
+use thiserror::Error;
+
+/// Header section larger than this is refused by the stream framer.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// A body larger than this cannot be a telephony SDP or INFO: refused rather than buffered.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest message accepted by `parse` (a UDP datagram cannot be bigger).
+pub(crate) const MAX_MESSAGE_BYTES: usize = 65_535;
+
+/// Methods this user agent accepts (sent in Allow).
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+pub(crate) const USER_AGENT: &str = "hotline";
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("SIP header section exceeds {MAX_HEADER_BYTES} bytes without an empty line")]
+    HeadersTooLarge,
+    #[error("Content-Length header is not a number: {0:?}")]
+    InvalidContentLength(String),
+    #[error("Content-Length {0} exceeds the {MAX_BODY_BYTES} byte limit")]
+    BodyTooLarge(usize),
+}
+
+/// How many bytes the first complete SIP message in a TCP stream occupies (header section
+/// plus Content-Length body; no Content-Length means no body), or `None` if more bytes are
+/// needed. Leading CRLF keep-alives come back as a frame of their own: the driver passes
+/// every frame to `Endpoint::handle_input`, which ignores them (and answers a double-CRLF
+/// ping with a CRLF).
+pub fn stream_frame_len(buf: &[u8]) -> Result<Option<usize>, FrameError> {
+    let keep_alive = buf
+        .iter()
+        .take_while(|b| **b == b'\r' || **b == b'\n')
+        .count();
+    if keep_alive > 0 {
+        // Handed over as a frame of its own, so the endpoint can answer a double-CRLF ping.
+        return Ok(Some(keep_alive));
+    }
+    let search_limit = buf.len().min(MAX_HEADER_BYTES + 4);
+    let Some(head_len) = find_subslice(&buf[..search_limit], b"\r\n\r\n") else {
+        if buf.len() > MAX_HEADER_BYTES {
+            return Err(FrameError::HeadersTooLarge);
+        }
+        return Ok(None);
+    };
+    let head = &buf[..head_len];
+    let mut content_length = 0usize;
+    for line in head.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = trim_ascii(&line[..colon]);
+        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
+            let value = trim_ascii(&line[colon + 1..]);
+            let text = String::from_utf8_lossy(value).into_owned();
+            content_length = text
+                .parse::<usize>()
+                .map_err(|_| FrameError::InvalidContentLength(text.clone()))?;
+            if content_length > MAX_BODY_BYTES {
+                return Err(FrameError::BodyTooLarge(content_length));
+            }
+        }
+    }
+    let total = head_len + 4 + content_length;
+    Ok(if buf.len() >= total {
+        Some(total)
+    } else {
+        None
+    })
+}
+
+fn find_subslice(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn trim_ascii(mut bytes: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = bytes {
+        if first.is_ascii_whitespace() {
+            bytes = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = bytes {
+        if last.is_ascii_whitespace() {
+            bytes = rest;
+        } else {
+            break;
+        }
+    }
+    bytes
+}
+
+/// The SIP methods the endpoint distinguishes; anything else is kept by name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Invite,
+    Ack,
+    Cancel,
+    Bye,
+    Options,
+    Info,
+    Other(String),
+}
+
+impl Method {
+    pub fn parse(token: &str) -> Method {
+        match token {
+            "INVITE" => Method::Invite,
+            "ACK" => Method::Ack,
+            "CANCEL" => Method::Cancel,
+            "BYE" => Method::Bye,
+            "OPTIONS" => Method::Options,
+            "INFO" => Method::Info,
+            other => Method::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Cancel => "CANCEL",
+            Method::Bye => "BYE",
+            Method::Options => "OPTIONS",
+            Method::Info => "INFO",
+            Method::Other(name) => name,
+        }
+    }
+}
+
+/// The header fields the user agent reads; compact forms map to the same field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Via,
+    From,
+    To,
+    CallId,
+    CSeq,
+    MaxForwards,
+    ContentLength,
+    ContentType,
+    Contact,
+    RecordRoute,
+    Route,
+    Other,
+}
+
+fn field_of_name(name: &str) -> Field {
+    const NAMES: [(&str, Field); 16] = [
+        ("via", Field::Via),
+        ("v", Field::Via),
+        ("from", Field::From),
+        ("f", Field::From),
+        ("to", Field::To),
+        ("t", Field::To),
+        ("call-id", Field::CallId),
+        ("i", Field::CallId),
+        ("cseq", Field::CSeq),
+        ("max-forwards", Field::MaxForwards),
+        ("content-length", Field::ContentLength),
+        ("l", Field::ContentLength),
+        ("content-type", Field::ContentType),
+        ("c", Field::ContentType),
+        ("contact", Field::Contact),
+        ("m", Field::Contact),
+    ];
+    let name = name.trim();
+    if name.eq_ignore_ascii_case("record-route") {
+        return Field::RecordRoute;
+    }
+    if name.eq_ignore_ascii_case("route") {
+        return Field::Route;
+    }
+    NAMES
+        .iter()
+        .find(|(known, _)| name.eq_ignore_ascii_case(known))
+        .map_or(Field::Other, |(_, field)| *field)
+}
+
+fn field_of_header(header: &rsip::Header) -> (Field, &str) {
+    use rsip::Header as H;
+    match header {
+        H::Via(h) => (Field::Via, h.value()),
+        H::From(h) => (Field::From, h.value()),
+        H::To(h) => (Field::To, h.value()),
+        H::CallId(h) => (Field::CallId, h.value()),
+        H::CSeq(h) => (Field::CSeq, h.value()),
+        H::MaxForwards(h) => (Field::MaxForwards, h.value()),
+        H::ContentLength(h) => (Field::ContentLength, h.value()),
+        H::ContentType(h) => (Field::ContentType, h.value()),
+        H::Contact(h) => (Field::Contact, h.value()),
+        H::RecordRoute(h) => (Field::RecordRoute, h.value()),
+        H::Route(h) => (Field::Route, h.value()),
+        // rsip does not know compact names: "v: …" arrives as Other("v", …).
+        H::Other(name, value) => (field_of_name(name), value.as_str()),
+        _ => (Field::Other, ""),
+    }
+}
+
+/// Raw values of the fields we read, gathered from either rsip's headers or, when rsip gave
+/// up, from a lenient line scan (so a 400 can still be formed).
+#[derive(Default)]
+struct RawFields<'a> {
+    vias: Vec<&'a str>,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    call_id: Option<&'a str>,
+    cseq: Option<&'a str>,
+    max_forwards: Option<&'a str>,
+    content_length: Option<&'a str>,
+    content_type: Option<&'a str>,
+    contacts: Vec<&'a str>,
+    record_routes: Vec<&'a str>,
+    routes: Vec<&'a str>,
+}
+
+impl<'a> RawFields<'a> {
+    fn push(&mut self, field: Field, value: &'a str) {
+        let value = value.trim();
+        match field {
+            Field::Via => self.vias.push(value),
+            Field::From => {
+                self.from.get_or_insert(value);
+            }
+            Field::To => {
+                self.to.get_or_insert(value);
+            }
+            Field::CallId => {
+                self.call_id.get_or_insert(value);
+            }
+            Field::CSeq => {
+                self.cseq.get_or_insert(value);
+            }
+            Field::MaxForwards => {
+                self.max_forwards.get_or_insert(value);
+            }
+            Field::ContentLength => {
+                self.content_length.get_or_insert(value);
+            }
+            Field::ContentType => {
+                self.content_type.get_or_insert(value);
+            }
+            Field::Contact => self.contacts.push(value),
+            Field::RecordRoute => self.record_routes.push(value),
+            Field::Route => self.routes.push(value),
+            Field::Other => {}
+        }
+    }
+
+    /// Everything needed to answer a request, if present (RFC 3261 8.2.6.2).
+    fn response_seed(&self) -> Option<ResponseSeed> {
+        let vias = split_list(&self.vias);
+        if vias.is_empty() {
+            return None;
+        }
+        Some(ResponseSeed {
+            vias,
+            from: self.from?.to_owned(),
+            to: self.to?.to_owned(),
+            call_id: self.call_id?.to_owned(),
+            cseq: self.cseq?.to_owned(),
+        })
+    }
+}
+
+/// Splits header values that may hold comma-separated lists (Via, Route, Record-Route) into
+/// one entry each, ignoring commas inside quotes and angle brackets.
+fn split_list(values: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for value in values {
+        let mut depth_angle = false;
+        let mut in_quotes = false;
+        let mut start = 0;
+        let bytes = value.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => in_quotes = !in_quotes,
+                b'\\' if in_quotes => i += 1,
+                b'<' if !in_quotes => depth_angle = true,
+                b'>' if !in_quotes => depth_angle = false,
+                b',' if !in_quotes && !depth_angle => {
+                    let part = value.get(start..i).unwrap_or("").trim();
+                    if !part.is_empty() {
+                        out.push(part.to_owned());
+                    }
+                    start = i + 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        let part = value.get(start..).unwrap_or("").trim();
+        if !part.is_empty() {
+            out.push(part.to_owned());
+        }
+    }
+    out
+}
+
+/// The headers copied from a request into any response to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseSeed {
+    /// Each Via entry, top first, as received (the top one gets received/rport added).
+    pub vias: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub call_id: String,
+    /// The CSeq value as received, "number METHOD".
+    pub cseq: String,
+}
+
+/// The top Via, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Via {
+    pub transport: String,
+    pub host: String,
+    pub port: Option<u16>,
+    pub branch: String,
+    /// `rport` present (RFC 3581): answer to the source port.
+    pub rport: bool,
+}
+
+impl Via {
+    fn parse(value: &str) -> Result<Via, Invalid> {
+        let value = value.trim();
+        let (protocol, rest) = value
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .ok_or(Invalid::Via("no sent-by"))?;
+        let mut parts = protocol.split('/').map(str::trim);
+        let (Some(name), Some(version), Some(transport)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Invalid::Via("sent-protocol is not SIP/2.0/transport"));
+        };
+        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
+            return Err(Invalid::Via("sent-protocol is not SIP/2.0"));
+        }
+        let mut params = rest.split(';');
+        let sent_by = params.next().unwrap_or("").trim();
+        let (host, port) = split_host_port(sent_by).ok_or(Invalid::Via("bad sent-by"))?;
+        let mut branch = None;
+        let mut rport = false;
+        for param in params {
+            let (key, val) = match param.split_once('=') {
+                Some((k, v)) => (k.trim(), Some(v.trim())),
+                None => (param.trim(), None),
+            };
+            if key.eq_ignore_ascii_case("branch") {
+                branch = val.filter(|v| !v.is_empty());
+            } else if key.eq_ignore_ascii_case("rport") {
+                rport = true;
+            }
+        }
+        Ok(Via {
+            transport: transport.to_ascii_uppercase(),
+            host: host.to_owned(),
+            port,
+            branch: branch.ok_or(Invalid::Via("no branch"))?.to_owned(),
+            rport,
+        })
+    }
+}
+
+/// `host[:port]` with IPv6 references in brackets.
+fn split_host_port(text: &str) -> Option<(&str, Option<u16>)> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return match after.strip_prefix(':') {
+            Some(port) => Some((host, Some(port.trim().parse().ok()?))),
+            None if after.is_empty() => Some((host, None)),
+            None => None,
+        };
+    }
+    match text.split_once(':') {
+        Some((host, port)) => Some((host, Some(port.trim().parse().ok()?))),
+        None => Some((text, None)),
+    }
+}
+
+/// A From, To, Contact or route entry: `["name"] <uri>;params` or `uri;params`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameAddr {
+    pub uri: String,
+    pub tag: Option<String>,
+    /// The parameters after the URI (for routes: inside the URI, e.g. `lr`).
+    params: String,
+}
+
+impl NameAddr {
+    pub fn parse(value: &str) -> Option<NameAddr> {
+        let value = value.trim();
+        let bytes = value.as_bytes();
+        let mut i = 0;
+        let mut in_quotes = false;
+        let mut open = None;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => in_quotes = !in_quotes,
+                b'\\' if in_quotes => i += 1,
+                b'<' if !in_quotes => {
+                    open = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        let (uri, params) = match open {
+            Some(start) => {
+                let rest = value.get(start + 1..)?;
+                let close = rest.find('>')?;
+                (rest.get(..close)?, rest.get(close + 1..)?)
+            }
+            None if in_quotes => return None,
+            None => match value.find(';') {
+                Some(semi) => (value.get(..semi)?, value.get(semi..)?),
+                None => (value, ""),
+            },
+        };
+        let uri = uri.trim();
+        if uri.is_empty() || !uri.contains(':') {
+            return None;
+        }
+        let tag = param_value(params, "tag").map(str::to_owned);
+        Some(NameAddr {
+            uri: uri.to_owned(),
+            tag,
+            params: params.to_owned(),
+        })
+    }
+
+    /// True when the URI itself carries `;lr` (a loose router, RFC 3261 16.12).
+    pub fn is_loose_route(&self) -> bool {
+        self.uri
+            .split(';')
+            .skip(1)
+            .any(|p| p.trim().eq_ignore_ascii_case("lr") || p.trim().starts_with("lr="))
+    }
+}
+
+fn param_value<'a>(params: &'a str, name: &str) -> Option<&'a str> {
+    params.split(';').find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+/// `sip:user@host:port;params` → host and port; `None` for a hostname we cannot resolve here.
+pub fn uri_socket_addr(uri: &str) -> Option<SocketAddr> {
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("SIP:"))?;
+    let rest = rest.split([';', '?']).next()?;
+    let host_port = rest.rsplit_once('@').map_or(rest, |(_, hp)| hp);
+    let (host, port) = split_host_port(host_port)?;
+    let ip: IpAddr = host.parse().ok()?;
+    Some(SocketAddr::new(ip, port.unwrap_or(5060)))
+}
+
+/// Why an inbound message was not accepted.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    #[error("missing {0} header")]
+    Missing(&'static str),
+    #[error("bad Via: {0}")]
+    Via(&'static str),
+    #[error("From has no tag")]
+    FromTag,
+    #[error("bad {0} header")]
+    Malformed(&'static str),
+    #[error("CSeq method {cseq} does not match request method {method}")]
+    CSeqMethod { cseq: String, method: String },
+    #[error("Content-Length {declared} but body has {actual} bytes")]
+    Truncated { declared: usize, actual: usize },
+    #[error("unparseable: {0}")]
+    Unparseable(String),
+    #[error("message of {0} bytes exceeds {MAX_MESSAGE_BYTES}")]
+    TooLarge(usize),
+}
+
+/// A request that passed validation.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    #[allow(dead_code)] // read by proxies of issue 3 (REFER targets, request-URI checks)
+    pub request_uri: String,
+    pub request_user: String,
+    pub top_via: Via,
+    pub seed: ResponseSeed,
+    pub from: NameAddr,
+    pub to: NameAddr,
+    pub call_id: String,
+    pub cseq: u32,
+    pub max_forwards: u32,
+    /// Contact URI (remote target), if any.
+    pub contact: Option<String>,
+    /// Record-Route entries as received, top first.
+    pub record_route: Vec<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// All headers as rsip parsed them, for typed access to extension headers later.
+    pub headers: rsip::Headers,
+}
+
+impl Request {
+    pub fn body_text(&self) -> Option<String> {
+        if self.body.is_empty() {
+            None
+        } else {
+            Some(String::from_utf8_lossy(&self.body).into_owned())
+        }
+    }
+
+    pub fn has_content_type(&self, mime: &str) -> bool {
+        self.content_type.as_deref().is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(mime))
+        })
+    }
+}
+
+/// A response that passed validation.
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // dialog fields are read by the UAC side (issue 3: INVITEs to agents)
+pub struct Response {
+    pub status: u16,
+    pub branch: String,
+    pub call_id: String,
+    pub cseq: u32,
+    pub cseq_method: Method,
+    pub to: NameAddr,
+    pub from: NameAddr,
+    pub contact: Option<String>,
+    pub record_route: Vec<String>,
+    pub body: Vec<u8>,
+}
+
+// Requests dominate inbound traffic; boxing them would add an allocation to the common case.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Inbound {
+    Request(Request),
+    Response(Response),
+}
+
+/// A rejected message: `seed` is present when a 400 can be formed.
+#[derive(Debug)]
+pub struct Rejected {
+    pub reason: Invalid,
+    pub is_request: bool,
+    pub is_ack: bool,
+    /// rsip refused the request because its method is unknown to it (answer 405).
+    pub unknown_method: bool,
+    pub seed: Option<ResponseSeed>,
+}
+
+/// Parses and validates one SIP message (one datagram or one framed TCP message).
+pub fn parse(bytes: &[u8]) -> Result<Inbound, Box<Rejected>> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(Box::new(Rejected {
+            reason: Invalid::TooLarge(bytes.len()),
+            is_request: false,
+            is_ack: false,
+            unknown_method: false,
+            seed: None,
+        }));
+    }
+    // rsip's tokenizer is not documented as panic-free; a panic here must not take the
+    // switch down with it.
+    let parsed = std::panic::catch_unwind(|| rsip::SipMessage::try_from(bytes))
+        .unwrap_or_else(|_| Err(rsip::Error::Unexpected("rsip panicked".into())));
+    match parsed {
+        Ok(rsip::SipMessage::Request(request)) => {
+            let method = Method::parse(&request.method.to_string());
+            let mut fields = RawFields::default();
+            for header in request.headers.iter() {
+                let (field, value) = field_of_header(header);
+                fields.push(field, value);
+            }
+            let request_uri = request.uri.to_string();
+            match validate_request(method.clone(), &request_uri, &fields, &request.body) {
+                Ok(mut valid) => {
+                    valid.request_user = request.uri.user().unwrap_or("").to_owned();
+                    valid.body = trimmed_body(&fields, request.body);
+                    valid.headers = request.headers;
+                    Ok(Inbound::Request(valid))
+                }
+                Err(reason) => Err(Box::new(Rejected {
+                    reason,
+                    is_request: true,
+                    is_ack: method == Method::Ack,
+                    unknown_method: false,
+                    seed: fields.response_seed(),
+                })),
+            }
+        }
+        Ok(rsip::SipMessage::Response(response)) => {
+            let mut fields = RawFields::default();
+            for header in response.headers.iter() {
+                let (field, value) = field_of_header(header);
+                fields.push(field, value);
+            }
+            validate_response(response.status_code.code(), &fields, response.body)
+                .map(Inbound::Response)
+                .map_err(|reason| {
+                    Box::new(Rejected {
+                        reason,
+                        is_request: false,
+                        is_ack: false,
+                        unknown_method: false,
+                        seed: None,
+                    })
+                })
+        }
+        Err(error) => Err(Box::new(lenient_rejection(bytes, error.to_string()))),
+    }
+}
+
+/// rsip could not parse the message: scan its lines ourselves so that a request with the
+/// five headers a response needs still gets its 400 (or 405 for an unknown method).
+fn lenient_rejection(bytes: &[u8], why: String) -> Rejected {
+    let text = String::from_utf8_lossy(bytes);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let mut lines = head.split("\r\n").filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    let mut words = first.split(' ');
+    let method = words.next().unwrap_or("");
+    let is_request = words.nth(1).is_some_and(|v| v.trim() == "SIP/2.0")
+        && !method.is_empty()
+        && method.bytes().all(|b| b.is_ascii_alphabetic());
+    let mut fields = RawFields::default();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            fields.push(field_of_name(name), value);
+        }
+    }
+    Rejected {
+        reason: Invalid::Unparseable(why),
+        is_request,
+        is_ack: method == "ACK",
+        unknown_method: is_request && method.parse::<rsip::Method>().is_err(),
+        seed: if is_request {
+            fields.response_seed()
+        } else {
+            None
+        },
+    }
+}
+
+fn trimmed_body(fields: &RawFields<'_>, mut body: Vec<u8>) -> Vec<u8> {
+    // Over UDP bytes past Content-Length are discarded (RFC 3261 18.3).
+    if let Some(declared) = fields
+        .content_length
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        body.truncate(declared);
+    }
+    body
+}
+
+fn parse_cseq(value: &str) -> Result<(u32, Method), Invalid> {
+    let mut parts = value.split_ascii_whitespace();
+    let number = parts
+        .next()
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n < (1 << 31))
+        .ok_or(Invalid::Malformed("CSeq"))?;
+    let method = parts.next().ok_or(Invalid::Malformed("CSeq"))?;
+    if parts.next().is_some() {
+        return Err(Invalid::Malformed("CSeq"));
+    }
+    Ok((number, Method::parse(method)))
+}
+
+fn check_content_length(fields: &RawFields<'_>, body: &[u8]) -> Result<(), Invalid> {
+    if let Some(value) = fields.content_length {
+        let declared: usize = value
+            .trim()
+            .parse()
+            .map_err(|_| Invalid::Malformed("Content-Length"))?;
+        if declared > body.len() {
+            return Err(Invalid::Truncated {
+                declared,
+                actual: body.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn validate_request(
+    method: Method,
+    request_uri: &str,
+    fields: &RawFields<'_>,
+    body: &[u8],
+) -> Result<Request, Invalid> {
+    let seed_vias = split_list(&fields.vias);
+    let top = seed_vias.first().ok_or(Invalid::Missing("Via"))?;
+    let top_via = Via::parse(top)?;
+    let from_raw = fields.from.ok_or(Invalid::Missing("From"))?;
+    let to_raw = fields.to.ok_or(Invalid::Missing("To"))?;
+    let call_id = fields.call_id.ok_or(Invalid::Missing("Call-ID"))?;
+    if call_id.is_empty() {
+        return Err(Invalid::Malformed("Call-ID"));
+    }
+    let cseq_raw = fields.cseq.ok_or(Invalid::Missing("CSeq"))?;
+    let (cseq, cseq_method) = parse_cseq(cseq_raw)?;
+    if cseq_method != method {
+        return Err(Invalid::CSeqMethod {
+            cseq: cseq_method.as_str().to_owned(),
+            method: method.as_str().to_owned(),
+        });
+    }
+    let max_forwards = fields
+        .max_forwards
+        .ok_or(Invalid::Missing("Max-Forwards"))?
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| Invalid::Malformed("Max-Forwards"))?;
+    let from = NameAddr::parse(from_raw).ok_or(Invalid::Malformed("From"))?;
+    if from.tag.is_none() {
+        return Err(Invalid::FromTag);
+    }
+    let to = NameAddr::parse(to_raw).ok_or(Invalid::Malformed("To"))?;
+    check_content_length(fields, body)?;
+    let contact = match fields.contacts.first() {
+        Some(raw) => Some(
+            NameAddr::parse(split_list(&[raw]).first().map_or("", String::as_str))
+                .ok_or(Invalid::Malformed("Contact"))?
+                .uri,
+        ),
+        None => None,
+    };
+    Ok(Request {
+        method,
+        request_uri: request_uri.to_owned(),
+        request_user: String::new(),
+        top_via,
+        seed: ResponseSeed {
+            vias: seed_vias,
+            from: from_raw.to_owned(),
+            to: to_raw.to_owned(),
+            call_id: call_id.to_owned(),
+            cseq: cseq_raw.to_owned(),
+        },
+        from,
+        to,
+        call_id: call_id.to_owned(),
+        cseq,
+        max_forwards,
+        contact,
+        record_route: split_list(&fields.record_routes),
+        content_type: fields.content_type.map(str::to_owned),
+        body: Vec::new(),
+        headers: rsip::Headers::default(),
+    })
+}
+
+fn validate_response(
+    status: u16,
+    fields: &RawFields<'_>,
+    body: Vec<u8>,
+) -> Result<Response, Invalid> {
+    let vias = split_list(&fields.vias);
+    let top_via = Via::parse(vias.first().ok_or(Invalid::Missing("Via"))?)?;
+    let from = NameAddr::parse(fields.from.ok_or(Invalid::Missing("From"))?)
+        .ok_or(Invalid::Malformed("From"))?;
+    let to = NameAddr::parse(fields.to.ok_or(Invalid::Missing("To"))?)
+        .ok_or(Invalid::Malformed("To"))?;
+    let call_id = fields.call_id.ok_or(Invalid::Missing("Call-ID"))?;
+    let (cseq, cseq_method) = parse_cseq(fields.cseq.ok_or(Invalid::Missing("CSeq"))?)?;
+    check_content_length(fields, &body)?;
+    let contact = fields
+        .contacts
+        .first()
+        .and_then(|raw| NameAddr::parse(split_list(&[raw]).first()?))
+        .map(|c| c.uri);
+    Ok(Response {
+        status,
+        branch: top_via.branch,
+        call_id: call_id.to_owned(),
+        cseq,
+        cseq_method,
+        to,
+        from,
+        contact,
+        record_route: split_list(&fields.record_routes),
+        body: trimmed_body(fields, body),
+    })
+}
+
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        380 => "Alternative Service",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        513 => "Message Too Large",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        _ => match status / 100 {
+            1 => "Session Progress",
+            2 => "OK",
+            3 => "Redirection",
+            4 => "Request Failure",
+            5 => "Server Error",
+            _ => "Global Failure",
+        },
+    }
+}
+
+/// Adds `received` and `rport` to the top Via as RFC 3261 18.2.1 and RFC 3581 require.
+pub fn stamp_top_via(via: &str, top: &Via, source: SocketAddr) -> String {
+    let source_ip = source.ip().to_string();
+    let mut out = String::with_capacity(via.len() + 40);
+    let mut params = via.split(';');
+    out.push_str(params.next().unwrap_or(""));
+    for param in params {
+        let key = param.split('=').next().unwrap_or("").trim();
+        if key.eq_ignore_ascii_case("rport") || key.eq_ignore_ascii_case("received") {
+            continue;
+        }
+        out.push(';');
+        out.push_str(param);
+    }
+    if top.host != source_ip || top.rport {
+        let _ = write!(out, ";received={source_ip}");
+    }
+    if top.rport {
+        let _ = write!(out, ";rport={}", source.port());
+    }
+    out
+}
+
+/// Where responses to a request go (RFC 3261 18.2.2, RFC 3581): the source address; the
+/// source port only with rport, otherwise the sent-by port. Over TCP, the connection it
+/// came in on.
+pub fn response_destination(top: &Via, source: SocketAddr, reliable: bool) -> SocketAddr {
+    if reliable || top.rport {
+        return source;
+    }
+    SocketAddr::new(source.ip(), top.port.unwrap_or(5060))
+}
+
+/// Writes one response. `to_tag` is appended when the request's To has none.
+pub struct ResponseText<'a> {
+    pub status: u16,
+    pub seed: &'a ResponseSeed,
+    pub to_tag: Option<&'a str>,
+    pub contact: Option<&'a str>,
+    pub record_route: &'a [String],
+    pub extra: &'a [(&'a str, &'a str)],
+    pub body: Option<(&'a str, &'a str)>,
+}
+
+impl ResponseText<'_> {
+    pub fn write(&self) -> Vec<u8> {
+        let body_len = self.body.map_or(0, |(_, b)| b.len());
+        let mut out = String::with_capacity(400 + body_len);
+        let _ = write!(
+            out,
+            "SIP/2.0 {} {}\r\n",
+            self.status,
+            reason_phrase(self.status)
+        );
+        for via in &self.seed.vias {
+            let _ = write!(out, "Via: {via}\r\n");
+        }
+        for route in self.record_route {
+            let _ = write!(out, "Record-Route: {route}\r\n");
+        }
+        let _ = write!(out, "From: {}\r\n", self.seed.from);
+        let has_tag = NameAddr::parse(&self.seed.to).is_some_and(|to| to.tag.is_some());
+        match self.to_tag {
+            Some(tag) if !has_tag => {
+                let _ = write!(out, "To: {};tag={tag}\r\n", self.seed.to);
+            }
+            _ => {
+                let _ = write!(out, "To: {}\r\n", self.seed.to);
+            }
+        }
+        let _ = write!(out, "Call-ID: {}\r\n", self.seed.call_id);
+        let _ = write!(out, "CSeq: {}\r\n", self.seed.cseq);
+        if let Some(contact) = self.contact {
+            let _ = write!(out, "Contact: <{contact}>\r\n");
+        }
+        for (name, value) in self.extra {
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+        let _ = write!(out, "Server: {USER_AGENT}\r\n");
+        match self.body {
+            Some((content_type, body)) => {
+                let _ = write!(
+                    out,
+                    "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+            None => out.push_str("Content-Length: 0\r\n\r\n"),
+        }
+        out.into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "INVITE sip:4008@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport\r\n\
+Max-Forwards: 70\r\n\
+From: \"Caller, A\" <sip:1000@127.0.0.1:5070>;tag=abc\r\n\
+To: <sip:4008@127.0.0.1:5060>\r\n\
+Call-ID: c1@127.0.0.1\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:1000@127.0.0.1:5070>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\r\nv=0\n";
+
+    fn request(text: &str) -> Request {
+        match parse(text.as_bytes()) {
+            Ok(Inbound::Request(r)) => r,
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_typical_invite_once_into_fields() {
+        let r = request(INVITE);
+        assert_eq!(r.method, Method::Invite);
+        assert_eq!(r.request_user, "4008");
+        assert_eq!(r.top_via.branch, "z9hG4bK-1");
+        assert!(r.top_via.rport);
+        assert_eq!(r.top_via.port, Some(5070));
+        assert_eq!(r.from.uri, "sip:1000@127.0.0.1:5070");
+        assert_eq!(r.from.tag.as_deref(), Some("abc"));
+        assert_eq!(r.to.tag, None);
+        assert_eq!(r.cseq, 1);
+        assert_eq!(r.contact.as_deref(), Some("sip:1000@127.0.0.1:5070"));
+        assert_eq!(r.body, b"v=0\n");
+        assert!(r.has_content_type("application/sdp"));
+    }
+
+    #[test]
+    fn compact_header_names_are_understood() {
+        let text =
+            "OPTIONS sip:4008@127.0.0.1 SIP/2.0\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx\r\n\
+f: <sip:a@10.0.0.1>;tag=1\r\nt: <sip:4008@127.0.0.1>\r\ni: cid\r\nCSeq: 2 OPTIONS\r\n\
+Max-Forwards: 70\r\nl: 0\r\n\r\n";
+        let r = request(text);
+        assert_eq!(r.call_id, "cid");
+        assert_eq!(r.top_via.host, "10.0.0.1");
+    }
+
+    #[test]
+    fn missing_call_id_is_rejected_without_a_seed_for_400() {
+        let text = INVITE.replace("Call-ID: c1@127.0.0.1\r\n", "");
+        let rejected = parse(text.as_bytes()).unwrap_err();
+        assert_eq!(rejected.reason, Invalid::Missing("Call-ID"));
+        assert!(rejected.seed.is_none());
+    }
+
+    #[test]
+    fn cseq_method_mismatch_is_rejected_with_a_seed_for_400() {
+        let text = INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 BYE");
+        let rejected = parse(text.as_bytes()).unwrap_err();
+        assert!(matches!(rejected.reason, Invalid::CSeqMethod { .. }));
+        assert!(rejected.seed.is_some());
+    }
+
+    #[test]
+    fn via_without_branch_is_rejected() {
+        let text = INVITE.replace(";branch=z9hG4bK-1", "");
+        assert_eq!(
+            parse(text.as_bytes()).unwrap_err().reason,
+            Invalid::Via("no branch")
+        );
+    }
+
+    #[test]
+    fn content_length_longer_than_body_is_truncation() {
+        let text = INVITE.replace("Content-Length: 4", "Content-Length: 40");
+        assert_eq!(
+            parse(text.as_bytes()).unwrap_err().reason,
+            Invalid::Truncated {
+                declared: 40,
+                actual: 4
+            }
+        );
+    }
+
+    #[test]
+    fn garbage_truncated_and_oversized_input_never_panics() {
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\x00\xff\xfe garbage".to_vec(),
+            b"INVITE".to_vec(),
+            b"INVITE sip:a SIP/2.0\r\nVia".to_vec(),
+            vec![b'A'; 200_000],
+            b"SIP/2.0 200\r\n\r\n".to_vec(),
+        ];
+        for cut in 0..INVITE.len() {
+            inputs.push(INVITE.as_bytes()[..cut].to_vec());
+        }
+        for input in &inputs {
+            let _ = parse(input);
+        }
+    }
+
+    #[test]
+    fn name_addr_with_quoted_brackets_and_semicolons() {
+        let n = NameAddr::parse("\"a <b>; c\" <sip:x@y;lr>;tag=9").unwrap();
+        assert_eq!(n.uri, "sip:x@y;lr");
+        assert_eq!(n.tag.as_deref(), Some("9"));
+        assert!(n.is_loose_route());
+    }
+
+    #[test]
+    fn list_values_split_outside_quotes_and_brackets() {
+        let parts = split_list(&["<sip:a;lr>, <sip:b,c;lr>", "\"x,y\" <sip:d>"]);
+        assert_eq!(parts, vec!["<sip:a;lr>", "<sip:b,c;lr>", "\"x,y\" <sip:d>"]);
+    }
+
+    #[test]
+    fn uri_addresses_default_to_port_5060() {
+        assert_eq!(
+            uri_socket_addr("sip:p@10.1.2.3;lr"),
+            Some("10.1.2.3:5060".parse().unwrap())
+        );
+        assert_eq!(
+            uri_socket_addr("sip:[::1]:5080;transport=tcp"),
+            Some("[::1]:5080".parse().unwrap())
+        );
+        assert_eq!(uri_socket_addr("sip:pbx.example.com"), None);
+    }
+
+    #[test]
+    fn stream_frame_counts_headers_and_body() {
+        let msg = INVITE.as_bytes();
+        assert_eq!(stream_frame_len(msg), Ok(Some(msg.len())));
+        assert_eq!(stream_frame_len(&msg[..msg.len() - 1]), Ok(None));
+        let mut two = msg.to_vec();
+        two.extend_from_slice(b"OPTIONS");
+        assert_eq!(stream_frame_len(&two), Ok(Some(msg.len())));
+    }
+
+    #[test]
+    fn stream_frame_consumes_keep_alives_first() {
+        assert_eq!(stream_frame_len(b"\r\n\r\nINVITE"), Ok(Some(4)));
+        assert_eq!(stream_frame_len(b"\r\n\r\n"), Ok(Some(4)));
+        assert_eq!(stream_frame_len(b""), Ok(None));
+    }
+
+    #[test]
+    fn stream_frame_refuses_endless_headers() {
+        let mut big = b"INVITE sip:a SIP/2.0\r\n".to_vec();
+        big.extend(std::iter::repeat_n(b'x', MAX_HEADER_BYTES + 10));
+        assert_eq!(stream_frame_len(&big), Err(FrameError::HeadersTooLarge));
+        let bad = b"BYE sip:a SIP/2.0\r\nContent-Length: lots\r\n\r\n";
+        assert!(matches!(
+            stream_frame_len(bad),
+            Err(FrameError::InvalidContentLength(_))
+        ));
+    }
+
+    #[test]
+    fn responses_stamp_received_and_rport() {
+        let r = request(INVITE);
+        let source: SocketAddr = "192.0.2.9:40000".parse().unwrap();
+        let stamped = stamp_top_via(&r.seed.vias[0], &r.top_via, source);
+        assert!(
+            stamped.ends_with(";received=192.0.2.9;rport=40000"),
+            "{stamped}"
+        );
+        assert_eq!(response_destination(&r.top_via, source, false), source);
+    }
+}
