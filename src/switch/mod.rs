@@ -885,3 +885,5 @@ impl Switch {
 fn millis(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
 }
+#[cfg(test)]
+mod tests;

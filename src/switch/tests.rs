@@ -1,0 +1,422 @@
+//! The switch driven end to end in virtual time: raw SIP in, SIP/media/record outputs out,
+//! on the shipped dialplan and prompts. Media events are fed back by hand, as the media
+//! engine would.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::config::{self, Config};
+use crate::sip::EndpointConfig;
+
+const CALLER: &str = "127.0.0.1:5070";
+const OFFER_PCMA: &str =
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+const OFFER_G729: &str =
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+
+fn shipped() -> (Config, Arc<PromptLibrary>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = config::load(dir).expect("shipped config loads");
+    let prompts = PromptLibrary::load(&dir.join("prompts")).expect("shipped prompts load");
+    (config, Arc::new(prompts))
+}
+
+struct Harness {
+    switch: Switch,
+    t0: Instant,
+    now: Instant,
+    prompts: Arc<PromptLibrary>,
+    sent: Vec<String>,
+    media: Vec<MediaCommand>,
+    records: Vec<RecordCommand>,
+}
+
+impl Harness {
+    fn new(edit: impl FnOnce(&mut Config)) -> Harness {
+        let (mut config, prompts) = shipped();
+        edit(&mut config);
+        let t0 = Instant::now();
+        let endpoint = Endpoint::new(EndpointConfig {
+            trusted: config.hardware.trusted(),
+            ..EndpointConfig::new("127.0.0.1:5060".parse().unwrap())
+        });
+        let switch = Switch::new(
+            endpoint,
+            Arc::new(config.dialplan),
+            Arc::clone(&prompts),
+            SwitchSettings {
+                media_ip: "127.0.0.1".parse().unwrap(),
+                rtp_ports: (40000, 40009),
+            },
+            t0,
+            "2026-11-23T02:00:00Z".parse().unwrap(),
+        );
+        Harness {
+            switch,
+            t0,
+            now: t0,
+            prompts,
+            sent: vec![],
+            media: vec![],
+            records: vec![],
+        }
+    }
+
+    fn collect(&mut self) {
+        while let Some(output) = self.switch.poll_output() {
+            match output {
+                Output::Transmit(t) => self.sent.push(String::from_utf8(t.payload).unwrap()),
+                Output::Media(m) => self.media.push(m),
+                Output::Record(r) => self.records.push(r),
+            }
+        }
+    }
+
+    fn sip(&mut self, text: &str) {
+        let source: SocketAddr = CALLER.parse().unwrap();
+        self.switch.handle_sip(self.now, Transport::Udp, source, text.as_bytes());
+        self.collect();
+    }
+
+    /// Advance virtual time to `at`, firing every timer due on the way.
+    fn advance_to(&mut self, at: Instant) {
+        while let Some(due) = self.switch.poll_timeout() {
+            if due > at {
+                break;
+            }
+            self.now = due.max(self.now);
+            self.switch.handle_timeout(self.now);
+            self.collect();
+        }
+        self.now = at;
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.advance_to(self.now + by);
+    }
+
+    fn media_event(&mut self, event: MediaEvent) {
+        self.switch.handle_media_event(self.now, CallId(1), event);
+        self.collect();
+    }
+
+    /// Finish whatever prompt plays now, as the media engine would.
+    fn finish_prompt(&mut self) -> String {
+        let Some(MediaCommand::Play { prompt, .. }) = self
+            .media
+            .iter()
+            .rev()
+            .find(|m| matches!(m, MediaCommand::Play { .. }))
+            .cloned()
+        else {
+            panic!("nothing playing: {:?}", self.media);
+        };
+        self.advance(self.prompts.duration(prompt));
+        self.media_event(MediaEvent::PromptFinished {
+            prompt,
+            interrupted: false,
+        });
+        self.prompts.file(prompt).display().to_string()
+    }
+
+    fn responses(&self) -> Vec<u16> {
+        self.sent
+            .iter()
+            .filter(|m| m.starts_with("SIP/2.0 "))
+            .map(|m| m[8..11].parse().unwrap())
+            .collect()
+    }
+
+    fn events(&self) -> Vec<TimelineEvent> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                RecordCommand::Event { event, .. } => Some(event.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn outcome(&self) -> Option<&'static str> {
+        self.records.iter().find_map(|r| match r {
+            RecordCommand::Finish { outcome, .. } => Some(*outcome),
+            _ => None,
+        })
+    }
+
+    fn last_response(&self, status: u16) -> String {
+        self.sent
+            .iter()
+            .rev()
+            .find(|m| m.starts_with(&format!("SIP/2.0 {status}")))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {status} in {:#?}", self.sent))
+    }
+}
+
+fn invite(user: &str, sdp: Option<&str>) -> String {
+    let body = sdp.unwrap_or("");
+    let content_type = if sdp.is_some() { "Content-Type: application/sdp\r\n" } else { "" };
+    format!(
+        "INVITE sip:{user}@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP {CALLER};branch=z9hG4bK-inv1;rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:1000@127.0.0.1:5070>;tag=caller\r\n\
+To: <sip:{user}@127.0.0.1:5060>\r\n\
+Call-ID: switch-test-1\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:1000@{CALLER}>\r\n\
+{content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn in_dialog(method: &str, cseq: u32, to_tag: &str, extra: &str, body: &str) -> String {
+    let cseq_method = if method == "ACK" { "INVITE" } else { method };
+    let cseq = if method == "ACK" { 1 } else { cseq };
+    format!(
+        "{method} sip:4008@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP {CALLER};branch=z9hG4bK-{method}-{cseq};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:1000@127.0.0.1:5070>;tag=caller\r\n\
+To: <sip:4008@127.0.0.1:5060>;tag={to_tag}\r\n\
+Call-ID: switch-test-1\r\n\
+CSeq: {cseq} {cseq_method}\r\n\
+{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn to_tag(response: &str) -> String {
+    let to = response
+        .split("\r\n")
+        .find(|l| l.starts_with("To:") || l.starts_with("t:"))
+        .unwrap();
+    to.split(";tag=").nth(1).unwrap().trim().to_string()
+}
+
+/// Place a call, let it ring and answer, ACK it. Returns the dialog's To tag.
+fn answered_call(h: &mut Harness, sdp: &str) -> String {
+    h.sip(&invite("4008", Some(sdp)));
+    h.advance(Duration::from_secs(1));
+    let tag = to_tag(&h.last_response(200));
+    h.sip(&in_dialog("ACK", 1, &tag, "", ""));
+    tag
+}
+
+#[test]
+fn answers_after_the_first_ring_and_within_three_rings() {
+    let mut h = Harness::new(|_| {});
+    h.sip(&invite("4008", Some(OFFER_PCMA)));
+    assert_eq!(h.responses(), vec![100, 180], "Trying and Ringing at once");
+    assert_eq!(h.switch.poll_timeout().map(|t| t - h.t0), Some(Duration::from_secs(1)));
+    h.advance(Duration::from_millis(999));
+    assert_eq!(h.responses(), vec![100, 180], "not answered before ring 1 ends");
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.responses(), vec![100, 180, 200]);
+    assert!(h.last_response(200).contains("a=rtpmap:8 PCMA/8000"));
+    let answered = h
+        .events()
+        .into_iter()
+        .find(|e| matches!(e.kind, EventKind::Answered { .. }))
+        .unwrap();
+    assert_eq!(answered.offset_ms, 1000);
+    assert_eq!(answered.kind, EventKind::Answered { rings: 1 });
+}
+
+#[test]
+fn answers_on_the_second_north_american_ring_when_configured() {
+    let mut h = Harness::new(|c| {
+        c.dialplan.standards.ring_cadence = config::RingCadence {
+            on: Duration::from_secs(2),
+            off: Duration::from_secs(4),
+        };
+        c.dialplan.standards.answer_after_rings = 2;
+    });
+    h.sip(&invite("4008", Some(OFFER_PCMA)));
+    h.advance(Duration::from_millis(7999));
+    assert!(!h.responses().contains(&200));
+    h.advance(Duration::from_millis(1));
+    assert!(h.responses().contains(&200));
+    assert!(h.events().iter().any(|e| e.kind == EventKind::Answered { rings: 2 } && e.offset_ms == 8000));
+}
+
+#[test]
+fn greeting_starts_as_the_ack_arrives_then_menu_digits_route_in_english() {
+    let mut h = Harness::new(|_| {});
+    let tag = answered_call(&mut h, OFFER_PCMA);
+    assert!(matches!(h.media[0], MediaCommand::Start { codec: Codec::Pcma, payload_type: 8, telephone_event: Some(101), .. }));
+    let MediaCommand::Play { prompt, .. } = h.media[1].clone() else { panic!("{:?}", h.media) };
+    assert!(h.prompts.file(prompt).ends_with("zh/welcome.wav"), "the greeting plays first, at the ACK");
+    assert!(h.finish_prompt().ends_with("zh/welcome.wav"));
+    assert!(h.finish_prompt().ends_with("zh/recording_notice.wav"));
+    // The menu prompt plays; 9 barges in and switches to English.
+    h.media_event(MediaEvent::Dtmf { digit: '9', duration_ms: 100 });
+    assert!(h.media.contains(&MediaCommand::Stop { call: CallId(1) }));
+    let MediaCommand::Play { prompt, .. } = h.media.last().cloned().unwrap() else { panic!() };
+    assert!(h.prompts.file(prompt).ends_with("en/main_menu.wav"));
+    h.media_event(MediaEvent::PromptFinished { prompt: h.prompt("zh", "main_menu"), interrupted: true });
+    h.media_event(MediaEvent::Dtmf { digit: '1', duration_ms: 100 });
+    let kinds: Vec<EventKind> = h.events().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&EventKind::Language { language: "en".into() }));
+    assert!(kinds.contains(&EventKind::Route { target: "sales".into() }));
+    // "Connecting you" in English, then the switch hangs up politely.
+    assert!(h.finish_prompt().ends_with("en/connecting.wav"));
+    assert!(h.sent.last().unwrap().starts_with("BYE "), "{:?}", h.sent.last());
+    assert!(h.media.contains(&MediaCommand::End { call: CallId(1) }));
+    assert_eq!(h.outcome(), Some("completed"));
+    assert!(matches!(kinds.last(), Some(EventKind::Route { .. })));
+    let _ = tag;
+}
+
+#[test]
+fn silence_at_the_menu_goes_to_the_operator_after_three_tries() {
+    let mut h = Harness::new(|_| {});
+    answered_call(&mut h, OFFER_PCMA);
+    h.finish_prompt();
+    h.finish_prompt();
+    for _ in 0..3 {
+        h.finish_prompt(); // the menu (or no-input + menu) prompt sequence
+        while h.events().iter().filter(|e| matches!(e.kind, EventKind::PromptFinished { .. })).count()
+            < h.events().iter().filter(|e| matches!(e.kind, EventKind::PromptStarted { .. })).count()
+        {
+            h.finish_prompt();
+        }
+        h.advance(Duration::from_secs(5));
+    }
+    let no_inputs = h.events().iter().filter(|e| matches!(e.kind, EventKind::MenuNoInput { .. })).count();
+    assert_eq!(no_inputs, 3);
+    assert!(h.events().iter().any(|e| e.kind == EventKind::Route { target: "operator".into() }));
+}
+
+#[test]
+fn sip_info_digit_chooses_a_branch() {
+    let mut h = Harness::new(|_| {});
+    let tag = answered_call(&mut h, OFFER_PCMA);
+    h.finish_prompt();
+    h.finish_prompt();
+    h.sip(&in_dialog(
+        "INFO",
+        2,
+        &tag,
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=2\r\nDuration=160\r\n",
+    ));
+    let kinds: Vec<EventKind> = h.events().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&EventKind::Dtmf { digit: '2', source: "sip-info".into() }));
+    assert!(kinds.contains(&EventKind::Route { target: "support".into() }));
+}
+
+#[test]
+fn caller_hangs_up_and_media_ends() {
+    let mut h = Harness::new(|_| {});
+    let tag = answered_call(&mut h, OFFER_PCMA);
+    h.sip(&in_dialog("BYE", 2, &tag, "", ""));
+    assert_eq!(*h.responses().last().unwrap(), 200);
+    assert!(h.media.contains(&MediaCommand::End { call: CallId(1) }));
+    assert_eq!(h.outcome(), Some("completed"));
+    assert!(h.events().iter().any(|e| e.kind
+        == EventKind::Hangup { by: Party::Caller, reason: "caller hung up".into() }));
+    assert!(h.switch.is_idle());
+}
+
+#[test]
+fn cancel_while_ringing_is_abandoned() {
+    let mut h = Harness::new(|_| {});
+    h.sip(&invite("4008", Some(OFFER_PCMA)));
+    h.advance(Duration::from_millis(500));
+    h.sip(
+        &invite("4008", None)
+            .replacen("INVITE sip", "CANCEL sip", 1)
+            .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL"),
+    );
+    assert!(h.responses().ends_with(&[200, 487]));
+    assert_eq!(h.outcome(), Some("abandoned"));
+    h.advance(Duration::from_secs(2));
+    assert!(!h.responses().contains(&200) || h.responses().iter().filter(|s| **s == 200).count() == 1);
+    assert!(h.media.is_empty(), "no media for a call never answered");
+}
+
+#[test]
+fn delayed_offer_gets_our_offer_and_media_starts_with_the_ack_answer() {
+    let mut h = Harness::new(|_| {});
+    h.sip(&invite("4008", None));
+    h.advance(Duration::from_secs(1));
+    let ok = h.last_response(200);
+    assert!(ok.contains("m=audio 40000 RTP/AVP"), "{ok}");
+    assert!(h.media.is_empty());
+    let tag = to_tag(&ok);
+    let answer = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n";
+    h.sip(&in_dialog("ACK", 1, &tag, "Content-Type: application/sdp\r\n", answer));
+    assert!(matches!(h.media[0], MediaCommand::Start { codec: Codec::Pcmu, remote, .. } if remote.port() == 7000));
+}
+
+#[test]
+fn no_common_codec_gets_488_at_once() {
+    let mut h = Harness::new(|_| {});
+    h.sip(&invite("4008", Some(OFFER_G729)));
+    assert_eq!(h.responses(), vec![100, 488]);
+    assert_eq!(h.outcome(), Some("rejected"));
+}
+
+#[test]
+fn unknown_number_gets_404() {
+    let mut h = Harness::new(|_| {});
+    h.sip(&invite("5555", Some(OFFER_PCMA)));
+    assert_eq!(h.responses(), vec![100, 404]);
+}
+
+#[test]
+fn at_the_call_limit_the_caller_gets_503_with_retry_after_instead_of_ringing() {
+    let mut h = Harness::new(|c| c.dialplan.standards.max_calls = Some(0));
+    h.sip(&invite("4008", Some(OFFER_PCMA)));
+    assert_eq!(h.responses(), vec![100, 503]);
+    assert!(h.last_response(503).contains("Retry-After: 5"));
+}
+
+#[test]
+fn out_of_rtp_ports_gets_503_at_once() {
+    let mut h = Harness::new(|_| {});
+    for port in 0..5 {
+        assert!(h.switch.rtp_ports.allocate().is_some(), "port {port}");
+    }
+    h.sip(&invite("4008", Some(OFFER_PCMA)));
+    assert_eq!(h.responses(), vec![100, 503]);
+}
+
+#[test]
+fn shutdown_refuses_new_calls_and_ends_calls_in_progress_with_bye() {
+    let mut h = Harness::new(|_| {});
+    answered_call(&mut h, OFFER_PCMA);
+    h.switch.shutdown(h.now);
+    h.collect();
+    assert!(h.sent.last().unwrap().starts_with("BYE "));
+    assert!(!h.switch.is_idle(), "waits for the BYE's answer");
+    let second = invite("4008", Some(OFFER_PCMA)).replace("switch-test-1", "switch-test-2");
+    h.sip(&second);
+    assert_eq!(*h.responses().last().unwrap(), 503);
+}
+
+#[test]
+fn no_ack_for_the_200_ends_the_call_at_timer_h_with_bye() {
+    let mut h = Harness::new(|_| {});
+    h.sip(&invite("4008", Some(OFFER_PCMA)));
+    h.advance(Duration::from_secs(1));
+    let answered_at = h.now;
+    h.advance(Duration::from_millis(31_999));
+    assert!(!h.sent.iter().any(|m| m.starts_with("BYE ")));
+    h.advance_to(answered_at + Duration::from_secs(32));
+    assert!(h.sent.last().unwrap().starts_with("BYE "));
+    assert_eq!(h.outcome(), Some("failed"));
+    let retransmits = h.sent.iter().filter(|m| m.starts_with("SIP/2.0 200")).count();
+    assert_eq!(retransmits, 1 + 9, "200 at 0, then 0.5, 1.5, 3.5, 7.5, 11.5 … 31.5 s");
+}
+
+impl Harness {
+    fn prompt(&self, language: &str, name: &str) -> PromptId {
+        self.prompts.find(language, name).unwrap()
+    }
+}
