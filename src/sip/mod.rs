@@ -1,1 +1,2 @@
 //! sip
+pub mod sdp;
