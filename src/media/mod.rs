@@ -1,75 +1,153 @@
-//! STUB
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+//! Media: everything that happens to audio inside one call, on a 20 ms tick.
+//!
+//! Owns G.711 coding (`g711`), RTP packets in and out (`rtp`), RFC 4733 telephone-event
+//! detection (`dtmf`), the prompt cache decoded once at start-up (`prompt`) and the sans-IO
+//! per-call media session (`session`) that paces outgoing packets and turns incoming ones into
+//! PCM and digits.
+//!
+//! Must not touch: sockets, clocks or timers (the `net/` driver owns them and calls
+//! `MediaSession::on_tick` every 20 ms), SIP or call state (`sip/`, `switch/`), or storage.
+//! Nothing on the per-packet path allocates or takes a lock shared across calls; prompts are
+//! shared read-only through `Arc<PromptLibrary>`.
+
+pub mod dtmf;
+pub mod g711;
+pub mod prompt;
+pub mod rtp;
+pub mod session;
+
+pub use dtmf::{DtmfDetector, DtmfDigit};
+pub use prompt::{PromptError, PromptId, PromptLibrary};
+pub use rtp::{RtpError, RtpPacket, RtpSender};
+pub use session::{MediaEvent, MediaSession, MediaStats};
+
+/// Samples in one 20 ms frame at 8 kHz: also the RTP timestamp step per packet.
+pub const FRAME_SAMPLES: usize = 160;
+/// Packetisation interval: one RTP packet per tick.
+pub const FRAME_MS: u64 = 20;
+/// G.711 and telephone-event both run on an 8 kHz RTP clock.
+pub const SAMPLE_RATE: u32 = 8000;
+
+/// The audio codecs the switch speaks: G.711 in both companding laws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Codec {
+    /// G.711 µ-law, static payload type 0 (North America, Japan).
     Pcmu,
+    /// G.711 A-law, static payload type 8 (Europe, China).
     Pcma,
 }
-pub mod prompt {
-    use super::*;
-    pub struct PromptLibrary;
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub struct PromptId(u32);
-    #[derive(Debug)]
-    pub struct PromptError;
-    impl std::fmt::Display for PromptError {
-        fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            write!(f, "x")
+
+impl Codec {
+    /// The static RTP payload type of RFC 3551.
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
         }
     }
-    impl PromptLibrary {
-        pub fn load(_dir: &Path) -> Result<PromptLibrary, PromptError> {
-            todo!()
+
+    /// The encoding name as written in an SDP `a=rtpmap` line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
         }
-        pub fn find(&self, _l: &str, _n: &str) -> Option<PromptId> {
-            todo!()
+    }
+
+    /// The codec a static payload type stands for, if it is one of ours.
+    pub fn from_static_payload_type(payload_type: u8) -> Option<Codec> {
+        match payload_type {
+            0 => Some(Codec::Pcmu),
+            8 => Some(Codec::Pcma),
+            _ => None,
         }
-        pub fn duration(&self, _id: PromptId) -> Duration {
-            todo!()
+    }
+
+    /// The codec an SDP encoding name stands for (case-insensitive, as RFC 4566 says).
+    pub fn from_name(name: &str) -> Option<Codec> {
+        if name.eq_ignore_ascii_case("PCMU") {
+            Some(Codec::Pcmu)
+        } else if name.eq_ignore_ascii_case("PCMA") {
+            Some(Codec::Pcma)
+        } else {
+            None
         }
-        pub fn frames(&self, _id: PromptId, _c: Codec) -> &[[u8; 160]] {
-            todo!()
+    }
+
+    /// One encoded sample of digital silence.
+    pub fn silence(self) -> u8 {
+        self.encode(0)
+    }
+
+    pub fn encode(self, sample: i16) -> u8 {
+        match self {
+            Codec::Pcmu => g711::ulaw_encode(sample),
+            Codec::Pcma => g711::alaw_encode(sample),
         }
-        pub fn languages(&self) -> Vec<String> {
-            todo!()
+    }
+
+    pub fn decode(self, byte: u8) -> i16 {
+        match self {
+            Codec::Pcmu => g711::ulaw_decode(byte),
+            Codec::Pcma => g711::alaw_decode(byte),
         }
-        pub fn names(&self, _l: &str) -> Vec<String> {
-            todo!()
+    }
+
+    /// Decodes `encoded` into the front of `pcm`; returns how many samples were written
+    /// (the shorter of the two lengths), so a caller's reused buffer never grows.
+    pub fn decode_into(self, encoded: &[u8], pcm: &mut [i16]) -> usize {
+        let n = encoded.len().min(pcm.len());
+        match self {
+            Codec::Pcmu => {
+                for (out, &b) in pcm.iter_mut().zip(&encoded[..n]) {
+                    *out = g711::ulaw_decode(b);
+                }
+            }
+            Codec::Pcma => {
+                for (out, &b) in pcm.iter_mut().zip(&encoded[..n]) {
+                    *out = g711::alaw_decode(b);
+                }
+            }
         }
-        pub fn file(&self, _id: PromptId) -> &Path {
-            todo!()
+        n
+    }
+
+    pub fn encode_into(self, pcm: &[i16], encoded: &mut [u8]) -> usize {
+        let n = encoded.len().min(pcm.len());
+        for (out, &s) in encoded.iter_mut().zip(&pcm[..n]) {
+            *out = self.encode(s);
         }
+        n
     }
 }
-pub mod session {
-    use super::prompt::*;
+
+#[cfg(test)]
+mod tests {
     use super::*;
-    pub struct MediaSession;
-    #[derive(Debug)]
-    pub enum MediaEvent {
-        Dtmf { digit: char, duration_ms: u32 },
-        PromptFinished { prompt: PromptId, interrupted: bool },
+
+    #[test]
+    fn static_payload_types_follow_rfc_3551() {
+        assert_eq!(Codec::Pcmu.payload_type(), 0);
+        assert_eq!(Codec::Pcma.payload_type(), 8);
+        assert_eq!(Codec::from_static_payload_type(8), Some(Codec::Pcma));
+        assert_eq!(Codec::from_static_payload_type(18), None);
+        assert_eq!(Codec::from_name("pcmu"), Some(Codec::Pcmu));
+        assert_eq!(Codec::Pcma.name(), "PCMA");
     }
-    impl MediaSession {
-        pub fn new(_c: Codec, _pt: u8, _te: Option<u8>, _p: Arc<PromptLibrary>) -> Self {
-            todo!()
-        }
-        pub fn play(&mut self, _p: PromptId) {
-            todo!()
-        }
-        pub fn stop(&mut self) {
-            todo!()
-        }
-        pub fn on_tick(&mut self) -> &[u8] {
-            todo!()
-        }
-        pub fn on_rtp(&mut self, _p: &[u8]) {
-            todo!()
-        }
-        pub fn poll_event(&mut self) -> Option<MediaEvent> {
-            todo!()
-        }
+
+    #[test]
+    fn silence_is_the_code_for_zero() {
+        assert_eq!(Codec::Pcmu.silence(), 0xFF);
+        assert_eq!(Codec::Pcma.silence(), 0xD5);
+    }
+
+    #[test]
+    fn decode_into_stops_at_the_shorter_buffer() {
+        let mut pcm = [1i16; 4];
+        assert_eq!(Codec::Pcmu.decode_into(&[0xFF; 10], &mut pcm), 4);
+        assert_eq!(pcm, [0; 4]);
+        let mut big = [1i16; 8];
+        assert_eq!(Codec::Pcma.decode_into(&[0xD5; 3], &mut big), 3);
+        assert_eq!(&big[..4], &[8, 8, 8, 1]);
     }
 }
