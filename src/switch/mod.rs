@@ -422,7 +422,8 @@ impl Switch {
                     self.rtp_ports.release(port);
                     let (status, reason) = match error {
                         SdpError::NoCommonCodec => (488, "no common codec (PCMU/PCMA)".to_string()),
-                        other => (488, format!("unusable SDP offer: {other}")),
+                        SdpError::NoAudio => (488, "no audio stream in the offer".to_string()),
+                        SdpError::Malformed(why) => (400, format!("malformed SDP offer: {why}")),
                     };
                     return self.reject(now, call, status, None, &reason);
                 }
@@ -599,16 +600,20 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if c.playing != Some(prompt) {
-            // A stop we asked for already moved on; nothing is waiting for this one.
+        // Interruptions are ours (stop, replace) and were recorded when we asked for them.
+        if interrupted || c.playing != Some(prompt) {
             return;
         }
         c.playing = None;
         let name = self.prompt_name(prompt);
-        self.record(now, call, EventKind::PromptFinished { name, interrupted });
-        if interrupted {
-            return;
-        }
+        self.record(
+            now,
+            call,
+            EventKind::PromptFinished {
+                name,
+                interrupted: false,
+            },
+        );
         if self.play_next_queued(now, call) {
             return;
         }
@@ -655,7 +660,7 @@ impl Switch {
             IvrAction::Play { prompt, language } => {
                 self.queue_prompt(now, call, &prompt, &language);
             }
-            IvrAction::StopPrompt => self.stop_prompts(call),
+            IvrAction::StopPrompt => self.stop_prompts(now, call),
             IvrAction::Event(event) => {
                 if let EventKind::Language { language } = &event {
                     if let Some(c) = self.calls.get_mut(&call) {
@@ -743,31 +748,37 @@ impl Switch {
         true
     }
 
-    fn stop_prompts(&mut self, call: CallId) {
+    fn stop_prompts(&mut self, now: Instant, call: CallId) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
         c.prompt_queue.clear();
-        if c.playing.is_some() {
+        if let Some(stopped) = c.playing.take() {
             self.outputs
                 .push_back(Output::Media(MediaCommand::Stop { call }));
+            let name = self.prompt_name(stopped);
+            self.record(
+                now,
+                call,
+                EventKind::PromptFinished {
+                    name,
+                    interrupted: true,
+                },
+            );
         }
     }
 
     fn prompt_name(&self, id: PromptId) -> String {
         self.prompts
-            .file(id)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
+            .label(id)
+            .map(|(_, name)| name.to_string())
             .unwrap_or_default()
     }
 
     fn prompt_language(&self, id: PromptId) -> String {
         self.prompts
-            .file(id)
-            .parent()
-            .and_then(|dir| dir.file_name())
-            .map(|s| s.to_string_lossy().into_owned())
+            .label(id)
+            .map(|(language, _)| language.to_string())
             .unwrap_or_default()
     }
 

@@ -77,7 +77,8 @@ impl Harness {
 
     fn sip(&mut self, text: &str) {
         let source: SocketAddr = CALLER.parse().unwrap();
-        self.switch.handle_sip(self.now, Transport::Udp, source, text.as_bytes());
+        self.switch
+            .handle_sip(self.now, Transport::Udp, source, text.as_bytes());
         self.collect();
     }
 
@@ -159,7 +160,11 @@ impl Harness {
 
 fn invite(user: &str, sdp: Option<&str>) -> String {
     let body = sdp.unwrap_or("");
-    let content_type = if sdp.is_some() { "Content-Type: application/sdp\r\n" } else { "" };
+    let content_type = if sdp.is_some() {
+        "Content-Type: application/sdp\r\n"
+    } else {
+        ""
+    };
     format!(
         "INVITE sip:{user}@127.0.0.1:5060 SIP/2.0\r\n\
 Via: SIP/2.0/UDP {CALLER};branch=z9hG4bK-inv1;rport\r\n\
@@ -175,7 +180,6 @@ Contact: <sip:1000@{CALLER}>\r\n\
 }
 
 fn in_dialog(method: &str, cseq: u32, to_tag: &str, extra: &str, body: &str) -> String {
-    let cseq_method = if method == "ACK" { "INVITE" } else { method };
     let cseq = if method == "ACK" { 1 } else { cseq };
     format!(
         "{method} sip:4008@127.0.0.1:5060 SIP/2.0\r\n\
@@ -184,7 +188,7 @@ Max-Forwards: 70\r\n\
 From: <sip:1000@127.0.0.1:5070>;tag=caller\r\n\
 To: <sip:4008@127.0.0.1:5060>;tag={to_tag}\r\n\
 Call-ID: switch-test-1\r\n\
-CSeq: {cseq} {cseq_method}\r\n\
+CSeq: {cseq} {method}\r\n\
 {extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -212,9 +216,16 @@ fn answers_after_the_first_ring_and_within_three_rings() {
     let mut h = Harness::new(|_| {});
     h.sip(&invite("4008", Some(OFFER_PCMA)));
     assert_eq!(h.responses(), vec![100, 180], "Trying and Ringing at once");
-    assert_eq!(h.switch.poll_timeout().map(|t| t - h.t0), Some(Duration::from_secs(1)));
+    assert_eq!(
+        h.switch.poll_timeout().map(|t| t - h.t0),
+        Some(Duration::from_secs(1))
+    );
     h.advance(Duration::from_millis(999));
-    assert_eq!(h.responses(), vec![100, 180], "not answered before ring 1 ends");
+    assert_eq!(
+        h.responses(),
+        vec![100, 180],
+        "not answered before ring 1 ends"
+    );
     h.advance(Duration::from_millis(1));
     assert_eq!(h.responses(), vec![100, 180, 200]);
     assert!(h.last_response(200).contains("a=rtpmap:8 PCMA/8000"));
@@ -241,35 +252,79 @@ fn answers_on_the_second_north_american_ring_when_configured() {
     assert!(!h.responses().contains(&200));
     h.advance(Duration::from_millis(1));
     assert!(h.responses().contains(&200));
-    assert!(h.events().iter().any(|e| e.kind == EventKind::Answered { rings: 2 } && e.offset_ms == 8000));
+    assert!(h
+        .events()
+        .iter()
+        .any(|e| e.kind == EventKind::Answered { rings: 2 } && e.offset_ms == 8000));
 }
 
 #[test]
 fn greeting_starts_as_the_ack_arrives_then_menu_digits_route_in_english() {
     let mut h = Harness::new(|_| {});
-    let tag = answered_call(&mut h, OFFER_PCMA);
-    assert!(matches!(h.media[0], MediaCommand::Start { codec: Codec::Pcma, payload_type: 8, telephone_event: Some(101), .. }));
-    let MediaCommand::Play { prompt, .. } = h.media[1].clone() else { panic!("{:?}", h.media) };
-    assert!(h.prompts.file(prompt).ends_with("zh/welcome.wav"), "the greeting plays first, at the ACK");
+    answered_call(&mut h, OFFER_PCMA);
+    assert!(matches!(
+        h.media[0],
+        MediaCommand::Start {
+            codec: Codec::Pcma,
+            payload_type: 8,
+            telephone_event: Some(101),
+            ..
+        }
+    ));
+    let MediaCommand::Play { prompt, .. } = h.media[1].clone() else {
+        panic!("{:?}", h.media)
+    };
+    assert!(
+        h.prompts.file(prompt).ends_with("zh/welcome.wav"),
+        "the greeting plays first, at the ACK"
+    );
     assert!(h.finish_prompt().ends_with("zh/welcome.wav"));
     assert!(h.finish_prompt().ends_with("zh/recording_notice.wav"));
     // The menu prompt plays; 9 barges in and switches to English.
-    h.media_event(MediaEvent::Dtmf { digit: '9', duration_ms: 100 });
+    h.media_event(MediaEvent::Dtmf {
+        digit: '9',
+        duration_ms: 100,
+    });
     assert!(h.media.contains(&MediaCommand::Stop { call: CallId(1) }));
-    let MediaCommand::Play { prompt, .. } = h.media.last().cloned().unwrap() else { panic!() };
+    let MediaCommand::Play { prompt, .. } = h.media.last().cloned().unwrap() else {
+        panic!()
+    };
     assert!(h.prompts.file(prompt).ends_with("en/main_menu.wav"));
-    h.media_event(MediaEvent::PromptFinished { prompt: h.prompt("zh", "main_menu"), interrupted: true });
-    h.media_event(MediaEvent::Dtmf { digit: '1', duration_ms: 100 });
+    h.media_event(MediaEvent::PromptFinished {
+        prompt: h.prompt("zh", "main_menu"),
+        interrupted: true,
+    });
+    h.media_event(MediaEvent::Dtmf {
+        digit: '1',
+        duration_ms: 100,
+    });
     let kinds: Vec<EventKind> = h.events().into_iter().map(|e| e.kind).collect();
-    assert!(kinds.contains(&EventKind::Language { language: "en".into() }));
-    assert!(kinds.contains(&EventKind::Route { target: "sales".into() }));
+    assert!(kinds.contains(&EventKind::Language {
+        language: "en".into()
+    }));
+    assert!(kinds.contains(&EventKind::Route {
+        target: "sales".into()
+    }));
     // "Connecting you" in English, then the switch hangs up politely.
     assert!(h.finish_prompt().ends_with("en/connecting.wav"));
-    assert!(h.sent.last().unwrap().starts_with("BYE "), "{:?}", h.sent.last());
+    assert!(
+        h.sent.last().unwrap().starts_with("BYE "),
+        "{:?}",
+        h.sent.last()
+    );
     assert!(h.media.contains(&MediaCommand::End { call: CallId(1) }));
     assert_eq!(h.outcome(), Some("completed"));
-    assert!(matches!(kinds.last(), Some(EventKind::Route { .. })));
-    let _ = tag;
+    let hangup = h.events().into_iter().last().unwrap().kind;
+    assert!(
+        matches!(
+            hangup,
+            EventKind::Hangup {
+                by: Party::Switch,
+                ..
+            }
+        ),
+        "{hangup:?}"
+    );
 }
 
 #[test]
@@ -280,16 +335,30 @@ fn silence_at_the_menu_goes_to_the_operator_after_three_tries() {
     h.finish_prompt();
     for _ in 0..3 {
         h.finish_prompt(); // the menu (or no-input + menu) prompt sequence
-        while h.events().iter().filter(|e| matches!(e.kind, EventKind::PromptFinished { .. })).count()
-            < h.events().iter().filter(|e| matches!(e.kind, EventKind::PromptStarted { .. })).count()
+        while h
+            .events()
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::PromptFinished { .. }))
+            .count()
+            < h.events()
+                .iter()
+                .filter(|e| matches!(e.kind, EventKind::PromptStarted { .. }))
+                .count()
         {
             h.finish_prompt();
         }
         h.advance(Duration::from_secs(5));
     }
-    let no_inputs = h.events().iter().filter(|e| matches!(e.kind, EventKind::MenuNoInput { .. })).count();
+    let no_inputs = h
+        .events()
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::MenuNoInput { .. }))
+        .count();
     assert_eq!(no_inputs, 3);
-    assert!(h.events().iter().any(|e| e.kind == EventKind::Route { target: "operator".into() }));
+    assert!(h.events().iter().any(|e| e.kind
+        == EventKind::Route {
+            target: "operator".into()
+        }));
 }
 
 #[test]
@@ -306,8 +375,13 @@ fn sip_info_digit_chooses_a_branch() {
         "Signal=2\r\nDuration=160\r\n",
     ));
     let kinds: Vec<EventKind> = h.events().into_iter().map(|e| e.kind).collect();
-    assert!(kinds.contains(&EventKind::Dtmf { digit: '2', source: "sip-info".into() }));
-    assert!(kinds.contains(&EventKind::Route { target: "support".into() }));
+    assert!(kinds.contains(&EventKind::Dtmf {
+        digit: '2',
+        source: "sip-info".into()
+    }));
+    assert!(kinds.contains(&EventKind::Route {
+        target: "support".into()
+    }));
 }
 
 #[test]
@@ -319,7 +393,10 @@ fn caller_hangs_up_and_media_ends() {
     assert!(h.media.contains(&MediaCommand::End { call: CallId(1) }));
     assert_eq!(h.outcome(), Some("completed"));
     assert!(h.events().iter().any(|e| e.kind
-        == EventKind::Hangup { by: Party::Caller, reason: "caller hung up".into() }));
+        == EventKind::Hangup {
+            by: Party::Caller,
+            reason: "caller hung up".into()
+        }));
     assert!(h.switch.is_idle());
 }
 
@@ -336,7 +413,9 @@ fn cancel_while_ringing_is_abandoned() {
     assert!(h.responses().ends_with(&[200, 487]));
     assert_eq!(h.outcome(), Some("abandoned"));
     h.advance(Duration::from_secs(2));
-    assert!(!h.responses().contains(&200) || h.responses().iter().filter(|s| **s == 200).count() == 1);
+    assert!(
+        !h.responses().contains(&200) || h.responses().iter().filter(|s| **s == 200).count() == 1
+    );
     assert!(h.media.is_empty(), "no media for a call never answered");
 }
 
@@ -350,8 +429,16 @@ fn delayed_offer_gets_our_offer_and_media_starts_with_the_ack_answer() {
     assert!(h.media.is_empty());
     let tag = to_tag(&ok);
     let answer = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n";
-    h.sip(&in_dialog("ACK", 1, &tag, "Content-Type: application/sdp\r\n", answer));
-    assert!(matches!(h.media[0], MediaCommand::Start { codec: Codec::Pcmu, remote, .. } if remote.port() == 7000));
+    h.sip(&in_dialog(
+        "ACK",
+        1,
+        &tag,
+        "Content-Type: application/sdp\r\n",
+        answer,
+    ));
+    assert!(
+        matches!(h.media[0], MediaCommand::Start { codec: Codec::Pcmu, remote, .. } if remote.port() == 7000)
+    );
 }
 
 #[test]
@@ -395,7 +482,9 @@ fn shutdown_refuses_new_calls_and_ends_calls_in_progress_with_bye() {
     h.collect();
     assert!(h.sent.last().unwrap().starts_with("BYE "));
     assert!(!h.switch.is_idle(), "waits for the BYE's answer");
-    let second = invite("4008", Some(OFFER_PCMA)).replace("switch-test-1", "switch-test-2");
+    let second = invite("4008", Some(OFFER_PCMA))
+        .replace("switch-test-1", "switch-test-2")
+        .replace("z9hG4bK-inv1", "z9hG4bK-inv2");
     h.sip(&second);
     assert_eq!(*h.responses().last().unwrap(), 503);
 }
@@ -411,8 +500,16 @@ fn no_ack_for_the_200_ends_the_call_at_timer_h_with_bye() {
     h.advance_to(answered_at + Duration::from_secs(32));
     assert!(h.sent.last().unwrap().starts_with("BYE "));
     assert_eq!(h.outcome(), Some("failed"));
-    let retransmits = h.sent.iter().filter(|m| m.starts_with("SIP/2.0 200")).count();
-    assert_eq!(retransmits, 1 + 9, "200 at 0, then 0.5, 1.5, 3.5, 7.5, 11.5 … 31.5 s");
+    let retransmits = h
+        .sent
+        .iter()
+        .filter(|m| m.starts_with("SIP/2.0 200"))
+        .count();
+    assert_eq!(
+        retransmits,
+        1 + 10,
+        "200 at 0, then 0.5, 1.5, 3.5, 7.5, 11.5 … 31.5 s"
+    );
 }
 
 impl Harness {
