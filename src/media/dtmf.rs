@@ -49,6 +49,10 @@ pub fn event_digit(event: u8) -> Option<char> {
     }
 }
 
+/// How far behind the last reported digit a telephone-event may arrive and still be taken
+/// for a late copy of it: 2 s of 8 kHz samples.
+const LATE_WINDOW_SAMPLES: i32 = 16_000;
+
 /// How far past an open event's last reported duration audio must be before the event is
 /// taken as over: RFC 4733 senders update every 50 ms, so 100 ms (800 samples) means at least
 /// one update would have arrived had the key still been held.
@@ -84,7 +88,11 @@ impl DtmfDetector {
         };
         if let Some(last) = self.last_reported {
             // Serial-number comparison (RFC 1982 style) so the test survives timestamp wrap.
-            if timestamp == last || (timestamp.wrapping_sub(last) as i32) < 0 {
+            // A packet a little older than the last digit is a late copy of an event already
+            // reported; one far older means the sender restarted its RTP clock (some gateways
+            // and SIPp's replayed captures do), so it starts a new event.
+            let behind = last.wrapping_sub(timestamp) as i32;
+            if timestamp == last || (0 < behind && behind <= LATE_WINDOW_SAMPLES) {
                 return;
             }
         }
@@ -280,5 +288,33 @@ mod tests {
             detector.on_packet(p.0, &p.1, |d| digits.push(d));
         }
         assert!(digits.is_empty());
+    }
+
+    #[test]
+    fn a_sender_that_restarts_its_clock_still_gets_its_next_digit() {
+        // SIPp's dtmf_2833_9.pcap then dtmf_2833_1.pcap: same SSRC, timestamp 67840 then 13280.
+        let mut detector = DtmfDetector::new();
+        let mut digits = Vec::new();
+        for (ts, event) in [(67_840u32, 9u8), (13_280, 1)] {
+            for step in 0..7u16 {
+                detector.on_packet(ts, &payload(event, false, step * 320), |d| {
+                    digits.push(d.digit)
+                });
+            }
+            for _ in 0..3 {
+                detector.on_packet(ts, &payload(event, true, 2240), |d| digits.push(d.digit));
+            }
+        }
+        assert_eq!(digits, vec!['9', '1']);
+    }
+
+    #[test]
+    fn a_late_copy_of_an_earlier_event_is_not_a_new_digit() {
+        let mut detector = DtmfDetector::new();
+        let mut digits = Vec::new();
+        detector.on_packet(8_000, &payload(5, true, 800), |d| digits.push(d.digit));
+        detector.on_packet(16_000, &payload(6, true, 800), |d| digits.push(d.digit));
+        detector.on_packet(8_000, &payload(5, true, 800), |d| digits.push(d.digit));
+        assert_eq!(digits, vec!['5', '6']);
     }
 }

@@ -257,7 +257,9 @@ impl<'a> RawFields<'a> {
         }
     }
 
-    /// Everything needed to answer a request, if present (RFC 3261 8.2.6.2).
+    /// Everything needed to answer a request (RFC 3261 8.2.6.2). The client matches a
+    /// response by its top Via branch and CSeq (17.1.3), so those two are enough to tell a
+    /// broken request why it failed; From, To and Call-ID are copied when present.
     fn response_seed(&self) -> Option<ResponseSeed> {
         let vias = split_list(&self.vias);
         if vias.is_empty() {
@@ -265,9 +267,9 @@ impl<'a> RawFields<'a> {
         }
         Some(ResponseSeed {
             vias,
-            from: self.from?.to_owned(),
-            to: self.to?.to_owned(),
-            call_id: self.call_id?.to_owned(),
+            from: self.from.unwrap_or_default().to_owned(),
+            to: self.to.unwrap_or_default().to_owned(),
+            call_id: self.call_id.unwrap_or_default().to_owned(),
             cseq: self.cseq?.to_owned(),
         })
     }
@@ -923,9 +925,14 @@ impl ResponseText<'_> {
         for route in self.record_route {
             let _ = write!(out, "Record-Route: {route}\r\n");
         }
-        let _ = write!(out, "From: {}\r\n", self.seed.from);
+        // Empty only in a 400 to a request that lacked them: better a response without
+        // them than none at all.
+        if !self.seed.from.is_empty() {
+            let _ = write!(out, "From: {}\r\n", self.seed.from);
+        }
         let has_tag = NameAddr::parse(&self.seed.to).is_some_and(|to| to.tag.is_some());
         match self.to_tag {
+            _ if self.seed.to.is_empty() => {}
             Some(tag) if !has_tag => {
                 let _ = write!(out, "To: {};tag={tag}\r\n", self.seed.to);
             }
@@ -933,7 +940,9 @@ impl ResponseText<'_> {
                 let _ = write!(out, "To: {}\r\n", self.seed.to);
             }
         }
-        let _ = write!(out, "Call-ID: {}\r\n", self.seed.call_id);
+        if !self.seed.call_id.is_empty() {
+            let _ = write!(out, "Call-ID: {}\r\n", self.seed.call_id);
+        }
         let _ = write!(out, "CSeq: {}\r\n", self.seed.cseq);
         if let Some(contact) = self.contact {
             let _ = write!(out, "Contact: <{contact}>\r\n");
@@ -1007,10 +1016,33 @@ Max-Forwards: 70\r\nl: 0\r\n\r\n";
     }
 
     #[test]
-    fn missing_call_id_is_rejected_without_a_seed_for_400() {
+    fn missing_call_id_is_rejected_with_a_seed_for_400_without_call_id() {
         let text = INVITE.replace("Call-ID: c1@127.0.0.1\r\n", "");
         let rejected = parse(text.as_bytes()).unwrap_err();
         assert_eq!(rejected.reason, Invalid::Missing("Call-ID"));
+        let seed = rejected.seed.expect("Via and CSeq are enough to answer");
+        assert!(seed.call_id.is_empty());
+        let response = String::from_utf8(
+            ResponseText {
+                status: 400,
+                seed: &seed,
+                to_tag: None,
+                contact: None,
+                record_route: &[],
+                extra: &[],
+                body: None,
+            }
+            .write(),
+        )
+        .unwrap();
+        assert!(!response.contains("Call-ID"), "{response}");
+        assert!(response.contains("CSeq: 1 INVITE"), "{response}");
+    }
+
+    #[test]
+    fn request_without_cseq_has_no_seed() {
+        let text = INVITE.replace("CSeq: 1 INVITE\r\n", "");
+        let rejected = parse(text.as_bytes()).unwrap_err();
         assert!(rejected.seed.is_none());
     }
 

@@ -511,10 +511,24 @@ Call-ID: s1\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
 fn malformed_requests_get_400_or_are_dropped_never_a_panic() {
     let mut h = Harness::new();
     let good = Invite::default().text();
-    // Missing Call-ID: no 400 can be formed, so it is dropped.
+    // Missing Call-ID: the 400 still reaches the client (it matches by Via branch and
+    // CSeq), without a Call-ID to copy.
     h.udp(
         Duration::ZERO,
         &good.replace("Call-ID: call-1@127.0.0.1\r\n", ""),
+    );
+    let sent = h.transmits();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(status_of(&sent[0].payload), 400);
+    assert_eq!(header(&text_of(&sent[0]), "Call-ID"), None);
+    assert!(text_of(&sent[0]).contains("branch=z9hG4bK-inv1"));
+    // No CSeq and no Via: nothing to answer with, so it is dropped.
+    h.udp(
+        Duration::ZERO,
+        &good.replace("CSeq: 1 INVITE\r\n", "").replace(
+            &format!("Via: SIP/2.0/UDP {CALLER};branch=z9hG4bK-inv1;rport\r\n"),
+            "",
+        ),
     );
     assert!(h.transmits().is_empty());
     // Bad CSeq: 400 built from the readable headers.
