@@ -35,7 +35,12 @@ struct Harness {
 }
 
 impl Harness {
+    /// Monday 2026-11-23, 10:00 in Shanghai: the office hotline is open.
     fn new(edit: impl FnOnce(&mut Config)) -> Harness {
+        Harness::at("2026-11-23T02:00:00Z", edit)
+    }
+
+    fn at(wall: &str, edit: impl FnOnce(&mut Config)) -> Harness {
         let (mut config, prompts) = shipped();
         edit(&mut config);
         let t0 = Instant::now();
@@ -52,7 +57,7 @@ impl Harness {
                 rtp_ports: (40000, 40009),
             },
             t0,
-            "2026-11-23T02:00:00Z".parse().unwrap(),
+            wall.parse().unwrap(),
         );
         Harness {
             switch,
@@ -516,4 +521,31 @@ impl Harness {
     fn prompt(&self, language: &str, name: &str) -> PromptId {
         self.prompts.find(language, name).unwrap()
     }
+}
+
+#[test]
+fn office_hotline_plays_the_closed_flow_on_a_sunday_and_the_greeting_on_a_monday() {
+    let mut sunday = Harness::at("2026-11-22T02:00:00Z", |_| {});
+    sunday.sip(&invite("4009", Some(OFFER_PCMA)));
+    sunday.advance(Duration::from_secs(1));
+    let tag = to_tag(&sunday.last_response(200));
+    sunday.sip(&in_dialog("ACK", 1, &tag, "", ""));
+    assert!(sunday
+        .events()
+        .iter()
+        .any(|e| e.kind == EventKind::Hours { open: false }));
+    assert!(sunday.finish_prompt().ends_with("zh/closed.wav"));
+    assert!(sunday.finish_prompt().ends_with("zh/goodbye.wav"));
+    assert!(sunday.sent.last().unwrap().starts_with("BYE "));
+
+    let mut monday = Harness::new(|_| {});
+    monday.sip(&invite("4009", Some(OFFER_PCMA)));
+    monday.advance(Duration::from_secs(1));
+    let tag = to_tag(&monday.last_response(200));
+    monday.sip(&in_dialog("ACK", 1, &tag, "", ""));
+    assert!(monday
+        .events()
+        .iter()
+        .any(|e| e.kind == EventKind::Hours { open: true }));
+    assert!(monday.finish_prompt().ends_with("zh/welcome.wav"));
 }

@@ -83,7 +83,7 @@ stat_col() { # name -> value in the last row of SIPp's statistics CSV
 }
 ok="$(stat_col 'SuccessfulCall(C)')"
 failed="$(stat_col 'FailedCall(C)')"
-records="$("$bin" calls list --data "$work/data" --json 2>/dev/null | grep -o '"sip_call_id"' | wc -l || true)"
+records="$("$bin" calls list --data "$work/data" --json --limit 100000 2>/dev/null | grep -o '"sip_call_id"' | wc -l || true)"
 
 awk -v calls="$CALLS" -v rate="$RATE" -v hold="$HOLD_MS" -v ok="$ok" -v failed="$failed" \
     -v status="$sipp_status" -v before="$cpu_before" -v after="$cpu_after" -v tck="$clk_tck" \
