@@ -18,6 +18,7 @@ missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
 { have sipp && [ -e /usr/share/sip-tester/g711a.pcap ]; } || missing+=(sip-tester)
 { have baresip && [ -e /usr/lib/baresip/modules/sndfile.so ]; } || missing+=(baresip-core)
+{ have kamailio && compgen -G "/usr/lib/*/kamailio/modules/rr.so" >/dev/null; } || missing+=(kamailio)
 have sox || missing+=(sox)
 have espeak-ng || missing+=(espeak-ng)
 

@@ -706,6 +706,12 @@ impl Sipp {
         }
     }
 
+    /// Where SIPp sends its requests when that is not the switch itself (a proxy in front
+    /// of it); in-dialog requests still follow the route set.
+    pub fn target(mut self, target: SocketAddr) -> Self {
+        self.target = target;
+        self
+    }
     pub fn service(mut self, user: &str) -> Self {
         self.service = user.into();
         self
