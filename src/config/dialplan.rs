@@ -524,6 +524,11 @@ pub(crate) fn load_dialplans(dir: &Path, errors: &mut Vec<ConfigError>) -> Optio
         }
     }
     let all_files_parsed = parsed.len() == file_count;
+    if !all_files_parsed {
+        // Names defined in a file that did not parse would look missing from the others:
+        // report only what is really wrong until the broken file reads again.
+        return None;
+    }
     let dialplan = build_dialplan(parsed, all_files_parsed, errors);
     (errors.len() == before).then_some(dialplan).flatten()
 }

@@ -180,8 +180,13 @@ pub fn check_prompts(config: &Config, catalog: &dyn PromptCatalog) -> Vec<Config
                         prompt_use.file.as_str(),
                         prompt_use.key.as_str(),
                         format!(
-                            "greeting prompt \"{}\" ({language}) lasts {}, longer than greeting_max {}",
+                            "greeting prompt \"{}\" ({language}, {}) lasts {}, longer than greeting_max {}",
                             prompt_use.prompt,
+                            config
+                                .prompt_path(language, &prompt_use.prompt)
+                                .and_then(|path| path.strip_prefix(&config.dir).ok())
+                                .map(|path| path.display().to_string())
+                                .unwrap_or_else(|| format!("prompts/{language}/{}", prompt_use.prompt)),
                             format_seconds(length),
                             format_seconds(greeting_max)
                         ),

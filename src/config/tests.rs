@@ -581,7 +581,7 @@ fn greeting_longer_than_ten_seconds_is_refused() {
     assert_eq!(
         errors,
         vec![
-            "dialplans/hotline.toml: flow.main.steps[0].play: greeting prompt \"welcome\" (zh) lasts 11.2 s, longer than greeting_max 10 s",
+            "dialplans/hotline.toml: flow.main.steps[0].play: greeting prompt \"welcome\" (zh, prompts/zh/welcome.wav) lasts 11.2 s, longer than greeting_max 10 s",
             "dialplans/hotline.toml: flow.main.steps[2].menu.invalid_prompt: prompt \"invalid\" is missing for language \"en\" (no prompts/en/invalid.{wav,flac,mp3,ogg})",
         ]
     );
@@ -669,4 +669,31 @@ fn shape_errors_name_the_table_or_key() {
             errors[0]
         );
     }
+}
+
+#[test]
+fn a_typo_in_one_file_does_not_make_its_flows_look_missing_from_another() {
+    let dir = write_dir(GOOD);
+    let hotline = dir.path().join("dialplans/hotline.toml");
+    let text = std::fs::read_to_string(&hotline).unwrap();
+    std::fs::write(
+        &hotline,
+        format!("{text}\n[standards]\nanswer_whithin_rings = 3\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("dialplans/other.toml"),
+        "[flow.other]\nsteps = [ { goto = \"main\" } ]\n",
+    )
+    .unwrap();
+    let errors: Vec<String> = load(dir.path())
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("dialplans/hotline.toml"),
+        "{errors:#?}"
+    );
 }
