@@ -42,4 +42,14 @@ case "${HOTLINE_TEST_PROFILE:-debug}" in
     *) echo "tests/run.sh: HOTLINE_TEST_PROFILE must be debug or release" >&2; exit 2 ;;
 esac
 
-exec cargo test "${profile[@]}" --locked --no-fail-fast "$@"
+log="$(mktemp -t hotline-tests-XXXXXX.log)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test "${profile[@]}" --locked --no-fail-fast "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run: cargo prints a summary per test binary, and the
+# last of those (the doc-tests) counts none.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
