@@ -51,7 +51,11 @@ pub(super) fn dispatch(
             let call = match &other {
                 MediaCommand::Redirect { call, .. }
                 | MediaCommand::Play { call, .. }
+                | MediaCommand::PlayLoop { call, .. }
+                | MediaCommand::Unbridge { call }
+                | MediaCommand::RecordCaller { call, .. }
                 | MediaCommand::Stop { call } => *call,
+                MediaCommand::Bridge { a, .. } => *a,
                 MediaCommand::Start { .. } | MediaCommand::End { .. } => unreachable!(),
             };
             if let Some(task) = tasks.get(&call) {
@@ -91,7 +95,8 @@ async fn run_call(
                 Some(MediaCommand::Stop { .. }) => session.stop(),
                 Some(MediaCommand::Redirect { remote: to, .. }) => remote = to,
                 Some(MediaCommand::End { .. }) | None => break,
-                Some(MediaCommand::Start { .. }) => {}
+                // Bridges, loops and recordings arrive with the queues (issue 3).
+                Some(_) => {}
             },
             _ = ticker.tick() => {
                 let packet = session.on_tick();

@@ -65,8 +65,30 @@ pub enum MediaCommand {
         call: CallId,
         prompt: PromptId,
     },
+    /// Play a prompt over and over (music on hold) until stopped or replaced.
+    PlayLoop {
+        call: CallId,
+        prompt: PromptId,
+    },
     Stop {
         call: CallId,
+    },
+    /// Relay media between two calls' legs (both directions), transcoding when their
+    /// codecs differ. A prompt played on either leg afterwards replaces what it hears.
+    Bridge {
+        a: CallId,
+        b: CallId,
+    },
+    /// Stop relaying to and from this leg; it hears silence until told otherwise.
+    Unbridge {
+        call: CallId,
+    },
+    /// Write what the far end of this leg says to a WAV file (voicemail), for at most
+    /// `max`; ends with a `RecordingFinished` media event.
+    RecordCaller {
+        call: CallId,
+        path: std::path::PathBuf,
+        max: Duration,
     },
     End {
         call: CallId,

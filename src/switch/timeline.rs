@@ -19,6 +19,7 @@ pub struct TimelineEvent {
 pub enum Party {
     Caller,
     Switch,
+    Agent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +92,73 @@ pub enum EventKind {
         by: Party,
         reason: String,
     },
+    /// The caller joined a queue: place in line (1 = next) and the wait announced.
+    QueueEntered {
+        queue: String,
+        position: u32,
+        expected_wait_s: u32,
+        priority: u32,
+    },
+    /// Position and expected wait announced again while waiting.
+    Announcement {
+        position: u32,
+        expected_wait_s: u32,
+    },
+    /// An agent's phone was offered the call (an INVITE sent to its registered contact).
+    Offered {
+        agent: String,
+        extension: String,
+    },
+    /// An offer ended without the agent taking the call: "no_answer" (three rings passed),
+    /// "busy", "declined", "failed", "caller_left".
+    OfferEnded {
+        agent: String,
+        rings: u32,
+        outcome: String,
+    },
+    /// The agent answered at ring `rings`, `wait_ms` after the caller entered the queue.
+    AgentAnswered {
+        agent: String,
+        rings: u32,
+        wait_ms: u64,
+    },
+    /// A prompt told the agent about the call before connecting.
+    Whisper {
+        agent: String,
+    },
+    /// Caller and agent are talking; `transcoding` when their codecs differ.
+    Bridged {
+        agent: String,
+        transcoding: bool,
+    },
+    /// The caller left the queue before an agent answered, and how: "callback_offer",
+    /// "overflow QUEUE", "voicemail".
+    QueueExit {
+        queue: String,
+        reason: String,
+    },
+    /// The caller asked to be called back, keeping their place.
+    CallbackRequested {
+        number: String,
+        queue: String,
+        position: u32,
+    },
+    /// A voicemail recording was kept.
+    Voicemail {
+        file: String,
+        duration_ms: u64,
+    },
+    /// After the call the agent wraps up for this long before the next call.
+    WrapUp {
+        agent: String,
+        seconds: u32,
+    },
+    /// A desk phone dialled a feature code (log in, log out, ready, not ready).
+    FeatureCode {
+        code: String,
+        agent: String,
+        state: String,
+    },
 }
 
 impl EventKind {
@@ -113,6 +181,18 @@ impl EventKind {
             EventKind::Hours { .. } => "hours",
             EventKind::Rejected { .. } => "rejected",
             EventKind::Hangup { .. } => "hangup",
+            EventKind::QueueEntered { .. } => "queue_entered",
+            EventKind::Announcement { .. } => "announcement",
+            EventKind::Offered { .. } => "offered",
+            EventKind::OfferEnded { .. } => "offer_ended",
+            EventKind::AgentAnswered { .. } => "agent_answered",
+            EventKind::Whisper { .. } => "whisper",
+            EventKind::Bridged { .. } => "bridged",
+            EventKind::QueueExit { .. } => "queue_exit",
+            EventKind::CallbackRequested { .. } => "callback_requested",
+            EventKind::Voicemail { .. } => "voicemail",
+            EventKind::WrapUp { .. } => "wrap_up",
+            EventKind::FeatureCode { .. } => "feature_code",
         }
     }
 }
