@@ -638,6 +638,10 @@ pub struct Sipp {
     sets: Vec<(String, String)>,
     call_id_tag: String,
     local_ip: String,
+    local_port: Option<u16>,
+    media_port: Option<u16>,
+    credentials: Option<(String, String)>,
+    files: Vec<(String, Vec<u8>)>,
 }
 
 /// What a SIPp run left behind.
@@ -649,6 +653,8 @@ pub struct SippRun {
     pub errors: String,
     pub messages: String,
     pub stats: String,
+    /// What the scenario wrote with `<log>` actions (`-trace_logs`).
+    pub logs: String,
     pub dir: tempfile::TempDir,
 }
 
@@ -664,13 +670,37 @@ impl SippRun {
             lines[lines.len().saturating_sub(n)..].join("\n")
         };
         format!(
-            "sipp exit {:?} (killed: {})\n--- stderr ---\n{}\n--- errors ---\n{}\n--- messages (tail) ---\n{}",
+            "sipp exit {:?} (killed: {})\n--- stderr ---\n{}\n--- errors ---\n{}\n--- logs ---\n{}\n--- messages (tail) ---\n{}",
             self.status.code(),
             self.killed,
             tail(&self.stderr, 20),
             tail(&self.errors, 60),
+            tail(&self.logs, 20),
             tail(&self.messages, 120)
         )
+    }
+
+    /// Lines the scenario logged that start with `word` (e.g. "invite"), in order.
+    pub fn log_lines(&self, word: &str) -> Vec<String> {
+        self.logs
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(word))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// When the scenario logged `word`: the scenarios log `WORD [$s] [$us]` from a
+    /// `gettimeofday` action, as seconds since the epoch.
+    pub fn logged_times(&self, word: &str) -> Vec<f64> {
+        self.log_lines(word)
+            .iter()
+            .filter_map(|l| {
+                let mut fields = l.split_whitespace().skip(1);
+                let secs: f64 = fields.next()?.parse().ok()?;
+                let micros: f64 = fields.next()?.parse().ok()?;
+                Some(secs + micros / 1e6)
+            })
+            .collect()
     }
 
     /// `SuccessfulCall(C)` and `FailedCall(C)` from the last row of the statistics CSV.
@@ -688,10 +718,15 @@ impl SippRun {
 
 impl Sipp {
     pub fn new(scenario_file: &str, switch: &Switch) -> Sipp {
+        Sipp::towards(scenario_file, switch.sip, switch.ports)
+    }
+
+    /// A run aimed at something other than a switch (another SIPp standing in for it).
+    pub fn towards(scenario_file: &str, target: SocketAddr, ports: PortBlock) -> Sipp {
         Sipp {
             scenario: scenario(scenario_file),
-            target: switch.sip,
-            ports: switch.ports,
+            target,
+            ports,
             service: "4008".into(),
             transport: Transport::Udp,
             calls: 1,
@@ -703,7 +738,34 @@ impl Sipp {
             sets: Vec::new(),
             call_id_tag: scenario_file.trim_end_matches(".xml").replace('_', "-"),
             local_ip: "127.0.0.1".into(),
+            local_port: None,
+            media_port: None,
+            credentials: None,
+            files: Vec::new(),
         }
+    }
+
+    /// SIPp's own SIP port (`-p`): a phone's call-taking SIPp must listen where its REGISTER's
+    /// Contact points. Without it, a free port is chosen.
+    pub fn local_port(mut self, port: u16) -> Self {
+        self.local_port = Some(port);
+        self
+    }
+    /// SIPp's media port (`-mp`; it binds this one and the one two above), when several SIPp
+    /// processes of one test run at once.
+    pub fn media_port(mut self, port: u16) -> Self {
+        self.media_port = Some(port);
+        self
+    }
+    /// Digest credentials for `[authentication]` (`-au`, `-ap`).
+    pub fn credentials(mut self, user: &str, password: &str) -> Self {
+        self.credentials = Some((user.into(), password.into()));
+        self
+    }
+    /// A file SIPp finds in its working directory (e.g. the pcap a scenario plays).
+    pub fn file(mut self, name: &str, contents: Vec<u8>) -> Self {
+        self.files.push((name.into(), contents));
+        self
     }
 
     /// Where SIPp sends its requests when that is not the switch itself (a proxy in front
@@ -771,6 +833,12 @@ impl Sipp {
             .tempdir()
             .expect("sipp tempdir");
         let d = dir.path();
+        for (name, contents) in &self.files {
+            std::fs::write(d.join(name), contents)
+                .unwrap_or_else(|e| panic!("write {name} for sipp: {e}"));
+        }
+        let local_port = self.local_port.unwrap_or_else(free_sip_port);
+        let media_port = self.media_port.unwrap_or(self.ports.sipp_media());
         let mut cmd = Command::new("sipp");
         cmd.current_dir(d)
             .arg(self.target.to_string())
@@ -778,8 +846,8 @@ impl Sipp {
             .arg(&self.scenario)
             .args(["-s", &self.service])
             .args(["-i", &self.local_ip])
-            .args(["-p", &free_sip_port().to_string()])
-            .args(["-mp", &self.ports.sipp_media().to_string()])
+            .args(["-p", &local_port.to_string()])
+            .args(["-mp", &media_port.to_string()])
             .args(["-m", &self.calls.to_string()])
             .args(["-d", &self.hold.as_millis().to_string()])
             .args(["-cid_str", &format!("{}-%u@%s", self.call_id_tag)])
@@ -795,7 +863,13 @@ impl Sipp {
             .arg("-trace_stat")
             .arg("-stf")
             .arg(d.join("stat.csv"))
+            .arg("-trace_logs")
+            .arg("-log_file")
+            .arg(d.join("logs.log"))
             .args(["-fd", "1"]);
+        if let Some((user, password)) = &self.credentials {
+            cmd.args(["-au", user, "-ap", password]);
+        }
         if self.transport == Transport::Tcp {
             cmd.args(["-t", "t1"]);
         }
@@ -807,7 +881,7 @@ impl Sipp {
         }
         let has_sink = self.keys.iter().any(|(k, _)| k == "rtp_sink");
         if !has_sink {
-            cmd.args(["-key", "rtp_sink", &self.ports.sipp_media().to_string()]);
+            cmd.args(["-key", "rtp_sink", &media_port.to_string()]);
         }
         for (k, v) in &self.keys {
             cmd.args(["-key", k, v]);
@@ -825,6 +899,7 @@ impl Sipp {
             errors: read("errors.log"),
             messages: read("messages.log"),
             stats: read("stat.csv"),
+            logs: read("logs.log"),
             dir,
         }
     }
@@ -850,6 +925,41 @@ pub struct RtpHeard {
     pub rms: f64,
     pub first_at: Option<Instant>,
     pub last_at: Option<Instant>,
+    /// The decoded G.711 samples in arrival order (at most ten minutes of them).
+    pub audio: Vec<i16>,
+}
+
+impl RtpHeard {
+    /// How many 20 ms frames of what arrived are a tone of `hz`: loud enough to be more than
+    /// line noise, and with most of their energy at that frequency (Goertzel). Telling the
+    /// tones apart says whose voice crossed the bridge (the queue's prompts and music are not
+    /// a pure tone).
+    pub fn tone_frames(&self, hz: f64) -> usize {
+        self.audio
+            .chunks_exact(160)
+            .filter(|frame| tone_share(frame, hz) > 0.6)
+            .count()
+    }
+}
+
+/// The share of a frame's energy at `hz` (0..1); 0 for a frame quieter than -40 dBFS.
+pub fn tone_share(frame: &[i16], hz: f64) -> f64 {
+    let n = frame.len() as f64;
+    let energy: f64 = frame.iter().map(|&s| (s as f64) * (s as f64)).sum();
+    if energy / n < 330.0 * 330.0 {
+        return 0.0;
+    }
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+    let (mut s1, mut s2) = (0f64, 0f64);
+    for &x in frame {
+        let s0 = x as f64 + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    // A pure tone's Goertzel power is (n/2)^2 A^2 / ... against energy n A^2 / 2: scale so a
+    // pure tone on a bin comes out near 1.
+    (2.0 * power / (n * energy)).min(1.0)
 }
 
 /// A UDP socket on the test's `rtp_sink` port that the scenarios name in their SDP; it counts
@@ -901,8 +1011,12 @@ impl RtpSink {
                 };
                 if let Some(decode) = decode {
                     for &b in payload {
-                        let s = decode(b) as f64;
+                        let sample = decode(b);
+                        let s = sample as f64;
                         sum_sq += s * s;
+                        if heard.audio.len() < 8000 * 600 {
+                            heard.audio.push(sample);
+                        }
                     }
                     heard.samples += payload.len();
                 }
@@ -962,5 +1076,507 @@ pub fn alaw_to_linear(byte: u8) -> i16 {
         magnitude as i16
     } else {
         -magnitude as i16
+    }
+}
+
+/// ITU-T G.711 µ-law compression (the inverse of `ulaw_to_linear`, to the code point).
+pub fn linear_to_ulaw(sample: i16) -> u8 {
+    const BIAS: i32 = 0x84;
+    const CLIP: i32 = 32635;
+    let mut s = sample as i32;
+    let sign = if s < 0 { 0x80 } else { 0 };
+    if s < 0 {
+        s = -s;
+    }
+    s = s.min(CLIP) + BIAS;
+    let mut exponent = 7;
+    let mut mask = 0x4000;
+    while exponent > 0 && s & mask == 0 {
+        exponent -= 1;
+        mask >>= 1;
+    }
+    let mantissa = (s >> (exponent + 3)) & 0x0f;
+    !((sign | (exponent << 4) | mantissa) as u8)
+}
+
+/// ITU-T G.711 A-law compression (the inverse of `alaw_to_linear`, to the code point).
+pub fn linear_to_alaw(sample: i16) -> u8 {
+    let mut s = sample as i32;
+    let sign = if s >= 0 { 0x80 } else { 0 };
+    if s < 0 {
+        s = -s - 1;
+    }
+    let s = s.min(32767);
+    let code = if s < 256 {
+        s >> 4
+    } else {
+        let mut exponent = 1;
+        while exponent < 7 && s >= (256 << exponent) {
+            exponent += 1;
+        }
+        (exponent << 4) | ((s >> (exponent + 3)) & 0x0f)
+    };
+    ((code | sign) as u8) ^ 0x55
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audio the SIPp scenarios speak
+
+/// A pcap of `seconds` of RTP carrying a sine tone of `hz` (amplitude 8000), 20 ms per packet,
+/// in G.711 payload type `payload_type` (0 PCMU, 8 PCMA): what a scenario plays with
+/// `play_pcap_audio` so the far end can tell this speaker by its tone. SIPp rewrites the
+/// addresses and ports; it keeps the RTP header and the packets' timing.
+pub fn tone_pcap(payload_type: u8, hz: f64, seconds: u32) -> Vec<u8> {
+    let encode: fn(i16) -> u8 = match payload_type {
+        0 => linear_to_ulaw,
+        8 => linear_to_alaw,
+        other => panic!("tone_pcap speaks G.711 only, not payload type {other}"),
+    };
+    let mut out = Vec::new();
+    // pcap global header: magic, version 2.4, no zone, no accuracy, snaplen, Ethernet.
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    let ssrc = 0x5ee0_0000 | (hz as u32 & 0xffff);
+    for packet in 0..seconds * 50 {
+        let mut rtp = Vec::with_capacity(172);
+        rtp.push(0x80);
+        rtp.push(payload_type);
+        rtp.extend_from_slice(&(packet as u16).to_be_bytes());
+        rtp.extend_from_slice(&(packet * 160).to_be_bytes());
+        rtp.extend_from_slice(&ssrc.to_be_bytes());
+        for i in 0..160u32 {
+            let t = (packet * 160 + i) as f64 / 8000.0;
+            let sample = (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16;
+            rtp.push(encode(sample));
+        }
+        let mut udp = Vec::with_capacity(rtp.len() + 8);
+        udp.extend_from_slice(&4000u16.to_be_bytes());
+        udp.extend_from_slice(&4000u16.to_be_bytes());
+        udp.extend_from_slice(&((rtp.len() + 8) as u16).to_be_bytes());
+        udp.extend_from_slice(&0u16.to_be_bytes());
+        udp.extend_from_slice(&rtp);
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&((udp.len() + 20) as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]);
+        ip.extend_from_slice(&udp);
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(&ip);
+        let micros = packet as u64 * 20_000;
+        out.extend_from_slice(&((micros / 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((micros % 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents' desk phones (issue 3)
+
+/// One device for `hardware/phones.toml` in a config copy.
+#[derive(Debug, Clone)]
+pub struct PhoneEntry {
+    pub extension: String,
+    pub password: String,
+    pub skills: Vec<String>,
+    pub login_on_register: bool,
+}
+
+impl PhoneEntry {
+    /// A desk phone whose agent (id `a` + extension) has every shipped queue's skill and is
+    /// ready as soon as it registers.
+    pub fn desk_phone(extension: &str, password: &str) -> PhoneEntry {
+        PhoneEntry {
+            extension: extension.into(),
+            password: password.into(),
+            skills: ["sales", "support", "accounts", "operator"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            login_on_register: true,
+        }
+    }
+
+    pub fn login_on_register(mut self, yes: bool) -> Self {
+        self.login_on_register = yes;
+        self
+    }
+
+    pub fn agent_id(&self) -> String {
+        format!("a{}", self.extension)
+    }
+}
+
+impl ConfigCopy {
+    /// Replaces `hardware/phones.toml` with these phones (the format in the issue-3 brief).
+    pub fn set_phones(&self, phones: &[PhoneEntry]) {
+        let mut text = String::from("# Written by the integration test.\n");
+        for phone in phones {
+            let skills: Vec<String> = phone.skills.iter().map(|s| format!("{s:?}")).collect();
+            text.push_str(&format!(
+                "\n[phone.{ext}]\nuser = \"{ext}\"\npassword = {password:?}\nkind = \"desk_phone\"\n\
+                 model = \"SIPp\"\nagent = {{ id = \"{agent}\", name = \"Agent {ext}\" }}\n\
+                 skills = [{skills}]\nlogin_on_register = {login}\n",
+                ext = phone.extension,
+                password = phone.password,
+                agent = phone.agent_id(),
+                skills = skills.join(", "),
+                login = phone.login_on_register,
+            ));
+        }
+        std::fs::write(self.path().join("hardware/phones.toml"), text).expect("write phones.toml");
+    }
+
+    /// Sets keys of a dialplan table such as `queue.sales` (values are TOML literals). The
+    /// table is edited in the file that has it; when none does, it is added at the end of the
+    /// dialplan that declares hotline 4008.
+    pub fn set_table(&self, table: &str, settings: &[(&str, &str)]) {
+        let header = format!("[{table}]");
+        let files = toml_files(&self.path().join("dialplans"));
+        let target = files
+            .iter()
+            .find(|f| read(f).lines().any(|l| l.trim() == header))
+            .or_else(|| files.iter().find(|f| read(f).contains("\"4008\"")))
+            .or(files.first())
+            .expect("the shipped config has a dialplan")
+            .clone();
+        let text = read(&target);
+        let keys: Vec<&str> = settings.iter().map(|(k, _)| *k).collect();
+        let mut out = String::new();
+        let mut inside = false;
+        let mut found = false;
+        for line in text.lines() {
+            let trimmed = line.trim();
+            if trimmed.starts_with('[') {
+                inside = trimmed == header;
+                if inside {
+                    found = true;
+                    out.push_str(line);
+                    out.push('\n');
+                    for (k, v) in settings {
+                        out.push_str(&format!("{k} = {v}\n"));
+                    }
+                    continue;
+                }
+            }
+            let key = trimmed.split('=').next().unwrap_or("").trim();
+            if inside && keys.contains(&key) {
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        if !found {
+            out.push_str(&format!("\n{header}\n"));
+            for (k, v) in settings {
+                out.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        std::fs::write(&target, out).expect("write dialplan");
+    }
+
+    /// The settings the agent tests share: a fast ring cadence ("200ms on, 300ms off": the
+    /// switch answers callers at 200 ms, and ring 3 of an agent's phone ends at 1.2 s), the
+    /// sales queue on longest-idle with a 1 s wrap-up, and these phones.
+    pub fn for_agents(phones: &[PhoneEntry]) -> ConfigCopy {
+        let config = ConfigCopy::of_shipped();
+        config.set_standards(&[
+            ("ring_cadence", "\"200ms on, 300ms off\""),
+            ("answer_after_rings", "1"),
+        ]);
+        config.set_table(
+            "queue.sales",
+            &[("strategy", "\"longest_idle\""), ("wrap_up", "\"1s\"")],
+        );
+        config.set_phones(phones);
+        config
+    }
+}
+
+/// When the first digit may go into the main menu: after the greeting and a second more.
+pub fn first_digit_ms(switch: &Switch) -> u128 {
+    (greeting_duration(&switch.config_dir, "zh") + Duration::from_secs(1)).as_millis()
+}
+
+/// Polls (bounded) until something listens on this UDP port of 127.0.0.1.
+pub fn wait_for_udp_listener(port: u16, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// An agent's desk phone played by SIPp: a call-taking SIPp (one of the `agent_*.xml`
+/// scenarios) on its own SIP port, registered to the switch by a second, short SIPp run whose
+/// Contact names that port. `slot` (0 or 1) picks its media ports in the test's port block.
+pub struct DeskPhone {
+    pub entry: PhoneEntry,
+    pub sip_port: u16,
+    /// Where the switch's RTP for this phone arrives (the phone's SDP names it).
+    pub rtp_sink: u16,
+    /// SIPp's own media port for the call-taking run.
+    pub media_port: u16,
+    /// The tone this phone speaks (so the caller's side can tell it apart).
+    pub tone_hz: f64,
+    pub ports: PortBlock,
+}
+
+impl DeskPhone {
+    pub fn new(entry: PhoneEntry, ports: PortBlock, slot: u16) -> DeskPhone {
+        assert!(
+            slot < 2,
+            "a test's port block has room for two SIPp desk phones"
+        );
+        DeskPhone {
+            entry,
+            sip_port: free_sip_port(),
+            rtp_sink: ports.base + 61 + 4 * slot,
+            media_port: ports.base + 60 + 4 * slot,
+            tone_hz: if slot == 0 { 1100.0 } else { 1500.0 },
+            ports,
+        }
+    }
+
+    /// Starts the call-taking SIPp (`scenario`, with `-set` variables) for one call and waits
+    /// until it listens. The phone speaks its tone in PCMA.
+    pub fn take_call(
+        &self,
+        switch: SocketAddr,
+        scenario: &str,
+        sets: &[(&str, String)],
+        timeout: Duration,
+    ) -> thread::JoinHandle<SippRun> {
+        let mut sipp = Sipp::towards(scenario, switch, self.ports)
+            .service(&self.entry.extension)
+            .local_port(self.sip_port)
+            .media_port(self.media_port)
+            .key("rtp_sink", self.rtp_sink)
+            .call_id_tag(&format!("phone-{}", self.entry.extension))
+            .file("agent_audio.pcap", tone_pcap(8, self.tone_hz, 60))
+            .timeout(timeout);
+        for (name, value) in sets {
+            sipp = sipp.set(name, value);
+        }
+        let handle = sipp.spawn();
+        assert!(
+            wait_for_udp_listener(self.sip_port, Duration::from_secs(10)),
+            "the desk phone's SIPp did not listen on {} within 10 s",
+            self.sip_port
+        );
+        handle
+    }
+
+    /// REGISTERs the phone (digest auth with its password), binding its call-taking port.
+    pub fn register(&self, registrar: SocketAddr) -> SippRun {
+        self.register_with(registrar, &self.entry.password.clone())
+    }
+
+    pub fn register_with(&self, registrar: SocketAddr, password: &str) -> SippRun {
+        Sipp::towards("phone_register.xml", registrar, self.ports)
+            .service(&self.entry.extension)
+            .media_port(self.ports.base + 76)
+            .key("user", &self.entry.extension)
+            .key("contact_port", self.sip_port)
+            .key("expires", 3600)
+            .credentials(&self.entry.extension, password)
+            .call_id_tag(&format!("register-{}", self.entry.extension))
+            .timeout(Duration::from_secs(10))
+            .run()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// baresip
+
+/// A baresip file from `tests/baresip/` with its `{{KEY}}` placeholders filled in.
+pub fn fill_baresip_template(template: &str, values: &[(&str, String)]) -> String {
+    let path = repo_root().join("tests/baresip").join(template);
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    for (key, value) in values {
+        text = text.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    assert!(
+        !text.contains("{{"),
+        "unfilled placeholder in {template}: {text}"
+    );
+    text
+}
+
+/// A microphone file for baresip's aufile: a sine tone of `hz` for `tone`, then silence up to
+/// `length`, as 8 kHz mono 16-bit signed PCM. The silence keeps the call up: baresip hangs up
+/// when its microphone file ends.
+pub fn write_microphone(path: &Path, hz: f64, tone: Duration, length: Duration) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).expect("create microphone wav");
+    let total = (length.as_millis() * 8) as u32;
+    let tone_samples = (tone.as_millis() * 8) as u32;
+    for n in 0..total {
+        let sample = if n < tone_samples {
+            let t = n as f64 / 8000.0;
+            (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16
+        } else {
+            0
+        };
+        writer.write_sample(sample).expect("write sample");
+    }
+    writer.finalize().expect("finish microphone wav");
+}
+
+/// The `dump-*-dec.wav` files (what baresip heard) in its `snd_path`.
+pub fn decoded_recordings(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    name.starts_with("dump-") && name.ends_with("-dec.wav")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Root mean square and length of a 16-bit WAV.
+pub fn loudness(path: &Path) -> (f64, Duration) {
+    let mut reader = hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("read baresip's recording {}: {e}", path.display()));
+    let rate = reader.spec().sample_rate.max(1);
+    let channels = reader.spec().channels.max(1) as u32;
+    let mut sum_sq = 0f64;
+    let mut count = 0u64;
+    for sample in reader.samples::<i16>() {
+        let s = sample.expect("sample") as f64;
+        sum_sq += s * s;
+        count += 1;
+    }
+    let rms = if count == 0 {
+        0.0
+    } else {
+        (sum_sq / count as f64).sqrt()
+    };
+    let frames = count / channels as u64;
+    (rms, Duration::from_millis(frames * 1000 / rate as u64))
+}
+
+/// A headless baresip running in the background (its console in a file), killed on drop.
+pub struct Baresip {
+    child: Option<Child>,
+    pub console_path: PathBuf,
+    pub recordings: PathBuf,
+    pub sip_port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Baresip {
+    /// Starts baresip with `tests/baresip/config.template` (its SIP port, RTP range from the
+    /// port block, a microphone playing a tone of `mic_hz`) and this one `accounts` line.
+    pub fn start(ports: PortBlock, account: &str, mic_hz: f64, run_for: Duration) -> Baresip {
+        let dir = tempfile::Builder::new()
+            .prefix("hotline-baresip-")
+            .tempdir()
+            .expect("baresip tempdir");
+        let config_dir = dir.path().join("config");
+        let recordings = dir.path().join("recordings");
+        std::fs::create_dir_all(&config_dir).expect("config dir");
+        std::fs::create_dir_all(&recordings).expect("recordings dir");
+        let microphone = dir.path().join("microphone.wav");
+        write_microphone(
+            &microphone,
+            mic_hz,
+            run_for,
+            run_for + Duration::from_secs(10),
+        );
+        let sip_port = free_sip_port();
+        let (rtp_lo, rtp_hi) = ports.baresip_rtp();
+        let config = fill_baresip_template(
+            "config.template",
+            &[
+                ("SIP_PORT", sip_port.to_string()),
+                ("RTP_LO", rtp_lo.to_string()),
+                ("RTP_HI", rtp_hi.to_string()),
+                ("MIC_WAV", microphone.display().to_string()),
+                ("SND_PATH", recordings.display().to_string()),
+            ],
+        );
+        std::fs::write(config_dir.join("config"), config).expect("write config");
+        std::fs::write(config_dir.join("accounts"), format!("{account}\n")).expect("accounts");
+        let console_path = dir.path().join("console.log");
+        let console = std::fs::File::create(&console_path).expect("console log");
+        let child = Command::new("baresip")
+            .current_dir(dir.path())
+            .arg("-f")
+            .arg(&config_dir)
+            .arg("-t")
+            .arg(run_for.as_secs().max(1).to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(console.try_clone().expect("console handle")))
+            .stderr(Stdio::from(console))
+            .spawn()
+            .expect("start baresip (apt-get install baresip-core)");
+        Baresip {
+            child: Some(child),
+            console_path,
+            recordings,
+            sip_port,
+            dir,
+        }
+    }
+
+    pub fn console(&self) -> String {
+        std::fs::read_to_string(&self.console_path).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until the console shows `text`.
+    pub fn wait_for(&self, text: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.console().contains(text) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Waits (bounded) for baresip to quit by itself (`-t`), else kills it.
+    pub fn finish(&mut self, limit: Duration) -> bool {
+        let Some(child) = self.child.as_mut() else {
+            return true;
+        };
+        let exited = wait_with_deadline(child, limit).is_some();
+        if !exited {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.child = None;
+        exited
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -1,0 +1,533 @@
+//! Queued calls reaching agents on real desk phones (issue 3), driven end to end: SIPp plays
+//! the trunk caller who presses 1 for sales, and SIPp plays the agents' desk phones, which
+//! REGISTER with their passwords and then take (or refuse, or ignore) the switch's offers.
+//! Checked on the wire (what each phone received and when, the RTP each side heard) and in
+//! `hotline calls show` (the queue story on the caller's record).
+//!
+//! Every test runs on the fast cadence "200ms on, 300ms off" unless it says otherwise: ring N
+//! of an agent's phone starts at (N-1) x 500 ms and ring 3 ends at 1.2 s after the offer.
+//! Port blocks 60-66 (unique across all test files).
+
+mod common;
+
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// The caller's number (From user part); not in any tier.
+const CALLER: &str = "13900000001";
+/// The tone the caller speaks.
+const CALLER_HZ: f64 = 700.0;
+
+fn assert_sipp_ok(what: &str, run: &SippRun, switch: &Switch) {
+    assert!(
+        run.success(),
+        "{what} failed\n{}\n--- switch log ---\n{}",
+        run.report(),
+        switch.log_tail()
+    );
+}
+
+fn register(phone: &DeskPhone, switch: &Switch) {
+    let run = phone.register(switch.sip);
+    assert_sipp_ok(
+        &format!("REGISTER of desk phone {}", phone.entry.extension),
+        &run,
+        switch,
+    );
+}
+
+/// A trunk caller who presses 1 (sales) in the main menu and speaks a tone; codec PCMA (8) or
+/// PCMU (0). `hangs_up_after`: the caller sends BYE this long after pressing 1 (plus the one
+/// second before it starts speaking); None: it waits for the switch's BYE.
+fn queued_caller(
+    switch: &Switch,
+    payload_type: u8,
+    hangs_up_after: Option<Duration>,
+    tag: &str,
+) -> Sipp {
+    let codec = if payload_type == 0 { "PCMU" } else { "PCMA" };
+    let ports = switch.ports;
+    Sipp::new("queue_caller.xml", switch)
+        .call_id_tag(tag)
+        .key("caller", CALLER)
+        .key("codec_pt", payload_type)
+        .key("codec_name", codec)
+        .key("rtp_sink", ports.rtp_sink())
+        .file("caller_audio.pcap", tone_pcap(payload_type, CALLER_HZ, 90))
+        .set("first_digit_ms", first_digit_ms(switch))
+        .set(
+            "who_hangs_up",
+            if hangs_up_after.is_some() {
+                "caller"
+            } else {
+                "switch"
+            },
+        )
+        .hold(hangs_up_after.unwrap_or(Duration::from_secs(1)))
+        .timeout(Duration::from_secs(90))
+}
+
+fn answering(phone: &DeskPhone, switch: &Switch, answer_after_ms: u64) -> JoinHandle<SippRun> {
+    phone.take_call(
+        switch.sip,
+        "agent_answers.xml",
+        &[
+            ("answer_after_ms", answer_after_ms.to_string()),
+            ("who_hangs_up", "caller".into()),
+            ("talk_ms", "0".into()),
+        ],
+        Duration::from_secs(90),
+    )
+}
+
+fn answering_then_hanging_up(
+    phone: &DeskPhone,
+    switch: &Switch,
+    answer_after_ms: u64,
+    talk: Duration,
+) -> JoinHandle<SippRun> {
+    phone.take_call(
+        switch.sip,
+        "agent_answers.xml",
+        &[
+            ("answer_after_ms", answer_after_ms.to_string()),
+            ("who_hangs_up", "agent".into()),
+            ("talk_ms", talk.as_millis().to_string()),
+        ],
+        Duration::from_secs(90),
+    )
+}
+
+fn join(handle: JoinHandle<SippRun>) -> SippRun {
+    handle.join().expect("sipp thread")
+}
+
+fn event_where(call: &Value, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    find_event(call, name, pred)
+        .unwrap_or_else(|| panic!("no matching {name} event in the record: {call:#}"))
+}
+
+fn assert_before(call: &Value, first: usize, second: usize, what: &str) {
+    assert!(first < second, "{what} out of order: {call:#}");
+}
+
+/// Seconds between the first `from` and the first `to` the phone logged.
+fn phone_interval(run: &SippRun, from: &str, to: &str) -> Duration {
+    let a = run.logged_times(from);
+    let b = run.logged_times(to);
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "the phone did not log {from} and {to}:\n{}",
+        run.logs
+    );
+    Duration::from_secs_f64((b[0] - a[0]).max(0.0))
+}
+
+#[test]
+fn agent_answers_at_ring_two_and_audio_flows_both_ways() {
+    let ports = PortBlock::for_test(60);
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001");
+    let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let phone = DeskPhone::new(entry, ports, 0);
+    // Ring 2 runs from 500 to 700 ms.
+    let phone_run = answering(&phone, &switch, 600);
+    register(&phone, &switch);
+
+    let caller_sink = RtpSink::listen(ports.rtp_sink());
+    let phone_sink = RtpSink::listen(phone.rtp_sink);
+    let caller = queued_caller(&switch, 8, Some(Duration::from_secs(14)), "ring-two");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let phone_run = join(phone_run);
+    let caller_heard = caller_sink.finish();
+    let phone_heard = phone_sink.finish();
+    assert_sipp_ok("the caller", &caller_run, &switch);
+    assert_sipp_ok("the desk phone", &phone_run, &switch);
+
+    // The offer named the caller.
+    let invite = phone_run.log_lines("invite");
+    assert!(
+        invite.iter().any(|l| l.contains(&format!("sip:{CALLER}@"))),
+        "the INVITE to the agent's phone should come From the caller's number: {invite:?}"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let entered = event(&call, "queue_entered");
+    assert_eq!(entered["queue"], "sales", "{call:#}");
+    assert_eq!(entered["position"], 1, "{call:#}");
+    let offered = position(&call, "offered", |e| {
+        e["agent"] == "a1001" && e["extension"] == "1001"
+    })
+    .unwrap_or_else(|| panic!("phone 1001 was never offered the call: {call:#}"));
+    let answered = event_where(&call, "agent_answered", |e| e["agent"] == "a1001");
+    assert_eq!(
+        answered["rings"], 2,
+        "answered at 600 ms is ring 2: {call:#}"
+    );
+    let bridged = event_where(&call, "bridged", |e| e["agent"] == "a1001");
+    assert_eq!(
+        bridged["transcoding"], false,
+        "both legs are PCMA: {call:#}"
+    );
+    let entered_at = position(&call, "queue_entered", |_| true).unwrap_or(usize::MAX);
+    let bridged_at = position(&call, "bridged", |_| true).unwrap_or(0);
+    assert_before(&call, entered_at, offered, "queue_entered → offered");
+    assert_before(&call, offered, bridged_at, "offered → bridged");
+    assert_eq!(event(&call, "hangup")["by"], "caller", "{call:#}");
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+    assert_eq!(call["queue"], "sales", "summary: {call:#}");
+    assert_eq!(call["agent"], "a1001", "summary: {call:#}");
+    assert!(call["wait_ms"].as_u64().is_some(), "summary: {call:#}");
+    assert!(
+        call["talk_ms"].as_u64().unwrap_or(0) >= 1000,
+        "the caller talked for seconds: {call:#}"
+    );
+
+    // RTP both ways through the switch: each side heard the other's tone.
+    assert!(
+        caller_heard.tone_frames(phone.tone_hz) >= 50,
+        "the caller heard only {} frames of the agent's {} Hz tone ({} packets)",
+        caller_heard.tone_frames(phone.tone_hz),
+        phone.tone_hz,
+        caller_heard.packets
+    );
+    assert!(
+        phone_heard.tone_frames(CALLER_HZ) >= 50,
+        "the agent heard only {} frames of the caller's {CALLER_HZ} Hz tone ({} packets)",
+        phone_heard.tone_frames(CALLER_HZ),
+        phone_heard.packets
+    );
+    assert_eq!(
+        phone_heard.payload_types,
+        vec![8],
+        "the phone answered PCMA"
+    );
+}
+
+#[test]
+fn unanswered_phone_is_cancelled_before_ring_three_ends_and_the_next_agent_answers() {
+    let ports = PortBlock::for_test(61);
+    let silent = PhoneEntry::desk_phone("1001", "secret-1001");
+    let answers = PhoneEntry::desk_phone("1002", "secret-1002");
+    let switch = Switch::start_with(
+        ports,
+        ConfigCopy::for_agents(&[silent.clone(), answers.clone()]),
+    );
+    let silent = DeskPhone::new(silent, ports, 0);
+    let answers = DeskPhone::new(answers, ports, 1);
+    let silent_run = silent.take_call(
+        switch.sip,
+        "agent_never_answers.xml",
+        &[],
+        Duration::from_secs(60),
+    );
+    let answers_run = answering(&answers, &switch, 100);
+    // Registered first, so idle longest: the longest-idle strategy offers it first.
+    register(&silent, &switch);
+    std::thread::sleep(Duration::from_millis(300));
+    register(&answers, &switch);
+
+    let caller = queued_caller(&switch, 8, Some(Duration::from_secs(14)), "no-answer");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let silent_run = join(silent_run);
+    let answers_run = join(answers_run);
+    assert_sipp_ok("the caller", &caller_run, &switch);
+    assert_sipp_ok("the unanswered phone", &silent_run, &switch);
+    assert_sipp_ok("the answering phone", &answers_run, &switch);
+
+    // Three rings end 1.2 s after the offer: the CANCEL comes once ring 3 has started and
+    // before it ends (measured from the INVITE the phone got, with loopback slack).
+    let rang = phone_interval(&silent_run, "invite", "cancel");
+    assert!(
+        rang >= Duration::from_millis(1000) && rang <= Duration::from_millis(1300),
+        "the unanswered phone was cancelled {rang:?} after its INVITE, not during ring 3 (1.0-1.2 s)"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let first = position(&call, "offered", |e| e["agent"] == "a1001")
+        .unwrap_or_else(|| panic!("the longest-idle agent a1001 was not offered: {call:#}"));
+    let ended = event_where(&call, "offer_ended", |e| e["agent"] == "a1001");
+    assert_eq!(ended["outcome"], "no_answer", "{call:#}");
+    assert_eq!(ended["rings"], 3, "{call:#}");
+    let ended_at = position(&call, "offer_ended", |e| e["agent"] == "a1001").unwrap_or(0);
+    let second = position(&call, "offered", |e| e["agent"] == "a1002")
+        .unwrap_or_else(|| panic!("the next agent a1002 was not offered: {call:#}"));
+    let answered = position(&call, "agent_answered", |e| e["agent"] == "a1002")
+        .unwrap_or_else(|| panic!("a1002 did not answer: {call:#}"));
+    assert_before(&call, first, ended_at, "offered a1001 → offer_ended a1001");
+    assert_before(&call, ended_at, second, "offer_ended a1001 → offered a1002");
+    assert_before(
+        &call,
+        second,
+        answered,
+        "offered a1002 → agent_answered a1002",
+    );
+    assert!(
+        find_event(&call, "agent_answered", |e| e["agent"] == "a1001").is_none(),
+        "{call:#}"
+    );
+    assert_eq!(event(&call, "agent_answered")["rings"], 1, "{call:#}");
+    event_where(&call, "bridged", |e| e["agent"] == "a1002");
+    assert_eq!(call["agent"], "a1002", "summary: {call:#}");
+}
+
+#[test]
+fn busy_phone_passes_the_call_to_the_next_agent_at_once() {
+    let ports = PortBlock::for_test(62);
+    let busy = PhoneEntry::desk_phone("1001", "secret-1001");
+    let answers = PhoneEntry::desk_phone("1002", "secret-1002");
+    let switch = Switch::start_with(
+        ports,
+        ConfigCopy::for_agents(&[busy.clone(), answers.clone()]),
+    );
+    let busy = DeskPhone::new(busy, ports, 0);
+    let answers = DeskPhone::new(answers, ports, 1);
+    let busy_run = busy.take_call(switch.sip, "agent_busy.xml", &[], Duration::from_secs(60));
+    // The agent ends this call.
+    let answers_run = answering_then_hanging_up(&answers, &switch, 100, Duration::from_secs(3));
+    register(&busy, &switch);
+    std::thread::sleep(Duration::from_millis(300));
+    register(&answers, &switch);
+
+    let caller = queued_caller(&switch, 8, None, "busy");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let busy_run = join(busy_run);
+    let answers_run = join(answers_run);
+    assert_sipp_ok("the caller", &caller_run, &switch);
+    assert_sipp_ok("the busy phone", &busy_run, &switch);
+    assert_sipp_ok("the answering phone", &answers_run, &switch);
+
+    let busy_at = busy_run.logged_times("invite");
+    let next_at = answers_run.logged_times("invite");
+    assert!(
+        !busy_at.is_empty() && !next_at.is_empty(),
+        "both phones should log their INVITE:\n{}\n{}",
+        busy_run.logs,
+        answers_run.logs
+    );
+    let gap = next_at[0] - busy_at[0];
+    assert!(
+        (0.0..0.5).contains(&gap),
+        "the next agent's phone rang {gap:.3} s after the busy one, not at once"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let ended = event_where(&call, "offer_ended", |e| e["agent"] == "a1001");
+    assert_eq!(ended["outcome"], "busy", "{call:#}");
+    event_where(&call, "agent_answered", |e| e["agent"] == "a1002");
+    event_where(&call, "bridged", |e| e["agent"] == "a1002");
+    assert_eq!(
+        event(&call, "hangup")["by"],
+        "agent",
+        "the agent's BYE ended the call: {call:#}"
+    );
+    let wrap_up = event_where(&call, "wrap_up", |e| e["agent"] == "a1002");
+    assert_eq!(wrap_up["seconds"], 1, "the queue's wrap_up is 1s: {call:#}");
+}
+
+#[test]
+fn caller_hanging_up_while_the_phone_rings_cancels_it_and_is_abandoned() {
+    // The shipped cadence (ring 3 ends 11 s after the offer) so the caller's BYE, 7 s after
+    // pressing 1, always lands while the phone rings.
+    let ports = PortBlock::for_test(63);
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001");
+    let config = ConfigCopy::for_agents(&[entry.clone()]);
+    config.set_standards(&[
+        ("ring_cadence", "\"1s on, 4s off\""),
+        ("answer_after_rings", "1"),
+    ]);
+    let switch = Switch::start_with(ports, config);
+    let phone = DeskPhone::new(entry, ports, 0);
+    let phone_run = phone.take_call(
+        switch.sip,
+        "agent_never_answers.xml",
+        &[],
+        Duration::from_secs(60),
+    );
+    register(&phone, &switch);
+
+    let caller = queued_caller(&switch, 8, Some(Duration::from_secs(6)), "abandon");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let phone_run = join(phone_run);
+    assert_sipp_ok("the caller", &caller_run, &switch);
+    assert_sipp_ok("the ringing phone (expects CANCEL)", &phone_run, &switch);
+    let rang = phone_interval(&phone_run, "invite", "cancel");
+    assert!(
+        rang < Duration::from_secs(11),
+        "the phone rang {rang:?}: the caller's hang-up should cancel it at once"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    assert_eq!(call["outcome"], "abandoned", "{call:#}");
+    event_where(&call, "offered", |e| e["agent"] == "a1001");
+    let ended = event_where(&call, "offer_ended", |e| e["agent"] == "a1001");
+    assert_eq!(ended["outcome"], "caller_left", "{call:#}");
+    assert!(
+        find_event(&call, "agent_answered", |_| true).is_none(),
+        "{call:#}"
+    );
+    assert_eq!(event(&call, "hangup")["by"], "caller", "{call:#}");
+}
+
+#[test]
+fn pcmu_caller_talks_to_a_pcma_phone_through_transcoding() {
+    let ports = PortBlock::for_test(64);
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001");
+    let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let phone = DeskPhone::new(entry, ports, 0);
+    let phone_run = answering(&phone, &switch, 100);
+    register(&phone, &switch);
+
+    let caller_sink = RtpSink::listen(ports.rtp_sink());
+    let phone_sink = RtpSink::listen(phone.rtp_sink);
+    let caller = queued_caller(&switch, 0, Some(Duration::from_secs(14)), "transcode");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let phone_run = join(phone_run);
+    let caller_heard = caller_sink.finish();
+    let phone_heard = phone_sink.finish();
+    assert_sipp_ok("the PCMU caller", &caller_run, &switch);
+    assert_sipp_ok("the PCMA phone", &phone_run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let bridged = event_where(&call, "bridged", |e| e["agent"] == "a1001");
+    assert_eq!(bridged["transcoding"], true, "{call:#}");
+
+    // Each side gets its own codec, and the tone survives the change of law (a relay that
+    // forgot to transcode would deliver noise under the other law's table).
+    assert_eq!(
+        caller_heard.payload_types,
+        vec![0],
+        "the caller offered PCMU only"
+    );
+    assert_eq!(
+        phone_heard.payload_types,
+        vec![8],
+        "the phone answered PCMA only"
+    );
+    assert!(
+        caller_heard.tone_frames(phone.tone_hz) >= 50,
+        "the PCMU caller heard {} frames of the PCMA agent's tone",
+        caller_heard.tone_frames(phone.tone_hz)
+    );
+    assert!(
+        phone_heard.tone_frames(CALLER_HZ) >= 50,
+        "the PCMA agent heard {} frames of the PCMU caller's tone",
+        phone_heard.tone_frames(CALLER_HZ)
+    );
+}
+
+#[test]
+fn wrong_password_is_challenged_again_then_the_source_is_forbidden() {
+    let ports = PortBlock::for_test(65);
+    let entry = PhoneEntry::desk_phone("1001", "right-secret");
+    let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let phone = DeskPhone::new(entry, ports, 0);
+    // Seven attempts one after the other from one source port.
+    let run = Sipp::new("phone_register_wrong_password.xml", &switch)
+        .service("1001")
+        .media_port(ports.base + 76)
+        .key("user", "1001")
+        .key("contact_port", phone.sip_port)
+        .credentials("1001", "wrong-secret")
+        .calls(7)
+        .limit(1)
+        .timeout(Duration::from_secs(30))
+        .run();
+    assert_sipp_ok("the REGISTERs with a wrong password", &run, &switch);
+    let outcomes: Vec<String> = run
+        .log_lines("attempt")
+        .iter()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .collect();
+    assert_eq!(outcomes.len(), 7, "seven attempts logged:\n{}", run.logs);
+    assert_eq!(
+        outcomes[0], "challenged_again",
+        "a wrong password gets 401 again: {outcomes:?}"
+    );
+    let first_forbidden = outcomes
+        .iter()
+        .position(|o| o == "forbidden")
+        .unwrap_or_else(|| panic!("the source was never refused with 403: {outcomes:?}"));
+    assert!(
+        first_forbidden <= 5,
+        "after five failures the source gets 403: {outcomes:?}"
+    );
+    assert!(
+        outcomes[first_forbidden..].iter().all(|o| o == "forbidden"),
+        "once refused, the source stays refused: {outcomes:?}"
+    );
+    // The blocked source cannot register even with the right password.
+    let right = Sipp::new("phone_register.xml", &switch)
+        .service("1001")
+        .media_port(ports.base + 76)
+        .key("user", "1001")
+        .key("contact_port", phone.sip_port)
+        .key("expires", 3600)
+        .credentials("1001", "right-secret")
+        .timeout(Duration::from_secs(5))
+        .run();
+    assert!(
+        !right.success(),
+        "a source under a 403 block still registered\n{}",
+        right.report()
+    );
+}
+
+#[test]
+fn feature_code_logs_the_agent_in_and_then_a_call_reaches_the_phone() {
+    let ports = PortBlock::for_test(66);
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001").login_on_register(false);
+    let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let phone = DeskPhone::new(entry, ports, 0);
+    let phone_run = answering(&phone, &switch, 100);
+    register(&phone, &switch);
+
+    // Logged out until *21: the phone dials it (challenged with 407, then authenticated).
+    let login = Sipp::new("phone_dials_feature_code.xml", &switch)
+        .service("*21")
+        .call_id_tag("login")
+        .media_port(ports.base + 76)
+        .key("user", "1001")
+        .key("rtp_sink", ports.base + 79)
+        .credentials("1001", "secret-1001")
+        .timeout(Duration::from_secs(20));
+    let login_call_id = login.call_id(1);
+    let login_run = login.run();
+    assert_sipp_ok("*21 from desk phone 1001", &login_run, &switch);
+
+    let caller = queued_caller(&switch, 8, Some(Duration::from_secs(10)), "after-login");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let phone_run = join(phone_run);
+    assert_sipp_ok("the caller", &caller_run, &switch);
+    assert_sipp_ok("the logged-in phone", &phone_run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    event_where(&call, "agent_answered", |e| e["agent"] == "a1001");
+    event_where(&call, "bridged", |e| e["agent"] == "a1001");
+
+    // The feature code is on a record of its own.
+    let code = switch
+        .call(&login_call_id)
+        .and_then(|c| find_event(&c, "feature_code", |e| e["code"] == "*21"))
+        .or_else(|| {
+            switch.calls().iter().find_map(|c| {
+                let full = switch.call(c["id"].as_str().unwrap_or(""))?;
+                find_event(&full, "feature_code", |e| e["code"] == "*21")
+            })
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no feature_code *21 event in any record: {}",
+                Value::Array(switch.calls())
+            )
+        });
+    assert_eq!(code["agent"], "a1001", "{code}");
+}
