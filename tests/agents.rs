@@ -6,7 +6,7 @@
 //!
 //! Every test runs on the fast cadence "200ms on, 300ms off" unless it says otherwise: ring N
 //! of an agent's phone starts at (N-1) x 500 ms and ring 3 ends at 1.2 s after the offer.
-//! Port blocks 60-66 (unique across all test files).
+//! Port blocks 60-67 (unique across all test files).
 
 mod common;
 
@@ -530,4 +530,62 @@ fn feature_code_logs_the_agent_in_and_then_a_call_reaches_the_phone() {
             )
         });
     assert_eq!(code["agent"], "a1001", "{code}");
+}
+
+#[test]
+fn baresip_desk_phone_registers_with_its_password_and_answers_a_queued_call() {
+    let ports = PortBlock::for_test(67);
+    let entry = PhoneEntry::desk_phone("1001", "sample-1001");
+    let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry]));
+    let greeting = Duration::from_millis(first_digit_ms(&switch) as u64);
+    let run_for = greeting + Duration::from_secs(25);
+    let mut phone = Baresip::start(
+        ports,
+        &baresip_agent_account("1001", "sample-1001", switch.sip.port()),
+        600.0,
+        run_for,
+    );
+    assert!(
+        phone.wait_for("200 OK", Duration::from_secs(10)),
+        "baresip did not register with the switch:\n{}\n--- switch log ---\n{}",
+        phone.console(),
+        switch.log_tail()
+    );
+
+    let caller_sink = RtpSink::listen(ports.rtp_sink());
+    let caller = queued_caller(&switch, 8, Some(Duration::from_secs(14)), "baresip-agent");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let caller_heard = caller_sink.finish();
+    phone.finish(run_for + Duration::from_secs(10));
+    assert_sipp_ok("the caller", &caller_run, &switch);
+    let console = phone.console();
+    assert!(
+        console.contains("Call established"),
+        "baresip did not take the call:\n{console}"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    event_where(&call, "offered", |e| e["extension"] == "1001");
+    event_where(&call, "agent_answered", |e| e["agent"] == "a1001");
+    event_where(&call, "bridged", |e| e["agent"] == "a1001");
+    assert_eq!(call["agent"], "a1001", "summary: {call:#}");
+
+    // baresip heard the caller; the caller heard baresip's microphone.
+    let heard = decoded_recordings(&phone.recordings);
+    assert_eq!(
+        heard.len(),
+        1,
+        "one decoded stream from baresip:\n{console}"
+    );
+    let (rms, length) = loudness(&heard[0]);
+    assert!(
+        length >= Duration::from_secs(3) && rms > 100.0,
+        "baresip heard {length:?} at rms {rms:.1}"
+    );
+    assert!(
+        caller_heard.tone_frames(600.0) >= 50,
+        "the caller heard {} frames of baresip's 600 Hz microphone",
+        caller_heard.tone_frames(600.0)
+    );
 }

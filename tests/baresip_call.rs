@@ -4,86 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-
-/// A microphone file: one second of a 440 Hz tone, then silence up to `length`, as 8 kHz mono
-/// 16-bit signed PCM (what aufile accepts). The silence keeps the call up: baresip hangs up
-/// when its microphone file ends.
-fn write_microphone(path: &Path, length: Duration) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).expect("create microphone wav");
-    let total = (length.as_millis() * 8) as u32;
-    for n in 0..total {
-        let sample = if n < 8000 {
-            let t = n as f64 / 8000.0;
-            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
-        } else {
-            0
-        };
-        writer.write_sample(sample).expect("write sample");
-    }
-    writer.finalize().expect("finish microphone wav");
-}
-
-fn fill(template: &str, values: &[(&str, String)]) -> String {
-    let path = repo_root().join("tests/baresip").join(template);
-    let mut text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    for (key, value) in values {
-        text = text.replace(&format!("{{{{{key}}}}}"), value);
-    }
-    assert!(
-        !text.contains("{{"),
-        "unfilled placeholder in {template}: {text}"
-    );
-    text
-}
-
-fn decoded_recordings(dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    name.starts_with("dump-") && name.ends_with("-dec.wav")
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
-/// Root mean square and length of a 16-bit WAV.
-fn loudness(path: &Path) -> (f64, Duration) {
-    let mut reader = hound::WavReader::open(path)
-        .unwrap_or_else(|e| panic!("read baresip's recording {}: {e}", path.display()));
-    let rate = reader.spec().sample_rate.max(1);
-    let channels = reader.spec().channels.max(1) as u32;
-    let mut sum_sq = 0f64;
-    let mut count = 0u64;
-    for sample in reader.samples::<i16>() {
-        let s = sample.expect("sample") as f64;
-        sum_sq += s * s;
-        count += 1;
-    }
-    let rms = if count == 0 {
-        0.0
-    } else {
-        (sum_sq / count as f64).sqrt()
-    };
-    let frames = count / channels as u64;
-    (rms, Duration::from_millis(frames * 1000 / rate as u64))
-}
 
 #[test]
 fn baresip_calls_the_hotline_and_hears_the_greeting() {
@@ -103,10 +27,15 @@ fn baresip_calls_the_hotline_and_hears_the_greeting() {
         .unwrap_or(Duration::from_secs(4));
     let run_for = (notice + Duration::from_secs(5)).max(Duration::from_secs(7));
     let microphone = phone.path().join("microphone.wav");
-    write_microphone(&microphone, run_for + Duration::from_secs(10));
+    write_microphone(
+        &microphone,
+        440.0,
+        Duration::from_secs(1),
+        run_for + Duration::from_secs(10),
+    );
 
     let (rtp_lo, rtp_hi) = ports.baresip_rtp();
-    let config = fill(
+    let config = fill_baresip_template(
         "config.template",
         &[
             ("SIP_PORT", free_sip_port().to_string()),
@@ -117,7 +46,7 @@ fn baresip_calls_the_hotline_and_hears_the_greeting() {
         ],
     );
     std::fs::write(config_dir.join("config"), config).expect("write config");
-    let accounts = fill("accounts.template", &[("USER", "baresip-caller".into())]);
+    let accounts = fill_baresip_template("accounts.template", &[("USER", "baresip-caller".into())]);
     std::fs::write(config_dir.join("accounts"), accounts).expect("write accounts");
 
     let mut cmd = Command::new("baresip");

@@ -2,7 +2,7 @@
 //! scenario (`agent_*.xml`, `phone_register.xml`, baresip's account line) faces a SIPp
 //! stand-in (`stub_*.xml`) for the switch, so when an agent test fails, the phone is known to
 //! work and the switch is what to look at. Also the harness's own G.711 and tone helpers.
-//! Port blocks 70-75 (unique across all test files).
+//! Port blocks 70-76 (unique across all test files).
 
 mod common;
 
@@ -257,5 +257,68 @@ fn queued_caller_scenario_presses_one_speaks_and_takes_the_far_end_bye() {
         heard.tone_frames(700.0) >= 50,
         "the caller's tone: {}",
         heard.tone_frames(700.0)
+    );
+}
+
+#[test]
+fn baresip_registers_with_its_password_and_answers_automatically() {
+    let ports = PortBlock::for_test(76);
+    let registrar_port = free_sip_port();
+    let registrar = Sipp::towards(
+        "stub_registrar.xml",
+        "127.0.0.1:9".parse().expect("addr"),
+        ports,
+    )
+    .local_port(registrar_port)
+    .media_port(ports.base + 64)
+    .timeout(Duration::from_secs(15))
+    .spawn();
+    assert!(wait_for_udp_listener(
+        registrar_port,
+        Duration::from_secs(10)
+    ));
+    let mut phone = Baresip::start(
+        ports,
+        &baresip_agent_account("1001", "sample-1001", registrar_port),
+        600.0,
+        Duration::from_secs(8),
+    );
+    let registrar = registrar.join().expect("registrar thread");
+    assert_ok("the stand-in registrar", &registrar);
+    assert!(
+        phone.wait_for("200 OK", Duration::from_secs(5)),
+        "baresip did not report its registration:\n{}",
+        phone.console()
+    );
+    let contact = registrar.log_lines("contact").join("\n");
+    assert!(
+        contact.contains(&format!("@127.0.0.1:{}", phone.sip_port)),
+        "baresip's binding names its SIP port: {contact}"
+    );
+
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let target = format!("127.0.0.1:{}", phone.sip_port)
+        .parse()
+        .expect("baresip addr");
+    let stub = Sipp::towards("stub_switch_offers.xml", target, ports)
+        .service("1001")
+        .key("rtp_sink", ports.rtp_sink())
+        .file("switch_audio.pcap", tone_pcap(8, SWITCH_HZ, 10))
+        .set("who_hangs_up", "caller")
+        .hold(Duration::from_secs(3))
+        .timeout(Duration::from_secs(20))
+        .run();
+    let heard = sink.finish();
+    phone.finish(Duration::from_secs(15));
+    assert_ok("the stand-in switch offering baresip a call", &stub);
+    assert!(
+        phone.console().contains("Call established"),
+        "baresip did not answer by itself:\n{}",
+        phone.console()
+    );
+    assert!(
+        heard.tone_frames(600.0) >= 50,
+        "the stand-in heard {} frames of baresip's microphone tone",
+        heard.tone_frames(600.0)
     );
 }

@@ -1477,6 +1477,16 @@ pub fn loudness(path: &Path) -> (f64, Duration) {
     (rms, Duration::from_millis(frames * 1000 / rate as u64))
 }
 
+/// baresip's account line for an agent's desk phone: registers as `extension` to the switch's
+/// SIP port with its password (digest), answers offered calls by itself
+/// (`answermode=auto`), PCMA only.
+pub fn baresip_agent_account(extension: &str, password: &str, switch_port: u16) -> String {
+    format!(
+        "<sip:{extension}@127.0.0.1:{switch_port}>;auth_pass={password};answermode=auto;\
+         audio_codecs=pcma;regint=3600"
+    )
+}
+
 /// A headless baresip running in the background (its console in a file), killed on drop.
 pub struct Baresip {
     child: Option<Child>,
