@@ -2,7 +2,7 @@
 //! scenario (`agent_*.xml`, `phone_register.xml`, baresip's account line) faces a SIPp
 //! stand-in (`stub_*.xml`) for the switch, so when an agent test fails, the phone is known to
 //! work and the switch is what to look at. Also the harness's own G.711 and tone helpers.
-//! Port blocks 70-76 (unique across all test files).
+//! Port blocks 70-77 (unique across all test files).
 
 mod common;
 
@@ -321,4 +321,40 @@ fn baresip_registers_with_its_password_and_answers_automatically() {
         "the stand-in heard {} frames of baresip's microphone tone",
         heard.tone_frames(600.0)
     );
+}
+
+#[test]
+fn desk_phone_feature_code_answers_the_407_challenge_and_takes_the_bye() {
+    let ports = PortBlock::for_test(77);
+    let stub_port = free_sip_port();
+    let stub = Sipp::towards(
+        "stub_feature_code.xml",
+        "127.0.0.1:9".parse().expect("addr"),
+        ports,
+    )
+    .local_port(stub_port)
+    .media_port(ports.base + 64)
+    .timeout(Duration::from_secs(15))
+    .spawn();
+    assert!(wait_for_udp_listener(stub_port, Duration::from_secs(10)));
+    let phone = Sipp::towards(
+        "phone_dials_feature_code.xml",
+        format!("127.0.0.1:{stub_port}").parse().expect("stub addr"),
+        ports,
+    )
+    .service("*21")
+    .key("user", "1001")
+    .credentials("1001", "sample-1001")
+    .timeout(Duration::from_secs(15))
+    .run();
+    let stub = stub.join().expect("stub thread");
+    assert_ok("the phone dialling *21", &phone);
+    assert_ok("the stand-in switch", &stub);
+    let authorization = stub.log_lines("authorization").join("\n");
+    assert!(
+        authorization.contains("username=\"1001\""),
+        "{authorization}"
+    );
+    let dialled = stub.log_lines("dialled").join("\n");
+    assert!(dialled.contains("sip:*21"), "{dialled}");
 }
