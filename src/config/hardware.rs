@@ -21,8 +21,9 @@ pub struct Hardware {
     pub phones: Vec<Phone>,
 }
 
-/// One agent device from `hardware/phones.toml`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One agent device from `hardware/phones.toml`. Its `Debug` form leaves the credentials
+/// out, so a logged config never shows them.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Phone {
     /// The table key: what the switch and the agent call this device ("1001").
     pub extension: String,
@@ -43,6 +44,25 @@ pub struct Phone {
     pub login_on_register: bool,
     /// The file it came from, relative to the config dir.
     pub file: String,
+}
+
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |secret: &Option<String>| secret.as_ref().map(|_| "<hidden>");
+        f.debug_struct("Phone")
+            .field("extension", &self.extension)
+            .field("user", &self.user)
+            .field("password", &hidden(&self.password))
+            .field("ha1_md5", &hidden(&self.ha1_md5))
+            .field("ha1_sha256", &hidden(&self.ha1_sha256))
+            .field("kind", &self.kind)
+            .field("model", &self.model)
+            .field("agent", &self.agent)
+            .field("skills", &self.skills)
+            .field("login_on_register", &self.login_on_register)
+            .field("file", &self.file)
+            .finish()
+    }
 }
 
 impl Phone {

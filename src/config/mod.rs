@@ -60,6 +60,7 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigError>> {
     }
     if let (Some(dialplan), Some(hardware)) = (&dialplan, &hardware) {
         check_queues_have_agents(dialplan, hardware, &mut errors);
+        check_dialled_numbers_are_distinct(dialplan, hardware, &mut errors);
     }
     match (dialplan, hardware) {
         (Some(dialplan), Some(hardware)) if errors.is_empty() => Ok(Config {
@@ -97,6 +98,49 @@ fn check_queues_have_agents(
             )
         };
         errors.push(ConfigError::new(queue.file.as_str(), key, message));
+    }
+}
+
+/// A desk phone dials hotlines, feature codes and extensions alike: each number must mean
+/// one thing.
+fn check_dialled_numbers_are_distinct(
+    dialplan: &Dialplan,
+    hardware: &Hardware,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (feature, code) in dialplan.feature_codes.all() {
+        if let Some(hotline) = dialplan.hotline_for(code) {
+            errors.push(ConfigError::new(
+                hotline.file.as_str(),
+                format!("hotline.{}.numbers", error::key_segment(&hotline.name)),
+                format!(
+                    "number \"{code}\" is also the {} feature code",
+                    feature.config_name()
+                ),
+            ));
+        }
+        if let Some(phone) = hardware.phone_by_extension(code) {
+            errors.push(ConfigError::new(
+                phone.file.as_str(),
+                format!("phone.{}", error::key_segment(&phone.extension)),
+                format!(
+                    "extension \"{code}\" is also the {} feature code",
+                    feature.config_name()
+                ),
+            ));
+        }
+    }
+    for phone in &hardware.phones {
+        if let Some(hotline) = dialplan.hotline_for(&phone.extension) {
+            errors.push(ConfigError::new(
+                phone.file.as_str(),
+                format!("phone.{}", error::key_segment(&phone.extension)),
+                format!(
+                    "extension \"{}\" is also a number of hotline \"{}\" in {}",
+                    phone.extension, hotline.name, hotline.file
+                ),
+            ));
+        }
     }
 }
 

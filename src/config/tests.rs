@@ -1281,3 +1281,30 @@ fn feature_codes_set_in_two_files_are_refused() {
         vec!["dialplans/other.toml: feature_codes: feature codes are already set in dialplans/hotline.toml; set them in one file only"]
     );
 }
+
+#[test]
+fn feature_codes_and_extensions_must_not_be_hotline_numbers() {
+    assert_single_error(
+        &GOOD.replace("numbers = [\"4008\"]", "numbers = [\"4008\", \"*22\"]"),
+        "dialplans/hotline.toml: hotline.service.numbers: number \"*22\" is also the logout feature code",
+    );
+    assert_eq!(
+        phone_errors(&PHONES.replace("[phone.1002]", "[phone.4008]")),
+        vec!["hardware/phones.toml: phone.4008: extension \"4008\" is also a number of hotline \"service\" in dialplans/hotline.toml"]
+    );
+    assert_eq!(
+        phone_errors(&PHONES.replace("[phone.1002]", "[phone.\"*23\"]")),
+        vec![
+            "hardware/phones.toml: phone.\"*23\": extension \"*23\" is also the ready feature code"
+        ]
+    );
+}
+
+#[test]
+fn credentials_stay_out_of_debug_output() {
+    let config = load(shipped_dir()).unwrap();
+    let text = format!("{:?}", config.hardware);
+    assert!(!text.contains("sample-1001"), "{text}");
+    assert!(text.contains("password: Some(\"<hidden>\")"), "{text}");
+    assert!(text.contains("extension: \"1001\""), "{text}");
+}
