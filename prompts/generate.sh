@@ -1,6 +1,7 @@
 #!/bin/sh
 # Regenerates the shipped prompt set. The WAV files are committed, so this only needs to run
-# when a wording changes: `sh prompts/generate.sh` from the repository root.
+# when a wording changes: `sh prompts/generate.sh` from the repository root regenerates
+# everything, `sh prompts/generate.sh moh beep` only the prompts named (in both languages).
 #
 # Mandarin uses the `cmn-latn-pinyin` voice: espeak-ng 1.51's plain `cmn` voice turns the
 # characters into pinyin and then reads the tone numbers in English ("le five"), which no
@@ -8,17 +9,27 @@
 # Output is 8 kHz mono 16-bit PCM: the switch plays G.711 at 8 kHz anyway, and it keeps the
 # repository small.
 #
+# `sox -D` turns dithering off so the same text gives the same file (files made before it
+# differ from a rerun in their lowest bit only).
+#
 # Prompts that carry a number are split around it so the switch can play
 # `<prompt> digit_N minutes`, e.g. hold + digit_3 + minutes + thanks_patience.
 set -eu
 cd "$(dirname "$0")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+only=" $* "
+
+# wanted NAME: true when NAME is to be (re)generated in this run.
+wanted() {
+    [ "$only" = "  " ] || case $only in *" $1 "*) true ;; *) false ;; esac
+}
 
 # say LANG NAME TEXT [TEXT2]: TEXT2 (optional) is English appended after Mandarin text,
 # for the "For English, press 9" line of the Mandarin main menu.
 say() {
     lang=$1 name=$2 text=$3
+    wanted "$name" || return 0
     mkdir -p "$lang"
     case $lang in
         zh) espeak-ng -v cmn-latn-pinyin -s 240 -w "$tmp/a.wav" "$text" ;;
@@ -26,9 +37,9 @@ say() {
     esac
     if [ $# -ge 4 ]; then
         espeak-ng -v en -s 165 -w "$tmp/b.wav" "$4"
-        sox -G "$tmp/a.wav" "$tmp/b.wav" -r 8000 -c 1 -b 16 -e signed-integer "$lang/$name.wav"
+        sox -D -G "$tmp/a.wav" "$tmp/b.wav" -r 8000 -c 1 -b 16 -e signed-integer "$lang/$name.wav"
     else
-        sox -G "$tmp/a.wav" -r 8000 -c 1 -b 16 -e signed-integer "$lang/$name.wav"
+        sox -D -G "$tmp/a.wav" -r 8000 -c 1 -b 16 -e signed-integer "$lang/$name.wav"
     fi
 }
 
@@ -74,6 +85,66 @@ say zh transfer_no_repeat "您無需重複說明。"
 say en transfer_no_repeat "You will not need to explain again."
 say zh minutes "分鐘。"
 say en minutes "minutes."
+
+say zh queue_first "您是下一位。"
+say en queue_first "You are next in line."
+say zh less_than_a_minute "不到一分鐘。"
+say en less_than_a_minute "less than a minute."
+say zh callback_confirmed "好的,我們已為您保留排隊位置,稍後會回電給您。感謝您的來電,再見。"
+say en callback_confirmed "Thank you. We have kept your place in the queue and will call you back. Goodbye."
+say zh voicemail_offer "對不起,客服人員都在忙,請在提示音後留言。"
+say en voicemail_offer "Sorry, all our agents are busy. Please leave a message after the tone."
+
+# Heard by the agent, not the caller, in the moment before the call is connected: short.
+say zh whisper_sales "銷售來電"
+say en whisper_sales "Sales call"
+say zh whisper_support "技術支持來電"
+say en whisper_support "Support call"
+say zh whisper_accounts "賬戶查詢來電"
+say en whisper_accounts "Accounts call"
+say zh whisper_operator "人工服務來電"
+say en whisper_operator "Operator call"
+
+# Feature code confirmations, heard on the agent's desk phone.
+say zh agent_logged_in "您已登錄,可以接聽來電。"
+say en agent_logged_in "You are logged in and ready for calls."
+say zh agent_logged_out "您已退出登錄。"
+say en agent_logged_out "You are logged out."
+say zh agent_ready "您已就緒,可以接聽來電。"
+say en agent_ready "You are ready for calls."
+say zh agent_not_ready "您已暫停接聽來電。"
+say en agent_not_ready "You are not ready. No calls will be offered to you."
+
+# beep: the voicemail tone, 0.4 s of 1 kHz with 10 ms ramps so it does not click.
+if wanted beep; then
+    mkdir -p zh en
+    sox -D -n -r 8000 -c 1 -b 16 -e signed-integer zh/beep.wav synth 0.4 sine 1000 fade 0.01 0.4 0.01 vol -6dB
+    cp zh/beep.wav en/beep.wav
+fi
+
+# moh: music on hold, a gentle 20 s loop with no words, the same in every language. Eight
+# chords of 2.5 s (C Am F G C Am Dm G: it ends where it can start again) as soft sine pads,
+# each with a plucked two-note melody on top; faded in and out so the loop point is silent.
+if wanted moh; then
+    mkdir -p zh en
+    n=0
+    for chord in "C4 E4 G4:E5 G5" "A3 C4 E4:C5 E5" "F3 A3 C4:A4 C5" "G3 B3 D4:B4 D5" \
+        "C4 E4 G4:G5 E5" "A3 C4 E4:E5 C5" "D4 F4 A4:F5 D5" "G3 B3 D4:D5 B4"; do
+        pad=${chord%%:*} melody=${chord#*:}
+        set -- $pad
+        sox -D -r 8000 -c 3 -n "$tmp/pad.wav" synth 2.5 sine "$1" sine "$2" sine "$3" \
+            remix - fade q 0.4 2.5 0.8 vol 0.35
+        set -- $melody
+        sox -D -n -r 8000 -c 1 "$tmp/m1.wav" synth 1.25 pluck "$1" fade 0.01 1.25 0.4 vol 0.3
+        sox -D -n -r 8000 -c 1 "$tmp/m2.wav" synth 1.25 pluck "$2" fade 0.01 1.25 0.4 vol 0.3
+        sox -D "$tmp/m1.wav" "$tmp/m2.wav" "$tmp/mel.wav"
+        sox -D -m "$tmp/pad.wav" "$tmp/mel.wav" "$tmp/chord_$n.wav"
+        n=$((n + 1))
+    done
+    sox -D "$tmp"/chord_?.wav -r 8000 -c 1 -b 16 -e signed-integer zh/moh.wav \
+        fade t 1 20 1.5 norm -8
+    cp zh/moh.wav en/moh.wav
+fi
 
 set -- 零 一 二 三 四 五 六 七 八 九
 for n in 0 1 2 3 4 5 6 7 8 9; do

@@ -52,16 +52,29 @@ impl Standards {
 }
 
 /// Everything from `dialplans/*.toml`, merged and validated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Dialplan {
     pub standards: Standards,
     /// In name order.
     pub hotlines: Vec<Hotline>,
     pub flows: BTreeMap<String, Flow>,
     pub queues: BTreeMap<String, Queue>,
+    /// Caller tiers by name.
+    pub tiers: BTreeMap<String, Tier>,
+    pub feature_codes: FeatureCodes,
 }
 
 impl Dialplan {
+    /// The queue priority of a caller and the tier that gives it: (0, None) for a number in
+    /// no tier. `caller_number` is the From user part, matched exactly.
+    pub fn priority_of(&self, caller_number: &str) -> (u32, Option<&str>) {
+        self.tiers
+            .values()
+            .find(|tier| tier.numbers.iter().any(|number| number == caller_number))
+            .map(|tier| (tier.priority, Some(tier.name.as_str())))
+            .unwrap_or((0, None))
+    }
+
     /// The hotline a request-URI user ("4008", "hotline") dials. SIP user parts are
     /// case-sensitive (RFC 3261 19.1.4), so the match is exact.
     pub fn hotline_for(&self, request_user: &str) -> Option<&Hotline> {
@@ -103,6 +116,15 @@ impl Dialplan {
                     Target::Language(language) => {
                         reach.languages.insert(language.to_string());
                     }
+                }
+            }
+        }
+        // A caller who overflows keeps their language, so the overflow queue is reached too.
+        let mut pending: Vec<String> = reach.queues.iter().cloned().collect();
+        while let Some(name) = pending.pop() {
+            if let Some(QueueExit::Overflow(next)) = self.queues.get(&name).map(|q| &q.exit) {
+                if reach.queues.insert(next.clone()) {
+                    pending.push(next.clone());
                 }
             }
         }
@@ -253,13 +275,235 @@ impl fmt::Display for Action {
     }
 }
 
-/// A queue calls are routed to. In issue 2 routing plays `prompt` and hangs up politely.
+/// A queue calls wait in until an agent with the queue's skills answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queue {
     pub name: String,
     /// Played when a call is routed here; default "connecting".
     pub prompt: String,
     pub file: String,
+    /// An agent needs all of these; empty means any agent.
+    pub skills: Vec<String>,
+    pub strategy: Strategy,
+    /// The agent's wrap-up after each call from this queue (default 15 s).
+    pub wrap_up: Duration,
+    /// Standard S5: no caller waits longer than this (default and most 10 min).
+    pub max_wait: Duration,
+    /// The exit is taken this long before `max_wait` (default 30 s), so the caller hears
+    /// the offer and still leaves the queue within the standard.
+    pub exit_notice: Duration,
+    pub exit: QueueExit,
+    /// Position and expected wait are announced again this often (default 30 s).
+    pub announce_every: Duration,
+    /// Music on hold prompt (default "moh").
+    pub moh: String,
+    /// Played to the agent before connecting, when set.
+    pub whisper: Option<String>,
+}
+
+impl Queue {
+    /// When the caller is taken out of the queue: `exit_notice` before `max_wait`.
+    pub fn exit_after(&self) -> Duration {
+        self.max_wait.saturating_sub(self.exit_notice)
+    }
+
+    /// Every prompt a call in this queue may hear (and the agent's whisper), with the key
+    /// path that makes it needed.
+    pub fn prompt_uses(&self) -> Vec<PromptUse> {
+        let key = format!("queue.{}", key_segment(&self.name));
+        let use_at = |field: &str, prompt: &str| PromptUse {
+            file: self.file.clone(),
+            key: format!("{key}.{field}"),
+            prompt: prompt.to_string(),
+            greeting: false,
+        };
+        let mut out = vec![use_at("prompt", &self.prompt), use_at("moh", &self.moh)];
+        if let Some(whisper) = &self.whisper {
+            out.push(use_at("whisper", whisper));
+        }
+        for prompt in ANNOUNCEMENT_PROMPTS {
+            out.push(use_at("announce_every", prompt));
+        }
+        for digit in 0..10 {
+            out.push(use_at("announce_every", &format!("digit_{digit}")));
+        }
+        let exit_prompts: &[&str] = match self.exit {
+            QueueExit::Callback => &CALLBACK_PROMPTS,
+            QueueExit::Voicemail => &VOICEMAIL_PROMPTS,
+            QueueExit::Overflow(_) => &[],
+        };
+        for prompt in exit_prompts {
+            out.push(use_at("exit", prompt));
+        }
+        out
+    }
+}
+
+/// What the switch plays to announce position and expected wait:
+/// "queue_position digit_N", "queue_expected_wait digit_N minutes" or
+/// "queue_expected_wait less_than_a_minute", "queue_first" for the caller who is next.
+pub const ANNOUNCEMENT_PROMPTS: [&str; 5] = [
+    "queue_position",
+    "queue_expected_wait",
+    "minutes",
+    "queue_first",
+    "less_than_a_minute",
+];
+/// The callback exit: the offer ("press 1 …") and the confirmation.
+pub const CALLBACK_PROMPTS: [&str; 2] = ["callback_offer", "callback_confirmed"];
+/// The voicemail exit: the invitation and the tone.
+pub const VOICEMAIL_PROMPTS: [&str; 2] = ["voicemail_offer", "beep"];
+
+/// How a queue picks the agent to offer a call to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Strategy {
+    /// The ready agent idle the longest.
+    #[default]
+    LongestIdle,
+    /// Each agent in turn, after the one offered last.
+    RoundRobin,
+    /// Every ready agent at once; the first to answer takes the call.
+    RingAll,
+    /// The ready agent who has answered the fewest calls.
+    FewestCalls,
+}
+
+impl Strategy {
+    const ALL: [Strategy; 4] = [
+        Strategy::LongestIdle,
+        Strategy::RoundRobin,
+        Strategy::RingAll,
+        Strategy::FewestCalls,
+    ];
+
+    /// As written in a dialplan.
+    pub fn config_name(self) -> &'static str {
+        match self {
+            Strategy::LongestIdle => "longest_idle",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::RingAll => "ring_all",
+            Strategy::FewestCalls => "fewest_calls",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::LongestIdle => "longest idle",
+            Strategy::RoundRobin => "round robin",
+            Strategy::RingAll => "ring all",
+            Strategy::FewestCalls => "fewest calls",
+        })
+    }
+}
+
+/// Where a caller goes when the queue's maximum wait is near.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum QueueExit {
+    /// Offer a callback that keeps the caller's place (press 1).
+    #[default]
+    Callback,
+    /// Move the caller to another queue.
+    Overflow(String),
+    /// Record a voicemail message.
+    Voicemail,
+}
+
+impl fmt::Display for QueueExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueueExit::Callback => f.write_str("callback"),
+            QueueExit::Overflow(queue) => write!(f, "overflow to queue {queue}"),
+            QueueExit::Voicemail => f.write_str("voicemail"),
+        }
+    }
+}
+
+/// Callers whose number is in a tier go ahead of those with a lower priority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    pub name: String,
+    /// Higher goes first; callers in no tier have 0.
+    pub priority: u32,
+    /// Caller numbers (the From user part), matched exactly.
+    pub numbers: Vec<String>,
+    pub file: String,
+}
+
+/// Codes an agent dials from the desk phone to change state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureCodes {
+    /// Log in (and become ready); default "*21".
+    pub login: String,
+    /// Default "*22".
+    pub logout: String,
+    /// Default "*23".
+    pub ready: String,
+    /// Default "*24".
+    pub not_ready: String,
+}
+
+impl Default for FeatureCodes {
+    fn default() -> Self {
+        FeatureCodes {
+            login: "*21".to_string(),
+            logout: "*22".to_string(),
+            ready: "*23".to_string(),
+            not_ready: "*24".to_string(),
+        }
+    }
+}
+
+/// What a feature code asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeatureCode {
+    Login,
+    Logout,
+    Ready,
+    NotReady,
+}
+
+impl FeatureCodes {
+    /// What a dialled number (request-URI user) means, if it is a feature code.
+    pub fn lookup(&self, dialled: &str) -> Option<FeatureCode> {
+        self.all()
+            .into_iter()
+            .find(|(_, code)| *code == dialled)
+            .map(|(feature, _)| feature)
+    }
+
+    /// (what, code) in the order login, logout, ready, not ready.
+    pub fn all(&self) -> [(FeatureCode, &str); 4] {
+        [
+            (FeatureCode::Login, self.login.as_str()),
+            (FeatureCode::Logout, self.logout.as_str()),
+            (FeatureCode::Ready, self.ready.as_str()),
+            (FeatureCode::NotReady, self.not_ready.as_str()),
+        ]
+    }
+}
+
+impl FeatureCode {
+    /// The key in `[feature_codes]`.
+    pub fn config_name(self) -> &'static str {
+        match self {
+            FeatureCode::Login => "login",
+            FeatureCode::Logout => "logout",
+            FeatureCode::Ready => "ready",
+            FeatureCode::NotReady => "not_ready",
+        }
+    }
+
+    /// The confirmation prompt played after the code is accepted.
+    pub fn confirmation_prompt(self) -> &'static str {
+        match self {
+            FeatureCode::Login => "agent_logged_in",
+            FeatureCode::Logout => "agent_logged_out",
+            FeatureCode::Ready => "agent_ready",
+            FeatureCode::NotReady => "agent_not_ready",
+        }
+    }
 }
 
 /// A prompt named somewhere in a flow or queue, with the key path that names it.
@@ -399,6 +643,9 @@ struct RawFile {
     flow: BTreeMap<String, RawFlow>,
     #[serde(default)]
     queue: BTreeMap<String, RawQueue>,
+    #[serde(default)]
+    tier: BTreeMap<String, RawTier>,
+    feature_codes: Option<RawFeatureCodes>,
 }
 
 #[derive(Deserialize)]
@@ -494,12 +741,51 @@ struct RawAction {
 #[serde(deny_unknown_fields)]
 struct RawQueue {
     prompt: Option<String>,
+    skills: Option<Vec<String>>,
+    strategy: Option<String>,
+    wrap_up: Option<String>,
+    max_wait: Option<String>,
+    exit_notice: Option<String>,
+    exit: Option<RawQueueExit>,
+    announce_every: Option<String>,
+    moh: Option<String>,
+    whisper: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueueExit {
+    callback: Option<bool>,
+    overflow: Option<String>,
+    voicemail: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    priority: u32,
+    numbers: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeatureCodes {
+    login: Option<String>,
+    logout: Option<String>,
+    ready: Option<String>,
+    not_ready: Option<String>,
 }
 
 const DEFAULT_LANGUAGE: &str = "zh";
 const DEFAULT_MENU_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_TRIES: u32 = 3;
 const DEFAULT_QUEUE_PROMPT: &str = "connecting";
+const DEFAULT_WRAP_UP: Duration = Duration::from_secs(15);
+/// Standard S5: the longest any caller waits in a queue.
+const MAX_WAIT_LIMIT: Duration = Duration::from_secs(600);
+const DEFAULT_EXIT_NOTICE: Duration = Duration::from_secs(30);
+const DEFAULT_ANNOUNCE_EVERY: Duration = Duration::from_secs(30);
+const DEFAULT_MOH: &str = "moh";
 const KEYPAD: &str = "0123456789*#";
 
 /// Reads and checks every `dialplans/*.toml` under `dir`. Problems go to `errors`; the
@@ -582,12 +868,15 @@ fn build_dialplan(
     let mut flow_files: BTreeMap<String, String> = BTreeMap::new();
     let mut queue_files: BTreeMap<String, String> = BTreeMap::new();
     let mut hotline_files: BTreeMap<String, String> = BTreeMap::new();
+    let mut tier_files: BTreeMap<String, String> = BTreeMap::new();
     let mut standards_file: Option<String> = None;
+    let mut feature_codes_file: Option<String> = None;
     for (file, raw) in &files {
         for (kind, names, seen) in [
             ("flow", raw.flow.keys().collect::<Vec<_>>(), &mut flow_files),
             ("queue", raw.queue.keys().collect(), &mut queue_files),
             ("hotline", raw.hotline.keys().collect(), &mut hotline_files),
+            ("tier", raw.tier.keys().collect(), &mut tier_files),
         ] {
             for name in names {
                 if let Some(first) = seen.get(name) {
@@ -611,6 +900,16 @@ fn build_dialplan(
                 None => standards_file = Some(file.clone()),
             }
         }
+        if raw.feature_codes.is_some() {
+            match &feature_codes_file {
+                Some(first) => errors.push(ConfigError::new(
+                    file.as_str(),
+                    "feature_codes",
+                    format!("feature codes are already set in {first}; set them in one file only"),
+                )),
+                None => feature_codes_file = Some(file.clone()),
+            }
+        }
     }
     let names = Names {
         flows: flow_files.keys().cloned().collect(),
@@ -621,6 +920,8 @@ fn build_dialplan(
     let mut hotlines = Vec::new();
     let mut flows = BTreeMap::new();
     let mut queues = BTreeMap::new();
+    let mut tiers = BTreeMap::new();
+    let mut feature_codes = FeatureCodes::default();
     for (file, raw) in files {
         let mut check = Checker {
             file: &file,
@@ -639,20 +940,20 @@ fn build_dialplan(
             }
         }
         for (name, raw_queue) in raw.queue {
-            let key = format!("queue.{}.prompt", key_segment(&name));
-            let prompt = match raw_queue.prompt {
-                Some(prompt) => check.prompt_name(&key, prompt),
-                None => DEFAULT_QUEUE_PROMPT.to_string(),
-            };
+            let queue = check.queue(&name, raw_queue);
             if queue_files.get(&name) == Some(&file) {
-                queues.insert(
-                    name.clone(),
-                    Queue {
-                        name,
-                        prompt,
-                        file: file.clone(),
-                    },
-                );
+                queues.insert(name, queue);
+            }
+        }
+        for (name, raw_tier) in raw.tier {
+            let tier = check.tier(&name, raw_tier);
+            if tier_files.get(&name) == Some(&file) {
+                tiers.insert(name, tier);
+            }
+        }
+        if let Some(raw_codes) = raw.feature_codes {
+            if feature_codes_file.as_deref() == Some(file.as_str()) {
+                feature_codes = check.feature_codes(raw_codes);
             }
         }
         for (name, raw_hotline) in raw.hotline {
@@ -672,13 +973,79 @@ fn build_dialplan(
     }
     // File order first, so the later definition is the one reported.
     check_numbers_unique(&hotlines, errors);
+    check_overflow_loops(&queues, errors);
+    check_tier_numbers_unique(&tiers, errors);
     hotlines.sort_by(|a, b| a.name.cmp(&b.name));
     Some(Dialplan {
         standards,
         hotlines,
         flows,
         queues,
+        tiers,
+        feature_codes,
     })
+}
+
+/// Overflow moves a caller on; a ring of overflows would move them round for ever.
+fn check_overflow_loops(queues: &BTreeMap<String, Queue>, errors: &mut Vec<ConfigError>) {
+    let mut reported: BTreeSet<&str> = BTreeSet::new();
+    for start in queues.values() {
+        let mut path: Vec<&str> = vec![start.name.as_str()];
+        let mut current = start;
+        while let QueueExit::Overflow(next) = &current.exit {
+            let Some(next_queue) = queues.get(next) else {
+                break;
+            };
+            if let Some(position) = path.iter().position(|name| *name == next.as_str()) {
+                // Report each loop once, at its first queue in name order.
+                let ring = &path[position..];
+                let first = ring.iter().min().copied().unwrap_or(start.name.as_str());
+                if ring.len() > 1 && first == start.name.as_str() && reported.insert(first) {
+                    let mut names: Vec<&str> = ring.to_vec();
+                    names.push(first);
+                    errors.push(ConfigError::new(
+                        start.file.as_str(),
+                        format!("queue.{}.exit.overflow", key_segment(&start.name)),
+                        format!(
+                            "overflow queues go round in a loop ({}), so a caller would never leave",
+                            names.join(" → ")
+                        ),
+                    ));
+                }
+                break;
+            }
+            path.push(next.as_str());
+            current = next_queue;
+        }
+    }
+}
+
+/// A caller number in two tiers would have two priorities.
+fn check_tier_numbers_unique(tiers: &BTreeMap<String, Tier>, errors: &mut Vec<ConfigError>) {
+    let mut owners: BTreeMap<&str, &Tier> = BTreeMap::new();
+    for tier in tiers.values() {
+        for (index, number) in tier.numbers.iter().enumerate() {
+            let key = format!("tier.{}.numbers[{index}]", key_segment(&tier.name));
+            match owners.get(number.as_str()) {
+                Some(owner) if owner.name == tier.name => errors.push(ConfigError::new(
+                    tier.file.as_str(),
+                    key,
+                    format!("number \"{number}\" is listed twice"),
+                )),
+                Some(owner) => errors.push(ConfigError::new(
+                    tier.file.as_str(),
+                    key,
+                    format!(
+                        "number \"{number}\" is already in tier \"{}\" in {}; a caller has one priority",
+                        owner.name, owner.file
+                    ),
+                )),
+                None => {
+                    owners.insert(number, tier);
+                }
+            }
+        }
+    }
 }
 
 fn check_numbers_unique(hotlines: &[Hotline], errors: &mut Vec<ConfigError>) {
@@ -804,6 +1171,208 @@ impl Checker<'_> {
             self.error(key, "must be at least 1");
         }
         tries
+    }
+
+    fn queue(&mut self, name: &str, raw: RawQueue) -> Queue {
+        let key = format!("queue.{}", key_segment(name));
+        let prompt = match raw.prompt {
+            Some(prompt) => self.prompt_name(&format!("{key}.prompt"), prompt),
+            None => DEFAULT_QUEUE_PROMPT.to_string(),
+        };
+        let skills = raw.skills.unwrap_or_default();
+        for (index, skill) in skills.iter().enumerate() {
+            if skill.trim().is_empty() {
+                self.error(
+                    &format!("{key}.skills[{index}]"),
+                    "a skill must be a non-empty name such as \"sales\"",
+                );
+            } else if skills[..index].contains(skill) {
+                self.error(
+                    &format!("{key}.skills[{index}]"),
+                    format!("skill \"{skill}\" is listed twice"),
+                );
+            }
+        }
+        let strategy = match raw.strategy {
+            None => Strategy::default(),
+            Some(text) => Strategy::ALL
+                .into_iter()
+                .find(|strategy| strategy.config_name() == text)
+                .unwrap_or_else(|| {
+                    self.error(
+                        &format!("{key}.strategy"),
+                        format!("\"{text}\" is not a strategy; use longest_idle, round_robin, ring_all or fewest_calls"),
+                    );
+                    Strategy::default()
+                }),
+        };
+        let wrap_up = match raw.wrap_up {
+            Some(text) => self.duration(&format!("{key}.wrap_up"), &text, DEFAULT_WRAP_UP),
+            None => DEFAULT_WRAP_UP,
+        };
+        let max_wait =
+            self.positive_duration(&format!("{key}.max_wait"), raw.max_wait, MAX_WAIT_LIMIT);
+        if max_wait > MAX_WAIT_LIMIT {
+            self.error(
+                &format!("{key}.max_wait"),
+                format!(
+                    "{} is longer than the {} standard S5 allows a caller to wait",
+                    format_duration(max_wait),
+                    format_duration(MAX_WAIT_LIMIT)
+                ),
+            );
+        }
+        let exit_notice = match raw.exit_notice {
+            Some(text) => self.duration(&format!("{key}.exit_notice"), &text, DEFAULT_EXIT_NOTICE),
+            None => DEFAULT_EXIT_NOTICE,
+        };
+        // A zero max_wait is already refused; one sentence per mistake.
+        if !max_wait.is_zero() && exit_notice >= max_wait {
+            self.error(
+                &format!("{key}.exit_notice"),
+                format!(
+                    "{} must be shorter than max_wait {}, or callers would be moved on as they arrive",
+                    format_duration(exit_notice),
+                    format_duration(max_wait)
+                ),
+            );
+        }
+        let exit = match raw.exit {
+            None => QueueExit::default(),
+            Some(raw_exit) => self.queue_exit(&format!("{key}.exit"), name, raw_exit),
+        };
+        let announce_every = self.positive_duration(
+            &format!("{key}.announce_every"),
+            raw.announce_every,
+            DEFAULT_ANNOUNCE_EVERY,
+        );
+        let moh = match raw.moh {
+            Some(moh) => self.prompt_name(&format!("{key}.moh"), moh),
+            None => DEFAULT_MOH.to_string(),
+        };
+        let whisper = raw
+            .whisper
+            .map(|whisper| self.prompt_name(&format!("{key}.whisper"), whisper));
+        Queue {
+            name: name.to_string(),
+            prompt,
+            file: self.file.to_string(),
+            skills,
+            strategy,
+            wrap_up,
+            max_wait,
+            exit_notice,
+            exit,
+            announce_every,
+            moh,
+            whisper,
+        }
+    }
+
+    fn queue_exit(&mut self, key: &str, queue: &str, raw: RawQueueExit) -> QueueExit {
+        let kinds: Vec<&str> = [
+            ("callback", raw.callback.is_some()),
+            ("overflow", raw.overflow.is_some()),
+            ("voicemail", raw.voicemail.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(kind, present)| present.then_some(kind))
+        .collect();
+        if kinds.len() != 1 {
+            let found = if kinds.is_empty() {
+                "none".to_string()
+            } else {
+                kinds.join(" and ")
+            };
+            self.error(
+                key,
+                format!(
+                    "an exit needs exactly one of callback, overflow or voicemail, but has {found}"
+                ),
+            );
+            return QueueExit::default();
+        }
+        if let Some(target) = raw.overflow {
+            if target == queue {
+                self.error(
+                    &format!("{key}.overflow"),
+                    format!("queue \"{queue}\" cannot overflow to itself; name another queue"),
+                );
+                return QueueExit::default();
+            }
+            return QueueExit::Overflow(self.queue_ref(&format!("{key}.overflow"), target));
+        }
+        let (field, enabled, exit) = match raw.callback {
+            Some(enabled) => ("callback", enabled, QueueExit::Callback),
+            None => (
+                "voicemail",
+                raw.voicemail.unwrap_or(false),
+                QueueExit::Voicemail,
+            ),
+        };
+        if !enabled {
+            self.error(
+                &format!("{key}.{field}"),
+                format!(
+                    "{field} = false does nothing; write {field} = true or choose another exit"
+                ),
+            );
+        }
+        exit
+    }
+
+    fn tier(&mut self, name: &str, raw: RawTier) -> Tier {
+        let key = format!("tier.{}", key_segment(name));
+        if raw.numbers.is_empty() {
+            self.error(
+                &format!("{key}.numbers"),
+                "a tier needs at least one caller number",
+            );
+        }
+        for (index, number) in raw.numbers.iter().enumerate() {
+            if !super::hardware::is_sip_user(number) {
+                self.error(
+                    &format!("{key}.numbers[{index}]"),
+                    format!("\"{number}\" is not a caller number such as \"13800000001\""),
+                );
+            }
+        }
+        Tier {
+            name: name.to_string(),
+            priority: raw.priority,
+            numbers: raw.numbers,
+            file: self.file.to_string(),
+        }
+    }
+
+    fn feature_codes(&mut self, raw: RawFeatureCodes) -> FeatureCodes {
+        let defaults = FeatureCodes::default();
+        let codes = FeatureCodes {
+            login: raw.login.unwrap_or(defaults.login),
+            logout: raw.logout.unwrap_or(defaults.logout),
+            ready: raw.ready.unwrap_or(defaults.ready),
+            not_ready: raw.not_ready.unwrap_or(defaults.not_ready),
+        };
+        let all = codes.all();
+        for (index, (feature, code)) in all.iter().enumerate() {
+            let key = format!("feature_codes.{}", feature.config_name());
+            let digits = code.strip_prefix('*').unwrap_or("");
+            if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+                self.error(
+                    &key,
+                    format!("\"{code}\" must be * followed by digits, such as \"*21\""),
+                );
+            } else if let Some((other, _)) = all[..index].iter().find(|(_, c)| c == code) {
+                self.error(
+                    &key,
+                    format!(
+                        "\"{code}\" is also the {} code; each code must be different",
+                        other.config_name()
+                    ),
+                );
+            }
+        }
+        codes
     }
 
     fn flow_ref(&mut self, key: &str, name: String) -> String {

@@ -1,7 +1,9 @@
-//! Hardware: the trunk/PBX peers allowed to send calls (`hardware/trunks.toml`). Agents'
-//! desk phones (`hardware/phones.toml`) arrive in a later issue.
+//! Hardware: the trunk/PBX peers allowed to send calls (`hardware/trunks.toml`) and the
+//! agents' desk phones, headsets and softphones with their credentials
+//! (`hardware/phones.toml`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -15,6 +17,106 @@ use super::error::{key_segment, ConfigError};
 pub struct Hardware {
     /// In name order.
     pub trunks: Vec<TrunkPeer>,
+    /// Agents' devices, in extension order.
+    pub phones: Vec<Phone>,
+}
+
+/// One agent device from `hardware/phones.toml`. Its `Debug` form leaves the credentials
+/// out, so a logged config never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phone {
+    /// The table key: what the switch and the agent call this device ("1001").
+    pub extension: String,
+    /// The SIP user name it registers and authenticates with (digest username).
+    pub user: String,
+    pub password: Option<String>,
+    /// HA1 = MD5("user:hotline:password") as 32 lower-case hex digits.
+    pub ha1_md5: Option<String>,
+    /// HA1 = SHA-256("user:hotline:password") as 64 lower-case hex digits.
+    pub ha1_sha256: Option<String>,
+    pub kind: PhoneKind,
+    /// Free text such as "Yealink T54W"; empty when not given.
+    pub model: String,
+    pub agent: AgentInfo,
+    /// What the agent can answer; a queue needs all of its skills.
+    pub skills: Vec<String>,
+    /// The agent is logged in and ready as soon as the phone registers.
+    pub login_on_register: bool,
+    /// The file it came from, relative to the config dir.
+    pub file: String,
+}
+
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |secret: &Option<String>| secret.as_ref().map(|_| "<hidden>");
+        f.debug_struct("Phone")
+            .field("extension", &self.extension)
+            .field("user", &self.user)
+            .field("password", &hidden(&self.password))
+            .field("ha1_md5", &hidden(&self.ha1_md5))
+            .field("ha1_sha256", &hidden(&self.ha1_sha256))
+            .field("kind", &self.kind)
+            .field("model", &self.model)
+            .field("agent", &self.agent)
+            .field("skills", &self.skills)
+            .field("login_on_register", &self.login_on_register)
+            .field("file", &self.file)
+            .finish()
+    }
+}
+
+impl Phone {
+    /// Whether the agent has every skill in `required` (an empty list needs none).
+    pub fn has_skills(&self, required: &[String]) -> bool {
+        required.iter().all(|skill| self.skills.contains(skill))
+    }
+}
+
+/// What kind of device a phone is; the switch treats them alike, people do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PhoneKind {
+    DeskPhone,
+    Headset,
+    Softphone,
+}
+
+impl PhoneKind {
+    /// As written in phones.toml.
+    pub fn config_name(self) -> &'static str {
+        match self {
+            PhoneKind::DeskPhone => "desk_phone",
+            PhoneKind::Headset => "headset",
+            PhoneKind::Softphone => "softphone",
+        }
+    }
+
+    fn parse(text: &str) -> Option<PhoneKind> {
+        [
+            PhoneKind::DeskPhone,
+            PhoneKind::Headset,
+            PhoneKind::Softphone,
+        ]
+        .into_iter()
+        .find(|kind| kind.config_name() == text)
+    }
+}
+
+impl fmt::Display for PhoneKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PhoneKind::DeskPhone => "desk phone",
+            PhoneKind::Headset => "headset",
+            PhoneKind::Softphone => "softphone",
+        })
+    }
+}
+
+/// The agent a device belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentInfo {
+    pub id: String,
+    /// Display name, e.g. "王芳".
+    pub name: String,
 }
 
 /// A PBX or SIP trunk that may send requests, by address or network.
@@ -46,6 +148,21 @@ impl Hardware {
     pub fn peer_for(&self, ip: IpAddr) -> Option<&TrunkPeer> {
         let ip = canonical(ip);
         self.trunks.iter().find(|peer| peer.contains(ip))
+    }
+
+    /// The phone whose SIP user name is `user` (exact: SIP user parts are case-sensitive).
+    pub fn phone_by_user(&self, user: &str) -> Option<&Phone> {
+        self.phones.iter().find(|phone| phone.user == user)
+    }
+
+    pub fn phone_by_extension(&self, extension: &str) -> Option<&Phone> {
+        self.phones
+            .iter()
+            .find(|phone| phone.extension == extension)
+    }
+
+    pub fn phone_by_agent(&self, agent_id: &str) -> Option<&Phone> {
+        self.phones.iter().find(|phone| phone.agent.id == agent_id)
     }
 }
 
@@ -129,7 +246,38 @@ struct RawTrunk {
     address: toml::Value,
 }
 
-const KNOWN_FILES: &[&str] = &["trunks.toml"];
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhones {
+    #[serde(default)]
+    phone: BTreeMap<String, RawPhone>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhone {
+    user: Option<String>,
+    password: Option<String>,
+    ha1_md5: Option<String>,
+    ha1_sha256: Option<String>,
+    kind: String,
+    model: Option<String>,
+    agent: RawAgent,
+    #[serde(default)]
+    skills: Vec<String>,
+    login_on_register: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    id: String,
+    name: String,
+}
+
+const TRUNKS_FILE: &str = "trunks.toml";
+const PHONES_FILE: &str = "phones.toml";
+const KNOWN_FILES: &[&str] = &[PHONES_FILE, TRUNKS_FILE];
 
 pub(crate) fn load_hardware(dir: &Path, errors: &mut Vec<ConfigError>) -> Option<Hardware> {
     let before = errors.len();
@@ -147,6 +295,13 @@ pub(crate) fn load_hardware(dir: &Path, errors: &mut Vec<ConfigError>) -> Option
                     KNOWN_FILES.join(", ")
                 ),
             ));
+            continue;
+        }
+        if name == PHONES_FILE {
+            match toml::from_str::<RawPhones>(&text) {
+                Ok(raw) => hardware.phones = phones(&file, raw, errors),
+                Err(error) => errors.push(ConfigError::from_toml(&file, &text, &error)),
+            }
             continue;
         }
         found_trunks = true;
@@ -204,6 +359,155 @@ fn trunks(file: &str, raw: RawTrunks, errors: &mut Vec<ConfigError>) -> Vec<Trun
     peers
 }
 
+/// The realm HA1 values are computed with (H(user:realm:password)).
+pub const DIGEST_REALM: &str = "hotline";
+
+fn phones(file: &str, raw: RawPhones, errors: &mut Vec<ConfigError>) -> Vec<Phone> {
+    let mut phones = Vec::new();
+    // Registrar and ACD look phones up by user and by agent: both must name one phone.
+    let mut users: BTreeMap<String, String> = BTreeMap::new();
+    let mut agents: BTreeMap<String, String> = BTreeMap::new();
+    for (extension, phone) in raw.phone {
+        let key = format!("phone.{}", key_segment(&extension));
+        let mut error = |field: &str, message: String| {
+            let key = if field.is_empty() {
+                key.clone()
+            } else {
+                format!("{key}.{field}")
+            };
+            errors.push(ConfigError::new(file, key, message));
+        };
+        if !is_sip_user(&extension) {
+            error(
+                "",
+                format!("extension \"{extension}\" is not a SIP user name such as \"1001\""),
+            );
+        }
+        let user = phone.user.unwrap_or_else(|| extension.clone());
+        if !is_sip_user(&user) {
+            error(
+                "user",
+                format!("\"{user}\" is not a SIP user name such as \"1001\""),
+            );
+        } else if let Some(first) = users.get(&user) {
+            error(
+                "user",
+                format!("user \"{user}\" is already the user of phone {first}"),
+            );
+        } else {
+            users.insert(user.clone(), extension.clone());
+        }
+        if phone.password.as_deref() == Some("") {
+            error(
+                "password",
+                "must not be empty; an empty password lets anyone register".to_string(),
+            );
+        }
+        let mut ha1 = |field: &str, value: Option<String>, digits: usize, hash: &str| {
+            let value = value?;
+            if value.len() != digits || !value.chars().all(|c| c.is_ascii_hexdigit()) {
+                error(
+                    field,
+                    format!(
+                        "must be {digits} hexadecimal digits (the {hash} of \"{user}:{DIGEST_REALM}:PASSWORD\"), but is {} characters{}",
+                        value.chars().count(),
+                        if value.chars().all(|c| c.is_ascii_hexdigit()) {
+                            ""
+                        } else {
+                            " with some that are not hexadecimal digits"
+                        }
+                    ),
+                );
+            }
+            Some(value.to_ascii_lowercase())
+        };
+        let ha1_md5 = ha1("ha1_md5", phone.ha1_md5, 32, "MD5");
+        let ha1_sha256 = ha1("ha1_sha256", phone.ha1_sha256, 64, "SHA-256");
+        if phone.password.is_none() && ha1_md5.is_none() && ha1_sha256.is_none() {
+            error(
+                "",
+                "needs password = \"...\" or ha1_md5 / ha1_sha256, or the phone could never authenticate".to_string(),
+            );
+        }
+        let kind = PhoneKind::parse(&phone.kind).unwrap_or_else(|| {
+            error(
+                "kind",
+                format!(
+                    "\"{}\" is not a device kind; use desk_phone, headset or softphone",
+                    phone.kind
+                ),
+            );
+            PhoneKind::DeskPhone
+        });
+        let agent_id = phone.agent.id.trim();
+        if agent_id.is_empty()
+            || !agent_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            error(
+                "agent.id",
+                format!(
+                    "agent id \"{}\" must be letters, digits, _ and - such as \"a1001\"",
+                    phone.agent.id
+                ),
+            );
+        } else if let Some(first) = agents.get(agent_id) {
+            error(
+                "agent.id",
+                format!("agent \"{agent_id}\" already has phone {first}; an agent has one device"),
+            );
+        } else {
+            agents.insert(agent_id.to_string(), extension.clone());
+        }
+        if phone.agent.name.trim().is_empty() {
+            error(
+                "agent.name",
+                "must not be empty; it is how the agent is shown".to_string(),
+            );
+        }
+        for (index, skill) in phone.skills.iter().enumerate() {
+            if skill.trim().is_empty() {
+                error(
+                    &format!("skills[{index}]"),
+                    "a skill must be a non-empty name such as \"sales\"".to_string(),
+                );
+            } else if phone.skills[..index].contains(skill) {
+                error(
+                    &format!("skills[{index}]"),
+                    format!("skill \"{skill}\" is listed twice"),
+                );
+            }
+        }
+        phones.push(Phone {
+            extension,
+            user,
+            password: phone.password,
+            ha1_md5,
+            ha1_sha256,
+            kind,
+            model: phone.model.unwrap_or_default(),
+            agent: AgentInfo {
+                id: phone.agent.id,
+                name: phone.agent.name,
+            },
+            skills: phone.skills,
+            login_on_register: phone.login_on_register.unwrap_or(false),
+            file: file.to_string(),
+        });
+    }
+    phones
+}
+
+/// A SIP user part as it appears in a request URI: no whitespace and none of the
+/// characters that would end it.
+pub(crate) fn is_sip_user(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !"@:;<>\"?".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +534,7 @@ mod tests {
     #[test]
     fn peers_match_their_networks_only() {
         let hardware = Hardware {
+            phones: Vec::new(),
             trunks: vec![TrunkPeer {
                 name: "local-pbx".into(),
                 networks: vec![

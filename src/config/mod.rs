@@ -1,7 +1,8 @@
 //! config: loads and validates everything `hotline serve` and `hotline check` read from a
-//! config dir — `dialplans/*.toml` (hotlines, flows, queues, service standards),
-//! `hardware/*.toml` (trunk/PBX peers) and the list of files under `prompts/` — into typed
-//! settings, collecting every problem as a one-sentence [`ConfigError`].
+//! config dir — `dialplans/*.toml` (hotlines, flows, queues, caller tiers, feature codes,
+//! service standards), `hardware/*.toml` (trunk/PBX peers, agents' phones) and the list of
+//! files under `prompts/` — into typed settings, collecting every problem as a
+//! one-sentence [`ConfigError`].
 //!
 //! Must not touch: audio decoding (prompt durations arrive through [`PromptCatalog`], which
 //! the integrator implements for `media::prompt::PromptLibrary`), sockets, or the wall
@@ -17,11 +18,13 @@ mod prompts;
 use std::path::{Path, PathBuf};
 
 pub use dialplan::{
-    Action, Collect, Dialplan, Entry, Flow, Hotline, Menu, PromptUse, Queue, Reach, Standards, Step,
+    Action, Collect, Dialplan, Entry, FeatureCode, FeatureCodes, Flow, Hotline, Menu, PromptUse,
+    Queue, QueueExit, Reach, Standards, Step, Strategy, Tier, ANNOUNCEMENT_PROMPTS,
+    CALLBACK_PROMPTS, VOICEMAIL_PROMPTS,
 };
 pub use duration::{format_duration, format_seconds, parse_duration, RingCadence};
 pub use error::ConfigError;
-pub use hardware::{parse_network, Hardware, TrunkPeer};
+pub use hardware::{parse_network, AgentInfo, Hardware, Phone, PhoneKind, TrunkPeer, DIGEST_REALM};
 pub use hours::{BusinessHours, WeeklyInterval};
 pub use prompts::{check_prompts, prompt_summary, PromptCatalog, PromptFile, PROMPT_EXTENSIONS};
 
@@ -55,6 +58,10 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigError>> {
     if let Some(dialplan) = &dialplan {
         prompts::check_prompt_files(dialplan, &prompts, &mut errors);
     }
+    if let (Some(dialplan), Some(hardware)) = (&dialplan, &hardware) {
+        check_queues_have_agents(dialplan, hardware, &mut errors);
+        check_dialled_numbers_are_distinct(dialplan, hardware, &mut errors);
+    }
     match (dialplan, hardware) {
         (Some(dialplan), Some(hardware)) if errors.is_empty() => Ok(Config {
             dir: dir.to_path_buf(),
@@ -63,6 +70,77 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigError>> {
             prompts,
         }),
         _ => Err(errors),
+    }
+}
+
+/// A queue no agent can answer would hold every caller until the exit.
+fn check_queues_have_agents(
+    dialplan: &Dialplan,
+    hardware: &Hardware,
+    errors: &mut Vec<ConfigError>,
+) {
+    for queue in dialplan.queues.values() {
+        if hardware
+            .phones
+            .iter()
+            .any(|phone| phone.has_skills(&queue.skills))
+        {
+            continue;
+        }
+        let key = format!("queue.{}.skills", error::key_segment(&queue.name));
+        let message = if hardware.phones.is_empty() {
+            "no agent can take its calls: hardware/phones.toml lists no phones".to_string()
+        } else {
+            let skills: Vec<String> = queue.skills.iter().map(|s| format!("\"{s}\"")).collect();
+            format!(
+                "no agent has skills {}; give them to a phone in hardware/phones.toml",
+                skills.join(" and ")
+            )
+        };
+        errors.push(ConfigError::new(queue.file.as_str(), key, message));
+    }
+}
+
+/// A desk phone dials hotlines, feature codes and extensions alike: each number must mean
+/// one thing.
+fn check_dialled_numbers_are_distinct(
+    dialplan: &Dialplan,
+    hardware: &Hardware,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (feature, code) in dialplan.feature_codes.all() {
+        if let Some(hotline) = dialplan.hotline_for(code) {
+            errors.push(ConfigError::new(
+                hotline.file.as_str(),
+                format!("hotline.{}.numbers", error::key_segment(&hotline.name)),
+                format!(
+                    "number \"{code}\" is also the {} feature code",
+                    feature.config_name()
+                ),
+            ));
+        }
+        if let Some(phone) = hardware.phone_by_extension(code) {
+            errors.push(ConfigError::new(
+                phone.file.as_str(),
+                format!("phone.{}", error::key_segment(&phone.extension)),
+                format!(
+                    "extension \"{code}\" is also the {} feature code",
+                    feature.config_name()
+                ),
+            ));
+        }
+    }
+    for phone in &hardware.phones {
+        if let Some(hotline) = dialplan.hotline_for(&phone.extension) {
+            errors.push(ConfigError::new(
+                phone.file.as_str(),
+                format!("phone.{}", error::key_segment(&phone.extension)),
+                format!(
+                    "extension \"{}\" is also a number of hotline \"{}\" in {}",
+                    phone.extension, hotline.name, hotline.file
+                ),
+            ));
+        }
     }
 }
 
@@ -95,7 +173,32 @@ pub fn summary(config: &Config) -> String {
     }
     out.push_str("queues:\n");
     for queue in dialplan.queues.values() {
-        out.push_str(&format!("  {} (plays {})\n", queue.name, queue.prompt));
+        out.push_str(&format!("  {}: {}\n", queue.name, describe_queue(queue)));
+    }
+    if !dialplan.tiers.is_empty() {
+        out.push_str("caller tiers:\n");
+        for tier in dialplan.tiers.values() {
+            out.push_str(&format!(
+                "  {}: priority {}, numbers {}\n",
+                tier.name,
+                tier.priority,
+                tier.numbers.join(", ")
+            ));
+        }
+    }
+    let codes: Vec<String> = dialplan
+        .feature_codes
+        .all()
+        .iter()
+        .map(|(feature, code)| format!("{code} {}", feature.config_name().replace('_', " ")))
+        .collect();
+    out.push_str(&format!("feature codes: {}\n", codes.join(", ")));
+    out.push_str("phones:\n");
+    if config.hardware.phones.is_empty() {
+        out.push_str("  none\n");
+    }
+    for phone in &config.hardware.phones {
+        out.push_str(&format!("  {}\n", describe_phone(phone)));
     }
     out.push_str("trunk peers:\n");
     for peer in &config.hardware.trunks {
@@ -118,6 +221,56 @@ pub fn summary(config: &Config) -> String {
         out.push_str(&format!("  {language}: {count} prompts\n"));
     }
     out
+}
+
+fn describe_queue(queue: &Queue) -> String {
+    let skills = if queue.skills.is_empty() {
+        "any agent".to_string()
+    } else {
+        format!("skills {}", queue.skills.join(", "))
+    };
+    format!(
+        "plays {}; {skills}; {}; wrap-up {}; max wait {}, then {} ({} before); announce every {}; music {}{}",
+        queue.prompt,
+        queue.strategy,
+        format_duration(queue.wrap_up),
+        format_duration(queue.max_wait),
+        queue.exit,
+        format_duration(queue.exit_notice),
+        format_duration(queue.announce_every),
+        queue.moh,
+        queue
+            .whisper
+            .as_ref()
+            .map(|whisper| format!("; whisper {whisper}"))
+            .unwrap_or_default()
+    )
+}
+
+fn describe_phone(phone: &Phone) -> String {
+    let model = if phone.model.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", phone.model)
+    };
+    let skills = if phone.skills.is_empty() {
+        "no skills".to_string()
+    } else {
+        format!("skills {}", phone.skills.join(", "))
+    };
+    format!(
+        "{}: user {}, {}{model}, agent {} ({}), {skills}{}",
+        phone.extension,
+        phone.user,
+        phone.kind,
+        phone.agent.id,
+        phone.agent.name,
+        if phone.login_on_register {
+            ", logged in on register"
+        } else {
+            ""
+        }
+    )
 }
 
 fn describe_step(step: &Step) -> String {

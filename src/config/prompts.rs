@@ -120,13 +120,9 @@ pub(crate) fn prompt_uses_by_language(dialplan: &Dialplan) -> Vec<(PromptUse, BT
     }
     for (queue_name, languages) in queue_languages {
         if let Some(queue) = dialplan.queues.get(queue_name) {
-            let prompt_use = PromptUse {
-                file: queue.file.clone(),
-                key: format!("queue.{}.prompt", super::error::key_segment(queue_name)),
-                prompt: queue.prompt.clone(),
-                greeting: false,
-            };
-            uses.push((prompt_use, languages));
+            for prompt_use in queue.prompt_uses() {
+                uses.push((prompt_use, languages.clone()));
+            }
         }
     }
     uses

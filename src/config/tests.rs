@@ -22,9 +22,46 @@ const PROMPTS: &[&str] = &[
     "en/invalid",
     "en/connecting",
 ];
+/// What every queue needs in both languages with the default settings: music, the
+/// announcements and the callback exit.
+const QUEUE_PROMPTS: &[&str] = &[
+    "moh",
+    "queue_position",
+    "queue_expected_wait",
+    "minutes",
+    "queue_first",
+    "less_than_a_minute",
+    "digit_0",
+    "digit_1",
+    "digit_2",
+    "digit_3",
+    "digit_4",
+    "digit_5",
+    "digit_6",
+    "digit_7",
+    "digit_8",
+    "digit_9",
+    "callback_offer",
+    "callback_confirmed",
+];
+/// One agent who can take any queue in these tests, one with a skill.
+const PHONES: &str = r#"
+[phone.1001]
+password = "secret-1001"
+kind = "desk_phone"
+model = "Yealink T54W"
+agent = { id = "a1001", name = "王芳" }
+skills = ["sales", "support"]
+login_on_register = true
 
-/// A config dir with `dialplan` as dialplans/hotline.toml, a loopback trunk and empty
-/// prompt files (load only looks at names).
+[phone.1002]
+ha1_md5 = "0123456789ABCDEF0123456789abcdef"
+kind = "headset"
+agent = { id = "a1002", name = "李強" }
+"#;
+
+/// A config dir with `dialplan` as dialplans/hotline.toml, a loopback trunk, two phones
+/// and empty prompt files (load only looks at names).
 fn write_dir(dialplan: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -32,20 +69,38 @@ fn write_dir(dialplan: &str) -> tempfile::TempDir {
     std::fs::create_dir_all(root.join("hardware")).unwrap();
     std::fs::write(root.join("dialplans/hotline.toml"), dialplan).unwrap();
     std::fs::write(root.join("hardware/trunks.toml"), TRUNKS).unwrap();
-    for prompt in PROMPTS {
-        let path = root.join(format!("prompts/{prompt}.wav"));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, b"").unwrap();
+    std::fs::write(root.join("hardware/phones.toml"), PHONES).unwrap();
+    let queue_prompts = ["zh", "en"]
+        .iter()
+        .flat_map(|language| QUEUE_PROMPTS.iter().map(move |p| format!("{language}/{p}")));
+    for prompt in PROMPTS.iter().map(|p| p.to_string()).chain(queue_prompts) {
+        write_prompt(root, &prompt);
     }
     dir
 }
 
-fn errors_for(dialplan: &str) -> Vec<String> {
-    let dir = write_dir(dialplan);
+fn write_prompt(root: &Path, language_and_name: &str) {
+    let path = root.join(format!("prompts/{language_and_name}.wav"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, b"").unwrap();
+}
+
+fn errors_in(dir: &tempfile::TempDir) -> Vec<String> {
     match load(dir.path()) {
         Ok(_) => Vec::new(),
         Err(errors) => errors.iter().map(ToString::to_string).collect(),
     }
+}
+
+/// The errors for the GOOD dialplan with `phones` as hardware/phones.toml.
+fn phone_errors(phones: &str) -> Vec<String> {
+    let dir = write_dir(GOOD);
+    std::fs::write(dir.path().join("hardware/phones.toml"), phones).unwrap();
+    errors_in(&dir)
+}
+
+fn errors_for(dialplan: &str) -> Vec<String> {
+    errors_in(&write_dir(dialplan))
 }
 
 fn assert_single_error(dialplan: &str, expected: &str) {
@@ -696,4 +751,560 @@ fn a_typo_in_one_file_does_not_make_its_flows_look_missing_from_another() {
         errors[0].starts_with("dialplans/hotline.toml"),
         "{errors:#?}"
     );
+}
+
+// ---- Issue 3: phones, queues, tiers, feature codes.
+
+#[test]
+fn shipped_phones_and_queues_load() {
+    let config = load(shipped_dir()).unwrap();
+    let phones = &config.hardware.phones;
+    let extensions: Vec<&str> = phones.iter().map(|p| p.extension.as_str()).collect();
+    assert_eq!(extensions, ["1001", "1002", "1003", "1004"]);
+    for (index, phone) in phones.iter().enumerate() {
+        let n = 1001 + index;
+        assert_eq!(phone.user, n.to_string(), "user defaults to the extension");
+        assert_eq!(
+            phone.password.as_deref(),
+            Some(format!("sample-{n}").as_str())
+        );
+        assert_eq!(phone.agent.id, format!("a{n}"));
+        assert!(phone.login_on_register);
+        assert_eq!(phone.file, "hardware/phones.toml");
+    }
+    let first = &phones[0];
+    assert_eq!(first.kind, PhoneKind::DeskPhone);
+    assert_eq!(first.model, "Yealink T54W");
+    assert_eq!(first.agent.name, "王芳");
+    assert_eq!(first.skills, ["sales", "support"]);
+    assert_eq!(
+        config.hardware.phone_by_user("1003").map(|p| p.kind),
+        Some(PhoneKind::Headset)
+    );
+    assert_eq!(
+        config.hardware.phone_by_agent("a1004").map(|p| p.kind),
+        Some(PhoneKind::Softphone)
+    );
+    assert!(config.hardware.phone_by_extension("1005").is_none());
+
+    let queues = &config.dialplan.queues;
+    for name in ["sales", "support", "accounts", "operator"] {
+        let queue = &queues[name];
+        assert_eq!(queue.skills, [name]);
+        assert!(
+            phones.iter().any(|p| p.has_skills(&queue.skills)),
+            "{name} has an agent"
+        );
+        assert_eq!(queue.max_wait, Duration::from_secs(600));
+        assert_eq!(queue.exit_after(), Duration::from_secs(570));
+        assert_eq!(
+            queue.whisper.as_deref(),
+            Some(format!("whisper_{name}").as_str())
+        );
+    }
+    assert_eq!(queues["sales"].strategy, Strategy::LongestIdle);
+    assert_eq!(queues["accounts"].strategy, Strategy::FewestCalls);
+    assert_eq!(queues["operator"].strategy, Strategy::RoundRobin);
+    assert_eq!(queues["sales"].exit, QueueExit::Callback);
+    assert_eq!(queues["operator"].exit, QueueExit::Voicemail);
+    assert_eq!(config.dialplan.feature_codes, FeatureCodes::default());
+    assert_eq!(
+        config.dialplan.priority_of("13800000001"),
+        (10, Some("vip"))
+    );
+}
+
+#[test]
+fn shipped_summary_lists_phones_queue_settings_tiers_and_codes() {
+    let config = load(shipped_dir()).unwrap();
+    let text = summary(&config);
+    for needle in [
+        "1001: user 1001, desk phone Yealink T54W, agent a1001 (王芳), skills sales, support, logged in on register",
+        "1003: user 1003, headset ",
+        "1004: user 1004, softphone baresip, agent a1004 (Emily Chen), skills sales, operator",
+        "sales: plays connecting; skills sales; longest idle; wrap-up 15s; max wait 10m, then callback (30s before); announce every 30s; music moh; whisper whisper_sales",
+        "operator: plays connecting; skills operator; round robin;",
+        "then voicemail (30s before)",
+        "vip: priority 10, numbers 13800000001, +8613800000002",
+        "feature codes: *21 login, *22 logout, *23 ready, *24 not ready",
+    ] {
+        assert!(text.contains(needle), "summary lacks {needle:?}:\n{text}");
+    }
+}
+
+#[test]
+fn queue_settings_have_the_documented_defaults() {
+    let dir = write_dir(GOOD);
+    let config = load(dir.path()).unwrap();
+    let sales = &config.dialplan.queues["sales"];
+    assert_eq!(sales.prompt, "connecting");
+    assert!(sales.skills.is_empty());
+    assert_eq!(sales.strategy, Strategy::LongestIdle);
+    assert_eq!(sales.wrap_up, Duration::from_secs(15));
+    assert_eq!(sales.max_wait, Duration::from_secs(600));
+    assert_eq!(sales.exit_notice, Duration::from_secs(30));
+    assert_eq!(sales.exit, QueueExit::Callback);
+    assert_eq!(sales.announce_every, Duration::from_secs(30));
+    assert_eq!(sales.moh, "moh");
+    assert_eq!(sales.whisper, None);
+    assert!(config.dialplan.tiers.is_empty());
+    assert_eq!(config.dialplan.priority_of("13800000001"), (0, None));
+}
+
+const FULL_QUEUE: &str = r#"
+[queue.sales]
+prompt = "connecting"
+skills = ["sales"]
+strategy = "ring_all"
+wrap_up = "0s"
+max_wait = "5m"
+exit_notice = "20s"
+exit = { overflow = "operator" }
+announce_every = "45s"
+moh = "moh"
+whisper = "whisper_sales"
+
+[queue.operator]
+exit = { voicemail = true }
+"#;
+
+fn full_queue_dir() -> tempfile::TempDir {
+    let dir = write_dir(&GOOD.replace("[queue.sales]\n", FULL_QUEUE));
+    for language in ["zh", "en"] {
+        for prompt in ["whisper_sales", "voicemail_offer", "beep"] {
+            write_prompt(dir.path(), &format!("{language}/{prompt}"));
+        }
+    }
+    dir
+}
+
+#[test]
+fn every_queue_setting_is_read() {
+    let dir = full_queue_dir();
+    let config = match load(dir.path()) {
+        Ok(config) => config,
+        Err(errors) => panic!("{errors:#?}"),
+    };
+    let sales = &config.dialplan.queues["sales"];
+    assert_eq!(sales.skills, ["sales"]);
+    assert_eq!(sales.strategy, Strategy::RingAll);
+    assert_eq!(sales.wrap_up, Duration::ZERO);
+    assert_eq!(sales.max_wait, Duration::from_secs(300));
+    assert_eq!(sales.exit_notice, Duration::from_secs(20));
+    assert_eq!(sales.exit_after(), Duration::from_secs(280));
+    assert_eq!(sales.exit, QueueExit::Overflow("operator".into()));
+    assert_eq!(sales.announce_every, Duration::from_secs(45));
+    assert_eq!(sales.whisper.as_deref(), Some("whisper_sales"));
+    assert_eq!(
+        config.dialplan.queues["operator"].exit,
+        QueueExit::Voicemail
+    );
+    // Reached only by overflow, the operator queue is still reached, in both languages.
+    let reach = config
+        .dialplan
+        .reach(config.dialplan.hotline_for("4008").unwrap());
+    assert!(reach.queues.contains("operator"), "{reach:?}");
+    for (text, strategy) in [
+        ("longest_idle", Strategy::LongestIdle),
+        ("round_robin", Strategy::RoundRobin),
+        ("fewest_calls", Strategy::FewestCalls),
+    ] {
+        let dir = write_dir(&GOOD.replace(
+            "[queue.sales]\n",
+            &format!("[queue.sales]\nstrategy = \"{text}\"\n"),
+        ));
+        assert_eq!(
+            load(dir.path()).unwrap().dialplan.queues["sales"].strategy,
+            strategy
+        );
+    }
+}
+
+#[test]
+fn voicemail_and_whisper_prompts_must_exist_where_the_queue_is_reached() {
+    let dir = full_queue_dir();
+    std::fs::remove_file(dir.path().join("prompts/en/beep.wav")).unwrap();
+    std::fs::remove_file(dir.path().join("prompts/zh/whisper_sales.wav")).unwrap();
+    assert_eq!(
+        errors_in(&dir),
+        vec![
+            "dialplans/hotline.toml: queue.operator.exit: prompt \"beep\" is missing for language \"en\" (no prompts/en/beep.{wav,flac,mp3,ogg})",
+            "dialplans/hotline.toml: queue.sales.whisper: prompt \"whisper_sales\" is missing for language \"zh\" (no prompts/zh/whisper_sales.{wav,flac,mp3,ogg})",
+        ]
+    );
+}
+
+#[test]
+fn callback_prompts_and_music_must_exist() {
+    let dir = write_dir(&GOOD.replace("[queue.sales]\n", "[queue.sales]\nmoh = \"jazz\"\n"));
+    std::fs::remove_file(dir.path().join("prompts/zh/callback_confirmed.wav")).unwrap();
+    assert_eq!(
+        errors_in(&dir),
+        vec![
+            "dialplans/hotline.toml: queue.sales.moh: prompt \"jazz\" is missing for language \"en\" (no prompts/en/jazz.{wav,flac,mp3,ogg})",
+            "dialplans/hotline.toml: queue.sales.moh: prompt \"jazz\" is missing for language \"zh\" (no prompts/zh/jazz.{wav,flac,mp3,ogg})",
+            "dialplans/hotline.toml: queue.sales.exit: prompt \"callback_confirmed\" is missing for language \"zh\" (no prompts/zh/callback_confirmed.{wav,flac,mp3,ogg})",
+        ]
+    );
+}
+
+fn with_sales_queue(settings: &str) -> String {
+    GOOD.replace("[queue.sales]\n", &format!("[queue.sales]\n{settings}\n"))
+}
+
+#[test]
+fn exit_notice_must_be_shorter_than_max_wait() {
+    assert_single_error(
+        &with_sales_queue("max_wait = \"30s\""),
+        "dialplans/hotline.toml: queue.sales.exit_notice: 30s must be shorter than max_wait 30s, or callers would be moved on as they arrive",
+    );
+    assert_eq!(
+        errors_for(&with_sales_queue(
+            "max_wait = \"30s\"\nexit_notice = \"29s\""
+        )),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn max_wait_over_ten_minutes_breaks_standard_s5() {
+    assert_single_error(
+        &with_sales_queue("max_wait = \"15m\""),
+        "dialplans/hotline.toml: queue.sales.max_wait: 15m is longer than the 10m standard S5 allows a caller to wait",
+    );
+    assert_single_error(
+        &with_sales_queue("max_wait = \"0s\""),
+        "dialplans/hotline.toml: queue.sales.max_wait: must be longer than 0s",
+    );
+}
+
+#[test]
+fn bad_queue_durations_and_strategy() {
+    assert_eq!(
+        errors_for(&with_sales_queue(
+            "strategy = \"fastest\"\nwrap_up = \"15\"\nannounce_every = \"0s\""
+        )),
+        vec![
+            "dialplans/hotline.toml: queue.sales.strategy: \"fastest\" is not a strategy; use longest_idle, round_robin, ring_all or fewest_calls",
+            "dialplans/hotline.toml: queue.sales.wrap_up: duration \"15\" has no unit; write it like \"15s\" or \"15ms\"",
+            "dialplans/hotline.toml: queue.sales.announce_every: must be longer than 0s",
+        ]
+    );
+}
+
+#[test]
+fn overflow_must_name_another_declared_queue() {
+    assert_single_error(
+        &with_sales_queue("exit = { overflow = \"operater\" }"),
+        "dialplans/hotline.toml: queue.sales.exit.overflow: unknown queue \"operater\" (declare it as [queue.operater])",
+    );
+    assert_single_error(
+        &with_sales_queue("exit = { overflow = \"sales\" }"),
+        "dialplans/hotline.toml: queue.sales.exit.overflow: queue \"sales\" cannot overflow to itself; name another queue",
+    );
+}
+
+#[test]
+fn overflow_queues_must_not_loop() {
+    let dialplan = format!(
+        "{}\n[queue.support]\nexit = {{ overflow = \"sales\" }}\n",
+        with_sales_queue("exit = { overflow = \"support\" }")
+    );
+    assert_single_error(
+        &dialplan,
+        "dialplans/hotline.toml: queue.sales.exit.overflow: overflow queues go round in a loop (sales → support → sales), so a caller would never leave",
+    );
+}
+
+#[test]
+fn an_exit_is_exactly_one_thing() {
+    assert_single_error(
+        &with_sales_queue("exit = { callback = true, voicemail = true }"),
+        "dialplans/hotline.toml: queue.sales.exit: an exit needs exactly one of callback, overflow or voicemail, but has callback and voicemail",
+    );
+    assert_single_error(
+        &with_sales_queue("exit = { callback = false }"),
+        "dialplans/hotline.toml: queue.sales.exit.callback: callback = false does nothing; write callback = true or choose another exit",
+    );
+}
+
+#[test]
+fn a_queue_whose_skills_no_agent_has_is_refused() {
+    assert_single_error(
+        &with_sales_queue("skills = [\"sales\", \"french\"]"),
+        "dialplans/hotline.toml: queue.sales.skills: no agent has skills \"sales\" and \"french\"; give them to a phone in hardware/phones.toml",
+    );
+    assert_single_error(
+        &with_sales_queue("skills = [\"sales\", \"\"]"),
+        "dialplans/hotline.toml: queue.sales.skills[1]: a skill must be a non-empty name such as \"sales\"",
+    );
+}
+
+#[test]
+fn queues_without_any_phone_are_refused() {
+    let dir = write_dir(GOOD);
+    std::fs::remove_file(dir.path().join("hardware/phones.toml")).unwrap();
+    assert_eq!(
+        errors_in(&dir),
+        vec!["dialplans/hotline.toml: queue.sales.skills: no agent can take its calls: hardware/phones.toml lists no phones"]
+    );
+}
+
+#[test]
+fn phone_kind_must_be_known() {
+    assert_eq!(
+        phone_errors(&PHONES.replace("kind = \"headset\"", "kind = \"deskphone\"")),
+        vec!["hardware/phones.toml: phone.1002.kind: \"deskphone\" is not a device kind; use desk_phone, headset or softphone"]
+    );
+    assert_eq!(PhoneKind::DeskPhone.to_string(), "desk phone");
+    assert_eq!(PhoneKind::Headset.to_string(), "headset");
+    assert_eq!(PhoneKind::Softphone.to_string(), "softphone");
+}
+
+#[test]
+fn a_phone_needs_a_password_or_an_ha1() {
+    assert_eq!(
+        phone_errors(&PHONES.replace("ha1_md5 = \"0123456789ABCDEF0123456789abcdef\"\n", "")),
+        vec!["hardware/phones.toml: phone.1002: needs password = \"...\" or ha1_md5 / ha1_sha256, or the phone could never authenticate"]
+    );
+    assert_eq!(
+        phone_errors(&PHONES.replace("\"secret-1001\"", "\"\"")),
+        vec!["hardware/phones.toml: phone.1001.password: must not be empty; an empty password lets anyone register"]
+    );
+}
+
+#[test]
+fn ha1_values_must_be_hex_of_the_right_length() {
+    assert_eq!(
+        phone_errors(&PHONES.replace("0123456789ABCDEF0123456789abcdef", "0123456789abcdef")),
+        vec!["hardware/phones.toml: phone.1002.ha1_md5: must be 32 hexadecimal digits (the MD5 of \"1002:hotline:PASSWORD\"), but is 16 characters"]
+    );
+    let sha = format!("ha1_sha256 = \"{}\"", "g".repeat(64));
+    assert_eq!(
+        phone_errors(&PHONES.replace("ha1_md5 = \"0123456789ABCDEF0123456789abcdef\"", &sha)),
+        vec!["hardware/phones.toml: phone.1002.ha1_sha256: must be 64 hexadecimal digits (the SHA-256 of \"1002:hotline:PASSWORD\"), but is 64 characters with some that are not hexadecimal digits"]
+    );
+    // Good values are kept in lower case, the form digest computations compare against.
+    let dir = write_dir(GOOD);
+    let sha = "AB".repeat(32);
+    std::fs::write(
+        dir.path().join("hardware/phones.toml"),
+        PHONES.replace("ha1_md5", &format!("ha1_sha256 = \"{sha}\"\nha1_md5")),
+    )
+    .unwrap();
+    let config = load(dir.path()).unwrap();
+    let phone = config.hardware.phone_by_user("1002").unwrap();
+    assert_eq!(
+        phone.ha1_md5.as_deref(),
+        Some("0123456789abcdef0123456789abcdef")
+    );
+    assert_eq!(phone.ha1_sha256, Some("ab".repeat(32)));
+    assert_eq!(phone.password, None);
+    assert_eq!(phone.model, "");
+    assert!(phone.skills.is_empty());
+    assert!(
+        !phone.login_on_register,
+        "login_on_register defaults to false"
+    );
+}
+
+#[test]
+fn users_and_agent_ids_are_unique() {
+    assert_eq!(
+        phone_errors(&format!("{PHONES}user = \"1001\"\n")),
+        vec!["hardware/phones.toml: phone.1002.user: user \"1001\" is already the user of phone 1001"]
+    );
+    assert_eq!(
+        phone_errors(&PHONES.replace("id = \"a1002\"", "id = \"a1001\"")),
+        vec!["hardware/phones.toml: phone.1002.agent.id: agent \"a1001\" already has phone 1001; an agent has one device"]
+    );
+}
+
+#[test]
+fn an_extension_listed_twice_is_a_toml_error_with_its_line() {
+    let errors = phone_errors(&format!(
+        "{PHONES}\n[phone.1001]\npassword = \"x\"\nkind = \"softphone\"\nagent = {{ id = \"a9\", name = \"X\" }}\n"
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("hardware/phones.toml:15: phone.1001: ")
+            && errors[0].contains("duplicate key"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn names_skills_and_extensions_are_checked() {
+    let phones = PHONES
+        .replace("[phone.1002]", "[phone.\"10 02\"]")
+        .replace("name = \"王芳\"", "name = \" \"")
+        .replace("id = \"a1002\"", "id = \"a 1002\"")
+        .replace(
+            "skills = [\"sales\", \"support\"]",
+            "skills = [\"sales\", \"\", \"sales\"]\nuser = \"10@01\"",
+        );
+    assert_eq!(
+        phone_errors(&phones),
+        // In extension order, as the phones are kept.
+        vec![
+            "hardware/phones.toml: phone.\"10 02\": extension \"10 02\" is not a SIP user name such as \"1001\"",
+            "hardware/phones.toml: phone.\"10 02\".user: \"10 02\" is not a SIP user name such as \"1001\"",
+            "hardware/phones.toml: phone.\"10 02\".agent.id: agent id \"a 1002\" must be letters, digits, _ and - such as \"a1001\"",
+            "hardware/phones.toml: phone.1001.user: \"10@01\" is not a SIP user name such as \"1001\"",
+            "hardware/phones.toml: phone.1001.agent.name: must not be empty; it is how the agent is shown",
+            "hardware/phones.toml: phone.1001.skills[1]: a skill must be a non-empty name such as \"sales\"",
+            "hardware/phones.toml: phone.1001.skills[2]: skill \"sales\" is listed twice",
+        ]
+    );
+}
+
+#[test]
+fn unknown_phone_keys_name_file_line_and_key() {
+    let errors = phone_errors(&PHONES.replace("model = ", "modle = "));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("hardware/phones.toml:5: phone.1001.modle: unknown field `modle`"),
+        "{}",
+        errors[0]
+    );
+}
+
+const TIERS: &str = r#"
+[tier.vip]
+priority = 10
+numbers = ["13800000001", "+8613800000002"]
+
+[tier.gold]
+priority = 5
+numbers = ["13800000003"]
+"#;
+
+#[test]
+fn caller_priority_comes_from_the_tier_of_their_number() {
+    let dir = write_dir(&format!("{GOOD}{TIERS}"));
+    let dialplan = load(dir.path()).unwrap().dialplan;
+    assert_eq!(dialplan.priority_of("13800000001"), (10, Some("vip")));
+    assert_eq!(dialplan.priority_of("+8613800000002"), (10, Some("vip")));
+    assert_eq!(dialplan.priority_of("13800000003"), (5, Some("gold")));
+    // Matched exactly, as the trunk sends it: the same number written otherwise is no VIP.
+    assert_eq!(dialplan.priority_of("8613800000002"), (0, None));
+    assert_eq!(dialplan.priority_of(""), (0, None));
+    assert_eq!(dialplan.tiers["vip"].file, "dialplans/hotline.toml");
+}
+
+#[test]
+fn a_number_in_two_tiers_is_refused() {
+    assert_single_error(
+        &format!(
+            "{GOOD}{}",
+            TIERS.replace("[\"13800000003\"]", "[\"13800000003\", \"13800000001\"]")
+        ),
+        "dialplans/hotline.toml: tier.vip.numbers[0]: number \"13800000001\" is already in tier \"gold\" in dialplans/hotline.toml; a caller has one priority",
+    );
+    assert_single_error(
+        &format!(
+            "{GOOD}{}",
+            TIERS.replace("[\"13800000003\"]", "[\"13800000003\", \"13800000003\"]")
+        ),
+        "dialplans/hotline.toml: tier.gold.numbers[1]: number \"13800000003\" is listed twice",
+    );
+}
+
+#[test]
+fn tier_numbers_must_be_caller_numbers() {
+    assert_eq!(
+        errors_for(&format!(
+            "{GOOD}{}",
+            TIERS
+                .replace("[\"13800000003\"]", "[]")
+                .replace("\"+8613800000002\"", "\"138 0000 0002\"")
+        )),
+        vec![
+            "dialplans/hotline.toml: tier.gold.numbers: a tier needs at least one caller number",
+            "dialplans/hotline.toml: tier.vip.numbers[1]: \"138 0000 0002\" is not a caller number such as \"13800000001\"",
+        ]
+    );
+}
+
+#[test]
+fn feature_codes_default_to_star_21_to_24() {
+    let codes = FeatureCodes::default();
+    assert_eq!(
+        [
+            codes.login.as_str(),
+            &codes.logout,
+            &codes.ready,
+            &codes.not_ready
+        ],
+        ["*21", "*22", "*23", "*24"]
+    );
+    assert_eq!(codes.lookup("*21"), Some(FeatureCode::Login));
+    assert_eq!(codes.lookup("*24"), Some(FeatureCode::NotReady));
+    assert_eq!(codes.lookup("4008"), None);
+    assert_eq!(
+        FeatureCode::Ready.confirmation_prompt(),
+        "agent_ready",
+        "confirmation prompts are shipped under these names"
+    );
+    let dir = write_dir(&format!("{GOOD}\n[feature_codes]\nready = \"*77\"\n"));
+    let codes = load(dir.path()).unwrap().dialplan.feature_codes;
+    assert_eq!(codes.ready, "*77");
+    assert_eq!(codes.login, "*21");
+    assert_eq!(codes.lookup("*77"), Some(FeatureCode::Ready));
+}
+
+#[test]
+fn feature_codes_start_with_a_star_and_differ() {
+    assert_eq!(
+        errors_for(&format!(
+            "{GOOD}\n[feature_codes]\nlogin = \"21\"\nready = \"*22\"\nnot_ready = \"*2a\"\n"
+        )),
+        vec![
+            "dialplans/hotline.toml: feature_codes.login: \"21\" must be * followed by digits, such as \"*21\"",
+            "dialplans/hotline.toml: feature_codes.ready: \"*22\" is also the logout code; each code must be different",
+            "dialplans/hotline.toml: feature_codes.not_ready: \"*2a\" must be * followed by digits, such as \"*21\"",
+        ]
+    );
+}
+
+#[test]
+fn feature_codes_set_in_two_files_are_refused() {
+    let dir = write_dir(&format!("{GOOD}\n[feature_codes]\nlogin = \"*31\"\n"));
+    std::fs::write(
+        dir.path().join("dialplans/other.toml"),
+        "[feature_codes]\nlogin = \"*41\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        errors_in(&dir),
+        vec!["dialplans/other.toml: feature_codes: feature codes are already set in dialplans/hotline.toml; set them in one file only"]
+    );
+}
+
+#[test]
+fn feature_codes_and_extensions_must_not_be_hotline_numbers() {
+    assert_single_error(
+        &GOOD.replace("numbers = [\"4008\"]", "numbers = [\"4008\", \"*22\"]"),
+        "dialplans/hotline.toml: hotline.service.numbers: number \"*22\" is also the logout feature code",
+    );
+    assert_eq!(
+        phone_errors(&PHONES.replace("[phone.1002]", "[phone.4008]")),
+        vec!["hardware/phones.toml: phone.4008: extension \"4008\" is also a number of hotline \"service\" in dialplans/hotline.toml"]
+    );
+    assert_eq!(
+        phone_errors(&PHONES.replace("[phone.1002]", "[phone.\"*23\"]")),
+        vec![
+            "hardware/phones.toml: phone.\"*23\": extension \"*23\" is also the ready feature code"
+        ]
+    );
+}
+
+#[test]
+fn credentials_stay_out_of_debug_output() {
+    let config = load(shipped_dir()).unwrap();
+    let text = format!("{:?}", config.hardware);
+    assert!(!text.contains("sample-1001"), "{text}");
+    assert!(text.contains("password: Some(\"<hidden>\")"), "{text}");
+    assert!(text.contains("extension: \"1001\""), "{text}");
 }

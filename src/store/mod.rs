@@ -1,5 +1,7 @@
-//! store: call records and their timelines in SQLite (`DATA/hotline.db`, WAL mode), and the
-//! text renderings `hotline calls list` / `hotline calls show` print.
+//! store: call records and their timelines in SQLite (`DATA/hotline.db`, WAL mode), the
+//! registrar's bindings (so registered phones survive a restart until they expire), the
+//! callback requests callers leave in a queue, and the text renderings
+//! `hotline calls list` / `hotline calls show` print.
 //!
 //! Owns: the database file, its schema and migrations. Must not touch: sockets, call
 //! state or timers — the driver calls these plain synchronous methods from its own
@@ -21,8 +23,9 @@ pub use render::{render_call, render_list};
 /// The database file inside the data dir.
 pub const DATABASE_FILE: &str = "hotline.db";
 
-/// Version written to `PRAGMA user_version` once the schema is in place.
-const SCHEMA_VERSION: i64 = 1;
+/// Version written to `PRAGMA user_version` once the schema is in place. Each version's
+/// script upgrades the one before, so a database of any older version opens and upgrades.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE calls (
@@ -50,6 +53,36 @@ CREATE TABLE events (
 );
 ";
 
+/// Issue 3: the queue story in the call row (so listings need no join), registrar bindings
+/// and callback requests.
+const SCHEMA_V2: &str = "
+ALTER TABLE calls ADD COLUMN queue TEXT;            -- the last queue entered
+ALTER TABLE calls ADD COLUMN agent TEXT;            -- the agent who answered
+ALTER TABLE calls ADD COLUMN wait_ms INTEGER;       -- queue entry to agent answer
+ALTER TABLE calls ADD COLUMN bridged_at_ms INTEGER; -- offset of the 'bridged' event
+ALTER TABLE calls ADD COLUMN talk_ms INTEGER;       -- bridged to hangup
+CREATE TABLE bindings (
+    user       TEXT NOT NULL,
+    contact    TEXT NOT NULL,
+    address    TEXT NOT NULL,  -- ip:port the REGISTER came from
+    transport  TEXT NOT NULL,  -- udp | tcp
+    expires_at TEXT NOT NULL,  -- same fixed-width RFC 3339 as calls.started_at
+    PRIMARY KEY (user, contact)
+);
+CREATE INDEX bindings_by_expires_at ON bindings (expires_at);
+CREATE TABLE callbacks (
+    call_id      TEXT NOT NULL,
+    number       TEXT NOT NULL,
+    queue        TEXT NOT NULL,
+    position     INTEGER NOT NULL,
+    requested_at TEXT NOT NULL
+);
+CREATE INDEX callbacks_by_requested_at ON callbacks (requested_at);
+";
+
+/// The scripts that bring a database from version N-1 to N, in order.
+const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA_V1), (2, SCHEMA_V2)];
+
 /// A store failure, naming the database file and what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -68,6 +101,19 @@ pub enum StoreError {
     NewerSchema { path: PathBuf, found: i64 },
     #[error("{path}: no call with id \"{call_id}\"")]
     UnknownCall { path: PathBuf, call_id: String },
+    #[error("{path}: a binding of user \"{found}\" was given to save for user \"{user}\"")]
+    BindingUser {
+        path: PathBuf,
+        user: String,
+        found: String,
+    },
+    #[error("{path}: stored {what} \"{key}\" is unreadable: {message}")]
+    CorruptRow {
+        path: PathBuf,
+        what: &'static str,
+        key: String,
+        message: String,
+    },
     #[error("{path}: call {call_id} has an unreadable {what}: {message}")]
     Corrupt {
         path: PathBuf,
@@ -90,6 +136,37 @@ pub struct NewCall {
     pub started_at: Timestamp,
 }
 
+/// A registered contact of a phone, as the registrar keeps it across restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredBinding {
+    /// The phone's SIP user name.
+    pub user: String,
+    /// The Contact URI as registered.
+    pub contact: String,
+    /// Where the REGISTER came from, "ip:port": requests to the phone go there.
+    pub address: String,
+    /// "udp" or "tcp".
+    pub transport: String,
+    /// Kept to the millisecond.
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub expires_at: Timestamp,
+}
+
+/// A caller who pressed 1 to be called back, keeping their place in the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallbackRequest {
+    /// The switch's id of the call the request was made on.
+    pub call_id: String,
+    /// The number to call back (the caller's From user part).
+    pub number: String,
+    pub queue: String,
+    /// The place in the queue the caller kept (1 = next).
+    pub position: u32,
+    /// Kept to the millisecond.
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub requested_at: Timestamp,
+}
+
 /// One row of `hotline calls list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallSummary {
@@ -110,6 +187,14 @@ pub struct CallSummary {
     pub reason: Option<String>,
     pub duration_ms: Option<u64>,
     pub event_count: u64,
+    /// The last queue the call entered.
+    pub queue: Option<String>,
+    /// The agent who answered.
+    pub agent: Option<String>,
+    /// Milliseconds from entering the queue to the agent's answer.
+    pub wait_ms: Option<u64>,
+    /// Milliseconds the caller and the agent were connected.
+    pub talk_ms: Option<u64>,
 }
 
 /// A call with its whole timeline, for `hotline calls show`.
@@ -187,12 +272,19 @@ impl Store {
                 found: version,
             });
         }
-        if version < 1 {
-            connection
-                .execute_batch(&format!(
-                    "BEGIN; {SCHEMA_V1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                ))
-                .map_err(fail("create the schema"))?;
+        // One transaction per step: a failed upgrade leaves the previous version intact.
+        for (target, script) in MIGRATIONS {
+            if version < target {
+                connection
+                    .execute_batch(&format!(
+                        "BEGIN; {script} PRAGMA user_version = {target}; COMMIT;"
+                    ))
+                    .map_err(fail(if target == 1 {
+                        "create the schema"
+                    } else {
+                        "upgrade the schema"
+                    }))?;
+            }
         }
         Ok(Store {
             path,
@@ -291,10 +383,38 @@ impl Store {
                     .and_then(|value| value.as_str().map(str::to_string));
                 transaction
                     .execute(
-                        "UPDATE calls SET ended_by = ?2, reason = ?3 WHERE id = ?1",
-                        params![call_id, by, reason],
+                        "UPDATE calls SET ended_by = ?2, reason = ?3,
+                             talk_ms = CASE WHEN bridged_at_ms IS NULL THEN talk_ms
+                                            ELSE MAX(?4 - bridged_at_ms, 0) END
+                         WHERE id = ?1",
+                        params![call_id, by, reason, offset],
                     )
                     .map_err(self.sqlite("record who hung up"))?;
+            }
+            EventKind::QueueEntered { queue, .. } => {
+                transaction
+                    .execute(
+                        "UPDATE calls SET queue = ?2 WHERE id = ?1",
+                        params![call_id, queue],
+                    )
+                    .map_err(self.sqlite("record the queue"))?;
+            }
+            EventKind::AgentAnswered { agent, wait_ms, .. } => {
+                let wait_ms = i64::try_from(*wait_ms).unwrap_or(i64::MAX);
+                transaction
+                    .execute(
+                        "UPDATE calls SET agent = ?2, wait_ms = ?3 WHERE id = ?1",
+                        params![call_id, agent, wait_ms],
+                    )
+                    .map_err(self.sqlite("record the answering agent"))?;
+            }
+            EventKind::Bridged { .. } => {
+                transaction
+                    .execute(
+                        "UPDATE calls SET bridged_at_ms = ?2, talk_ms = NULL WHERE id = ?1",
+                        params![call_id, offset],
+                    )
+                    .map_err(self.sqlite("record the bridge time"))?;
             }
             _ => {}
         }
@@ -362,9 +482,11 @@ impl Store {
                     "UPDATE calls SET outcome = 'interrupted',
                          ended_at = COALESCE(ended_at, ?2),
                          ended_by = COALESCE(ended_by, 'switch'),
-                         reason = COALESCE(reason, 'the switch stopped before the call ended')
+                         reason = COALESCE(reason, 'the switch stopped before the call ended'),
+                         talk_ms = CASE WHEN talk_ms IS NULL AND bridged_at_ms IS NOT NULL
+                                        THEN MAX(?3 - bridged_at_ms, 0) ELSE talk_ms END
                      WHERE id = ?1",
-                    params![id, ended_at],
+                    params![id, ended_at, last_offset],
                 )
                 .map_err(self.sqlite("mark a call interrupted"))?;
         }
@@ -437,6 +559,153 @@ impl Store {
         Ok(Some(CallRecord { summary, events }))
     }
 
+    /// Replaces every stored binding of `user` by `bindings` (none: the phone is
+    /// unregistered). Each binding must be of `user`.
+    pub fn save_bindings(&self, user: &str, bindings: &[StoredBinding]) -> Result<(), StoreError> {
+        if let Some(other) = bindings.iter().find(|binding| binding.user != user) {
+            return Err(StoreError::BindingUser {
+                path: self.path.clone(),
+                user: user.to_string(),
+                found: other.user.clone(),
+            });
+        }
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(self.sqlite("start a transaction"))?;
+        transaction
+            .execute("DELETE FROM bindings WHERE user = ?1", [user])
+            .map_err(self.sqlite("replace a phone's bindings"))?;
+        for binding in bindings {
+            transaction
+                .execute(
+                    "INSERT OR REPLACE INTO bindings (user, contact, address, transport, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        binding.user,
+                        binding.contact,
+                        binding.address,
+                        binding.transport,
+                        format_timestamp(binding.expires_at)
+                    ],
+                )
+                .map_err(self.sqlite("save a binding"))?;
+        }
+        transaction
+            .commit()
+            .map_err(self.sqlite("commit bindings"))?;
+        Ok(())
+    }
+
+    /// The bindings still valid at `now`, by user then contact. Expired ones are deleted:
+    /// nothing will ever need them again.
+    pub fn load_bindings(&self, now: Timestamp) -> Result<Vec<StoredBinding>, StoreError> {
+        let now_text = format_timestamp(now);
+        let connection = self.connection();
+        connection
+            .execute("DELETE FROM bindings WHERE expires_at <= ?1", [&now_text])
+            .map_err(self.sqlite("delete expired bindings"))?;
+        let mut statement = connection
+            .prepare(
+                "SELECT user, contact, address, transport, expires_at FROM bindings
+                 WHERE expires_at > ?1 ORDER BY user, contact",
+            )
+            .map_err(self.sqlite("load bindings"))?;
+        let rows = statement
+            .query_map([&now_text], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(self.sqlite("load bindings"))?;
+        let mut bindings = Vec::new();
+        for row in rows {
+            let (user, contact, address, transport, expires_at) =
+                row.map_err(self.sqlite("load bindings"))?;
+            let expires_at =
+                parse_timestamp(&expires_at).map_err(|message| StoreError::CorruptRow {
+                    path: self.path.clone(),
+                    what: "binding",
+                    key: format!("{user} {contact}"),
+                    message,
+                })?;
+            bindings.push(StoredBinding {
+                user,
+                contact,
+                address,
+                transport,
+                expires_at,
+            });
+        }
+        Ok(bindings)
+    }
+
+    /// Records a caller's request to be called back.
+    pub fn add_callback(&self, request: &CallbackRequest) -> Result<(), StoreError> {
+        self.connection()
+            .execute(
+                "INSERT INTO callbacks (call_id, number, queue, position, requested_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    request.call_id,
+                    request.number,
+                    request.queue,
+                    request.position,
+                    format_timestamp(request.requested_at)
+                ],
+            )
+            .map_err(self.sqlite("record a callback request"))?;
+        Ok(())
+    }
+
+    /// Every callback request, oldest first.
+    pub fn callbacks(&self) -> Result<Vec<CallbackRequest>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(
+                "SELECT call_id, number, queue, position, requested_at FROM callbacks
+                 ORDER BY requested_at, rowid",
+            )
+            .map_err(self.sqlite("read callback requests"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(self.sqlite("read callback requests"))?;
+        let mut requests = Vec::new();
+        for row in rows {
+            let (call_id, number, queue, position, requested_at) =
+                row.map_err(self.sqlite("read callback requests"))?;
+            let corrupt = |message: String| StoreError::CorruptRow {
+                path: self.path.clone(),
+                what: "callback request of call",
+                key: call_id.clone(),
+                message,
+            };
+            let requested_at = parse_timestamp(&requested_at).map_err(corrupt)?;
+            let position = u32::try_from(position)
+                .map_err(|_| corrupt(format!("position {position} is out of range")))?;
+            requests.push(CallbackRequest {
+                call_id,
+                number,
+                queue,
+                position,
+                requested_at,
+            });
+        }
+        Ok(requests)
+    }
+
     fn summary(&self, row: SummaryRow) -> Result<CallSummary, StoreError> {
         let corrupt = |what: &'static str, message: String| StoreError::Corrupt {
             path: self.path.clone(),
@@ -470,13 +739,18 @@ impl Store {
             reason: row.reason,
             duration_ms,
             event_count: u64::try_from(row.event_count).unwrap_or(0),
+            queue: row.queue,
+            agent: row.agent,
+            wait_ms: row.wait_ms.and_then(|ms| u64::try_from(ms).ok()),
+            talk_ms: row.talk_ms.and_then(|ms| u64::try_from(ms).ok()),
         })
     }
 }
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.sip_call_id, c.from_uri, c.to_uri, c.hotline,
         c.started_at, c.answered_at_ms, c.ended_at, c.outcome, c.ended_by, c.reason,
-        (SELECT COUNT(*) FROM events e WHERE e.call_id = c.id)
+        (SELECT COUNT(*) FROM events e WHERE e.call_id = c.id),
+        c.queue, c.agent, c.wait_ms, c.talk_ms
     FROM calls c";
 
 struct SummaryRow {
@@ -492,6 +766,10 @@ struct SummaryRow {
     ended_by: Option<String>,
     reason: Option<String>,
     event_count: i64,
+    queue: Option<String>,
+    agent: Option<String>,
+    wait_ms: Option<i64>,
+    talk_ms: Option<i64>,
 }
 
 fn summary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
@@ -508,6 +786,10 @@ fn summary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
         ended_by: row.get(9)?,
         reason: row.get(10)?,
         event_count: row.get(11)?,
+        queue: row.get(12)?,
+        agent: row.get(13)?,
+        wait_ms: row.get(14)?,
+        talk_ms: row.get(15)?,
     })
 }
 

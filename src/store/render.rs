@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{format_timestamp, CallRecord, CallSummary};
-use crate::switch::timeline::TimelineEvent;
+use crate::switch::timeline::{EventKind, TimelineEvent};
 
 /// An aligned table, one call per line, newest first as given.
 pub fn render_list(calls: &[CallSummary]) -> String {
@@ -17,11 +17,15 @@ pub fn render_list(calls: &[CallSummary]) -> String {
         "TO",
         "HOTLINE",
         "ANSWER",
+        "QUEUE",
+        "AGENT",
+        "WAIT",
         "DURATION",
         "OUTCOME",
         "EVENTS",
     ];
-    let rows: Vec<[String; 9]> = calls
+    let dash = || "-".to_string();
+    let rows: Vec<[String; 12]> = calls
         .iter()
         .map(|call| {
             [
@@ -33,6 +37,9 @@ pub fn render_list(calls: &[CallSummary]) -> String {
                 call.answered_at_ms
                     .map(|ms| format!("{ms} ms"))
                     .unwrap_or_else(|| "-".into()),
+                call.queue.clone().unwrap_or_else(dash),
+                call.agent.clone().unwrap_or_else(dash),
+                call.wait_ms.map(format_millis).unwrap_or_else(dash),
                 call.duration_ms
                     .map(format_millis)
                     .unwrap_or_else(|| "-".into()),
@@ -83,6 +90,22 @@ pub fn render_call(call: &CallRecord) -> String {
     if let Some(answered) = summary.answered_at_ms {
         let _ = writeln!(out, "  answered     after {answered} ms");
     }
+    if let Some(queue) = &summary.queue {
+        let _ = writeln!(out, "  queue        {queue}");
+    }
+    if let Some(agent) = &summary.agent {
+        let _ = writeln!(
+            out,
+            "  agent        {agent}{}",
+            summary
+                .wait_ms
+                .map(|ms| format!(" (answered after waiting {})", format_millis(ms)))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(talk) = summary.talk_ms {
+        let _ = writeln!(out, "  talk         {}", format_millis(talk));
+    }
     if let Some(ended) = summary.ended_at {
         let _ = writeln!(
             out,
@@ -102,6 +125,29 @@ pub fn render_call(call: &CallRecord) -> String {
         (Some(by), None) => writeln!(out, "  outcome      {outcome} (ended by {by})"),
         _ => writeln!(out, "  outcome      {outcome}"),
     };
+    let story: Vec<String> = call
+        .events
+        .iter()
+        .filter_map(|event| {
+            queue_story_line(&event.kind).map(|line| {
+                format!(
+                    "  {:>10}  {line}",
+                    format!("+{}", format_millis(event.offset_ms))
+                )
+            })
+        })
+        .collect();
+    // A hangup belongs in the story only when there is a queue story to end.
+    let queued = call.events.iter().any(|event| {
+        !matches!(event.kind, EventKind::Hangup { .. }) && queue_story_line(&event.kind).is_some()
+    });
+    if queued {
+        let _ = writeln!(out, "queue and agents:");
+        for line in story {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
     let _ = writeln!(out, "timeline:");
     for event in &call.events {
         out.push_str(&render_event(event));
@@ -126,6 +172,93 @@ fn render_event(event: &TimelineEvent) -> String {
         }
     }
     line
+}
+
+/// The queue, agent and desk-phone events told as sentences, for a reader who wants the
+/// story of a wait without reading every prompt and digit.
+fn queue_story_line(kind: &EventKind) -> Option<String> {
+    let seconds = |s: u32| format!("{s} s");
+    Some(match kind {
+        EventKind::QueueEntered {
+            queue,
+            position,
+            expected_wait_s,
+            priority,
+        } => format!(
+            "entered queue {queue} at position {position}, expected wait {}{}",
+            seconds(*expected_wait_s),
+            if *priority > 0 {
+                format!(", priority {priority}")
+            } else {
+                String::new()
+            }
+        ),
+        EventKind::Announcement {
+            position,
+            expected_wait_s,
+        } => format!(
+            "announced position {position}, expected wait {}",
+            seconds(*expected_wait_s)
+        ),
+        EventKind::Offered { agent, extension } => {
+            format!("offered to agent {agent} on phone {extension}")
+        }
+        EventKind::OfferEnded {
+            agent,
+            rings,
+            outcome,
+        } => format!(
+            "agent {agent} did not take it: {} after {rings} ring{}",
+            outcome.replace('_', " "),
+            if *rings == 1 { "" } else { "s" }
+        ),
+        EventKind::AgentAnswered {
+            agent,
+            rings,
+            wait_ms,
+        } => format!(
+            "agent {agent} answered at ring {rings}, after the caller waited {}",
+            format_millis(*wait_ms)
+        ),
+        EventKind::Whisper { agent } => format!("whisper played to agent {agent}"),
+        EventKind::Bridged { agent, transcoding } => format!(
+            "caller and agent {agent} connected{}",
+            if *transcoding { " (transcoding)" } else { "" }
+        ),
+        EventKind::QueueExit { queue, reason } => {
+            format!("left queue {queue}: {}", reason.replace('_', " "))
+        }
+        EventKind::CallbackRequested {
+            number,
+            queue,
+            position,
+        } => {
+            format!("callback requested to {number}, keeping position {position} in queue {queue}")
+        }
+        EventKind::Voicemail { file, duration_ms } => {
+            format!(
+                "voicemail of {} kept in {file}",
+                format_millis(*duration_ms)
+            )
+        }
+        EventKind::WrapUp { agent, seconds: s } => {
+            format!("agent {agent} wraps up for {}", seconds(*s))
+        }
+        EventKind::FeatureCode { code, agent, state } => {
+            format!(
+                "agent {agent} dialled {code}: now {}",
+                state.replace('_', " ")
+            )
+        }
+        EventKind::Hangup { by, reason } => {
+            let by = serde_json::to_value(by)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("ended by {by}: {reason}")
+        }
+        _ => return None,
+    })
 }
 
 fn render_value(value: &serde_json::Value) -> String {

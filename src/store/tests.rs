@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use super::*;
 use crate::switch::timeline::Party;
 
@@ -313,4 +315,649 @@ fn records_serialize_to_json_for_the_cli() {
     assert_eq!(json["events"][0]["event"], "answered");
     assert_eq!(json["events"][0]["offset_ms"], 1003);
     assert_eq!(json["events"][0]["rings"], 1);
+}
+
+// ---- Issue 3: queue story, bindings, callbacks, migration.
+
+/// A caller who enters sales as a VIP, misses one agent and talks to the next.
+fn queued_call_timeline() -> Vec<TimelineEvent> {
+    vec![
+        event(
+            0,
+            EventKind::Invite {
+                from: "sip:13800000001@127.0.0.1".into(),
+                to: "sip:4008@127.0.0.1".into(),
+            },
+        ),
+        event(1, EventKind::Ringing),
+        event(1003, EventKind::Answered { rings: 1 }),
+        event(
+            9000,
+            EventKind::MenuChoice {
+                menu: "main".into(),
+                digit: '1',
+                action: "queue sales".into(),
+            },
+        ),
+        event(
+            9001,
+            EventKind::Route {
+                target: "queue sales".into(),
+            },
+        ),
+        event(
+            9002,
+            EventKind::QueueEntered {
+                queue: "sales".into(),
+                position: 2,
+                expected_wait_s: 45,
+                priority: 10,
+            },
+        ),
+        event(
+            39002,
+            EventKind::Announcement {
+                position: 1,
+                expected_wait_s: 20,
+            },
+        ),
+        event(
+            40000,
+            EventKind::Offered {
+                agent: "a1001".into(),
+                extension: "1001".into(),
+            },
+        ),
+        event(
+            51000,
+            EventKind::OfferEnded {
+                agent: "a1001".into(),
+                rings: 3,
+                outcome: "no_answer".into(),
+            },
+        ),
+        event(
+            51001,
+            EventKind::Offered {
+                agent: "a1002".into(),
+                extension: "1002".into(),
+            },
+        ),
+        event(
+            57202,
+            EventKind::AgentAnswered {
+                agent: "a1002".into(),
+                rings: 2,
+                wait_ms: 48200,
+            },
+        ),
+        event(
+            57203,
+            EventKind::Whisper {
+                agent: "a1002".into(),
+            },
+        ),
+        event(
+            58500,
+            EventKind::Bridged {
+                agent: "a1002".into(),
+                transcoding: true,
+            },
+        ),
+        event(
+            181500,
+            EventKind::Hangup {
+                by: Party::Agent,
+                reason: "bye".into(),
+            },
+        ),
+        event(
+            181501,
+            EventKind::WrapUp {
+                agent: "a1002".into(),
+                seconds: 15,
+            },
+        ),
+    ]
+}
+
+fn store_with_queued_call(dir: &Path) -> Store {
+    let store = Store::open(dir).unwrap();
+    store
+        .begin_call(&new_call("q1", "queued@host", "2025-03-11T02:00:00Z"))
+        .unwrap();
+    for e in queued_call_timeline() {
+        store.append_event("q1", &e).unwrap();
+    }
+    store
+        .finish_call("q1", "2025-03-11T02:03:01.5Z".parse().unwrap(), "completed")
+        .unwrap();
+    store
+}
+
+#[test]
+fn the_summary_follows_the_queue_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_queued_call(dir.path());
+    let summary = store.call("q1").unwrap().unwrap().summary;
+    assert_eq!(summary.queue.as_deref(), Some("sales"));
+    assert_eq!(summary.agent.as_deref(), Some("a1002"));
+    assert_eq!(summary.wait_ms, Some(48200));
+    assert_eq!(summary.talk_ms, Some(181500 - 58500));
+    assert_eq!(summary.ended_by.as_deref(), Some("agent"));
+    assert_eq!(store.list_calls(1).unwrap()[0], summary);
+}
+
+#[test]
+fn an_overflowed_call_shows_the_last_queue_and_no_talk_without_a_bridge() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .begin_call(&new_call("o1", "o1", "2025-03-11T02:00:00Z"))
+        .unwrap();
+    let entered = |queue: &str| EventKind::QueueEntered {
+        queue: queue.into(),
+        position: 1,
+        expected_wait_s: 30,
+        priority: 0,
+    };
+    for e in [
+        event(5000, entered("sales")),
+        event(
+            575000,
+            EventKind::QueueExit {
+                queue: "sales".into(),
+                reason: "overflow operator".into(),
+            },
+        ),
+        event(575001, entered("operator")),
+        event(
+            580000,
+            EventKind::Hangup {
+                by: Party::Caller,
+                reason: "bye".into(),
+            },
+        ),
+    ] {
+        store.append_event("o1", &e).unwrap();
+    }
+    let summary = store.call("o1").unwrap().unwrap().summary;
+    assert_eq!(summary.queue.as_deref(), Some("operator"));
+    assert_eq!(summary.agent, None);
+    assert_eq!(summary.wait_ms, None);
+    assert_eq!(summary.talk_ms, None);
+}
+
+#[test]
+fn an_interrupted_bridged_call_talked_until_its_last_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .begin_call(&new_call("cut", "cut", "2025-03-11T02:00:00Z"))
+        .unwrap();
+    store
+        .append_event(
+            "cut",
+            &event(
+                10000,
+                EventKind::Bridged {
+                    agent: "a1001".into(),
+                    transcoding: false,
+                },
+            ),
+        )
+        .unwrap();
+    store
+        .append_event(
+            "cut",
+            &event(
+                25000,
+                EventKind::Dtmf {
+                    digit: '5',
+                    source: "rfc4733".into(),
+                },
+            ),
+        )
+        .unwrap();
+    assert_eq!(store.mark_interrupted().unwrap(), 1);
+    assert_eq!(
+        store.call("cut").unwrap().unwrap().summary.talk_ms,
+        Some(15000)
+    );
+}
+
+fn binding(user: &str, contact: &str, expires_at: &str) -> StoredBinding {
+    StoredBinding {
+        user: user.into(),
+        contact: contact.into(),
+        address: "127.0.0.1:5062".into(),
+        transport: "udp".into(),
+        expires_at: expires_at.parse().unwrap(),
+    }
+}
+
+#[test]
+fn bindings_survive_a_restart_until_they_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = binding("1001", "<sip:1001@127.0.0.1:5062>", "2025-03-11T03:00:00Z");
+    let mobile = StoredBinding {
+        transport: "tcp".into(),
+        address: "[::1]:5070".into(),
+        ..binding(
+            "1001",
+            "<sip:1001@[::1]:5070;transport=tcp>",
+            "2025-03-11T02:10:00.250Z",
+        )
+    };
+    let other = binding("1002", "<sip:1002@127.0.0.1:5064>", "2025-03-11T02:30:00Z");
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .save_bindings("1001", &[desk.clone(), mobile.clone()])
+            .unwrap();
+        store
+            .save_bindings("1002", std::slice::from_ref(&other))
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let at = |text: &str| text.parse::<Timestamp>().unwrap();
+    assert_eq!(
+        store.load_bindings(at("2025-03-11T02:00:00Z")).unwrap(),
+        vec![desk.clone(), mobile.clone(), other.clone()]
+    );
+    // Expiry is exclusive and millisecond exact.
+    assert_eq!(
+        store.load_bindings(at("2025-03-11T02:10:00.250Z")).unwrap(),
+        vec![desk.clone(), other.clone()]
+    );
+    assert_eq!(
+        store.load_bindings(at("2025-03-11T02:45:00Z")).unwrap(),
+        vec![desk.clone()]
+    );
+    // Expired rows are gone for good, even when asked about an earlier time.
+    assert_eq!(
+        store.load_bindings(at("2025-03-11T02:00:00Z")).unwrap(),
+        vec![desk.clone()]
+    );
+}
+
+#[test]
+fn saving_bindings_replaces_the_users_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let now: Timestamp = "2025-03-11T02:00:00Z".parse().unwrap();
+    let old = binding("1001", "<sip:1001@127.0.0.1:5062>", "2025-03-11T03:00:00Z");
+    let new = binding("1001", "<sip:1001@127.0.0.1:5066>", "2025-03-11T03:00:00Z");
+    let other = binding("1002", "<sip:1002@127.0.0.1:5064>", "2025-03-11T03:00:00Z");
+    store.save_bindings("1001", &[old]).unwrap();
+    store
+        .save_bindings("1002", std::slice::from_ref(&other))
+        .unwrap();
+    store
+        .save_bindings("1001", std::slice::from_ref(&new))
+        .unwrap();
+    assert_eq!(store.load_bindings(now).unwrap(), vec![new, other.clone()]);
+    // Un-registering (Expires: 0 on every contact) leaves nothing for the user.
+    store.save_bindings("1001", &[]).unwrap();
+    assert_eq!(store.load_bindings(now).unwrap(), vec![other.clone()]);
+    let error = store
+        .save_bindings("1001", &[other])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("hotline.db") && error.contains("\"1002\"") && error.contains("\"1001\""),
+        "{error}"
+    );
+}
+
+#[test]
+fn callback_requests_are_kept_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = CallbackRequest {
+        call_id: "c2".into(),
+        number: "+8613800000002".into(),
+        queue: "support".into(),
+        position: 1,
+        requested_at: "2025-03-11T02:09:30.125Z".parse().unwrap(),
+    };
+    let first = CallbackRequest {
+        call_id: "c1".into(),
+        number: "13800000001".into(),
+        queue: "sales".into(),
+        position: 3,
+        requested_at: "2025-03-11T02:09:00Z".parse().unwrap(),
+    };
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.callbacks().unwrap(), vec![]);
+        store.add_callback(&later).unwrap();
+        store.add_callback(&first).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.callbacks().unwrap(), vec![first, later]);
+}
+
+/// The issue-2 schema exactly as that version created it, with one finished call.
+fn write_version_1_database(dir: &Path) {
+    let connection = Connection::open(dir.join(DATABASE_FILE)).unwrap();
+    connection
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; BEGIN; {SCHEMA_V1} PRAGMA user_version = 1; COMMIT;"
+        ))
+        .unwrap();
+    connection
+        .execute_batch(
+            "INSERT INTO calls (id, sip_call_id, from_uri, to_uri, hotline, started_at,
+                                answered_at_ms, ended_at, outcome, ended_by, reason)
+             VALUES ('old', 'old@host', 'sip:1@h', 'sip:4008@h', 'service',
+                     '2025-01-02T03:04:05.000Z', 1003, '2025-01-02T03:04:15.000Z',
+                     'completed', 'caller', 'bye');
+             INSERT INTO events (call_id, seq, offset_ms, kind, detail)
+             VALUES ('old', 0, 1003, 'answered', '{\"event\":\"answered\",\"rings\":1}');",
+        )
+        .unwrap();
+}
+
+#[test]
+fn an_issue_2_database_opens_and_upgrades() {
+    let dir = tempfile::tempdir().unwrap();
+    write_version_1_database(dir.path());
+    let store = Store::open(dir.path()).unwrap();
+    let old = store.call("old").unwrap().unwrap();
+    assert_eq!(
+        old.events,
+        vec![event(1003, EventKind::Answered { rings: 1 })]
+    );
+    assert_eq!(old.summary.outcome.as_deref(), Some("completed"));
+    assert_eq!(old.summary.duration_ms, Some(10_000));
+    assert_eq!(
+        (
+            &old.summary.queue,
+            &old.summary.agent,
+            old.summary.wait_ms,
+            old.summary.talk_ms
+        ),
+        (&None, &None, None, None)
+    );
+    // The old call continues its sequence and gains the new columns.
+    store
+        .append_event(
+            "old",
+            &event(
+                2000,
+                EventKind::QueueEntered {
+                    queue: "sales".into(),
+                    position: 1,
+                    expected_wait_s: 0,
+                    priority: 0,
+                },
+            ),
+        )
+        .unwrap();
+    assert_eq!(
+        store.call("old").unwrap().unwrap().summary.queue.as_deref(),
+        Some("sales")
+    );
+    let now: Timestamp = "2025-03-11T02:00:00Z".parse().unwrap();
+    let kept = binding("1001", "<sip:1001@127.0.0.1:5062>", "2025-03-11T03:00:00Z");
+    store
+        .save_bindings("1001", std::slice::from_ref(&kept))
+        .unwrap();
+    assert_eq!(store.load_bindings(now).unwrap(), vec![kept]);
+    drop(store);
+    let connection = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    // Opening again does not try to upgrade twice.
+    drop(connection);
+    assert!(Store::open(dir.path()).is_ok());
+}
+
+#[test]
+fn every_issue_3_event_renders_with_its_fields() {
+    let cases = [
+        (
+            EventKind::QueueEntered {
+                queue: "sales".into(),
+                position: 2,
+                expected_wait_s: 45,
+                priority: 10,
+            },
+            "queue_entered  expected_wait_s=45 position=2 priority=10 queue=sales",
+        ),
+        (
+            EventKind::Announcement {
+                position: 1,
+                expected_wait_s: 20,
+            },
+            "announcement  expected_wait_s=20 position=1",
+        ),
+        (
+            EventKind::Offered {
+                agent: "a1001".into(),
+                extension: "1001".into(),
+            },
+            "offered  agent=a1001 extension=1001",
+        ),
+        (
+            EventKind::OfferEnded {
+                agent: "a1001".into(),
+                rings: 3,
+                outcome: "no_answer".into(),
+            },
+            "offer_ended  agent=a1001 outcome=no_answer rings=3",
+        ),
+        (
+            EventKind::AgentAnswered {
+                agent: "a1002".into(),
+                rings: 2,
+                wait_ms: 48200,
+            },
+            "agent_answered  agent=a1002 rings=2 wait_ms=48200",
+        ),
+        (
+            EventKind::Whisper {
+                agent: "a1002".into(),
+            },
+            "whisper  agent=a1002",
+        ),
+        (
+            EventKind::Bridged {
+                agent: "a1002".into(),
+                transcoding: true,
+            },
+            "bridged  agent=a1002 transcoding=true",
+        ),
+        (
+            EventKind::QueueExit {
+                queue: "sales".into(),
+                reason: "overflow operator".into(),
+            },
+            "queue_exit  queue=sales reason=\"overflow operator\"",
+        ),
+        (
+            EventKind::CallbackRequested {
+                number: "13800000001".into(),
+                queue: "sales".into(),
+                position: 3,
+            },
+            "callback_requested  number=13800000001 position=3 queue=sales",
+        ),
+        (
+            EventKind::Voicemail {
+                file: "voicemail/q1.wav".into(),
+                duration_ms: 12300,
+            },
+            "voicemail  duration_ms=12300 file=voicemail/q1.wav",
+        ),
+        (
+            EventKind::WrapUp {
+                agent: "a1002".into(),
+                seconds: 15,
+            },
+            "wrap_up  agent=a1002 seconds=15",
+        ),
+        (
+            EventKind::FeatureCode {
+                code: "*21".into(),
+                agent: "a1001".into(),
+                state: "ready".into(),
+            },
+            "feature_code  agent=a1001 code=*21 state=ready",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .begin_call(&new_call("all", "all", "2025-03-11T02:00:00Z"))
+        .unwrap();
+    for (index, (kind, _)) in cases.iter().enumerate() {
+        store
+            .append_event("all", &event(1000 * index as u64, kind.clone()))
+            .unwrap();
+    }
+    let text = render_call(&store.call("all").unwrap().unwrap());
+    for (index, (_, expected)) in cases.iter().enumerate() {
+        let line = format!("+{:>7} ms  {expected}", 1000 * index);
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn rendered_call_tells_the_queue_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_queued_call(dir.path());
+    let text = render_call(&store.call("q1").unwrap().unwrap());
+    for needle in [
+        "  queue        sales\n",
+        "  agent        a1002 (answered after waiting 48.200 s)\n",
+        "  talk         123.000 s\n",
+        "  outcome      completed (ended by agent: bye)\n",
+        "queue and agents:\n",
+        "    +9.002 s  entered queue sales at position 2, expected wait 45 s, priority 10\n",
+        "   +39.002 s  announced position 1, expected wait 20 s\n",
+        "   +40.000 s  offered to agent a1001 on phone 1001\n",
+        "   +51.000 s  agent a1001 did not take it: no answer after 3 rings\n",
+        "   +57.202 s  agent a1002 answered at ring 2, after the caller waited 48.200 s\n",
+        "   +57.203 s  whisper played to agent a1002\n",
+        "   +58.500 s  caller and agent a1002 connected (transcoding)\n",
+        "  +181.500 s  ended by agent: bye\n",
+        "  +181.501 s  agent a1002 wraps up for 15 s\n",
+        "+ 181500 ms  hangup  by=agent reason=bye\n",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert!(
+        text.find("queue and agents:") < text.find("timeline:"),
+        "the story comes before the full timeline"
+    );
+    // A call that never queued has no story section, hangup or not.
+    store
+        .begin_call(&new_call("c1", "c1", "2025-03-11T02:10:00Z"))
+        .unwrap();
+    for e in answered_call_timeline() {
+        store.append_event("c1", &e).unwrap();
+    }
+    let plain = render_call(&store.call("c1").unwrap().unwrap());
+    assert!(!plain.contains("queue and agents:"), "{plain}");
+    assert!(!plain.contains("  queue  "), "{plain}");
+}
+
+#[test]
+fn story_sentences_cover_exits_callbacks_voicemail_and_feature_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .begin_call(&new_call("x", "x", "2025-03-11T02:00:00Z"))
+        .unwrap();
+    for (offset, kind) in [
+        (
+            1000,
+            EventKind::QueueExit {
+                queue: "sales".into(),
+                reason: "callback_offer".into(),
+            },
+        ),
+        (
+            2000,
+            EventKind::CallbackRequested {
+                number: "13800000001".into(),
+                queue: "sales".into(),
+                position: 3,
+            },
+        ),
+        (
+            3000,
+            EventKind::Voicemail {
+                file: "voicemail/x.wav".into(),
+                duration_ms: 12300,
+            },
+        ),
+        (
+            4000,
+            EventKind::FeatureCode {
+                code: "*24".into(),
+                agent: "a1001".into(),
+                state: "not_ready".into(),
+            },
+        ),
+        (
+            5000,
+            EventKind::OfferEnded {
+                agent: "a1003".into(),
+                rings: 1,
+                outcome: "busy".into(),
+            },
+        ),
+    ] {
+        store.append_event("x", &event(offset, kind)).unwrap();
+    }
+    let text = render_call(&store.call("x").unwrap().unwrap());
+    for needle in [
+        "left queue sales: callback offer",
+        "callback requested to 13800000001, keeping position 3 in queue sales",
+        "voicemail of 12.300 s kept in voicemail/x.wav",
+        "agent a1001 dialled *24: now not ready",
+        "agent a1003 did not take it: busy after 1 ring\n",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn rendered_list_has_queue_agent_and_wait_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_queued_call(dir.path());
+    store
+        .begin_call(&new_call("plain", "p", "2025-03-11T01:00:00Z"))
+        .unwrap();
+    let text = render_list(&store.list_calls(10).unwrap());
+    let lines: Vec<&str> = text.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "ID", "STARTED", "(UTC)", "FROM", "TO", "HOTLINE", "ANSWER", "QUEUE", "AGENT", "WAIT",
+            "DURATION", "OUTCOME", "EVENTS"
+        ]
+    );
+    let column = |line: &str, name: &str| {
+        let at = lines[0].find(name).unwrap();
+        line.get(at..)
+            .unwrap()
+            .split("  ")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(column(lines[1], "QUEUE"), "sales");
+    assert_eq!(column(lines[1], "AGENT"), "a1002");
+    assert_eq!(column(lines[1], "WAIT"), "48.200 s");
+    assert_eq!(column(lines[2], "QUEUE"), "-");
+    assert_eq!(column(lines[2], "WAIT"), "-");
 }
