@@ -19,7 +19,7 @@ pub mod session;
 pub use dtmf::{DtmfDetector, DtmfDigit};
 pub use prompt::{PromptError, PromptId, PromptLibrary};
 pub use rtp::{RtpError, RtpPacket, RtpSender};
-pub use session::{MediaEvent, MediaSession, MediaStats};
+pub use session::{MediaEvent, MediaSession, MediaStats, Received, RelayFrame, RelayKind};
 
 /// Samples in one 20 ms frame at 8 kHz: also the RTP timestamp step per packet.
 pub const FRAME_SAMPLES: usize = 160;
@@ -108,6 +108,28 @@ impl Codec {
                     *out = g711::alaw_decode(b);
                 }
             }
+        }
+        n
+    }
+
+    /// Re-encodes `encoded` (in this law) into the front of `out` in law `to`; returns how
+    /// many bytes were written (the shorter of the two lengths). A plain copy when the laws
+    /// are the same.
+    pub fn transcode_into(self, to: Codec, encoded: &[u8], out: &mut [u8]) -> usize {
+        let n = encoded.len().min(out.len());
+        let (src, dst) = (&encoded[..n], &mut out[..n]);
+        match (self, to) {
+            (Codec::Pcmu, Codec::Pcma) => {
+                for (o, &b) in dst.iter_mut().zip(src) {
+                    *o = g711::ulaw_to_alaw(b);
+                }
+            }
+            (Codec::Pcma, Codec::Pcmu) => {
+                for (o, &b) in dst.iter_mut().zip(src) {
+                    *o = g711::alaw_to_ulaw(b);
+                }
+            }
+            _ => dst.copy_from_slice(src),
         }
         n
     }
