@@ -1,23 +1,27 @@
 //! Media: everything that happens to audio inside one call, on a 20 ms tick.
 //!
 //! Owns G.711 coding (`g711`), RTP packets in and out (`rtp`), RFC 4733 telephone-event
-//! detection (`dtmf`), the prompt cache decoded once at start-up (`prompt`) and the sans-IO
-//! per-call media session (`session`) that paces outgoing packets and turns incoming ones into
-//! PCM and digits.
+//! detection (`dtmf`), the prompt cache decoded once at start-up (`prompt`), the sans-IO
+//! per-leg media session (`session`) that paces outgoing packets, turns incoming ones into PCM
+//! and digits, and relays a bridged leg's packets, and the recorder (`recorder`) that writes
+//! what a caller says to a WAV file.
 //!
 //! Must not touch: sockets, clocks or timers (the `net/` driver owns them and calls
 //! `MediaSession::on_tick` every 20 ms), SIP or call state (`sip/`, `switch/`), or storage.
-//! Nothing on the per-packet path allocates or takes a lock shared across calls; prompts are
-//! shared read-only through `Arc<PromptLibrary>`.
+//! The one file this module writes is a recording, and only from the recorder's own writer
+//! thread, never from the media path. Nothing on the per-packet path allocates or takes a
+//! lock shared across calls; prompts are shared read-only through `Arc<PromptLibrary>`.
 
 pub mod dtmf;
 pub mod g711;
 pub mod prompt;
+pub mod recorder;
 pub mod rtp;
 pub mod session;
 
 pub use dtmf::{DtmfDetector, DtmfDigit};
 pub use prompt::{PromptError, PromptId, PromptLibrary};
+pub use recorder::{Recorder, RecorderError, RecordingOutcome};
 pub use rtp::{RtpError, RtpPacket, RtpSender};
 pub use session::{MediaEvent, MediaSession, MediaStats, Received, RelayFrame, RelayKind};
 
