@@ -107,10 +107,7 @@ pub(super) fn dispatch(
         MediaCommand::Bridge { a, b } => bridge(tasks, a, b),
         MediaCommand::Unbridge { call } => {
             unbridge(tasks, call);
-            // Even a leg the dispatcher thinks is alone goes back to silence, as promised.
-            if let Some(task) = tasks.get(&call) {
-                task.send(TaskCommand::Disconnect);
-            }
+            forward(tasks, call, TaskCommand::Disconnect);
         }
         MediaCommand::Redirect { call, remote } => {
             forward(tasks, call, TaskCommand::Redirect(remote))
@@ -138,8 +135,9 @@ fn bridge(tasks: &mut HashMap<CallId, MediaTask>, a: CallId, b: CallId) {
         tracing::warn!(a = %a, b = %b, "bridge between legs without media ignored");
         return;
     }
-    for call in [a, b] {
-        if tasks.get(&call).and_then(|t| t.bridged_with) != Some(if call == a { b } else { a }) {
+    // A leg still bridged to a third one is separated from it first.
+    for (call, other) in [(a, b), (b, a)] {
+        if tasks.get(&call).and_then(|t| t.bridged_with) != Some(other) {
             unbridge(tasks, call);
         }
     }
@@ -159,14 +157,13 @@ fn bridge(tasks: &mut HashMap<CallId, MediaTask>, a: CallId, b: CallId) {
     }
 }
 
-/// Disconnects `call` from the leg it is bridged with, both directions; nothing if none.
+/// Forgets `call`'s bridge and tells the leg it was bridged with to stop relaying to it. The
+/// caller decides what `call` itself is told: `Disconnect` (unbridged), `Connect` to another
+/// leg (re-paired) or `End`.
 fn unbridge(tasks: &mut HashMap<CallId, MediaTask>, call: CallId) {
     let Some(peer) = tasks.get_mut(&call).and_then(|t| t.bridged_with.take()) else {
         return;
     };
-    if let Some(task) = tasks.get(&call) {
-        task.send(TaskCommand::Disconnect);
-    }
     if let Some(task) = tasks.get_mut(&peer) {
         if task.bridged_with == Some(call) {
             task.bridged_with = None;
@@ -570,5 +567,38 @@ mod tests {
         let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
         assert_eq!(samples, said[..1600]);
         dispatch_here(MediaCommand::End { call: A }, &mut tasks, &inbox);
+    }
+
+    #[tokio::test]
+    async fn bridging_a_leg_to_a_third_one_leaves_its_old_partner_alone() {
+        let (inbox, _events) = mpsc::unbounded_channel();
+        let mut tasks = HashMap::new();
+        let caller = leg(A, Codec::Pcma, &mut tasks, &inbox).await;
+        let first_agent = leg(B, Codec::Pcma, &mut tasks, &inbox).await;
+        let second_agent = leg(CallId(3), Codec::Pcmu, &mut tasks, &inbox).await;
+        dispatch_here(MediaCommand::Bridge { a: A, b: B }, &mut tasks, &inbox);
+        dispatch_here(
+            MediaCommand::Bridge { a: A, b: CallId(3) },
+            &mut tasks,
+            &inbox,
+        );
+        assert_eq!(tasks.get(&B).map(|t| t.bridged_with), Some(None));
+        assert_eq!(tasks.get(&A).map(|t| t.bridged_with), Some(Some(CallId(3))));
+
+        let mut caller_phone = RtpSender::with_start(8, 0xCA11, 1, 0);
+        let payload = speech(5);
+        caller.say(&mut caller_phone, &payload).await;
+        let (pt, _, _, ssrc, body) = second_agent.hear_other_than(0xFF).await;
+        assert_eq!((pt, ssrc), (0, second_agent.ssrc));
+        let expected: Vec<u8> = payload.iter().map(|&b| g711::alaw_to_ulaw(b)).collect();
+        assert_eq!(body, expected);
+        // What the old partner had queued is silence from before or after its bridge, never
+        // the caller; fresh silence shows it is on its own again (a bridged leg sends none).
+        let mut buf = [0u8; 2048];
+        while let Ok((n, _)) = first_agent.phone.try_recv_from(&mut buf) {
+            let packet = RtpPacket::parse(&buf[..n]).unwrap();
+            assert!(packet.payload.iter().all(|&b| b == 0xD5));
+        }
+        first_agent.hears_silence(0xD5).await;
     }
 }
