@@ -128,10 +128,31 @@ enum Law {
     Alaw,
 }
 
+/// Re-encodes every code of one law in the other, through linear PCM: what a bridge between
+/// a µ-law leg and an A-law leg does to each byte, done as one lookup.
+const fn build_transcode_table(from: Law, to: Law) -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let linear = match from {
+            Law::Ulaw => ulaw_decode_computed(i as u8),
+            Law::Alaw => alaw_decode_computed(i as u8),
+        };
+        table[i] = match to {
+            Law::Ulaw => ulaw_encode_computed(linear),
+            Law::Alaw => alaw_encode_computed(linear),
+        };
+        i += 1;
+    }
+    table
+}
+
 static ULAW_DECODE: [i16; 256] = build_decode_table(Law::Ulaw);
 static ALAW_DECODE: [i16; 256] = build_decode_table(Law::Alaw);
 static ULAW_ENCODE: [u8; 65536] = build_encode_table(Law::Ulaw);
 static ALAW_ENCODE: [u8; 65536] = build_encode_table(Law::Alaw);
+static ULAW_TO_ALAW: [u8; 256] = build_transcode_table(Law::Ulaw, Law::Alaw);
+static ALAW_TO_ULAW: [u8; 256] = build_transcode_table(Law::Alaw, Law::Ulaw);
 
 #[inline]
 pub fn ulaw_encode(s: i16) -> u8 {
@@ -151,6 +172,18 @@ pub fn alaw_encode(s: i16) -> u8 {
 #[inline]
 pub fn alaw_decode(b: u8) -> i16 {
     ALAW_DECODE[b as usize]
+}
+
+/// The A-law code for what µ-law code `b` decodes to.
+#[inline]
+pub fn ulaw_to_alaw(b: u8) -> u8 {
+    ULAW_TO_ALAW[b as usize]
+}
+
+/// The µ-law code for what A-law code `b` decodes to.
+#[inline]
+pub fn alaw_to_ulaw(b: u8) -> u8 {
+    ALAW_TO_ULAW[b as usize]
 }
 
 #[cfg(test)]
@@ -220,6 +253,29 @@ mod tests {
                 "A-law {s}: error {alaw_err}"
             );
         }
+    }
+
+    #[test]
+    fn transcoding_is_decode_then_encode() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                ulaw_to_alaw(b),
+                alaw_encode(ulaw_decode(b)),
+                "µ-law {b:#04x}"
+            );
+            assert_eq!(
+                alaw_to_ulaw(b),
+                ulaw_encode(alaw_decode(b)),
+                "A-law {b:#04x}"
+            );
+        }
+        // Silence stays silence across the bridge.
+        assert_eq!(ulaw_to_alaw(0xFF), 0xD5);
+        assert_eq!(
+            alaw_to_ulaw(0xD5),
+            0xFE,
+            "A-law's smallest step is µ-law's +8"
+        );
     }
 
     #[test]

@@ -1,25 +1,29 @@
 //! Media: everything that happens to audio inside one call, on a 20 ms tick.
 //!
 //! Owns G.711 coding (`g711`), RTP packets in and out (`rtp`), RFC 4733 telephone-event
-//! detection (`dtmf`), the prompt cache decoded once at start-up (`prompt`) and the sans-IO
-//! per-call media session (`session`) that paces outgoing packets and turns incoming ones into
-//! PCM and digits.
+//! detection (`dtmf`), the prompt cache decoded once at start-up (`prompt`), the sans-IO
+//! per-leg media session (`session`) that paces outgoing packets, turns incoming ones into PCM
+//! and digits, and relays a bridged leg's packets, and the recorder (`recorder`) that writes
+//! what a caller says to a WAV file.
 //!
 //! Must not touch: sockets, clocks or timers (the `net/` driver owns them and calls
 //! `MediaSession::on_tick` every 20 ms), SIP or call state (`sip/`, `switch/`), or storage.
-//! Nothing on the per-packet path allocates or takes a lock shared across calls; prompts are
-//! shared read-only through `Arc<PromptLibrary>`.
+//! The one file this module writes is a recording, and only from the recorder's own writer
+//! thread, never from the media path. Nothing on the per-packet path allocates or takes a
+//! lock shared across calls; prompts are shared read-only through `Arc<PromptLibrary>`.
 
 pub mod dtmf;
 pub mod g711;
 pub mod prompt;
+pub mod recorder;
 pub mod rtp;
 pub mod session;
 
 pub use dtmf::{DtmfDetector, DtmfDigit};
 pub use prompt::{PromptError, PromptId, PromptLibrary};
+pub use recorder::{Recorder, RecorderError, RecordingOutcome};
 pub use rtp::{RtpError, RtpPacket, RtpSender};
-pub use session::{MediaEvent, MediaSession, MediaStats};
+pub use session::{MediaEvent, MediaSession, MediaStats, Received, RelayFrame, RelayKind};
 
 /// Samples in one 20 ms frame at 8 kHz: also the RTP timestamp step per packet.
 pub const FRAME_SAMPLES: usize = 160;
@@ -108,6 +112,28 @@ impl Codec {
                     *out = g711::alaw_decode(b);
                 }
             }
+        }
+        n
+    }
+
+    /// Re-encodes `encoded` (in this law) into the front of `out` in law `to`; returns how
+    /// many bytes were written (the shorter of the two lengths). A plain copy when the laws
+    /// are the same.
+    pub fn transcode_into(self, to: Codec, encoded: &[u8], out: &mut [u8]) -> usize {
+        let n = encoded.len().min(out.len());
+        let (src, dst) = (&encoded[..n], &mut out[..n]);
+        match (self, to) {
+            (Codec::Pcmu, Codec::Pcma) => {
+                for (o, &b) in dst.iter_mut().zip(src) {
+                    *o = g711::ulaw_to_alaw(b);
+                }
+            }
+            (Codec::Pcma, Codec::Pcmu) => {
+                for (o, &b) in dst.iter_mut().zip(src) {
+                    *o = g711::alaw_to_ulaw(b);
+                }
+            }
+            _ => dst.copy_from_slice(src),
         }
         n
     }

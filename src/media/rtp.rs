@@ -197,6 +197,29 @@ impl RtpSender {
         self.advance(samples);
     }
 
+    /// Writes a header with the caller's `marker`, `payload_type` and `timestamp` (a relayed
+    /// packet keeps the timing and talkspurts of its source), then continues the stream from
+    /// it: the sequence advances by one and the next timestamp is `timestamp + samples`.
+    pub fn write_header_at(
+        &mut self,
+        packet: &mut [u8; HEADER_LEN],
+        marker: bool,
+        payload_type: u8,
+        timestamp: u32,
+        samples: u32,
+    ) {
+        write_header(
+            packet,
+            marker,
+            payload_type,
+            self.next_sequence,
+            timestamp,
+            self.ssrc,
+        );
+        self.next_timestamp = timestamp;
+        self.advance(samples);
+    }
+
     fn advance(&mut self, samples: u32) {
         self.sent_any = true;
         self.next_sequence = self.next_sequence.wrapping_add(1);
@@ -340,6 +363,35 @@ mod tests {
         assert!(!second.marker);
         assert_eq!(second.sequence, 0, "sequence wraps");
         assert_eq!(second.timestamp, 59, "timestamp wraps");
+    }
+
+    #[test]
+    fn header_at_continues_the_stream_from_the_given_timestamp() {
+        let mut sender = RtpSender::with_start(0, 7, 10, 1000);
+        let mut header = [0u8; HEADER_LEN];
+        sender.write_header_at(&mut header, true, 101, 5000, 0);
+        let mut packet = header.to_vec();
+        packet.extend_from_slice(&[1, 0, 0, 160]);
+        let event = RtpPacket::parse(&packet).unwrap();
+        assert!(event.marker);
+        assert_eq!(
+            (
+                event.payload_type,
+                event.sequence,
+                event.timestamp,
+                event.ssrc
+            ),
+            (101, 10, 5000, 7)
+        );
+        assert_eq!(sender.next_sequence(), 11);
+        assert_eq!(sender.next_timestamp(), 5000, "an event takes no samples");
+        sender.write_header_in_place(&mut header, 160);
+        let next = RtpPacket::parse(&header).unwrap();
+        assert!(!next.marker, "the stream had started already");
+        assert_eq!(
+            (next.payload_type, next.sequence, next.timestamp),
+            (0, 11, 5000)
+        );
     }
 
     #[test]

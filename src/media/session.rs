@@ -1,9 +1,17 @@
-//! The sans-IO media half of one call.
+//! The sans-IO media half of one call leg.
 //!
 //! The `net/` driver calls `on_tick` every 20 ms and sends what it returns, and hands every
-//! datagram from the call's RTP socket to `on_rtp`. Outgoing time is counted in ticks, not read
+//! datagram from the leg's RTP socket to `on_rtp`. Outgoing time is counted in ticks, not read
 //! from a clock: packet N carries timestamp start + 160·N whatever the scheduler's jitter, so an
 //! hour-long call never drifts. Nothing here allocates after `new`.
+//!
+//! A leg hears one source at a time: a prompt (once or looped, for music on hold), silence, or
+//! — while bridged — another leg, whose packets arrive as [`RelayFrame`]s and leave through
+//! `relay` rewritten as this leg's own stream (SSRC, sequence, continuous timestamps, codec and
+//! telephone-event payload type). The relay path has no jitter buffer: a frame goes out as soon
+//! as it comes in, so the bridge adds no delay. A prompt started on a bridged leg replaces the
+//! relayed audio until it ends, which is how whispers and announcements reach a connected party
+//! without renegotiating anything.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,11 +19,23 @@ use std::sync::Arc;
 use super::dtmf::DtmfDetector;
 use super::prompt::{PromptId, PromptLibrary};
 use super::rtp::{RtpPacket, RtpSender, HEADER_LEN};
-use super::{Codec, FRAME_SAMPLES};
+use super::{Codec, FRAME_SAMPLES, SAMPLE_RATE};
 
 /// Largest audio payload decoded per packet: a full Ethernet MTU of G.711 (about 180 ms).
 /// Anything longer is cut here rather than growing the buffer on the media path.
 pub const MAX_DECODED_SAMPLES: usize = 1500;
+
+/// Largest payload carried from one leg to the other: 60 ms of G.711, the longest packet
+/// time phones use. A longer payload is cut to this, keeping every frame a fixed size so the
+/// relay channel never allocates per packet.
+pub const RELAY_PAYLOAD_MAX: usize = 480;
+
+/// Largest source timestamp step (1 s at 8 kHz) taken as the source's own timing. Within it,
+/// steps are kept exactly — telephone-event packets of one key press share a timestamp, late
+/// packets step back, 10 or 30 ms packets step by 80 or 240 — so the relayed stream keeps the
+/// source's timing relations. A bigger jump (the source restarted, or was silent a long time)
+/// is cut to 1 s forward, or one frame when it goes backwards, and marked as a new talkspurt.
+const MAX_RELAY_STEP: u32 = SAMPLE_RATE;
 
 /// Events the session holds for the switch between polls; the switch polls every tick, so
 /// reaching this means it stopped listening, and the oldest are dropped (and counted) rather
@@ -24,13 +44,25 @@ const EVENT_QUEUE_LIMIT: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
-    Dtmf { digit: char, duration_ms: u32 },
-    PromptFinished { prompt: PromptId, interrupted: bool },
+    Dtmf {
+        digit: char,
+        duration_ms: u32,
+    },
+    PromptFinished {
+        prompt: PromptId,
+        interrupted: bool,
+    },
+    /// A recording of what the far end said (voicemail) ended: it reached its maximum, was
+    /// stopped, or the call ended. The file is complete when this is reported.
+    RecordingFinished {
+        duration_ms: u64,
+    },
 }
 
 /// Counters for the call's record and for spotting a misbehaving peer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MediaStats {
+    /// Every packet sent on this leg: prompts, silence and relayed packets.
     pub packets_sent: u64,
     /// Every datagram handed to `on_rtp`, whatever became of it.
     pub packets_received: u64,
@@ -41,12 +73,99 @@ pub struct MediaStats {
     pub packets_malformed: u64,
     pub dtmf_digits: u64,
     pub events_dropped: u64,
+    /// Packets from the other leg sent on this one.
+    pub packets_relayed: u64,
+    /// Frames from the other leg not sent: a prompt was playing over them, the leg was not
+    /// bridged (a frame in flight at unbridging), or a telephone-event this leg's peer did
+    /// not agree to.
+    pub relay_dropped: u64,
+}
+
+/// What `on_rtp` made of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Audio of the negotiated codec: `last_decoded` and `last_relay_frame` hold it.
+    Audio,
+    /// An RFC 4733 telephone-event: `last_relay_frame` holds it.
+    TelephoneEvent,
+    /// Valid RTP of a payload type we did not negotiate.
+    Ignored,
+    /// Not RTP.
+    Malformed,
+}
+
+/// What a relay frame carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayKind {
+    /// G.711 audio in the codec of the leg it came from.
+    Audio(Codec),
+    /// An RFC 4733 telephone-event payload, passed on as it is.
+    TelephoneEvent,
+}
+
+/// One packet received on a leg, as handed to the leg it is bridged with: fixed size, so a
+/// bounded channel of them never allocates per packet. Deliberately not `Copy`: moving 500
+/// bytes should be visible in the code that does it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayFrame {
+    pub kind: RelayKind,
+    /// The source's marker bit: the start of a talkspurt or of a key press.
+    pub marker: bool,
+    /// The source's RTP timestamp; only differences between frames are used.
+    pub timestamp: u32,
+    len: u16,
+    payload: [u8; RELAY_PAYLOAD_MAX],
+}
+
+impl RelayFrame {
+    /// A frame holding `payload`, cut to `RELAY_PAYLOAD_MAX` bytes.
+    pub fn new(kind: RelayKind, marker: bool, timestamp: u32, payload: &[u8]) -> RelayFrame {
+        let mut frame = RelayFrame {
+            kind,
+            marker,
+            timestamp,
+            len: 0,
+            payload: [0; RELAY_PAYLOAD_MAX],
+        };
+        frame.fill(kind, marker, timestamp, payload);
+        frame
+    }
+
+    /// Overwrites the frame in place (the session reuses one for every packet received).
+    pub fn fill(&mut self, kind: RelayKind, marker: bool, timestamp: u32, payload: &[u8]) {
+        let n = payload.len().min(RELAY_PAYLOAD_MAX);
+        self.kind = kind;
+        self.marker = marker;
+        self.timestamp = timestamp;
+        self.payload[..n].copy_from_slice(&payload[..n]);
+        // n ≤ RELAY_PAYLOAD_MAX, far below u16::MAX.
+        self.len = n as u16;
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        &self.payload[..usize::from(self.len)]
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Playback {
     prompt: PromptId,
     next_frame: usize,
+    /// Music on hold: start again after the last frame instead of finishing.
+    looping: bool,
+}
+
+/// What this leg sent last, which decides the timestamp and marker of what it sends next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LastSent {
+    Nothing,
+    /// A prompt frame or silence, on the tick clock.
+    Local,
+    /// A frame from the other leg: its source timestamp and the timestamp it went out with.
+    Relayed {
+        source_timestamp: u32,
+        timestamp: u32,
+    },
 }
 
 pub struct MediaSession {
@@ -56,11 +175,16 @@ pub struct MediaSession {
     prompts: Arc<PromptLibrary>,
     sender: RtpSender,
     outgoing: [u8; HEADER_LEN + FRAME_SAMPLES],
+    relayed: [u8; HEADER_LEN + RELAY_PAYLOAD_MAX],
     playing: Option<Playback>,
+    bridged: bool,
+    last_sent: LastSent,
     dtmf: DtmfDetector,
     events: VecDeque<MediaEvent>,
     decoded: Box<[i16]>,
     decoded_len: usize,
+    received_frame: RelayFrame,
+    received_frame_valid: bool,
     stats: MediaStats,
 }
 
@@ -96,11 +220,16 @@ impl MediaSession {
             prompts,
             sender,
             outgoing: [0; HEADER_LEN + FRAME_SAMPLES],
+            relayed: [0; HEADER_LEN + RELAY_PAYLOAD_MAX],
             playing: None,
+            bridged: false,
+            last_sent: LastSent::Nothing,
             dtmf: DtmfDetector::new(),
             events: VecDeque::with_capacity(EVENT_QUEUE_LIMIT),
             decoded: vec![0; MAX_DECODED_SAMPLES].into_boxed_slice(),
             decoded_len: 0,
+            received_frame: RelayFrame::new(RelayKind::Audio(codec), false, 0, &[]),
+            received_frame_valid: false,
             stats: MediaStats::default(),
         }
     }
@@ -117,6 +246,17 @@ impl MediaSession {
     /// Starts `prompt` from its first frame on the next tick. A prompt already playing is
     /// replaced and reported finished with `interrupted: true`, so every start has one finish.
     pub fn play(&mut self, prompt: PromptId) {
+        self.start(prompt, false);
+    }
+
+    /// Plays `prompt` over and over (music on hold) until `stop`, `play` or bridging. Each
+    /// pass follows the last without a gap and reports nothing; the one finish comes when the
+    /// loop is stopped or replaced (`interrupted: true`).
+    pub fn play_loop(&mut self, prompt: PromptId) {
+        self.start(prompt, true);
+    }
+
+    fn start(&mut self, prompt: PromptId, looping: bool) {
         self.stop();
         if self.prompts.frames(prompt, self.codec).is_empty() {
             // Not from our library: nothing to play, but the switch still waits for the end.
@@ -129,11 +269,12 @@ impl MediaSession {
         self.playing = Some(Playback {
             prompt,
             next_frame: 0,
+            looping,
         });
     }
 
-    /// Stops the current prompt, reporting it finished with `interrupted: true`; silence
-    /// follows. Does nothing when no prompt plays.
+    /// Stops the current prompt, reporting it finished with `interrupted: true`; silence (or,
+    /// when bridged, the other leg) follows. Does nothing when no prompt plays.
     pub fn stop(&mut self) {
         if let Some(playback) = self.playing.take() {
             self.push_event(MediaEvent::PromptFinished {
@@ -143,9 +284,28 @@ impl MediaSession {
         }
     }
 
-    /// The next 20 ms packet to send: the current prompt frame, or silence. The prompt's last
-    /// frame goes out on the same tick that reports it finished.
-    pub fn on_tick(&mut self) -> &[u8] {
+    /// Connects this leg to another one (`true`): from now on it sends what `relay` is given
+    /// instead of silence. Music playing at that moment stops (reported interrupted): it was
+    /// there because the leg had nobody to hear, and now it has. A one-off prompt plays to its
+    /// end first. `false` goes back to silence between prompts.
+    pub fn set_bridged(&mut self, bridged: bool) {
+        if bridged && !self.bridged && self.playing.is_some_and(|p| p.looping) {
+            self.stop();
+        }
+        self.bridged = bridged;
+    }
+
+    pub fn is_bridged(&self) -> bool {
+        self.bridged
+    }
+
+    /// The next 20 ms packet to send: the current prompt frame, or silence; nothing while the
+    /// leg is bridged and no prompt plays, since the other leg's packets are its audio then.
+    /// The prompt's last frame goes out on the same tick that reports it finished.
+    pub fn on_tick(&mut self) -> Option<&[u8]> {
+        if self.bridged && self.playing.is_none() {
+            return None;
+        }
         let Some((header, payload)) = self.outgoing.split_first_chunk_mut::<HEADER_LEN>() else {
             unreachable!("the outgoing buffer is longer than an RTP header by construction");
         };
@@ -159,13 +319,26 @@ impl MediaSession {
                 }
                 playback.next_frame += 1;
                 if playback.next_frame >= frames.len() {
-                    finished = Some(playback.prompt);
+                    if playback.looping {
+                        playback.next_frame = 0;
+                    } else {
+                        finished = Some(playback.prompt);
+                    }
                 }
             }
             None => payload.fill(self.codec.silence()),
         }
-        self.sender
-            .write_header_in_place(header, FRAME_SAMPLES as u32);
+        // Local audio after relayed audio (or at the very start) begins a talkspurt.
+        let marker = self.last_sent != LastSent::Local;
+        let timestamp = self.sender.next_timestamp();
+        self.sender.write_header_at(
+            header,
+            marker,
+            self.payload_type,
+            timestamp,
+            FRAME_SAMPLES as u32,
+        );
+        self.last_sent = LastSent::Local;
         self.stats.packets_sent += 1;
         if let Some(prompt) = finished {
             self.playing = None;
@@ -174,16 +347,76 @@ impl MediaSession {
                 interrupted: false,
             });
         }
-        &self.outgoing
+        Some(&self.outgoing)
+    }
+
+    /// Turns a frame received on the other leg into the packet this leg sends, or an empty
+    /// slice when it sends nothing for it. The packet carries this leg's SSRC, the next
+    /// sequence number, a timestamp following on from what this leg sent before, this leg's
+    /// codec (re-encoded through the G.711 tables when the legs differ) or telephone-event
+    /// payload type.
+    pub fn relay(&mut self, frame: &RelayFrame) -> &[u8] {
+        if !self.bridged || self.playing.is_some() {
+            self.stats.relay_dropped += 1;
+            return &[];
+        }
+        let Some((header, body)) = self.relayed.split_first_chunk_mut::<HEADER_LEN>() else {
+            unreachable!("the relay buffer is longer than an RTP header by construction");
+        };
+        let (payload_type, len, samples) = match frame.kind {
+            RelayKind::Audio(source_codec) => {
+                let len = source_codec.transcode_into(self.codec, frame.payload(), body);
+                // One G.711 byte is one sample.
+                (self.payload_type, len, len as u32)
+            }
+            RelayKind::TelephoneEvent => {
+                let Some(payload_type) = self.telephone_event else {
+                    self.stats.relay_dropped += 1;
+                    return &[];
+                };
+                let payload = frame.payload();
+                body[..payload.len()].copy_from_slice(payload);
+                // Local audio after a key press starts a frame later.
+                (payload_type, payload.len(), FRAME_SAMPLES as u32)
+            }
+        };
+        let (timestamp, marker) = match self.last_sent {
+            LastSent::Relayed {
+                source_timestamp,
+                timestamp,
+            } => {
+                let step = frame.timestamp.wrapping_sub(source_timestamp) as i32;
+                if step.unsigned_abs() <= MAX_RELAY_STEP {
+                    (timestamp.wrapping_add_signed(step), frame.marker)
+                } else if step > 0 {
+                    (timestamp.wrapping_add(MAX_RELAY_STEP), true)
+                } else {
+                    (timestamp.wrapping_add(FRAME_SAMPLES as u32), true)
+                }
+            }
+            // Straight on from the last local frame, as a new talkspurt.
+            LastSent::Local | LastSent::Nothing => (self.sender.next_timestamp(), true),
+        };
+        self.sender
+            .write_header_at(header, marker, payload_type, timestamp, samples);
+        self.last_sent = LastSent::Relayed {
+            source_timestamp: frame.timestamp,
+            timestamp,
+        };
+        self.stats.packets_sent += 1;
+        self.stats.packets_relayed += 1;
+        &self.relayed[..HEADER_LEN + len]
     }
 
     /// Takes one datagram from the peer: telephone-events become digits, audio of the
     /// negotiated payload type is decoded into `last_decoded`, anything else is counted.
-    pub fn on_rtp(&mut self, packet: &[u8]) {
+    /// Audio and telephone-events are also kept as `last_relay_frame` for a bridged leg.
+    pub fn on_rtp(&mut self, packet: &[u8]) -> Received {
         self.stats.packets_received += 1;
+        self.received_frame_valid = false;
         let Ok(packet) = RtpPacket::parse(packet) else {
             self.stats.packets_malformed += 1;
-            return;
+            return Received::Malformed;
         };
         let events = &mut self.events;
         let stats = &mut self.stats;
@@ -198,15 +431,28 @@ impl MediaSession {
                 },
             );
         };
-        if Some(packet.payload_type) == self.telephone_event {
+        let (received, kind) = if Some(packet.payload_type) == self.telephone_event {
             self.dtmf
                 .on_packet(packet.timestamp, packet.payload, &mut report);
+            (Received::TelephoneEvent, RelayKind::TelephoneEvent)
         } else if packet.payload_type == self.payload_type {
             self.dtmf.on_audio(packet.timestamp, &mut report);
             self.decoded_len = self.codec.decode_into(packet.payload, &mut self.decoded);
+            (Received::Audio, RelayKind::Audio(self.codec))
         } else {
             self.stats.packets_ignored += 1;
-        }
+            return Received::Ignored;
+        };
+        self.received_frame
+            .fill(kind, packet.marker, packet.timestamp, packet.payload);
+        self.received_frame_valid = true;
+        received
+    }
+
+    /// The packet just given to `on_rtp`, ready for the leg this one is bridged with; `None`
+    /// when it was neither audio nor a telephone-event.
+    pub fn last_relay_frame(&self) -> Option<&RelayFrame> {
+        self.received_frame_valid.then_some(&self.received_frame)
     }
 
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
@@ -274,7 +520,7 @@ mod tests {
     #[test]
     fn an_hour_of_ticks_keeps_sequence_and_timestamp_in_step() {
         let (mut session, _, _) = session(Codec::Pcma);
-        let first = RtpPacket::parse(session.on_tick()).unwrap();
+        let first = RtpPacket::parse(session.on_tick().unwrap()).unwrap();
         assert!(first.marker, "the first packet starts a talkspurt");
         assert_eq!(first.payload_type, 8);
         assert_eq!(
@@ -286,7 +532,7 @@ mod tests {
         let (mut sequence, mut timestamp) = (start_sequence, start_timestamp);
         // One hour at 50 packets a second.
         for _ in 1..180_000 {
-            let packet = RtpPacket::parse(session.on_tick()).unwrap();
+            let packet = RtpPacket::parse(session.on_tick().unwrap()).unwrap();
             assert_eq!(packet.sequence, sequence.wrapping_add(1));
             assert_eq!(packet.timestamp, timestamp.wrapping_add(160));
             assert_eq!(packet.ssrc, ssrc);
@@ -313,7 +559,7 @@ mod tests {
         assert_eq!(ticks, 51);
         session.play(greeting);
         for tick in 0..ticks {
-            let packet = session.on_tick();
+            let packet = session.on_tick().unwrap();
             assert_eq!(
                 &packet[HEADER_LEN..],
                 &library.frames(greeting, Codec::Pcmu)[tick][..],
@@ -331,7 +577,7 @@ mod tests {
             }]
         );
         assert_eq!(session.playing(), None);
-        assert_eq!(&session.on_tick()[HEADER_LEN..], &[0xFF; 160][..]);
+        assert_eq!(&session.on_tick().unwrap()[HEADER_LEN..], &[0xFF; 160][..]);
         assert_eq!(session.poll_event(), None);
     }
 
@@ -340,7 +586,7 @@ mod tests {
         let (mut session, greeting, _) = session(Codec::Pcma);
         session.play(greeting);
         for _ in 0..10 {
-            session.on_tick();
+            session.on_tick().unwrap();
         }
         session.stop();
         assert_eq!(
@@ -350,7 +596,7 @@ mod tests {
                 interrupted: true
             }]
         );
-        assert_eq!(&session.on_tick()[HEADER_LEN..], &[0xD5; 160][..]);
+        assert_eq!(&session.on_tick().unwrap()[HEADER_LEN..], &[0xD5; 160][..]);
         session.stop();
         assert_eq!(
             session.poll_event(),
@@ -363,10 +609,10 @@ mod tests {
     fn play_replaces_the_current_prompt() {
         let (mut session, greeting, beep) = session(Codec::Pcma);
         session.play(greeting);
-        session.on_tick();
+        session.on_tick().unwrap();
         session.play(beep);
         for _ in 0..3 {
-            session.on_tick();
+            session.on_tick().unwrap();
         }
         assert_eq!(
             events(&mut session),
@@ -503,5 +749,349 @@ mod tests {
         let (mut session, _, _) = session(Codec::Pcmu);
         session.on_rtp(&rtp(0, 1, 0, &[0xFF; 2000]));
         assert_eq!(session.last_decoded().len(), MAX_DECODED_SAMPLES);
+    }
+
+    /// A PCMA leg with a known outgoing stream: SSRC 0xA1, sequence 100, timestamp 5000.
+    fn known_leg(codec: Codec, telephone_event: Option<u8>) -> (MediaSession, PromptId) {
+        let (library, _, beep) = library();
+        let sender = RtpSender::with_start(codec.payload_type(), 0xA1, 100, 5000);
+        let session = MediaSession::with_sender(codec, sender, telephone_event, library);
+        (session, beep)
+    }
+
+    fn audio_frame(codec: Codec, timestamp: u32, payload: &[u8]) -> RelayFrame {
+        RelayFrame::new(RelayKind::Audio(codec), false, timestamp, payload)
+    }
+
+    fn parsed(packet: &[u8]) -> (bool, u8, u16, u32, u32, Vec<u8>) {
+        let p = RtpPacket::parse(packet).unwrap();
+        (
+            p.marker,
+            p.payload_type,
+            p.sequence,
+            p.timestamp,
+            p.ssrc,
+            p.payload.to_vec(),
+        )
+    }
+
+    #[test]
+    fn a_loop_plays_on_past_the_prompts_end_with_continuous_sequence_and_timestamp() {
+        let (mut session, beep) = known_leg(Codec::Pcma, None);
+        let frames = session.prompts.frames(beep, Codec::Pcma).to_vec();
+        assert_eq!(frames.len(), 3);
+        session.play_loop(beep);
+        for tick in 0..10u16 {
+            let (marker, pt, sequence, timestamp, ssrc, payload) =
+                parsed(session.on_tick().unwrap());
+            assert_eq!(payload, frames[usize::from(tick) % 3], "tick {tick}");
+            assert_eq!((pt, ssrc), (8, 0xA1));
+            assert_eq!(sequence, 100 + tick);
+            assert_eq!(timestamp, 5000 + 160 * u32::from(tick));
+            assert_eq!(marker, tick == 0);
+            assert_eq!(session.poll_event(), None, "a pass ending is not reported");
+        }
+        assert_eq!(session.playing(), Some(beep));
+        session.stop();
+        assert_eq!(
+            events(&mut session),
+            vec![MediaEvent::PromptFinished {
+                prompt: beep,
+                interrupted: true
+            }]
+        );
+        assert_eq!(
+            parsed(session.on_tick().unwrap()).5,
+            vec![0xD5; 160],
+            "silence after the loop"
+        );
+    }
+
+    #[test]
+    fn a_bridged_leg_sends_nothing_on_tick_and_silence_again_when_unbridged() {
+        let (mut session, _) = known_leg(Codec::Pcmu, None);
+        session.set_bridged(true);
+        for _ in 0..5 {
+            assert_eq!(session.on_tick(), None);
+        }
+        assert_eq!(session.stats().packets_sent, 0);
+        session.set_bridged(false);
+        let (marker, _, sequence, timestamp, _, payload) = parsed(session.on_tick().unwrap());
+        assert_eq!(payload, vec![0xFF; 160]);
+        assert_eq!((marker, sequence, timestamp), (true, 100, 5000));
+    }
+
+    #[test]
+    fn bridging_stops_music_on_hold_but_lets_a_prompt_finish() {
+        let (mut session, beep) = known_leg(Codec::Pcma, None);
+        session.play_loop(beep);
+        session.on_tick();
+        session.set_bridged(true);
+        assert_eq!(
+            events(&mut session),
+            vec![MediaEvent::PromptFinished {
+                prompt: beep,
+                interrupted: true
+            }]
+        );
+        assert_eq!(session.on_tick(), None);
+
+        session.set_bridged(false);
+        session.play(beep);
+        session.set_bridged(true);
+        assert_eq!(session.playing(), Some(beep));
+        for _ in 0..3 {
+            assert!(session.on_tick().is_some());
+        }
+        assert_eq!(
+            events(&mut session),
+            vec![MediaEvent::PromptFinished {
+                prompt: beep,
+                interrupted: false
+            }]
+        );
+        assert_eq!(session.on_tick(), None);
+    }
+
+    #[test]
+    fn relay_keeps_the_payload_with_own_ssrc_and_continuous_sequence_and_timestamp() {
+        let (mut session, beep) = known_leg(Codec::Pcma, Some(101));
+        session.play(beep);
+        session.set_bridged(true);
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            sent.push(parsed(session.on_tick().unwrap()));
+        }
+        assert_eq!(
+            session.on_tick(),
+            None,
+            "the prompt is over: the other leg speaks"
+        );
+        // The other leg's stream has its own, unrelated numbering.
+        for i in 0..4u32 {
+            let payload: Vec<u8> = (0..160).map(|b| (b as u32 * 3 + i) as u8).collect();
+            let frame = audio_frame(Codec::Pcma, 900_000 + 160 * i, &payload);
+            let packet = parsed(session.relay(&frame));
+            assert_eq!(packet.5, payload, "same codec: the bytes pass untouched");
+            sent.push(packet);
+        }
+        for (i, (marker, pt, sequence, timestamp, ssrc, _)) in sent.iter().enumerate() {
+            assert_eq!((*pt, *ssrc), (8, 0xA1), "packet {i}");
+            assert_eq!(*sequence, 100 + i as u16, "packet {i}");
+            assert_eq!(*timestamp, 5000 + 160 * i as u32, "packet {i}");
+            // The stream's start and the switch from prompt to relay, nothing else.
+            assert_eq!(*marker, i == 0 || i == 3, "packet {i}");
+        }
+        let stats = session.stats();
+        assert_eq!((stats.packets_sent, stats.packets_relayed), (7, 4));
+    }
+
+    #[test]
+    fn relay_keeps_the_sources_packet_time_and_late_packets() {
+        let (mut session, _) = known_leg(Codec::Pcmu, None);
+        session.set_bridged(true);
+        let mut timestamps = Vec::new();
+        // 30 ms packets, then one arriving late (its timestamp before the previous one).
+        for source in [7000u32, 7240, 7480, 7240 + 240 + 240 + 240, 7720] {
+            let frame = audio_frame(Codec::Pcmu, source, &[0xFF; 240]);
+            timestamps.push(parsed(session.relay(&frame)).3);
+        }
+        assert_eq!(timestamps, vec![5000, 5240, 5480, 5960, 5720]);
+    }
+
+    #[test]
+    fn relay_cuts_source_timestamp_jumps_and_marks_them() {
+        let (mut session, _) = known_leg(Codec::Pcmu, None);
+        session.set_bridged(true);
+        let mut sent = Vec::new();
+        // A 5 s gap (silence suppression), then a restarted source far behind.
+        for source in [1000u32, 1160, 1160 + 40_000, 12] {
+            let frame = audio_frame(Codec::Pcmu, source, &[0xFF; 160]);
+            let (marker, _, _, timestamp, _, _) = parsed(session.relay(&frame));
+            sent.push((marker, timestamp));
+        }
+        assert_eq!(
+            sent,
+            vec![
+                (true, 5000),
+                (false, 5160),
+                (true, 5160 + 8000),
+                (true, 5160 + 8000 + 160)
+            ]
+        );
+    }
+
+    #[test]
+    fn relay_transcodes_pcmu_to_pcma_and_back_through_the_g711_tables() {
+        // 20 ms of a 1 kHz tone, µ-law, as a PCMU phone would send it.
+        let tone: Vec<i16> = (0..160)
+            .map(|i| ((i as f32 * std::f32::consts::TAU / 8.0).sin() * 12_000.0) as i16)
+            .collect();
+        let ulaw: Vec<u8> = tone.iter().map(|&s| g711::ulaw_encode(s)).collect();
+        let expected_alaw: Vec<u8> = ulaw
+            .iter()
+            .map(|&b| g711::alaw_encode(g711::ulaw_decode(b)))
+            .collect();
+        let (mut pcma_leg, _) = known_leg(Codec::Pcma, None);
+        pcma_leg.set_bridged(true);
+        let (_, pt, _, _, _, payload) = parsed(pcma_leg.relay(&audio_frame(Codec::Pcmu, 0, &ulaw)));
+        assert_eq!(pt, 8);
+        assert_eq!(payload, expected_alaw);
+        // Known code points: µ-law silence is A-law silence; full scale stays full scale.
+        let (_, _, _, _, _, payload) =
+            parsed(pcma_leg.relay(&audio_frame(Codec::Pcmu, 160, &[0xFF, 0x80, 0x00])));
+        assert_eq!(payload, vec![0xD5, 0xAA, 0x2A]);
+
+        let (mut pcmu_leg, _) = known_leg(Codec::Pcmu, None);
+        pcmu_leg.set_bridged(true);
+        let (_, pt, _, _, _, payload) =
+            parsed(pcmu_leg.relay(&audio_frame(Codec::Pcma, 0, &expected_alaw)));
+        assert_eq!(pt, 0);
+        let expected_ulaw: Vec<u8> = expected_alaw
+            .iter()
+            .map(|&b| g711::ulaw_encode(g711::alaw_decode(b)))
+            .collect();
+        assert_eq!(payload, expected_ulaw);
+    }
+
+    #[test]
+    fn telephone_events_are_relayed_with_this_legs_payload_type_or_dropped() {
+        let (mut session, _) = known_leg(Codec::Pcma, Some(96));
+        session.set_bridged(true);
+        session.relay(&audio_frame(Codec::Pcmu, 4000, &[0xFF; 160]));
+        let mut sent = Vec::new();
+        // Digit 5: start (marked), an update, then the end; all carry the event's start time.
+        for (marker, payload) in [
+            (true, [5u8, 0x0A, 0, 160]),
+            (false, [5, 0x0A, 1, 64]),
+            (false, [5, 0x8A, 3, 32]),
+        ] {
+            let frame = RelayFrame::new(RelayKind::TelephoneEvent, marker, 4160, &payload);
+            let (m, pt, sequence, timestamp, _, body) = parsed(session.relay(&frame));
+            assert_eq!(body, payload);
+            sent.push((m, pt, sequence, timestamp));
+        }
+        assert_eq!(
+            sent,
+            vec![
+                (true, 96, 101, 5160),
+                (false, 96, 102, 5160),
+                (false, 96, 103, 5160)
+            ]
+        );
+
+        let (mut no_events, _) = known_leg(Codec::Pcma, None);
+        no_events.set_bridged(true);
+        let frame = RelayFrame::new(RelayKind::TelephoneEvent, true, 0, &[5, 0x0A, 0, 160]);
+        assert!(no_events.relay(&frame).is_empty());
+        assert_eq!(no_events.stats().relay_dropped, 1);
+        assert_eq!(no_events.stats().packets_sent, 0);
+    }
+
+    #[test]
+    fn a_prompt_played_while_bridged_replaces_relayed_audio_until_it_ends() {
+        let (mut session, beep) = known_leg(Codec::Pcmu, None);
+        let beep_frames = session.prompts.frames(beep, Codec::Pcmu).to_vec();
+        session.set_bridged(true);
+        let speech = [0x42u8; 160];
+        assert_eq!(
+            parsed(session.relay(&audio_frame(Codec::Pcmu, 0, &speech))).3,
+            5000
+        );
+        session.play(beep);
+        let mut heard = Vec::new();
+        for i in 0..3u32 {
+            assert!(
+                session
+                    .relay(&audio_frame(Codec::Pcmu, 160 * (i + 1), &speech))
+                    .is_empty(),
+                "the prompt plays over the other leg"
+            );
+            let (marker, _, sequence, timestamp, _, payload) = parsed(session.on_tick().unwrap());
+            heard.push((marker, sequence, timestamp));
+            assert_eq!(payload, beep_frames[i as usize]);
+        }
+        assert_eq!(
+            heard,
+            vec![(true, 101, 5160), (false, 102, 5320), (false, 103, 5480)]
+        );
+        assert_eq!(
+            events(&mut session),
+            vec![MediaEvent::PromptFinished {
+                prompt: beep,
+                interrupted: false
+            }]
+        );
+        assert_eq!(session.on_tick(), None);
+        let (marker, _, sequence, timestamp, _, payload) =
+            parsed(session.relay(&audio_frame(Codec::Pcmu, 800, &speech)));
+        assert_eq!((marker, sequence, timestamp), (true, 104, 5640));
+        assert_eq!(payload, speech);
+        assert_eq!(session.stats().relay_dropped, 3);
+    }
+
+    #[test]
+    fn an_unbridged_leg_sends_nothing_for_a_late_relay_frame() {
+        let (mut session, _) = known_leg(Codec::Pcmu, None);
+        assert!(session
+            .relay(&audio_frame(Codec::Pcmu, 0, &[0xFF; 160]))
+            .is_empty());
+        assert_eq!(session.stats().relay_dropped, 1);
+        assert_eq!(session.stats().packets_sent, 0);
+    }
+
+    #[test]
+    fn the_relay_frame_from_on_rtp_carries_the_packet() {
+        let (mut session, _, _) = session(Codec::Pcma);
+        assert_eq!(session.last_relay_frame(), None);
+        let payload: Vec<u8> = (0..160).map(|i| i as u8).collect();
+        assert_eq!(
+            session.on_rtp(&rtp(8, 7, 48_000, &payload)),
+            Received::Audio
+        );
+        let frame = session.last_relay_frame().expect("audio is relayed");
+        assert_eq!(frame.kind, RelayKind::Audio(Codec::Pcma));
+        assert_eq!(frame.timestamp, 48_000);
+        assert!(frame.marker, "the test packets are each a stream's first");
+        assert_eq!(frame.payload(), &payload[..]);
+
+        assert_eq!(
+            session.on_rtp(&rtp(101, 8, 48_160, &[3, 0x0A, 0, 160])),
+            Received::TelephoneEvent
+        );
+        let frame = session.last_relay_frame().expect("events are relayed");
+        assert_eq!(frame.kind, RelayKind::TelephoneEvent);
+        assert_eq!(frame.payload(), &[3, 0x0A, 0, 160]);
+
+        assert_eq!(session.on_rtp(&rtp(13, 9, 0, &[40])), Received::Ignored);
+        assert_eq!(
+            session.last_relay_frame(),
+            None,
+            "comfort noise is not relayed"
+        );
+        assert_eq!(session.on_rtp(&[0x80]), Received::Malformed);
+        assert_eq!(session.last_relay_frame(), None);
+
+        session.on_rtp(&rtp(8, 10, 0, &[0x55; 1000]));
+        assert_eq!(
+            session.last_relay_frame().map(|f| f.payload().len()),
+            Some(RELAY_PAYLOAD_MAX),
+            "an oversized payload is cut to the frame"
+        );
+    }
+
+    #[test]
+    fn caller_to_agent_end_to_end_transcoded() {
+        let (mut caller, _, _) = session(Codec::Pcma);
+        let (mut agent, _) = known_leg(Codec::Pcmu, Some(101));
+        caller.set_bridged(true);
+        agent.set_bridged(true);
+        let payload: Vec<u8> = (0..160).map(|i| (i * 7) as u8).collect();
+        caller.on_rtp(&rtp(8, 1, 160, &payload));
+        let frame = caller.last_relay_frame().unwrap().clone();
+        let (_, pt, sequence, _, ssrc, body) = parsed(agent.relay(&frame));
+        assert_eq!((pt, sequence, ssrc), (0, 100, 0xA1));
+        let expected: Vec<u8> = payload.iter().map(|&b| g711::alaw_to_ulaw(b)).collect();
+        assert_eq!(body, expected);
     }
 }
