@@ -155,8 +155,6 @@ pub enum AuthError {
     },
     #[error("wrong digest response for user {0:?}")]
     WrongResponse(String),
-    #[error("nonce count {nc} replayed for user {user:?} (last {last})")]
-    Replay { user: String, nc: u32, last: u32 },
 }
 
 /// Parsed `Authorization` / `Proxy-Authorization` Digest credentials.
@@ -272,7 +270,52 @@ pub enum Verdict {
     /// The digest was right but the nonce is expired or not one of ours (e.g. issued before a
     /// restart): challenge again with `stale=true`. Not a failure.
     Stale,
+    /// The digest was right but its nonce count was already used with this nonce: refused.
+    /// The sender knew the password at some point, so this is no guess to count; a fresh
+    /// nonce lets an honest client recover while a replayed request gains nothing.
+    Replayed {
+        nc: u32,
+    },
     Refused(AuthError),
+}
+
+/// How far below the highest nonce count seen a count may arrive late (requests sent close
+/// together can overtake each other over UDP) and still be accepted once.
+const NC_WINDOW: u32 = 64;
+
+/// The nonce counts accepted for one nonce: the highest, and a bitmap of the `NC_WINDOW`
+/// counts below it (bit i is count `highest - 1 - i`).
+#[derive(Clone, Copy, Debug)]
+struct SeenCounts {
+    issued_ms: u64,
+    highest: u32,
+    below: u64,
+}
+
+impl SeenCounts {
+    /// Marks `nc` used; false if it was already used or is too old to tell.
+    fn accept(&mut self, nc: u32) -> bool {
+        if nc > self.highest {
+            let shift = nc - self.highest;
+            self.below = if shift >= 64 { 0 } else { self.below << shift };
+            if shift <= NC_WINDOW {
+                // The previous highest is now `shift` below.
+                self.below |= 1 << (shift - 1);
+            }
+            self.highest = nc;
+            return true;
+        }
+        let gap = self.highest - nc;
+        if gap == 0 || gap > NC_WINDOW {
+            return false;
+        }
+        let bit = 1u64 << (gap - 1);
+        if self.below & bit != 0 {
+            return false;
+        }
+        self.below |= bit;
+        true
+    }
 }
 
 /// Nonce bytes: issue time in ms since the anchor (8), a counter (4), then the keyed hash.
@@ -286,8 +329,8 @@ pub struct DigestAuthenticator {
     /// Set by the first `now` seen: nonce times are relative to it.
     anchor: Option<Instant>,
     issued: u32,
-    /// Nonce → (issue time in ms, highest nc accepted).
-    nonce_counts: HashMap<String, (u64, u32)>,
+    /// The counts accepted per nonce, for nonces that authenticated someone.
+    nonce_counts: HashMap<String, SeenCounts>,
 }
 
 impl DigestAuthenticator {
@@ -460,22 +503,21 @@ impl DigestAuthenticator {
             return Ok(Verdict::Stale);
         }
         if let Some((_, _, _, count)) = qop {
-            let entry = self
+            let seen = self
                 .nonce_counts
                 .entry(c.nonce.clone())
-                .or_insert((issued, 0));
-            if count <= entry.1 {
-                return Err(AuthError::Replay {
-                    user: phone.user.clone(),
-                    nc: count,
-                    last: entry.1,
+                .or_insert(SeenCounts {
+                    issued_ms: issued,
+                    highest: 0,
+                    below: 0,
                 });
+            if !seen.accept(count) {
+                return Ok(Verdict::Replayed { nc: count });
             }
-            entry.1 = count;
         }
         if self.nonce_counts.len() > 64 {
             self.nonce_counts
-                .retain(|_, (issued, _)| now_ms.saturating_sub(*issued) <= lifetime_ms);
+                .retain(|_, seen| now_ms.saturating_sub(seen.issued_ms) <= lifetime_ms);
         }
         Ok(Verdict::Accepted)
     }
@@ -693,10 +735,10 @@ mod tests {
             answer(&mut auth, t0, &nonce, "pw", "00000002"),
             Verdict::Accepted
         );
-        assert!(matches!(
+        assert_eq!(
             answer(&mut auth, t0, &nonce, "pw", "00000002"),
-            Verdict::Refused(AuthError::Replay { nc: 2, last: 2, .. })
-        ));
+            Verdict::Replayed { nc: 2 }
+        );
         assert!(matches!(
             answer(&mut auth, t0, &nonce, "bad", "00000003"),
             Verdict::Refused(AuthError::WrongResponse(_))
@@ -722,6 +764,29 @@ mod tests {
             answer(&mut other, t0, &nonce, "pw", "00000001"),
             Verdict::Stale
         );
+    }
+
+    #[test]
+    fn nonce_counts_may_arrive_out_of_order_but_never_twice() {
+        let mut seen = SeenCounts {
+            issued_ms: 0,
+            highest: 0,
+            below: 0,
+        };
+        assert!(seen.accept(1));
+        assert!(seen.accept(3));
+        assert!(seen.accept(2), "overtaken, not replayed");
+        assert!(!seen.accept(2));
+        assert!(!seen.accept(3));
+        assert!(!seen.accept(1));
+        assert!(seen.accept(3 + NC_WINDOW));
+        assert!(!seen.accept(3), "exactly one window back, already used");
+        assert!(seen.accept(4));
+        assert!(!seen.accept(2), "older than the window");
+        assert!(seen.accept(1000));
+        assert!(!seen.accept(4 + NC_WINDOW), "more than a window back");
+        assert!(seen.accept(999));
+        assert!(!seen.accept(0));
     }
 
     #[test]

@@ -143,10 +143,14 @@ impl AuthKind {
         }
     }
 
-    fn credentials_header(self) -> &'static str {
+    /// Where credentials are looked for, the expected header first. Both are read because
+    /// phones share one credential state between REGISTER and INVITE: libre (baresip) sends
+    /// its REGISTER credentials pre-emptively as `Authorization` on the INVITE, and after a
+    /// 407 sends `Proxy-Authorization` on the next REGISTER.
+    fn credentials_headers(self) -> [&'static str; 2] {
         match self {
-            AuthKind::Registrar => "Authorization",
-            AuthKind::Proxy => "Proxy-Authorization",
+            AuthKind::Registrar => ["Authorization", "Proxy-Authorization"],
+            AuthKind::Proxy => ["Proxy-Authorization", "Authorization"],
         }
     }
 }
@@ -815,7 +819,9 @@ Content-Length: {len}\r\n\r\n{sdp}",
         let Some(phone) = self.phones.get(user) else {
             return AuthOutcome::Refused;
         };
-        let values = request.header_values(&[kind.credentials_header()]);
+        let [expected, other] = kind.credentials_headers();
+        let mut values = request.header_values(&[expected]);
+        values.extend(request.header_values(&[other]));
         if values.is_empty() {
             return AuthOutcome::Challenge { stale: false };
         }
@@ -839,6 +845,10 @@ Content-Length: {len}\r\n\r\n{sdp}",
             Verdict::Accepted => AuthOutcome::Accepted,
             Verdict::Stale => {
                 debug!(%source, user = %printable(user), "stale nonce: challenging again");
+                AuthOutcome::Challenge { stale: true }
+            }
+            Verdict::Replayed { nc } => {
+                warn!(ip = %source.ip(), %source, user = %printable(user), nc, "nonce count replayed: refused, challenging again");
                 AuthOutcome::Challenge { stale: true }
             }
             Verdict::Refused(error) => {
@@ -890,12 +900,27 @@ Content-Length: {len}\r\n\r\n{sdp}",
         kind: AuthKind,
         stale: bool,
     ) {
-        let algorithms = self
+        // The configured algorithms, in their order, that this phone has credentials for;
+        // a phone with none of them is offered what it has.
+        let usable = self
             .phones
             .get(user)
             .map(PhoneCredentials::algorithms)
-            .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| vec![Algorithm::Sha256, Algorithm::Md5]);
+            .unwrap_or_default();
+        let mut algorithms: Vec<Algorithm> = self
+            .config
+            .digest_algorithms
+            .iter()
+            .copied()
+            .filter(|a| usable.contains(a))
+            .collect();
+        if algorithms.is_empty() {
+            algorithms = if usable.is_empty() {
+                vec![Algorithm::Md5]
+            } else {
+                usable
+            };
+        }
         let values = self.auth.challenge(now, &algorithms, stale);
         let extra: Vec<(&str, &str)> = values
             .iter()

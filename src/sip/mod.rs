@@ -24,7 +24,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-pub use auth::PhoneCredentials;
+pub use auth::{Algorithm, PhoneCredentials};
 pub use endpoint::Endpoint;
 pub use message::{stream_frame_len, FrameError, MAX_HEADER_BYTES};
 pub use registrar::Binding;
@@ -90,6 +90,12 @@ pub struct EndpointConfig {
     pub phones: Vec<PhoneCredentials>,
     /// How long a nonce is accepted; after that the phone is challenged with `stale=true`.
     pub nonce_lifetime: Duration,
+    /// The digest algorithms offered in challenges, one header each, in this order (clients
+    /// take the first they support; RFC 7616 wants SHA-256 first). The default is MD5 only:
+    /// the peers on our machines fail on any SHA-256 challenge — baresip 1.0 (libre 1.1)
+    /// refuses the whole 401 with ENOSYS, SIPp 3.6.1 answers only the first header and
+    /// knows only MD5. Credentials with SHA-256 are verified whatever is offered.
+    pub digest_algorithms: Vec<Algorithm>,
     /// REGISTER expiry bounds in seconds (below the minimum: 423; above the maximum: capped).
     pub min_expires: u32,
     pub max_expires: u32,
@@ -104,7 +110,7 @@ pub struct EndpointConfig {
 
 impl EndpointConfig {
     /// RFC 3261 default timers (T1 500 ms, T2 4 s, T4 5 s), no trusted peers, no phones,
-    /// realm "hotline", 5 min nonces, expires 60–3600 s, 5 failures in 60 s block for
+    /// realm "hotline", 5 min nonces, MD5 challenges, expires 60–3600 s, 5 failures in 60 s block for
     /// 10 min, and a random secret.
     pub fn new(advertised: SocketAddr) -> Self {
         EndpointConfig {
@@ -116,6 +122,7 @@ impl EndpointConfig {
             realm: "hotline".into(),
             phones: Vec::new(),
             nonce_lifetime: Duration::from_secs(5 * 60),
+            digest_algorithms: vec![Algorithm::Md5],
             min_expires: 60,
             max_expires: 3600,
             auth_failures_allowed: 5,
@@ -138,6 +145,7 @@ impl fmt::Debug for EndpointConfig {
             .field("realm", &self.realm)
             .field("phones", &self.phones)
             .field("nonce_lifetime", &self.nonce_lifetime)
+            .field("digest_algorithms", &self.digest_algorithms)
             .field("min_expires", &self.min_expires)
             .field("max_expires", &self.max_expires)
             .field("auth_failures_allowed", &self.auth_failures_allowed)

@@ -10,7 +10,7 @@ use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 use super::*;
-use crate::sip::{Binding, EndpointConfig, PhoneCredentials};
+use crate::sip::{Algorithm, Binding, EndpointConfig, PhoneCredentials};
 
 /// A desk phone outside the trunk network.
 const PHONE: &str = "192.0.2.50:5072";
@@ -94,6 +94,14 @@ fn config() -> EndpointConfig {
         },
     ];
     config
+}
+
+/// Both algorithms offered, SHA-256 first, as RFC 7616 would have it.
+fn config_offering_both() -> EndpointConfig {
+    EndpointConfig {
+        digest_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+        ..config()
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -301,8 +309,19 @@ fn binding_of(h: &Harness, user: &str) -> Binding {
 // Registrar and digest authentication.
 
 #[test]
-fn register_without_credentials_is_challenged_with_sha256_then_md5() {
+fn by_default_only_md5_is_offered_as_the_real_peers_fail_on_sha256() {
     let mut h = Harness::new();
+    h.phone_sends(Duration::ZERO, &Register::new("1001").text());
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 401);
+    let challenges = headers(&text, "WWW-Authenticate");
+    assert_eq!(challenges.len(), 1, "{text}");
+    assert!(challenges[0].contains("algorithm=MD5"));
+}
+
+#[test]
+fn register_without_credentials_is_challenged_with_sha256_then_md5() {
+    let mut h = Harness::with(config_offering_both());
     h.phone_sends(Duration::ZERO, &Register::new("1001").text());
     let text = h.sent_one();
     assert_eq!(status_of(&text), 401);
@@ -327,7 +346,7 @@ fn register_without_credentials_is_challenged_with_sha256_then_md5() {
 
 #[test]
 fn a_phone_with_only_an_md5_ha1_is_offered_md5_only_and_accepted_with_it() {
-    let mut h = Harness::new();
+    let mut h = Harness::with(config_offering_both());
     h.phone_sends(Duration::ZERO, &Register::new("1002").text());
     let text = h.sent_one();
     let challenges = headers(&text, "WWW-Authenticate");
@@ -367,7 +386,7 @@ fn register_with_md5_digest_is_accepted_and_lists_the_contact_with_its_expiry() 
 
 #[test]
 fn register_with_sha256_digest_is_accepted() {
-    let mut h = Harness::new();
+    let mut h = Harness::with(config_offering_both());
     let mut register = Register::new("1001");
     let nonce = h.nonce_for(Duration::ZERO, &register);
     register.cseq = 2;
@@ -438,7 +457,7 @@ fn wrong_password_is_challenged_again_and_reported() {
     let mut h = Harness::new();
     let text = wrong_password_register(&mut h, Duration::ZERO, 1);
     assert_eq!(status_of(&text), 401);
-    assert_eq!(headers(&text, "WWW-Authenticate").len(), 2);
+    assert_eq!(headers(&text, "WWW-Authenticate").len(), 1);
     assert_eq!(
         h.events(),
         vec![CallEvent::AuthFailed {
@@ -516,7 +535,7 @@ fn a_nonce_past_its_lifetime_is_challenged_again_with_stale_true() {
 }
 
 #[test]
-fn a_replayed_nonce_count_is_refused_and_a_higher_one_accepted() {
+fn a_replayed_nonce_count_is_refused_with_a_fresh_nonce_and_a_higher_one_accepted() {
     let mut h = Harness::new();
     let mut register = Register::new("1001");
     let nonce = h.nonce_for(Duration::ZERO, &register);
@@ -537,14 +556,17 @@ fn a_replayed_nonce_count_is_refused_and_a_higher_one_accepted() {
     h.phone_sends(ms(10), &register.text());
     assert_eq!(status_of(&h.sent_one()), 200);
     h.events();
-    // The same credentials in a new request (new branch and CSeq): a replay.
+    // The same credentials in a new request (new branch and CSeq): a replay. Whoever sent
+    // it knew the password once, so it is no guess to count: a fresh nonce, marked stale.
     register.cseq = 3;
     h.phone_sends(ms(20), &register.text());
-    assert_eq!(status_of(&h.sent_one()), 401);
-    assert!(matches!(
-        h.events().as_slice(),
-        [CallEvent::AuthFailed { blocked: false, .. }]
-    ));
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 401);
+    let challenge = header(&text, "WWW-Authenticate").unwrap();
+    assert!(challenge.contains("stale=true"), "{challenge}");
+    assert_ne!(param(challenge, "nonce").unwrap(), nonce);
+    assert!(h.events().is_empty());
+    assert_eq!(binding_of(&h, "1001").expires_at, h.at(ms(10) + secs(3600)));
     register.cseq = 4;
     register.authorization = Some(answer("00000002"));
     h.phone_sends(ms(30), &register.text());
@@ -818,7 +840,7 @@ Content-Length: {}\r\n\r\n{sdp}",
 
 #[test]
 fn a_phone_invite_is_challenged_with_407_then_offered_with_its_phone() {
-    let mut h = Harness::new();
+    let mut h = Harness::with(config_offering_both());
     h.phone_sends(
         Duration::ZERO,
         &phone_invite("z9hG4bK-p1", "pc-1", "1001", None),
@@ -889,6 +911,57 @@ Call-ID: pc-1\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
     // A request in a dialog that does not exist is still refused to strangers.
     h.phone_sends(ms(50), &in_dialog("BYE", 3, "z9hG4bK-c"));
     assert_eq!(status_of(&h.sent_one()), 403);
+}
+
+#[test]
+fn credentials_a_phone_keeps_from_its_register_are_accepted_on_its_invite_and_back() {
+    // libre (baresip) keeps one credential state per account: after the REGISTER's 401 it
+    // sends `Authorization` with the next nonce count on the INVITE, unasked.
+    let mut h = Harness::new();
+    let mut register = Register::new("1001");
+    let nonce = h.nonce_for(Duration::ZERO, &register);
+    let answer = |method, uri, nc| {
+        Answer {
+            alg: Alg::Md5,
+            user: "1001",
+            password: "sample-1001",
+            nonce: &nonce,
+            method,
+            uri,
+            nc: Some(nc),
+        }
+        .header_value()
+    };
+    register.cseq = 2;
+    register.authorization = Some(answer("REGISTER", REGISTRAR_URI, "00000001"));
+    h.phone_sends(ms(10), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+    h.events();
+    let invite = phone_invite("z9hG4bK-pre", "pre-1", "1001", None).replace(
+        "Content-Type:",
+        &format!(
+            "Authorization: {}\r\nContent-Type:",
+            answer("INVITE", "sip:*21@127.0.0.1:5060", "00000002")
+        ),
+    );
+    h.phone_sends(ms(20), &invite);
+    assert_eq!(status_of(&h.sent_one()), 100);
+    assert!(matches!(
+        h.events().as_slice(),
+        [CallEvent::Incoming { phone: Some(_), .. }]
+    ));
+    // And after a 407 it answers with Proxy-Authorization, also on its next REGISTER.
+    register.cseq = 3;
+    register.authorization = None;
+    let text = register.text().replace(
+        "Content-Length: 0",
+        &format!(
+            "Proxy-Authorization: {}\r\nContent-Length: 0",
+            answer("REGISTER", REGISTRAR_URI, "00000003")
+        ),
+    );
+    h.phone_sends(ms(30), &text);
+    assert_eq!(status_of(&h.sent_one()), 200);
 }
 
 #[test]
