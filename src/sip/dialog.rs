@@ -55,6 +55,50 @@ impl Dialog {
         }
     }
 
+    /// The UAC side of a dialog for an INVITE we send (RFC 3261 12.1.2). The remote tag,
+    /// target and route set are filled in by [`Dialog::on_response`].
+    pub fn outgoing(
+        call_id: String,
+        local_tag: String,
+        local_party: String,
+        remote_party: String,
+        remote_target: String,
+        invite_cseq: u32,
+    ) -> Dialog {
+        Dialog {
+            call_id,
+            local_tag,
+            remote_tag: String::new(),
+            local_party,
+            remote_party,
+            local_seq: invite_cseq,
+            // No request from the peer yet: any CSeq it starts with is accepted.
+            remote_seq: 0,
+            remote_target,
+            route_set: Vec::new(),
+        }
+    }
+
+    /// A response to our INVITE that carries a To tag establishes (or, for the 2xx, fixes)
+    /// the dialog: the peer's tag, its Contact as remote target, and the Record-Route in
+    /// reverse order as the route set.
+    pub fn on_response(&mut self, to_tag: &str, contact: Option<&str>, record_route: &[String]) {
+        if self.remote_tag != to_tag {
+            let party = self
+                .remote_party
+                .split(";tag=")
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            self.remote_party = format!("{party};tag={to_tag}");
+            self.remote_tag = to_tag.to_owned();
+        }
+        if let Some(contact) = contact {
+            self.remote_target = contact.to_owned();
+        }
+        self.route_set = record_route.iter().rev().cloned().collect();
+    }
+
     /// Checks the CSeq of a new in-dialog request (RFC 3261 12.2.2): lower than the last one
     /// seen means out of order (answer 500).
     pub fn accept_remote_cseq(&mut self, cseq: u32) -> bool {
@@ -82,7 +126,38 @@ impl Dialog {
         contact: &str,
     ) -> OutgoingRequest {
         self.local_seq += 1;
-        let cseq = self.local_seq;
+        self.build(
+            method,
+            self.local_seq,
+            branch,
+            advertised,
+            transport,
+            contact,
+        )
+    }
+
+    /// The ACK for a 2xx to our INVITE: its own branch, the INVITE's CSeq number
+    /// (RFC 3261 13.2.2.4).
+    pub fn ack(
+        &self,
+        invite_cseq: u32,
+        branch: &str,
+        advertised: SocketAddr,
+        transport: Transport,
+        contact: &str,
+    ) -> OutgoingRequest {
+        self.build("ACK", invite_cseq, branch, advertised, transport, contact)
+    }
+
+    fn build(
+        &self,
+        method: &str,
+        cseq: u32,
+        branch: &str,
+        advertised: SocketAddr,
+        transport: Transport,
+        contact: &str,
+    ) -> OutgoingRequest {
         let routes: Vec<NameAddr> = self
             .route_set
             .iter()

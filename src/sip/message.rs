@@ -17,7 +17,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) const MAX_MESSAGE_BYTES: usize = 65_535;
 
 /// Methods this user agent accepts (sent in Allow).
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
 pub(crate) const USER_AGENT: &str = "hotline";
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -109,6 +109,7 @@ pub enum Method {
     Bye,
     Options,
     Info,
+    Register,
     Other(String),
 }
 
@@ -121,6 +122,7 @@ impl Method {
             "BYE" => Method::Bye,
             "OPTIONS" => Method::Options,
             "INFO" => Method::Info,
+            "REGISTER" => Method::Register,
             other => Method::Other(other.to_owned()),
         }
     }
@@ -133,6 +135,7 @@ impl Method {
             Method::Bye => "BYE",
             Method::Options => "OPTIONS",
             Method::Info => "INFO",
+            Method::Register => "REGISTER",
             Method::Other(name) => name,
         }
     }
@@ -277,7 +280,7 @@ impl<'a> RawFields<'a> {
 
 /// Splits header values that may hold comma-separated lists (Via, Route, Record-Route) into
 /// one entry each, ignoring commas inside quotes and angle brackets.
-fn split_list(values: &[&str]) -> Vec<String> {
+pub(crate) fn split_list(values: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for value in values {
         let mut depth_angle = false;
@@ -446,6 +449,11 @@ impl NameAddr {
         })
     }
 
+    /// A parameter after the URI (`expires` of a Contact, `tag` of a From).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        param_value(&self.params, name)
+    }
+
     /// True when the URI itself carries `;lr` (a loose router, RFC 3261 16.12).
     pub fn is_loose_route(&self) -> bool {
         self.uri
@@ -463,6 +471,24 @@ fn param_value<'a>(params: &'a str, name: &str) -> Option<&'a str> {
             .then(|| value.trim())
             .filter(|v| !v.is_empty())
     })
+}
+
+/// A parameter of the URI itself (`transport` in `sip:a@b;transport=tcp`).
+pub fn uri_param<'a>(uri: &'a str, name: &str) -> Option<&'a str> {
+    let params = uri.split('?').next()?;
+    let (_, params) = params.split_once(';')?;
+    param_value(params, name)
+}
+
+/// The user part of a SIP URI (`1001` in `sip:1001@host`), if it has one.
+pub fn uri_user(uri: &str) -> Option<&str> {
+    let (scheme, rest) = uri.split_once(':')?;
+    if !scheme.eq_ignore_ascii_case("sip") && !scheme.eq_ignore_ascii_case("sips") {
+        return None;
+    }
+    let (user, _) = rest.split_once('@')?;
+    let user = user.split(':').next()?;
+    (!user.is_empty()).then_some(user)
 }
 
 /// `sip:user@host:port;params` → host and port; `None` for a hostname we cannot resolve here.
@@ -529,6 +555,22 @@ impl Request {
         } else {
             Some(String::from_utf8_lossy(&self.body).into_owned())
         }
+    }
+
+    /// The values of every header with one of these names (case-insensitive), in order.
+    /// For headers the endpoint reads rarely (Authorization, Expires, all Contacts).
+    pub fn header_values(&self, names: &[&str]) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter_map(|header| {
+                let text = header.to_string();
+                let (name, value) = text.split_once(':')?;
+                names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(name.trim()))
+                    .then(|| value.trim().to_owned())
+            })
+            .collect()
     }
 
     pub fn has_content_type(&self, mime: &str) -> bool {
@@ -745,6 +787,8 @@ fn validate_request(
     let to = NameAddr::parse(to_raw).ok_or(Invalid::Malformed("To"))?;
     check_content_length(fields, body)?;
     let contact = match fields.contacts.first() {
+        // The wildcard of a REGISTER that removes every binding (RFC 3261 10.2.2).
+        Some(raw) if raw.trim() == "*" => None,
         Some(raw) => Some(
             NameAddr::parse(split_list(&[raw]).first().map_or("", String::as_str))
                 .ok_or(Invalid::Malformed("Contact"))?

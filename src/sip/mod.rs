@@ -2,18 +2,21 @@
 //!
 //! Owns: parsing and validating SIP messages (over rsip), stream framing for TCP, the four
 //! RFC 3261 transaction state machines and their timers, dialogs (tags, CSeq, route set,
-//! remote target) and the UAS behaviour of the hotline's [`Endpoint`]. Callers feed it bytes
-//! with the time they arrived and poll it for datagrams to send, call events and the next
-//! timer instant.
+//! remote target), digest authentication of the agents' phones and its brute-force limit,
+//! the registrar's bindings, and the UAS and UAC behaviour of the hotline's [`Endpoint`].
+//! Callers feed it bytes with the time they arrived and poll it for datagrams to send, call
+//! events and the next timer instant.
 //!
 //! Must not touch: sockets, the wall clock (`Instant::now()`), threads or sleeping — the `net`
 //! driver owns those. SDP is opaque text here; `sdp.rs` belongs to the SDP engineer and the
 //! switch decides what to answer. Call-centre policy (when to ring, answer or hang up) belongs
 //! to `switch`.
 
+pub mod auth;
 mod dialog;
 mod endpoint;
 pub mod message;
+pub mod registrar;
 pub mod sdp;
 mod transaction;
 
@@ -21,8 +24,10 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+pub use auth::{Algorithm, PhoneCredentials};
 pub use endpoint::Endpoint;
 pub use message::{stream_frame_len, FrameError, MAX_HEADER_BYTES};
+pub use registrar::Binding;
 pub use transaction::{
     ClientInviteTransaction, ClientNonInviteTransaction, ClientResponse, ServerInviteTransaction,
     ServerNonInviteTransaction, Timers, TransactionEvent,
@@ -69,19 +74,44 @@ impl fmt::Display for CallId {
 }
 
 /// Settings of the SIP endpoint.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EndpointConfig {
     /// Our address for Via and Contact (the bound SIP address).
     pub advertised: SocketAddr,
-    /// CIDRs allowed to send requests; requests from anywhere else get 403.
+    /// CIDRs allowed to send requests without authenticating (trunks); other sources may
+    /// only REGISTER, place calls as an authenticated phone, or continue a dialog.
     pub trusted: Vec<(IpAddr, u8)>,
     pub t1: Duration,
     pub t2: Duration,
     pub t4: Duration,
+    /// Digest realm of the challenges.
+    pub realm: String,
+    /// The phones that may register and place calls.
+    pub phones: Vec<PhoneCredentials>,
+    /// How long a nonce is accepted; after that the phone is challenged with `stale=true`.
+    pub nonce_lifetime: Duration,
+    /// The digest algorithms offered in challenges, one header each, in this order (clients
+    /// take the first they support; RFC 7616 wants SHA-256 first). The default is MD5 only:
+    /// the peers on our machines fail on any SHA-256 challenge — baresip 1.0 (libre 1.1)
+    /// refuses the whole 401 with ENOSYS, SIPp 3.6.1 answers only the first header and
+    /// knows only MD5. Credentials with SHA-256 are verified whatever is offered.
+    pub digest_algorithms: Vec<Algorithm>,
+    /// REGISTER expiry bounds in seconds (below the minimum: 423; above the maximum: capped).
+    pub min_expires: u32,
+    pub max_expires: u32,
+    /// Failed authentications from one address within the window that block it.
+    pub auth_failures_allowed: u32,
+    pub auth_failure_window: Duration,
+    /// How long a blocked address gets 403 to everything it tries.
+    pub auth_block: Duration,
+    /// Key for the nonces' keyed hash: random, so nonces cannot be forged.
+    pub secret: [u8; 32],
 }
 
 impl EndpointConfig {
-    /// RFC 3261 default timers (T1 500 ms, T2 4 s, T4 5 s) and no trusted peers.
+    /// RFC 3261 default timers (T1 500 ms, T2 4 s, T4 5 s), no trusted peers, no phones,
+    /// realm "hotline", 5 min nonces, MD5 challenges, expires 60–3600 s, 5 failures in 60 s block for
+    /// 10 min, and a random secret.
     pub fn new(advertised: SocketAddr) -> Self {
         EndpointConfig {
             advertised,
@@ -89,7 +119,39 @@ impl EndpointConfig {
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
+            realm: "hotline".into(),
+            phones: Vec::new(),
+            nonce_lifetime: Duration::from_secs(5 * 60),
+            digest_algorithms: vec![Algorithm::Md5],
+            min_expires: 60,
+            max_expires: 3600,
+            auth_failures_allowed: 5,
+            auth_failure_window: Duration::from_secs(60),
+            auth_block: Duration::from_secs(10 * 60),
+            secret: rand::random(),
         }
+    }
+}
+
+impl fmt::Debug for EndpointConfig {
+    // The secret stays out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("advertised", &self.advertised)
+            .field("trusted", &self.trusted)
+            .field("t1", &self.t1)
+            .field("t2", &self.t2)
+            .field("t4", &self.t4)
+            .field("realm", &self.realm)
+            .field("phones", &self.phones)
+            .field("nonce_lifetime", &self.nonce_lifetime)
+            .field("digest_algorithms", &self.digest_algorithms)
+            .field("min_expires", &self.min_expires)
+            .field("max_expires", &self.max_expires)
+            .field("auth_failures_allowed", &self.auth_failures_allowed)
+            .field("auth_failure_window", &self.auth_failure_window)
+            .field("auth_block", &self.auth_block)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,6 +168,8 @@ pub enum CallEvent {
         source: SocketAddr,
         transport: Transport,
         sdp: Option<String>,
+        /// The phone (SIP user) that placed the call and authenticated; `None` for trunk calls.
+        phone: Option<String>,
     },
     /// CANCEL handled: 200 to the CANCEL and 487 to the INVITE already sent.
     Cancelled { call: CallId },
@@ -126,10 +190,31 @@ pub enum CallEvent {
     /// Our BYE got a final response or timed out (or `hangup` refused an unanswered call):
     /// forget the call.
     Ended { call: CallId },
+    /// A phone's bindings changed (REGISTER, un-REGISTER or expiry): all that are left.
+    BindingsChanged {
+        user: String,
+        bindings: Vec<Binding>,
+    },
+    /// A provisional response (180, 183, …; not 100) to our INVITE.
+    OutgoingProgress { call: CallId, status: u16 },
+    /// Our INVITE was answered; the ACK is already sent.
+    OutgoingAnswered { call: CallId, sdp: Option<String> },
+    /// Our INVITE failed: its final non-2xx status, 408 when nothing answered, 487 after
+    /// `cancel` (also when a 200 crossed the CANCEL: that leg was ACKed and hung up). The
+    /// call is forgotten.
+    OutgoingFailed { call: CallId, status: u16 },
+    /// An authentication failed (wrong credentials, unknown user, replay); `blocked` when it
+    /// made the source blocked. For logs and metrics.
+    AuthFailed {
+        source: SocketAddr,
+        user: String,
+        blocked: bool,
+    },
 }
 
 impl CallEvent {
-    pub fn call(&self) -> CallId {
+    /// The call the event is about; `None` for registrar and authentication events.
+    pub fn call(&self) -> Option<CallId> {
         match self {
             CallEvent::Incoming { call, .. }
             | CallEvent::Cancelled { call }
@@ -138,7 +223,11 @@ impl CallEvent {
             | CallEvent::RemoteSdp { call, .. }
             | CallEvent::Bye { call }
             | CallEvent::Dtmf { call, .. }
-            | CallEvent::Ended { call } => *call,
+            | CallEvent::Ended { call }
+            | CallEvent::OutgoingProgress { call, .. }
+            | CallEvent::OutgoingAnswered { call, .. }
+            | CallEvent::OutgoingFailed { call, .. } => Some(*call),
+            CallEvent::BindingsChanged { .. } | CallEvent::AuthFailed { .. } => None,
         }
     }
 }

@@ -1,0 +1,1504 @@
+//! The agents' phones, driven with raw SIP bytes in virtual time: registrar with digest
+//! authentication, authenticated phone INVITEs, brute-force blocking, and our INVITEs to
+//! registered phones (the UAC side). Expected digests are computed here with the hash crates
+//! directly, not with `auth.rs`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use md5::Md5;
+use sha2::{Digest as _, Sha256};
+
+use super::*;
+use crate::sip::{Algorithm, Binding, EndpointConfig, PhoneCredentials};
+
+/// A desk phone outside the trunk network.
+const PHONE: &str = "192.0.2.50:5072";
+const TRUNK: &str = "127.0.0.1:5070";
+const REGISTRAR_URI: &str = "sip:127.0.0.1:5060";
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn md5_hex(text: &str) -> String {
+    hex(&Md5::digest(text.as_bytes()))
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+fn text_of(t: &Transmit) -> String {
+    String::from_utf8(t.payload.clone()).unwrap()
+}
+
+fn status_of(text: &str) -> u16 {
+    assert!(text.starts_with("SIP/2.0 "), "not a response: {text}");
+    text[8..11].parse().unwrap()
+}
+
+fn headers<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+    let head = text.split("\r\n\r\n").next().unwrap();
+    head.split("\r\n")
+        .filter_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+        .collect()
+}
+
+fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    headers(text, name).first().copied()
+}
+
+/// A quoted parameter of a challenge header.
+fn param(value: &str, name: &str) -> Option<String> {
+    let start = value.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = value[start..].find('"')? + start;
+    Some(value[start..end].to_owned())
+}
+
+fn tag_of(value: &str) -> String {
+    value.split(";tag=").nth(1).unwrap().to_owned()
+}
+
+fn config() -> EndpointConfig {
+    let mut config = EndpointConfig::new(addr("127.0.0.1:5060"));
+    config.trusted = vec![(addr("127.0.0.0:0").ip(), 8)];
+    config.secret = [9; 32];
+    config.phones = vec![
+        PhoneCredentials {
+            user: "1001".into(),
+            password: Some("sample-1001".into()),
+            ha1_md5: None,
+            ha1_sha256: None,
+        },
+        PhoneCredentials {
+            user: "1002".into(),
+            password: None,
+            ha1_md5: Some(md5_hex("1002:hotline:sample-1002")),
+            ha1_sha256: None,
+        },
+    ];
+    config
+}
+
+/// Both algorithms offered, SHA-256 first, as RFC 7616 would have it.
+fn config_offering_both() -> EndpointConfig {
+    EndpointConfig {
+        digest_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+        ..config()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Alg {
+    Md5,
+    Sha256,
+}
+
+/// Digest credentials as a phone computes them (RFC 7616 3.4.1).
+struct Answer<'a> {
+    alg: Alg,
+    user: &'a str,
+    password: &'a str,
+    nonce: &'a str,
+    method: &'a str,
+    uri: &'a str,
+    nc: Option<&'a str>,
+}
+
+impl Answer<'_> {
+    fn header_value(&self) -> String {
+        let h = |text: &str| match self.alg {
+            Alg::Md5 => md5_hex(text),
+            Alg::Sha256 => sha256_hex(text),
+        };
+        let ha1 = h(&format!("{}:hotline:{}", self.user, self.password));
+        let ha2 = h(&format!("{}:{}", self.method, self.uri));
+        let algorithm = match self.alg {
+            Alg::Md5 => "MD5",
+            Alg::Sha256 => "SHA-256",
+        };
+        match self.nc {
+            Some(nc) => {
+                let response = h(&format!("{ha1}:{}:{nc}:0a4f113b:auth:{ha2}", self.nonce));
+                format!(
+                    "Digest username=\"{}\", realm=\"hotline\", nonce=\"{}\", uri=\"{}\", \
+                     response=\"{response}\", algorithm={algorithm}, qop=auth, nc={nc}, \
+                     cnonce=\"0a4f113b\"",
+                    self.user, self.nonce, self.uri
+                )
+            }
+            None => {
+                let response = h(&format!("{ha1}:{}:{ha2}", self.nonce));
+                format!(
+                    "Digest username=\"{}\", realm=\"hotline\", nonce=\"{}\", uri=\"{}\", \
+                     response=\"{response}\", algorithm={algorithm}",
+                    self.user, self.nonce, self.uri
+                )
+            }
+        }
+    }
+}
+
+/// A REGISTER from the phone at `PHONE` for `user`.
+struct Register<'a> {
+    user: &'a str,
+    cseq: u32,
+    contacts: &'a str,
+    expires: Option<&'a str>,
+    authorization: Option<String>,
+}
+
+impl Register<'_> {
+    fn new(user: &str) -> Register<'_> {
+        Register {
+            user,
+            cseq: 1,
+            contacts: "Contact: <sip:USER@192.0.2.50:5072>\r\n",
+            expires: Some("3600"),
+            authorization: None,
+        }
+    }
+
+    fn text(&self) -> String {
+        let user = self.user;
+        let expires = self
+            .expires
+            .map(|e| format!("Expires: {e}\r\n"))
+            .unwrap_or_default();
+        let auth = self
+            .authorization
+            .as_ref()
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "REGISTER {REGISTRAR_URI} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {PHONE};branch=z9hG4bK-reg-{user}-{cseq};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:{user}@127.0.0.1>;tag=reg-{user}\r\n\
+To: <sip:{user}@127.0.0.1>\r\n\
+Call-ID: reg-{user}@192.0.2.50\r\n\
+CSeq: {cseq} REGISTER\r\n\
+{contacts}{expires}{auth}Content-Length: 0\r\n\r\n",
+            cseq = self.cseq,
+            contacts = self.contacts.replace("USER", user),
+        )
+    }
+}
+
+struct Harness {
+    endpoint: Endpoint,
+    t0: Instant,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness::with(config())
+    }
+
+    fn with(config: EndpointConfig) -> Harness {
+        Harness {
+            endpoint: Endpoint::new(config),
+            t0: Instant::now(),
+        }
+    }
+
+    fn at(&self, offset: Duration) -> Instant {
+        self.t0 + offset
+    }
+
+    fn input(&mut self, offset: Duration, transport: Transport, source: &str, text: &str) {
+        let now = self.at(offset);
+        self.endpoint
+            .handle_input(now, transport, addr(source), text.as_bytes());
+    }
+
+    fn phone_sends(&mut self, offset: Duration, text: &str) {
+        self.input(offset, Transport::Udp, PHONE, text);
+    }
+
+    fn transmits(&mut self) -> Vec<Transmit> {
+        std::iter::from_fn(|| self.endpoint.poll_transmit()).collect()
+    }
+
+    /// The one message sent, as text.
+    fn sent_one(&mut self) -> String {
+        let sent = self.transmits();
+        assert_eq!(
+            sent.len(),
+            1,
+            "{:?}",
+            sent.iter().map(text_of).collect::<Vec<_>>()
+        );
+        text_of(&sent[0])
+    }
+
+    fn events(&mut self) -> Vec<CallEvent> {
+        std::iter::from_fn(|| self.endpoint.poll_event()).collect()
+    }
+
+    /// Runs timers up to `until`, collecting what was sent with its offset in ms.
+    fn run_until(&mut self, until: Duration) -> Vec<(u128, Transmit)> {
+        let mut sent = Vec::new();
+        while let Some(at) = self.endpoint.poll_timeout() {
+            if at > self.at(until) {
+                break;
+            }
+            self.endpoint.handle_timeout(at);
+            for t in self.transmits() {
+                sent.push(((at - self.t0).as_millis(), t));
+            }
+        }
+        sent
+    }
+
+    /// Sends `register` without credentials and returns the nonce of the 401.
+    fn nonce_for(&mut self, offset: Duration, register: &Register<'_>) -> String {
+        self.phone_sends(offset, &register.text());
+        let text = self.sent_one();
+        assert_eq!(status_of(&text), 401, "{text}");
+        param(header(&text, "WWW-Authenticate").unwrap(), "nonce").unwrap()
+    }
+
+    /// Challenge, then answer with the right password; returns the 200.
+    fn registered(&mut self, offset: Duration, mut register: Register<'_>) -> String {
+        let nonce = self.nonce_for(offset, &register);
+        let password = format!("sample-{}", register.user);
+        register.cseq += 1;
+        register.authorization = Some(
+            Answer {
+                alg: Alg::Md5,
+                user: register.user,
+                password: &password,
+                nonce: &nonce,
+                method: "REGISTER",
+                uri: REGISTRAR_URI,
+                nc: Some("00000001"),
+            }
+            .header_value(),
+        );
+        self.phone_sends(offset, &register.text());
+        let text = self.sent_one();
+        assert_eq!(status_of(&text), 200, "{text}");
+        text
+    }
+}
+
+fn binding_of(h: &Harness, user: &str) -> Binding {
+    let bindings = h.endpoint.bindings(user);
+    assert_eq!(bindings.len(), 1, "{bindings:?}");
+    bindings[0].clone()
+}
+
+// ---------------------------------------------------------------------------------------
+// Registrar and digest authentication.
+
+#[test]
+fn by_default_only_md5_is_offered_as_the_real_peers_fail_on_sha256() {
+    let mut h = Harness::new();
+    h.phone_sends(Duration::ZERO, &Register::new("1001").text());
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 401);
+    let challenges = headers(&text, "WWW-Authenticate");
+    assert_eq!(challenges.len(), 1, "{text}");
+    assert!(challenges[0].contains("algorithm=MD5"));
+}
+
+#[test]
+fn register_without_credentials_is_challenged_with_sha256_then_md5() {
+    let mut h = Harness::with(config_offering_both());
+    h.phone_sends(Duration::ZERO, &Register::new("1001").text());
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 401);
+    let challenges = headers(&text, "WWW-Authenticate");
+    assert_eq!(challenges.len(), 2, "{text}");
+    assert!(challenges[0].starts_with("Digest "));
+    assert!(
+        challenges[0].contains("algorithm=SHA-256"),
+        "{}",
+        challenges[0]
+    );
+    assert!(challenges[1].contains("algorithm=MD5"), "{}", challenges[1]);
+    for c in &challenges {
+        assert_eq!(param(c, "realm").as_deref(), Some("hotline"));
+        assert_eq!(param(c, "qop").as_deref(), Some("auth"));
+        assert!(!c.contains("stale=true"));
+    }
+    assert_eq!(param(challenges[0], "nonce"), param(challenges[1], "nonce"));
+    assert!(h.events().is_empty(), "a first challenge is no failure");
+    assert!(h.endpoint.bindings("1001").is_empty());
+}
+
+#[test]
+fn a_phone_with_only_an_md5_ha1_is_offered_md5_only_and_accepted_with_it() {
+    let mut h = Harness::with(config_offering_both());
+    h.phone_sends(Duration::ZERO, &Register::new("1002").text());
+    let text = h.sent_one();
+    let challenges = headers(&text, "WWW-Authenticate");
+    assert_eq!(challenges.len(), 1);
+    assert!(challenges[0].contains("algorithm=MD5"));
+    h.registered(Duration::ZERO, Register::new("1002"));
+    assert_eq!(h.endpoint.bindings("1002").len(), 1);
+}
+
+#[test]
+fn register_with_md5_digest_is_accepted_and_lists_the_contact_with_its_expiry() {
+    let mut h = Harness::new();
+    let text = h.registered(Duration::ZERO, Register::new("1001"));
+    assert_eq!(
+        headers(&text, "Contact"),
+        vec!["<sip:1001@192.0.2.50:5072>;expires=3600"]
+    );
+    let binding = binding_of(&h, "1001");
+    assert_eq!(
+        binding,
+        Binding {
+            user: "1001".into(),
+            contact: "sip:1001@192.0.2.50:5072".into(),
+            address: addr("192.0.2.50:5072"),
+            transport: Transport::Udp,
+            expires_at: h.at(secs(3600)),
+        }
+    );
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::BindingsChanged {
+            user: "1001".into(),
+            bindings: vec![binding],
+        }]
+    );
+}
+
+#[test]
+fn register_with_sha256_digest_is_accepted() {
+    let mut h = Harness::with(config_offering_both());
+    let mut register = Register::new("1001");
+    let nonce = h.nonce_for(Duration::ZERO, &register);
+    register.cseq = 2;
+    register.authorization = Some(
+        Answer {
+            alg: Alg::Sha256,
+            user: "1001",
+            password: "sample-1001",
+            nonce: &nonce,
+            method: "REGISTER",
+            uri: REGISTRAR_URI,
+            nc: Some("00000001"),
+        }
+        .header_value(),
+    );
+    h.phone_sends(ms(20), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+    assert_eq!(h.endpoint.bindings("1001").len(), 1);
+}
+
+#[test]
+fn md5_without_qop_is_accepted_as_rfc_2069_but_sha256_without_qop_is_not() {
+    let mut h = Harness::new();
+    for (alg, expected) in [(Alg::Sha256, 401), (Alg::Md5, 200)] {
+        let mut register = Register::new("1001");
+        let nonce = h.nonce_for(Duration::ZERO, &register);
+        register.cseq = 2;
+        register.authorization = Some(
+            Answer {
+                alg,
+                user: "1001",
+                password: "sample-1001",
+                nonce: &nonce,
+                method: "REGISTER",
+                uri: REGISTRAR_URI,
+                nc: None,
+            }
+            .header_value(),
+        );
+        h.phone_sends(ms(10), &register.text());
+        assert_eq!(status_of(&h.sent_one()), expected);
+    }
+}
+
+fn wrong_password_register(h: &mut Harness, offset: Duration, cseq: u32) -> String {
+    let mut register = Register::new("1001");
+    register.cseq = cseq;
+    let nonce = h.nonce_for(offset, &register);
+    register.cseq = cseq + 1;
+    register.authorization = Some(
+        Answer {
+            alg: Alg::Md5,
+            user: "1001",
+            password: "guess",
+            nonce: &nonce,
+            method: "REGISTER",
+            uri: REGISTRAR_URI,
+            nc: Some("00000001"),
+        }
+        .header_value(),
+    );
+    h.phone_sends(offset, &register.text());
+    h.sent_one()
+}
+
+#[test]
+fn wrong_password_is_challenged_again_and_reported() {
+    let mut h = Harness::new();
+    let text = wrong_password_register(&mut h, Duration::ZERO, 1);
+    assert_eq!(status_of(&text), 401);
+    assert_eq!(headers(&text, "WWW-Authenticate").len(), 1);
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::AuthFailed {
+            source: addr(PHONE),
+            user: "1001".into(),
+            blocked: false,
+        }]
+    );
+    assert!(h.endpoint.bindings("1001").is_empty());
+}
+
+#[test]
+fn register_for_an_unknown_user_gets_403_at_once() {
+    let mut h = Harness::new();
+    h.phone_sends(Duration::ZERO, &Register::new("9999").text());
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 403);
+    assert!(header(&text, "WWW-Authenticate").is_none());
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::AuthFailed {
+            source: addr(PHONE),
+            user: "9999".into(),
+            blocked: false,
+        }]
+    );
+}
+
+#[test]
+fn a_nonce_past_its_lifetime_is_challenged_again_with_stale_true() {
+    let mut h = Harness::new();
+    let mut register = Register::new("1001");
+    let nonce = h.nonce_for(Duration::ZERO, &register);
+    register.cseq = 2;
+    register.authorization = Some(
+        Answer {
+            alg: Alg::Md5,
+            user: "1001",
+            password: "sample-1001",
+            nonce: &nonce,
+            method: "REGISTER",
+            uri: REGISTRAR_URI,
+            nc: Some("00000001"),
+        }
+        .header_value(),
+    );
+    // Within the 5 minute lifetime the same nonce is fine ...
+    h.phone_sends(secs(299), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+    h.events();
+    // ... after it, the right password gets a fresh challenge marked stale, not a failure.
+    register.cseq = 3;
+    register.authorization = Some(
+        Answer {
+            alg: Alg::Md5,
+            user: "1001",
+            password: "sample-1001",
+            nonce: &nonce,
+            method: "REGISTER",
+            uri: REGISTRAR_URI,
+            nc: Some("00000002"),
+        }
+        .header_value(),
+    );
+    h.phone_sends(secs(301), &register.text());
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 401);
+    let challenges = headers(&text, "WWW-Authenticate");
+    assert!(
+        challenges.iter().all(|c| c.contains("stale=true")),
+        "{text}"
+    );
+    assert_ne!(param(challenges[0], "nonce").unwrap(), nonce);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn a_replayed_nonce_count_is_refused_with_a_fresh_nonce_and_a_higher_one_accepted() {
+    let mut h = Harness::new();
+    let mut register = Register::new("1001");
+    let nonce = h.nonce_for(Duration::ZERO, &register);
+    let answer = |nc| {
+        Answer {
+            alg: Alg::Md5,
+            user: "1001",
+            password: "sample-1001",
+            nonce: &nonce,
+            method: "REGISTER",
+            uri: REGISTRAR_URI,
+            nc: Some(nc),
+        }
+        .header_value()
+    };
+    register.cseq = 2;
+    register.authorization = Some(answer("00000001"));
+    h.phone_sends(ms(10), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+    h.events();
+    // The same credentials in a new request (new branch and CSeq): a replay. Whoever sent
+    // it knew the password once, so it is no guess to count: a fresh nonce, marked stale.
+    register.cseq = 3;
+    h.phone_sends(ms(20), &register.text());
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 401);
+    let challenge = header(&text, "WWW-Authenticate").unwrap();
+    assert!(challenge.contains("stale=true"), "{challenge}");
+    assert_ne!(param(challenge, "nonce").unwrap(), nonce);
+    assert!(h.events().is_empty());
+    assert_eq!(binding_of(&h, "1001").expires_at, h.at(ms(10) + secs(3600)));
+    register.cseq = 4;
+    register.authorization = Some(answer("00000002"));
+    h.phone_sends(ms(30), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+}
+
+#[test]
+fn a_retransmitted_authenticated_register_is_absorbed_not_taken_for_a_replay() {
+    let mut h = Harness::new();
+    let mut register = Register::new("1001");
+    let nonce = h.nonce_for(Duration::ZERO, &register);
+    register.cseq = 2;
+    register.authorization = Some(
+        Answer {
+            alg: Alg::Md5,
+            user: "1001",
+            password: "sample-1001",
+            nonce: &nonce,
+            method: "REGISTER",
+            uri: REGISTRAR_URI,
+            nc: Some("00000001"),
+        }
+        .header_value(),
+    );
+    h.phone_sends(ms(10), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+    h.events();
+    h.phone_sends(ms(510), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn expires_below_the_minimum_gets_423_with_min_expires() {
+    let mut h = Harness::new();
+    let mut register = Register::new("1001");
+    register.expires = Some("30");
+    let nonce = h.nonce_for(Duration::ZERO, &register);
+    register.cseq = 2;
+    register.authorization = Some(
+        Answer {
+            alg: Alg::Md5,
+            user: "1001",
+            password: "sample-1001",
+            nonce: &nonce,
+            method: "REGISTER",
+            uri: REGISTRAR_URI,
+            nc: Some("00000001"),
+        }
+        .header_value(),
+    );
+    h.phone_sends(ms(10), &register.text());
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 423);
+    assert_eq!(header(&text, "Min-Expires"), Some("60"));
+    assert!(h.endpoint.bindings("1001").is_empty());
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn two_contacts_each_get_a_binding_and_expires_zero_removes_only_one() {
+    let mut h = Harness::new();
+    let mut register = Register::new("1001");
+    register.contacts = "Contact: <sip:USER@192.0.2.50:5072>;expires=600\r\n\
+Contact: <sip:USER@192.0.2.60:5080;transport=tcp>\r\n";
+    register.expires = Some("1200");
+    let text = h.registered(Duration::ZERO, register);
+    assert_eq!(
+        headers(&text, "Contact"),
+        vec![
+            "<sip:1001@192.0.2.50:5072>;expires=600",
+            "<sip:1001@192.0.2.60:5080;transport=tcp>;expires=1200"
+        ]
+    );
+    let bindings = h.endpoint.bindings("1001");
+    assert_eq!(bindings[1].address, addr("192.0.2.60:5080"));
+    assert_eq!(bindings[1].transport, Transport::Tcp);
+    h.events();
+    // Later, one device un-registers (same Call-ID, higher CSeq).
+    let mut register = Register::new("1001");
+    register.cseq = 10;
+    register.contacts = "Contact: <sip:USER@192.0.2.50:5072>\r\n";
+    register.expires = Some("0");
+    let text = h.registered(secs(60), register);
+    assert_eq!(
+        headers(&text, "Contact"),
+        vec!["<sip:1001@192.0.2.60:5080;transport=tcp>;expires=1140"]
+    );
+    match h.events().as_slice() {
+        [CallEvent::BindingsChanged { user, bindings }] => {
+            assert_eq!(user, "1001");
+            assert_eq!(bindings.len(), 1);
+            assert_eq!(
+                bindings[0].contact,
+                "sip:1001@192.0.2.60:5080;transport=tcp"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_same_contact_refreshes_its_binding() {
+    let mut h = Harness::new();
+    h.registered(Duration::ZERO, Register::new("1001"));
+    let mut again = Register::new("1001");
+    again.cseq = 5;
+    h.registered(secs(1800), again);
+    let binding = binding_of(&h, "1001");
+    assert_eq!(binding.expires_at, h.at(secs(1800 + 3600)));
+}
+
+#[test]
+fn wildcard_contact_with_expires_zero_removes_every_binding() {
+    let mut h = Harness::new();
+    let mut register = Register::new("1001");
+    register.contacts = "Contact: <sip:USER@192.0.2.50:5072>, <sip:USER@192.0.2.51:5072>\r\n";
+    h.registered(Duration::ZERO, register);
+    assert_eq!(h.endpoint.bindings("1001").len(), 2);
+    h.events();
+    let mut register = Register::new("1001");
+    register.cseq = 10;
+    register.contacts = "Contact: *\r\n";
+    register.expires = Some("0");
+    let text = h.registered(secs(1), register);
+    assert!(headers(&text, "Contact").is_empty());
+    assert!(h.endpoint.bindings("1001").is_empty());
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::BindingsChanged {
+            user: "1001".into(),
+            bindings: vec![],
+        }]
+    );
+}
+
+#[test]
+fn a_register_without_contact_is_a_query_that_changes_nothing() {
+    let mut h = Harness::new();
+    h.registered(Duration::ZERO, Register::new("1001"));
+    h.events();
+    let mut query = Register::new("1001");
+    query.cseq = 10;
+    query.contacts = "";
+    query.expires = None;
+    let text = h.registered(secs(100), query);
+    assert_eq!(
+        headers(&text, "Contact"),
+        vec!["<sip:1001@192.0.2.50:5072>;expires=3500"]
+    );
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn bindings_expire_by_timer_and_the_removal_is_reported() {
+    let mut h = Harness::new();
+    let mut register = Register::new("1001");
+    register.expires = Some("120");
+    h.registered(Duration::ZERO, register);
+    h.events();
+    h.run_until(secs(119));
+    assert!(h.events().is_empty());
+    assert_eq!(h.endpoint.poll_timeout(), Some(h.at(secs(120))));
+    h.run_until(secs(120));
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::BindingsChanged {
+            user: "1001".into(),
+            bindings: vec![],
+        }]
+    );
+    assert!(h.endpoint.bindings("1001").is_empty());
+    assert_eq!(h.endpoint.poll_timeout(), None);
+}
+
+#[test]
+fn restored_bindings_are_listed_and_expire_like_registered_ones() {
+    let mut h = Harness::new();
+    let binding = Binding {
+        user: "1001".into(),
+        contact: "sip:1001@192.0.2.50:5072".into(),
+        address: addr("192.0.2.50:5072"),
+        transport: Transport::Udp,
+        expires_at: h.at(secs(30)),
+    };
+    h.endpoint.restore_binding(binding.clone());
+    h.endpoint.restore_binding(Binding {
+        user: "7777".into(),
+        ..binding.clone()
+    });
+    assert_eq!(h.endpoint.bindings("1001"), vec![binding]);
+    assert!(
+        h.endpoint.bindings("7777").is_empty(),
+        "not a phone any more"
+    );
+    h.run_until(secs(30));
+    assert!(h.endpoint.bindings("1001").is_empty());
+    assert!(matches!(
+        h.events().as_slice(),
+        [CallEvent::BindingsChanged { .. }]
+    ));
+}
+
+#[test]
+fn five_failures_block_the_source_for_ten_minutes_then_it_may_try_again() {
+    let mut h = Harness::new();
+    for attempt in 0..4u32 {
+        let text = wrong_password_register(&mut h, secs(u64::from(attempt)), attempt * 2 + 1);
+        assert_eq!(status_of(&text), 401, "attempt {attempt}");
+    }
+    let text = wrong_password_register(&mut h, secs(4), 9);
+    assert_eq!(status_of(&text), 403);
+    let events = h.events();
+    assert_eq!(events.len(), 5);
+    assert_eq!(
+        events[4],
+        CallEvent::AuthFailed {
+            source: addr(PHONE),
+            user: "1001".into(),
+            blocked: true,
+        }
+    );
+    // Blocked: everything from that address is refused, even a plain REGISTER.
+    let mut register = Register::new("1001");
+    register.cseq = 20;
+    h.phone_sends(secs(5), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 403);
+    register.cseq = 21;
+    h.phone_sends(secs(4 + 599), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 403);
+    // Another address is not affected.
+    h.input(secs(5), Transport::Udp, "192.0.2.99:5060", &register.text());
+    assert_eq!(status_of(&h.sent_one()), 401);
+    // Ten minutes later the phone may authenticate again.
+    let mut register = Register::new("1001");
+    register.cseq = 30;
+    h.registered(secs(4 + 600), register);
+}
+
+#[test]
+fn failures_spread_wider_than_the_window_do_not_block() {
+    let mut h = Harness::new();
+    for attempt in 0..8u32 {
+        let text = wrong_password_register(&mut h, secs(u64::from(attempt) * 16), attempt * 2 + 1);
+        assert_eq!(status_of(&text), 401, "attempt {attempt}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// INVITEs from phones.
+
+fn phone_invite(branch: &str, call_id: &str, user: &str, authorization: Option<&str>) -> String {
+    let auth = authorization
+        .map(|a| format!("Proxy-Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n";
+    format!(
+        "INVITE sip:*21@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP {PHONE};branch={branch};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:{user}@127.0.0.1>;tag=phone-tag\r\n\
+To: <sip:*21@127.0.0.1:5060>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:{user}@192.0.2.50:5072>\r\n\
+{auth}Content-Type: application/sdp\r\n\
+Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+#[test]
+fn a_phone_invite_is_challenged_with_407_then_offered_with_its_phone() {
+    let mut h = Harness::with(config_offering_both());
+    h.phone_sends(
+        Duration::ZERO,
+        &phone_invite("z9hG4bK-p1", "pc-1", "1001", None),
+    );
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 407);
+    let challenges = headers(&text, "Proxy-Authenticate");
+    assert_eq!(challenges.len(), 2);
+    assert!(challenges[0].contains("algorithm=SHA-256"));
+    assert!(h.events().is_empty());
+    // The phone's ACK for the 407 (stateless) is dropped quietly.
+    let ack = format!(
+        "ACK sip:*21@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE};branch=z9hG4bK-p1;rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=phone-tag\r\nTo: <sip:*21@127.0.0.1:5060>;tag={}\r\n\
+Call-ID: pc-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+        tag_of(header(&text, "To").unwrap())
+    );
+    h.phone_sends(ms(5), &ack);
+    assert!(h.transmits().is_empty());
+    let nonce = param(challenges[0], "nonce").unwrap();
+    let authorization = Answer {
+        alg: Alg::Sha256,
+        user: "1001",
+        password: "sample-1001",
+        nonce: &nonce,
+        method: "INVITE",
+        uri: "sip:*21@127.0.0.1:5060",
+        nc: Some("00000001"),
+    }
+    .header_value();
+    h.phone_sends(
+        ms(10),
+        &phone_invite("z9hG4bK-p2", "pc-1", "1001", Some(&authorization)),
+    );
+    assert_eq!(status_of(&h.sent_one()), 100);
+    let call = match h.events().as_slice() {
+        [CallEvent::Incoming {
+            call,
+            phone,
+            request_user,
+            source,
+            ..
+        }] => {
+            assert_eq!(phone.as_deref(), Some("1001"));
+            assert_eq!(request_user, "*21");
+            assert_eq!(*source, addr(PHONE));
+            *call
+        }
+        other => panic!("expected Incoming, got {other:?}"),
+    };
+    // Answered; the phone's ACK and BYE come from an untrusted address but match the dialog.
+    h.endpoint.answer(h.at(ms(20)), call, "v=0 ours\r\n");
+    let ok = h.sent_one();
+    assert_eq!(status_of(&ok), 200);
+    let our_tag = tag_of(header(&ok, "To").unwrap());
+    let in_dialog = |method: &str, cseq: u32, branch: &str| {
+        format!(
+            "{method} sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE};branch={branch};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=phone-tag\r\nTo: <sip:*21@127.0.0.1:5060>;tag={our_tag}\r\n\
+Call-ID: pc-1\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    h.phone_sends(ms(30), &in_dialog("ACK", 1, "z9hG4bK-a"));
+    assert_eq!(h.events(), vec![CallEvent::Confirmed { call, sdp: None }]);
+    h.phone_sends(ms(40), &in_dialog("BYE", 2, "z9hG4bK-b"));
+    assert_eq!(status_of(&h.sent_one()), 200);
+    assert_eq!(h.events(), vec![CallEvent::Bye { call }]);
+    // A request in a dialog that does not exist is still refused to strangers.
+    h.phone_sends(ms(50), &in_dialog("BYE", 3, "z9hG4bK-c"));
+    assert_eq!(status_of(&h.sent_one()), 403);
+}
+
+#[test]
+fn credentials_a_phone_keeps_from_its_register_are_accepted_on_its_invite_and_back() {
+    // libre (baresip) keeps one credential state per account: after the REGISTER's 401 it
+    // sends `Authorization` with the next nonce count on the INVITE, unasked.
+    let mut h = Harness::new();
+    let mut register = Register::new("1001");
+    let nonce = h.nonce_for(Duration::ZERO, &register);
+    let answer = |method, uri, nc| {
+        Answer {
+            alg: Alg::Md5,
+            user: "1001",
+            password: "sample-1001",
+            nonce: &nonce,
+            method,
+            uri,
+            nc: Some(nc),
+        }
+        .header_value()
+    };
+    register.cseq = 2;
+    register.authorization = Some(answer("REGISTER", REGISTRAR_URI, "00000001"));
+    h.phone_sends(ms(10), &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+    h.events();
+    let invite = phone_invite("z9hG4bK-pre", "pre-1", "1001", None).replace(
+        "Content-Type:",
+        &format!(
+            "Authorization: {}\r\nContent-Type:",
+            answer("INVITE", "sip:*21@127.0.0.1:5060", "00000002")
+        ),
+    );
+    h.phone_sends(ms(20), &invite);
+    assert_eq!(status_of(&h.sent_one()), 100);
+    assert!(matches!(
+        h.events().as_slice(),
+        [CallEvent::Incoming { phone: Some(_), .. }]
+    ));
+    // And after a 407 it answers with Proxy-Authorization, also on its next REGISTER.
+    register.cseq = 3;
+    register.authorization = None;
+    let text = register.text().replace(
+        "Content-Length: 0",
+        &format!(
+            "Proxy-Authorization: {}\r\nContent-Length: 0",
+            answer("REGISTER", REGISTRAR_URI, "00000003")
+        ),
+    );
+    h.phone_sends(ms(30), &text);
+    assert_eq!(status_of(&h.sent_one()), 200);
+}
+
+#[test]
+fn a_phone_invite_from_a_trunk_address_is_still_authenticated() {
+    let mut h = Harness::new();
+    h.input(
+        Duration::ZERO,
+        Transport::Udp,
+        TRUNK,
+        &phone_invite("z9hG4bK-t1", "tc-1", "1001", None),
+    );
+    assert_eq!(status_of(&h.sent_one()), 407);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn a_phone_invite_with_a_wrong_password_is_challenged_again_and_reported() {
+    let mut h = Harness::new();
+    h.phone_sends(
+        Duration::ZERO,
+        &phone_invite("z9hG4bK-w1", "wc-1", "1001", None),
+    );
+    let nonce = param(
+        header(&h.sent_one(), "Proxy-Authenticate").unwrap(),
+        "nonce",
+    )
+    .unwrap();
+    let authorization = Answer {
+        alg: Alg::Md5,
+        user: "1001",
+        password: "nope",
+        nonce: &nonce,
+        method: "INVITE",
+        uri: "sip:*21@127.0.0.1:5060",
+        nc: Some("00000001"),
+    }
+    .header_value();
+    h.phone_sends(
+        ms(10),
+        &phone_invite("z9hG4bK-w2", "wc-1", "1001", Some(&authorization)),
+    );
+    assert_eq!(status_of(&h.sent_one()), 407);
+    assert!(matches!(
+        h.events().as_slice(),
+        [CallEvent::AuthFailed { blocked: false, .. }]
+    ));
+}
+
+#[test]
+fn a_trunk_invite_is_offered_without_a_phone() {
+    let mut h = Harness::new();
+    let invite = phone_invite("z9hG4bK-tr", "tr-1", "13800000001", None);
+    h.input(Duration::ZERO, Transport::Udp, TRUNK, &invite);
+    assert_eq!(status_of(&h.sent_one()), 100);
+    assert!(matches!(
+        h.events().as_slice(),
+        [CallEvent::Incoming { phone: None, .. }]
+    ));
+}
+
+#[test]
+fn a_stranger_invite_still_gets_403() {
+    let mut h = Harness::new();
+    let invite = phone_invite("z9hG4bK-s", "s-1", "13800000001", None);
+    h.phone_sends(Duration::ZERO, &invite);
+    assert_eq!(status_of(&h.sent_one()), 403);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn a_blocked_trunk_address_still_carries_trunk_calls_but_not_phone_logins() {
+    let mut config = config();
+    config.auth_failures_allowed = 1;
+    let mut h = Harness::with(config);
+    // One wrong REGISTER from the trunk's address blocks it for phone traffic...
+    let mut register = Register::new("9999");
+    register.cseq = 1;
+    h.input(Duration::ZERO, Transport::Udp, TRUNK, &register.text());
+    assert_eq!(status_of(&h.sent_one()), 403);
+    h.input(
+        ms(10),
+        Transport::Udp,
+        TRUNK,
+        &phone_invite("z9hG4bK-b1", "b-1", "1001", None),
+    );
+    assert_eq!(status_of(&h.sent_one()), 403);
+    // ... but a spoofed failure must not cut the trunk off.
+    h.input(
+        ms(20),
+        Transport::Udp,
+        TRUNK,
+        &phone_invite("z9hG4bK-b2", "b-2", "13800000001", None),
+    );
+    assert_eq!(status_of(&h.sent_one()), 100);
+}
+
+// ---------------------------------------------------------------------------------------
+// Our INVITEs to registered phones (UAC).
+
+const OFFER: &str = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8\r\n";
+
+fn agent_binding(h: &Harness) -> Binding {
+    Binding {
+        user: "1001".into(),
+        contact: "sip:1001@192.0.2.50:5072".into(),
+        address: addr("192.0.2.50:5072"),
+        transport: Transport::Udp,
+        expires_at: h.at(secs(3600)),
+    }
+}
+
+/// Our INVITE as the phone received it.
+struct Offered {
+    call: CallId,
+    text: String,
+}
+
+impl Offered {
+    /// A response from the phone to our INVITE.
+    fn response(&self, status: u16, to_tag: Option<&str>, body: &str) -> String {
+        let via = header(&self.text, "Via").unwrap();
+        let from = header(&self.text, "From").unwrap();
+        let mut to = header(&self.text, "To").unwrap().to_owned();
+        if let Some(tag) = to_tag {
+            to = format!("{to};tag={tag}");
+        }
+        let call_id = header(&self.text, "Call-ID").unwrap();
+        let content_type = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        let contact = if (101..300).contains(&status) {
+            "Contact: <sip:1001@192.0.2.50:5072;transport=udp>\r\n"
+        } else {
+            ""
+        };
+        format!(
+            "SIP/2.0 {status} {}\r\nVia: {via}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+CSeq: 1 INVITE\r\n{contact}{content_type}Content-Length: {}\r\n\r\n{body}",
+            message::reason_phrase(status),
+            body.len()
+        )
+    }
+
+    /// The 200 to a non-INVITE request we sent (CANCEL or BYE).
+    fn ok_to(request: &str) -> String {
+        format!(
+            "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+            header(request, "Via").unwrap(),
+            header(request, "From").unwrap(),
+            header(request, "To").unwrap(),
+            header(request, "Call-ID").unwrap(),
+            header(request, "CSeq").unwrap(),
+        )
+    }
+}
+
+fn offer(h: &mut Harness) -> Offered {
+    let binding = agent_binding(h);
+    let call = h.endpoint.invite(
+        h.at(Duration::ZERO),
+        &binding,
+        "13800000001",
+        "Caller \"VIP\"",
+        OFFER,
+    );
+    let sent = h.transmits();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].destination, addr("192.0.2.50:5072"));
+    assert_eq!(sent[0].transport, Transport::Udp);
+    Offered {
+        call,
+        text: text_of(&sent[0]),
+    }
+}
+
+#[test]
+fn our_invite_goes_to_the_binding_address_with_our_offer() {
+    let mut h = Harness::new();
+    let offered = offer(&mut h);
+    let text = &offered.text;
+    assert!(
+        text.starts_with("INVITE sip:1001@192.0.2.50:5072 SIP/2.0\r\n"),
+        "{text}"
+    );
+    assert_eq!(header(text, "To"), Some("<sip:1001@192.0.2.50:5072>"));
+    let from = header(text, "From").unwrap();
+    assert!(
+        from.starts_with("\"Caller \\\"VIP\\\"\" <sip:13800000001@127.0.0.1>;tag="),
+        "{from}"
+    );
+    assert!(header(text, "Via")
+        .unwrap()
+        .starts_with("SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK"));
+    assert_eq!(header(text, "CSeq"), Some("1 INVITE"));
+    assert_eq!(
+        header(text, "Contact"),
+        Some("<sip:hotline@127.0.0.1:5060>")
+    );
+    assert_eq!(header(text, "Content-Type"), Some("application/sdp"));
+    assert!(text.ends_with(OFFER));
+    assert!(h.events().is_empty());
+    assert_eq!(h.endpoint.active_calls(), 1);
+}
+
+#[test]
+fn a_display_name_cannot_inject_headers() {
+    let mut h = Harness::new();
+    let binding = agent_binding(&h);
+    h.endpoint.invite(
+        h.at(Duration::ZERO),
+        &binding,
+        "1380\r\nX-Evil: 1",
+        "A\r\nX-Evil: 1",
+        OFFER,
+    );
+    let text = text_of(&h.transmits()[0]);
+    assert!(!text.contains("\r\nX-Evil"), "{text}");
+    assert!(message::parse(text.as_bytes()).is_ok());
+}
+
+#[test]
+fn ringing_then_answer_report_progress_and_answer_and_the_2xx_is_acked_each_time() {
+    let mut h = Harness::new();
+    let offered = offer(&mut h);
+    let call = offered.call;
+    h.phone_sends(ms(50), &offered.response(100, None, ""));
+    assert!(h.events().is_empty(), "100 Trying is not reported");
+    h.phone_sends(ms(100), &offered.response(180, Some("agent-tag"), ""));
+    h.phone_sends(ms(150), &offered.response(183, Some("agent-tag"), ""));
+    assert_eq!(
+        h.events(),
+        vec![
+            CallEvent::OutgoingProgress { call, status: 180 },
+            CallEvent::OutgoingProgress { call, status: 183 },
+        ]
+    );
+    assert!(h.transmits().is_empty());
+    // No retransmissions of the INVITE once a provisional arrived, and no Timer B.
+    assert_eq!(h.endpoint.poll_timeout(), None);
+    let answer = "v=0\r\no=agent 1 1 IN IP4 192.0.2.50\r\n";
+    let ok = offered.response(200, Some("agent-tag"), answer);
+    h.phone_sends(ms(2000), &ok);
+    let ack = h.transmits();
+    assert_eq!(ack.len(), 1);
+    let ack_text = text_of(&ack[0]);
+    assert!(
+        ack_text.starts_with("ACK sip:1001@192.0.2.50:5072;transport=udp SIP/2.0\r\n"),
+        "{ack_text}"
+    );
+    assert_eq!(header(&ack_text, "CSeq"), Some("1 ACK"));
+    assert!(header(&ack_text, "To").unwrap().ends_with(";tag=agent-tag"));
+    assert_ne!(
+        header(&ack_text, "Via"),
+        header(&offered.text, "Via"),
+        "the 2xx ACK has its own branch"
+    );
+    assert_eq!(ack[0].destination, addr("192.0.2.50:5072"));
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::OutgoingAnswered {
+            call,
+            sdp: Some(answer.to_owned())
+        }]
+    );
+    // The phone did not get our ACK and sends its 200 again: the same ACK again.
+    h.phone_sends(ms(2500), &ok);
+    let again = h.transmits();
+    assert_eq!(again.len(), 1);
+    assert_eq!(text_of(&again[0]), ack_text);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn busy_is_acked_in_the_invite_transaction_and_reported() {
+    let mut h = Harness::new();
+    let offered = offer(&mut h);
+    let call = offered.call;
+    let busy = offered.response(486, Some("agent-tag"), "");
+    h.phone_sends(ms(100), &busy);
+    let ack = h.sent_one();
+    assert!(
+        ack.starts_with("ACK sip:1001@192.0.2.50:5072 SIP/2.0\r\n"),
+        "{ack}"
+    );
+    assert_eq!(
+        header(&ack, "Via"),
+        header(&offered.text, "Via"),
+        "same branch as the INVITE"
+    );
+    assert_eq!(header(&ack, "CSeq"), Some("1 ACK"));
+    assert!(header(&ack, "To").unwrap().ends_with(";tag=agent-tag"));
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::OutgoingFailed { call, status: 486 }]
+    );
+    assert_eq!(h.endpoint.active_calls(), 0);
+    // A retransmitted 486 is ACKed again but not reported again.
+    h.phone_sends(ms(600), &busy);
+    assert_eq!(h.sent_one(), ack);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn cancel_after_ringing_sends_cancel_and_the_487_fails_the_call() {
+    let mut h = Harness::new();
+    let offered = offer(&mut h);
+    let call = offered.call;
+    h.phone_sends(ms(100), &offered.response(180, Some("agent-tag"), ""));
+    h.events();
+    h.endpoint.cancel(h.at(secs(3)), call);
+    let cancel = h.sent_one();
+    assert!(
+        cancel.starts_with("CANCEL sip:1001@192.0.2.50:5072 SIP/2.0\r\n"),
+        "{cancel}"
+    );
+    assert_eq!(header(&cancel, "Via"), header(&offered.text, "Via"));
+    assert_eq!(header(&cancel, "From"), header(&offered.text, "From"));
+    assert_eq!(header(&cancel, "To"), header(&offered.text, "To"));
+    assert_eq!(header(&cancel, "CSeq"), Some("1 CANCEL"));
+    assert!(h.events().is_empty());
+    // Cancelling twice sends nothing more.
+    h.endpoint.cancel(h.at(secs(3)), call);
+    assert!(h.transmits().is_empty());
+    h.phone_sends(secs(3) + ms(10), &Offered::ok_to(&cancel));
+    assert!(h.transmits().is_empty());
+    assert!(h.events().is_empty());
+    h.phone_sends(
+        secs(3) + ms(20),
+        &offered.response(487, Some("agent-tag"), ""),
+    );
+    let ack = h.sent_one();
+    assert!(ack.starts_with("ACK "));
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::OutgoingFailed { call, status: 487 }]
+    );
+    assert_eq!(h.endpoint.active_calls(), 0);
+}
+
+#[test]
+fn cancel_before_any_provisional_waits_for_one() {
+    let mut h = Harness::new();
+    let offered = offer(&mut h);
+    h.endpoint.cancel(h.at(ms(100)), offered.call);
+    assert!(
+        h.transmits().is_empty(),
+        "RFC 3261 9.1: no CANCEL before a provisional"
+    );
+    h.phone_sends(ms(200), &offered.response(100, None, ""));
+    let cancel = h.sent_one();
+    assert!(cancel.starts_with("CANCEL "), "{cancel}");
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn a_200_crossing_our_cancel_is_acked_hung_up_and_reported_as_failed() {
+    let mut h = Harness::new();
+    let offered = offer(&mut h);
+    let call = offered.call;
+    h.phone_sends(ms(100), &offered.response(180, Some("agent-tag"), ""));
+    h.events();
+    h.endpoint.cancel(h.at(secs(3)), call);
+    h.transmits();
+    h.phone_sends(
+        secs(3) + ms(5),
+        &offered.response(200, Some("agent-tag"), "v=0\r\n"),
+    );
+    let sent: Vec<String> = h.transmits().iter().map(text_of).collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].starts_with("ACK "));
+    assert!(
+        sent[1].starts_with("BYE sip:1001@192.0.2.50:5072;transport=udp SIP/2.0\r\n"),
+        "{}",
+        sent[1]
+    );
+    assert_eq!(header(&sent[1], "CSeq"), Some("2 BYE"));
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::OutgoingFailed { call, status: 487 }]
+    );
+    // The BYE completes quietly: the switch already forgot the call.
+    h.phone_sends(secs(3) + ms(50), &Offered::ok_to(&sent[1]));
+    assert!(h.events().is_empty());
+    assert_eq!(h.endpoint.active_calls(), 0);
+}
+
+#[test]
+fn no_response_at_all_is_timer_b_and_408() {
+    let mut h = Harness::new();
+    let offered = offer(&mut h);
+    let sent = h.run_until(secs(40));
+    let retransmits: Vec<u128> = sent.iter().map(|(at, _)| *at).collect();
+    assert_eq!(retransmits, vec![500, 1500, 3500, 7500, 15500, 31500]);
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::OutgoingFailed {
+            call: offered.call,
+            status: 408
+        }]
+    );
+    assert_eq!(h.endpoint.active_calls(), 0);
+}
+
+#[test]
+fn a_cancel_never_answered_with_a_final_response_gives_up_after_64_t1() {
+    let mut h = Harness::new();
+    let offered = offer(&mut h);
+    h.phone_sends(ms(100), &offered.response(180, Some("agent-tag"), ""));
+    h.events();
+    h.endpoint.cancel(h.at(secs(1)), offered.call);
+    let cancel = h.sent_one();
+    h.phone_sends(secs(1) + ms(10), &Offered::ok_to(&cancel));
+    h.run_until(secs(1 + 31));
+    assert!(h.events().is_empty());
+    h.run_until(secs(1 + 32));
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::OutgoingFailed {
+            call: offered.call,
+            status: 487
+        }]
+    );
+    assert_eq!(h.endpoint.active_calls(), 0);
+}
+
+/// An answered outgoing call; returns it with the phone's 200.
+fn answered(h: &mut Harness) -> (Offered, String) {
+    let offered = offer(h);
+    let ok = offered.response(200, Some("agent-tag"), "v=0\r\n");
+    h.phone_sends(ms(100), &ok);
+    h.transmits();
+    assert!(matches!(
+        h.events().as_slice(),
+        [CallEvent::OutgoingAnswered { .. }]
+    ));
+    (offered, ok)
+}
+
+fn from_agent(offered: &Offered, method: &str, cseq: u32, extra: &str, body: &str) -> String {
+    let ours = header(&offered.text, "From").unwrap();
+    let theirs = format!("{};tag=agent-tag", header(&offered.text, "To").unwrap());
+    format!(
+        "{method} sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE};branch=z9hG4bK-ag{cseq};rport\r\n\
+Max-Forwards: 70\r\nFrom: {theirs}\r\nTo: {ours}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\n\
+{extra}Content-Length: {}\r\n\r\n{body}",
+        header(&offered.text, "Call-ID").unwrap(),
+        body.len()
+    )
+}
+
+#[test]
+fn a_bye_from_the_agent_ends_our_call_with_a_bye_event() {
+    let mut h = Harness::new();
+    let (offered, _) = answered(&mut h);
+    h.phone_sends(secs(5), &from_agent(&offered, "BYE", 1, "", ""));
+    assert_eq!(status_of(&h.sent_one()), 200);
+    assert_eq!(h.events(), vec![CallEvent::Bye { call: offered.call }]);
+    assert_eq!(h.endpoint.active_calls(), 0);
+}
+
+#[test]
+fn dtmf_info_from_the_agent_is_reported_on_our_call() {
+    let mut h = Harness::new();
+    let (offered, _) = answered(&mut h);
+    let info = from_agent(
+        &offered,
+        "INFO",
+        1,
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=5\r\nDuration=160\r\n",
+    );
+    h.phone_sends(secs(5), &info);
+    assert_eq!(status_of(&h.sent_one()), 200);
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::Dtmf {
+            call: offered.call,
+            digit: '5',
+            duration_ms: 160
+        }]
+    );
+}
+
+#[test]
+fn our_hangup_of_an_outgoing_call_sends_bye_to_the_contact_and_ends_it() {
+    let mut h = Harness::new();
+    let (offered, _) = answered(&mut h);
+    h.endpoint.hangup(h.at(secs(10)), offered.call);
+    let sent = h.transmits();
+    assert_eq!(sent.len(), 1);
+    let bye = text_of(&sent[0]);
+    assert!(
+        bye.starts_with("BYE sip:1001@192.0.2.50:5072;transport=udp SIP/2.0\r\n"),
+        "{bye}"
+    );
+    assert_eq!(sent[0].destination, addr("192.0.2.50:5072"));
+    assert_eq!(header(&bye, "From"), header(&offered.text, "From"));
+    assert!(header(&bye, "To").unwrap().ends_with(";tag=agent-tag"));
+    assert_eq!(header(&bye, "CSeq"), Some("2 BYE"));
+    h.phone_sends(secs(10) + ms(20), &Offered::ok_to(&bye));
+    assert_eq!(h.events(), vec![CallEvent::Ended { call: offered.call }]);
+}
+
+#[test]
+fn hangup_of_an_unanswered_outgoing_call_cancels_it() {
+    let mut h = Harness::new();
+    let offered = offer(&mut h);
+    h.phone_sends(ms(100), &offered.response(180, Some("agent-tag"), ""));
+    h.events();
+    h.endpoint.hangup(h.at(secs(2)), offered.call);
+    assert!(h.sent_one().starts_with("CANCEL "));
+}
+
+#[test]
+fn our_invite_over_tcp_is_not_retransmitted_and_uses_the_bindings_transport() {
+    let mut h = Harness::new();
+    let binding = Binding {
+        transport: Transport::Tcp,
+        contact: "sip:1001@192.0.2.50:5072;transport=tcp".into(),
+        ..agent_binding(&h)
+    };
+    let call = h
+        .endpoint
+        .invite(h.at(Duration::ZERO), &binding, "1000", "", OFFER);
+    let sent = h.transmits();
+    assert_eq!(sent[0].transport, Transport::Tcp);
+    let text = text_of(&sent[0]);
+    assert!(header(&text, "Via").unwrap().starts_with("SIP/2.0/TCP "));
+    assert!(header(&text, "From")
+        .unwrap()
+        .starts_with("<sip:1000@127.0.0.1>;tag="));
+    assert!(h.run_until(secs(31)).is_empty());
+    h.run_until(secs(32));
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::OutgoingFailed { call, status: 408 }]
+    );
+}
