@@ -11,8 +11,9 @@ use clap::{Parser, Subcommand};
 use hotline::config::{self, Config, PromptCatalog};
 use hotline::media::prompt::PromptLibrary;
 use hotline::net::{self, records::RecordWriter, Listeners};
-use hotline::sip::{Endpoint, EndpointConfig};
+use hotline::sip::{Binding, Endpoint, EndpointConfig, Transport};
 use hotline::store::{self, Store};
+use hotline::switch::acd::{phone_credentials, AgentSpec};
 use hotline::switch::{Switch, SwitchSettings};
 
 #[derive(Parser)]
@@ -190,6 +191,8 @@ fn serve(
             "calls left unfinished by the last run are marked interrupted"
         );
     }
+    let (start, wall_start) = (Instant::now(), jiff::Timestamp::now());
+    let saved_bindings = store.load_bindings(wall_start).map_err(|e| e.to_string())?;
     let media_ip = advertise.unwrap_or(if sip.ip().is_unspecified() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
@@ -210,13 +213,18 @@ fn serve(
             .await
             .map_err(|e| format!("cannot listen for SIP on {sip}: {e}"))?;
         let bound = listeners.local_addr().map_err(|e| e.to_string())?;
-        let endpoint = Endpoint::new(EndpointConfig {
-            advertised: SocketAddr::new(media_ip, bound.port()),
+        let mut endpoint = Endpoint::new(EndpointConfig {
             trusted: config.hardware.trusted(),
-            t1: Duration::from_millis(500),
-            t2: Duration::from_secs(4),
-            t4: Duration::from_secs(5),
+            phones: phone_credentials(&config.hardware.phones),
+            secret: rand::random(),
+            ..EndpointConfig::new(SocketAddr::new(media_ip, bound.port()))
         });
+        for saved in &saved_bindings {
+            if let Some(binding) = restore(saved, start, wall_start) {
+                endpoint.restore_binding(binding);
+            }
+        }
+        let agents = config.hardware.phones.iter().map(AgentSpec::from).collect();
         let switch = Switch::new(
             endpoint,
             Arc::new(config.dialplan),
@@ -224,9 +232,11 @@ fn serve(
             SwitchSettings {
                 media_ip,
                 rtp_ports,
+                voicemail_dir: data.join("voicemail"),
             },
-            Instant::now(),
-            jiff::Timestamp::now(),
+            agents,
+            start,
+            wall_start,
         );
         println!(
             "hotline ready sip={}",
@@ -286,4 +296,24 @@ fn open_existing(data: &Path) -> Result<Store, String> {
         ));
     }
     Store::open(data).map_err(|e| e.to_string())
+}
+
+/// A registration saved by an earlier run, back in the endpoint's terms.
+fn restore(
+    saved: &store::StoredBinding,
+    now: Instant,
+    wall_now: jiff::Timestamp,
+) -> Option<Binding> {
+    let left = Duration::try_from(saved.expires_at.duration_since(wall_now)).ok()?;
+    Some(Binding {
+        user: saved.user.clone(),
+        contact: saved.contact.clone(),
+        address: saved.address.parse().ok()?,
+        transport: if saved.transport == "tcp" {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        },
+        expires_at: now + left,
+    })
 }

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::media::prompt::PromptLibrary;
 use crate::media::session::MediaEvent;
 use crate::sip::{CallId, Transport};
-use crate::switch::{MediaCommand, Output, Switch};
+use crate::switch::{Output, Switch};
 
 /// How long shutdown waits for calls to end before giving up on their BYEs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -97,7 +97,7 @@ pub async fn run(
     sip_transport::spawn_tcp_accept(listeners.tcp, inbox_tx.clone());
 
     let mut tcp_writers: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
-    let mut media_tasks: HashMap<CallId, mpsc::UnboundedSender<MediaCommand>> = HashMap::new();
+    let mut media_tasks: HashMap<CallId, media::MediaTask> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let mut stopping_since: Option<Instant> = None;
 
@@ -164,7 +164,7 @@ pub async fn run(
         }
     }
     for (_, task) in media_tasks.drain() {
-        let _ = task.send(MediaCommand::End { call: CallId(0) });
+        task.end();
     }
 }
 

@@ -29,6 +29,10 @@ impl RecordWriter {
                             ended_at,
                             outcome,
                         } => store.finish_call(call_id, *ended_at, outcome),
+                        RecordCommand::SaveBindings { user, bindings } => {
+                            store.save_bindings(user, bindings)
+                        }
+                        RecordCommand::Callback(request) => store.add_callback(request),
                     };
                     if let Err(error) = result {
                         tracing::error!(%error, ?command, "call record write failed");

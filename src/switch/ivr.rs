@@ -574,7 +574,7 @@ mod tests {
             standards: Standards::default(),
             hotlines: vec![],
             flows,
-            queues: BTreeMap::new(),
+            ..Dialplan::default()
         }
     }
 

@@ -9,7 +9,9 @@
 //! Must not: read `Instant::now()`, spawn, block, or reach into the media engine's state —
 //! it sends [`MediaCommand`]s and receives [`MediaEvent`]s.
 
+pub mod acd;
 pub mod ivr;
+mod queueing;
 pub mod rtp_ports;
 pub mod timeline;
 
@@ -24,17 +26,17 @@ use crate::media::session::MediaEvent;
 use crate::media::Codec;
 use crate::sip::sdp::{self, Negotiated, SdpError};
 use crate::sip::{CallEvent, CallId, Endpoint, Transmit, Transport};
-use crate::store::NewCall;
+use crate::store::{CallbackRequest, NewCall, StoredBinding};
 
+use acd::{Acd, AgentSpec};
 use ivr::{Ivr, IvrAction};
+use queueing::{AgentLeg, QueueWait};
 use rtp_ports::RtpPorts;
 use timeline::{EventKind, Party, TimelineEvent};
 
 /// How long a refused caller is asked to wait before trying again.
 const RETRY_AFTER_BUSY_S: u32 = 5;
 const RETRY_AFTER_SHUTDOWN_S: u32 = 60;
-/// Prompt played before the switch hangs up on a routed call when the queue names none.
-const CONNECTING_PROMPT: &str = "connecting";
 
 /// What the core asks its drivers to do.
 #[derive(Debug)]
@@ -108,6 +110,12 @@ pub enum RecordCommand {
         ended_at: jiff::Timestamp,
         outcome: &'static str,
     },
+    /// A phone's registrations, to survive a restart (replaces the user's set).
+    SaveBindings {
+        user: String,
+        bindings: Vec<StoredBinding>,
+    },
+    Callback(CallbackRequest),
 }
 
 /// Settings the core needs that are not in the dialplan.
@@ -116,6 +124,8 @@ pub struct SwitchSettings {
     /// The address callers send RTP to (written in our SDP).
     pub media_ip: IpAddr,
     pub rtp_ports: (u16, u16),
+    /// Where voicemail recordings are written.
+    pub voicemail_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,15 +136,32 @@ enum Phase {
     Answered,
     /// Media flows and the IVR runs.
     Ivr,
-    /// Routed to a queue: "connecting you" plays, then the switch hangs up (queues and
-    /// agents arrive with the next issue).
-    Connecting { queue: String },
+    /// Waiting in a queue: announcements, music, offers to agents.
+    Queued(Box<QueueWait>),
+    /// Talking to an agent through the agent leg.
+    Connected {
+        leg: CallId,
+        agent: String,
+        queue: String,
+    },
+    /// The maximum wait is near: "press 1 for a callback" until `deadline`.
+    CallbackOffer {
+        queue: String,
+        position: u32,
+        deadline: Instant,
+    },
+    /// Leaving a message (recording once the offer and beep have played).
+    Voicemail { recording: bool },
+    /// A last prompt plays, then the switch hangs up for `reason`.
+    Closing { reason: String },
     /// BYE sent or final response given; waiting for the endpoint to forget the call.
     Leaving,
 }
 
 struct Call {
     record_id: String,
+    /// The caller's number (the From user), for priority tiers and callbacks.
+    caller_number: String,
     invited_at: Instant,
     phase: Phase,
     /// The ring rules in force when the call arrived.
@@ -151,6 +178,11 @@ struct Call {
     /// Prompts queued behind the one playing; the IVR hears one "finished" for the lot.
     prompt_queue: VecDeque<PromptId>,
     playing: Option<PromptId>,
+    /// The prompt playing is music on a loop (no "finished" will come).
+    looping: bool,
+    /// A desk phone dialled a feature code: (phone user, code).
+    feature_code: Option<(String, String)>,
+    voicemail: Option<std::path::PathBuf>,
     timer: Option<Instant>,
     finished: bool,
 }
@@ -162,6 +194,9 @@ pub struct Switch {
     settings: SwitchSettings,
     rtp_ports: RtpPorts,
     calls: BTreeMap<CallId, Call>,
+    /// The switch's INVITEs to agents' phones, by their endpoint handle.
+    legs: BTreeMap<CallId, AgentLeg>,
+    acd: Acd,
     timers: BTreeSet<(Instant, CallId)>,
     outputs: VecDeque<Output>,
     accepting: bool,
@@ -176,11 +211,22 @@ impl Switch {
         dialplan: Arc<Dialplan>,
         prompts: Arc<PromptLibrary>,
         settings: SwitchSettings,
+        agents: Vec<AgentSpec>,
         now: Instant,
         wall_now: jiff::Timestamp,
     ) -> Self {
         let rtp_ports = RtpPorts::new(settings.rtp_ports.0, settings.rtp_ports.1);
+        let mut acd = Acd::new(agents, now);
+        // Phones whose registrations survived a restart make their agents available again.
+        let users: Vec<String> = acd.agents().map(|a| a.spec.user.clone()).collect();
+        for user in users {
+            if !endpoint.bindings(&user).is_empty() {
+                acd.set_registered(&user, true, now);
+            }
+        }
         Switch {
+            legs: BTreeMap::new(),
+            acd,
             endpoint,
             dialplan,
             prompts,
@@ -207,12 +253,29 @@ impl Switch {
     }
 
     pub fn handle_media_event(&mut self, now: Instant, call: CallId, event: MediaEvent) {
+        if self.legs.contains_key(&call) {
+            // The agent's side: only the end of the whisper matters.
+            if let MediaEvent::PromptFinished { .. } = event {
+                if self
+                    .legs
+                    .get(&call)
+                    .is_some_and(|l| l.state == queueing::LegState::Whisper)
+                {
+                    self.bridge(now, call);
+                }
+            }
+            self.drain_endpoint(now);
+            return;
+        }
         match event {
             MediaEvent::Dtmf { digit, .. } => self.on_digit(now, call, digit, "rfc4733"),
             MediaEvent::PromptFinished {
                 prompt,
                 interrupted,
             } => self.on_prompt_finished(now, call, prompt, interrupted),
+            MediaEvent::RecordingFinished { duration_ms } => {
+                self.on_recording_finished(now, call, duration_ms)
+            }
         }
         self.drain_endpoint(now);
     }
@@ -220,6 +283,15 @@ impl Switch {
     /// The driver could not open or use a call's media socket: the call cannot go on.
     pub fn handle_media_failure(&mut self, now: Instant, call: CallId, why: &str) {
         tracing::error!(call = %call, why, "media failed");
+        if self.legs.contains_key(&call) {
+            if let Some(l) = self.legs.get_mut(&call) {
+                l.media_started = false;
+            }
+            self.on_leg_bye(now, call);
+            self.end_leg(now, call);
+            self.drain_endpoint(now);
+            return;
+        }
         if let Some(c) = self.calls.get_mut(&call) {
             c.media_started = false;
         }
@@ -240,13 +312,27 @@ impl Switch {
                     c.timer = None;
                     self.on_call_timer(now, call);
                 }
+            } else if let Some(l) = self.legs.get_mut(&call) {
+                if l.timer == Some(at) {
+                    l.timer = None;
+                    self.on_leg_timer(now, call);
+                }
             }
+        }
+        if !self.acd.end_wrap_ups(now).is_empty() {
+            self.dispatch(now);
         }
         self.drain_endpoint(now);
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let ours = self.timers.first().map(|(at, _)| *at);
+        let ours = [
+            self.timers.first().map(|(at, _)| *at),
+            self.acd.next_wrap_up_end(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         match (ours, self.endpoint.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -283,7 +369,15 @@ impl Switch {
 
     /// No call left, not even one waiting for its BYE to be answered.
     pub fn is_idle(&self) -> bool {
-        self.calls.is_empty()
+        self.calls.is_empty() && self.legs.is_empty()
+    }
+
+    /// Each agent's state, for logs and (later) the CTI API.
+    pub fn agent_states(&self) -> Vec<(String, String)> {
+        self.acd
+            .agents()
+            .map(|a| (a.spec.id.clone(), a.state.name()))
+            .collect()
     }
 
     pub fn active_calls(&self) -> usize {
@@ -302,6 +396,12 @@ impl Switch {
     }
 
     fn on_call_event(&mut self, now: Instant, event: CallEvent) {
+        if event
+            .call()
+            .is_some_and(|call| self.legs.contains_key(&call))
+        {
+            return self.on_leg_event(now, event);
+        }
         match event {
             CallEvent::Incoming {
                 call,
@@ -312,10 +412,19 @@ impl Switch {
                 source,
                 transport,
                 sdp,
+                phone,
             } => {
                 let _span = tracing::info_span!("call", sip_call_id = %sip_call_id).entered();
-                tracing::info!(%from, %to, %source, ?transport, "incoming call");
-                self.on_incoming(now, call, sip_call_id, from, to, request_user, sdp);
+                tracing::info!(%from, %to, %source, ?transport, ?phone, "incoming call");
+                let incoming = Incoming {
+                    sip_call_id,
+                    from,
+                    to,
+                    request_user,
+                    offer: sdp,
+                    phone,
+                };
+                self.on_incoming(now, call, incoming);
             }
             CallEvent::Cancelled { call } => {
                 self.record(
@@ -327,7 +436,7 @@ impl Switch {
                     },
                 );
                 self.finish(now, call, "abandoned");
-                self.forget(call);
+                self.forget(now, call);
             }
             CallEvent::Confirmed { call, sdp } => self.on_confirmed(now, call, sdp),
             CallEvent::AckTimeout { call } => {
@@ -335,6 +444,11 @@ impl Switch {
             }
             CallEvent::RemoteSdp { call, sdp } => self.on_remote_sdp(call, &sdp),
             CallEvent::Bye { call } => {
+                let outcome = match self.calls.get(&call).map(|c| &c.phase) {
+                    // Hung up while waiting for an agent: the queue lost the call.
+                    Some(Phase::Queued(_)) => "abandoned",
+                    _ => "completed",
+                };
                 self.record(
                     now,
                     call,
@@ -343,25 +457,70 @@ impl Switch {
                         reason: "caller hung up".into(),
                     },
                 );
-                self.finish(now, call, "completed");
-                self.forget(call);
+                self.caller_left_connected(now, call);
+                self.finish(now, call, outcome);
+                self.forget(now, call);
             }
             CallEvent::Dtmf { call, digit, .. } => self.on_digit(now, call, digit, "sip-info"),
-            CallEvent::Ended { call } => self.forget(call),
+            CallEvent::Ended { call } => self.forget(now, call),
+            CallEvent::BindingsChanged { user, bindings } => {
+                self.on_bindings(now, &user, &bindings)
+            }
+            CallEvent::AuthFailed {
+                source,
+                user,
+                blocked,
+            } => {
+                tracing::warn!(%source, user, blocked, "desk phone authentication failed");
+            }
+            // Outgoing-call events for a leg we no longer track: nothing to do.
+            CallEvent::OutgoingProgress { .. }
+            | CallEvent::OutgoingAnswered { .. }
+            | CallEvent::OutgoingFailed { .. } => {}
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn on_incoming(
-        &mut self,
-        now: Instant,
-        call: CallId,
-        sip_call_id: String,
-        from: String,
-        to: String,
-        request_user: String,
-        offer: Option<String>,
-    ) {
+    /// Events for the switch's INVITEs to agents.
+    fn on_leg_event(&mut self, now: Instant, event: CallEvent) {
+        match event {
+            CallEvent::OutgoingProgress { .. } => {}
+            CallEvent::OutgoingAnswered { call, sdp } => self.on_leg_answered(now, call, sdp),
+            CallEvent::OutgoingFailed { call, status } => {
+                self.on_leg_failed(now, call, status);
+                self.forget_leg(call);
+            }
+            CallEvent::Bye { call } | CallEvent::AckTimeout { call } => self.on_leg_bye(now, call),
+            CallEvent::Ended { call } => self.forget_leg(call),
+            CallEvent::RemoteSdp { call, sdp } => {
+                let port = self.legs.get(&call).map(|l| l.rtp_port).unwrap_or(0);
+                let local = SocketAddr::new(self.settings.media_ip, port);
+                if let Ok((_, negotiated)) = sdp::answer(&sdp, local, 0) {
+                    if let Some(l) = self.legs.get_mut(&call) {
+                        let moved = l.media.is_some_and(|m| m.remote != negotiated.remote);
+                        l.media = Some(negotiated);
+                        if moved && l.media_started {
+                            self.outputs
+                                .push_back(Output::Media(MediaCommand::Redirect {
+                                    call,
+                                    remote: negotiated.remote,
+                                }));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_incoming(&mut self, now: Instant, call: CallId, incoming: Incoming) {
+        let Incoming {
+            sip_call_id,
+            from,
+            to,
+            request_user,
+            offer,
+            phone,
+        } = incoming;
         self.calls_seen += 1;
         let wall = self.wall(now);
         let record_id = format!(
@@ -370,8 +529,19 @@ impl Switch {
             self.calls_seen % 10_000
         );
         let standards = self.dialplan.standards.clone();
-        let answer_delay = standards.answer_delay();
+        let mut answer_delay = standards.answer_delay();
         let hotline = self.dialplan.hotline_for(&request_user).cloned();
+        let codes = &self.dialplan.feature_codes;
+        let feature_code = phone.clone().filter(|_| {
+            [&codes.login, &codes.logout, &codes.ready, &codes.not_ready]
+                .iter()
+                .any(|code| **code == request_user)
+        });
+        if feature_code.is_some() {
+            // An agent's own phone: no reason to make it ring.
+            answer_delay = Duration::ZERO;
+        }
+        let caller_number = user_of(&from);
         self.outputs
             .push_back(Output::Record(RecordCommand::Begin(NewCall {
                 id: record_id.clone(),
@@ -385,12 +555,14 @@ impl Switch {
             call,
             Call {
                 record_id,
+                caller_number,
                 invited_at: now,
                 phase: Phase::Alerting { answer_at: now },
                 standards,
                 hotline: hotline.as_ref().map(|h| h.name.clone()).unwrap_or_default(),
                 language: hotline
                     .as_ref()
+                    .or(self.dialplan.hotlines.first())
                     .map(|h| h.language.clone())
                     .unwrap_or_default(),
                 entry_flow: None,
@@ -401,6 +573,9 @@ impl Switch {
                 ivr: None,
                 prompt_queue: VecDeque::new(),
                 playing: None,
+                looping: false,
+                feature_code: None,
+                voicemail: None,
                 timer: None,
                 finished: false,
             },
@@ -417,8 +592,12 @@ impl Switch {
                 "switch shutting down",
             );
         }
-        let Some(hotline) = hotline else {
-            return self.reject(now, call, 404, None, "no hotline at this number");
+        let hotline = match (hotline, &feature_code) {
+            (Some(hotline), _) => Some(hotline),
+            (None, Some(_)) => None,
+            (None, None) => {
+                return self.reject(now, call, 404, None, "no hotline at this number");
+            }
         };
         if let Some(limit) = self.dialplan.standards.max_calls {
             // This call is already in the table.
@@ -452,13 +631,15 @@ impl Switch {
             },
             None => (sdp::offer(local_rtp, session_id), None),
         };
-        let entry_flow = match &hotline.entry {
-            Entry::Flow(flow) => flow.clone(),
-            Entry::Hours {
+        let entry = hotline.as_ref().map(|h| h.entry.clone());
+        let entry_flow = match &entry {
+            None => String::new(),
+            Some(Entry::Flow(flow)) => flow.clone(),
+            Some(Entry::Hours {
                 hours,
                 open,
                 closed,
-            } => {
+            }) => {
                 let is_open = hours.is_open(self.wall(now));
                 self.record(now, call, EventKind::Hours { open: is_open });
                 if is_open {
@@ -475,6 +656,7 @@ impl Switch {
             c.media = media;
             c.entry_flow = Some(entry_flow);
             c.phase = Phase::Alerting { answer_at };
+            c.feature_code = feature_code.map(|phone| (phone, request_user.clone()));
         }
         self.endpoint.ringing(now, call);
         self.record(now, call, EventKind::Ringing);
@@ -493,6 +675,10 @@ impl Switch {
             Phase::Alerting { answer_at } if answer_at <= now => self.answer(now, call),
             Phase::Ivr => {
                 self.with_ivr(now, call, |ivr, plan, now| ivr.on_timeout(plan, now));
+            }
+            Phase::Queued(_) => self.on_queued_timer(now, call),
+            Phase::CallbackOffer { deadline, .. } if deadline <= now => {
+                self.on_callback_answer(now, call, None)
             }
             _ => {}
         }
@@ -566,8 +752,12 @@ impl Switch {
         c.phase = Phase::Ivr;
         let flow = c.entry_flow.clone().unwrap_or_default();
         let language = c.language.clone();
+        let feature_code = c.feature_code.clone();
         self.record(now, call, EventKind::Confirmed);
         self.start_media(call);
+        if let Some((phone, code)) = feature_code {
+            return self.apply_feature_code(now, call, &phone, &code);
+        }
         if let Some(c) = self.calls.get_mut(&call) {
             c.ivr = Some(Ivr::new(&language, &flow));
         }
@@ -607,8 +797,12 @@ impl Switch {
                 source: source.to_string(),
             },
         );
-        if self.calls.get(&call).is_some_and(|c| c.phase == Phase::Ivr) {
-            self.with_ivr(now, call, |ivr, plan, now| ivr.on_digit(plan, now, digit));
+        match self.calls.get(&call).map(|c| &c.phase) {
+            Some(Phase::Ivr) => {
+                self.with_ivr(now, call, |ivr, plan, now| ivr.on_digit(plan, now, digit));
+            }
+            Some(Phase::CallbackOffer { .. }) => self.on_callback_answer(now, call, Some(digit)),
+            _ => {}
         }
     }
 
@@ -622,8 +816,9 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        // Interruptions are ours (stop, replace) and were recorded when we asked for them.
-        if interrupted || c.playing != Some(prompt) {
+        // Interruptions are ours (stop, replace) and were recorded when we asked for them;
+        // music on a loop never finishes by itself.
+        if interrupted || c.looping || c.playing != Some(prompt) {
             return;
         }
         c.playing = None;
@@ -646,10 +841,9 @@ impl Switch {
                     ivr.on_prompt_finished(plan, now)
                 });
             }
-            Some(Phase::Connecting { queue }) => {
-                let reason = format!("routed to queue {queue}; queues open with the next release");
-                self.hang_up(now, call, &reason);
-            }
+            Some(Phase::Queued(_)) => self.start_music(call),
+            Some(Phase::Closing { reason }) => self.hang_up(now, call, &reason),
+            Some(Phase::Voicemail { recording: false }) => self.start_voicemail(now, call),
             _ => {}
         }
     }
@@ -699,26 +893,7 @@ impl Switch {
                         target: queue.clone(),
                     },
                 );
-                let language = self
-                    .calls
-                    .get(&call)
-                    .map(|c| c.language.clone())
-                    .unwrap_or_default();
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.phase = Phase::Connecting {
-                        queue: queue.clone(),
-                    };
-                }
-                self.set_timer(call, None);
-                let prompt = self
-                    .dialplan
-                    .queues
-                    .get(&queue)
-                    .map(|q| q.prompt.clone())
-                    .unwrap_or_else(|| CONNECTING_PROMPT.to_string());
-                if !self.queue_prompt(now, call, &prompt, &language) {
-                    self.hang_up(now, call, &format!("routed to queue {queue}"));
-                }
+                self.enter_queue(now, call, &queue);
             }
             IvrAction::Hangup { reason } => self.hang_up(now, call, &reason),
         }
@@ -727,21 +902,7 @@ impl Switch {
     /// Queue a prompt by name in `language` (falling back to the hotline's language).
     /// Returns false when no such prompt exists.
     fn queue_prompt(&mut self, now: Instant, call: CallId, name: &str, language: &str) -> bool {
-        let Some(c) = self.calls.get(&call) else {
-            return false;
-        };
-        let default_language = self
-            .dialplan
-            .hotlines
-            .iter()
-            .find(|h| h.name == c.hotline)
-            .map(|h| h.language.as_str())
-            .unwrap_or(language);
-        let Some(id) = self
-            .prompts
-            .find(language, name)
-            .or_else(|| self.prompts.find(default_language, name))
-        else {
+        let Some(id) = self.find_prompt(call, name, language) else {
             tracing::warn!(call = %call, prompt = name, language, "prompt missing; skipped");
             return false;
         };
@@ -752,6 +913,28 @@ impl Switch {
             self.play_next_queued(now, call);
         }
         true
+    }
+
+    /// A prompt by name in `language`, falling back to the call's hotline language.
+    fn find_prompt(&self, call: CallId, name: &str, language: &str) -> Option<PromptId> {
+        let c = self.calls.get(&call)?;
+        let default_language = self
+            .dialplan
+            .hotlines
+            .iter()
+            .find(|h| h.name == c.hotline)
+            .map(|h| h.language.as_str())
+            .unwrap_or(language);
+        self.prompts
+            .find(language, name)
+            .or_else(|| self.prompts.find(default_language, name))
+    }
+
+    fn language_of(&self, call: CallId) -> String {
+        self.calls
+            .get(&call)
+            .map(|c| c.language.clone())
+            .unwrap_or_default()
     }
 
     fn play_next_queued(&mut self, now: Instant, call: CallId) -> bool {
@@ -775,9 +958,13 @@ impl Switch {
             return;
         };
         c.prompt_queue.clear();
+        let was_music = std::mem::take(&mut c.looping);
         if let Some(stopped) = c.playing.take() {
             self.outputs
                 .push_back(Output::Media(MediaCommand::Stop { call }));
+            if was_music {
+                return;
+            }
             let name = self.prompt_name(stopped);
             self.record(
                 now,
@@ -823,7 +1010,7 @@ impl Switch {
             },
         );
         self.finish(now, call, "rejected");
-        self.forget(call);
+        self.forget(now, call);
     }
 
     fn hang_up(&mut self, now: Instant, call: CallId, reason: &str) {
@@ -837,8 +1024,6 @@ impl Switch {
         if c.phase == Phase::Leaving {
             return;
         }
-        c.phase = Phase::Leaving;
-        self.endpoint.hangup(now, call);
         self.record(
             now,
             call,
@@ -847,6 +1032,21 @@ impl Switch {
                 reason: reason.to_string(),
             },
         );
+        self.caller_left_connected(now, call);
+        self.leave_queue(now, call, "caller_left");
+        self.end_call_quietly(now, call, outcome);
+    }
+
+    /// BYE the caller and close the record, the reason already written.
+    fn end_call_quietly(&mut self, now: Instant, call: CallId, outcome: &'static str) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.phase == Phase::Leaving {
+            return;
+        }
+        c.phase = Phase::Leaving;
+        self.endpoint.hangup(now, call);
         self.finish(now, call, outcome);
         self.end_media(call);
         self.set_timer(call, None);
@@ -884,7 +1084,9 @@ impl Switch {
             }));
     }
 
-    fn forget(&mut self, call: CallId) {
+    fn forget(&mut self, now: Instant, call: CallId) {
+        self.caller_left_connected(now, call);
+        self.leave_queue(now, call, "caller_left");
         self.end_media(call);
         self.set_timer(call, None);
         self.calls.remove(&call);
@@ -920,3 +1122,26 @@ fn millis(d: Duration) -> u64 {
 }
 #[cfg(test)]
 mod tests;
+
+/// What arrived with an INVITE, for `on_incoming`.
+struct Incoming {
+    sip_call_id: String,
+    from: String,
+    to: String,
+    request_user: String,
+    offer: Option<String>,
+    /// The authenticated desk phone that called, if it was one.
+    phone: Option<String>,
+}
+
+/// The user part of a SIP URI (`sip:1000@host` → `1000`), or the whole text.
+fn user_of(uri: &str) -> String {
+    let rest = uri
+        .trim_start_matches("sips:")
+        .trim_start_matches("sip:")
+        .trim_start_matches("tel:");
+    rest.split(['@', ';', '>'])
+        .next()
+        .unwrap_or(rest)
+        .to_string()
+}

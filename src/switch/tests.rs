@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::config::{self, Config};
-use crate::sip::EndpointConfig;
+use crate::sip::{Binding, EndpointConfig};
 
 const CALLER: &str = "127.0.0.1:5070";
 const OFFER_PCMA: &str =
@@ -44,18 +44,33 @@ impl Harness {
         let (mut config, prompts) = shipped();
         edit(&mut config);
         let t0 = Instant::now();
-        let endpoint = Endpoint::new(EndpointConfig {
+        let mut endpoint = Endpoint::new(EndpointConfig {
             trusted: config.hardware.trusted(),
+            phones: acd::phone_credentials(&config.hardware.phones),
             ..EndpointConfig::new("127.0.0.1:5060".parse().unwrap())
         });
+        // Every shipped phone registered (as if it had, before a restart), each on its own
+        // loopback port 6100N.
+        for phone in &config.hardware.phones {
+            endpoint.restore_binding(Binding {
+                user: phone.user.clone(),
+                contact: format!("sip:{}@127.0.0.1:6{}", phone.user, phone.extension),
+                address: format!("127.0.0.1:6{}", phone.extension).parse().unwrap(),
+                transport: Transport::Udp,
+                expires_at: t0 + Duration::from_secs(3600),
+            });
+        }
+        let agents = config.hardware.phones.iter().map(AgentSpec::from).collect();
         let switch = Switch::new(
             endpoint,
             Arc::new(config.dialplan),
             Arc::clone(&prompts),
             SwitchSettings {
                 media_ip: "127.0.0.1".parse().unwrap(),
-                rtp_ports: (40000, 40009),
+                rtp_ports: (40000, 40019),
+                voicemail_dir: std::env::temp_dir().join("hotline-switch-tests"),
             },
+            agents,
             t0,
             wall.parse().unwrap(),
         );
@@ -310,26 +325,12 @@ fn greeting_starts_as_the_ack_arrives_then_menu_digits_route_in_english() {
     assert!(kinds.contains(&EventKind::Route {
         target: "sales".into()
     }));
-    // "Connecting you" in English, then the switch hangs up politely.
-    assert!(h.finish_prompt().ends_with("en/connecting.wav"));
-    assert!(
-        h.sent.last().unwrap().starts_with("BYE "),
-        "{:?}",
-        h.sent.last()
-    );
-    assert!(h.media.contains(&MediaCommand::End { call: CallId(1) }));
-    assert_eq!(h.outcome(), Some("completed"));
-    let hangup = h.events().into_iter().last().unwrap().kind;
-    assert!(
-        matches!(
-            hangup,
-            EventKind::Hangup {
-                by: Party::Switch,
-                ..
-            }
-        ),
-        "{hangup:?}"
-    );
+    // In line for sales: "connecting you" in English, and an agent's phone rings.
+    assert!(kinds.iter().any(
+        |k| matches!(k, EventKind::QueueEntered { queue, position: 1, .. } if queue == "sales")
+    ));
+    assert!(h.prompts.file(h.playing()).ends_with("en/connecting.wav"));
+    assert!(h.invites_to_agents().len() == 1, "{:?}", h.sent.last());
 }
 
 #[test]
@@ -472,9 +473,7 @@ fn at_the_call_limit_the_caller_gets_503_with_retry_after_instead_of_ringing() {
 #[test]
 fn out_of_rtp_ports_gets_503_at_once() {
     let mut h = Harness::new(|_| {});
-    for port in 0..5 {
-        assert!(h.switch.rtp_ports.allocate().is_some(), "port {port}");
-    }
+    while h.switch.rtp_ports.allocate().is_some() {}
     h.sip(&invite("4008", Some(OFFER_PCMA)));
     assert_eq!(h.responses(), vec![100, 503]);
 }
@@ -521,6 +520,366 @@ impl Harness {
     fn prompt(&self, language: &str, name: &str) -> PromptId {
         self.prompts.find(language, name).unwrap()
     }
+
+    /// The prompt the caller hears now (the last one started).
+    fn playing(&self) -> PromptId {
+        self.media
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                MediaCommand::Play {
+                    call: CallId(1),
+                    prompt,
+                }
+                | MediaCommand::PlayLoop {
+                    call: CallId(1),
+                    prompt,
+                } => Some(*prompt),
+                _ => None,
+            })
+            .expect("something plays")
+    }
+
+    /// The INVITEs the switch sent to agents' phones, in order.
+    fn invites_to_agents(&self) -> Vec<String> {
+        self.sent
+            .iter()
+            .filter(|m| m.starts_with("INVITE "))
+            .cloned()
+            .collect()
+    }
+
+    /// A SIP message arriving from an agent's phone.
+    fn from_phone(&mut self, extension: &str, text: &str) {
+        let source: SocketAddr = format!("127.0.0.1:6{extension}").parse().unwrap();
+        self.switch
+            .handle_sip(self.now, Transport::Udp, source, text.as_bytes());
+        self.collect();
+    }
+
+    fn kinds(&self) -> Vec<EventKind> {
+        self.events().into_iter().map(|e| e.kind).collect()
+    }
+
+    /// A caller on the shipped hotline who pressed `digit` at the main menu.
+    fn queued_caller(edit: impl FnOnce(&mut Config), digit: char) -> Harness {
+        let mut h = Harness::new(edit);
+        answered_call(&mut h, OFFER_PCMA);
+        h.finish_prompt();
+        h.finish_prompt();
+        h.media_event(MediaEvent::Dtmf {
+            digit,
+            duration_ms: 100,
+        });
+        h
+    }
+}
+
+/// The phone's answer to the switch's INVITE: `status`, with our tag and an SDP for 2xx.
+fn phone_response(invite: &str, status: u16, sdp: Option<&str>) -> String {
+    let header = |name: &str| {
+        invite
+            .split("\r\n")
+            .find(|l| l.starts_with(&format!("{name}:")))
+            .unwrap()
+            .to_string()
+    };
+    let reason = match status {
+        180 => "Ringing",
+        200 => "OK",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        _ => "Whatever",
+    };
+    let body = sdp.unwrap_or("");
+    let content_type = if sdp.is_some() {
+        "Content-Type: application/sdp\r\n"
+    } else {
+        ""
+    };
+    let to = header("To");
+    let to = if to.contains("tag=") {
+        to
+    } else {
+        format!("{to};tag=phone")
+    };
+    format!(
+        "SIP/2.0 {status} {reason}\r\n{}\r\n{}\r\n{to}\r\n{}\r\n{}\r\nContact: <sip:agent@127.0.0.1:61001>\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        header("Via"),
+        header("From"),
+        header("Call-ID"),
+        header("CSeq"),
+        body.len()
+    )
+}
+
+fn phone_extension(invite: &str) -> String {
+    invite
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_start_matches("sip:")
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+const PHONE_SDP_PCMU: &str =
+    "v=0\r\no=- 3 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7100 RTP/AVP 0\r\n";
+
+#[test]
+fn queued_caller_rings_the_longest_idle_sales_agent_and_is_bridged_after_the_whisper() {
+    let mut h = Harness::queued_caller(|_| {}, '1');
+    let invites = h.invites_to_agents();
+    assert_eq!(invites.len(), 1);
+    let invite = invites[0].clone();
+    assert_eq!(
+        phone_extension(&invite),
+        "1001",
+        "sales agents a1001 and a1004, equally idle: a1001"
+    );
+    assert!(
+        invite.contains("From: \"1000\" <sip:1000@"),
+        "the caller's number shows on the phone"
+    );
+    h.from_phone("1001", &phone_response(&invite, 180, None));
+    h.advance(Duration::from_secs(6));
+    h.from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
+    assert!(
+        h.sent.last().unwrap().starts_with("ACK "),
+        "the switch ACKs the agent's 200"
+    );
+    let kinds = h.kinds();
+    assert!(kinds.iter().any(
+        |k| matches!(k, EventKind::AgentAnswered { agent, rings: 2, .. } if agent == "a1001")
+    ));
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::Whisper { .. })));
+    let leg = h
+        .media
+        .iter()
+        .find_map(|m| match m {
+            MediaCommand::Start {
+                call,
+                codec: Codec::Pcmu,
+                ..
+            } if *call != CallId(1) => Some(*call),
+            _ => None,
+        })
+        .expect("the agent leg's media starts");
+    assert!(
+        h.media
+            .iter()
+            .any(|m| matches!(m, MediaCommand::Play { call, .. } if *call == leg)),
+        "whisper to the agent"
+    );
+    let whisper = h.prompt("en", "whisper_sales");
+    h.switch.handle_media_event(
+        h.now,
+        leg,
+        MediaEvent::PromptFinished {
+            prompt: whisper,
+            interrupted: false,
+        },
+    );
+    h.collect();
+    assert!(h.media.contains(&MediaCommand::Bridge {
+        a: CallId(1),
+        b: leg
+    }));
+    assert!(
+        h.kinds().iter().any(|k| matches!(
+            k,
+            EventKind::Bridged {
+                transcoding: true,
+                ..
+            }
+        )),
+        "PCMA caller, PCMU agent"
+    );
+}
+
+#[test]
+fn unanswered_agent_phone_is_cancelled_as_ring_three_ends_and_the_next_agent_rings() {
+    let mut h = Harness::queued_caller(|_| {}, '1');
+    let first = h.invites_to_agents()[0].clone();
+    let offered_at = h.now;
+    h.from_phone("1001", &phone_response(&first, 180, None));
+    h.advance(Duration::from_millis(10_999));
+    assert!(
+        !h.sent.iter().any(|m| m.starts_with("CANCEL ")),
+        "still within three rings"
+    );
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.now - offered_at, Duration::from_secs(11));
+    assert!(
+        h.sent.iter().any(|m| m.starts_with("CANCEL ")),
+        "cancelled as ring 3 ends"
+    );
+    let invites = h.invites_to_agents();
+    assert_eq!(invites.len(), 2);
+    assert_eq!(
+        phone_extension(&invites[1]),
+        "1004",
+        "the other sales agent rings next"
+    );
+    assert!(h.kinds().iter().any(|k| matches!(k, EventKind::OfferEnded { agent, rings: 3, outcome } if agent == "a1001" && outcome == "no_answer")));
+    let states = h.switch.agent_states();
+    assert!(
+        states.contains(&("a1001".to_string(), "not ready (missed)".to_string())),
+        "{states:?}"
+    );
+}
+
+#[test]
+fn busy_agent_passes_the_call_to_the_next_at_once() {
+    let mut h = Harness::queued_caller(|_| {}, '1');
+    let first = h.invites_to_agents()[0].clone();
+    h.from_phone("1001", &phone_response(&first, 486, None));
+    let invites = h.invites_to_agents();
+    assert_eq!(invites.len(), 2, "the next agent at once");
+    assert_eq!(phone_extension(&invites[1]), "1004");
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::OfferEnded { outcome, .. } if outcome == "busy")));
+}
+
+#[test]
+fn caller_hanging_up_while_the_phone_rings_cancels_it_and_is_abandoned() {
+    let mut h = Harness::queued_caller(|_| {}, '1');
+    let first = h.invites_to_agents()[0].clone();
+    h.from_phone("1001", &phone_response(&first, 180, None));
+    let tag = to_tag(
+        &h.sent
+            .iter()
+            .find(|m| m.starts_with("SIP/2.0 200"))
+            .unwrap()
+            .clone(),
+    );
+    h.sip(&in_dialog("BYE", 2, &tag, "", ""));
+    assert!(h.sent.iter().any(|m| m.starts_with("CANCEL ")));
+    assert_eq!(h.outcome(), Some("abandoned"));
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::OfferEnded { outcome, .. } if outcome == "caller_left")));
+    assert!(h
+        .switch
+        .agent_states()
+        .contains(&("a1001".to_string(), "ready".to_string())));
+}
+
+#[test]
+fn agent_hanging_up_ends_the_caller_and_wraps_up_for_fifteen_seconds() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            for queue in c.dialplan.queues.values_mut() {
+                queue.whisper = None;
+            }
+        },
+        '1',
+    );
+    let invite = h.invites_to_agents()[0].clone();
+    h.from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
+    assert!(
+        h.media
+            .iter()
+            .any(|m| matches!(m, MediaCommand::Bridge { .. })),
+        "bridged at once without a whisper"
+    );
+    let call_id = invite
+        .split("\r\n")
+        .find(|l| l.starts_with("Call-ID:"))
+        .unwrap()
+        .to_string();
+    let bye = format!(
+        "BYE sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:61001;branch=z9hG4bK-agentbye\r\nMax-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1:61001>;tag=phone\r\n{}\r\n{call_id}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        invite.split("\r\n").find(|l| l.starts_with("From:")).unwrap().replacen("From:", "To:", 1)
+    );
+    h.from_phone("1001", &bye);
+    assert!(
+        h.sent.iter().any(|m| m.starts_with("BYE sip:1000@")),
+        "the caller is hung up: {:?}",
+        h.sent.last()
+    );
+    assert!(h.kinds().iter().any(|k| *k
+        == EventKind::Hangup {
+            by: Party::Agent,
+            reason: "agent hung up".into()
+        }));
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::WrapUp { seconds: 15, .. })));
+    assert!(h
+        .switch
+        .agent_states()
+        .contains(&("a1001".to_string(), "wrap-up".to_string())));
+    h.advance(Duration::from_secs(15));
+    assert!(h
+        .switch
+        .agent_states()
+        .contains(&("a1001".to_string(), "ready".to_string())));
+}
+
+#[test]
+fn waiting_caller_hears_the_wait_again_every_thirty_seconds_and_is_offered_a_callback_before_ten_minutes(
+) {
+    // Nobody can take sales calls.
+    let mut h = Harness::queued_caller(
+        |c| {
+            for queue in c.dialplan.queues.values_mut() {
+                queue.skills = vec!["nobody".into()];
+            }
+        },
+        '1',
+    );
+    assert!(h.invites_to_agents().is_empty());
+    let entered = h.now;
+    h.advance(Duration::from_secs(30));
+    assert_eq!(
+        h.kinds()
+            .iter()
+            .filter(|k| matches!(k, EventKind::Announcement { .. }))
+            .count(),
+        1
+    );
+    h.advance_to(entered + Duration::from_secs(9 * 60 + 29));
+    assert!(!h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::QueueExit { .. })));
+    h.advance_to(entered + Duration::from_secs(9 * 60 + 30));
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::QueueExit { reason, .. } if reason == "callback_offer")));
+    assert!(h.prompts.file(h.playing()).ends_with("callback_offer.wav"));
+    h.media_event(MediaEvent::Dtmf {
+        digit: '1',
+        duration_ms: 100,
+    });
+    assert!(h.kinds().iter().any(|k| matches!(k, EventKind::CallbackRequested { number, queue, position: 1 } if number == "1000" && queue == "sales")));
+    assert!(h
+        .records
+        .iter()
+        .any(|r| matches!(r, RecordCommand::Callback(req) if req.number == "1000")));
+}
+
+#[test]
+fn a_vip_caller_is_served_before_callers_who_came_earlier() {
+    let mut h = Harness::new(|c| {
+        for queue in c.dialplan.queues.values_mut() {
+            queue.skills = vec!["nobody".into()];
+        }
+    });
+    let now = h.now;
+    let first = h.switch.acd.enqueue("sales", CallId(50), 0, now);
+    let (vip, _) = h.switch.dialplan.priority_of("13800000001");
+    let second = h.switch.acd.enqueue("sales", CallId(51), vip, now);
+    assert_eq!((first, second), (1, 1));
+    assert_eq!(h.switch.acd.waiting("sales"), vec![CallId(51), CallId(50)]);
 }
 
 #[test]

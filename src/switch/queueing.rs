@@ -1,0 +1,882 @@
+//! Queues and agent legs: what happens to a caller between "routed to a queue" and "talking
+//! to an agent" — the announcements and music while waiting, offering the call to agents'
+//! phones within three rings, bridging, the maximum-wait exit — and the desk phones'
+//! registrations and feature codes that make agents available.
+//!
+//! A second `impl Switch` beside `mod.rs`, which owns the callers' calls and the IVR; the
+//! agents and queue order themselves live in [`super::acd`].
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::acd::AgentState;
+use super::timeline::{EventKind, Party};
+use super::{MediaCommand, Output, Phase, RecordCommand, Switch};
+use crate::config::{Queue, QueueExit};
+use crate::sip::sdp::{self, Negotiated};
+use crate::sip::{Binding, CallId};
+use crate::store::{CallbackRequest, StoredBinding};
+
+/// How long a caller has to press 1 for a callback before the switch says goodbye.
+const CALLBACK_ANSWER_WINDOW: Duration = Duration::from_secs(10);
+/// The longest voicemail kept.
+const VOICEMAIL_MAX: Duration = Duration::from_secs(120);
+
+/// A caller waiting in a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct QueueWait {
+    pub queue: String,
+    pub entered: Instant,
+    pub priority: u32,
+    /// Agents already offered this caller (and who did not take it) since the last round.
+    pub tried: BTreeSet<String>,
+    /// Agent legs ringing for this caller now (several with ring-all).
+    pub offers: Vec<CallId>,
+    pub announce_at: Instant,
+    pub exit_at: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LegState {
+    /// INVITE sent; the phone may ring until `ring_deadline`.
+    Ringing,
+    /// We gave up on it (CANCEL sent); waiting for the final response.
+    Cancelling,
+    /// Answered; the whisper prompt plays to the agent before connecting.
+    Whisper,
+    Connected,
+    /// BYE sent; waiting for the endpoint to forget it.
+    Leaving,
+}
+
+/// The second leg of a call: the switch's INVITE to an agent's phone.
+#[derive(Debug)]
+pub(super) struct AgentLeg {
+    pub caller: CallId,
+    pub agent: String,
+    pub invited_at: Instant,
+    pub rtp_port: u16,
+    pub media: Option<Negotiated>,
+    pub media_started: bool,
+    pub state: LegState,
+    pub timer: Option<Instant>,
+}
+
+impl Switch {
+    fn queue_settings(&self, queue: &str) -> Option<Queue> {
+        self.dialplan.queues.get(queue).cloned()
+    }
+
+    /// The IVR routed `call` to `queue`.
+    pub(super) fn enter_queue(&mut self, now: Instant, call: CallId, queue_name: &str) {
+        let Some(queue) = self.queue_settings(queue_name) else {
+            self.hang_up(now, call, &format!("no queue {queue_name}"));
+            return;
+        };
+        let number = self
+            .calls
+            .get(&call)
+            .map(|c| c.caller_number.clone())
+            .unwrap_or_default();
+        let (priority, _tier) = self.dialplan.priority_of(&number);
+        let position = self.acd.enqueue(queue_name, call, priority, now);
+        let expected = self.acd.expected_wait(queue_name, position);
+        self.record(
+            now,
+            call,
+            EventKind::QueueEntered {
+                queue: queue_name.to_string(),
+                position,
+                expected_wait_s: expected.as_secs() as u32,
+                priority,
+            },
+        );
+        let exit_at = now + queue.max_wait.saturating_sub(queue.exit_notice);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.phase = Phase::Queued(Box::new(QueueWait {
+                queue: queue_name.to_string(),
+                entered: now,
+                priority,
+                tried: BTreeSet::new(),
+                offers: Vec::new(),
+                announce_at: now + queue.announce_every,
+                exit_at,
+            }));
+        }
+        self.stop_prompts(now, call);
+        let language = self.language_of(call);
+        self.queue_prompt(now, call, &queue.prompt, &language);
+        self.announce_position(now, call, position, expected);
+        self.arm_queue_timer(call);
+        self.dispatch(now);
+    }
+
+    /// "You are number N in line; the expected wait is about M minutes" as a prompt sequence,
+    /// followed by music once it ends.
+    fn announce_position(&mut self, now: Instant, call: CallId, position: u32, expected: Duration) {
+        let language = self.language_of(call);
+        let mut names: Vec<String> = Vec::new();
+        if position <= 1 {
+            names.push("queue_first".into());
+        } else {
+            names.push("queue_position".into());
+            names.extend(digit_prompts(position));
+        }
+        names.push("queue_expected_wait".into());
+        let minutes = expected.as_secs().div_ceil(60);
+        if expected < Duration::from_secs(60) {
+            names.push("less_than_a_minute".into());
+        } else {
+            names.extend(digit_prompts(minutes as u32));
+            names.push("minutes".into());
+        }
+        for name in names {
+            self.queue_prompt(now, call, &name, &language);
+        }
+    }
+
+    fn arm_queue_timer(&mut self, call: CallId) {
+        let at = match self.calls.get(&call).map(|c| &c.phase) {
+            Some(Phase::Queued(wait)) => Some(wait.announce_at.min(wait.exit_at)),
+            Some(Phase::CallbackOffer { deadline, .. }) => Some(*deadline),
+            _ => None,
+        };
+        self.set_timer(call, at);
+    }
+
+    /// A queued caller's announcement or exit time came.
+    pub(super) fn on_queued_timer(&mut self, now: Instant, call: CallId) {
+        let Some(Phase::Queued(wait)) = self.calls.get(&call).map(|c| c.phase.clone()) else {
+            return;
+        };
+        if wait.exit_at <= now {
+            self.queue_exit(now, call, &wait);
+            return;
+        }
+        if wait.announce_at <= now {
+            let position = self.acd.position(&wait.queue, call).unwrap_or(1);
+            let expected = self.acd.expected_wait(&wait.queue, position);
+            self.record(
+                now,
+                call,
+                EventKind::Announcement {
+                    position,
+                    expected_wait_s: expected.as_secs() as u32,
+                },
+            );
+            let every = self
+                .queue_settings(&wait.queue)
+                .map(|q| q.announce_every)
+                .unwrap_or(Duration::from_secs(30));
+            if let Some(Phase::Queued(w)) = self.calls.get_mut(&call).map(|c| &mut c.phase) {
+                w.announce_at = now + every;
+            }
+            self.stop_prompts(now, call);
+            self.announce_position(now, call, position, expected);
+        }
+        self.arm_queue_timer(call);
+    }
+
+    /// Music while waiting, once announcements end.
+    pub(super) fn start_music(&mut self, call: CallId) {
+        let Some(Phase::Queued(wait)) = self.calls.get(&call).map(|c| c.phase.clone()) else {
+            return;
+        };
+        let moh = self
+            .queue_settings(&wait.queue)
+            .map(|q| q.moh)
+            .unwrap_or_else(|| "moh".into());
+        let language = self.language_of(call);
+        if let Some(id) = self.find_prompt(call, &moh, &language) {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.playing = Some(id);
+                c.looping = true;
+            }
+            self.outputs
+                .push_back(Output::Media(MediaCommand::PlayLoop { call, prompt: id }));
+        }
+    }
+
+    /// Before the maximum wait is reached the caller leaves the queue the way it says.
+    fn queue_exit(&mut self, now: Instant, call: CallId, wait: &QueueWait) {
+        let queue = self.queue_settings(&wait.queue);
+        let exit = queue
+            .as_ref()
+            .map(|q| q.exit.clone())
+            .unwrap_or(QueueExit::Callback);
+        let position = self.acd.position(&wait.queue, call).unwrap_or(1);
+        self.leave_queue(now, call, "caller_left");
+        self.stop_prompts(now, call);
+        let language = self.language_of(call);
+        match exit {
+            QueueExit::Callback => {
+                self.record(
+                    now,
+                    call,
+                    EventKind::QueueExit {
+                        queue: wait.queue.clone(),
+                        reason: "callback_offer".into(),
+                    },
+                );
+                self.queue_prompt(now, call, "callback_offer", &language);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.phase = Phase::CallbackOffer {
+                        queue: wait.queue.clone(),
+                        position,
+                        deadline: now + CALLBACK_ANSWER_WINDOW,
+                    };
+                }
+                self.arm_queue_timer(call);
+            }
+            QueueExit::Overflow(overflow) => {
+                self.record(
+                    now,
+                    call,
+                    EventKind::QueueExit {
+                        queue: wait.queue.clone(),
+                        reason: format!("overflow {overflow}"),
+                    },
+                );
+                self.enter_queue(now, call, &overflow);
+            }
+            QueueExit::Voicemail => {
+                self.record(
+                    now,
+                    call,
+                    EventKind::QueueExit {
+                        queue: wait.queue.clone(),
+                        reason: "voicemail".into(),
+                    },
+                );
+                self.queue_prompt(now, call, "voicemail_offer", &language);
+                self.queue_prompt(now, call, "beep", &language);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.phase = Phase::Voicemail { recording: false };
+                }
+                self.set_timer(call, None);
+            }
+        }
+    }
+
+    /// The caller answered the callback offer (or did not in time).
+    pub(super) fn on_callback_answer(&mut self, now: Instant, call: CallId, digit: Option<char>) {
+        let Some(Phase::CallbackOffer {
+            queue, position, ..
+        }) = self.calls.get(&call).map(|c| c.phase.clone())
+        else {
+            return;
+        };
+        self.stop_prompts(now, call);
+        let language = self.language_of(call);
+        if digit == Some('1') {
+            let (number, record_id) = self
+                .calls
+                .get(&call)
+                .map(|c| (c.caller_number.clone(), c.record_id.clone()))
+                .unwrap_or_default();
+            self.record(
+                now,
+                call,
+                EventKind::CallbackRequested {
+                    number: number.clone(),
+                    queue: queue.clone(),
+                    position,
+                },
+            );
+            self.outputs
+                .push_back(Output::Record(RecordCommand::Callback(CallbackRequest {
+                    call_id: record_id,
+                    number,
+                    queue,
+                    position,
+                    requested_at: self.wall(now),
+                })));
+            self.queue_prompt(now, call, "callback_confirmed", &language);
+            self.close_with(now, call, "callback requested", "goodbye");
+        } else {
+            self.close_with(now, call, "maximum wait reached", "goodbye");
+        }
+    }
+
+    /// Play `prompt` (after whatever plays now), then hang up.
+    pub(super) fn close_with(&mut self, now: Instant, call: CallId, reason: &str, prompt: &str) {
+        let language = self.language_of(call);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.phase = Phase::Closing {
+                reason: reason.to_string(),
+            };
+        }
+        self.set_timer(call, None);
+        if !self.queue_prompt(now, call, prompt, &language)
+            && self.calls.get(&call).is_some_and(|c| c.playing.is_none())
+        {
+            self.hang_up(now, call, reason);
+        }
+    }
+
+    /// Voicemail: the offer and beep ended, so start recording.
+    pub(super) fn start_voicemail(&mut self, now: Instant, call: CallId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.phase = Phase::Voicemail { recording: true };
+        let path = self
+            .settings
+            .voicemail_dir
+            .join(format!("{}.wav", c.record_id));
+        c.voicemail = Some(path.clone());
+        self.outputs
+            .push_back(Output::Media(MediaCommand::RecordCaller {
+                call,
+                path,
+                max: VOICEMAIL_MAX,
+            }));
+        let _ = now;
+    }
+
+    pub(super) fn on_recording_finished(&mut self, now: Instant, call: CallId, duration_ms: u64) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let file = c
+            .voicemail
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        self.record(now, call, EventKind::Voicemail { file, duration_ms });
+        if matches!(
+            self.calls.get(&call).map(|c| &c.phase),
+            Some(Phase::Voicemail { .. })
+        ) {
+            self.close_with(now, call, "voicemail left", "goodbye");
+        }
+    }
+
+    /// The caller stops waiting (connected, left, or moved on): out of line, offers cancelled.
+    pub(super) fn leave_queue(&mut self, now: Instant, call: CallId, offer_outcome: &str) {
+        let Some(Phase::Queued(wait)) = self.calls.get(&call).map(|c| c.phase.clone()) else {
+            return;
+        };
+        self.acd.remove(&wait.queue, call);
+        for leg in wait.offers.clone() {
+            self.cancel_offer(now, leg, offer_outcome);
+        }
+        if let Some(Phase::Queued(w)) = self.calls.get_mut(&call).map(|c| &mut c.phase) {
+            w.offers.clear();
+        }
+    }
+
+    /// Offer waiting callers to free agents, first in line first.
+    pub(super) fn dispatch(&mut self, now: Instant) {
+        for queue_name in self.acd.queues_with_callers() {
+            let Some(queue) = self.queue_settings(&queue_name) else {
+                continue;
+            };
+            for caller in self.acd.waiting(&queue_name) {
+                let Some(Phase::Queued(wait)) = self.calls.get(&caller).map(|c| c.phase.clone())
+                else {
+                    continue;
+                };
+                if !wait.offers.is_empty() {
+                    continue;
+                }
+                let mut agents =
+                    self.acd
+                        .pick(&queue_name, &queue.skills, queue.strategy, &wait.tried);
+                if agents.is_empty() && !wait.tried.is_empty() {
+                    // Everyone was tried once: start a new round.
+                    if let Some(Phase::Queued(w)) =
+                        self.calls.get_mut(&caller).map(|c| &mut c.phase)
+                    {
+                        w.tried.clear();
+                    }
+                    agents =
+                        self.acd
+                            .pick(&queue_name, &queue.skills, queue.strategy, &BTreeSet::new());
+                }
+                if agents.is_empty() {
+                    // Nobody free for the head of the line: those behind wait too.
+                    break;
+                }
+                for agent in agents {
+                    self.offer(now, caller, &agent);
+                }
+            }
+        }
+    }
+
+    fn offer(&mut self, now: Instant, caller: CallId, agent_id: &str) {
+        let Some(agent) = self.acd.agent(agent_id) else {
+            return;
+        };
+        let spec = agent.spec.clone();
+        let Some(binding) = self.endpoint.bindings(&spec.user).into_iter().next() else {
+            return;
+        };
+        let Some(port) = self.rtp_ports.allocate() else {
+            tracing::warn!(agent = agent_id, "out of RTP ports: cannot offer the call");
+            return;
+        };
+        let (number, display) = self
+            .calls
+            .get(&caller)
+            .map(|c| (c.caller_number.clone(), c.caller_number.clone()))
+            .unwrap_or_default();
+        self.calls_seen += 1;
+        let offer_sdp = sdp::offer(
+            SocketAddr::new(self.settings.media_ip, port),
+            self.calls_seen,
+        );
+        let leg = self
+            .endpoint
+            .invite(now, &binding, &number, &display, &offer_sdp);
+        let deadline = now + self.dialplan.standards.answer_deadline();
+        self.legs.insert(
+            leg,
+            AgentLeg {
+                caller,
+                agent: agent_id.to_string(),
+                invited_at: now,
+                rtp_port: port,
+                media: None,
+                media_started: false,
+                state: LegState::Ringing,
+                timer: None,
+            },
+        );
+        self.set_leg_timer(leg, Some(deadline));
+        self.acd
+            .set_state(agent_id, AgentState::Ringing { caller }, now);
+        if let Some(Phase::Queued(w)) = self.calls.get_mut(&caller).map(|c| &mut c.phase) {
+            w.offers.push(leg);
+            w.tried.insert(agent_id.to_string());
+        }
+        self.record(
+            now,
+            caller,
+            EventKind::Offered {
+                agent: agent_id.to_string(),
+                extension: spec.extension,
+            },
+        );
+    }
+
+    fn set_leg_timer(&mut self, leg: CallId, at: Option<Instant>) {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        if let Some(old) = l.timer.take() {
+            self.timers.remove(&(old, leg));
+        }
+        if let Some(at) = at {
+            l.timer = Some(at);
+            self.timers.insert((at, leg));
+        }
+    }
+
+    /// Three rings passed on an agent's phone: give up on it.
+    pub(super) fn on_leg_timer(&mut self, now: Instant, leg: CallId) {
+        let Some(l) = self.legs.get(&leg) else {
+            return;
+        };
+        if l.state != LegState::Ringing {
+            return;
+        }
+        let agent = l.agent.clone();
+        self.cancel_offer(now, leg, "no_answer");
+        // An agent who lets a call ring out is not at the phone.
+        self.acd.set_state(
+            &agent,
+            AgentState::NotReady {
+                reason: "missed".into(),
+            },
+            now,
+        );
+        self.dispatch(now);
+    }
+
+    /// Stop ringing an agent's phone and write down why.
+    fn cancel_offer(&mut self, now: Instant, leg: CallId, outcome: &str) {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        if l.state != LegState::Ringing {
+            return;
+        }
+        l.state = LegState::Cancelling;
+        let (caller, agent, invited_at) = (l.caller, l.agent.clone(), l.invited_at);
+        self.set_leg_timer(leg, None);
+        self.endpoint.cancel(now, leg);
+        let rings = self
+            .dialplan
+            .standards
+            .ring_cadence
+            .rings_started(now - invited_at);
+        self.record(
+            now,
+            caller,
+            EventKind::OfferEnded {
+                agent: agent.clone(),
+                rings,
+                outcome: outcome.to_string(),
+            },
+        );
+        if let Some(Phase::Queued(w)) = self.calls.get_mut(&caller).map(|c| &mut c.phase) {
+            w.offers.retain(|o| *o != leg);
+        }
+        if matches!(self.acd.agent(&agent).map(|a| &a.state), Some(AgentState::Ringing { caller: c }) if *c == caller)
+        {
+            self.acd.set_state(&agent, AgentState::Ready, now);
+        }
+    }
+
+    /// SIP events for agent legs.
+    pub(super) fn on_leg_answered(&mut self, now: Instant, leg: CallId, answer: Option<String>) {
+        let Some(l) = self.legs.get(&leg) else {
+            return;
+        };
+        let (caller, agent, invited_at, state) = (l.caller, l.agent.clone(), l.invited_at, l.state);
+        let still_waiting = matches!(
+            self.calls.get(&caller).map(|c| &c.phase),
+            Some(Phase::Queued(w)) if w.offers.contains(&leg)
+        );
+        if state != LegState::Ringing || !still_waiting {
+            // Answered after we gave up (a 200 crossing our CANCEL): the endpoint ends it.
+            self.end_leg(now, leg);
+            return;
+        }
+        let negotiated = answer.as_deref().map(sdp::accept_answer);
+        let Some(Ok(media)) = negotiated else {
+            tracing::warn!(leg = %leg, "agent's answer has no usable SDP");
+            self.end_leg(now, leg);
+            self.acd.set_state(&agent, AgentState::Ready, now);
+            if let Some(Phase::Queued(w)) = self.calls.get_mut(&caller).map(|c| &mut c.phase) {
+                w.offers.retain(|o| *o != leg);
+            }
+            self.dispatch(now);
+            return;
+        };
+        let rings = self
+            .dialplan
+            .standards
+            .ring_cadence
+            .rings_started(now - invited_at);
+        let Some(Phase::Queued(wait)) = self.calls.get(&caller).map(|c| c.phase.clone()) else {
+            return;
+        };
+        // The other phones of a ring-all offer stop ringing.
+        for other in wait.offers.iter().filter(|o| **o != leg) {
+            self.cancel_offer(now, *other, "answered_elsewhere");
+        }
+        self.acd.remove(&wait.queue, caller);
+        let waited = now - wait.entered;
+        self.acd.record_wait(&wait.queue, waited);
+        self.record(
+            now,
+            caller,
+            EventKind::AgentAnswered {
+                agent: agent.clone(),
+                rings,
+                wait_ms: waited.as_millis() as u64,
+            },
+        );
+        self.acd
+            .set_state(&agent, AgentState::Talking { caller }, now);
+        let port = self.legs.get(&leg).map(|l| l.rtp_port).unwrap_or(0);
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.media = Some(media);
+            l.media_started = true;
+        }
+        self.set_leg_timer(leg, None);
+        self.outputs.push_back(Output::Media(MediaCommand::Start {
+            call: leg,
+            local_port: port,
+            remote: media.remote,
+            codec: media.codec,
+            payload_type: media.payload_type,
+            telephone_event: media.telephone_event,
+        }));
+        if let Some(c) = self.calls.get_mut(&caller) {
+            c.phase = Phase::Connected {
+                leg,
+                agent: agent.clone(),
+                queue: wait.queue.clone(),
+            };
+        }
+        self.set_timer(caller, None);
+        let whisper = self.queue_settings(&wait.queue).and_then(|q| q.whisper);
+        let language = self.language_of(caller);
+        match whisper.and_then(|w| {
+            self.prompts
+                .find(&language, &w)
+                .or_else(|| self.prompts.find("zh", &w))
+        }) {
+            Some(prompt) => {
+                if let Some(l) = self.legs.get_mut(&leg) {
+                    l.state = LegState::Whisper;
+                }
+                self.record(now, caller, EventKind::Whisper { agent });
+                self.outputs
+                    .push_back(Output::Media(MediaCommand::Play { call: leg, prompt }));
+            }
+            None => self.bridge(now, leg),
+        }
+    }
+
+    /// Caller and agent hear each other.
+    pub(super) fn bridge(&mut self, now: Instant, leg: CallId) {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        l.state = LegState::Connected;
+        let (caller, agent) = (l.caller, l.agent.clone());
+        let agent_codec = l.media.map(|m| m.codec);
+        let caller_codec = self
+            .calls
+            .get(&caller)
+            .and_then(|c| c.media)
+            .map(|m| m.codec);
+        if let Some(c) = self.calls.get_mut(&caller) {
+            c.prompt_queue.clear();
+            c.playing = None;
+            c.looping = false;
+        }
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Stop { call: caller }));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Bridge { a: caller, b: leg }));
+        self.record(
+            now,
+            caller,
+            EventKind::Bridged {
+                agent,
+                transcoding: agent_codec != caller_codec,
+            },
+        );
+    }
+
+    pub(super) fn on_leg_failed(&mut self, now: Instant, leg: CallId, status: u16) {
+        let Some(l) = self.legs.get(&leg) else {
+            return;
+        };
+        let (caller, agent, invited_at, state) = (l.caller, l.agent.clone(), l.invited_at, l.state);
+        self.set_leg_timer(leg, None);
+        self.release_leg(leg);
+        if state == LegState::Ringing {
+            let outcome = match status {
+                486 | 600 => "busy",
+                603 => "declined",
+                408 | 480 => "no_answer",
+                _ => "failed",
+            };
+            let rings = self
+                .dialplan
+                .standards
+                .ring_cadence
+                .rings_started(now - invited_at);
+            self.record(
+                now,
+                caller,
+                EventKind::OfferEnded {
+                    agent: agent.clone(),
+                    rings,
+                    outcome: outcome.to_string(),
+                },
+            );
+            if let Some(Phase::Queued(w)) = self.calls.get_mut(&caller).map(|c| &mut c.phase) {
+                w.offers.retain(|o| *o != leg);
+            }
+            if matches!(
+                self.acd.agent(&agent).map(|a| &a.state),
+                Some(AgentState::Ringing { .. })
+            ) {
+                self.acd.set_state(&agent, AgentState::Ready, now);
+            }
+        }
+        self.dispatch(now);
+    }
+
+    /// The agent hung up (BYE from the phone) or the leg failed after answering.
+    pub(super) fn on_leg_bye(&mut self, now: Instant, leg: CallId) {
+        let Some(l) = self.legs.get(&leg) else {
+            return;
+        };
+        let caller = l.caller;
+        self.release_leg(leg);
+        self.legs.remove(&leg);
+        if let Some(Phase::Connected { .. }) = self.calls.get(&caller).map(|c| &c.phase) {
+            self.record(
+                now,
+                caller,
+                EventKind::Hangup {
+                    by: Party::Agent,
+                    reason: "agent hung up".into(),
+                },
+            );
+            self.start_wrap_up(now, caller);
+            self.end_call_quietly(now, caller, "completed");
+        }
+    }
+
+    /// The caller's side of a connected call ended: hang up the agent and wrap up.
+    pub(super) fn caller_left_connected(&mut self, now: Instant, caller: CallId) {
+        let Some(Phase::Connected { leg, .. }) = self.calls.get(&caller).map(|c| c.phase.clone())
+        else {
+            return;
+        };
+        self.start_wrap_up(now, caller);
+        self.end_leg(now, leg);
+    }
+
+    fn start_wrap_up(&mut self, now: Instant, caller: CallId) {
+        let Some(Phase::Connected { agent, queue, .. }) =
+            self.calls.get(&caller).map(|c| c.phase.clone())
+        else {
+            return;
+        };
+        let wrap_up = self
+            .queue_settings(&queue)
+            .map(|q| q.wrap_up)
+            .unwrap_or(Duration::from_secs(15));
+        self.record(
+            now,
+            caller,
+            EventKind::WrapUp {
+                agent: agent.clone(),
+                seconds: wrap_up.as_secs() as u32,
+            },
+        );
+        if wrap_up.is_zero() {
+            self.acd.set_state(&agent, AgentState::Ready, now);
+            self.dispatch(now);
+        } else {
+            self.acd.set_state(
+                &agent,
+                AgentState::WrapUp {
+                    until: now + wrap_up,
+                },
+                now,
+            );
+        }
+    }
+
+    /// Hang up an agent leg (BYE once answered, CANCEL while ringing).
+    pub(super) fn end_leg(&mut self, now: Instant, leg: CallId) {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        match l.state {
+            LegState::Ringing => {
+                self.cancel_offer(now, leg, "caller_left");
+                return;
+            }
+            LegState::Leaving | LegState::Cancelling => return,
+            LegState::Whisper | LegState::Connected => {}
+        }
+        l.state = LegState::Leaving;
+        self.endpoint.hangup(now, leg);
+        self.release_leg(leg);
+    }
+
+    fn release_leg(&mut self, leg: CallId) {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        if l.media_started {
+            l.media_started = false;
+            self.outputs
+                .push_back(Output::Media(MediaCommand::End { call: leg }));
+        }
+        if l.rtp_port != 0 {
+            self.rtp_ports.release(l.rtp_port);
+            l.rtp_port = 0;
+        }
+    }
+
+    pub(super) fn forget_leg(&mut self, leg: CallId) {
+        self.release_leg(leg);
+        self.set_leg_timer(leg, None);
+        self.legs.remove(&leg);
+    }
+
+    /// A phone registered, refreshed or went away.
+    pub(super) fn on_bindings(&mut self, now: Instant, user: &str, bindings: &[Binding]) {
+        let stored = bindings
+            .iter()
+            .map(|b| StoredBinding {
+                user: b.user.clone(),
+                contact: b.contact.clone(),
+                address: b.address.to_string(),
+                transport: match b.transport {
+                    crate::sip::Transport::Udp => "udp".into(),
+                    crate::sip::Transport::Tcp => "tcp".into(),
+                },
+                expires_at: self.wall(b.expires_at),
+            })
+            .collect();
+        self.outputs
+            .push_back(Output::Record(RecordCommand::SaveBindings {
+                user: user.to_string(),
+                bindings: stored,
+            }));
+        if self.acd.set_registered(user, !bindings.is_empty(), now) {
+            tracing::info!(user, "agent ready: phone registered");
+        }
+        self.dispatch(now);
+    }
+
+    /// A desk phone dialled a feature code: change the agent's state.
+    pub(super) fn apply_feature_code(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        phone: &str,
+        code: &str,
+    ) {
+        let codes = self.dialplan.feature_codes.clone();
+        let Some(agent) = self.acd.agent_by_user(phone).map(|a| a.spec.id.clone()) else {
+            self.close_with(now, call, "no agent on this phone", "invalid");
+            return;
+        };
+        let (state, prompt) = if code == codes.login || code == codes.ready {
+            (
+                AgentState::Ready,
+                if code == codes.login {
+                    "agent_logged_in"
+                } else {
+                    "agent_ready"
+                },
+            )
+        } else if code == codes.logout {
+            (AgentState::LoggedOut, "agent_logged_out")
+        } else {
+            (
+                AgentState::NotReady {
+                    reason: "by phone".into(),
+                },
+                "agent_not_ready",
+            )
+        };
+        self.record(
+            now,
+            call,
+            EventKind::FeatureCode {
+                code: code.to_string(),
+                agent: agent.clone(),
+                state: state.name(),
+            },
+        );
+        self.acd.set_state(&agent, state, now);
+        self.close_with(now, call, "feature code done", prompt);
+        self.dispatch(now);
+    }
+}
+
+/// The digit prompts that say `n` (digit by digit: 12 is "one two").
+fn digit_prompts(n: u32) -> Vec<String> {
+    n.to_string()
+        .chars()
+        .map(|d| format!("digit_{d}"))
+        .collect()
+}
