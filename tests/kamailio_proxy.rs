@@ -254,7 +254,18 @@ fn caller_hangs_up_through_the_proxy_route_set() {
 #[test]
 fn switch_hangs_up_after_operator_digit_and_its_bye_goes_through_the_proxy() {
     let ports = PortBlock::for_test(41);
-    let switch = Switch::start(ports);
+    // With nobody logged in the operator queue's (shortened) maximum wait ends the call:
+    // callback offer, no key, goodbye, and the switch's BYE.
+    let config = ConfigCopy::of_shipped();
+    config.set_table(
+        "queue.operator",
+        &[
+            ("max_wait", "\"2s\""),
+            ("exit_notice", "\"1s\""),
+            ("exit", "{ callback = true }"),
+        ],
+    );
+    let switch = Switch::start_with(ports, config);
     let proxy = Kamailio::start(switch.sip);
     let greeting = greeting_duration(&switch.config_dir, "zh");
     assert!(

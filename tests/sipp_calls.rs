@@ -149,7 +149,9 @@ fn answer_follows_a_configured_fast_cadence() {
 #[test]
 fn rfc4733_digits_choose_english_then_sales() {
     let ports = PortBlock::for_test(4);
-    let switch = Switch::start(ports);
+    // No agent is registered: the caller waits in sales until its (shortened) maximum wait,
+    // declines the callback offer by silence, and the switch says goodbye.
+    let switch = Switch::start_with(ports, short_wait_in(&["sales"]));
     let greeting = greeting_duration(&switch.config_dir, "zh");
     let sipp = Sipp::new("dtmf_rfc4733.xml", &switch)
         .set(
@@ -195,14 +197,43 @@ fn rfc4733_digits_choose_english_then_sales() {
         find_event(&call, "prompt_started", |e| e["language"] == "en").is_some(),
         "nothing was played in English after 9: {call:#}"
     );
+    assert_waited_then_was_offered_a_callback(&call, "sales");
     assert_hangup_by(&call, "switch");
     assert_eq!(call["outcome"], "completed", "{call:#}");
+}
+
+/// The shipped config with `queues` exiting to a callback offer one second after entry.
+fn short_wait_in(queues: &[&str]) -> ConfigCopy {
+    let config = ConfigCopy::of_shipped();
+    for queue in queues {
+        config.set_table(
+            &format!("queue.{queue}"),
+            &[
+                ("max_wait", "\"2s\""),
+                ("exit_notice", "\"1s\""),
+                ("exit", "{ callback = true }"),
+            ],
+        );
+    }
+    config
+}
+
+fn assert_waited_then_was_offered_a_callback(call: &Value, queue: &str) {
+    let entered = position(call, "queue_entered", |e| e["queue"] == queue)
+        .unwrap_or_else(|| panic!("the caller never joined {queue}: {call:#}"));
+    let exit = position(call, "queue_exit", |e| e["reason"] == "callback_offer")
+        .unwrap_or_else(|| panic!("no callback offer before the maximum wait: {call:#}"));
+    assert!(entered < exit, "{call:#}");
+    assert!(
+        find_event(call, "prompt_started", |e| e["name"] == "callback_offer").is_some(),
+        "{call:#}"
+    );
 }
 
 #[test]
 fn sip_info_digit_chooses_support() {
     let ports = PortBlock::for_test(5);
-    let switch = Switch::start(ports);
+    let switch = Switch::start_with(ports, short_wait_in(&["support"]));
     let greeting = greeting_duration(&switch.config_dir, "zh");
     let sipp = Sipp::new("dtmf_sip_info.xml", &switch)
         .key("digit", 2)
@@ -224,6 +255,7 @@ fn sip_info_digit_chooses_support() {
     let support = position(&call, "route", |e| e["target"] == "support")
         .unwrap_or_else(|| panic!("the call never went to support: {call:#}"));
     assert!(chosen < support, "{call:#}");
+    assert_waited_then_was_offered_a_callback(&call, "support");
     assert_hangup_by(&call, "switch");
 }
 
