@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::config::{self, Config};
+use crate::config::{self, Config, QueueExit};
 use crate::sip::{Binding, EndpointConfig};
 
 const CALLER: &str = "127.0.0.1:5070";
@@ -225,7 +225,8 @@ fn to_tag(response: &str) -> String {
 /// Place a call, let it ring and answer, ACK it. Returns the dialog's To tag.
 fn answered_call(h: &mut Harness, sdp: &str) -> String {
     h.sip(&invite("4008", Some(sdp)));
-    h.advance(Duration::from_secs(1));
+    let answer_delay = h.switch.dialplan.standards.answer_delay();
+    h.advance(answer_delay);
     let tag = to_tag(&h.last_response(200));
     h.sip(&in_dialog("ACK", 1, &tag, "", ""));
     tag
@@ -550,7 +551,7 @@ impl Harness {
     }
 
     /// A SIP message arriving from an agent's phone.
-    fn from_phone(&mut self, extension: &str, text: &str) {
+    fn sip_from_phone(&mut self, extension: &str, text: &str) {
         let source: SocketAddr = format!("127.0.0.1:6{extension}").parse().unwrap();
         self.switch
             .handle_sip(self.now, Transport::Udp, source, text.as_bytes());
@@ -643,9 +644,9 @@ fn queued_caller_rings_the_longest_idle_sales_agent_and_is_bridged_after_the_whi
         invite.contains("From: \"1000\" <sip:1000@"),
         "the caller's number shows on the phone"
     );
-    h.from_phone("1001", &phone_response(&invite, 180, None));
+    h.sip_from_phone("1001", &phone_response(&invite, 180, None));
     h.advance(Duration::from_secs(6));
-    h.from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
+    h.sip_from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
     assert!(
         h.sent.last().unwrap().starts_with("ACK "),
         "the switch ACKs the agent's 200"
@@ -704,7 +705,7 @@ fn unanswered_agent_phone_is_cancelled_as_ring_three_ends_and_the_next_agent_rin
     let mut h = Harness::queued_caller(|_| {}, '1');
     let first = h.invites_to_agents()[0].clone();
     let offered_at = h.now;
-    h.from_phone("1001", &phone_response(&first, 180, None));
+    h.sip_from_phone("1001", &phone_response(&first, 180, None));
     h.advance(Duration::from_millis(10_999));
     assert!(
         !h.sent.iter().any(|m| m.starts_with("CANCEL ")),
@@ -735,7 +736,7 @@ fn unanswered_agent_phone_is_cancelled_as_ring_three_ends_and_the_next_agent_rin
 fn busy_agent_passes_the_call_to_the_next_at_once() {
     let mut h = Harness::queued_caller(|_| {}, '1');
     let first = h.invites_to_agents()[0].clone();
-    h.from_phone("1001", &phone_response(&first, 486, None));
+    h.sip_from_phone("1001", &phone_response(&first, 486, None));
     let invites = h.invites_to_agents();
     assert_eq!(invites.len(), 2, "the next agent at once");
     assert_eq!(phone_extension(&invites[1]), "1004");
@@ -749,7 +750,7 @@ fn busy_agent_passes_the_call_to_the_next_at_once() {
 fn caller_hanging_up_while_the_phone_rings_cancels_it_and_is_abandoned() {
     let mut h = Harness::queued_caller(|_| {}, '1');
     let first = h.invites_to_agents()[0].clone();
-    h.from_phone("1001", &phone_response(&first, 180, None));
+    h.sip_from_phone("1001", &phone_response(&first, 180, None));
     let tag = to_tag(
         &h.sent
             .iter()
@@ -781,7 +782,7 @@ fn agent_hanging_up_ends_the_caller_and_wraps_up_for_fifteen_seconds() {
         '1',
     );
     let invite = h.invites_to_agents()[0].clone();
-    h.from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
+    h.sip_from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
     assert!(
         h.media
             .iter()
@@ -797,7 +798,7 @@ fn agent_hanging_up_ends_the_caller_and_wraps_up_for_fifteen_seconds() {
         "BYE sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:61001;branch=z9hG4bK-agentbye\r\nMax-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1:61001>;tag=phone\r\n{}\r\n{call_id}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
         invite.split("\r\n").find(|l| l.starts_with("From:")).unwrap().replacen("From:", "To:", 1)
     );
-    h.from_phone("1001", &bye);
+    h.sip_from_phone("1001", &bye);
     assert!(
         h.sent.iter().any(|m| m.starts_with("BYE sip:1000@")),
         "the caller is hung up: {:?}",
@@ -907,4 +908,100 @@ fn office_hotline_plays_the_closed_flow_on_a_sunday_and_the_greeting_on_a_monday
         .iter()
         .any(|e| e.kind == EventKind::Hours { open: true }));
     assert!(monday.finish_prompt().ends_with("zh/welcome.wav"));
+}
+
+#[test]
+fn operator_queue_takes_a_voicemail_before_the_maximum_wait() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            let operator = c.dialplan.queues.get_mut("operator").unwrap();
+            operator.skills = vec!["nobody".into()];
+            operator.max_wait = Duration::from_secs(2);
+            operator.exit_notice = Duration::from_secs(1);
+        },
+        '0',
+    );
+    h.advance(Duration::from_secs(1));
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::QueueExit { reason, .. } if reason == "voicemail")));
+    assert!(h.finish_prompt().ends_with("voicemail_offer.wav"));
+    assert!(h.finish_prompt().ends_with("beep.wav"));
+    let path = h
+        .media
+        .iter()
+        .find_map(|m| match m {
+            MediaCommand::RecordCaller {
+                call: CallId(1),
+                path,
+                max,
+            } => {
+                assert_eq!(*max, Duration::from_secs(120));
+                Some(path.clone())
+            }
+            _ => None,
+        })
+        .expect("recording starts after the beep");
+    h.advance(Duration::from_secs(5));
+    h.media_event(MediaEvent::RecordingFinished { duration_ms: 5000 });
+    assert!(h.kinds().iter().any(|k| matches!(k, EventKind::Voicemail { file, duration_ms: 5000 } if *file == path.display().to_string())));
+    assert!(h.finish_prompt().ends_with("goodbye.wav"));
+    assert!(h.sent.last().unwrap().starts_with("BYE "));
+}
+
+#[test]
+fn a_full_queue_overflows_to_another_queue_whose_agents_take_the_call() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            let sales = c.dialplan.queues.get_mut("sales").unwrap();
+            sales.skills = vec!["nobody".into()];
+            sales.max_wait = Duration::from_secs(2);
+            sales.exit_notice = Duration::from_secs(1);
+            sales.exit = QueueExit::Overflow("support".into());
+        },
+        '1',
+    );
+    assert!(h.invites_to_agents().is_empty());
+    h.advance(Duration::from_secs(1));
+    let kinds = h.kinds();
+    assert!(kinds
+        .iter()
+        .any(|k| matches!(k, EventKind::QueueExit { reason, .. } if reason == "overflow support")));
+    assert!(kinds
+        .iter()
+        .any(|k| matches!(k, EventKind::QueueEntered { queue, .. } if queue == "support")));
+    let invites = h.invites_to_agents();
+    assert_eq!(invites.len(), 1);
+    assert_eq!(
+        phone_extension(&invites[0]),
+        "1001",
+        "support agents a1001 and a1002"
+    );
+}
+
+#[test]
+fn agent_phone_rings_at_most_three_north_american_rings() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            c.dialplan.standards.ring_cadence = config::RingCadence {
+                on: Duration::from_secs(2),
+                off: Duration::from_secs(4),
+            };
+        },
+        '1',
+    );
+    // The caller's own answer came as ring 1 ended (2 s); the agent leg has its own budget.
+    let offered_at = h.now;
+    let invite = h.invites_to_agents()[0].clone();
+    h.sip_from_phone("1001", &phone_response(&invite, 180, None));
+    h.advance(Duration::from_millis(13_999));
+    assert!(!h.sent.iter().any(|m| m.starts_with("CANCEL ")));
+    h.advance(Duration::from_millis(1));
+    assert_eq!(
+        h.now - offered_at,
+        Duration::from_secs(14),
+        "ring 3 ends at 2 × 6 s + 2 s"
+    );
+    assert!(h.sent.iter().any(|m| m.starts_with("CANCEL ")));
 }
