@@ -283,12 +283,11 @@ impl Switch {
     /// The driver could not open or use a call's media socket: the call cannot go on.
     pub fn handle_media_failure(&mut self, now: Instant, call: CallId, why: &str) {
         tracing::error!(call = %call, why, "media failed");
-        if self.legs.contains_key(&call) {
-            if let Some(l) = self.legs.get_mut(&call) {
-                l.media_started = false;
-            }
-            self.on_leg_bye(now, call);
-            self.end_leg(now, call);
+        if let Some(leg) = self.legs.get_mut(&call) {
+            // The agent's side cannot carry the call: end it for both, as a failure.
+            leg.media_started = false;
+            let caller = leg.caller;
+            self.hang_up_with(now, caller, &format!("agent media failed: {why}"), "failed");
             self.drain_endpoint(now);
             return;
         }
