@@ -505,9 +505,17 @@ impl Switch {
             return;
         }
         l.state = LegState::Cancelling;
-        let (caller, agent, invited_at) = (l.caller, l.agent.clone(), l.invited_at);
         self.set_leg_timer(leg, None);
         self.endpoint.cancel(now, leg);
+        self.offer_ended(now, leg, outcome);
+    }
+
+    /// Write down how an offer ended, take it off the caller's list, free the agent.
+    fn offer_ended(&mut self, now: Instant, leg: CallId, outcome: &str) {
+        let Some(l) = self.legs.get(&leg) else {
+            return;
+        };
+        let (caller, agent, invited_at) = (l.caller, l.agent.clone(), l.invited_at);
         let rings = self
             .dialplan
             .standards
@@ -660,7 +668,7 @@ impl Switch {
         let Some(l) = self.legs.get(&leg) else {
             return;
         };
-        let (caller, agent, invited_at, state) = (l.caller, l.agent.clone(), l.invited_at, l.state);
+        let state = l.state;
         self.set_leg_timer(leg, None);
         self.release_leg(leg);
         if state == LegState::Ringing {
@@ -670,29 +678,7 @@ impl Switch {
                 408 | 480 => "no_answer",
                 _ => "failed",
             };
-            let rings = self
-                .dialplan
-                .standards
-                .ring_cadence
-                .rings_started(now - invited_at);
-            self.record(
-                now,
-                caller,
-                EventKind::OfferEnded {
-                    agent: agent.clone(),
-                    rings,
-                    outcome: outcome.to_string(),
-                },
-            );
-            if let Some(Phase::Queued(w)) = self.calls.get_mut(&caller).map(|c| &mut c.phase) {
-                w.offers.retain(|o| *o != leg);
-            }
-            if matches!(
-                self.acd.agent(&agent).map(|a| &a.state),
-                Some(AgentState::Ringing { .. })
-            ) {
-                self.acd.set_state(&agent, AgentState::Ready, now);
-            }
+            self.offer_ended(now, leg, outcome);
         }
         self.dispatch(now);
     }
