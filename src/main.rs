@@ -13,7 +13,7 @@ use hotline::media::prompt::PromptLibrary;
 use hotline::net::{self, records::RecordWriter, Listeners};
 use hotline::sip::{Binding, Endpoint, EndpointConfig, Transport};
 use hotline::store::{self, Store};
-use hotline::switch::acd::{phone_credentials, AgentSpec};
+use hotline::switch::acd::{digest_algorithms, phone_credentials, AgentSpec};
 use hotline::switch::{Switch, SwitchSettings};
 
 #[derive(Parser)]
@@ -216,6 +216,7 @@ fn serve(
         let mut endpoint = Endpoint::new(EndpointConfig {
             trusted: config.hardware.trusted(),
             phones: phone_credentials(&config.hardware.phones),
+            digest_algorithms: digest_algorithms(&config.hardware),
             secret: rand::random(),
             ..EndpointConfig::new(SocketAddr::new(media_ip, bound.port()))
         });

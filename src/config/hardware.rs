@@ -19,7 +19,13 @@ pub struct Hardware {
     pub trunks: Vec<TrunkPeer>,
     /// Agents' devices, in extension order.
     pub phones: Vec<Phone>,
+    /// Digest algorithms the registrar offers, in order ("MD5", "SHA-256"): MD5 alone by
+    /// default, because common phones (baresip 1.0, SIPp 3.6) give up on a SHA-256 challenge.
+    pub digest_algorithms: Vec<String>,
 }
+
+/// The digest algorithms a registrar can offer.
+pub const DIGEST_ALGORITHMS: &[&str] = &["MD5", "SHA-256"];
 
 /// One agent device from `hardware/phones.toml`. Its `Debug` form leaves the credentials
 /// out, so a logged config never shows them.
@@ -251,6 +257,13 @@ struct RawTrunk {
 struct RawPhones {
     #[serde(default)]
     phone: BTreeMap<String, RawPhone>,
+    registrar: Option<RawRegistrar>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistrar {
+    digest_algorithms: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -299,7 +312,13 @@ pub(crate) fn load_hardware(dir: &Path, errors: &mut Vec<ConfigError>) -> Option
         }
         if name == PHONES_FILE {
             match toml::from_str::<RawPhones>(&text) {
-                Ok(raw) => hardware.phones = phones(&file, raw, errors),
+                Ok(mut raw) => {
+                    if let Some(registrar) = raw.registrar.take() {
+                        hardware.digest_algorithms =
+                            digest_algorithms(&file, registrar.digest_algorithms, errors);
+                    }
+                    hardware.phones = phones(&file, raw, errors);
+                }
                 Err(error) => errors.push(ConfigError::from_toml(&file, &text, &error)),
             }
             continue;
@@ -323,7 +342,31 @@ pub(crate) fn load_hardware(dir: &Path, errors: &mut Vec<ConfigError>) -> Option
             "no [trunk.NAME] peer is listed, so every call would be refused with 403",
         ));
     }
+    if hardware.digest_algorithms.is_empty() {
+        hardware.digest_algorithms = vec!["MD5".to_string()];
+    }
     (errors.len() == before).then_some(hardware)
+}
+
+fn digest_algorithms(file: &str, names: Vec<String>, errors: &mut Vec<ConfigError>) -> Vec<String> {
+    let key = "registrar.digest_algorithms";
+    if names.is_empty() {
+        errors.push(ConfigError::new(
+            file,
+            key,
+            "lists no algorithm; offer \"MD5\", \"SHA-256\" or both",
+        ));
+    }
+    for name in &names {
+        if !DIGEST_ALGORITHMS.contains(&name.as_str()) {
+            errors.push(ConfigError::new(
+                file,
+                key,
+                format!("\"{name}\" is not a digest algorithm; use \"MD5\" or \"SHA-256\""),
+            ));
+        }
+    }
+    names
 }
 
 fn trunks(file: &str, raw: RawTrunks, errors: &mut Vec<ConfigError>) -> Vec<TrunkPeer> {
@@ -534,7 +577,6 @@ mod tests {
     #[test]
     fn peers_match_their_networks_only() {
         let hardware = Hardware {
-            phones: Vec::new(),
             trunks: vec![TrunkPeer {
                 name: "local-pbx".into(),
                 networks: vec![
@@ -542,6 +584,7 @@ mod tests {
                     parse_network("::1").unwrap(),
                 ],
             }],
+            ..Hardware::default()
         };
         assert_eq!(
             hardware.peer_for(ip("127.0.0.1")).map(|p| p.name.as_str()),

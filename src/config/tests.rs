@@ -1308,3 +1308,27 @@ fn credentials_stay_out_of_debug_output() {
     assert!(text.contains("password: Some(\"<hidden>\")"), "{text}");
     assert!(text.contains("extension: \"1001\""), "{text}");
 }
+
+#[test]
+fn the_registrar_offers_md5_unless_told_otherwise() {
+    let dir = write_dir(GOOD);
+    assert_eq!(
+        load(dir.path()).unwrap().hardware.digest_algorithms,
+        vec!["MD5"]
+    );
+    let phones = format!("[registrar]\ndigest_algorithms = [\"SHA-256\", \"MD5\"]\n\n{PHONES}");
+    std::fs::write(dir.path().join("hardware/phones.toml"), phones).unwrap();
+    assert_eq!(
+        load(dir.path()).unwrap().hardware.digest_algorithms,
+        vec!["SHA-256", "MD5"]
+    );
+}
+
+#[test]
+fn an_unknown_digest_algorithm_is_refused() {
+    let phones = format!("[registrar]\ndigest_algorithms = [\"SHA-1\"]\n\n{PHONES}");
+    assert_eq!(
+        phone_errors(&phones),
+        vec!["hardware/phones.toml: registrar.digest_algorithms: \"SHA-1\" is not a digest algorithm; use \"MD5\" or \"SHA-256\""]
+    );
+}

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::config::{Phone, Strategy};
-use crate::sip::{CallId, PhoneCredentials};
+use crate::config::{Hardware, Phone, Strategy};
+use crate::sip::{Algorithm, CallId, PhoneCredentials};
 
 /// How many recent answers the expected wait is averaged over.
 const RECENT_WAITS: usize = 20;
@@ -83,6 +83,18 @@ pub fn phone_credentials(phones: &[Phone]) -> Vec<PhoneCredentials> {
             password: phone.password.clone(),
             ha1_md5: phone.ha1_md5.clone(),
             ha1_sha256: phone.ha1_sha256.clone(),
+        })
+        .collect()
+}
+
+/// The registrar's digest algorithms, in the order the config offers them.
+pub fn digest_algorithms(hardware: &Hardware) -> Vec<Algorithm> {
+    hardware
+        .digest_algorithms
+        .iter()
+        .map(|name| match name.as_str() {
+            "SHA-256" => Algorithm::Sha256,
+            _ => Algorithm::Md5,
         })
         .collect()
 }
