@@ -6,7 +6,7 @@
 //!
 //! Every test runs on the fast cadence "200ms on, 300ms off" unless it says otherwise: ring N
 //! of an agent's phone starts at (N-1) x 500 ms and ring 3 ends at 1.2 s after the offer.
-//! Port blocks 60-67 (unique across all test files).
+//! Port blocks 60-68 (unique across all test files).
 
 mod common;
 
@@ -588,4 +588,56 @@ fn baresip_desk_phone_registers_with_its_password_and_answers_a_queued_call() {
         "the caller heard {} frames of baresip's 600 Hz microphone",
         caller_heard.tone_frames(600.0)
     );
+}
+
+#[test]
+fn registration_survives_a_restart_and_the_next_queued_call_reaches_the_phone() {
+    let ports = PortBlock::for_test(68);
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001");
+    let mut switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let phone = DeskPhone::new(entry, ports, 0);
+    // The one REGISTER of this test, for an hour, before the restart.
+    register(&phone, &switch);
+
+    let before = switch.sip;
+    let stopped = switch.restart(Duration::from_secs(10));
+    assert!(
+        stopped.is_some_and(|s| s.success()),
+        "SIGTERM should stop the switch cleanly (exit 0), got {stopped:?}\n{}",
+        switch.log_tail()
+    );
+    assert_eq!(
+        switch.sip, before,
+        "the restarted switch listens where the phone registered"
+    );
+
+    // The phone's SIPp only takes calls: it never registers again.
+    let phone_run = answering(&phone, &switch, 100);
+    let caller = queued_caller(&switch, 8, Some(Duration::from_secs(8)), "after-restart");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let phone_run = join(phone_run);
+    assert_sipp_ok("the caller after the restart", &caller_run, &switch);
+    assert_sipp_ok(
+        "the desk phone registered before the restart",
+        &phone_run,
+        &switch,
+    );
+    assert!(
+        phone_run
+            .log_lines("invite")
+            .iter()
+            .any(|l| l.contains(&format!("sip:{CALLER}@"))),
+        "the phone's INVITE should come From the caller: {}",
+        phone_run.logs
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    event_where(&call, "offered", |e| {
+        e["agent"] == "a1001" && e["extension"] == "1001"
+    });
+    event_where(&call, "agent_answered", |e| e["agent"] == "a1001");
+    event_where(&call, "bridged", |e| e["agent"] == "a1001");
+    assert_eq!(call["agent"], "a1001", "summary: {call:#}");
+    assert_eq!(call["outcome"], "completed", "{call:#}");
 }

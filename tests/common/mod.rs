@@ -367,16 +367,38 @@ impl Switch {
             .tempdir()
             .expect("data tempdir");
         let log_path = data.path().join("switch.log");
-        let log = std::fs::File::create(&log_path).expect("create switch log");
+        let mut switch = Switch {
+            child: None,
+            sip: "127.0.0.1:0".parse().expect("addr"),
+            data,
+            config_dir,
+            ports,
+            log_path,
+            stdout_rest: Arc::new(Mutex::new(String::new())),
+            _config: config,
+        };
+        switch.serve("127.0.0.1:0");
+        switch
+    }
+
+    /// Runs `hotline serve` on this switch's config, data dir and RTP range with `--sip sip`,
+    /// and waits (bounded) for its ready line. The log is appended to, so a restarted switch
+    /// keeps one log.
+    fn serve(&mut self, sip: &str) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open switch log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
         cmd.arg("serve")
             .arg("--config")
-            .arg(&config_dir)
-            .args(["--sip", "127.0.0.1:0"])
+            .arg(&self.config_dir)
+            .args(["--sip", sip])
             .arg("--rtp-ports")
-            .arg(ports.switch_rtp())
+            .arg(self.ports.switch_rtp())
             .arg("--data")
-            .arg(data.path())
+            .arg(self.data.path())
             .args(["--http", "127.0.0.1:0"])
             .env(
                 "RUST_LOG",
@@ -388,8 +410,7 @@ impl Switch {
         let mut child = cmd.spawn().expect("start hotline serve");
         let stdout = child.stdout.take().expect("stdout pipe");
         let (ready_tx, ready_rx) = mpsc::channel::<String>();
-        let stdout_rest = Arc::new(Mutex::new(String::new()));
-        let rest = stdout_rest.clone();
+        let rest = self.stdout_rest.clone();
         // Keeps reading after the ready line so the switch never blocks on a full pipe.
         thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
@@ -404,40 +425,38 @@ impl Switch {
                 }
             }
         });
+        self.child = Some(child);
         // Disconnected (stdout closed: the switch died) ends the wait early.
-        let ready = ready_rx.recv_timeout(Duration::from_secs(30));
-        let mut switch = Switch {
-            child: Some(child),
-            sip: "127.0.0.1:0".parse().expect("addr"),
-            data,
-            config_dir,
-            ports,
-            log_path,
-            stdout_rest,
-            _config: config,
-        };
-        let line = match ready {
+        let line = match ready_rx.recv_timeout(Duration::from_secs(30)) {
             Ok(line) => line,
             Err(_) => {
-                let status = switch
+                let status = self
                     .child
                     .as_mut()
                     .and_then(|c| wait_with_deadline(c, Duration::from_secs(2)));
                 panic!(
                     "hotline serve gave no ready line (exited: {status:?}; waited at most 30 s)\n\
                      stdout: {}\nlog:\n{}",
-                    switch
-                        .stdout_rest
+                    self.stdout_rest
                         .lock()
                         .map(|s| s.clone())
                         .unwrap_or_default(),
-                    switch.log_tail()
+                    self.log_tail()
                 );
             }
         };
-        switch.sip = ready_field(&line, "sip=")
+        self.sip = ready_field(&line, "sip=")
             .unwrap_or_else(|| panic!("no sip= address in ready line {line:?}"));
-        switch
+    }
+
+    /// Stops the switch with SIGTERM (bounded by `limit`, then killed) and starts it again on
+    /// the same config, data dir, RTP range and SIP address, as an admin restarting the
+    /// service would. Returns how the first run exited (None: it had to be killed).
+    pub fn restart(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let status = self.terminate(limit);
+        let sip = self.sip.to_string();
+        self.serve(&sip);
+        status
     }
 
     pub fn pid(&self) -> u32 {
