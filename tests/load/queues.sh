@@ -63,7 +63,8 @@ cleanup() {
 trap cleanup EXIT
 
 # A config copy: the shipped dialplans and prompts, the sales queue with a short wrap-up,
-# and PHONES desk phones whose agents all have the sales skill.
+# and PHONES desk phones whose agents have every shipped queue's skill (the switch refuses a
+# queue no agent could take; only sales gets calls here).
 config="$work/config"
 mkdir -p "$config"
 cp -r "$repo/dialplans" "$repo/prompts" "$repo/hardware" "$config/"
@@ -79,7 +80,7 @@ done
     for i in $(seq "$PHONES"); do
         ext=$((2000 + i))
         printf '\n[phone.%s]\nuser = "%s"\npassword = "load-%s"\nkind = "desk_phone"\nmodel = "SIPp"\n' "$ext" "$ext" "$ext"
-        printf 'agent = { id = "a%s", name = "Load agent %s" }\nskills = ["sales"]\nlogin_on_register = true\n' "$ext" "$ext"
+        printf 'agent = { id = "a%s", name = "Load agent %s" }\nskills = ["sales", "support", "accounts", "operator"]\nlogin_on_register = true\n' "$ext" "$ext"
     done
 } >"$config/hardware/phones.toml"
 # The audio both sides speak: SIPp's A-law speech, from each SIPp's working directory.
