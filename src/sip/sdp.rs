@@ -390,13 +390,23 @@ pub fn answer(
 /// Our offer, for an INVITE that came without one (delayed offer): PCMU, PCMA and
 /// telephone-event on 101, 20 ms, sendrecv.
 pub fn offer(local_rtp: SocketAddr, session_id: u64) -> String {
+    offer_preferring(local_rtp, session_id, Codec::Pcmu)
+}
+
+/// Our offer with `first` listed first: offering an agent's phone the caller's own codec
+/// first spares the bridge a transcoding when the phone can do it.
+pub fn offer_preferring(local_rtp: SocketAddr, session_id: u64, first: Codec) -> String {
+    let codecs = match first {
+        Codec::Pcmu => [(Codec::Pcmu, 0), (Codec::Pcma, 8)],
+        Codec::Pcma => [(Codec::Pcma, 8), (Codec::Pcmu, 0)],
+    };
     let mut sdp = String::with_capacity(320);
     write_session_header(&mut sdp, local_rtp, session_id);
     write_audio(
         &mut sdp,
         local_rtp.port(),
         "RTP/AVP",
-        &[(Codec::Pcmu, 0), (Codec::Pcma, 8)],
+        &codecs,
         Some(TELEPHONE_EVENT_PAYLOAD_TYPE),
         Direction::SendRecv,
     );
@@ -664,5 +674,16 @@ mod tests {
         assert_eq!(accepted.telephone_event, None);
         let refused = offer_with("m=audio 0 RTP/AVP 0\r\n");
         assert_eq!(accept_answer(&refused), Err(SdpError::NoAudio));
+    }
+
+    #[test]
+    fn an_offer_can_put_the_callers_codec_first() {
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let pcma_first = offer_preferring(local, 7, Codec::Pcma);
+        assert!(
+            pcma_first.contains("m=audio 40000 RTP/AVP 8 0 101"),
+            "{pcma_first}"
+        );
+        assert!(offer(local, 7).contains("m=audio 40000 RTP/AVP 0 8 101"));
     }
 }

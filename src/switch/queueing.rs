@@ -423,10 +423,16 @@ impl Switch {
             .get(&caller)
             .map(|c| (c.caller_number.clone(), c.caller_number.clone()))
             .unwrap_or_default();
-        self.calls_seen += 1;
-        let offer_sdp = sdp::offer(
+        let caller_codec = self
+            .calls
+            .get(&caller)
+            .and_then(|c| c.media)
+            .map(|m| m.codec)
+            .unwrap_or(crate::media::Codec::Pcmu);
+        let offer_sdp = sdp::offer_preferring(
             SocketAddr::new(self.settings.media_ip, port),
-            self.calls_seen,
+            u64::from(port),
+            caller_codec,
         );
         let leg = self
             .endpoint
@@ -721,6 +727,14 @@ impl Switch {
         else {
             return;
         };
+        // Both sides' hang-ups pass through here; the agent wraps up once.
+        let talking = matches!(
+            self.acd.agent(&agent).map(|a| &a.state),
+            Some(AgentState::Talking { caller: c }) if *c == caller
+        );
+        if !talking {
+            return;
+        }
         let wrap_up = self
             .queue_settings(&queue)
             .map(|q| q.wrap_up)

@@ -1005,3 +1005,34 @@ fn agent_phone_rings_at_most_three_north_american_rings() {
     );
     assert!(h.sent.iter().any(|m| m.starts_with("CANCEL ")));
 }
+
+#[test]
+fn caller_hanging_up_a_connected_call_hangs_up_the_agent_who_wraps_up_once() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            for queue in c.dialplan.queues.values_mut() {
+                queue.whisper = None;
+            }
+        },
+        '1',
+    );
+    let invite = h.invites_to_agents()[0].clone();
+    assert!(
+        invite.contains("m=audio 40002 RTP/AVP 8 0 101"),
+        "the PCMA caller's codec is offered first: {invite}"
+    );
+    h.sip_from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
+    let tag = to_tag(&h.last_response(200));
+    h.sip(&in_dialog("BYE", 3, &tag, "", ""));
+    assert!(
+        h.sent.iter().any(|m| m.starts_with("BYE sip:agent@")),
+        "the agent is hung up"
+    );
+    let wrap_ups = h
+        .kinds()
+        .iter()
+        .filter(|k| matches!(k, EventKind::WrapUp { .. }))
+        .count();
+    assert_eq!(wrap_ups, 1);
+    assert_eq!(h.outcome(), Some("completed"));
+}
