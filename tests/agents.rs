@@ -130,7 +130,7 @@ fn phone_interval(run: &SippRun, from: &str, to: &str) -> Duration {
 fn agent_answers_at_ring_two_and_audio_flows_both_ways() {
     let ports = PortBlock::for_test(60);
     let entry = PhoneEntry::desk_phone("1001", "secret-1001");
-    let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let switch = Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
     let phone = DeskPhone::new(entry, ports, 0);
     // Ring 2 runs from 500 to 700 ms.
     let phone_run = answering(&phone, &switch, 600);
@@ -336,7 +336,7 @@ fn caller_hanging_up_while_the_phone_rings_cancels_it_and_is_abandoned() {
     // pressing 1, always lands while the phone rings.
     let ports = PortBlock::for_test(63);
     let entry = PhoneEntry::desk_phone("1001", "secret-1001");
-    let config = ConfigCopy::for_agents(&[entry.clone()]);
+    let config = ConfigCopy::for_agents(std::slice::from_ref(&entry));
     config.set_standards(&[
         ("ring_cadence", "\"1s on, 4s off\""),
         ("answer_after_rings", "1"),
@@ -379,7 +379,7 @@ fn caller_hanging_up_while_the_phone_rings_cancels_it_and_is_abandoned() {
 fn pcmu_caller_talks_to_a_pcma_phone_through_transcoding() {
     let ports = PortBlock::for_test(64);
     let entry = PhoneEntry::desk_phone("1001", "secret-1001");
-    let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let switch = Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
     let phone = DeskPhone::new(entry, ports, 0);
     let phone_run = answering(&phone, &switch, 100);
     register(&phone, &switch);
@@ -427,7 +427,7 @@ fn pcmu_caller_talks_to_a_pcma_phone_through_transcoding() {
 fn wrong_password_is_challenged_again_then_the_source_is_forbidden() {
     let ports = PortBlock::for_test(65);
     let entry = PhoneEntry::desk_phone("1001", "right-secret");
-    let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let switch = Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
     let phone = DeskPhone::new(entry, ports, 0);
     // Seven attempts one after the other from one source port.
     let run = Sipp::new("phone_register_wrong_password.xml", &switch)
@@ -484,7 +484,7 @@ fn wrong_password_is_challenged_again_then_the_source_is_forbidden() {
 fn feature_code_logs_the_agent_in_and_then_a_call_reaches_the_phone() {
     let ports = PortBlock::for_test(66);
     let entry = PhoneEntry::desk_phone("1001", "secret-1001").login_on_register(false);
-    let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let switch = Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
     let phone = DeskPhone::new(entry, ports, 0);
     let phone_run = answering(&phone, &switch, 100);
     register(&phone, &switch);
@@ -594,7 +594,8 @@ fn baresip_desk_phone_registers_with_its_password_and_answers_a_queued_call() {
 fn registration_survives_a_restart_and_the_next_queued_call_reaches_the_phone() {
     let ports = PortBlock::for_test(68);
     let entry = PhoneEntry::desk_phone("1001", "secret-1001");
-    let mut switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry.clone()]));
+    let mut switch =
+        Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
     let phone = DeskPhone::new(entry, ports, 0);
     // The one REGISTER of this test, for an hour, before the restart.
     register(&phone, &switch);

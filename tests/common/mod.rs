@@ -726,7 +726,7 @@ impl SippRun {
     pub fn call_counts(&self) -> Option<(u64, u64)> {
         let mut lines = self.stats.lines().filter(|l| !l.trim().is_empty());
         let header: Vec<&str> = lines.next()?.split(';').collect();
-        let last: Vec<&str> = lines.last()?.split(';').collect();
+        let last: Vec<&str> = lines.next_back()?.split(';').collect();
         let col = |name: &str| {
             let i = header.iter().position(|h| *h == name)?;
             last.get(i)?.trim().parse::<u64>().ok()
