@@ -104,6 +104,12 @@ say zh whisper_accounts "賬戶查詢來電"
 say en whisper_accounts "Accounts call"
 say zh whisper_operator "人工服務來電"
 say en whisper_operator "Operator call"
+# Told to the agent after the queue's whisper when the caller is in a priority tier:
+# whisper_tier_<TIER> (optional per tier).
+say zh whisper_tier_vip "貴賓客戶"
+say en whisper_tier_vip "V I P caller"
+say zh whisper_tier_gold "金卡客戶"
+say en whisper_tier_gold "Gold caller"
 
 # Feature code confirmations, heard on the agent's desk phone.
 say zh agent_logged_in "您已登錄,可以接聽來電。"

@@ -254,15 +254,12 @@ impl Switch {
 
     pub fn handle_media_event(&mut self, now: Instant, call: CallId, event: MediaEvent) {
         if self.legs.contains_key(&call) {
-            // The agent's side: only the end of the whisper matters.
-            if let MediaEvent::PromptFinished { .. } = event {
-                if self
-                    .legs
-                    .get(&call)
-                    .is_some_and(|l| l.state == queueing::LegState::Whisper)
-                {
-                    self.bridge(now, call);
-                }
+            // The agent's side: only the whisper's progress matters.
+            if let MediaEvent::PromptFinished {
+                interrupted: false, ..
+            } = event
+            {
+                self.whisper_next(now, call);
             }
             self.drain_endpoint(now);
             return;

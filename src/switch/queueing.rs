@@ -6,7 +6,7 @@
 //! A second `impl Switch` beside `mod.rs`, which owns the callers' calls and the IVR; the
 //! agents and queue order themselves live in [`super::acd`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use super::acd::AgentState;
 use super::timeline::{EventKind, Party};
 use super::{MediaCommand, Output, Phase, RecordCommand, Switch};
 use crate::config::{Queue, QueueExit};
+use crate::media::prompt::PromptId;
 use crate::sip::sdp::{self, Negotiated};
 use crate::sip::{Binding, CallId};
 use crate::store::{CallbackRequest, StoredBinding};
@@ -61,6 +62,8 @@ pub(super) struct AgentLeg {
     pub media_started: bool,
     pub state: LegState,
     pub timer: Option<Instant>,
+    /// What the agent still hears before being connected.
+    pub whisper: VecDeque<PromptId>,
 }
 
 impl Switch {
@@ -449,6 +452,7 @@ impl Switch {
                 media_started: false,
                 state: LegState::Ringing,
                 timer: None,
+                whisper: VecDeque::new(),
             },
         );
         self.set_leg_timer(leg, Some(deadline));
@@ -619,21 +623,49 @@ impl Switch {
             };
         }
         self.set_timer(caller, None);
-        let whisper = self.queue_settings(&wait.queue).and_then(|q| q.whisper);
-        let language = self.language_of(caller);
-        match whisper.and_then(|w| {
-            self.prompts
-                .find(&language, &w)
-                .or_else(|| self.prompts.find("zh", &w))
-        }) {
-            Some(prompt) => {
-                if let Some(l) = self.legs.get_mut(&leg) {
-                    l.state = LegState::Whisper;
-                }
-                self.record(now, caller, EventKind::Whisper { agent });
-                self.outputs
-                    .push_back(Output::Media(MediaCommand::Play { call: leg, prompt }));
-            }
+        // The whisper names the queue, then the caller's tier when it has a prompt of its
+        // own, e.g. "sales call" + "VIP caller".
+        let Some(queue_whisper) = self.queue_settings(&wait.queue).and_then(|q| q.whisper) else {
+            return self.bridge(now, leg);
+        };
+        let number = self
+            .calls
+            .get(&caller)
+            .map(|c| c.caller_number.clone())
+            .unwrap_or_default();
+        let tier_whisper = self
+            .dialplan
+            .priority_of(&number)
+            .1
+            .map(|tier| format!("whisper_tier_{tier}"));
+        let whisper: VecDeque<PromptId> = [Some(queue_whisper), tier_whisper]
+            .into_iter()
+            .flatten()
+            .filter_map(|name| self.find_prompt(caller, &name, &self.language_of(caller)))
+            .collect();
+        if whisper.is_empty() {
+            return self.bridge(now, leg);
+        }
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.state = LegState::Whisper;
+            l.whisper = whisper;
+        }
+        self.record(now, caller, EventKind::Whisper { agent });
+        self.whisper_next(now, leg);
+    }
+
+    /// The agent hears the next part of the whisper, or, when it is over, the caller.
+    pub(super) fn whisper_next(&mut self, now: Instant, leg: CallId) {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        if l.state != LegState::Whisper {
+            return;
+        }
+        match l.whisper.pop_front() {
+            Some(prompt) => self
+                .outputs
+                .push_back(Output::Media(MediaCommand::Play { call: leg, prompt })),
             None => self.bridge(now, leg),
         }
     }

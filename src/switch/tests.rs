@@ -1036,3 +1036,77 @@ fn caller_hanging_up_a_connected_call_hangs_up_the_agent_who_wraps_up_once() {
     assert_eq!(wrap_ups, 1);
     assert_eq!(h.outcome(), Some("completed"));
 }
+
+#[test]
+fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
+    let mut h = Harness::new(|_| {});
+    h.sip(&invite("4008", Some(OFFER_PCMA)).replace("sip:1000@", "sip:13800000001@"));
+    h.advance(Duration::from_secs(1));
+    let tag = to_tag(&h.last_response(200));
+    h.sip(&in_dialog("ACK", 1, &tag, "", ""));
+    h.finish_prompt();
+    h.finish_prompt();
+    h.media_event(MediaEvent::Dtmf {
+        digit: '1',
+        duration_ms: 100,
+    });
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::QueueEntered { priority: 10, .. })));
+    let invite = h.invites_to_agents()[0].clone();
+    h.sip_from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
+    let leg = h
+        .media
+        .iter()
+        .find_map(|m| match m {
+            MediaCommand::Start { call, .. } if *call != CallId(1) => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    let whispered = |h: &Harness| -> Vec<PromptId> {
+        h.media
+            .iter()
+            .filter_map(|m| match m {
+                MediaCommand::Play { call, prompt } if *call == leg => Some(*prompt),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(whispered(&h), vec![h.prompt("zh", "whisper_sales")]);
+    h.switch.handle_media_event(
+        h.now,
+        leg,
+        MediaEvent::PromptFinished {
+            prompt: h.prompt("zh", "whisper_sales"),
+            interrupted: false,
+        },
+    );
+    h.collect();
+    assert_eq!(
+        whispered(&h),
+        vec![
+            h.prompt("zh", "whisper_sales"),
+            h.prompt("zh", "whisper_tier_vip")
+        ]
+    );
+    assert!(
+        !h.media
+            .iter()
+            .any(|m| matches!(m, MediaCommand::Bridge { .. })),
+        "not yet"
+    );
+    h.switch.handle_media_event(
+        h.now,
+        leg,
+        MediaEvent::PromptFinished {
+            prompt: h.prompt("zh", "whisper_tier_vip"),
+            interrupted: false,
+        },
+    );
+    h.collect();
+    assert!(h.media.contains(&MediaCommand::Bridge {
+        a: CallId(1),
+        b: leg
+    }));
+}
