@@ -1270,26 +1270,15 @@ impl Checker<'_> {
     }
 
     fn queue_exit(&mut self, key: &str, queue: &str, raw: RawQueueExit) -> QueueExit {
-        let kinds: Vec<&str> = [
-            ("callback", raw.callback.is_some()),
-            ("overflow", raw.overflow.is_some()),
-            ("voicemail", raw.voicemail.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(kind, present)| present.then_some(kind))
-        .collect();
-        if kinds.len() != 1 {
-            let found = if kinds.is_empty() {
-                "none".to_string()
-            } else {
-                kinds.join(" and ")
-            };
-            self.error(
-                key,
-                format!(
-                    "an exit needs exactly one of callback, overflow or voicemail, but has {found}"
-                ),
-            );
+        if !self.exactly_one(
+            key,
+            "an exit",
+            &[
+                ("callback", raw.callback.is_some()),
+                ("overflow", raw.overflow.is_some()),
+                ("voicemail", raw.voicemail.is_some()),
+            ],
+        ) {
             return QueueExit::default();
         }
         if let Some(target) = raw.overflow {
@@ -1749,28 +1738,44 @@ impl Checker<'_> {
             .unwrap_or(Action::Hangup { prompt: None })
     }
 
+    /// Whether exactly one of `fields` (name, present) is given; if not, says so as
+    /// "`what` needs exactly one of a, b or c, but has …".
+    fn exactly_one(&mut self, key: &str, what: &str, fields: &[(&str, bool)]) -> bool {
+        let given: Vec<&str> = fields
+            .iter()
+            .filter_map(|(name, present)| present.then_some(*name))
+            .collect();
+        if given.len() == 1 {
+            return true;
+        }
+        let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+        let choices = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        };
+        let found = if given.is_empty() {
+            "none".to_string()
+        } else {
+            given.join(" and ")
+        };
+        self.error(
+            key,
+            format!("{what} needs exactly one of {choices}, but has {found}"),
+        );
+        false
+    }
+
     fn action(&mut self, key: &str, raw: RawAction, repeat_allowed: bool) -> Option<Action> {
-        let kinds: Vec<&str> = [
-            ("flow", raw.flow.is_some()),
-            ("queue", raw.queue.is_some()),
-            ("repeat", raw.repeat.is_some()),
-            ("hangup", raw.hangup.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(kind, present)| present.then_some(kind))
-        .collect();
-        if kinds.len() != 1 {
-            let found = if kinds.is_empty() {
-                "none".to_string()
-            } else {
-                kinds.join(" and ")
-            };
-            self.error(
-                key,
-                format!(
-                    "an action needs exactly one of flow, queue, repeat or hangup, but has {found}"
-                ),
-            );
+        if !self.exactly_one(
+            key,
+            "an action",
+            &[
+                ("flow", raw.flow.is_some()),
+                ("queue", raw.queue.is_some()),
+                ("repeat", raw.repeat.is_some()),
+                ("hangup", raw.hangup.is_some()),
+            ],
+        ) {
             return None;
         }
         if raw.language.is_some() && raw.flow.is_none() {
