@@ -642,3 +642,48 @@ fn registration_survives_a_restart_and_the_next_queued_call_reaches_the_phone() 
     assert_eq!(call["agent"], "a1001", "summary: {call:#}");
     assert_eq!(call["outcome"], "completed", "{call:#}");
 }
+
+#[test]
+fn with_no_agent_before_the_maximum_wait_the_caller_leaves_a_voicemail_that_is_kept() {
+    // Nobody registered; sales exits to voicemail one second after the caller joins it.
+    let ports = PortBlock::for_test(69);
+    let config = ConfigCopy::of_shipped();
+    config.set_table(
+        "queue.sales",
+        &[
+            ("max_wait", "\"3s\""),
+            ("exit_notice", "\"2s\""),
+            ("exit", "{ voicemail = true }"),
+        ],
+    );
+    let switch = Switch::start_with(ports, config);
+    // The caller speaks its tone from a second after pressing 1 and hangs up 14 s later:
+    // long enough for the voicemail offer, the beep and several seconds of message.
+    let caller = queued_caller(&switch, 8, Some(Duration::from_secs(14)), "voicemail");
+    let call_id = caller.call_id(1);
+    let run = caller.run();
+    assert_sipp_ok("the caller", &run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let exit = event_where(&call, "queue_exit", |e| e["queue"] == "sales");
+    assert_eq!(exit["reason"], "voicemail", "{call:#}");
+    event_where(&call, "prompt_started", |e| e["name"] == "voicemail_offer");
+    event_where(&call, "prompt_started", |e| e["name"] == "beep");
+    let voicemail = event_where(&call, "voicemail", |_| true);
+    let kept = voicemail["duration_ms"].as_u64().unwrap_or(0);
+    assert!(kept >= 4_000, "the message lasted {kept} ms: {call:#}");
+    assert_eq!(event(&call, "hangup")["by"], "caller", "{call:#}");
+
+    let file = std::path::PathBuf::from(voicemail["file"].as_str().expect("file"));
+    assert!(
+        file.starts_with(switch.data.path()),
+        "kept in the data folder: {}",
+        file.display()
+    );
+    let (rms, length) = loudness(&file);
+    assert!(
+        length >= Duration::from_secs(3),
+        "the voicemail WAV holds {length:?}"
+    );
+    assert!(rms > 100.0, "the voicemail is silent (RMS {rms:.0})");
+}

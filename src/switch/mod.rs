@@ -150,8 +150,8 @@ enum Phase {
         position: u32,
         deadline: Instant,
     },
-    /// Leaving a message (recording once the offer and beep have played).
-    Voicemail { recording: bool },
+    /// Leaving a message (recording since the offer and beep ended).
+    Voicemail { recording_since: Option<Instant> },
     /// A last prompt plays, then the switch hangs up for `reason`.
     Closing { reason: String },
     /// BYE sent or final response given; waiting for the endpoint to forget the call.
@@ -445,6 +445,8 @@ impl Switch {
                     Some(Phase::Queued(_)) => "abandoned",
                     _ => "completed",
                 };
+                // A caller leaving a message ends it by hanging up.
+                self.keep_voicemail(now, call, None);
                 self.record(
                     now,
                     call,
@@ -839,7 +841,9 @@ impl Switch {
             }
             Some(Phase::Queued(_)) => self.start_music(call),
             Some(Phase::Closing { reason }) => self.hang_up(now, call, &reason),
-            Some(Phase::Voicemail { recording: false }) => self.start_voicemail(now, call),
+            Some(Phase::Voicemail {
+                recording_since: None,
+            }) => self.start_voicemail(now, call),
             _ => {}
         }
     }

@@ -255,7 +255,9 @@ impl Switch {
                 self.queue_prompt(now, call, "voicemail_offer", &language);
                 self.queue_prompt(now, call, "beep", &language);
                 if let Some(c) = self.calls.get_mut(&call) {
-                    c.phase = Phase::Voicemail { recording: false };
+                    c.phase = Phase::Voicemail {
+                        recording_since: None,
+                    };
                 }
                 self.set_timer(call, None);
             }
@@ -323,7 +325,9 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        c.phase = Phase::Voicemail { recording: true };
+        c.phase = Phase::Voicemail {
+            recording_since: Some(now),
+        };
         let path = self
             .settings
             .voicemail_dir
@@ -335,25 +339,44 @@ impl Switch {
                 path,
                 max: VOICEMAIL_MAX,
             }));
-        let _ = now;
     }
 
+    /// The recording reached its maximum: keep it and say goodbye.
     pub(super) fn on_recording_finished(&mut self, now: Instant, call: CallId, duration_ms: u64) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
+        if self.keep_voicemail(now, call, Some(duration_ms)) {
+            self.close_with(now, call, "voicemail left", "goodbye");
+        }
+    }
+
+    /// Write down the voicemail of a caller who was recording (once: the caller's hang-up
+    /// usually ends it, before the media engine's own report arrives). Returns whether there
+    /// was one.
+    pub(super) fn keep_voicemail(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        duration_ms: Option<u64>,
+    ) -> bool {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        let Phase::Voicemail {
+            recording_since: Some(since),
+        } = c.phase
+        else {
+            return false;
+        };
+        c.phase = Phase::Closing {
+            reason: "voicemail left".into(),
         };
         let file = c
             .voicemail
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
+        let duration_ms = duration_ms.unwrap_or_else(|| (now - since).as_millis() as u64);
         self.record(now, call, EventKind::Voicemail { file, duration_ms });
-        if matches!(
-            self.calls.get(&call).map(|c| &c.phase),
-            Some(Phase::Voicemail { .. })
-        ) {
-            self.close_with(now, call, "voicemail left", "goodbye");
-        }
+        true
     }
 
     /// The caller stops waiting (connected, left, or moved on): out of line, offers cancelled.

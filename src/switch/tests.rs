@@ -1110,3 +1110,45 @@ fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
         b: leg
     }));
 }
+
+#[test]
+fn a_caller_who_hangs_up_after_leaving_a_message_keeps_the_voicemail() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            let operator = c.dialplan.queues.get_mut("operator").unwrap();
+            operator.skills = vec!["nobody".into()];
+            operator.max_wait = Duration::from_secs(2);
+            operator.exit_notice = Duration::from_secs(1);
+        },
+        '0',
+    );
+    h.advance(Duration::from_secs(1));
+    h.finish_prompt();
+    h.finish_prompt();
+    h.advance(Duration::from_millis(7_500));
+    let tag = to_tag(&h.last_response(200));
+    h.sip(&in_dialog("BYE", 5, &tag, "", ""));
+    let voicemails: Vec<EventKind> = h
+        .kinds()
+        .into_iter()
+        .filter(|k| matches!(k, EventKind::Voicemail { .. }))
+        .collect();
+    assert_eq!(voicemails.len(), 1, "{voicemails:?}");
+    assert!(matches!(
+        voicemails[0],
+        EventKind::Voicemail {
+            duration_ms: 7_500,
+            ..
+        }
+    ));
+    // The media engine's own report of the ended recording comes later and changes nothing.
+    h.media_event(MediaEvent::RecordingFinished { duration_ms: 7_480 });
+    assert_eq!(
+        h.kinds()
+            .iter()
+            .filter(|k| matches!(k, EventKind::Voicemail { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(h.outcome(), Some("completed"));
+}
