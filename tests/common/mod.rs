@@ -1,12 +1,12 @@
 //! Shared harness for the integration tests that drive the built `hotline` binary with real
 //! SIP peers (SIPp, baresip) over loopback. It owns: starting and stopping the switch, running
-//! SIPp with bounded waits, per-test port blocks, copies of the shipped config for tests that
+//! SIPp with bounded waits, per-test port blocks (`ports.rs`), copies of the shipped config for tests that
 //! need other settings, and an RTP sink that listens to what the switch plays.
 //! It must not touch `src/`: everything here goes through the binary's CLI contract.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,62 +27,10 @@ pub fn scenario(name: &str) -> PathBuf {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Ports
+// Ports: per-test blocks, reserved across processes (ports.rs)
 
-/// A block of 100 UDP ports that belongs to one test. Each test passes its own index, fixed in
-/// its source, so tests running in parallel (and the test binaries cargo runs one after the
-/// other) never share an RTP port. The blocks start at 12000, below the kernel's ephemeral
-/// range (32768+) and away from the switch's default RTP range (20000-29999);
-/// `HOTLINE_TEST_PORT_BASE` moves them when two test runs share a machine.
-#[derive(Debug, Clone, Copy)]
-pub struct PortBlock {
-    pub base: u16,
-}
-
-impl PortBlock {
-    pub fn for_test(index: u16) -> PortBlock {
-        let start: u16 = std::env::var("HOTLINE_TEST_PORT_BASE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(12000);
-        assert!(index < 150, "test port index {index} is out of range");
-        PortBlock {
-            base: start + index * 100,
-        }
-    }
-
-    /// The switch's RTP range: 60 ports, enough for 20 calls with RTP and RTCP plus slack.
-    pub fn switch_rtp(&self) -> String {
-        format!("{}-{}", self.base, self.base + 59)
-    }
-
-    /// SIPp's own media port (`-mp`); SIPp may also take the next few.
-    pub fn sipp_media(&self) -> u16 {
-        self.base + 70
-    }
-
-    /// Where the test listens for the switch's RTP.
-    pub fn rtp_sink(&self) -> u16 {
-        self.base + 80
-    }
-
-    /// baresip's RTP range (`rtp_ports`).
-    pub fn baresip_rtp(&self) -> (u16, u16) {
-        (self.base + 84, self.base + 99)
-    }
-}
-
-/// A port that is free for both UDP and TCP right now on 127.0.0.1 (SIPp binds both with -t t1).
-pub fn free_sip_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-        let port = udp.local_addr().expect("local addr").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP on 127.0.0.1");
-}
+mod ports;
+pub use ports::*;
 
 // ---------------------------------------------------------------------------------------------
 // Bounded child processes
@@ -682,6 +630,13 @@ impl SippRun {
         self.status.success() && !self.killed
     }
 
+    /// SIPp could not bind its SIP port (it says so and exits before sending anything).
+    pub fn lost_its_sip_port(&self) -> bool {
+        !self.success()
+            && self.stderr.contains("Unable to bind main socket")
+            && self.stderr.contains("Address already in use")
+    }
+
     /// Everything needed to see why a run failed.
     pub fn report(&self) -> String {
         let tail = |s: &str, n: usize| {
@@ -765,7 +720,8 @@ impl Sipp {
     }
 
     /// SIPp's own SIP port (`-p`): a phone's call-taking SIPp must listen where its REGISTER's
-    /// Contact points. Without it, a free port is chosen.
+    /// Contact points. Without it, the next SIP port of the test's block
+    /// ([`PortBlock::sip_port`]).
     pub fn local_port(mut self, port: u16) -> Self {
         self.local_port = Some(port);
         self
@@ -847,6 +803,22 @@ impl Sipp {
     }
 
     pub fn run(self) -> SippRun {
+        // The harness's own pick of SIP port is free when handed out, but an unrelated
+        // process may bind it before SIPp does: SIPp then exits at once, before sending
+        // anything, and runs again on the block's next SIP port. A port the test chose (a
+        // desk phone's, named in its registration) is kept.
+        let mut attempt = 1;
+        loop {
+            let local_port = self.local_port.unwrap_or_else(|| self.ports.sip_port());
+            let run = self.run_on(local_port);
+            if self.local_port.is_some() || attempt == 3 || !run.lost_its_sip_port() {
+                return run;
+            }
+            attempt += 1;
+        }
+    }
+
+    fn run_on(&self, local_port: u16) -> SippRun {
         let dir = tempfile::Builder::new()
             .prefix("hotline-sipp-")
             .tempdir()
@@ -856,7 +828,6 @@ impl Sipp {
             std::fs::write(d.join(name), contents)
                 .unwrap_or_else(|e| panic!("write {name} for sipp: {e}"));
         }
-        let local_port = self.local_port.unwrap_or_else(free_sip_port);
         let media_port = self.media_port.unwrap_or(self.ports.sipp_media());
         let mut cmd = Command::new("sipp");
         cmd.current_dir(d)
@@ -1359,7 +1330,7 @@ impl DeskPhone {
         );
         DeskPhone {
             entry,
-            sip_port: free_sip_port(),
+            sip_port: ports.sip_port(),
             rtp_sink: ports.base + 61 + 4 * slot,
             media_port: ports.base + 60 + 4 * slot,
             tone_hz: if slot == 0 { 1100.0 } else { 1500.0 },
@@ -1534,7 +1505,7 @@ impl Baresip {
             run_for,
             run_for + Duration::from_secs(10),
         );
-        let sip_port = free_sip_port();
+        let sip_port = ports.sip_port();
         let (rtp_lo, rtp_hi) = ports.baresip_rtp();
         let config = fill_baresip_template(
             "config.template",
