@@ -141,3 +141,63 @@ fn sipp_that_cannot_bind_its_sip_port_is_told_apart_for_a_rerun() {
     .run();
     assert!(!free.lost_its_sip_port(), "{}", free.report());
 }
+
+/// baresip with `tests/baresip/config.template` listening on `sip_port`, console in `dir`.
+fn baresip_on(sip_port: u16, ports: PortBlock, dir: &std::path::Path) -> std::process::Child {
+    let (rtp_lo, rtp_hi) = ports.baresip_rtp();
+    let config_dir = dir.join("config");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    let config = fill_baresip_template(
+        "config.template",
+        &[
+            ("SIP_PORT", sip_port.to_string()),
+            ("RTP_LO", rtp_lo.to_string()),
+            ("RTP_HI", rtp_hi.to_string()),
+            ("MIC_WAV", "/dev/null".to_string()),
+            ("SND_PATH", dir.display().to_string()),
+        ],
+    );
+    std::fs::write(config_dir.join("config"), config).expect("write config");
+    std::fs::write(
+        config_dir.join("accounts"),
+        "<sip:1001@127.0.0.1:9>;regint=0\n",
+    )
+    .expect("accounts");
+    let console = File::create(dir.join("console.log")).expect("console");
+    std::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&config_dir)
+        .args(["-t", "5"])
+        .stdin(std::process::Stdio::null())
+        .stdout(console.try_clone().expect("console handle"))
+        .stderr(console)
+        .spawn()
+        .expect("start baresip")
+}
+
+#[test]
+fn baresip_that_cannot_bind_its_sip_port_is_told_apart_for_a_restart() {
+    // Baresip::start starts baresip again on the next SIP port when it quits for want of
+    // its own: that recognition depends on baresip's wording, checked here.
+    let ports = PortBlock::reserve();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = ports.sip_port();
+    let squatter = UdpSocket::bind(("127.0.0.1", port)).expect("bind the SIP port");
+    let mut lost = baresip_on(port, ports, dir.path());
+    let console = dir.path().join("console.log");
+    assert!(
+        baresip_lost_its_sip_port(&mut lost, &console),
+        "{}",
+        std::fs::read_to_string(&console).unwrap_or_default()
+    );
+    drop(squatter);
+
+    let free = ports.sip_port();
+    let mut ready = baresip_on(free, ports, dir.path());
+    let lost_it = baresip_lost_its_sip_port(&mut ready, &console);
+    let _ = ready.kill();
+    let _ = ready.wait();
+    let said = std::fs::read_to_string(&console).unwrap_or_default();
+    assert!(!lost_it, "{said}");
+    assert!(said.contains("baresip is ready."), "{said}");
+}

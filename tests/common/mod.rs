@@ -1505,39 +1505,48 @@ impl Baresip {
             run_for,
             run_for + Duration::from_secs(10),
         );
-        let sip_port = ports.sip_port();
         let (rtp_lo, rtp_hi) = ports.baresip_rtp();
-        let config = fill_baresip_template(
-            "config.template",
-            &[
-                ("SIP_PORT", sip_port.to_string()),
-                ("RTP_LO", rtp_lo.to_string()),
-                ("RTP_HI", rtp_hi.to_string()),
-                ("MIC_WAV", microphone.display().to_string()),
-                ("SND_PATH", recordings.display().to_string()),
-            ],
-        );
-        std::fs::write(config_dir.join("config"), config).expect("write config");
-        std::fs::write(config_dir.join("accounts"), format!("{account}\n")).expect("accounts");
         let console_path = dir.path().join("console.log");
-        let console = std::fs::File::create(&console_path).expect("console log");
-        let child = Command::new("baresip")
-            .current_dir(dir.path())
-            .arg("-f")
-            .arg(&config_dir)
-            .arg("-t")
-            .arg(run_for.as_secs().max(1).to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(console.try_clone().expect("console handle")))
-            .stderr(Stdio::from(console))
-            .spawn()
-            .expect("start baresip (apt-get install baresip-core)");
-        Baresip {
-            child: Some(child),
-            console_path,
-            recordings,
-            sip_port,
-            dir,
+        // The SIP port is free when handed out, but an unrelated process may bind it first:
+        // baresip then quits at once ("init failed (Address already in use)") and starts
+        // again on the block's next SIP port.
+        let mut attempt = 1;
+        loop {
+            let sip_port = ports.sip_port();
+            let config = fill_baresip_template(
+                "config.template",
+                &[
+                    ("SIP_PORT", sip_port.to_string()),
+                    ("RTP_LO", rtp_lo.to_string()),
+                    ("RTP_HI", rtp_hi.to_string()),
+                    ("MIC_WAV", microphone.display().to_string()),
+                    ("SND_PATH", recordings.display().to_string()),
+                ],
+            );
+            std::fs::write(config_dir.join("config"), config).expect("write config");
+            std::fs::write(config_dir.join("accounts"), format!("{account}\n")).expect("accounts");
+            let console = std::fs::File::create(&console_path).expect("console log");
+            let mut child = Command::new("baresip")
+                .current_dir(dir.path())
+                .arg("-f")
+                .arg(&config_dir)
+                .arg("-t")
+                .arg(run_for.as_secs().max(1).to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(console.try_clone().expect("console handle")))
+                .stderr(Stdio::from(console))
+                .spawn()
+                .expect("start baresip (apt-get install baresip-core)");
+            if attempt == 3 || !baresip_lost_its_sip_port(&mut child, &console_path) {
+                return Baresip {
+                    child: Some(child),
+                    console_path,
+                    recordings,
+                    sip_port,
+                    dir,
+                };
+            }
+            attempt += 1;
         }
     }
 
@@ -1570,6 +1579,23 @@ impl Baresip {
         self.child = None;
         exited
     }
+}
+
+/// Waits (bounded) until baresip is ready or has quit; true when it quit because its SIP port
+/// was taken.
+pub fn baresip_lost_its_sip_port(child: &mut Child, console_path: &Path) -> bool {
+    let console = || std::fs::read_to_string(console_path).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if console().contains("baresip is ready.") {
+            return false;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return console().contains("Address already in use");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
 }
 
 impl Drop for Baresip {
