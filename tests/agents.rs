@@ -6,7 +6,7 @@
 //!
 //! Every test runs on the fast cadence "200ms on, 300ms off" unless it says otherwise: ring N
 //! of an agent's phone starts at (N-1) x 500 ms and ring 3 ends at 1.2 s after the offer.
-//! Port blocks 60-68 (unique across all test files).
+//! Each test reserves its own port block (`PortBlock::reserve`).
 
 mod common;
 
@@ -128,7 +128,7 @@ fn phone_interval(run: &SippRun, from: &str, to: &str) -> Duration {
 
 #[test]
 fn agent_answers_at_ring_two_and_audio_flows_both_ways() {
-    let ports = PortBlock::for_test(60);
+    let ports = PortBlock::reserve();
     let entry = PhoneEntry::desk_phone("1001", "secret-1001");
     let switch = Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
     let phone = DeskPhone::new(entry, ports, 0);
@@ -209,7 +209,7 @@ fn agent_answers_at_ring_two_and_audio_flows_both_ways() {
 
 #[test]
 fn unanswered_phone_is_cancelled_before_ring_three_ends_and_the_next_agent_answers() {
-    let ports = PortBlock::for_test(61);
+    let ports = PortBlock::reserve();
     let silent = PhoneEntry::desk_phone("1001", "secret-1001");
     let answers = PhoneEntry::desk_phone("1002", "secret-1002");
     let switch = Switch::start_with(
@@ -277,7 +277,7 @@ fn unanswered_phone_is_cancelled_before_ring_three_ends_and_the_next_agent_answe
 
 #[test]
 fn busy_phone_passes_the_call_to_the_next_agent_at_once() {
-    let ports = PortBlock::for_test(62);
+    let ports = PortBlock::reserve();
     let busy = PhoneEntry::desk_phone("1001", "secret-1001");
     let answers = PhoneEntry::desk_phone("1002", "secret-1002");
     let switch = Switch::start_with(
@@ -334,7 +334,7 @@ fn busy_phone_passes_the_call_to_the_next_agent_at_once() {
 fn caller_hanging_up_while_the_phone_rings_cancels_it_and_is_abandoned() {
     // The shipped cadence (ring 3 ends 11 s after the offer) so the caller's BYE, 7 s after
     // pressing 1, always lands while the phone rings.
-    let ports = PortBlock::for_test(63);
+    let ports = PortBlock::reserve();
     let entry = PhoneEntry::desk_phone("1001", "secret-1001");
     let config = ConfigCopy::for_agents(std::slice::from_ref(&entry));
     config.set_standards(&[
@@ -377,7 +377,7 @@ fn caller_hanging_up_while_the_phone_rings_cancels_it_and_is_abandoned() {
 
 #[test]
 fn pcmu_caller_talks_to_a_pcma_phone_through_transcoding() {
-    let ports = PortBlock::for_test(64);
+    let ports = PortBlock::reserve();
     let entry = PhoneEntry::desk_phone("1001", "secret-1001");
     let switch = Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
     let phone = DeskPhone::new(entry, ports, 0);
@@ -425,7 +425,7 @@ fn pcmu_caller_talks_to_a_pcma_phone_through_transcoding() {
 
 #[test]
 fn wrong_password_is_challenged_again_then_the_source_is_forbidden() {
-    let ports = PortBlock::for_test(65);
+    let ports = PortBlock::reserve();
     let entry = PhoneEntry::desk_phone("1001", "right-secret");
     let switch = Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
     let phone = DeskPhone::new(entry, ports, 0);
@@ -482,7 +482,7 @@ fn wrong_password_is_challenged_again_then_the_source_is_forbidden() {
 
 #[test]
 fn feature_code_logs_the_agent_in_and_then_a_call_reaches_the_phone() {
-    let ports = PortBlock::for_test(66);
+    let ports = PortBlock::reserve();
     let entry = PhoneEntry::desk_phone("1001", "secret-1001").login_on_register(false);
     let switch = Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
     let phone = DeskPhone::new(entry, ports, 0);
@@ -534,7 +534,7 @@ fn feature_code_logs_the_agent_in_and_then_a_call_reaches_the_phone() {
 
 #[test]
 fn baresip_desk_phone_registers_with_its_password_and_answers_a_queued_call() {
-    let ports = PortBlock::for_test(67);
+    let ports = PortBlock::reserve();
     let entry = PhoneEntry::desk_phone("1001", "sample-1001");
     let switch = Switch::start_with(ports, ConfigCopy::for_agents(&[entry]));
     let greeting = Duration::from_millis(first_digit_ms(&switch) as u64);
@@ -592,7 +592,7 @@ fn baresip_desk_phone_registers_with_its_password_and_answers_a_queued_call() {
 
 #[test]
 fn registration_survives_a_restart_and_the_next_queued_call_reaches_the_phone() {
-    let ports = PortBlock::for_test(68);
+    let ports = PortBlock::reserve();
     let entry = PhoneEntry::desk_phone("1001", "secret-1001");
     let mut switch =
         Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
@@ -646,7 +646,7 @@ fn registration_survives_a_restart_and_the_next_queued_call_reaches_the_phone() 
 #[test]
 fn with_no_agent_before_the_maximum_wait_the_caller_leaves_a_voicemail_that_is_kept() {
     // Nobody registered; sales exits to voicemail one second after the caller joins it.
-    let ports = PortBlock::for_test(69);
+    let ports = PortBlock::reserve();
     let config = ConfigCopy::of_shipped();
     config.set_table(
         "queue.sales",

@@ -11,7 +11,7 @@ use common::*;
 
 #[test]
 fn baresip_calls_the_hotline_and_hears_the_greeting() {
-    let ports = PortBlock::for_test(30);
+    let ports = PortBlock::reserve();
     let switch = Switch::start(ports);
     let phone = tempfile::Builder::new()
         .prefix("hotline-baresip-")
@@ -38,7 +38,7 @@ fn baresip_calls_the_hotline_and_hears_the_greeting() {
     let config = fill_baresip_template(
         "config.template",
         &[
-            ("SIP_PORT", free_sip_port().to_string()),
+            ("SIP_PORT", ports.sip_port().to_string()),
             ("RTP_LO", rtp_lo.to_string()),
             ("RTP_HI", rtp_hi.to_string()),
             ("MIC_WAV", microphone.display().to_string()),

@@ -285,7 +285,7 @@ fn serve_refuses_a_greeting_over_ten_seconds_with_the_same_sentence() {
         .prefix("hotline-data-")
         .tempdir()
         .expect("data tempdir");
-    let ports = PortBlock::for_test(50);
+    let ports = PortBlock::reserve();
     let out = hotline(
         &[
             "serve",

@@ -25,18 +25,18 @@ struct Kamailio {
 }
 
 impl Kamailio {
-    /// Starts the proxy relaying INVITEs for 4008 to `switch`; waits (bounded) until it answers
-    /// an OPTIONS probe.
-    fn start(switch: SocketAddr) -> Kamailio {
+    /// Starts the proxy on a SIP port of the test's block, relaying INVITEs for 4008 to
+    /// `switch`; waits (bounded) until it answers an OPTIONS probe.
+    fn start(switch: SocketAddr, ports: PortBlock) -> Kamailio {
         let mut last_log = String::new();
-        // The port is free when chosen but another process may take it before Kamailio binds:
-        // a proxy that exits at once is tried again on a new port.
+        // The port is free when handed out but an unrelated process may take it before
+        // Kamailio binds: a proxy that exits at once is tried again on the block's next one.
         for _ in 0..3 {
             let dir = tempfile::Builder::new()
                 .prefix("hotline-kamailio-")
                 .tempdir()
                 .expect("kamailio tempdir");
-            let port = free_sip_port();
+            let port = ports.sip_port();
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("proxy addr");
             let template = repo_root().join("tests/kamailio/proxy.cfg.template");
             let config = std::fs::read_to_string(&template)
@@ -221,9 +221,9 @@ fn assert_record_routed(run: &SippRun, proxy: &Kamailio) {
 
 #[test]
 fn caller_hangs_up_through_the_proxy_route_set() {
-    let ports = PortBlock::for_test(40);
+    let ports = PortBlock::reserve();
     let switch = Switch::start(ports);
-    let proxy = Kamailio::start(switch.sip);
+    let proxy = Kamailio::start(switch.sip, ports);
     let sipp = Sipp::new("basic_call.xml", &switch)
         .target(proxy.addr)
         .call_id_tag("kamailio-caller-bye")
@@ -253,7 +253,7 @@ fn caller_hangs_up_through_the_proxy_route_set() {
 
 #[test]
 fn switch_hangs_up_after_operator_digit_and_its_bye_goes_through_the_proxy() {
-    let ports = PortBlock::for_test(41);
+    let ports = PortBlock::reserve();
     // With nobody logged in the operator queue's (shortened) maximum wait ends the call:
     // callback offer, no key, goodbye, and the switch's BYE.
     let config = ConfigCopy::of_shipped();
@@ -266,7 +266,7 @@ fn switch_hangs_up_after_operator_digit_and_its_bye_goes_through_the_proxy() {
         ],
     );
     let switch = Switch::start_with(ports, config);
-    let proxy = Kamailio::start(switch.sip);
+    let proxy = Kamailio::start(switch.sip, ports);
     let greeting = greeting_duration(&switch.config_dir, "zh");
     assert!(
         Path::new(SIPP_SHARE).join("dtmf_2833_0.pcap").exists(),

@@ -2,7 +2,7 @@
 //! scenario (`agent_*.xml`, `phone_register.xml`, baresip's account line) faces a SIPp
 //! stand-in (`stub_*.xml`) for the switch, so when an agent test fails, the phone is known to
 //! work and the switch is what to look at. Also the harness's own G.711 and tone helpers.
-//! Port blocks 70-77 (unique across all test files).
+//! Each test reserves its own port block (`PortBlock::reserve`).
 
 mod common;
 
@@ -54,7 +54,7 @@ fn g711_helpers_invert_each_other_and_tones_are_recognised() {
 
 #[test]
 fn sipp_desk_phone_answers_at_a_chosen_ring_and_hangs_up_with_audio_both_ways() {
-    let ports = PortBlock::for_test(70);
+    let ports = PortBlock::reserve();
     let phone = DeskPhone::new(PhoneEntry::desk_phone("1001", "s"), ports, 0);
     let stub_target = "127.0.0.1:9".parse().expect("unused target");
     let phone_run = phone.take_call(
@@ -105,7 +105,7 @@ fn sipp_desk_phone_answers_at_a_chosen_ring_and_hangs_up_with_audio_both_ways() 
 
 #[test]
 fn sipp_desk_phone_waits_for_the_far_end_bye() {
-    let ports = PortBlock::for_test(71);
+    let ports = PortBlock::reserve();
     let phone = DeskPhone::new(PhoneEntry::desk_phone("1001", "s"), ports, 0);
     let phone_run = phone.take_call(
         "127.0.0.1:9".parse().expect("addr"),
@@ -129,7 +129,7 @@ fn sipp_desk_phone_waits_for_the_far_end_bye() {
 
 #[test]
 fn sipp_desk_phone_that_never_answers_takes_the_cancel() {
-    let ports = PortBlock::for_test(72);
+    let ports = PortBlock::reserve();
     let phone = DeskPhone::new(PhoneEntry::desk_phone("1001", "s"), ports, 0);
     let phone_run = phone.take_call(
         "127.0.0.1:9".parse().expect("addr"),
@@ -152,7 +152,7 @@ fn sipp_desk_phone_that_never_answers_takes_the_cancel() {
 
 #[test]
 fn sipp_desk_phone_that_is_busy_refuses_with_486() {
-    let ports = PortBlock::for_test(73);
+    let ports = PortBlock::reserve();
     let phone = DeskPhone::new(PhoneEntry::desk_phone("1001", "s"), ports, 0);
     let phone_run = phone.take_call(
         "127.0.0.1:9".parse().expect("addr"),
@@ -175,9 +175,9 @@ fn sipp_desk_phone_that_is_busy_refuses_with_486() {
 
 #[test]
 fn sipp_desk_phone_registers_with_digest_credentials_for_its_contact_port() {
-    let ports = PortBlock::for_test(74);
+    let ports = PortBlock::reserve();
     let phone = DeskPhone::new(PhoneEntry::desk_phone("1001", "sample-1001"), ports, 0);
-    let registrar_port = free_sip_port();
+    let registrar_port = ports.sip_port();
     let registrar = Sipp::towards(
         "stub_registrar.xml",
         "127.0.0.1:9".parse().expect("addr"),
@@ -213,7 +213,7 @@ fn sipp_desk_phone_registers_with_digest_credentials_for_its_contact_port() {
 
 #[test]
 fn queued_caller_scenario_presses_one_speaks_and_takes_the_far_end_bye() {
-    let ports = PortBlock::for_test(75);
+    let ports = PortBlock::reserve();
     // A SIPp "phone" stands in for the switch answering the caller and hanging up.
     let far_end = DeskPhone::new(PhoneEntry::desk_phone("4008", "s"), ports, 0);
     let far_run = far_end.take_call(
@@ -262,8 +262,8 @@ fn queued_caller_scenario_presses_one_speaks_and_takes_the_far_end_bye() {
 
 #[test]
 fn baresip_registers_with_its_password_and_answers_automatically() {
-    let ports = PortBlock::for_test(76);
-    let registrar_port = free_sip_port();
+    let ports = PortBlock::reserve();
+    let registrar_port = ports.sip_port();
     let registrar = Sipp::towards(
         "stub_registrar.xml",
         "127.0.0.1:9".parse().expect("addr"),
@@ -325,8 +325,8 @@ fn baresip_registers_with_its_password_and_answers_automatically() {
 
 #[test]
 fn desk_phone_feature_code_answers_the_407_challenge_and_takes_the_bye() {
-    let ports = PortBlock::for_test(77);
-    let stub_port = free_sip_port();
+    let ports = PortBlock::reserve();
+    let stub_port = ports.sip_port();
     let stub = Sipp::towards(
         "stub_feature_code.xml",
         "127.0.0.1:9".parse().expect("addr"),

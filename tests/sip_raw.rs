@@ -59,7 +59,7 @@ fn options(switch: &Switch, peer: &RawPeer, n: u32) -> String {
 
 #[test]
 fn options_keepalive_gets_200() {
-    let switch = Switch::start(PortBlock::for_test(20));
+    let switch = Switch::start(PortBlock::reserve());
     let peer = RawPeer::new();
     let response = peer
         .exchange(
@@ -84,7 +84,7 @@ fn options_keepalive_gets_200() {
 
 #[test]
 fn invite_without_call_id_gets_400_and_the_switch_keeps_working() {
-    let switch = Switch::start(PortBlock::for_test(21));
+    let switch = Switch::start(PortBlock::reserve());
     let peer = RawPeer::new();
     let invite = format!(
         "INVITE sip:4008@{sip} SIP/2.0\r\n\

@@ -1,7 +1,7 @@
 //! Calls placed on the built `hotline serve` by SIPp over loopback, checked on the wire (SIPp's
 //! expected responses, the RTP the switch sends) and in `hotline calls show`.
-//! Every test owns a port block (the index passed to `PortBlock::for_test`, unique across all
-//! test files) so the tests may run in parallel.
+//! Every test reserves its own port block (`PortBlock::reserve`), so the tests may run in
+//! parallel, and beside other test runs.
 
 mod common;
 
@@ -69,7 +69,7 @@ fn assert_hangup_by(call: &Value, by: &str) {
 
 #[test]
 fn basic_call_is_answered_after_one_ring_greets_and_ends_with_callers_bye() {
-    let ports = PortBlock::for_test(1);
+    let ports = PortBlock::reserve();
     let switch = Switch::start(ports);
     let sink = RtpSink::listen(ports.rtp_sink());
     let sipp = Sipp::new("basic_call.xml", &switch)
@@ -118,7 +118,7 @@ fn basic_call_is_answered_after_one_ring_greets_and_ends_with_callers_bye() {
 #[test]
 fn answers_within_three_rings_on_the_shipped_cadence() {
     // Shipped standards: "1s on, 4s off", answer_after_rings = 1: 180 at once, 200 at 1 s.
-    let ports = PortBlock::for_test(2);
+    let ports = PortBlock::reserve();
     let switch = Switch::start(ports);
     let sipp = Sipp::new("basic_call.xml", &switch).hold(Duration::from_millis(1500));
     let call_id = sipp.call_id(1);
@@ -131,7 +131,7 @@ fn answers_within_three_rings_on_the_shipped_cadence() {
 #[test]
 fn answer_follows_a_configured_fast_cadence() {
     // Ring 2 ends at one period (500 ms) plus the on-time (200 ms).
-    let ports = PortBlock::for_test(3);
+    let ports = PortBlock::reserve();
     let config = ConfigCopy::of_shipped();
     config.set_standards(&[
         ("ring_cadence", "\"200ms on, 300ms off\""),
@@ -148,7 +148,7 @@ fn answer_follows_a_configured_fast_cadence() {
 
 #[test]
 fn rfc4733_digits_choose_english_then_sales() {
-    let ports = PortBlock::for_test(4);
+    let ports = PortBlock::reserve();
     // No agent is registered: the caller waits in sales until its (shortened) maximum wait,
     // declines the callback offer by silence, and the switch says goodbye.
     let switch = Switch::start_with(ports, short_wait_in(&["sales"]));
@@ -232,7 +232,7 @@ fn assert_waited_then_was_offered_a_callback(call: &Value, queue: &str) {
 
 #[test]
 fn sip_info_digit_chooses_support() {
-    let ports = PortBlock::for_test(5);
+    let ports = PortBlock::reserve();
     let switch = Switch::start_with(ports, short_wait_in(&["support"]));
     let greeting = greeting_duration(&switch.config_dir, "zh");
     let sipp = Sipp::new("dtmf_sip_info.xml", &switch)
@@ -262,7 +262,7 @@ fn sip_info_digit_chooses_support() {
 #[test]
 fn cancel_while_ringing_gets_487_and_is_recorded_as_abandoned() {
     // Answer only as ring 2 ends (6 s), so nothing races the CANCEL sent at 0.5 s.
-    let ports = PortBlock::for_test(6);
+    let ports = PortBlock::reserve();
     let config = ConfigCopy::of_shipped();
     config.set_standards(&[
         ("ring_cadence", "\"1s on, 4s off\""),
@@ -285,7 +285,7 @@ fn cancel_while_ringing_gets_487_and_is_recorded_as_abandoned() {
 
 #[test]
 fn delayed_offer_gets_the_offer_in_200_and_media_flows() {
-    let ports = PortBlock::for_test(7);
+    let ports = PortBlock::reserve();
     let switch = Switch::start(ports);
     let sink = RtpSink::listen(ports.rtp_sink());
     let sipp = Sipp::new("delayed_offer.xml", &switch)
@@ -314,7 +314,7 @@ fn delayed_offer_gets_the_offer_in_200_and_media_flows() {
 
 #[test]
 fn basic_call_over_tcp() {
-    let ports = PortBlock::for_test(8);
+    let ports = PortBlock::reserve();
     let switch = Switch::start(ports);
     let sink = RtpSink::listen(ports.rtp_sink());
     let sipp = Sipp::new("basic_call.xml", &switch)
@@ -343,7 +343,7 @@ fn basic_call_over_tcp() {
 
 #[test]
 fn twenty_calls_in_parallel_all_succeed_and_are_recorded() {
-    let ports = PortBlock::for_test(9);
+    let ports = PortBlock::reserve();
     let switch = Switch::start(ports);
     let run = Sipp::new("basic_call.xml", &switch)
         .call_id_tag("parallel")
@@ -378,7 +378,7 @@ fn twenty_calls_in_parallel_all_succeed_and_are_recorded() {
 
 #[test]
 fn offer_with_only_g729_gets_488() {
-    let ports = PortBlock::for_test(10);
+    let ports = PortBlock::reserve();
     let switch = Switch::start(ports);
     let sipp = Sipp::new("g729_only_offer.xml", &switch).timeout(Duration::from_secs(10));
     let call_id = sipp.call_id(1);
@@ -393,7 +393,7 @@ fn offer_with_only_g729_gets_488() {
 
 #[test]
 fn caller_that_is_not_a_listed_trunk_gets_403() {
-    let ports = PortBlock::for_test(11);
+    let ports = PortBlock::reserve();
     let config = ConfigCopy::of_shipped();
     config.trust_only("127.0.0.2");
     let switch = Switch::start_with(ports, config);
@@ -409,7 +409,7 @@ fn caller_that_is_not_a_listed_trunk_gets_403() {
 
 #[test]
 fn sigterm_ends_calls_in_progress_with_bye_and_exits_zero() {
-    let ports = PortBlock::for_test(12);
+    let ports = PortBlock::reserve();
     let mut switch = Switch::start(ports);
     let sipp =
         Sipp::new("caller_waits_for_switch_bye.xml", &switch).timeout(Duration::from_secs(30));

@@ -1,12 +1,12 @@
 //! Shared harness for the integration tests that drive the built `hotline` binary with real
 //! SIP peers (SIPp, baresip) over loopback. It owns: starting and stopping the switch, running
-//! SIPp with bounded waits, per-test port blocks, copies of the shipped config for tests that
+//! SIPp with bounded waits, per-test port blocks (`ports.rs`), copies of the shipped config for tests that
 //! need other settings, and an RTP sink that listens to what the switch plays.
 //! It must not touch `src/`: everything here goes through the binary's CLI contract.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,62 +27,10 @@ pub fn scenario(name: &str) -> PathBuf {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Ports
+// Ports: per-test blocks, reserved across processes (ports.rs)
 
-/// A block of 100 UDP ports that belongs to one test. Each test passes its own index, fixed in
-/// its source, so tests running in parallel (and the test binaries cargo runs one after the
-/// other) never share an RTP port. The blocks start at 12000, below the kernel's ephemeral
-/// range (32768+) and away from the switch's default RTP range (20000-29999);
-/// `HOTLINE_TEST_PORT_BASE` moves them when two test runs share a machine.
-#[derive(Debug, Clone, Copy)]
-pub struct PortBlock {
-    pub base: u16,
-}
-
-impl PortBlock {
-    pub fn for_test(index: u16) -> PortBlock {
-        let start: u16 = std::env::var("HOTLINE_TEST_PORT_BASE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(12000);
-        assert!(index < 150, "test port index {index} is out of range");
-        PortBlock {
-            base: start + index * 100,
-        }
-    }
-
-    /// The switch's RTP range: 60 ports, enough for 20 calls with RTP and RTCP plus slack.
-    pub fn switch_rtp(&self) -> String {
-        format!("{}-{}", self.base, self.base + 59)
-    }
-
-    /// SIPp's own media port (`-mp`); SIPp may also take the next few.
-    pub fn sipp_media(&self) -> u16 {
-        self.base + 70
-    }
-
-    /// Where the test listens for the switch's RTP.
-    pub fn rtp_sink(&self) -> u16 {
-        self.base + 80
-    }
-
-    /// baresip's RTP range (`rtp_ports`).
-    pub fn baresip_rtp(&self) -> (u16, u16) {
-        (self.base + 84, self.base + 99)
-    }
-}
-
-/// A port that is free for both UDP and TCP right now on 127.0.0.1 (SIPp binds both with -t t1).
-pub fn free_sip_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-        let port = udp.local_addr().expect("local addr").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP on 127.0.0.1");
-}
+mod ports;
+pub use ports::*;
 
 // ---------------------------------------------------------------------------------------------
 // Bounded child processes
@@ -682,6 +630,13 @@ impl SippRun {
         self.status.success() && !self.killed
     }
 
+    /// SIPp could not bind its SIP port (it says so and exits before sending anything).
+    pub fn lost_its_sip_port(&self) -> bool {
+        !self.success()
+            && self.stderr.contains("Unable to bind main socket")
+            && self.stderr.contains("Address already in use")
+    }
+
     /// Everything needed to see why a run failed.
     pub fn report(&self) -> String {
         let tail = |s: &str, n: usize| {
@@ -765,7 +720,8 @@ impl Sipp {
     }
 
     /// SIPp's own SIP port (`-p`): a phone's call-taking SIPp must listen where its REGISTER's
-    /// Contact points. Without it, a free port is chosen.
+    /// Contact points. Without it, the next SIP port of the test's block
+    /// ([`PortBlock::sip_port`]).
     pub fn local_port(mut self, port: u16) -> Self {
         self.local_port = Some(port);
         self
@@ -847,6 +803,22 @@ impl Sipp {
     }
 
     pub fn run(self) -> SippRun {
+        // The harness's own pick of SIP port is free when handed out, but an unrelated
+        // process may bind it before SIPp does: SIPp then exits at once, before sending
+        // anything, and runs again on the block's next SIP port. A port the test chose (a
+        // desk phone's, named in its registration) is kept.
+        let mut attempt = 1;
+        loop {
+            let local_port = self.local_port.unwrap_or_else(|| self.ports.sip_port());
+            let run = self.run_on(local_port);
+            if self.local_port.is_some() || attempt == 3 || !run.lost_its_sip_port() {
+                return run;
+            }
+            attempt += 1;
+        }
+    }
+
+    fn run_on(&self, local_port: u16) -> SippRun {
         let dir = tempfile::Builder::new()
             .prefix("hotline-sipp-")
             .tempdir()
@@ -856,7 +828,6 @@ impl Sipp {
             std::fs::write(d.join(name), contents)
                 .unwrap_or_else(|e| panic!("write {name} for sipp: {e}"));
         }
-        let local_port = self.local_port.unwrap_or_else(free_sip_port);
         let media_port = self.media_port.unwrap_or(self.ports.sipp_media());
         let mut cmd = Command::new("sipp");
         cmd.current_dir(d)
@@ -1359,7 +1330,7 @@ impl DeskPhone {
         );
         DeskPhone {
             entry,
-            sip_port: free_sip_port(),
+            sip_port: ports.sip_port(),
             rtp_sink: ports.base + 61 + 4 * slot,
             media_port: ports.base + 60 + 4 * slot,
             tone_hz: if slot == 0 { 1100.0 } else { 1500.0 },
@@ -1418,194 +1389,7 @@ impl DeskPhone {
 // ---------------------------------------------------------------------------------------------
 // baresip
 
-/// A baresip file from `tests/baresip/` with its `{{KEY}}` placeholders filled in.
-pub fn fill_baresip_template(template: &str, values: &[(&str, String)]) -> String {
-    let path = repo_root().join("tests/baresip").join(template);
-    let mut text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    for (key, value) in values {
-        text = text.replace(&format!("{{{{{key}}}}}"), value);
-    }
-    assert!(
-        !text.contains("{{"),
-        "unfilled placeholder in {template}: {text}"
-    );
-    text
-}
-
-/// A microphone file for baresip's aufile: a sine tone of `hz` for `tone`, then silence up to
-/// `length`, as 8 kHz mono 16-bit signed PCM. The silence keeps the call up: baresip hangs up
-/// when its microphone file ends.
-pub fn write_microphone(path: &Path, hz: f64, tone: Duration, length: Duration) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).expect("create microphone wav");
-    let total = (length.as_millis() * 8) as u32;
-    let tone_samples = (tone.as_millis() * 8) as u32;
-    for n in 0..total {
-        let sample = if n < tone_samples {
-            let t = n as f64 / 8000.0;
-            (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16
-        } else {
-            0
-        };
-        writer.write_sample(sample).expect("write sample");
-    }
-    writer.finalize().expect("finish microphone wav");
-}
-
-/// The `dump-*-dec.wav` files (what baresip heard) in its `snd_path`.
-pub fn decoded_recordings(dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    name.starts_with("dump-") && name.ends_with("-dec.wav")
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
-/// Root mean square and length of a 16-bit WAV.
-pub fn loudness(path: &Path) -> (f64, Duration) {
-    let mut reader = hound::WavReader::open(path)
-        .unwrap_or_else(|e| panic!("read baresip's recording {}: {e}", path.display()));
-    let rate = reader.spec().sample_rate.max(1);
-    let channels = reader.spec().channels.max(1) as u32;
-    let mut sum_sq = 0f64;
-    let mut count = 0u64;
-    for sample in reader.samples::<i16>() {
-        let s = sample.expect("sample") as f64;
-        sum_sq += s * s;
-        count += 1;
-    }
-    let rms = if count == 0 {
-        0.0
-    } else {
-        (sum_sq / count as f64).sqrt()
-    };
-    let frames = count / channels as u64;
-    (rms, Duration::from_millis(frames * 1000 / rate as u64))
-}
-
-/// baresip's account line for an agent's desk phone: registers as `extension` to the switch's
-/// SIP port with its password (digest), answers offered calls by itself
-/// (`answermode=auto`), PCMA only.
-pub fn baresip_agent_account(extension: &str, password: &str, switch_port: u16) -> String {
-    format!(
-        "<sip:{extension}@127.0.0.1:{switch_port}>;auth_pass={password};answermode=auto;\
-         audio_codecs=pcma;regint=3600"
-    )
-}
-
-/// A headless baresip running in the background (its console in a file), killed on drop.
-pub struct Baresip {
-    child: Option<Child>,
-    pub console_path: PathBuf,
-    pub recordings: PathBuf,
-    pub sip_port: u16,
-    pub dir: tempfile::TempDir,
-}
-
-impl Baresip {
-    /// Starts baresip with `tests/baresip/config.template` (its SIP port, RTP range from the
-    /// port block, a microphone playing a tone of `mic_hz`) and this one `accounts` line.
-    pub fn start(ports: PortBlock, account: &str, mic_hz: f64, run_for: Duration) -> Baresip {
-        let dir = tempfile::Builder::new()
-            .prefix("hotline-baresip-")
-            .tempdir()
-            .expect("baresip tempdir");
-        let config_dir = dir.path().join("config");
-        let recordings = dir.path().join("recordings");
-        std::fs::create_dir_all(&config_dir).expect("config dir");
-        std::fs::create_dir_all(&recordings).expect("recordings dir");
-        let microphone = dir.path().join("microphone.wav");
-        write_microphone(
-            &microphone,
-            mic_hz,
-            run_for,
-            run_for + Duration::from_secs(10),
-        );
-        let sip_port = free_sip_port();
-        let (rtp_lo, rtp_hi) = ports.baresip_rtp();
-        let config = fill_baresip_template(
-            "config.template",
-            &[
-                ("SIP_PORT", sip_port.to_string()),
-                ("RTP_LO", rtp_lo.to_string()),
-                ("RTP_HI", rtp_hi.to_string()),
-                ("MIC_WAV", microphone.display().to_string()),
-                ("SND_PATH", recordings.display().to_string()),
-            ],
-        );
-        std::fs::write(config_dir.join("config"), config).expect("write config");
-        std::fs::write(config_dir.join("accounts"), format!("{account}\n")).expect("accounts");
-        let console_path = dir.path().join("console.log");
-        let console = std::fs::File::create(&console_path).expect("console log");
-        let child = Command::new("baresip")
-            .current_dir(dir.path())
-            .arg("-f")
-            .arg(&config_dir)
-            .arg("-t")
-            .arg(run_for.as_secs().max(1).to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(console.try_clone().expect("console handle")))
-            .stderr(Stdio::from(console))
-            .spawn()
-            .expect("start baresip (apt-get install baresip-core)");
-        Baresip {
-            child: Some(child),
-            console_path,
-            recordings,
-            sip_port,
-            dir,
-        }
-    }
-
-    pub fn console(&self) -> String {
-        std::fs::read_to_string(&self.console_path).unwrap_or_default()
-    }
-
-    /// Waits (bounded) until the console shows `text`.
-    pub fn wait_for(&self, text: &str, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if self.console().contains(text) {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    /// Waits (bounded) for baresip to quit by itself (`-t`), else kills it.
-    pub fn finish(&mut self, limit: Duration) -> bool {
-        let Some(child) = self.child.as_mut() else {
-            return true;
-        };
-        let exited = wait_with_deadline(child, limit).is_some();
-        if !exited {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.child = None;
-        exited
-    }
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+mod baresip;
+// Not every test binary drives baresip.
+#[allow(unused_imports)]
+pub use baresip::*;
