@@ -319,3 +319,34 @@ fn serve_refuses_a_greeting_over_ten_seconds_with_the_same_sentence() {
         );
     }
 }
+
+#[test]
+fn an_mp3_welcome_prompt_is_decoded_at_start_up_and_listed_with_its_length() {
+    let config = ConfigCopy::of_shipped();
+    let english = config.path().join("prompts/en");
+    std::fs::remove_file(english.join("welcome.wav")).expect("remove the WAV greeting");
+    // A 1.2 s 1 kHz tone, 48 kHz stereo MP3 (tests/fixtures/prompts/make.sh); the WAV it
+    // replaces lasts 6.3 s, so the line below can only come from decoding the MP3.
+    std::fs::copy(
+        repo_root().join("tests/fixtures/prompts/en/tone_48k_stereo.mp3"),
+        english.join("welcome.mp3"),
+    )
+    .expect("copy the MP3 greeting");
+
+    let out = check(config.path());
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "hotline check refused an MP3 greeting: exit {:?}\n{}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("en/welcome"))
+        .unwrap_or_else(|| panic!("the summary does not list en/welcome:\n{stdout}"));
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        ["en/welcome", "1.2", "s"]
+    );
+}
