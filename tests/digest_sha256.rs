@@ -237,7 +237,7 @@ impl Register<'_> {
 
 #[test]
 fn register_with_an_rfc_7616_sha_256_response_gets_200_with_the_binding() {
-    let switch = switch_offering_sha256_first(PortBlock::for_test(110));
+    let switch = switch_offering_sha256_first(PortBlock::reserve());
     let phone = RawPhone::new();
     let mut register = Register {
         phone: &phone,
@@ -272,7 +272,7 @@ fn register_with_an_rfc_7616_sha_256_response_gets_200_with_the_binding() {
 
 #[test]
 fn register_with_a_sha_256_response_from_a_wrong_password_is_challenged_again() {
-    let switch = switch_offering_sha256_first(PortBlock::for_test(111));
+    let switch = switch_offering_sha256_first(PortBlock::reserve());
     let phone = RawPhone::new();
     let mut register = Register {
         phone: &phone,
@@ -366,7 +366,7 @@ fn in_dialog(phone: &RawPhone, ok: &str, method: &str, cseq: u32, branch: &str) 
 
 #[test]
 fn an_invite_from_the_phone_answers_the_407_with_sha_256_and_is_connected() {
-    let ports = PortBlock::for_test(112);
+    let ports = PortBlock::reserve();
     let switch = switch_offering_sha256_first(ports);
     let phone = RawPhone::new();
     // The phone's media port, bound so the greeting's RTP has somewhere to go.
