@@ -150,7 +150,7 @@ fn second_sipp_media(ports: PortBlock) -> u16 {
 /// `up` callers get through and stay; then one more caller must get 503 with `retry_after`,
 /// at once; then the `up` calls end normally.
 fn calls_up_then_one_refused(switch: &Switch, ports: PortBlock, up: u32, retry_after: &str) {
-    let callers = Sipp::new("basic_call.xml", &switch)
+    let callers = Sipp::new("basic_call.xml", switch)
         .call_id_tag("within-capacity")
         .calls(up)
         .limit(up)
@@ -268,7 +268,11 @@ fn shutdown_on(signal: Signal, index: u16) {
         .timeout(Duration::from_secs(30));
     let in_progress_id = in_progress.call_id(1);
     let in_progress = in_progress.spawn();
-    wait_until_confirmed(&switch, &[in_progress_id.clone()], Duration::from_secs(15));
+    wait_until_confirmed(
+        &switch,
+        std::slice::from_ref(&in_progress_id),
+        Duration::from_secs(15),
+    );
 
     let ringing = Sipp::new("caller_gets_503.xml", &switch)
         .call_id_tag("ringing")
