@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -405,41 +404,4 @@ fn caller_that_is_not_a_listed_trunk_gets_403() {
         !run.messages.contains("SIP/2.0 180"),
         "an untrusted caller was rung"
     );
-}
-
-#[test]
-fn sigterm_ends_calls_in_progress_with_bye_and_exits_zero() {
-    let ports = PortBlock::reserve();
-    let mut switch = Switch::start(ports);
-    let sipp =
-        Sipp::new("caller_waits_for_switch_bye.xml", &switch).timeout(Duration::from_secs(30));
-    let call_id = sipp.call_id(1);
-    let caller = sipp.spawn();
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let confirmed = switch
-            .call(&call_id)
-            .map(|c| event_names(&c).iter().any(|n| n == "confirmed"))
-            .unwrap_or(false);
-        if confirmed {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the call was not confirmed within 10 s\n{}",
-            switch.log_tail()
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-
-    let status = switch.terminate(Duration::from_secs(10));
-    let run = caller.join().expect("sipp thread");
-    assert_sipp_ok(&run, &switch);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "hotline serve should exit 0 on SIGTERM, got {status:?}"
-    );
-    let call = switch.ended_call(&call_id, Duration::from_secs(5));
-    assert_hangup_by(&call, "switch");
 }

@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+// Extra `serve` arguments (--advertise, a custom --rtp-ports) and signals: serve_options.rs.
+mod serve_options;
+#[allow(unused_imports)] // most test files use none of it
+pub use serve_options::*;
+
 pub const SIPP_SHARE: &str = "/usr/share/sip-tester";
 
 pub fn repo_root() -> PathBuf {
@@ -295,6 +300,8 @@ pub struct Switch {
     log_path: PathBuf,
     stdout_rest: Arc<Mutex<String>>,
     _config: Option<ConfigCopy>,
+    /// Extra `serve` arguments (serve_options.rs); an `--rtp-ports` here replaces the block's.
+    serve_args: Vec<String>,
 }
 
 impl Switch {
@@ -310,6 +317,15 @@ impl Switch {
     }
 
     fn launch(ports: PortBlock, config_dir: PathBuf, config: Option<ConfigCopy>) -> Switch {
+        Switch::launch_with_args(ports, config_dir, config, Vec::new())
+    }
+
+    fn launch_with_args(
+        ports: PortBlock,
+        config_dir: PathBuf,
+        config: Option<ConfigCopy>,
+        serve_args: Vec<String>,
+    ) -> Switch {
         let data = tempfile::Builder::new()
             .prefix("hotline-data-")
             .tempdir()
@@ -324,6 +340,7 @@ impl Switch {
             log_path,
             stdout_rest: Arc::new(Mutex::new(String::new())),
             _config: config,
+            serve_args,
         };
         switch.serve("127.0.0.1:0");
         switch
@@ -343,8 +360,6 @@ impl Switch {
             .arg("--config")
             .arg(&self.config_dir)
             .args(["--sip", sip])
-            .arg("--rtp-ports")
-            .arg(self.ports.switch_rtp())
             .arg("--data")
             .arg(self.data.path())
             .args(["--http", "127.0.0.1:0"])
@@ -355,6 +370,10 @@ impl Switch {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
+        if !self.serve_args.iter().any(|a| a == "--rtp-ports") {
+            cmd.arg("--rtp-ports").arg(self.ports.switch_rtp());
+        }
+        cmd.args(&self.serve_args);
         let mut child = cmd.spawn().expect("start hotline serve");
         let stdout = child.stdout.take().expect("stdout pipe");
         let (ready_tx, ready_rx) = mpsc::channel::<String>();
