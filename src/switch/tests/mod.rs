@@ -110,10 +110,14 @@ impl Harness {
 
     /// Advance virtual time to `at`, firing every timer due on the way.
     fn advance_to(&mut self, at: Instant) {
+        let mut fired = 0;
         while let Some(due) = self.switch.poll_timeout() {
             if due > at {
                 break;
             }
+            // A timer that re-arms for a time already past would spin here forever.
+            fired += 1;
+            assert!(fired < 100_000, "timers keep firing at {:?}", due - self.t0);
             self.now = due.max(self.now);
             self.switch.handle_timeout(self.now);
             self.collect();
@@ -311,6 +315,7 @@ fn phone_response(invite: &str, status: u16, sdp: Option<&str>) -> String {
         200 => "OK",
         486 => "Busy Here",
         487 => "Request Terminated",
+        603 => "Decline",
         _ => "Whatever",
     };
     let body = sdp.unwrap_or("");
@@ -349,3 +354,220 @@ fn phone_extension(invite: &str) -> String {
 
 const PHONE_SDP_PCMU: &str =
     "v=0\r\no=- 3 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7100 RTP/AVP 0\r\n";
+
+/// The value of the first `name` header of a SIP message.
+fn header_value(message: &str, name: &str) -> Option<String> {
+    let head = message.split("\r\n\r\n").next()?;
+    head.split("\r\n").find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
+}
+
+/// The same message as caller `n` would send it: its own Call-ID, branch and From tag, and
+/// `number` as its caller number.
+fn nth_call(text: &str, n: u32, number: &str) -> String {
+    text.replace("switch-test-1", &format!("switch-test-{n}"))
+        .replace(";tag=caller", &format!(";tag=caller{n}"))
+        .replace("z9hG4bK-", &format!("z9hG4bK-c{n}-"))
+        .replace("sip:1000@", &format!("sip:{number}@"))
+}
+
+/// The Call-ID of caller `n`'s dialog.
+fn call_id_of(n: u32) -> String {
+    format!("switch-test-{n}")
+}
+
+/// A quoted parameter of a header value (`nonce="…"`).
+fn quoted_param(value: &str, name: &str) -> String {
+    let start = value.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+    let end = value[start..].find('"').unwrap() + start;
+    value[start..end].to_string()
+}
+
+fn md5_hex(text: &str) -> String {
+    use md5::{Digest as _, Md5};
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Harness {
+    /// The responses sent in the dialog with this Call-ID, by status.
+    fn responses_to(&self, call_id: &str) -> Vec<u16> {
+        self.sent
+            .iter()
+            .filter(|m| m.starts_with("SIP/2.0 "))
+            .filter(|m| header_value(m, "Call-ID").as_deref() == Some(call_id))
+            .map(|m| m[8..11].parse().unwrap())
+            .collect()
+    }
+
+    /// The last response with `status` sent in the dialog with this Call-ID.
+    fn response_to(&self, call_id: &str, status: u16) -> String {
+        self.sent
+            .iter()
+            .rev()
+            .filter(|m| header_value(m, "Call-ID").as_deref() == Some(call_id))
+            .find(|m| m.starts_with(&format!("SIP/2.0 {status}")))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {status} for {call_id} in {:#?}", self.sent))
+    }
+
+    /// Caller `n` (calling from `number`) rings the sales hotline, is answered and ACKs.
+    /// Returns the switch's handle for the call, from the media it starts.
+    fn answered_nth_call(&mut self, n: u32, number: &str) -> CallId {
+        let mark = self.media.len();
+        self.sip(&nth_call(&invite("4008", Some(OFFER_PCMA)), n, number));
+        let answer_delay = self.switch.dialplan.standards.answer_delay();
+        self.advance(answer_delay);
+        let tag = to_tag(&self.response_to(&call_id_of(n), 200));
+        self.sip(&nth_call(&in_dialog("ACK", 1, &tag, "", ""), n, number));
+        self.media[mark..]
+            .iter()
+            .find_map(|m| match m {
+                MediaCommand::Start { call, .. } => Some(*call),
+                _ => None,
+            })
+            .expect("media starts with the answer")
+    }
+
+    /// The prompt `call` hears now (the last one started on it).
+    fn playing_on(&self, call: CallId) -> PromptId {
+        self.media
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                MediaCommand::Play { call: c, prompt }
+                | MediaCommand::PlayLoop { call: c, prompt }
+                    if *c == call =>
+                {
+                    Some(*prompt)
+                }
+                _ => None,
+            })
+            .expect("something plays")
+    }
+
+    /// The prompt playing on `call` ends, with no time passing (what it says does not matter
+    /// to the test).
+    fn hear_out(&mut self, call: CallId) {
+        let prompt = self.playing_on(call);
+        self.switch.handle_media_event(
+            self.now,
+            call,
+            MediaEvent::PromptFinished {
+                prompt,
+                interrupted: false,
+            },
+        );
+        self.collect();
+    }
+
+    /// Caller `n` on the shipped hotline hears the greeting out and presses 1 for sales.
+    fn queue_nth_caller_for_sales(&mut self, n: u32, number: &str) -> CallId {
+        let call = self.answered_nth_call(n, number);
+        self.hear_out(call); // welcome
+        self.hear_out(call); // recording notice
+        self.switch.handle_media_event(
+            self.now,
+            call,
+            MediaEvent::Dtmf {
+                digit: '1',
+                duration_ms: 100,
+            },
+        );
+        self.collect();
+        call
+    }
+
+    /// Desk phone `extension` dials a feature `code` the way a phone does: answers the 407
+    /// with its digest, ACKs the 200, hears the confirmation out and answers the switch's
+    /// BYE. Returns the name of the confirmation prompt it heard.
+    fn dial_feature_code(&mut self, extension: &str, code: &str) -> String {
+        let call_id = format!("feature-{extension}-{}", self.sent.len());
+        let uri = format!("sip:{code}@127.0.0.1:5060");
+        let phone = format!("127.0.0.1:6{extension}");
+        let request = |method: &str, cseq: u32, to_tag: &str, extra: &str, body: &str| {
+            let to_tag = if to_tag.is_empty() {
+                String::new()
+            } else {
+                format!(";tag={to_tag}")
+            };
+            format!(
+                "{method} {uri} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {phone};branch=z9hG4bK-{call_id}-{method}-{cseq};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:{extension}@127.0.0.1>;tag=phone{extension}\r\n\
+To: <{uri}>{to_tag}\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: {cseq} {method}\r\n\
+Contact: <sip:{extension}@{phone}>\r\n\
+{extra}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let sdp_header = "Content-Type: application/sdp\r\n";
+        self.sip_from_phone(
+            extension,
+            &request("INVITE", 1, "", sdp_header, PHONE_SDP_PCMU),
+        );
+        let challenge = self.response_to(&call_id, 407);
+        self.sip_from_phone(extension, &request("ACK", 1, &to_tag(&challenge), "", ""));
+        let nonce = quoted_param(
+            &header_value(&challenge, "Proxy-Authenticate").unwrap(),
+            "nonce",
+        );
+        let ha1 = md5_hex(&format!("{extension}:hotline:sample-{extension}"));
+        let ha2 = md5_hex(&format!("INVITE:{uri}"));
+        let response = md5_hex(&format!("{ha1}:{nonce}:00000001:0a4f113b:auth:{ha2}"));
+        let authorization = format!(
+            "Proxy-Authorization: Digest username=\"{extension}\", realm=\"hotline\", \
+             nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, \
+             qop=auth, nc=00000001, cnonce=\"0a4f113b\"\r\n{sdp_header}"
+        );
+        self.sip_from_phone(
+            extension,
+            &request("INVITE", 2, "", &authorization, PHONE_SDP_PCMU),
+        );
+        let tag = to_tag(&self.response_to(&call_id, 200));
+        let mark = self.media.len();
+        self.sip_from_phone(extension, &request("ACK", 2, &tag, "", ""));
+        let (call, prompt) = self.media[mark..]
+            .iter()
+            .find_map(|m| match m {
+                MediaCommand::Play { call, prompt } => Some((*call, *prompt)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no confirmation for {code}: {:?}", &self.media[mark..]));
+        let mark = self.sent.len();
+        self.hear_out(call);
+        let bye = self.sent[mark..]
+            .iter()
+            .find(|m| m.starts_with("BYE "))
+            .cloned()
+            .expect("the switch hangs up after the confirmation");
+        self.sip_from_phone(extension, &phone_response(&bye, 200, None));
+        self.prompts.label(prompt).unwrap().1.to_string()
+    }
+
+    fn agent_state(&self, agent: &str) -> String {
+        self.switch
+            .agent_states()
+            .into_iter()
+            .find(|(id, _)| id == agent)
+            .map(|(_, state)| state)
+            .unwrap()
+    }
+}
+
+/// Who an INVITE to an agent's phone is for: the caller number it shows.
+fn offered_caller(invite: &str) -> String {
+    header_value(invite, "From")
+        .and_then(|from| from.split("sip:").nth(1).map(str::to_string))
+        .and_then(|rest| rest.split('@').next().map(str::to_string))
+        .unwrap()
+}
