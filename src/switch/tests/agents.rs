@@ -116,7 +116,7 @@ fn busy_agent_passes_the_call_to_the_next_at_once() {
     assert!(h
         .kinds()
         .iter()
-        .any(|k| matches!(k, EventKind::OfferEnded { outcome, .. } if outcome == "busy")));
+        .any(|k| matches!(k, EventKind::OfferEnded { agent, outcome, .. } if agent == "a1001" && outcome == "busy")));
 }
 
 #[test]
@@ -326,4 +326,130 @@ fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
         a: CallId(1),
         b: leg
     }));
+}
+
+#[test]
+fn declining_agent_passes_the_call_to_the_next_at_once() {
+    let mut h = Harness::queued_caller(|_| {}, '1');
+    let first = h.invites_to_agents()[0].clone();
+    assert_eq!(phone_extension(&first), "1001");
+    h.sip_from_phone("1001", &phone_response(&first, 180, None));
+    h.advance(Duration::from_secs(2));
+    h.sip_from_phone("1001", &phone_response(&first, 603, None));
+    let invites = h.invites_to_agents();
+    assert_eq!(
+        invites.len(),
+        2,
+        "the next agent at once, in the same instant"
+    );
+    assert_eq!(phone_extension(&invites[1]), "1004");
+    assert_eq!(offered_caller(&invites[1]), "1000");
+    assert!(h.kinds().iter().any(|k| matches!(k, EventKind::OfferEnded { agent, outcome, .. } if agent == "a1001" && outcome == "declined")));
+}
+
+#[test]
+fn ring_all_rings_every_ready_agent_at_once_and_cancels_the_others_when_one_answers() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            let sales = c.dialplan.queues.get_mut("sales").unwrap();
+            sales.strategy = config::Strategy::RingAll;
+            sales.whisper = None;
+        },
+        '1',
+    );
+    let invites = h.invites_to_agents();
+    let phones: Vec<String> = invites.iter().map(|i| phone_extension(i)).collect();
+    assert_eq!(phones, ["1001", "1004"], "both sales agents ring at once");
+    for invite in &invites {
+        h.sip_from_phone(&phone_extension(invite), &phone_response(invite, 180, None));
+    }
+    h.advance(Duration::from_secs(3));
+    let (ringing, answering) = (invites[0].clone(), invites[1].clone());
+    let mark = h.sent.len();
+    h.sip_from_phone(
+        "1004",
+        &phone_response(&answering, 200, Some(PHONE_SDP_PCMU)),
+    );
+    let cancels: Vec<&String> = h.sent[mark..]
+        .iter()
+        .filter(|m| m.starts_with("CANCEL "))
+        .collect();
+    assert_eq!(cancels.len(), 1, "{:#?}", &h.sent[mark..]);
+    assert_eq!(phone_extension(cancels[0]), "1001");
+    assert_eq!(
+        header_value(cancels[0], "Call-ID"),
+        header_value(&ringing, "Call-ID"),
+        "the other phone's INVITE is cancelled"
+    );
+    let leg = h
+        .media
+        .iter()
+        .find_map(|m| match m {
+            MediaCommand::Start { call, .. } if *call != CallId(1) => Some(*call),
+            _ => None,
+        })
+        .expect("the answering agent's media starts");
+    assert!(h.media.contains(&MediaCommand::Bridge {
+        a: CallId(1),
+        b: leg
+    }));
+    let kinds = h.kinds();
+    assert!(kinds
+        .iter()
+        .any(|k| matches!(k, EventKind::Bridged { agent, .. } if agent == "a1004")));
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::OfferEnded { agent, outcome, .. } if agent == "a1001" && outcome == "answered_elsewhere")));
+    assert_eq!(h.agent_state("a1004"), "talking");
+    assert_eq!(h.agent_state("a1001"), "ready");
+    h.sip_from_phone("1001", &phone_response(&ringing, 487, None));
+    assert_eq!(h.invites_to_agents().len(), 2, "nobody else is rung");
+}
+
+/// Sales calls reach a1001 alone: a1004, the other sales agent, takes none today.
+fn only_a1001_takes_sales(c: &mut Config) {
+    for phone in &mut c.hardware.phones {
+        if phone.extension == "1004" {
+            phone.skills.retain(|s| s != "sales");
+        }
+    }
+}
+
+#[test]
+fn an_agent_logged_out_with_star_22_is_offered_no_call_until_logging_in_with_star_21() {
+    let mut h = Harness::new(only_a1001_takes_sales);
+    assert_eq!(h.agent_state("a1001"), "ready", "logged in on register");
+    assert_eq!(h.dial_feature_code("1001", "*22"), "agent_logged_out");
+    h.queue_nth_caller_for_sales(1, "1000");
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::QueueEntered { queue, .. } if queue == "sales")));
+    h.advance(Duration::from_secs(60));
+    assert!(
+        h.invites_to_agents().is_empty(),
+        "a logged-out agent's phone does not ring"
+    );
+    assert_eq!(h.agent_state("a1001"), "logged out");
+    assert_eq!(h.dial_feature_code("1001", "*21"), "agent_logged_in");
+    let invites = h.invites_to_agents();
+    assert_eq!(invites.len(), 1, "offered at once on logging in");
+    assert_eq!(phone_extension(&invites[0]), "1001");
+    assert_eq!(offered_caller(&invites[0]), "1000");
+}
+
+#[test]
+fn an_agent_not_ready_with_star_24_is_offered_no_call_until_ready_again_with_star_23() {
+    let mut h = Harness::new(only_a1001_takes_sales);
+    assert_eq!(h.dial_feature_code("1001", "*24"), "agent_not_ready");
+    h.queue_nth_caller_for_sales(1, "1000");
+    h.advance(Duration::from_secs(60));
+    assert!(
+        h.invites_to_agents().is_empty(),
+        "a not-ready agent's phone does not ring"
+    );
+    assert_eq!(h.agent_state("a1001"), "not ready (by phone)");
+    assert_eq!(h.dial_feature_code("1001", "*23"), "agent_ready");
+    let invites = h.invites_to_agents();
+    assert_eq!(invites.len(), 1, "offered at once on becoming ready");
+    assert_eq!(phone_extension(&invites[0]), "1001");
+    assert_eq!(offered_caller(&invites[0]), "1000");
 }
