@@ -115,7 +115,7 @@ impl Harness {
             if due > at {
                 break;
             }
-            // A timer that re-arms for a time already past would spin here forever.
+            // A due time that handling never clears would spin here forever: fail instead.
             fired += 1;
             assert!(fired < 100_000, "timers keep firing at {:?}", due - self.t0);
             self.now = due.max(self.now);
