@@ -26,8 +26,12 @@ const OFFER_G729: &str =
 fn shipped() -> (Config, Arc<PromptLibrary>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = config::load(dir).expect("shipped config loads");
-    let prompts = PromptLibrary::load(&dir.join("prompts")).expect("shipped prompts load");
-    (config, Arc::new(prompts))
+    // Decoding and resampling every shipped prompt is most of a test's time: once per run.
+    static PROMPTS: std::sync::OnceLock<Arc<PromptLibrary>> = std::sync::OnceLock::new();
+    let prompts = PROMPTS.get_or_init(|| {
+        Arc::new(PromptLibrary::load(&dir.join("prompts")).expect("shipped prompts load"))
+    });
+    (config, Arc::clone(prompts))
 }
 
 struct Harness {
