@@ -253,16 +253,18 @@ fn a_prompt_played_twice_is_heard_twice_and_shared_audio_names_both_prompts() {
 // ---------------------------------------------------------------------------------------------
 // Real callers
 
-/// A trunk caller (queue_caller.xml, PCMA) who presses 1 (sales) in the main menu, speaks a
-/// 700 Hz tone from a second later, and hangs up `hangs_up_after` after that second.
-fn sales_caller(switch: &Switch, hangs_up_after: Duration, tag: &str) -> Sipp {
+/// A trunk caller (queue_caller.xml) offering only G.711 `payload_type` (0 PCMU, 8 PCMA) who
+/// presses 1 (sales) in the main menu, speaks a 700 Hz tone from a second later, and hangs up
+/// `hangs_up_after` after that second.
+fn sales_caller(switch: &Switch, payload_type: u8, hangs_up_after: Duration, tag: &str) -> Sipp {
+    let codec = if payload_type == 0 { "PCMU" } else { "PCMA" };
     Sipp::new("queue_caller.xml", switch)
         .call_id_tag(tag)
         .key("caller", "13900000001")
-        .key("codec_pt", 8)
-        .key("codec_name", "PCMA")
+        .key("codec_pt", payload_type)
+        .key("codec_name", codec)
         .key("rtp_sink", switch.ports.rtp_sink())
-        .file("caller_audio.pcap", tone_pcap(8, 700.0, 90))
+        .file("caller_audio.pcap", tone_pcap(payload_type, 700.0, 90))
         .set("first_digit_ms", first_digit_ms(switch))
         .set("who_hangs_up", "caller")
         .hold(hangs_up_after)
@@ -299,7 +301,8 @@ fn the_voicemail_caller_hears_the_offer_then_the_whole_beep_and_is_recorded_from
     let prompts = PromptFrames::load(&switch.config_dir);
     let sink = RtpSink::listen(ports.rtp_sink());
     // 1 s in the queue, 3.4 s of offer and 0.4 s of beep: the message runs about 6 s.
-    let caller = sales_caller(&switch, Duration::from_secs(10), "heard-voicemail");
+    // A PCMU caller: the prompts reach it in µ-law, frame for frame.
+    let caller = sales_caller(&switch, 0, Duration::from_secs(10), "heard-voicemail");
     let call_id = caller.call_id(1);
     let run = caller.run();
     let heard = sink.finish();
@@ -320,6 +323,10 @@ fn the_voicemail_caller_hears_the_offer_then_the_whole_beep_and_is_recorded_from
         describe(&prompts, &heard)
     );
     let all = prompts.heard(&heard.received, MIN_FRAMES);
+    assert!(
+        all.iter().all(|h| h.payload_type == 0),
+        "every prompt in PCMU: {all:?}"
+    );
     let (offer, beep) = (&all[4], &all[5]);
     assert_eq!(
         (offer.first_frame, offer.frames),
@@ -496,7 +503,7 @@ fn a_caller_overflowing_from_sales_hears_supports_prompt_then_its_agent() {
     assert_sipp_ok("REGISTER of the support phone", &registered, &switch);
 
     let sink = RtpSink::listen(ports.rtp_sink());
-    let caller = sales_caller(&switch, Duration::from_secs(9), "heard-overflow");
+    let caller = sales_caller(&switch, 8, Duration::from_secs(9), "heard-overflow");
     let call_id = caller.call_id(1);
     let run = caller.run();
     let phone_run = phone_run.join().expect("phone thread");
