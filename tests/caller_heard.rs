@@ -563,3 +563,62 @@ fn a_caller_overflowing_from_sales_hears_supports_prompt_then_its_agent() {
     assert_eq!(call["queue"], "support", "summary: {call:#}");
     assert_eq!(call["agent"], "a1001", "summary: {call:#}");
 }
+
+#[test]
+fn a_waiting_caller_hears_connecting_place_and_wait_then_music_and_the_announcement_again() {
+    // Nobody registered: the caller waits in sales, announced every 8 s (README: "connecting
+    // you", place in line and expected wait, then music; the announcement repeats).
+    let ports = PortBlock::for_test(94);
+    let config = ConfigCopy::of_shipped();
+    config.set_table("queue.sales", &[("announce_every", "\"8s\"")]);
+    let switch = Switch::start_with(ports, config);
+    let prompts = PromptFrames::load(&switch.config_dir);
+    let sink = RtpSink::listen(ports.rtp_sink());
+    // In line about 14 s: the second announcement (8 s to 11.4 s) and some music after it.
+    let caller = sales_caller(&switch, 8, Duration::from_secs(13), "heard-announcements");
+    let run = caller.run();
+    let heard = sink.finish();
+    assert_sipp_ok("the caller", &run, &switch);
+
+    let all = prompts.heard(&heard.received, MIN_FRAMES);
+    let labels: Vec<String> = all.iter().map(|h| h.label()).collect();
+    // First in line with no history: 30 s expected, "less than a minute".
+    let announcement = [
+        "zh/queue_first",
+        "zh/queue_expected_wait",
+        "zh/less_than_a_minute",
+        // The music is the same file in both languages.
+        "en/moh or zh/moh",
+    ];
+    let mut expected = vec![
+        "zh/welcome",
+        "zh/recording_notice",
+        "zh/main_menu",
+        "zh/connecting",
+    ];
+    expected.extend(announcement);
+    expected.extend(announcement);
+    assert_eq!(labels, expected, "{}", describe(&prompts, &heard));
+    for hearing in &all[3..11] {
+        assert_eq!(hearing.first_frame, 0, "from its start: {hearing:?}");
+    }
+    for hearing in [
+        &all[3], &all[4], &all[5], &all[6], &all[8], &all[9], &all[10],
+    ] {
+        assert_eq!(
+            hearing.frames,
+            prompts.frame_count(&hearing.label()),
+            "heard whole: {hearing:?}"
+        );
+    }
+
+    // The announcement comes again announce_every after the caller joined the line (when
+    // "connecting" began), as the caller's clock sees it; 100 ms is five packets.
+    let joined = heard.received[all[3].first_packet].at;
+    let again = heard.received[all[8].first_packet].at;
+    let interval = again - joined;
+    assert!(
+        interval.abs_diff(Duration::from_secs(8)) <= Duration::from_millis(100),
+        "the announcement came again {interval:?} after the caller joined, not 8 s"
+    );
+}
