@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::heard::PromptFrames;
 use common::*;
 use serde_json::Value;
 
@@ -151,8 +152,11 @@ fn rfc4733_digits_choose_english_then_sales() {
     // No agent is registered: the caller waits in sales until its (shortened) maximum wait,
     // declines the callback offer by silence, and the switch says goodbye.
     let switch = Switch::start_with(ports, short_wait_in(&["sales"]));
+    let prompts = PromptFrames::load(&switch.config_dir);
+    let sink = RtpSink::listen(ports.rtp_sink());
     let greeting = greeting_duration(&switch.config_dir, "zh");
     let sipp = Sipp::new("dtmf_rfc4733.xml", &switch)
+        .key("rtp_sink", ports.rtp_sink())
         .set(
             "first_digit_ms",
             (greeting + Duration::from_secs(1)).as_millis(),
@@ -161,7 +165,25 @@ fn rfc4733_digits_choose_english_then_sales() {
         .timeout(greeting + Duration::from_secs(40));
     let call_id = sipp.call_id(1);
     let run = sipp.run();
+    let heard = sink.finish();
     assert_sipp_ok(&run, &switch);
+
+    // At the caller: the Mandarin menu cut short by 9, the English one from its start (and
+    // never the Mandarin one again), then sales' prompt in English cut by the exit, the whole
+    // callback offer and the goodbye.
+    assert_caller_heard(
+        &prompts,
+        &heard,
+        &[
+            "zh/welcome",
+            "zh/recording_notice",
+            "zh/main_menu",
+            "en/main_menu",
+            "en/connecting",
+            "en/callback_offer",
+            "en/goodbye",
+        ],
+    );
 
     let call = switch.ended_call(&call_id, Duration::from_secs(10));
     let nines: Vec<Value> = events(&call)
@@ -217,6 +239,31 @@ fn short_wait_in(queues: &[&str]) -> ConfigCopy {
     config
 }
 
+/// The caller heard exactly these prompts, in order (each for at least 200 ms); the first
+/// two, the callback offer and the goodbye whole, the main menu (barged in on) and the queue's
+/// prompt (cut by the exit) only in part, and each one after a cut from its own start.
+fn assert_caller_heard(prompts: &PromptFrames, heard: &RtpHeard, expected: &[&str]) {
+    let all = prompts.heard(&heard.received, 10);
+    let labels: Vec<String> = all.iter().map(|h| h.label()).collect();
+    assert_eq!(
+        labels,
+        expected,
+        "what the caller heard ({} packets): {all:#?}",
+        heard.received.len()
+    );
+    for hearing in &all {
+        let name = hearing.label();
+        let total = prompts.frame_count(&name);
+        assert_eq!(hearing.first_frame, 0, "{name} from its start: {hearing:?}");
+        let cut = name.ends_with("/main_menu") || name.ends_with("/connecting");
+        if cut {
+            assert!(hearing.frames < total, "{name} was cut short: {hearing:?}");
+        } else {
+            assert_eq!(hearing.frames, total, "{name} is heard whole: {hearing:?}");
+        }
+    }
+}
+
 fn assert_waited_then_was_offered_a_callback(call: &Value, queue: &str) {
     let entered = position(call, "queue_entered", |e| e["queue"] == queue)
         .unwrap_or_else(|| panic!("the caller never joined {queue}: {call:#}"));
@@ -233,8 +280,11 @@ fn assert_waited_then_was_offered_a_callback(call: &Value, queue: &str) {
 fn sip_info_digit_chooses_support() {
     let ports = PortBlock::reserve();
     let switch = Switch::start_with(ports, short_wait_in(&["support"]));
+    let prompts = PromptFrames::load(&switch.config_dir);
+    let sink = RtpSink::listen(ports.rtp_sink());
     let greeting = greeting_duration(&switch.config_dir, "zh");
     let sipp = Sipp::new("dtmf_sip_info.xml", &switch)
+        .key("rtp_sink", ports.rtp_sink())
         .key("digit", 2)
         .set(
             "first_digit_ms",
@@ -243,7 +293,21 @@ fn sip_info_digit_chooses_support() {
         .timeout(greeting + Duration::from_secs(40));
     let call_id = sipp.call_id(1);
     let run = sipp.run();
+    let heard = sink.finish();
     assert_sipp_ok(&run, &switch);
+
+    assert_caller_heard(
+        &prompts,
+        &heard,
+        &[
+            "zh/welcome",
+            "zh/recording_notice",
+            "zh/main_menu",
+            "zh/connecting",
+            "zh/callback_offer",
+            "zh/goodbye",
+        ],
+    );
 
     let call = switch.ended_call(&call_id, Duration::from_secs(10));
     let digit = find_event(&call, "dtmf", |e| e["digit"] == "2")

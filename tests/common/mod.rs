@@ -5,6 +5,8 @@
 //! It must not touch `src/`: everything here goes through the binary's CLI contract.
 #![allow(dead_code)]
 
+pub mod heard;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -936,6 +938,8 @@ pub struct RtpHeard {
     pub last_at: Option<Instant>,
     /// The decoded G.711 samples in arrival order (at most ten minutes of them).
     pub audio: Vec<i16>,
+    /// Every RTP packet as it arrived (at most ten minutes of them), to match prompt frames.
+    pub received: Vec<heard::ReceivedRtp>,
 }
 
 impl RtpHeard {
@@ -1000,6 +1004,11 @@ impl RtpSink {
                     continue;
                 }
                 let now = Instant::now();
+                if heard.received.len() < 50 * 600 {
+                    heard
+                        .received
+                        .extend(heard::ReceivedRtp::parse(packet, now));
+                }
                 heard.first_at.get_or_insert(now);
                 heard.last_at = Some(now);
                 heard.packets += 1;
