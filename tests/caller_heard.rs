@@ -287,7 +287,7 @@ fn describe(prompts: &PromptFrames, heard: &RtpHeard) -> String {
 #[test]
 fn the_voicemail_caller_hears_the_offer_then_the_whole_beep_and_is_recorded_from_its_end() {
     // Nobody registered; sales exits to voicemail one second after the caller joins it.
-    let ports = PortBlock::for_test(90);
+    let ports = PortBlock::reserve();
     let config = ConfigCopy::of_shipped();
     config.set_table(
         "queue.sales",
@@ -396,7 +396,7 @@ fn office_open(from: i64, to: i64) -> ConfigCopy {
 #[test]
 fn the_office_line_outside_its_hours_plays_closed_then_goodbye_and_hangs_up() {
     // Open from two to four hours from now: closed now, on any day.
-    let ports = PortBlock::for_test(91);
+    let ports = PortBlock::reserve();
     let now = shanghai_minute_now();
     let switch = Switch::start_with(ports, office_open(now + 120, now + 240));
     let prompts = PromptFrames::load(&switch.config_dir);
@@ -434,7 +434,7 @@ fn the_office_line_outside_its_hours_plays_closed_then_goodbye_and_hangs_up() {
 #[test]
 fn the_office_line_in_its_hours_greets_and_offers_the_main_menu() {
     // Open from an hour ago to an hour from now.
-    let ports = PortBlock::for_test(92);
+    let ports = PortBlock::reserve();
     let now = shanghai_minute_now();
     let switch = Switch::start_with(ports, office_open(now - 60, now + 60));
     let prompts = PromptFrames::load(&switch.config_dir);
@@ -470,7 +470,7 @@ fn the_office_line_in_its_hours_greets_and_offers_the_main_menu() {
 fn a_caller_overflowing_from_sales_hears_supports_prompt_then_its_agent() {
     // Sales has no agent on the line and overflows to support one second after the caller
     // joins; the one registered desk phone is a support agent's, answering at once.
-    let ports = PortBlock::for_test(93);
+    let ports = PortBlock::reserve();
     let mut entry = PhoneEntry::desk_phone("1001", "secret-1001");
     entry.skills = vec!["support".into()];
     // The other queues need an agent for the config to load; this one never registers.
@@ -568,7 +568,7 @@ fn a_caller_overflowing_from_sales_hears_supports_prompt_then_its_agent() {
 fn a_waiting_caller_hears_connecting_place_and_wait_then_music_and_the_announcement_again() {
     // Nobody registered: the caller waits in sales, announced every 8 s (README: "connecting
     // you", place in line and expected wait, then music; the announcement repeats).
-    let ports = PortBlock::for_test(94);
+    let ports = PortBlock::reserve();
     let config = ConfigCopy::of_shipped();
     config.set_table("queue.sales", &[("announce_every", "\"8s\"")]);
     let switch = Switch::start_with(ports, config);
