@@ -6,7 +6,7 @@
 //!
 //! Every test runs on the fast cadence "200ms on, 300ms off" unless it says otherwise: ring N
 //! of an agent's phone starts at (N-1) x 500 ms and ring 3 ends at 1.2 s after the offer.
-//! Port blocks 60-69 (unique across all test files).
+//! Port blocks 60-69 and 100-101 (unique across all test files).
 
 mod common;
 
@@ -48,16 +48,48 @@ fn queued_caller(
     hangs_up_after: Option<Duration>,
     tag: &str,
 ) -> Sipp {
+    queued_caller_dialling(
+        switch,
+        "4008",
+        first_digit_ms(switch),
+        payload_type,
+        hangs_up_after,
+        tag,
+    )
+    .timeout(Duration::from_secs(90))
+}
+
+/// The number that skips the greeting (see `straight_to_the_menu`).
+const MENU_NUMBER: &str = "4018";
+
+/// A PCMA caller on `MENU_NUMBER`: it presses 1 half a second into the main menu prompt (a
+/// digit barges in), so it joins sales about 0.7 s after dialling instead of after the 7.6 s
+/// greeting. Bounded to 30 s: the tests that use it expect their callers served or gone
+/// within seconds.
+fn quick_queued_caller(switch: &Switch, hangs_up_after: Option<Duration>, tag: &str) -> Sipp {
+    queued_caller_dialling(switch, MENU_NUMBER, 500, 8, hangs_up_after, tag)
+        .timeout(Duration::from_secs(30))
+}
+
+fn queued_caller_dialling(
+    switch: &Switch,
+    number: &str,
+    first_digit_ms: u128,
+    payload_type: u8,
+    hangs_up_after: Option<Duration>,
+    tag: &str,
+) -> Sipp {
     let codec = if payload_type == 0 { "PCMU" } else { "PCMA" };
     let ports = switch.ports;
     Sipp::new("queue_caller.xml", switch)
+        .service(number)
         .call_id_tag(tag)
         .key("caller", CALLER)
         .key("codec_pt", payload_type)
         .key("codec_name", codec)
         .key("rtp_sink", ports.rtp_sink())
         .file("caller_audio.pcap", tone_pcap(payload_type, CALLER_HZ, 90))
-        .set("first_digit_ms", first_digit_ms(switch))
+        .set("first_digit_ms", first_digit_ms)
         .set(
             "who_hangs_up",
             if hangs_up_after.is_some() {
@@ -67,7 +99,49 @@ fn queued_caller(
             },
         )
         .hold(hangs_up_after.unwrap_or(Duration::from_secs(1)))
-        .timeout(Duration::from_secs(90))
+}
+
+/// Adds hotline `MENU_NUMBER`, which starts in the main menu: the tests of what happens in
+/// the queue need not wait out the greeting for every caller.
+fn straight_to_the_menu(config: &ConfigCopy) {
+    config.set_table(
+        "hotline.menu_first",
+        &[
+            ("numbers", &format!("[\"{MENU_NUMBER}\"]")),
+            ("language", "\"zh\""),
+            ("flow", "\"main_menu\""),
+        ],
+    );
+}
+
+/// Seconds since the epoch on the test's clock (the same clock SIPp's `gettimeofday` reads).
+fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
+/// The desk phone dials a feature code (challenged with 407, then authenticated) and hears
+/// the confirmation until the switch hangs up. Returns when it began dialling.
+fn dial_feature_code(phone: &DeskPhone, switch: &Switch, code: &str) -> f64 {
+    let ports = switch.ports;
+    let dialled_at = epoch_now();
+    let run = Sipp::new("phone_dials_feature_code.xml", switch)
+        .service(code)
+        .call_id_tag(&format!("code-{}", code.trim_start_matches('*')))
+        .media_port(ports.base + 76)
+        .key("user", &phone.entry.extension)
+        .key("rtp_sink", ports.base + 79)
+        .credentials(&phone.entry.extension, &phone.entry.password)
+        .timeout(Duration::from_secs(20))
+        .run();
+    assert_sipp_ok(
+        &format!("{code} from desk phone {}", phone.entry.extension),
+        &run,
+        switch,
+    );
+    dialled_at
 }
 
 fn answering(phone: &DeskPhone, switch: &Switch, answer_after_ms: u64) -> JoinHandle<SippRun> {
@@ -758,4 +832,269 @@ fn with_no_agent_before_the_maximum_wait_the_caller_leaves_a_voicemail_that_is_k
         "the voicemail WAV holds {length:?}"
     );
     assert!(rms > 100.0, "the voicemail is silent (RMS {rms:.0})");
+}
+
+/// Waits (bounded) until the call with this SIP Call-ID has joined a queue in the records.
+fn wait_until_queued(switch: &Switch, sip_call_id: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let queued = switch
+            .call(sip_call_id)
+            .is_some_and(|c| find_event(&c, "queue_entered", |_| true).is_some());
+        if queued {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "call {sip_call_id} did not join a queue within 10 s\n{}",
+        switch.log_tail()
+    );
+}
+
+/// How long a queued caller waits with the agent not available before the test concludes
+/// it is not offered: the switch offers a waiting call the moment an agent is ready, so
+/// nothing should come in the whole window (and 2 s is longer than the 1.2 s ring budget).
+const NOT_OFFERED_WINDOW: Duration = Duration::from_secs(2);
+
+/// The SIP requests that reach `port` until `until` finishes, read from a plain UDP socket
+/// standing in for a phone whose agent should not be offered anything.
+fn requests_to(port: u16, until: JoinHandle<SippRun>) -> (Vec<String>, SippRun) {
+    let socket = std::net::UdpSocket::bind(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("bind the phone's SIP port {port}: {e}"));
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("read timeout");
+    let mut requests = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !until.is_finished() {
+        if let Ok(n) = socket.recv(&mut buf) {
+            requests.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    (requests, join(until))
+}
+
+#[test]
+fn agent_state_codes_decide_whether_the_next_queued_call_is_offered() {
+    // One phone, logged out until *21; three callers who join sales 0.7 s after dialling.
+    let ports = PortBlock::for_test(100);
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001").login_on_register(false);
+    let config = ConfigCopy::for_agents(std::slice::from_ref(&entry));
+    straight_to_the_menu(&config);
+    let switch = Switch::start_with(ports, config);
+    let phone = DeskPhone::new(entry, ports, 0);
+    // The phone takes two calls, one after the other, answering each at ring 1 and hanging
+    // up 1.5 s after the ACK (once the caller, a second past its digit, waits for the end):
+    // the call after *21 and the call after *23.
+    let phone_sipp = Sipp::towards("agent_answers.xml", switch.sip, ports)
+        .service("1001")
+        .local_port(phone.sip_port)
+        .media_port(phone.media_port)
+        .key("rtp_sink", phone.rtp_sink)
+        .call_id_tag("phone-1001")
+        .file("agent_audio.pcap", tone_pcap(8, phone.tone_hz, 60))
+        .calls(2)
+        .limit(1)
+        .set("answer_after_ms", 100)
+        .set("who_hangs_up", "agent")
+        .set("talk_ms", 1500)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    if !wait_for_udp_listener(phone.sip_port, Duration::from_secs(10)) {
+        panic!(
+            "the desk phone's SIPp did not listen:\n{}",
+            join(phone_sipp).report()
+        );
+    }
+    register(&phone, &switch);
+    // Wrap-up (1 s) must be over before the next code, so each code starts from "ready".
+    let past_wrap_up = Duration::from_millis(1500);
+
+    // *21 logs the agent in: the next caller is offered to the phone.
+    dial_feature_code(&phone, &switch, "*21");
+    let first = quick_queued_caller(&switch, None, "after-21");
+    let first_id = first.call_id(1);
+    let first_run = first.run();
+    assert_sipp_ok("the caller after *21", &first_run, &switch);
+    std::thread::sleep(past_wrap_up);
+
+    // *24: not ready. The next caller waits, not offered, until *23 makes the agent ready.
+    dial_feature_code(&phone, &switch, "*24");
+    let second = quick_queued_caller(&switch, None, "after-24");
+    let second_id = second.call_id(1);
+    let second_run = second.spawn();
+    wait_until_queued(&switch, &second_id);
+    std::thread::sleep(NOT_OFFERED_WINDOW);
+    let ready_dialled_at = dial_feature_code(&phone, &switch, "*23");
+    let second_run = join(second_run);
+    assert_sipp_ok("the caller after *24 and *23", &second_run, &switch);
+    let phone_run = join(phone_sipp);
+    assert_sipp_ok("the desk phone (two calls)", &phone_run, &switch);
+    std::thread::sleep(past_wrap_up);
+
+    // *22 logs the agent out: the next caller is not offered. A plain socket listens where
+    // the phone registered, for as long as the caller waits (3 s) and hangs up.
+    dial_feature_code(&phone, &switch, "*22");
+    let third = quick_queued_caller(&switch, Some(Duration::from_secs(2)), "after-22");
+    let third_id = third.call_id(1);
+    let (to_phone_after_logout, third_run) = requests_to(phone.sip_port, third.spawn());
+    assert_sipp_ok("the caller after *22", &third_run, &switch);
+
+    // At the phone: the first call came at once after the caller's digit; the second only
+    // after *23 was dialled (not in the 2 s it waited while the agent was not ready), and
+    // then at once; nothing after *22.
+    let offers = phone_run.logged_times("invite");
+    assert_eq!(
+        offers.len(),
+        2,
+        "two offers reached the phone:\n{}",
+        phone_run.logs
+    );
+    let first_offer_after = offers[0] - first_time(&first_run, "digit");
+    // "At once": the digit lasts 140 ms on the wire, then loopback and SIPp's scheduling.
+    assert!(
+        (0.0..0.3).contains(&first_offer_after),
+        "after *21 the phone was offered the call {first_offer_after:.3} s after the \
+         caller's digit, not at once"
+    );
+    let second_queued_at = first_time(&second_run, "digit");
+    assert!(
+        ready_dialled_at - second_queued_at >= NOT_OFFERED_WINDOW.as_secs_f64(),
+        "the second caller waited only {:.3} s before *23",
+        ready_dialled_at - second_queued_at
+    );
+    assert!(
+        offers[1] > ready_dialled_at,
+        "after *24 the phone was offered the waiting call {:.3} s after the caller's digit, \
+         before *23 was dialled ({:.3} s after the digit)",
+        offers[1] - second_queued_at,
+        ready_dialled_at - second_queued_at
+    );
+    let offered_after_ready = offers[1] - ready_dialled_at;
+    assert!(
+        offered_after_ready < 1.0,
+        "after *23 the waiting call reached the phone {offered_after_ready:.3} s after the \
+         code was dialled, not at once"
+    );
+    let invites: Vec<&String> = to_phone_after_logout
+        .iter()
+        .filter(|m| m.starts_with("INVITE "))
+        .collect();
+    assert!(
+        invites.is_empty(),
+        "after *22 the logged-out agent's phone was offered a call: {invites:?}"
+    );
+
+    // The records agree: each code set its state, and who was offered what.
+    let first_call = switch.ended_call(&first_id, Duration::from_secs(10));
+    event_where(&first_call, "agent_answered", |e| e["agent"] == "a1001");
+    let second_call = switch.ended_call(&second_id, Duration::from_secs(10));
+    event_where(&second_call, "agent_answered", |e| e["agent"] == "a1001");
+    let third_call = switch.ended_call(&third_id, Duration::from_secs(10));
+    assert!(
+        find_event(&third_call, "offered", |_| true).is_none(),
+        "the caller after *22 was offered: {third_call:#}"
+    );
+    assert_eq!(third_call["outcome"], "abandoned", "{third_call:#}");
+    for (code, state) in [
+        ("*21", "ready"),
+        ("*24", "not ready (by phone)"),
+        ("*23", "ready"),
+        ("*22", "logged out"),
+    ] {
+        let tag = format!("code-{}-1@127.0.0.1", code.trim_start_matches('*'));
+        let record = switch.ended_call(&tag, Duration::from_secs(10));
+        let event = event_where(&record, "feature_code", |e| e["code"] == code);
+        assert_eq!(event["agent"], "a1001", "{record:#}");
+        assert_eq!(event["state"], state, "{code}: {record:#}");
+    }
+}
+
+#[test]
+fn declined_phone_passes_the_call_to_the_next_agent_at_once_and_the_caller_is_bridged_to_it() {
+    let ports = PortBlock::for_test(101);
+    let declines = PhoneEntry::desk_phone("1001", "secret-1001");
+    let answers = PhoneEntry::desk_phone("1002", "secret-1002");
+    let config = ConfigCopy::for_agents(&[declines.clone(), answers.clone()]);
+    straight_to_the_menu(&config);
+    let switch = Switch::start_with(ports, config);
+    let declines = DeskPhone::new(declines, ports, 0);
+    let answers = DeskPhone::new(answers, ports, 1);
+    // The agent presses "decline" 300 ms into ring 1.
+    let declines_run = declines.take_call(
+        switch.sip,
+        "agent_declines.xml",
+        &[("decline_after_ms", "300".into())],
+        Duration::from_secs(30),
+    );
+    let answers_run = answering(&answers, &switch, 100);
+    // Registered first, so idle longest: the longest-idle strategy offers it first.
+    register(&declines, &switch);
+    std::thread::sleep(Duration::from_millis(300));
+    register(&answers, &switch);
+
+    let caller_sink = RtpSink::listen(ports.rtp_sink());
+    let answers_sink = RtpSink::listen(answers.rtp_sink);
+    let caller = quick_queued_caller(&switch, Some(Duration::from_secs(5)), "declined");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let declines_run = join(declines_run);
+    let answers_run = join(answers_run);
+    let caller_heard = caller_sink.finish();
+    let answers_heard = answers_sink.finish();
+    assert_sipp_ok("the caller", &caller_run, &switch);
+    assert_sipp_ok("the declining phone", &declines_run, &switch);
+    assert_sipp_ok("the answering phone", &answers_run, &switch);
+
+    // The next phone rings within 200 ms of the 603 (less than one ring's "on" time), well
+    // before the declining phone's ring budget (1.2 s after its INVITE) would have run out.
+    let declined_at = first_time(&declines_run, "declined");
+    let next_offer_at = first_time(&answers_run, "invite");
+    let gap = next_offer_at - declined_at;
+    assert!(
+        (0.0..0.2).contains(&gap),
+        "the next agent's phone rang {gap:.3} s after the 603 Decline, not at once"
+    );
+    let since_first_offer = next_offer_at - first_time(&declines_run, "invite");
+    assert!(
+        since_first_offer < 0.6,
+        "the next agent was offered {since_first_offer:.3} s after the first (the decline \
+         came at 0.3 s; the ring budget ends at 1.2 s)"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let ended = event_where(&call, "offer_ended", |e| e["agent"] == "a1001");
+    assert_eq!(ended["outcome"], "declined", "{call:#}");
+    assert_eq!(ended["rings"], 1, "declined in ring 1: {call:#}");
+    let answered = event_where(&call, "agent_answered", |e| e["agent"] == "a1002");
+    assert_eq!(answered["rings"], 1, "{call:#}");
+    event_where(&call, "bridged", |e| e["agent"] == "a1002");
+    assert!(
+        find_event(&call, "agent_answered", |e| e["agent"] == "a1001").is_none(),
+        "{call:#}"
+    );
+    assert_eq!(call["agent"], "a1002", "summary: {call:#}");
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+
+    // Bridged at the peers: the caller heard the second phone's tone, and that phone heard
+    // the caller's.
+    assert!(
+        caller_heard.tone_frames(answers.tone_hz) >= 50,
+        "the caller heard {} frames of the answering phone's {} Hz tone ({} packets)",
+        caller_heard.tone_frames(answers.tone_hz),
+        answers.tone_hz,
+        caller_heard.packets
+    );
+    assert_eq!(
+        caller_heard.tone_frames(declines.tone_hz),
+        0,
+        "the caller heard the declining phone's tone"
+    );
+    assert!(
+        answers_heard.tone_frames(CALLER_HZ) >= 50,
+        "the answering phone heard {} frames of the caller's tone ({} packets)",
+        answers_heard.tone_frames(CALLER_HZ),
+        answers_heard.packets
+    );
 }
