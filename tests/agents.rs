@@ -659,23 +659,11 @@ fn feature_code_logs_the_agent_in_and_then_a_call_reaches_the_phone() {
     event_where(&call, "agent_answered", |e| e["agent"] == "a1001");
     event_where(&call, "bridged", |e| e["agent"] == "a1001");
 
-    // The feature code is on a record of its own.
-    let code = switch
-        .call(&login_call_id)
-        .and_then(|c| find_event(&c, "feature_code", |e| e["code"] == "*21"))
-        .or_else(|| {
-            switch.calls().iter().find_map(|c| {
-                let full = switch.call(c["id"].as_str().unwrap_or(""))?;
-                find_event(&full, "feature_code", |e| e["code"] == "*21")
-            })
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no feature_code *21 event in any record: {}",
-                Value::Array(switch.calls())
-            )
-        });
+    // The feature code is on a record of its own, under the phone's Call-ID.
+    let login_call = switch.ended_call(&login_call_id, Duration::from_secs(10));
+    let code = event_where(&login_call, "feature_code", |e| e["code"] == "*21");
     assert_eq!(code["agent"], "a1001", "{code}");
+    assert_eq!(code["state"], "ready", "{code}");
 }
 
 #[test]
