@@ -793,10 +793,37 @@ fn with_no_agent_before_the_maximum_wait_the_caller_leaves_a_voicemail_that_is_k
     let switch = Switch::start_with(ports, config);
     // The caller speaks its tone from a second after pressing 1 and hangs up 14 s later:
     // long enough for the voicemail offer, the beep and several seconds of message.
+    let caller_sink = RtpSink::listen(ports.rtp_sink());
+    // The sink times packets on the test's monotonic clock; this pairs it with the epoch
+    // seconds SIPp logs.
+    let (epoch_mark, instant_mark) = (epoch_now(), std::time::Instant::now());
     let caller = queued_caller(&switch, 8, Some(Duration::from_secs(14)), "voicemail");
     let call_id = caller.call_id(1);
     let run = caller.run();
+    let heard = caller_sink.finish();
     assert_sipp_ok("the caller", &run, &switch);
+
+    // At the caller: the beep (0.4 s of 1 kHz, 20 frames) arrives, and the message runs from
+    // its end to the caller's BYE. The switch sends a steady 20 ms stream until the BYE, so
+    // frame i of what the caller heard arrived i x 20 ms after the first packet.
+    let beep_frames: Vec<usize> = heard
+        .audio
+        .chunks_exact(160)
+        .enumerate()
+        .filter(|(_, frame)| tone_share(frame, BEEP_HZ) > 0.6)
+        .map(|(i, _)| i)
+        .collect();
+    // Its 10 ms fades and frames that straddle its edges may fall below the tone test.
+    assert!(
+        (18..=21).contains(&beep_frames.len()),
+        "the caller heard {} frames of the 1 kHz beep, not the 0.4 s (20 frames) it lasts",
+        beep_frames.len()
+    );
+    let first_packet = heard.first_at.expect("the caller heard the switch");
+    let beep_end = epoch_mark
+        + (first_packet - instant_mark).as_secs_f64()
+        + (beep_frames[beep_frames.len() - 1] + 1) as f64 * 0.020;
+    let message = first_time(&run, "bye_sent") - beep_end;
 
     let call = switch.ended_call(&call_id, Duration::from_secs(10));
     let exit = event_where(&call, "queue_exit", |e| e["queue"] == "sales");
@@ -805,7 +832,12 @@ fn with_no_agent_before_the_maximum_wait_the_caller_leaves_a_voicemail_that_is_k
     event_where(&call, "prompt_started", |e| e["name"] == "beep");
     let voicemail = event_where(&call, "voicemail", |_| true);
     let kept = voicemail["duration_ms"].as_u64().unwrap_or(0);
-    assert!(kept >= 4_000, "the message lasted {kept} ms: {call:#}");
+    assert_measured_ms(
+        kept,
+        message,
+        message,
+        "the voicemail's recorded length (end of the beep → the caller's BYE)",
+    );
     assert_eq!(event(&call, "hangup")["by"], "caller", "{call:#}");
 
     let file = std::path::PathBuf::from(voicemail["file"].as_str().expect("file"));
@@ -814,13 +846,32 @@ fn with_no_agent_before_the_maximum_wait_the_caller_leaves_a_voicemail_that_is_k
         "kept in the data folder: {}",
         file.display()
     );
-    let (rms, length) = loudness(&file);
+    // The file holds the whole message, and it is the caller's voice: the 700 Hz tone it
+    // spoke throughout (one 20 ms frame of slack at either end).
+    let (_, length) = loudness(&file);
+    let length_ms = length.as_millis() as i64;
     assert!(
-        length >= Duration::from_secs(3),
-        "the voicemail WAV holds {length:?}"
+        (length_ms - kept as i64).abs() <= 20,
+        "the voicemail WAV holds {length:?}, the record says {kept} ms"
     );
-    assert!(rms > 100.0, "the voicemail is silent (RMS {rms:.0})");
+    let samples: Vec<i16> = hound::WavReader::open(&file)
+        .expect("the voicemail is a WAV")
+        .samples::<i16>()
+        .map(|s| s.expect("16-bit samples"))
+        .collect();
+    let frames = samples.len() / 160;
+    let caller_frames = samples
+        .chunks_exact(160)
+        .filter(|frame| tone_share(frame, CALLER_HZ) > 0.6)
+        .count();
+    assert!(
+        caller_frames + 2 >= frames,
+        "only {caller_frames} of the voicemail's {frames} frames are the caller's tone"
+    );
 }
+
+/// The voicemail beep's pitch (prompts/generate.sh: 0.4 s of 1 kHz).
+const BEEP_HZ: f64 = 1000.0;
 
 /// Waits (bounded) until the call with this SIP Call-ID has joined a queue in the records.
 fn wait_until_queued(switch: &Switch, sip_call_id: &str) {
