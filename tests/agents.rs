@@ -228,6 +228,17 @@ fn assert_measured_ms(recorded_ms: u64, shortest_s: f64, longest_s: f64, what: &
     );
 }
 
+/// Asserts that one side heard the other's tone through the whole talk the switch recorded
+/// (bridge → hang-up) and not before it: one 20 ms frame per 20 ms of talk, give or take 5
+/// frames (100 ms) for the packets in flight at the bridge and at the BYE.
+fn assert_heard_through_the_talk(frames: usize, talk_ms: u64, what: &str) {
+    let expected = talk_ms as f64 / 20.0;
+    assert!(
+        (frames as f64 - expected).abs() <= 5.0,
+        "{what}: {frames} frames of the tone, but the talk lasted {talk_ms} ms ({expected:.0} frames)"
+    );
+}
+
 #[test]
 fn agent_answers_at_ring_two_and_audio_flows_both_ways() {
     let ports = PortBlock::for_test(60);
@@ -316,19 +327,17 @@ fn agent_answers_at_ring_two_and_audio_flows_both_ways() {
         "the recorded talk time (end of the whisper → the caller's BYE)",
     );
 
-    // RTP both ways through the switch: each side heard the other's tone.
-    assert!(
-        caller_heard.tone_frames(phone.tone_hz) >= 50,
-        "the caller heard only {} frames of the agent's {} Hz tone ({} packets)",
+    // RTP both ways through the switch: each side heard the other's tone, all through the
+    // talk.
+    assert_heard_through_the_talk(
         caller_heard.tone_frames(phone.tone_hz),
-        phone.tone_hz,
-        caller_heard.packets
+        recorded_talk,
+        "the caller heard the agent",
     );
-    assert!(
-        phone_heard.tone_frames(CALLER_HZ) >= 50,
-        "the agent heard only {} frames of the caller's {CALLER_HZ} Hz tone ({} packets)",
+    assert_heard_through_the_talk(
         phone_heard.tone_frames(CALLER_HZ),
-        phone_heard.packets
+        recorded_talk,
+        "the agent heard the caller",
     );
     assert_eq!(
         phone_heard.payload_types,
@@ -555,15 +564,16 @@ fn pcmu_caller_talks_to_a_pcma_phone_through_transcoding() {
         vec![8],
         "the phone answered PCMA only"
     );
-    assert!(
-        caller_heard.tone_frames(phone.tone_hz) >= 50,
-        "the PCMU caller heard {} frames of the PCMA agent's tone",
-        caller_heard.tone_frames(phone.tone_hz)
+    let talk_ms = call["talk_ms"].as_u64().unwrap_or(0);
+    assert_heard_through_the_talk(
+        caller_heard.tone_frames(phone.tone_hz),
+        talk_ms,
+        "the PCMU caller heard the PCMA agent",
     );
-    assert!(
-        phone_heard.tone_frames(CALLER_HZ) >= 50,
-        "the PCMA agent heard {} frames of the PCMU caller's tone",
-        phone_heard.tone_frames(CALLER_HZ)
+    assert_heard_through_the_talk(
+        phone_heard.tone_frames(CALLER_HZ),
+        talk_ms,
+        "the PCMA agent heard the PCMU caller",
     );
 }
 
@@ -717,10 +727,10 @@ fn baresip_desk_phone_registers_with_its_password_and_answers_a_queued_call() {
         length >= Duration::from_secs(3) && rms > 100.0,
         "baresip heard {length:?} at rms {rms:.1}"
     );
-    assert!(
-        caller_heard.tone_frames(600.0) >= 50,
-        "the caller heard {} frames of baresip's 600 Hz microphone",
-        caller_heard.tone_frames(600.0)
+    assert_heard_through_the_talk(
+        caller_heard.tone_frames(600.0),
+        call["talk_ms"].as_u64().unwrap_or(0),
+        "the caller heard baresip's 600 Hz microphone",
     );
 }
 
@@ -1136,22 +1146,20 @@ fn declined_phone_passes_the_call_to_the_next_agent_at_once_and_the_caller_is_br
 
     // Bridged at the peers: the caller heard the second phone's tone, and that phone heard
     // the caller's.
-    assert!(
-        caller_heard.tone_frames(answers.tone_hz) >= 50,
-        "the caller heard {} frames of the answering phone's {} Hz tone ({} packets)",
+    let talk_ms = call["talk_ms"].as_u64().unwrap_or(0);
+    assert_heard_through_the_talk(
         caller_heard.tone_frames(answers.tone_hz),
-        answers.tone_hz,
-        caller_heard.packets
+        talk_ms,
+        "the caller heard the answering phone",
     );
     assert_eq!(
         caller_heard.tone_frames(declines.tone_hz),
         0,
         "the caller heard the declining phone's tone"
     );
-    assert!(
-        answers_heard.tone_frames(CALLER_HZ) >= 50,
-        "the answering phone heard {} frames of the caller's tone ({} packets)",
+    assert_heard_through_the_talk(
         answers_heard.tone_frames(CALLER_HZ),
-        answers_heard.packets
+        talk_ms,
+        "the answering phone heard the caller",
     );
 }
