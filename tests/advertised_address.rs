@@ -3,7 +3,7 @@
 //! answer's o= and c= lines, and the Via of a request the switch sends (its BYE at shutdown).
 //! The switch listens on 127.0.0.1 and advertises 127.0.0.2: all of 127/8 is loopback, so the
 //! caller still reaches it and its media still flows.
-//! Port blocks 85-86.
+//! Each test reserves its own port block (`PortBlock::reserve`).
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! received, read as the prompts whose exact frames it carried (`common::heard`), against the
 //! prompts dir of the switch under test. First the matcher itself on synthetic streams, then
 //! the queue exits (voicemail, overflow) and business hours with real callers.
-//! Port blocks 90-99 (unique across all test files).
+//! Each test reserves its own port block (`PortBlock::reserve`).
 
 mod common;
 

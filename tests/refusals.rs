@@ -2,7 +2,7 @@
 //! the switch cannot take (shutting down, at `max_calls`, out of RTP ports) gets 503 with
 //! Retry-After at once rather than ringing on"; "SIGINT/SIGTERM: new calls get 503, calls in
 //! progress get BYE, records are flushed, exit 0").
-//! Port blocks 80-84.
+//! Each test reserves its own port block (`PortBlock::reserve`).
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! ring of "1s on, 4s off": the answer comes 1 s after the INVITE)" and "the greeting's first
 //! RTP packet leaves within one 20 ms tick of the ACK". SIPp logs its own `gettimeofday`
 //! times; the greeting's first packet is timed on the same wall clock where it arrives.
-//! Port blocks 87-89.
+//! Each test reserves its own port block (`PortBlock::reserve`).
 
 mod common;
 
