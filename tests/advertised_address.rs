@@ -109,10 +109,9 @@ fn assert_written_everywhere(seen: &SelfDescription, ip: &str, port: u16) {
 fn advertise_is_the_address_in_contact_sdp_and_via() {
     let advertised: IpAddr = "127.0.0.2".parse().expect("IP");
     let (seen, port) = call_and_read_the_switch(ServeOptions {
-            advertise: Some(advertised),
-            ..ServeOptions::default()
-        },
-    );
+        advertise: Some(advertised),
+        ..ServeOptions::default()
+    });
     assert_written_everywhere(&seen, "127.0.0.2", port);
 }
 
