@@ -165,20 +165,18 @@ pub enum Entry {
 }
 
 impl Entry {
-    /// The flow a call arriving at `at` starts in.
-    pub fn flow_at(&self, at: jiff::Timestamp) -> &str {
+    /// The flow a call arriving at `at` starts in, and for an entry by business hours
+    /// whether they were open (the call's record says so).
+    pub fn flow_at(&self, at: jiff::Timestamp) -> (&str, Option<bool>) {
         match self {
-            Entry::Flow(flow) => flow,
+            Entry::Flow(flow) => (flow, None),
             Entry::Hours {
                 hours,
                 open,
                 closed,
             } => {
-                if hours.is_open(at) {
-                    open
-                } else {
-                    closed
-                }
+                let is_open = hours.is_open(at);
+                (if is_open { open } else { closed }, Some(is_open))
             }
         }
     }

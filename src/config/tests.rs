@@ -148,6 +148,13 @@ fn shipped_config_loads_without_errors() {
     let service = dialplan.hotline_for("4008").unwrap();
     assert_eq!(service.language, "zh");
     assert!(matches!(&service.entry, Entry::Flow(flow) if flow == "main"));
+    // A hotline without business hours starts in its flow at any hour, and says nothing of hours.
+    assert_eq!(
+        service
+            .entry
+            .flow_at("2025-03-11T12:00:00Z".parse().unwrap()),
+        ("main", None)
+    );
     assert_eq!(dialplan.hotline_for("hotline").unwrap().name, service.name);
     assert!(dialplan.hotline_for("4010").is_none());
     assert!(matches!(
@@ -220,19 +227,19 @@ fn shipped_office_hotline_is_open_in_shanghai_office_hours() {
         office
             .entry
             .flow_at("2025-03-11T02:00:00Z".parse().unwrap()),
-        "office_open"
+        ("office_open", Some(true))
     );
     assert_eq!(
         office
             .entry
             .flow_at("2025-03-11T12:00:00Z".parse().unwrap()),
-        "office_closed"
+        ("office_closed", Some(false))
     );
     assert_eq!(
         office
             .entry
             .flow_at("2025-10-01T04:00:00Z".parse().unwrap()),
-        "office_closed"
+        ("office_closed", Some(false))
     );
 }
 

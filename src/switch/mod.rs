@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Dialplan, Entry, Standards};
+use crate::config::{Dialplan, Standards};
 use crate::media::prompt::{PromptId, PromptLibrary};
 use crate::media::session::MediaEvent;
 use crate::media::Codec;
@@ -629,24 +629,16 @@ impl Switch {
             },
             None => (sdp::offer(local_rtp, session_id), None),
         };
-        let entry = hotline.as_ref().map(|h| h.entry.clone());
-        let entry_flow = match &entry {
-            None => String::new(),
-            Some(Entry::Flow(flow)) => flow.clone(),
-            Some(Entry::Hours {
-                hours,
-                open,
-                closed,
-            }) => {
-                let is_open = hours.is_open(self.wall(now));
-                self.record(now, call, EventKind::Hours { open: is_open });
-                if is_open {
-                    open.clone()
-                } else {
-                    closed.clone()
-                }
+        let (entry_flow, hours_open) = match &hotline {
+            None => (String::new(), None),
+            Some(h) => {
+                let (flow, open) = h.entry.flow_at(self.wall(now));
+                (flow.to_string(), open)
             }
         };
+        if let Some(open) = hours_open {
+            self.record(now, call, EventKind::Hours { open });
+        }
         let answer_at = now + answer_delay;
         if let Some(c) = self.calls.get_mut(&call) {
             c.rtp_port = port;
