@@ -21,15 +21,6 @@ const CALLER: &str = "13900000001";
 /// The tone the caller speaks.
 const CALLER_HZ: f64 = 700.0;
 
-fn assert_sipp_ok(what: &str, run: &SippRun, switch: &Switch) {
-    assert!(
-        run.success(),
-        "{what} failed\n{}\n--- switch log ---\n{}",
-        run.report(),
-        switch.log_tail()
-    );
-}
-
 fn register(phone: &DeskPhone, switch: &Switch) {
     let run = phone.register(switch.sip);
     assert_sipp_ok(

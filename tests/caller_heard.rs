@@ -19,15 +19,6 @@ use hotline::media::Codec;
 /// never makes ten in a row.
 const MIN_FRAMES: usize = 10;
 
-fn assert_sipp_ok(what: &str, run: &SippRun, switch: &Switch) {
-    assert!(
-        run.success(),
-        "{what} failed\n{}\n--- switch log ---\n{}",
-        run.report(),
-        switch.log_tail()
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // The matcher on synthetic streams
 

@@ -22,15 +22,6 @@ const RETRY_AFTER_SHUTDOWN: &str = "60";
 /// few milliseconds; the rest is room for a loaded test machine.
 const AT_ONCE: Duration = Duration::from_millis(250);
 
-fn assert_sipp_ok(run: &SippRun, switch: &Switch) {
-    assert!(
-        run.success(),
-        "SIPp failed\n{}\n--- switch log ---\n{}",
-        run.report(),
-        switch.log_tail()
-    );
-}
-
 /// What one `caller_gets_503.xml` call saw.
 struct Refusal {
     retry_after: String,
@@ -62,7 +53,7 @@ fn refusal(run: &SippRun) -> Refusal {
 
 /// The caller got 503 with this Retry-After, without ringing first, at once.
 fn assert_refused_at_once(run: &SippRun, switch: &Switch, retry_after: &str) {
-    assert_sipp_ok(run, switch);
+    assert_sipp_ok("SIPp", run, switch);
     let refusal = refusal(run);
     assert_eq!(
         refusal.retry_after,
@@ -162,7 +153,7 @@ fn calls_up_then_one_refused(switch: &Switch, ports: PortBlock, up: u32, retry_a
     if let Err(why) = calls_confirmed(switch, &ids, Duration::from_secs(15)) {
         // What the callers saw says more than the switch's records.
         let callers = callers.join().expect("SIPp thread");
-        assert_sipp_ok(&callers, switch);
+        assert_sipp_ok("SIPp", &callers, switch);
         panic!("{why}");
     }
 
@@ -175,7 +166,7 @@ fn calls_up_then_one_refused(switch: &Switch, ports: PortBlock, up: u32, retry_a
 
     // Not one earlier: every call within the capacity was answered and ended normally.
     let callers = callers.join().expect("SIPp thread");
-    assert_sipp_ok(&callers, switch);
+    assert_sipp_ok("SIPp", &callers, switch);
     assert_eq!(
         callers.call_counts(),
         Some((up as u64, 0)),
@@ -244,7 +235,7 @@ fn a_call_arriving_while_the_switch_drains_gets_503_with_retry_after_60() {
     let status = switch.wait_for_exit(Duration::from_secs(15));
     let in_progress = in_progress.join().expect("SIPp thread");
     assert_refused_at_once(&refused, &switch, RETRY_AFTER_SHUTDOWN);
-    assert_sipp_ok(&in_progress, &switch);
+    assert_sipp_ok("SIPp", &in_progress, &switch);
     assert!(
         status.is_some_and(|s| s.code() == Some(0)),
         "hotline serve should exit 0 once drained, got {status:?}"
@@ -287,7 +278,7 @@ fn shutdown_on(signal: Signal) {
     let ringing = ringing.join().expect("SIPp thread");
     let in_progress = in_progress.join().expect("SIPp thread");
 
-    assert_sipp_ok(&ringing, &switch);
+    assert_sipp_ok("SIPp", &ringing, &switch);
     let refusal = refusal(&ringing);
     assert!(
         refusal.rang,
@@ -300,7 +291,7 @@ fn shutdown_on(signal: Signal) {
         "the ringing call's 503 Retry-After\n{}",
         ringing.report()
     );
-    assert_sipp_ok(&in_progress, &switch);
+    assert_sipp_ok("SIPp", &in_progress, &switch);
     assert_eq!(
         in_progress.logged_times("bye").len(),
         1,

@@ -11,15 +11,6 @@ use common::heard::PromptFrames;
 use common::*;
 use serde_json::Value;
 
-fn assert_sipp_ok(run: &SippRun, switch: &Switch) {
-    assert!(
-        run.success(),
-        "SIPp failed\n{}\n--- switch log ---\n{}",
-        run.report(),
-        switch.log_tail()
-    );
-}
-
 /// The caller stays long enough to hear the welcome greeting start after the recording notice.
 fn hold_into_welcome(switch: &Switch) -> Duration {
     let notice = prompt_duration(&switch.config_dir, "zh", "recording_notice")
@@ -78,7 +69,7 @@ fn basic_call_is_answered_after_one_ring_greets_and_ends_with_callers_bye() {
     let call_id = sipp.call_id(1);
     let run = sipp.run();
     let heard = sink.finish();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
 
     let call = switch.ended_call(&call_id, Duration::from_secs(10));
     assert_eq!(call["outcome"], "completed", "{call:#}");
@@ -123,7 +114,7 @@ fn answers_within_three_rings_on_the_shipped_cadence() {
     let sipp = Sipp::new("basic_call.xml", &switch).hold(Duration::from_millis(1500));
     let call_id = sipp.call_id(1);
     let run = sipp.run();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
     let call = switch.ended_call(&call_id, Duration::from_secs(10));
     assert_rings(&call, 1, 1000, 300);
 }
@@ -141,7 +132,7 @@ fn answer_follows_a_configured_fast_cadence() {
     let sipp = Sipp::new("basic_call.xml", &switch).hold(Duration::from_millis(1500));
     let call_id = sipp.call_id(1);
     let run = sipp.run();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
     let call = switch.ended_call(&call_id, Duration::from_secs(10));
     assert_rings(&call, 2, 700, 250);
 }
@@ -166,7 +157,7 @@ fn rfc4733_digits_choose_english_then_sales() {
     let call_id = sipp.call_id(1);
     let run = sipp.run();
     let heard = sink.finish();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
 
     // At the caller: the Mandarin menu cut short by 9, the English one from its start (and
     // never the Mandarin one again), then sales' prompt in English cut by the exit, the whole
@@ -294,7 +285,7 @@ fn sip_info_digit_chooses_support() {
     let call_id = sipp.call_id(1);
     let run = sipp.run();
     let heard = sink.finish();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
 
     assert_caller_heard(
         &prompts,
@@ -335,7 +326,7 @@ fn cancel_while_ringing_gets_487_and_is_recorded_as_abandoned() {
     let sipp = Sipp::new("cancel_while_ringing.xml", &switch).timeout(Duration::from_secs(15));
     let call_id = sipp.call_id(1);
     let run = sipp.run();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
 
     let call = switch.ended_call(&call_id, Duration::from_secs(10));
     assert_eq!(call["outcome"], "abandoned", "{call:#}");
@@ -357,7 +348,7 @@ fn delayed_offer_gets_the_offer_in_200_and_media_flows() {
     let call_id = sipp.call_id(1);
     let run = sipp.run();
     let heard = sink.finish();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
 
     let call = switch.ended_call(&call_id, Duration::from_secs(10));
     assert_in_order(&call, &["answered", "confirmed", "prompt_started"]);
@@ -388,7 +379,7 @@ fn basic_call_over_tcp() {
     let call_id = sipp.call_id(1);
     let run = sipp.run();
     let heard = sink.finish();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
     assert!(
         run.messages.contains("TCP message sent"),
         "SIPp did not use TCP"
@@ -416,7 +407,7 @@ fn twenty_calls_in_parallel_all_succeed_and_are_recorded() {
         .hold(Duration::from_secs(3))
         .timeout(Duration::from_secs(60))
         .run();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
     if let Some((ok, failed)) = run.call_counts() {
         assert_eq!((ok, failed), (20, 0), "SIPp statistics");
     }
@@ -446,7 +437,7 @@ fn offer_with_only_g729_gets_488() {
     let sipp = Sipp::new("g729_only_offer.xml", &switch).timeout(Duration::from_secs(10));
     let call_id = sipp.call_id(1);
     let run = sipp.run();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
 
     let call = switch.ended_call(&call_id, Duration::from_secs(10));
     assert_eq!(call["outcome"], "rejected", "{call:#}");
@@ -463,7 +454,7 @@ fn caller_that_is_not_a_listed_trunk_gets_403() {
     let run = Sipp::new("untrusted_caller.xml", &switch)
         .timeout(Duration::from_secs(10))
         .run();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
     assert!(
         !run.messages.contains("SIP/2.0 180"),
         "an untrusted caller was rung"

@@ -33,15 +33,6 @@ const RINGING_AT_ONCE: Duration = Duration::from_millis(100);
 /// One media tick of the switch: 20 ms of G.711 per packet.
 const TICK: Duration = Duration::from_millis(20);
 
-fn assert_sipp_ok(run: &SippRun, switch: &Switch) {
-    assert!(
-        run.success(),
-        "SIPp failed\n{}\n--- switch log ---\n{}",
-        run.report(),
-        switch.log_tail()
-    );
-}
-
 /// The times the caller logged as `word`, one per call, in seconds since the epoch.
 fn logged_per_call(run: &SippRun, word: &str) -> Vec<f64> {
     let times = run.logged_times(word);
@@ -82,7 +73,7 @@ fn timed_calls(switch: &Switch, hold: Duration) -> Sipp {
 /// the scheduling ceiling.
 fn assert_answered_after(switch: &Switch, answer_after: Duration) {
     let run = timed_calls(switch, Duration::from_millis(200)).run();
-    assert_sipp_ok(&run, switch);
+    assert_sipp_ok("SIPp", &run, switch);
     assert_eq!(
         run.call_counts(),
         Some((CALLS as u64, 0)),
@@ -186,7 +177,7 @@ fn the_greetings_first_packet_reaches_the_caller_within_one_tick_of_its_ack() {
     let run = timed_calls(&switch, Duration::from_millis(300))
         .key("rtp_sink", ports.rtp_sink())
         .run();
-    assert_sipp_ok(&run, &switch);
+    assert_sipp_ok("SIPp", &run, &switch);
     assert_eq!(
         run.call_counts(),
         Some((CALLS as u64, 0)),

@@ -646,6 +646,17 @@ pub struct SippRun {
     pub dir: tempfile::TempDir,
 }
 
+/// Fails the test with everything needed to see why when a SIPp run (`what`: the caller, the
+/// desk phone, ...) did not succeed.
+pub fn assert_sipp_ok(what: &str, run: &SippRun, switch: &Switch) {
+    assert!(
+        run.success(),
+        "{what} failed\n{}\n--- switch log ---\n{}",
+        run.report(),
+        switch.log_tail()
+    );
+}
+
 impl SippRun {
     pub fn success(&self) -> bool {
         self.status.success() && !self.killed
