@@ -14,8 +14,8 @@
 # Any other argument goes to `cargo test` as it is (`--lib`, `--test NAME`, `-p ...`).
 #
 # Debug is the default: the integration tests spend their time waiting on calls (rings,
-# greetings, menus), not on the CPU, and a debug build of the dependencies is much cheaper
-# than a release build on a fresh machine.
+# greetings, menus), not on the CPU. The dev profile still optimises the dependencies
+# (Cargo.toml), so the prompts every switch decodes at start-up take milliseconds.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
