@@ -453,3 +453,19 @@ fn an_agent_not_ready_with_star_24_is_offered_no_call_until_ready_again_with_sta
     assert_eq!(phone_extension(&invites[0]), "1001");
     assert_eq!(offered_caller(&invites[0]), "1000");
 }
+
+#[test]
+fn a_phone_that_answers_480_is_recorded_as_no_answer_and_the_next_agent_rings_at_once() {
+    let mut h = Harness::queued_caller(|_| {}, '1');
+    let first = h.invites_to_agents()[0].clone();
+    assert_eq!(phone_extension(&first), "1001");
+    h.sip_from_phone("1001", &phone_response(&first, 480, None));
+    let invites = h.invites_to_agents();
+    assert_eq!(invites.len(), 2, "the next agent at once");
+    assert_eq!(phone_extension(&invites[1]), "1004");
+    assert!(
+        h.kinds().iter().any(|k| matches!(k, EventKind::OfferEnded { agent, outcome, .. } if agent == "a1001" && outcome == "no_answer")),
+        "{:?}",
+        h.kinds()
+    );
+}

@@ -128,3 +128,25 @@ fn no_ack_for_the_200_ends_the_call_at_timer_h_with_bye() {
         "200 at 0, then 0.5, 1.5, 3.5, 7.5, 11.5 … 31.5 s"
     );
 }
+
+#[test]
+fn every_call_gets_its_own_record_numbered_in_arrival_order() {
+    // Two callers in the same second: the record ids differ by their running number, so
+    // `hotline calls show` can never mix them up.
+    let mut h = Harness::new(|_| {});
+    h.sip(&invite("4008", Some(OFFER_PCMA)));
+    h.sip(&nth_call(&invite("4008", Some(OFFER_PCMA)), 2, "2000"));
+    let ids: Vec<String> = h
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            RecordCommand::Begin(call) => Some(call.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(
+        ids[0].ends_with("-0001") && ids[1].ends_with("-0002"),
+        "{ids:?}"
+    );
+}
