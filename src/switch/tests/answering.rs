@@ -145,6 +145,8 @@ fn every_call_gets_its_own_record_numbered_in_arrival_order() {
         })
         .collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
+    // The count the shutdown log line reports.
+    assert_eq!(h.switch.active_calls(), 2);
     assert!(
         ids[0].ends_with("-0001") && ids[1].ends_with("-0002"),
         "{ids:?}"
