@@ -30,6 +30,19 @@ pub struct Negotiated {
     /// The packetisation the peer asked for with `a=ptime` (20 when it did not say). We always
     /// send 20 ms; this is for the record and for a receiver that wants to know.
     pub ptime_ms: u32,
+    /// Our side's direction as agreed (RFC 3264 section 6.1): `RecvOnly` or `Inactive` while
+    /// the peer holds the call.
+    pub direction: Direction,
+}
+
+impl Negotiated {
+    /// Whether we may send RTP: our direction allows it and the peer gave a real address
+    /// (`c=0.0.0.0` is RFC 2543 hold, never a destination; port 0 is a rejected stream).
+    pub fn sends(&self) -> bool {
+        matches!(self.direction, Direction::SendRecv | Direction::SendOnly)
+            && !self.remote.ip().is_unspecified()
+            && self.remote.port() != 0
+    }
 }
 
 /// Why a session description cannot be used. `NoCommonCodec` and `NoAudio` map to 488 Not
@@ -44,8 +57,9 @@ pub enum SdpError {
     NoCommonCodec,
 }
 
+/// A media direction attribute (RFC 3264 section 5.1), seen from the side that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
+pub enum Direction {
     SendRecv,
     SendOnly,
     RecvOnly,
@@ -53,7 +67,7 @@ enum Direction {
 }
 
 impl Direction {
-    fn parse(attribute: &str) -> Option<Direction> {
+    pub fn parse(attribute: &str) -> Option<Direction> {
         match attribute {
             "sendrecv" => Some(Direction::SendRecv),
             "sendonly" => Some(Direction::SendOnly),
@@ -64,7 +78,7 @@ impl Direction {
     }
 
     /// RFC 3264 section 6.1: the answer's direction mirrors the offer's.
-    fn answer(self) -> Direction {
+    pub fn answer(self) -> Direction {
         match self {
             Direction::SendRecv => Direction::SendRecv,
             Direction::SendOnly => Direction::RecvOnly,
@@ -73,7 +87,7 @@ impl Direction {
         }
     }
 
-    fn attribute(self) -> &'static str {
+    pub fn attribute(self) -> &'static str {
         match self {
             Direction::SendRecv => "sendrecv",
             Direction::SendOnly => "sendonly",
@@ -300,13 +314,33 @@ fn select<'s, 'a>(
     })
 }
 
-fn write_session_header(sdp: &mut String, local_rtp: SocketAddr, session_id: u64) {
+/// The direction the offerer really asks for: what it wrote, less receiving when its address
+/// is `0.0.0.0` (RFC 2543 hold: it cannot receive at no address).
+fn offered_direction(session: &SessionDescription<'_>, media: &MediaDescription<'_>) -> Direction {
+    let written = media
+        .direction
+        .or(session.direction)
+        .unwrap_or(Direction::SendRecv);
+    let hold_address = media
+        .connection
+        .or(session.connection)
+        .is_some_and(|ip| ip.is_unspecified());
+    if !hold_address {
+        return written;
+    }
+    match written {
+        Direction::SendRecv | Direction::SendOnly => Direction::SendOnly,
+        Direction::RecvOnly | Direction::Inactive => Direction::Inactive,
+    }
+}
+
+fn write_session_header(sdp: &mut String, local_rtp: SocketAddr, session_id: u64, version: u64) {
     let address_type = if local_rtp.is_ipv4() { "IP4" } else { "IP6" };
     let ip = local_rtp.ip();
     // Writing to a String cannot fail.
     let _ = write!(
         sdp,
-        "v=0\r\no=hotline {session_id} {session_id} IN {address_type} {ip}\r\ns=hotline\r\n\
+        "v=0\r\no=hotline {session_id} {version} IN {address_type} {ip}\r\ns=hotline\r\n\
          c=IN {address_type} {ip}\r\nt=0 0\r\n"
     );
 }
@@ -339,6 +373,103 @@ fn write_audio(
     let _ = write!(sdp, "a=ptime:{PTIME_MS}\r\na={}\r\n", direction.attribute());
 }
 
+/// One m= line as offered, kept to answer or re-offer it in its place (RFC 3264 section 8:
+/// m= lines are never removed or reordered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MediaLine {
+    kind: String,
+    proto: String,
+    formats: String,
+}
+
+impl MediaLine {
+    fn of(media: &MediaDescription<'_>) -> MediaLine {
+        MediaLine {
+            kind: media.kind.to_owned(),
+            proto: media.proto.to_owned(),
+            formats: if media.formats.is_empty() {
+                "0".to_string()
+            } else {
+                media.formats.join(" ")
+            },
+        }
+    }
+
+    /// The line refused or removed: port 0 (RFC 3264 section 6 and 8.2).
+    fn write_rejected(&self, sdp: &mut String) {
+        let _ = write!(sdp, "m={} 0 {} {}\r\n", self.kind, self.proto, self.formats);
+    }
+}
+
+/// An offer read and matched against what we speak.
+struct Answerable {
+    lines: Vec<MediaLine>,
+    /// The audio line we take, with what we agreed for it; `None` when every stream in the
+    /// offer is rejected (port 0) already.
+    chosen: Option<(usize, Choice)>,
+    negotiated: Option<Negotiated>,
+}
+
+/// Reads an offer. `allow_all_rejected`: an offer whose streams all have port 0 is accepted
+/// (a re-offer removing the audio) rather than refused as `NoAudio`.
+fn read_offer(offer: &str, allow_all_rejected: bool) -> Result<Answerable, SdpError> {
+    let session = parse(offer)?;
+    let lines: Vec<MediaLine> = session.media.iter().map(MediaLine::of).collect();
+    match select(&session) {
+        Ok((index, media, choice)) => {
+            let negotiated = Negotiated {
+                remote: remote_address(&session, media)?,
+                codec: choice.codec,
+                payload_type: choice.payload_type,
+                telephone_event: choice.telephone_event,
+                ptime_ms: media.ptime.unwrap_or(PTIME_MS),
+                direction: offered_direction(&session, media).answer(),
+            };
+            Ok(Answerable {
+                lines,
+                chosen: Some((index, choice)),
+                negotiated: Some(negotiated),
+            })
+        }
+        Err(SdpError::NoAudio)
+            if allow_all_rejected
+                && !lines.is_empty()
+                && session.media.iter().all(|m| m.port == 0) =>
+        {
+            Ok(Answerable {
+                lines,
+                chosen: None,
+                negotiated: None,
+            })
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn write_answer(
+    answerable: &Answerable,
+    local_rtp: SocketAddr,
+    session_id: u64,
+    version: u64,
+) -> String {
+    let mut sdp = String::with_capacity(320);
+    write_session_header(&mut sdp, local_rtp, session_id, version);
+    for (index, line) in answerable.lines.iter().enumerate() {
+        match (answerable.chosen, answerable.negotiated) {
+            (Some((chosen, choice)), Some(negotiated)) if chosen == index => write_audio(
+                &mut sdp,
+                local_rtp.port(),
+                &line.proto,
+                &[(choice.codec, choice.payload_type)],
+                choice.telephone_event,
+                negotiated.direction,
+            ),
+            _ => line.write_rejected(&mut sdp),
+        }
+    }
+    sdp
+}
+
 /// Answers `offer` for a call whose RTP socket is `local_rtp` (the address the peer should
 /// send to, so not 0.0.0.0). Picks the first codec in the offer's order that we support,
 /// echoes telephone-event on the offerer's payload type, and rejects every other m= line with
@@ -348,43 +479,14 @@ pub fn answer(
     local_rtp: SocketAddr,
     session_id: u64,
 ) -> Result<(String, Negotiated), SdpError> {
-    let session = parse(offer)?;
-    let (chosen, media, choice) = select(&session)?;
-    let negotiated = Negotiated {
-        remote: remote_address(&session, media)?,
-        codec: choice.codec,
-        payload_type: choice.payload_type,
-        telephone_event: choice.telephone_event,
-        ptime_ms: media.ptime.unwrap_or(PTIME_MS),
+    let answerable = read_offer(offer, false)?;
+    let Some(negotiated) = answerable.negotiated else {
+        return Err(SdpError::NoAudio);
     };
-    let direction = media
-        .direction
-        .or(session.direction)
-        .unwrap_or(Direction::SendRecv)
-        .answer();
-
-    let mut sdp = String::with_capacity(320);
-    write_session_header(&mut sdp, local_rtp, session_id);
-    for (index, offered) in session.media.iter().enumerate() {
-        if index == chosen {
-            write_audio(
-                &mut sdp,
-                local_rtp.port(),
-                offered.proto,
-                &[(choice.codec, choice.payload_type)],
-                choice.telephone_event,
-                direction,
-            );
-        } else {
-            let formats = if offered.formats.is_empty() {
-                "0".to_string()
-            } else {
-                offered.formats.join(" ")
-            };
-            let _ = write!(sdp, "m={} 0 {} {formats}\r\n", offered.kind, offered.proto);
-        }
-    }
-    Ok((sdp, negotiated))
+    Ok((
+        write_answer(&answerable, local_rtp, session_id, session_id),
+        negotiated,
+    ))
 }
 
 /// Our offer, for an INVITE that came without one (delayed offer): PCMU, PCMA and
@@ -393,38 +495,80 @@ pub fn offer(local_rtp: SocketAddr, session_id: u64) -> String {
     offer_preferring(local_rtp, session_id, Codec::Pcmu)
 }
 
+fn our_codecs(first: Codec) -> [(Codec, u8); 2] {
+    match first {
+        Codec::Pcmu => [(Codec::Pcmu, 0), (Codec::Pcma, 8)],
+        Codec::Pcma => [(Codec::Pcma, 8), (Codec::Pcmu, 0)],
+    }
+}
+
 /// Our offer with `first` listed first: offering an agent's phone the caller's own codec
 /// first spares the bridge a transcoding when the phone can do it.
 pub fn offer_preferring(local_rtp: SocketAddr, session_id: u64, first: Codec) -> String {
-    let codecs = match first {
-        Codec::Pcmu => [(Codec::Pcmu, 0), (Codec::Pcma, 8)],
-        Codec::Pcma => [(Codec::Pcma, 8), (Codec::Pcmu, 0)],
-    };
     let mut sdp = String::with_capacity(320);
-    write_session_header(&mut sdp, local_rtp, session_id);
+    write_session_header(&mut sdp, local_rtp, session_id, session_id);
     write_audio(
         &mut sdp,
         local_rtp.port(),
         "RTP/AVP",
-        &codecs,
+        &our_codecs(first),
         Some(TELEPHONE_EVENT_PAYLOAD_TYPE),
         Direction::SendRecv,
     );
     sdp
 }
 
-/// Reads the peer's answer to our `offer` (in the ACK of a delayed-offer call).
+/// Reads the peer's answer to our sendrecv `offer` (in the ACK of a delayed-offer call, or
+/// the 200 of our INVITE).
 pub fn accept_answer(answer: &str) -> Result<Negotiated, SdpError> {
+    accept_answer_to(answer, Direction::SendRecv)
+}
+
+/// Reads the peer's answer to an offer of ours that asked for `offered`: our direction is
+/// what we offered, narrowed by what the answer allows.
+fn accept_answer_to(answer: &str, offered: Direction) -> Result<Negotiated, SdpError> {
     let session = parse(answer)?;
     let (_, media, choice) = select(&session)?;
+    let theirs = offered_direction(&session, media).answer();
     Ok(Negotiated {
         remote: remote_address(&session, media)?,
         codec: choice.codec,
         payload_type: choice.payload_type,
         telephone_event: choice.telephone_event,
         ptime_ms: media.ptime.unwrap_or(PTIME_MS),
+        direction: offered.narrowed_to(theirs),
     })
 }
+
+impl Direction {
+    fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
+    fn from_parts(sends: bool, receives: bool) -> Direction {
+        match (sends, receives) {
+            (true, true) => Direction::SendRecv,
+            (true, false) => Direction::SendOnly,
+            (false, true) => Direction::RecvOnly,
+            (false, false) => Direction::Inactive,
+        }
+    }
+
+    /// What both `self` and `other` allow.
+    fn narrowed_to(self, other: Direction) -> Direction {
+        Direction::from_parts(
+            self.sends() && other.sends(),
+            self.receives() && other.receives(),
+        )
+    }
+}
+
+mod session;
+pub use session::SdpSession;
 
 #[cfg(test)]
 mod tests {
@@ -662,6 +806,7 @@ mod tests {
                 payload_type: 0,
                 telephone_event: Some(101),
                 ptime_ms: 20,
+                direction: Direction::SendRecv,
             }
         );
     }
