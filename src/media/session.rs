@@ -238,6 +238,16 @@ impl MediaSession {
         self.codec
     }
 
+    /// Switches the leg to what a renegotiation agreed (re-INVITE, UPDATE): the codec and
+    /// payload type sent and expected from the next packet on, and the telephone-event type.
+    /// The stream (SSRC, sequence, timestamps) and a prompt playing go on.
+    pub fn set_format(&mut self, codec: Codec, payload_type: u8, telephone_event: Option<u8>) {
+        self.codec = codec;
+        self.payload_type = payload_type;
+        self.sender.payload_type = payload_type;
+        self.telephone_event = telephone_event;
+    }
+
     /// The prompt being played, if any.
     pub fn playing(&self) -> Option<PromptId> {
         self.playing.map(|p| p.prompt)

@@ -23,6 +23,7 @@ use super::Inbound;
 use crate::media::prompt::{PromptId, PromptLibrary};
 use crate::media::recorder::Recorder;
 use crate::media::session::{MediaEvent, MediaSession, Received, RelayFrame};
+use crate::media::Codec;
 use crate::sip::CallId;
 use crate::switch::MediaCommand;
 
@@ -64,6 +65,14 @@ enum TaskCommand {
     /// Relay what this leg receives to the peer's inbox, and send what arrives in ours.
     Connect(mpsc::Sender<RelayFrame>),
     Disconnect,
+    /// What a renegotiation agreed: destination, format, and whether to send at all.
+    Renegotiate {
+        remote: SocketAddr,
+        codec: Codec,
+        payload_type: u8,
+        telephone_event: Option<u8>,
+        send: bool,
+    },
     End,
 }
 
@@ -120,6 +129,24 @@ pub(super) fn dispatch(
         MediaCommand::RecordCaller { call, path, max } => {
             forward(tasks, call, TaskCommand::Record { path, max })
         }
+        MediaCommand::Renegotiate {
+            call,
+            remote,
+            codec,
+            payload_type,
+            telephone_event,
+            send,
+        } => forward(
+            tasks,
+            call,
+            TaskCommand::Renegotiate {
+                remote,
+                codec,
+                payload_type,
+                telephone_event,
+                send,
+            },
+        ),
     }
 }
 
@@ -220,6 +247,8 @@ async fn run_call(
     let mut peer: Option<mpsc::Sender<RelayFrame>> = None;
     let mut recorder: Option<Recorder> = None;
     let mut relay_frames_dropped = 0u64;
+    // False while the peer holds the call: the clock and prompts run, nothing goes out.
+    let mut sending = true;
     loop {
         tokio::select! {
             biased;
@@ -231,6 +260,11 @@ async fn run_call(
                     end_recording(call, &mut recorder);
                 }
                 Some(TaskCommand::Redirect(to)) => remote = to,
+                Some(TaskCommand::Renegotiate { remote: to, codec, payload_type, telephone_event, send }) => {
+                    remote = to;
+                    sending = send;
+                    session.set_format(codec, payload_type, telephone_event);
+                }
                 Some(TaskCommand::Record { path, max }) => {
                     end_recording(call, &mut recorder);
                     recorder = start_recording(call, path, max, &inbox);
@@ -246,7 +280,7 @@ async fn run_call(
                 Some(TaskCommand::End) | None => break,
             },
             _ = ticker.tick() => {
-                if let Some(packet) = session.on_tick() {
+                if let Some(packet) = session.on_tick().filter(|_| sending) {
                     if let Err(e) = socket.try_send_to(packet, remote) {
                         tracing::trace!(call = %call, error = %e, "RTP send failed");
                     }
@@ -257,7 +291,7 @@ async fn run_call(
             }
             Some(frame) = relay_inbox.recv() => {
                 let packet = session.relay(&frame);
-                if !packet.is_empty() {
+                if !packet.is_empty() && sending {
                     if let Err(e) = socket.try_send_to(packet, remote) {
                         tracing::trace!(call = %call, error = %e, "relayed RTP send failed");
                     }

@@ -32,6 +32,8 @@ pub struct OutgoingRequest {
     /// IP literal; `None` means the caller must fall back to where the dialog's requests came
     /// from (a hostname cannot be resolved in sans-IO code).
     pub next_hop: Option<SocketAddr>,
+    /// The request's CSeq number (the ACK of an INVITE copies it).
+    pub cseq: u32,
 }
 
 impl Dialog {
@@ -125,15 +127,41 @@ impl Dialog {
         transport: Transport,
         contact: &str,
     ) -> OutgoingRequest {
+        self.request_with_body(method, branch, advertised, transport, contact, None)
+    }
+
+    /// Builds the next in-dialog request, with a body (content type, text): each one takes
+    /// the next number of our own CSeq space (RFC 3261 12.2.1.1).
+    pub fn request_with_body(
+        &mut self,
+        method: &str,
+        branch: &str,
+        advertised: SocketAddr,
+        transport: Transport,
+        contact: &str,
+        body: Option<(&str, &str)>,
+    ) -> OutgoingRequest {
         self.local_seq += 1;
-        self.build(
+        let mut out = self.build(
             method,
             self.local_seq,
             branch,
             advertised,
             transport,
             contact,
-        )
+        );
+        if let Some((content_type, text)) = body {
+            let head = out.payload.len() - "Content-Length: 0\r\n\r\n".len();
+            out.payload.truncate(head);
+            out.payload.extend_from_slice(
+                format!(
+                    "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{text}",
+                    text.len()
+                )
+                .as_bytes(),
+            );
+        }
+        out
     }
 
     /// The ACK for a 2xx to our INVITE: its own branch, the INVITE's CSeq number
@@ -203,6 +231,7 @@ impl Dialog {
         OutgoingRequest {
             payload: out.into_bytes(),
             next_hop: uri_socket_addr(&next_hop_uri),
+            cseq,
         }
     }
 }
@@ -282,6 +311,33 @@ Call-ID: d1\r\nCSeq: 7 INVITE\r\nContact: <sip:1000@10.0.0.20:5062>\r\nContent-L
         let text = String::from_utf8(out.payload).unwrap();
         assert!(text.starts_with("BYE sip:10.0.0.5 SIP/2.0\r\n"));
         assert!(text.contains("Route: <sip:1000@10.0.0.20:5062>\r\n"));
+    }
+
+    #[test]
+    fn in_dialog_requests_number_our_cseq_space_and_carry_their_body() {
+        let mut d = Dialog::from_invite(&invite(""), "l1".into());
+        let contact = "sip:hotline@10.0.0.1";
+        let first = d.request_with_body(
+            "INVITE",
+            "z9hG4bKa",
+            adv(),
+            Transport::Udp,
+            contact,
+            Some(("application/sdp", "v=0\r\n")),
+        );
+        let text = String::from_utf8(first.payload).unwrap();
+        assert_eq!(first.cseq, 2);
+        assert!(text.contains("CSeq: 2 INVITE\r\n"), "{text}");
+        assert!(
+            text.ends_with("Content-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n"),
+            "{text}"
+        );
+        let ack = d.ack(first.cseq, "z9hG4bKb", adv(), Transport::Udp, contact);
+        assert!(String::from_utf8(ack.payload)
+            .unwrap()
+            .contains("CSeq: 2 ACK\r\n"));
+        let bye = d.request("BYE", "z9hG4bKc", adv(), Transport::Udp, contact);
+        assert_eq!(bye.cseq, 3);
     }
 
     #[test]

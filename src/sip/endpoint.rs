@@ -95,8 +95,16 @@ struct InviteClient {
     from: String,
     to: String,
     call_id: String,
+    /// The INVITE's CSeq number, which its ACK and CANCEL copy.
+    cseq: u32,
+    /// For our re-INVITE in an established dialog (else `None`: the dialog-creating INVITE):
+    /// the ACK for a non-2xx, built with it (same branch, Request-URI, routes and CSeq).
+    reinvite_non_2xx_ack: Option<Vec<u8>>,
     /// The ACK for the 2xx, sent again for each retransmitted 2xx.
     ack_for_2xx: Option<(Route, Vec<u8>)>,
+    /// Other branches of a forked INVITE that answered 2xx too: their To tag and ACK (sent
+    /// again for a retransmitted 2xx; each was hung up at once).
+    forks: Vec<(String, Route, Vec<u8>)>,
 }
 
 /// Where a CANCEL of our INVITE stands (RFC 3261 9.1).
@@ -163,6 +171,8 @@ struct AckWait {
     initial: bool,
     /// The INVITE had no offer, so the ACK carries the answer.
     answer_in_ack: bool,
+    /// Where the 2xx goes: where its INVITE came from.
+    route: Route,
 }
 
 struct Call {
@@ -179,6 +189,10 @@ struct Call {
     phone: Option<String>,
     /// `OutgoingFailed` already told the switch: the end of our BYE is not reported.
     quiet_end: bool,
+    /// The peer's re-INVITE or UPDATE offer the switch has not answered yet.
+    reoffer: Option<PendingReoffer>,
+    /// Our own re-INVITE, in flight or waiting to retry after a 491.
+    our_reinvite: Option<OurReinvite>,
 }
 
 pub struct Endpoint {
@@ -194,6 +208,8 @@ pub struct Endpoint {
     /// Non-INVITE client transactions by (branch, method): a CANCEL shares its INVITE's branch.
     clients: HashMap<(String, String), Client>,
     invite_clients: HashMap<String, InviteClient>,
+    /// Dialog-creating INVITEs seen lately, to spot merged requests (RFC 3261 8.2.2.2).
+    recent_invites: RecentInvites,
     phones: HashMap<String, PhoneCredentials>,
     auth: DigestAuthenticator,
     limiter: FailureLimiter,
@@ -233,6 +249,7 @@ impl Endpoint {
             non_invite_servers: HashMap::new(),
             clients: HashMap::new(),
             invite_clients: HashMap::new(),
+            recent_invites: RecentInvites::default(),
             phones,
             auth,
             limiter,
@@ -303,6 +320,11 @@ impl Endpoint {
             .chain(invite_clients)
             .chain(acks)
             .chain(cancels)
+            .chain(
+                self.calls
+                    .values()
+                    .filter_map(|c| c.our_reinvite.as_ref().and_then(|r| r.retry_at)),
+            )
             .chain(self.registrar.next_expiry())
             .min()
     }
@@ -347,6 +369,7 @@ impl Endpoint {
         self.run_invite_client_timers(now);
         self.run_cancel_timers(now);
         self.run_ack_timers(now);
+        self.run_reinvite_retry_timers(now);
         self.run_binding_expiry(now);
     }
 
@@ -544,9 +567,31 @@ impl Endpoint {
             Method::Cancel => self.on_cancel(now, route, &request),
             Method::Bye => self.on_bye(now, route, &request),
             Method::Info => self.on_info(now, route, &request),
+            Method::Other(ref name) if name == "UPDATE" => self.on_update(now, route, request),
             Method::Options => {
-                if request.to.tag.is_some() && self.dialog_of(&request).is_none() {
-                    return self.reply_in_transaction(now, &request, route, 481, None, &[], None);
+                if request.to.tag.is_some() {
+                    let Some(call) = self.dialog_of(&request) else {
+                        return self.reply_in_transaction(
+                            now,
+                            &request,
+                            route,
+                            481,
+                            None,
+                            &[],
+                            None,
+                        );
+                    };
+                    if !self.in_order(call, &request) {
+                        return self.reply_in_transaction(
+                            now,
+                            &request,
+                            route,
+                            500,
+                            None,
+                            &[],
+                            None,
+                        );
+                    }
                 }
                 let extra = [
                     ("Allow", ALLOW),
@@ -577,6 +622,14 @@ impl Endpoint {
                 }
                 AuthOutcome::Refused => return self.reply_stateless(&request, route, 403, &[]),
             }
+        }
+        if !self
+            .recent_invites
+            .first_time(now, &request, self.timers.transaction_timeout())
+        {
+            // The same INVITE by another path (a forking proxy, an SBC's failover): one call.
+            debug!(call_id = %printable(&request.call_id), %source, "merged INVITE refused (482)");
+            return self.reply_stateless(&request, route, 482, &[]);
         }
         let call = CallId(self.next_call);
         self.next_call += 1;
@@ -631,6 +684,8 @@ impl Endpoint {
                 ack_wait: None,
                 phone,
                 quiet_end: false,
+                reoffer: None,
+                our_reinvite: None,
             },
         );
     }
@@ -873,8 +928,11 @@ fn new_branch(rng: &mut StdRng) -> String {
 
 mod in_dialog;
 mod outgoing;
+use in_dialog::{OurReinvite, PendingReoffer, RecentInvites};
 mod registration;
 
+#[cfg(test)]
+mod in_dialog_tests;
 #[cfg(test)]
 mod phone_tests;
 #[cfg(test)]

@@ -177,7 +177,8 @@ pub enum CallEvent {
     Confirmed { call: CallId, sdp: Option<String> },
     /// No ACK for our 2xx within 64*T1; the switch should call `hangup`.
     AckTimeout { call: CallId },
-    /// A re-INVITE offer, already answered with our last SDP.
+    /// The peer's answer to the offer we made in the 2xx to its re-INVITE without SDP
+    /// (from the ACK).
     RemoteSdp { call: CallId, sdp: String },
     /// The remote party hung up; 200 already sent.
     Bye { call: CallId },
@@ -210,6 +211,19 @@ pub enum CallEvent {
         user: String,
         blocked: bool,
     },
+    /// A re-INVITE or UPDATE (RFC 3311) asks to change the call's media: `offer` is its SDP
+    /// (`None`: a re-INVITE without SDP, which wants our offer). Nothing is answered yet: the
+    /// switch calls `Endpoint::answer_reoffer` with the answer (or, for `None`, its offer) or
+    /// `Endpoint::refuse_reoffer` (488), after which the call goes on unchanged.
+    Reoffer { call: CallId, offer: Option<String> },
+    /// What became of our `Endpoint::reinvite`: the final status (408 when nothing answered,
+    /// 491 when glare persisted through the RFC 3261 14.1 retries) and, with a 2xx, the
+    /// peer's SDP answer. The ACK is already sent.
+    ReinviteDone {
+        call: CallId,
+        status: u16,
+        sdp: Option<String>,
+    },
 }
 
 impl CallEvent {
@@ -226,7 +240,9 @@ impl CallEvent {
             | CallEvent::Ended { call }
             | CallEvent::OutgoingProgress { call, .. }
             | CallEvent::OutgoingAnswered { call, .. }
-            | CallEvent::OutgoingFailed { call, .. } => Some(*call),
+            | CallEvent::OutgoingFailed { call, .. }
+            | CallEvent::Reoffer { call, .. }
+            | CallEvent::ReinviteDone { call, .. } => Some(*call),
             CallEvent::BindingsChanged { .. } | CallEvent::AuthFailed { .. } => None,
         }
     }

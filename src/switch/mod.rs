@@ -24,7 +24,7 @@ use crate::config::{Dialplan, Standards};
 use crate::media::prompt::{PromptId, PromptLibrary};
 use crate::media::session::MediaEvent;
 use crate::media::Codec;
-use crate::sip::sdp::{self, Negotiated, SdpError};
+use crate::sip::sdp::{self, Direction, Negotiated, SdpError, SdpSession};
 use crate::sip::{CallEvent, CallId, Endpoint, Transmit, Transport};
 use crate::store::{CallbackRequest, NewCall, StoredBinding};
 
@@ -94,6 +94,17 @@ pub enum MediaCommand {
     },
     End {
         call: CallId,
+    },
+    /// The call's media was renegotiated (re-INVITE, UPDATE, our own re-INVITE): send
+    /// `codec` on `payload_type` to `remote` from now on, or send nothing while `send` is
+    /// false (the peer holds the call, or its address is 0.0.0.0).
+    Renegotiate {
+        call: CallId,
+        remote: SocketAddr,
+        codec: Codec,
+        payload_type: u8,
+        telephone_event: Option<u8>,
+        send: bool,
     },
 }
 
@@ -185,6 +196,8 @@ struct Call {
     voicemail: Option<std::path::PathBuf>,
     timer: Option<Instant>,
     finished: bool,
+    /// The call's SDP session (what was offered and agreed, our o= version).
+    sdp: Option<SdpSession>,
 }
 
 pub struct Switch {
@@ -438,7 +451,12 @@ impl Switch {
             CallEvent::AckTimeout { call } => {
                 self.hang_up_with(now, call, "no ACK for the 200 OK", "failed");
             }
-            CallEvent::RemoteSdp { call, sdp } => self.on_remote_sdp(call, &sdp),
+            CallEvent::RemoteSdp { call, sdp } => self.on_remote_answer(call, Some(&sdp)),
+            CallEvent::Reoffer { call, offer } => self.on_reoffer(now, call, offer.as_deref()),
+            CallEvent::ReinviteDone { call, status, sdp } => {
+                let answer = sdp.as_deref().filter(|_| (200..300).contains(&status));
+                self.on_remote_answer(call, answer);
+            }
             CallEvent::Bye { call } => {
                 let outcome = match self.calls.get(&call).map(|c| &c.phase) {
                     // Hung up while waiting for an agent: the queue lost the call.
@@ -489,22 +507,11 @@ impl Switch {
             }
             CallEvent::Bye { call } | CallEvent::AckTimeout { call } => self.on_leg_bye(now, call),
             CallEvent::Ended { call } => self.forget_leg(call),
-            CallEvent::RemoteSdp { call, sdp } => {
-                let port = self.legs.get(&call).map(|l| l.rtp_port).unwrap_or(0);
-                let local = SocketAddr::new(self.settings.media_ip, port);
-                if let Ok((_, negotiated)) = sdp::answer(&sdp, local, 0) {
-                    if let Some(l) = self.legs.get_mut(&call) {
-                        let moved = l.media.is_some_and(|m| m.remote != negotiated.remote);
-                        l.media = Some(negotiated);
-                        if moved && l.media_started {
-                            self.outputs
-                                .push_back(Output::Media(MediaCommand::Redirect {
-                                    call,
-                                    remote: negotiated.remote,
-                                }));
-                        }
-                    }
-                }
+            CallEvent::RemoteSdp { call, sdp } => self.on_remote_answer(call, Some(&sdp)),
+            CallEvent::Reoffer { call, offer } => self.on_reoffer(now, call, offer.as_deref()),
+            CallEvent::ReinviteDone { call, status, sdp } => {
+                let answer = sdp.as_deref().filter(|_| (200..300).contains(&status));
+                self.on_remote_answer(call, answer);
             }
             _ => {}
         }
@@ -576,6 +583,7 @@ impl Switch {
                 voicemail: None,
                 timer: None,
                 finished: false,
+                sdp: None,
             },
         );
         self.record(now, call, EventKind::Invite { from, to });
@@ -614,9 +622,10 @@ impl Switch {
         };
         let local_rtp = SocketAddr::new(self.settings.media_ip, port);
         let session_id = self.calls_seen;
+        let mut session = SdpSession::new(local_rtp, session_id);
         let (local_sdp, media) = match offer {
-            Some(offer) => match sdp::answer(&offer, local_rtp, session_id) {
-                Ok((answer, negotiated)) => (answer, Some(negotiated)),
+            Some(offer) => match session.answer(&offer) {
+                Ok(answer) => (answer, session.negotiated()),
                 Err(error) => {
                     self.rtp_ports.release(port);
                     let (status, reason) = match error {
@@ -627,7 +636,7 @@ impl Switch {
                     return self.reject(now, call, status, None, &reason);
                 }
             },
-            None => (sdp::offer(local_rtp, session_id), None),
+            None => (session.offer(Direction::SendRecv), None),
         };
         let (entry_flow, hours_open) = match &hotline {
             None => (String::new(), None),
@@ -644,6 +653,7 @@ impl Switch {
             c.rtp_port = port;
             c.local_sdp = local_sdp;
             c.media = media;
+            c.sdp = Some(session);
             c.entry_flow = Some(entry_flow);
             c.phase = Phase::Alerting { answer_at };
             c.feature_code = feature_code.map(|phone| (phone, request_user.clone()));
@@ -694,7 +704,7 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let Some(media) = &c.media else { return };
+        let Some(media) = c.media else { return };
         if c.media_started {
             return;
         }
@@ -707,6 +717,11 @@ impl Switch {
             payload_type: media.payload_type,
             telephone_event: media.telephone_event,
         }));
+        if !media.sends() {
+            // Called on hold (sendonly, inactive or c=0.0.0.0): nothing goes out yet.
+            self.outputs
+                .push_back(Output::Media(renegotiate_command(call, media)));
+        }
     }
 
     fn on_confirmed(&mut self, now: Instant, call: CallId, answer: Option<String>) {
@@ -718,7 +733,13 @@ impl Switch {
         }
         if c.media.is_none() {
             // Delayed offer: the ACK carries the caller's answer to our offer.
-            match answer.as_deref().map(sdp::accept_answer) {
+            let session = c.sdp.as_mut();
+            let accepted = match (answer.as_deref(), session) {
+                (Some(answer), Some(session)) => Some(session.accept_answer(answer)),
+                (answer, None) => answer.map(sdp::accept_answer),
+                (None, Some(_)) => None,
+            };
+            match accepted {
                 Some(Ok(negotiated)) => c.media = Some(negotiated),
                 Some(Err(error)) => {
                     tracing::warn!(call = %call, %error, "unusable SDP answer in ACK");
@@ -754,24 +775,77 @@ impl Switch {
         self.with_ivr(now, call, |ivr, plan, now| ivr.start(plan, now));
     }
 
-    fn on_remote_sdp(&mut self, call: CallId, offer: &str) {
-        let Some(c) = self.calls.get_mut(&call) else {
+    /// The peer's re-INVITE or UPDATE offer (`None`: a re-INVITE wanting our offer), on a
+    /// caller's call or an agent's leg: answered from the call's SDP session, and the media
+    /// engine told what changed. An offer we cannot take gets 488 (400 when unreadable) and
+    /// the call goes on as it was.
+    fn on_reoffer(&mut self, now: Instant, call: CallId, offer: Option<&str>) {
+        let session = match self.calls.get_mut(&call) {
+            Some(c) => c.sdp.as_mut(),
+            None => self.legs.get_mut(&call).and_then(|l| l.sdp.as_mut()),
+        };
+        let Some(session) = session else {
+            return self.endpoint.refuse_reoffer(now, call, 488);
+        };
+        let Some(offer) = offer else {
+            // The answer comes in the ACK (`RemoteSdp`).
+            let ours = session.offer(Direction::SendRecv);
+            return self.endpoint.answer_reoffer(now, call, &ours);
+        };
+        match session.answer(offer) {
+            Ok(answer) => {
+                let negotiated = session.negotiated();
+                self.endpoint.answer_reoffer(now, call, &answer);
+                if let Some(negotiated) = negotiated {
+                    self.renegotiate_media(call, negotiated);
+                }
+            }
+            Err(error) => {
+                tracing::info!(call = %call, %error, "re-offer refused; the call goes on unchanged");
+                let status = match error {
+                    SdpError::Malformed(_) => 400,
+                    SdpError::NoAudio | SdpError::NoCommonCodec => 488,
+                };
+                self.endpoint.refuse_reoffer(now, call, status);
+            }
+        }
+    }
+
+    /// The peer's answer to an offer of ours (in an ACK, or the 2xx of our re-INVITE);
+    /// `None` when the offer was refused or never answered: what was agreed before stands.
+    fn on_remote_answer(&mut self, call: CallId, answer: Option<&str>) {
+        let session = match self.calls.get_mut(&call) {
+            Some(c) => c.sdp.as_mut(),
+            None => self.legs.get_mut(&call).and_then(|l| l.sdp.as_mut()),
+        };
+        let Some(session) = session else {
             return;
         };
-        let local = SocketAddr::new(self.settings.media_ip, c.rtp_port);
-        if let Ok((_, negotiated)) = sdp::answer(offer, local, 0) {
-            let moved = c
-                .media
-                .as_ref()
-                .is_some_and(|m| m.remote != negotiated.remote);
-            if moved && c.media_started {
-                self.outputs
-                    .push_back(Output::Media(MediaCommand::Redirect {
-                        call,
-                        remote: negotiated.remote,
-                    }));
+        let Some(answer) = answer else {
+            return session.withdraw_offer();
+        };
+        match session.accept_answer(answer) {
+            Ok(negotiated) => self.renegotiate_media(call, negotiated),
+            Err(error) => {
+                tracing::warn!(call = %call, %error, "unusable SDP answer; media unchanged")
             }
-            c.media = Some(negotiated);
+        }
+    }
+
+    /// Tells the media engine of a caller's call or an agent's leg what was agreed anew.
+    fn renegotiate_media(&mut self, call: CallId, negotiated: Negotiated) {
+        let (media, started) = match self.calls.get_mut(&call) {
+            Some(c) => (&mut c.media, c.media_started),
+            None => match self.legs.get_mut(&call) {
+                Some(l) => (&mut l.media, l.media_started),
+                None => return,
+            },
+        };
+        let changed = *media != Some(negotiated);
+        *media = Some(negotiated);
+        if started && changed {
+            self.outputs
+                .push_back(Output::Media(renegotiate_command(call, negotiated)));
         }
     }
 
@@ -1106,6 +1180,17 @@ impl Switch {
             call_id: c.record_id.clone(),
             event: TimelineEvent { offset_ms, kind },
         }));
+    }
+}
+
+fn renegotiate_command(call: CallId, negotiated: Negotiated) -> MediaCommand {
+    MediaCommand::Renegotiate {
+        call,
+        remote: negotiated.remote,
+        codec: negotiated.codec,
+        payload_type: negotiated.payload_type,
+        telephone_event: negotiated.telephone_event,
+        send: negotiated.sends(),
     }
 }
 

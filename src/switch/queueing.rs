@@ -64,6 +64,8 @@ pub(super) struct AgentLeg {
     pub timer: Option<Instant>,
     /// What the agent still hears before being connected.
     pub whisper: VecDeque<PromptId>,
+    /// The leg's SDP session (our offer, the phone's answer, re-offers).
+    pub sdp: Option<sdp::SdpSession>,
 }
 
 impl Switch {
@@ -455,11 +457,11 @@ impl Switch {
             .and_then(|c| c.media)
             .map(|m| m.codec)
             .unwrap_or(crate::media::Codec::Pcmu);
-        let offer_sdp = sdp::offer_preferring(
+        let mut session = sdp::SdpSession::new(
             SocketAddr::new(self.settings.media_ip, port),
             u64::from(port),
-            caller_codec,
         );
+        let offer_sdp = session.offer_preferring(caller_codec, sdp::Direction::SendRecv);
         let leg = self
             .endpoint
             .invite(now, &binding, &number, &display, &offer_sdp);
@@ -476,6 +478,7 @@ impl Switch {
                 state: LegState::Ringing,
                 timer: None,
                 whisper: VecDeque::new(),
+                sdp: Some(session),
             },
         );
         self.set_leg_timer(leg, Some(deadline));
@@ -587,7 +590,11 @@ impl Switch {
             self.end_leg(now, leg);
             return;
         }
-        let negotiated = answer.as_deref().map(sdp::accept_answer);
+        let session = self.legs.get_mut(&leg).and_then(|l| l.sdp.as_mut());
+        let negotiated = match (answer.as_deref(), session) {
+            (Some(answer), Some(session)) => Some(session.accept_answer(answer)),
+            (answer, _) => answer.map(sdp::accept_answer),
+        };
         let Some(Ok(media)) = negotiated else {
             tracing::warn!(leg = %leg, "agent's answer has no usable SDP");
             self.end_leg(now, leg);

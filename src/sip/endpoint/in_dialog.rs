@@ -1,7 +1,74 @@
-//! Requests inside an established (or early) dialog: re-INVITE, ACK, CANCEL, BYE and INFO
-//! (DTMF relay), with the UAS core's own 2xx retransmission until the ACK.
+//! Requests inside an established (or early) dialog: re-INVITE and UPDATE offers (handed to
+//! the switch, answered when it says), our own re-INVITEs with RFC 3261 14.1 glare retries,
+//! ACK, CANCEL, BYE and INFO (DTMF relay), CSeq order (RFC 3261 12.2.2), the UAS core's own
+//! 2xx retransmission until the ACK, and merged-request detection for new INVITEs
+//! (RFC 3261 8.2.2.2).
+
+use std::collections::HashSet;
 
 use super::*;
+
+/// How many recent dialog-creating INVITEs are remembered for merged-request detection; the
+/// oldest goes first when a flood fills it.
+const RECENT_INVITES_MAX: usize = 4096;
+
+/// Attempts of one re-INVITE of ours before persistent glare is reported as 491.
+const REINVITE_ATTEMPTS: u32 = 3;
+
+/// The identity of a dialog-creating INVITE apart from its branch: Call-ID, From tag, CSeq.
+type InviteIdentity = (String, String, u32);
+
+/// Dialog-creating INVITEs of the last 64*T1, bounded.
+#[derive(Default)]
+pub(super) struct RecentInvites {
+    seen: HashSet<InviteIdentity>,
+    order: VecDeque<(Instant, InviteIdentity)>,
+}
+
+impl RecentInvites {
+    /// Records `request`; `false` when the same INVITE (same Call-ID, From tag and CSeq)
+    /// already came within `window`, by another branch: a merged request.
+    pub(super) fn first_time(&mut self, now: Instant, request: &Request, window: Duration) -> bool {
+        while let Some((at, _)) = self.order.front() {
+            if *at + window > now && self.order.len() < RECENT_INVITES_MAX {
+                break;
+            }
+            if let Some((_, old)) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        let identity = (
+            request.call_id.clone(),
+            request.from.tag.clone().unwrap_or_default(),
+            request.cseq,
+        );
+        if self.seen.contains(&identity) {
+            return false;
+        }
+        self.seen.insert(identity.clone());
+        self.order.push_back((now, identity));
+        true
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+/// A re-INVITE or UPDATE offer waiting for the switch's answer.
+pub(super) struct PendingReoffer {
+    request: Request,
+    route: Route,
+}
+
+/// Our re-INVITE: its offer, the branch in flight, and the 491 retry timer.
+pub(super) struct OurReinvite {
+    sdp: String,
+    branch: Option<String>,
+    pub(super) retry_at: Option<Instant>,
+    attempts: u32,
+}
 
 impl Endpoint {
     pub(super) fn on_reinvite(&mut self, now: Instant, route: Route, request: Request) {
@@ -11,37 +78,376 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if c.phase != Phase::Confirmed || !c.dialog.accept_remote_cseq(request.cseq) {
-            // Our 2xx is still unacknowledged, or we are hanging up: the peer must retry.
-            let status = if c.phase == Phase::Terminating {
-                481
-            } else {
-                491
-            };
-            self.reply_invite_transaction(now, call, &request, route, status, None);
+        if !c.dialog.accept_remote_cseq(request.cseq) {
+            // Older than a request already seen: out of order (RFC 3261 12.2.2).
+            self.reply_invite_transaction(now, call, &request, route, 500, None);
+            return;
+        }
+        if c.phase == Phase::Terminating {
+            self.reply_invite_transaction(now, call, &request, route, 481, None);
+            return;
+        }
+        let our_offer_out = c.our_reinvite.as_ref().is_some_and(|r| r.branch.is_some());
+        if c.phase != Phase::Confirmed
+            || c.ack_wait.is_some()
+            || c.reoffer.is_some()
+            || our_offer_out
+        {
+            // An offer/answer exchange is still open (ours, or our 2xx is unacknowledged):
+            // the peer retries later (RFC 3261 14.2).
+            self.reply_invite_transaction(now, call, &request, route, 491, None);
             return;
         }
         c.dialog.refresh_target(request.contact.as_deref());
-        let local_sdp = c.local_sdp.clone();
         let offer = request.body_text();
-        if let Some(payload) =
-            self.reply_invite_transaction(now, call, &request, route, 200, local_sdp.as_deref())
-        {
-            if let Some(c) = self.calls.get_mut(&call) {
-                let t1 = self.timers.t1;
-                c.ack_wait = Some(AckWait {
-                    cseq: request.cseq,
-                    next: (!route.transport.is_reliable()).then(|| now + t1),
-                    payload,
-                    interval: t1,
-                    deadline: now + self.timers.transaction_timeout(),
-                    initial: false,
-                    answer_in_ack: offer.is_none(),
+        c.reoffer = Some(PendingReoffer { request, route });
+        self.events.push_back(CallEvent::Reoffer { call, offer });
+    }
+
+    /// UPDATE (RFC 3311): a target refresh, and an offer when it carries SDP.
+    pub(super) fn on_update(&mut self, now: Instant, route: Route, request: Request) {
+        let Some(call) = self.dialog_of(&request) else {
+            return self.reply_in_transaction(now, &request, route, 481, None, &[], None);
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let tag = c.dialog.local_tag.clone();
+        if !c.dialog.accept_remote_cseq(request.cseq) {
+            return self.reply_in_transaction(now, &request, route, 500, Some(&tag), &[], None);
+        }
+        let offer = request.body_text();
+        match c.phase {
+            Phase::Terminating => {
+                return self.reply_in_transaction(now, &request, route, 481, Some(&tag), &[], None)
+            }
+            // The INVITE's own offer is not answered yet (RFC 3311 5.2): retry shortly.
+            Phase::Offered | Phase::Calling if offer.is_some() => {
+                return self.reply_in_transaction(
+                    now,
+                    &request,
+                    route,
+                    500,
+                    Some(&tag),
+                    &[("Retry-After", "1")],
+                    None,
+                )
+            }
+            _ => {}
+        }
+        let our_offer_out = c.our_reinvite.as_ref().is_some_and(|r| r.branch.is_some())
+            || c.ack_wait.as_ref().is_some_and(|w| w.answer_in_ack);
+        if offer.is_some() && (our_offer_out || c.reoffer.is_some()) {
+            return self.reply_in_transaction(now, &request, route, 491, Some(&tag), &[], None);
+        }
+        c.dialog.refresh_target(request.contact.as_deref());
+        match offer {
+            Some(offer) => {
+                c.reoffer = Some(PendingReoffer { request, route });
+                self.events.push_back(CallEvent::Reoffer {
+                    call,
+                    offer: Some(offer),
                 });
             }
+            None => self.reply_update(now, call, &request, route, 200, None),
         }
-        if let Some(sdp) = offer {
-            self.events.push_back(CallEvent::RemoteSdp { call, sdp });
+    }
+
+    /// Answers the pending re-INVITE or UPDATE of [`CallEvent::Reoffer`] with 200 and `sdp`
+    /// (our answer, or our offer when the re-INVITE had none: the peer's answer then comes
+    /// in the ACK as [`CallEvent::RemoteSdp`]). A re-INVITE's 200 is sent again until the ACK.
+    pub fn answer_reoffer(&mut self, now: Instant, call: CallId, sdp: &str) {
+        let Some(pending) = self.calls.get_mut(&call).and_then(|c| c.reoffer.take()) else {
+            debug!(%call, "answer to a re-offer that is not pending ignored");
+            return;
+        };
+        let PendingReoffer { request, route } = pending;
+        if request.method != Method::Invite {
+            return self.reply_update(now, call, &request, route, 200, Some(sdp));
+        }
+        let Some(payload) =
+            self.reply_invite_transaction(now, call, &request, route, 200, Some(sdp))
+        else {
+            return;
+        };
+        let t1 = self.timers.t1;
+        let deadline = now + self.timers.transaction_timeout();
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.local_sdp = Some(sdp.to_owned());
+            c.ack_wait = Some(AckWait {
+                cseq: request.cseq,
+                next: (!route.transport.is_reliable()).then(|| now + t1),
+                payload,
+                interval: t1,
+                deadline,
+                initial: false,
+                answer_in_ack: request.body.is_empty(),
+                route,
+            });
+        }
+    }
+
+    /// Refuses the pending re-INVITE or UPDATE of [`CallEvent::Reoffer`] (488 for an offer we
+    /// cannot take); the session stays as it was.
+    pub fn refuse_reoffer(&mut self, now: Instant, call: CallId, status: u16) {
+        let Some(pending) = self.calls.get_mut(&call).and_then(|c| c.reoffer.take()) else {
+            debug!(%call, "refusal of a re-offer that is not pending ignored");
+            return;
+        };
+        let status = if (300..=699).contains(&status) {
+            status
+        } else {
+            488
+        };
+        let PendingReoffer { request, route } = pending;
+        if request.method == Method::Invite {
+            self.reply_invite_transaction(now, call, &request, route, status, None);
+        } else {
+            self.reply_update(now, call, &request, route, status, None);
+        }
+    }
+
+    /// A response to an UPDATE, in its own non-INVITE server transaction; a 2xx carries our
+    /// Contact (UPDATE is a target refresh).
+    fn reply_update(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        request: &Request,
+        route: Route,
+        status: u16,
+        sdp: Option<&str>,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let contact = contact_uri(self.config.advertised, c.route.transport);
+        let payload = ResponseText {
+            status,
+            seed: &request.seed,
+            to_tag: Some(&c.dialog.local_tag),
+            contact: (status < 300).then_some(contact.as_str()),
+            record_route: &[],
+            extra: &[],
+            body: sdp.map(|s| ("application/sdp", s)),
+        }
+        .write();
+        let mut tx = ServerNonInviteTransaction::new(route.transport.is_reliable(), self.timers);
+        tx.respond(now, status, payload.clone());
+        self.non_invite_servers.insert(
+            ServerKey::of(request, request.method.as_str()),
+            NonInviteServer { tx, route },
+        );
+        self.send(route, payload);
+    }
+
+    /// Sends a re-INVITE with our `sdp` offer on an established call (the switch's own
+    /// session change: hold, transfer). [`CallEvent::ReinviteDone`] follows; on 491 it is
+    /// retried after the RFC 3261 14.1 wait (2.1-4 s when we placed the call, else up to
+    /// 2 s). `false` (and nothing sent) when the call is not established or an offer/answer
+    /// exchange is still open: try again after it.
+    pub fn reinvite(&mut self, now: Instant, call: CallId, sdp: &str) -> bool {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        if c.phase != Phase::Confirmed
+            || c.ack_wait.is_some()
+            || c.reoffer.is_some()
+            || c.our_reinvite.is_some()
+        {
+            debug!(%call, phase = ?c.phase, "re-INVITE not possible now");
+            return false;
+        }
+        c.our_reinvite = Some(OurReinvite {
+            sdp: sdp.to_owned(),
+            branch: None,
+            retry_at: None,
+            attempts: 0,
+        });
+        self.send_reinvite(now, call);
+        true
+    }
+
+    fn send_reinvite(&mut self, now: Instant, call: CallId) {
+        let branch = new_branch(&mut self.rng);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(sdp) = c.our_reinvite.as_ref().map(|r| r.sdp.clone()) else {
+            return;
+        };
+        let transport = c.route.transport;
+        let contact = contact_uri(self.config.advertised, transport);
+        let invite = c.dialog.request_with_body(
+            "INVITE",
+            &branch,
+            self.config.advertised,
+            transport,
+            &contact,
+            Some(("application/sdp", &sdp)),
+        );
+        // The ACK for a non-2xx shares the INVITE's branch, Request-URI, routes and CSeq.
+        let non_2xx_ack = c
+            .dialog
+            .ack(
+                invite.cseq,
+                &branch,
+                self.config.advertised,
+                transport,
+                &contact,
+            )
+            .payload;
+        let route = next_hop_route(c, invite.next_hop);
+        let Some(ours) = c.our_reinvite.as_mut() else {
+            return;
+        };
+        ours.branch = Some(branch.clone());
+        ours.retry_at = None;
+        ours.attempts += 1;
+        let tx = ClientInviteTransaction::new(
+            now,
+            invite.payload.clone(),
+            transport.is_reliable(),
+            self.timers,
+        );
+        debug!(%call, cseq = invite.cseq, attempt = ours.attempts, "sending re-INVITE");
+        self.invite_clients.insert(
+            branch,
+            InviteClient {
+                tx,
+                call,
+                route,
+                request_uri: String::new(),
+                via: String::new(),
+                from: String::new(),
+                to: String::new(),
+                call_id: c.dialog.call_id.clone(),
+                cseq: invite.cseq,
+                reinvite_non_2xx_ack: Some(non_2xx_ack),
+                ack_for_2xx: None,
+                forks: Vec::new(),
+            },
+        );
+        self.send(route, invite.payload);
+    }
+
+    /// A final response (or 1xx) to our re-INVITE; the transaction already matched it.
+    pub(super) fn on_reinvite_response(&mut self, now: Instant, response: &Response) {
+        let Some(client) = self.invite_clients.get_mut(&response.branch) else {
+            return;
+        };
+        let (call, cseq) = (client.call, client.cseq);
+        if response.status < 200 {
+            return;
+        }
+        if response.status < 300 {
+            if let Some((route, ack)) = client.ack_for_2xx.clone() {
+                // A retransmitted 2xx: our ACK was lost.
+                return self.send(route, ack);
+            }
+        }
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.our_reinvite.as_ref().and_then(|r| r.branch.as_deref())
+            != Some(response.branch.as_str())
+        {
+            return;
+        }
+        if response.status < 300 {
+            c.dialog.refresh_target(response.contact.as_deref());
+            let branch = new_branch(&mut self.rng);
+            let contact = contact_uri(self.config.advertised, c.route.transport);
+            let ack = c.dialog.ack(
+                cseq,
+                &branch,
+                self.config.advertised,
+                c.route.transport,
+                &contact,
+            );
+            let route = next_hop_route(c, ack.next_hop);
+            c.our_reinvite = None;
+            if let Some(client) = self.invite_clients.get_mut(&response.branch) {
+                client.ack_for_2xx = Some((route, ack.payload.clone()));
+            }
+            self.send(route, ack.payload);
+            let sdp = (!response.body.is_empty())
+                .then(|| String::from_utf8_lossy(&response.body).into_owned());
+            self.events.push_back(CallEvent::ReinviteDone {
+                call,
+                status: response.status,
+                sdp,
+            });
+            return;
+        }
+        let retry = response.status == 491
+            && c.our_reinvite
+                .as_ref()
+                .is_some_and(|r| r.attempts < REINVITE_ATTEMPTS);
+        if retry {
+            // RFC 3261 14.1: the Call-ID's owner waits 2.1-4 s, the other side 0-2 s, in
+            // units of 10 ms.
+            let ticks = if matches!(c.origin, Origin::Ours { .. }) {
+                self.rng.gen_range(210..=400u64)
+            } else {
+                self.rng.gen_range(0..=200u64)
+            };
+            if let Some(ours) = c.our_reinvite.as_mut() {
+                ours.branch = None;
+                ours.retry_at = Some(now + Duration::from_millis(ticks * 10));
+            }
+            debug!(%call, wait_ms = ticks * 10, "re-INVITE glare (491): retrying later");
+            return;
+        }
+        c.our_reinvite = None;
+        self.events.push_back(CallEvent::ReinviteDone {
+            call,
+            status: response.status,
+            sdp: None,
+        });
+    }
+
+    /// Our re-INVITE got no final response (Timer B).
+    pub(super) fn on_reinvite_timeout(&mut self, call: CallId, branch: &str) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.our_reinvite.as_ref().and_then(|r| r.branch.as_deref()) == Some(branch) {
+            warn!(%call, "no response to our re-INVITE (Timer B)");
+            c.our_reinvite = None;
+            self.events.push_back(CallEvent::ReinviteDone {
+                call,
+                status: 408,
+                sdp: None,
+            });
+        }
+    }
+
+    /// Re-INVITEs of ours whose 491 wait is over go out again, unless the peer's own
+    /// exchange is still open (then a little later).
+    pub(super) fn run_reinvite_retry_timers(&mut self, now: Instant) {
+        let t1 = self.timers.t1;
+        let mut due = Vec::new();
+        for (call, c) in self.calls.iter_mut() {
+            let Some(ours) = c.our_reinvite.as_mut() else {
+                continue;
+            };
+            if ours.retry_at.is_none_or(|at| at > now) {
+                continue;
+            }
+            if c.phase != Phase::Confirmed {
+                ours.retry_at = None;
+                c.our_reinvite = None;
+                continue;
+            }
+            if c.ack_wait.is_some() || c.reoffer.is_some() {
+                ours.retry_at = Some(now + t1);
+                continue;
+            }
+            due.push(*call);
+        }
+        for call in due {
+            self.send_reinvite(now, call);
         }
     }
 
@@ -100,6 +506,9 @@ impl Endpoint {
         let Some(call) = self.dialog_of(request) else {
             return self.reply_in_transaction(now, request, route, 481, None, &[], None);
         };
+        if !self.in_order(call, request) {
+            return self.reply_in_transaction(now, request, route, 500, None, &[], None);
+        }
         self.reply_in_transaction(now, request, route, 200, None, &[], None);
         let Some(c) = self.calls.get(&call) else {
             return;
@@ -125,6 +534,9 @@ impl Endpoint {
         let Some(call) = self.dialog_of(request) else {
             return self.reply_in_transaction(now, request, route, 481, None, &[], None);
         };
+        if !self.in_order(call, request) {
+            return self.reply_in_transaction(now, request, route, 500, None, &[], None);
+        }
         self.reply_in_transaction(now, request, route, 200, None, &[], None);
         let body = String::from_utf8_lossy(&request.body);
         let digit = if request.has_content_type("application/dtmf-relay") {
@@ -147,6 +559,13 @@ impl Endpoint {
         }
     }
 
+    /// RFC 3261 12.2.2: an in-dialog request older than the last one seen is out of order.
+    pub(super) fn in_order(&mut self, call: CallId, request: &Request) -> bool {
+        self.calls
+            .get_mut(&call)
+            .is_none_or(|c| c.dialog.accept_remote_cseq(request.cseq))
+    }
+
     pub(super) fn run_ack_timers(&mut self, now: Instant) {
         let t2 = self.timers.t2;
         let mut out = Vec::new();
@@ -155,7 +574,7 @@ impl Endpoint {
                 continue;
             };
             while let Some(next) = wait.next.filter(|n| *n <= now && *n < wait.deadline) {
-                out.push((c.route, wait.payload.clone()));
+                out.push((wait.route, wait.payload.clone()));
                 wait.interval = (wait.interval * 2).min(t2);
                 wait.next = Some(next + wait.interval);
             }
@@ -197,6 +616,7 @@ impl Endpoint {
                 deadline,
                 initial,
                 answer_in_ack: !offer_in_invite,
+                route: c.route,
             });
         }
     }

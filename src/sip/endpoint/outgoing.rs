@@ -3,6 +3,13 @@
 
 use super::*;
 
+/// The CSeq number of our dialog-creating INVITEs (any start is allowed; 1 as most UAs do).
+/// Their ACK and CANCEL copy it from the INVITE; later requests count on from it.
+const FIRST_CSEQ: u32 = 1;
+
+/// Forked 2xx answers to one INVITE that are ACKed and hung up; more are ignored.
+const MAX_FORKS: usize = 16;
+
 impl Endpoint {
     /// Offers a call to a registered phone: an INVITE with our SDP offer to the binding's
     /// contact, sent to its address over its transport. `OutgoingProgress`,
@@ -42,7 +49,7 @@ impl Endpoint {
         let contact = contact_uri(self.config.advertised, transport);
         let payload = format!(
             "INVITE {uri} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from}\r\n\
-To: {to_party}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <{contact}>\r\n\
+To: {to_party}\r\nCall-ID: {call_id}\r\nCSeq: {FIRST_CSEQ} INVITE\r\nContact: <{contact}>\r\n\
 Allow: {ALLOW}\r\nUser-Agent: {USER_AGENT}\r\nContent-Type: application/sdp\r\n\
 Content-Length: {len}\r\n\r\n{sdp}",
             uri = to.contact,
@@ -71,7 +78,10 @@ Content-Length: {len}\r\n\r\n{sdp}",
                 from,
                 to: to_party.clone(),
                 call_id: call_id.clone(),
+                cseq: FIRST_CSEQ,
+                reinvite_non_2xx_ack: None,
                 ack_for_2xx: None,
+                forks: Vec::new(),
             },
         );
         let dialog = Dialog::outgoing(
@@ -80,7 +90,7 @@ Content-Length: {len}\r\n\r\n{sdp}",
             local_party,
             to_party,
             to.contact.clone(),
-            1,
+            FIRST_CSEQ,
         );
         self.dialogs.insert((call_id, local_tag), call);
         self.calls.insert(
@@ -98,6 +108,8 @@ Content-Length: {len}\r\n\r\n{sdp}",
                 ack_wait: None,
                 phone: None,
                 quiet_end: false,
+                reoffer: None,
+                our_reinvite: None,
             },
         );
         self.send(route, payload);
@@ -174,6 +186,7 @@ Content-Length: {len}\r\n\r\n{sdp}",
             return;
         }
         let (call, route) = (client.call, client.route);
+        let reinvite = client.reinvite_non_2xx_ack.is_some();
         let ack = (response.status >= 300).then(|| client.non_2xx_ack(&response));
         match client.tx.on_response(now, response.status, ack.clone()) {
             ClientResponse::Absorbed => {
@@ -184,6 +197,12 @@ Content-Length: {len}\r\n\r\n{sdp}",
                 return;
             }
             ClientResponse::Deliver => {}
+        }
+        if reinvite {
+            if let Some(ack) = ack {
+                self.send(route, ack);
+            }
+            return self.on_reinvite_response(now, &response);
         }
         match response.status {
             100..=199 => self.on_outgoing_provisional(now, call, &response),
@@ -244,9 +263,15 @@ Content-Length: {len}\r\n\r\n{sdp}",
         let Some(client) = self.invite_clients.get(&response.branch) else {
             return;
         };
+        let tag = response.to.tag.clone().unwrap_or_default();
+        let invite_cseq = client.cseq;
         if let Some((route, ack)) = client.ack_for_2xx.clone() {
-            // A retransmitted 2xx: our ACK was lost.
-            return self.send(route, ack);
+            let first_tag = self.calls.get(&call).map(|c| c.dialog.remote_tag.as_str());
+            if first_tag.is_none_or(|first| first == tag) {
+                // A retransmitted 2xx: our ACK was lost.
+                return self.send(route, ack);
+            }
+            return self.on_forked_answer(now, call, response, route);
         }
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -254,13 +279,12 @@ Content-Length: {len}\r\n\r\n{sdp}",
         if c.phase != Phase::Calling {
             return;
         }
-        let tag = response.to.tag.clone().unwrap_or_default();
         c.dialog
             .on_response(&tag, response.contact.as_deref(), &response.record_route);
         let branch = new_branch(&mut self.rng);
         let contact = contact_uri(self.config.advertised, c.route.transport);
         let ack = c.dialog.ack(
-            1,
+            invite_cseq,
             &branch,
             self.config.advertised,
             c.route.transport,
@@ -297,6 +321,77 @@ Content-Length: {len}\r\n\r\n{sdp}",
         }
     }
 
+    /// A 2xx from another branch of our forked INVITE (another To tag) after the first one
+    /// made the call (RFC 3261 13.2.2.4): ACKed, then hung up with a BYE; a retransmission of
+    /// it gets the same ACK again and no second BYE.
+    fn on_forked_answer(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        response: &Response,
+        first_route: Route,
+    ) {
+        let tag = response.to.tag.clone().unwrap_or_default();
+        let Some(client) = self.invite_clients.get(&response.branch) else {
+            return;
+        };
+        if let Some((_, route, ack)) = client.forks.iter().find(|(t, _, _)| *t == tag) {
+            let (route, ack) = (*route, ack.clone());
+            return self.send(route, ack);
+        }
+        // A bounded number of forks: beyond it a 2xx is left to the peer's timeout.
+        if client.forks.len() >= MAX_FORKS {
+            warn!(%call, "too many forked answers; one left unacknowledged");
+            return;
+        }
+        let invite_cseq = client.cseq;
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let mut fork = c.dialog.clone();
+        fork.on_response(&tag, response.contact.as_deref(), &response.record_route);
+        let transport = first_route.transport;
+        let contact = contact_uri(self.config.advertised, transport);
+        let ack = fork.ack(
+            invite_cseq,
+            &new_branch(&mut self.rng),
+            self.config.advertised,
+            transport,
+            &contact,
+        );
+        let ack_route = next_hop_route(c, ack.next_hop);
+        let bye_branch = new_branch(&mut self.rng);
+        let bye = fork.request(
+            "BYE",
+            &bye_branch,
+            self.config.advertised,
+            transport,
+            &contact,
+        );
+        let bye_route = next_hop_route(c, bye.next_hop);
+        warn!(%call, "a second branch of our INVITE answered: acknowledged and hung up");
+        if let Some(client) = self.invite_clients.get_mut(&response.branch) {
+            client.forks.push((tag, ack_route, ack.payload.clone()));
+        }
+        self.send(ack_route, ack.payload);
+        let tx = ClientNonInviteTransaction::new(
+            now,
+            bye.payload.clone(),
+            transport.is_reliable(),
+            self.timers,
+        );
+        self.clients.insert(
+            (bye_branch, "BYE".into()),
+            Client {
+                tx,
+                call: None,
+                method: "BYE".into(),
+                route: bye_route,
+            },
+        );
+        self.send(bye_route, bye.payload);
+    }
+
     pub(super) fn send_cancel(&mut self, now: Instant, call: CallId) {
         let give_up_at = now + self.timers.transaction_timeout();
         let Some(Call {
@@ -312,8 +407,8 @@ Content-Length: {len}\r\n\r\n{sdp}",
         *cancel = CancelState::Sent { give_up_at };
         let payload = format!(
             "CANCEL {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\n\
-Call-ID: {}\r\nCSeq: 1 CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\r\n\r\n",
-            client.request_uri, client.via, client.from, client.to, client.call_id
+Call-ID: {}\r\nCSeq: {} CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\r\n\r\n",
+            client.request_uri, client.via, client.from, client.to, client.call_id, client.cseq
         )
         .into_bytes();
         let route = client.route;
@@ -371,10 +466,14 @@ Call-ID: {}\r\nCSeq: 1 CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\r
     pub(super) fn run_invite_client_timers(&mut self, now: Instant) {
         let mut out = Vec::new();
         let mut timed_out = Vec::new();
-        self.invite_clients.retain(|_, client| {
+        let mut reinvites_timed_out = Vec::new();
+        self.invite_clients.retain(|branch, client| {
             while let Some(event) = client.tx.handle_timeout(now) {
                 match event {
                     TransactionEvent::Retransmit(bytes) => out.push((client.route, bytes)),
+                    TransactionEvent::TimedOut if client.reinvite_non_2xx_ack.is_some() => {
+                        reinvites_timed_out.push((client.call, branch.clone()))
+                    }
                     TransactionEvent::TimedOut => timed_out.push(client.call),
                     TransactionEvent::Terminated => {}
                 }
@@ -383,6 +482,9 @@ Call-ID: {}\r\nCSeq: 1 CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\r
         });
         for (route, bytes) in out {
             self.send(route, bytes);
+        }
+        for (call, branch) in reinvites_timed_out {
+            self.on_reinvite_timeout(call, &branch);
         }
         for call in timed_out {
             if self
@@ -427,14 +529,17 @@ impl InviteClient {
     /// The ACK for a 3xx–6xx (RFC 3261 17.1.1.3): part of the INVITE transaction, so the
     /// INVITE's branch, Request-URI and CSeq number, with the response's To tag.
     fn non_2xx_ack(&self, response: &Response) -> Vec<u8> {
+        if let Some(ack) = &self.reinvite_non_2xx_ack {
+            return ack.clone();
+        }
         let to = match response.to.tag.as_deref() {
             Some(tag) => format!("{};tag={tag}", self.to),
             None => self.to.clone(),
         };
         format!(
             "ACK {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\n\
-Call-ID: {}\r\nCSeq: 1 ACK\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\r\n\r\n",
-            self.request_uri, self.via, self.from, self.call_id
+Call-ID: {}\r\nCSeq: {} ACK\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\r\n\r\n",
+            self.request_uri, self.via, self.from, self.call_id, self.cseq
         )
         .into_bytes()
     }

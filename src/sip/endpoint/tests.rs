@@ -709,7 +709,7 @@ fn record_route_is_echoed_and_our_bye_follows_the_route_set() {
 }
 
 #[test]
-fn reinvite_is_answered_with_our_last_sdp_and_reported() {
+fn a_reinvite_is_handed_to_the_switch_and_answered_with_its_sdp() {
     let mut h = Harness::new();
     let (call, tag) = h.confirmed();
     let reinvite = in_dialog(
@@ -721,17 +721,23 @@ fn reinvite_is_answered_with_our_last_sdp_and_reported() {
         "v=0 hold\r\n",
     );
     h.udp(ms(1000), &reinvite);
+    assert!(
+        h.transmits().is_empty(),
+        "nothing answered before the switch"
+    );
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::Reoffer {
+            call,
+            offer: Some("v=0 hold\r\n".into())
+        }]
+    );
+    h.endpoint
+        .answer_reoffer(h.at(ms(1000)), call, "v=0 held\r\n");
     let sent = h.transmits();
     assert_eq!(sent.len(), 1);
     assert_eq!(status_of(&sent[0].payload), 200);
-    assert!(text_of(&sent[0]).ends_with("v=0 ours\r\n"));
-    assert_eq!(
-        h.events(),
-        vec![CallEvent::RemoteSdp {
-            call,
-            sdp: "v=0 hold\r\n".into()
-        }]
-    );
+    assert!(text_of(&sent[0]).ends_with("v=0 held\r\n"));
     // Its 2xx is retransmitted until its ACK too.
     assert_eq!(h.run_until(ms(1500)).len(), 1);
     h.udp(

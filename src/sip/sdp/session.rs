@@ -91,6 +91,12 @@ impl SdpSession {
     /// `direction`; every other m= line keeps its place with port 0.
     pub fn offer(&mut self, direction: Direction) -> String {
         let first = self.current.map_or(Codec::Pcmu, |n| n.codec);
+        self.offer_preferring(first, direction)
+    }
+
+    /// Our offer with `first` listed first (an agent's phone is offered the caller's codec
+    /// first, sparing the bridge a transcoding when the phone can do it).
+    pub fn offer_preferring(&mut self, first: Codec, direction: Direction) -> String {
         let version = self.take_version();
         let mut sdp = String::with_capacity(320);
         write_session_header(&mut sdp, self.local_rtp, self.session_id, version);
