@@ -16,6 +16,7 @@ mod answering;
 mod ivr;
 mod queues;
 mod refusals;
+mod reoffers;
 
 const CALLER: &str = "127.0.0.1:5070";
 const OFFER_PCMA: &str =
