@@ -110,13 +110,14 @@ fn hold_and_resume(
     let prompts = PromptFrames::load(&switch.config_dir);
     let sink = RtpSink::listen(ports.rtp_sink());
     let clock = Clock::now();
-    let run = Sipp::new(scenario, &switch)
+    let sipp = Sipp::new(scenario, &switch)
         .call_id_tag(tag)
         .key("rtp_sink", ports.rtp_sink())
         .key("hold_connection", hold_connection)
         .key("hold_direction", hold_direction)
-        .timeout(Duration::from_secs(30))
-        .run();
+        .timeout(Duration::from_secs(30));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
     let heard = sink.finish();
     assert_sipp_ok("the holding caller", &run, &switch);
     assert_eq!(
@@ -158,6 +159,13 @@ fn hold_and_resume(
         !prompts_heard(&prompts, &after).is_empty(),
         "the prompt is heard again after the un-hold"
     );
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let holds: Vec<String> = event_names(&call)
+        .into_iter()
+        .filter(|n| n == "hold" || n == "resume")
+        .collect();
+    assert_eq!(holds, ["hold", "resume"], "{call:#}");
+    assert_eq!(event(&call, "hold")["by"], "caller", "{call:#}");
 }
 
 #[test]

@@ -451,11 +451,11 @@ impl Switch {
             CallEvent::AckTimeout { call } => {
                 self.hang_up_with(now, call, "no ACK for the 200 OK", "failed");
             }
-            CallEvent::RemoteSdp { call, sdp } => self.on_remote_answer(call, Some(&sdp)),
+            CallEvent::RemoteSdp { call, sdp } => self.on_remote_answer(now, call, Some(&sdp)),
             CallEvent::Reoffer { call, offer } => self.on_reoffer(now, call, offer.as_deref()),
             CallEvent::ReinviteDone { call, status, sdp } => {
                 let answer = sdp.as_deref().filter(|_| (200..300).contains(&status));
-                self.on_remote_answer(call, answer);
+                self.on_remote_answer(now, call, answer);
             }
             CallEvent::Bye { call } => {
                 let outcome = match self.calls.get(&call).map(|c| &c.phase) {
@@ -507,11 +507,11 @@ impl Switch {
             }
             CallEvent::Bye { call } | CallEvent::AckTimeout { call } => self.on_leg_bye(now, call),
             CallEvent::Ended { call } => self.forget_leg(call),
-            CallEvent::RemoteSdp { call, sdp } => self.on_remote_answer(call, Some(&sdp)),
+            CallEvent::RemoteSdp { call, sdp } => self.on_remote_answer(now, call, Some(&sdp)),
             CallEvent::Reoffer { call, offer } => self.on_reoffer(now, call, offer.as_deref()),
             CallEvent::ReinviteDone { call, status, sdp } => {
                 let answer = sdp.as_deref().filter(|_| (200..300).contains(&status));
-                self.on_remote_answer(call, answer);
+                self.on_remote_answer(now, call, answer);
             }
             _ => {}
         }
@@ -797,7 +797,7 @@ impl Switch {
                 let negotiated = session.negotiated();
                 self.endpoint.answer_reoffer(now, call, &answer);
                 if let Some(negotiated) = negotiated {
-                    self.renegotiate_media(call, negotiated);
+                    self.renegotiate_media(now, call, negotiated);
                 }
             }
             Err(error) => {
@@ -813,7 +813,7 @@ impl Switch {
 
     /// The peer's answer to an offer of ours (in an ACK, or the 2xx of our re-INVITE);
     /// `None` when the offer was refused or never answered: what was agreed before stands.
-    fn on_remote_answer(&mut self, call: CallId, answer: Option<&str>) {
+    fn on_remote_answer(&mut self, now: Instant, call: CallId, answer: Option<&str>) {
         let session = match self.calls.get_mut(&call) {
             Some(c) => c.sdp.as_mut(),
             None => self.legs.get_mut(&call).and_then(|l| l.sdp.as_mut()),
@@ -825,27 +825,36 @@ impl Switch {
             return session.withdraw_offer();
         };
         match session.accept_answer(answer) {
-            Ok(negotiated) => self.renegotiate_media(call, negotiated),
+            Ok(negotiated) => self.renegotiate_media(now, call, negotiated),
             Err(error) => {
                 tracing::warn!(call = %call, %error, "unusable SDP answer; media unchanged")
             }
         }
     }
 
-    /// Tells the media engine of a caller's call or an agent's leg what was agreed anew.
-    fn renegotiate_media(&mut self, call: CallId, negotiated: Negotiated) {
-        let (media, started) = match self.calls.get_mut(&call) {
-            Some(c) => (&mut c.media, c.media_started),
+    /// Tells the media engine of a caller's call or an agent's leg what was agreed anew, and
+    /// records a hold or resume on the caller's timeline.
+    fn renegotiate_media(&mut self, now: Instant, call: CallId, negotiated: Negotiated) {
+        let (media, started, record_on, by) = match self.calls.get_mut(&call) {
+            Some(c) => (&mut c.media, c.media_started, call, Party::Caller),
             None => match self.legs.get_mut(&call) {
-                Some(l) => (&mut l.media, l.media_started),
+                Some(l) => (&mut l.media, l.media_started, l.caller, Party::Agent),
                 None => return,
             },
         };
-        let changed = *media != Some(negotiated);
-        *media = Some(negotiated);
-        if started && changed {
+        let previous = media.replace(negotiated);
+        if started && previous != Some(negotiated) {
             self.outputs
                 .push_back(Output::Media(renegotiate_command(call, negotiated)));
+        }
+        match previous.map(|p| p.sends()) {
+            Some(true) if !negotiated.sends() => {
+                self.record(now, record_on, EventKind::Hold { by })
+            }
+            Some(false) if negotiated.sends() => {
+                self.record(now, record_on, EventKind::Resume { by })
+            }
+            _ => {}
         }
     }
 

@@ -159,6 +159,15 @@ pub enum EventKind {
         agent: String,
         state: String,
     },
+    /// A party put the call on hold (a re-INVITE or UPDATE with sendonly, inactive or
+    /// c=0.0.0.0): the switch stopped sending it media.
+    Hold {
+        by: Party,
+    },
+    /// The party that held the call took it back: media flows to it again.
+    Resume {
+        by: Party,
+    },
 }
 
 impl EventKind {
@@ -193,6 +202,8 @@ impl EventKind {
             EventKind::Voicemail { .. } => "voicemail",
             EventKind::WrapUp { .. } => "wrap_up",
             EventKind::FeatureCode { .. } => "feature_code",
+            EventKind::Hold { .. } => "hold",
+            EventKind::Resume { .. } => "resume",
         }
     }
 }

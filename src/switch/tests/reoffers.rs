@@ -85,6 +85,18 @@ fn a_hold_reinvite_is_answered_recvonly_and_stops_our_rtp_until_unhold() {
             send: true,
         })
     );
+    let holds: Vec<EventKind> = h
+        .kinds()
+        .into_iter()
+        .filter(|k| matches!(k, EventKind::Hold { .. } | EventKind::Resume { .. }))
+        .collect();
+    assert_eq!(
+        holds,
+        vec![
+            EventKind::Hold { by: Party::Caller },
+            EventKind::Resume { by: Party::Caller }
+        ]
+    );
     // The origin version went up with each answer.
     let origin = |r: &str| r.lines().find(|l| l.starts_with("o=")).unwrap().to_string();
     let versions: Vec<u64> = [
