@@ -190,3 +190,52 @@ fn an_update_offer_is_answered_like_a_reinvite() {
         Some(MediaCommand::Renegotiate { send: false, .. })
     ));
 }
+
+#[test]
+fn an_agent_phone_holding_gets_recvonly_and_its_leg_stops_sending() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            for queue in c.dialplan.queues.values_mut() {
+                queue.whisper = None;
+            }
+        },
+        '1',
+    );
+    let invite = h.invites_to_agents()[0].clone();
+    h.sip_from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
+    let leg = h
+        .media
+        .iter()
+        .find_map(|m| match m {
+            MediaCommand::Bridge { a, b } => Some(if *a == CallId(1) { *b } else { *a }),
+            _ => None,
+        })
+        .expect("bridged");
+    let line = |name: &str| {
+        invite
+            .split("\r\n")
+            .find(|l| l.starts_with(&format!("{name}:")))
+            .unwrap()
+            .to_string()
+    };
+    let from_phone = |cseq: u32, direction: &str| {
+        let sdp = offer("127.0.0.1", 7000, "0", direction);
+        format!(
+            "INVITE sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:61001;branch=z9hG4bK-agenthold{cseq}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1:61001>;tag=phone\r\n{}\r\n{}\r\nCSeq: {cseq} INVITE\r\n\
+Contact: <sip:agent@127.0.0.1:61001>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            line("From").replacen("From:", "To:", 1),
+            line("Call-ID"),
+            sdp.len()
+        )
+    };
+    h.sip_from_phone("1001", &from_phone(1, "sendonly"));
+    let answer = h.last_response(200);
+    assert!(answer.contains("CSeq: 1 INVITE"), "{answer}");
+    assert_eq!(direction_of(&answer), vec!["a=recvonly"]);
+    assert!(matches!(
+        renegotiations(&h).last(),
+        Some(MediaCommand::Renegotiate { call, send: false, .. }) if *call == leg
+    ));
+    assert!(h.kinds().contains(&EventKind::Hold { by: Party::Agent }));
+}
