@@ -147,10 +147,14 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn run_ack_timers(&mut self, now: Instant) {
+    /// The 2xx retransmissions and the ACK deadline of the `due` calls.
+    pub(super) fn run_ack_timers(&mut self, now: Instant, due: &[CallId]) {
         let t2 = self.timers.t2;
         let mut out = Vec::new();
-        for (call, c) in self.calls.iter_mut() {
+        for call in due {
+            let Some(c) = self.calls.get_mut(call) else {
+                continue;
+            };
             let Some(wait) = c.ack_wait.as_mut() else {
                 continue;
             };
