@@ -1,9 +1,11 @@
-//! SIP hot paths: parsing and validating a typical INVITE with SDP (target < 20 µs), and an
-//! OPTIONS keep-alive through the whole endpoint (parse, validate, transaction, 200 out).
+//! SIP hot paths: parsing and validating a typical INVITE with SDP (target < 20 µs), an
+//! OPTIONS keep-alive through the whole endpoint (parse, validate, transaction, 200 out), and
+//! the same with 80,000 live transactions (2,500 OPTIONS/s, each alive 32 s): what one message
+//! and one timer cost must not grow with the table.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hotline::sip::{message, Endpoint, EndpointConfig, Transport};
@@ -74,5 +76,56 @@ fn options_through_endpoint(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse_invite, options_through_endpoint);
+/// An endpoint holding `live` OPTIONS server transactions that arrived 400 µs apart (2,500/s)
+/// from `t0`; returns it with the instant after the last one.
+fn endpoint_with_live_transactions(live: u64, t0: Instant) -> (Endpoint, SocketAddr, Instant) {
+    let pbx: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+    let mut config = EndpointConfig::new("192.0.2.1:5060".parse().unwrap());
+    config.trusted = vec![(pbx.ip(), 32)];
+    let mut endpoint = Endpoint::new(config);
+    let mut now = t0;
+    for n in 0..live {
+        endpoint.handle_input(now, Transport::Udp, pbx, options(n).as_bytes());
+        while endpoint.poll_transmit().is_some() {}
+        now += Duration::from_micros(400);
+    }
+    (endpoint, pbx, now)
+}
+
+fn with_80k_live_transactions(c: &mut Criterion) {
+    const LIVE: u64 = 80_000;
+    let t0 = Instant::now();
+    let (mut endpoint, pbx, mut now) = endpoint_with_live_transactions(LIVE, t0);
+    let _ = endpoint.poll_timeout();
+    c.bench_function("sip poll_timeout with 80,000 live transactions", |b| {
+        b.iter(|| black_box(endpoint.poll_timeout()))
+    });
+    // The driver's loop at 2,500 OPTIONS/s in steady state: each message makes one new
+    // transaction, and the one that arrived 32 s earlier expires.
+    let mut n = LIVE;
+    c.bench_function(
+        "sip OPTIONS + poll_timeout + due timers with 80,000 live transactions",
+        |b| {
+            b.iter(|| {
+                now += Duration::from_micros(400);
+                endpoint.handle_input(now, Transport::Udp, pbx, options(n).as_bytes());
+                n += 1;
+                while let Some(transmit) = endpoint.poll_transmit() {
+                    black_box(transmit);
+                }
+                if endpoint.poll_timeout().is_some_and(|at| at <= now) {
+                    endpoint.handle_timeout(now);
+                }
+                black_box(endpoint.poll_timeout())
+            })
+        },
+    );
+}
+
+criterion_group!(
+    benches,
+    parse_invite,
+    options_through_endpoint,
+    with_80k_live_transactions
+);
 criterion_main!(benches);

@@ -12,7 +12,7 @@
 //! transactions' timers and the response writers. By concept: [`registration`] (who a phone
 //! is), [`in_dialog`] (requests within a call), [`outgoing`] (calls we place).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,7 @@ use super::transaction::{
     ServerInviteTransaction, ServerNonInviteTransaction, Timers, TransactionEvent,
 };
 use super::{CallEvent, CallId, EndpointConfig, Transmit, Transport};
+use timer_queue::{CachedDeadline, Deadline, Timed};
 
 /// RFC 3261 17.2.3 server transaction identity: branch, sent-by and method (ACK and CANCEL
 /// look up the INVITE's entry by using "INVITE" here).
@@ -200,20 +201,21 @@ pub struct Endpoint {
     timers: Timers,
     rng: StdRng,
     next_call: u64,
-    calls: BTreeMap<CallId, Call>,
+    /// The tables with timers keep their deadlines in order ([`Timed`]): no event scans them.
+    calls: Timed<CallId, Call>,
     /// (Call-ID, our tag) → call.
     dialogs: HashMap<(String, String), CallId>,
-    invite_servers: HashMap<ServerKey, InviteServer>,
-    non_invite_servers: HashMap<ServerKey, NonInviteServer>,
+    invite_servers: Timed<ServerKey, InviteServer>,
+    non_invite_servers: Timed<ServerKey, NonInviteServer>,
     /// Non-INVITE client transactions by (branch, method): a CANCEL shares its INVITE's branch.
-    clients: HashMap<(String, String), Client>,
-    invite_clients: HashMap<String, InviteClient>,
+    clients: Timed<(String, String), Client>,
+    invite_clients: Timed<String, InviteClient>,
     /// Dialog-creating INVITEs seen lately, to spot merged requests (RFC 3261 8.2.2.2).
     recent_invites: RecentInvites,
     phones: HashMap<String, PhoneCredentials>,
     auth: DigestAuthenticator,
     limiter: FailureLimiter,
-    registrar: Registrar,
+    registrar: CachedDeadline<Registrar>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<CallEvent>,
 }
@@ -237,18 +239,18 @@ impl Endpoint {
             config.auth_failure_window,
             config.auth_block,
         );
-        let registrar = Registrar::new(config.min_expires, config.max_expires);
+        let registrar = CachedDeadline::new(Registrar::new(config.min_expires, config.max_expires));
         Endpoint {
             config,
             timers,
             rng: StdRng::from_entropy(),
             next_call: 1,
-            calls: BTreeMap::new(),
+            calls: Timed::new(),
             dialogs: HashMap::new(),
-            invite_servers: HashMap::new(),
-            non_invite_servers: HashMap::new(),
-            clients: HashMap::new(),
-            invite_clients: HashMap::new(),
+            invite_servers: Timed::new(),
+            non_invite_servers: Timed::new(),
+            clients: Timed::new(),
+            invite_clients: Timed::new(),
             recent_invites: RecentInvites::default(),
             phones,
             auth,
@@ -287,46 +289,20 @@ impl Endpoint {
         self.events.pop_front()
     }
 
-    /// The earliest pending timer.
+    /// The earliest pending timer (O(log n) amortised: each table keeps its deadlines in a
+    /// heap).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let servers = self
-            .invite_servers
-            .values()
-            .filter_map(|s| s.tx.poll_timeout());
-        let others = self
-            .non_invite_servers
-            .values()
-            .filter_map(|s| s.tx.poll_timeout());
-        let clients = self.clients.values().filter_map(|c| c.tx.poll_timeout());
-        let invite_clients = self
-            .invite_clients
-            .values()
-            .filter_map(|c| c.tx.poll_timeout());
-        let acks = self.calls.values().filter_map(|c| {
-            c.ack_wait
-                .as_ref()
-                .map(|w| w.next.map_or(w.deadline, |n| n.min(w.deadline)))
-        });
-        let cancels = self.calls.values().filter_map(|c| match c.origin {
-            Origin::Ours {
-                cancel: CancelState::Sent { give_up_at },
-                ..
-            } if c.phase == Phase::Calling => Some(give_up_at),
-            _ => None,
-        });
-        servers
-            .chain(others)
-            .chain(clients)
-            .chain(invite_clients)
-            .chain(acks)
-            .chain(cancels)
-            .chain(
-                self.calls
-                    .values()
-                    .filter_map(|c| c.our_reinvite.as_ref().and_then(|r| r.retry_at)),
-            )
-            .chain(self.registrar.next_expiry())
-            .min()
+        [
+            self.invite_servers.next_deadline(),
+            self.non_invite_servers.next_deadline(),
+            self.clients.next_deadline(),
+            self.invite_clients.next_deadline(),
+            self.calls.next_deadline(),
+            self.registrar.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// One datagram, or one message framed by [`super::stream_frame_len`] on TCP.
@@ -361,15 +337,18 @@ impl Endpoint {
         }
     }
 
-    /// Fires every timer due at `now`.
+    /// Fires every timer due at `now`; only the entries due are visited.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.run_invite_server_timers(now);
         self.run_non_invite_server_timers(now);
         self.run_client_timers(now);
         self.run_invite_client_timers(now);
-        self.run_cancel_timers(now);
-        self.run_ack_timers(now);
-        self.run_reinvite_retry_timers(now);
+        // In call order, as the events of calls due at the same time always came.
+        let mut due_calls = self.calls.take_due(now);
+        due_calls.sort_unstable();
+        self.run_cancel_timers(now, &due_calls);
+        self.run_ack_timers(now, &due_calls);
+        self.run_reinvite_retry_timers(now, &due_calls);
         self.run_binding_expiry(now);
     }
 
@@ -697,32 +676,46 @@ impl Endpoint {
     // Timers.
 
     fn run_invite_server_timers(&mut self, now: Instant) {
-        let mut out = Vec::new();
-        self.invite_servers.retain(|_, server| {
+        for key in self.invite_servers.take_due(now) {
+            let Some(server) = self.invite_servers.get_mut(&key) else {
+                continue;
+            };
+            let mut out = Vec::new();
             while let Some(event) = server.tx.handle_timeout(now) {
                 match event {
-                    TransactionEvent::Retransmit(bytes) => out.push((server.route, bytes)),
+                    TransactionEvent::Retransmit(bytes) => out.push(bytes),
                     TransactionEvent::TimedOut => {
                         debug!(call = %server.call, "no ACK for a final error response (Timer H)")
                     }
                     TransactionEvent::Terminated => {}
                 }
             }
-            !server.tx.is_terminated()
-        });
-        for (route, bytes) in out {
-            self.send(route, bytes);
+            let route = server.route;
+            if server.tx.is_terminated() {
+                self.invite_servers.remove(&key);
+            }
+            for bytes in out {
+                self.send(route, bytes);
+            }
         }
     }
 
     fn run_non_invite_server_timers(&mut self, now: Instant) {
-        self.non_invite_servers.retain(|_, server| {
+        for key in self.non_invite_servers.take_due(now) {
+            let Some(server) = self.non_invite_servers.get_mut(&key) else {
+                continue;
+            };
             while server.tx.handle_timeout(now).is_some() {}
-            !server.tx.is_terminated()
-        });
+            if server.tx.is_terminated() {
+                self.non_invite_servers.remove(&key);
+            }
+        }
     }
 
     fn run_binding_expiry(&mut self, now: Instant) {
+        if self.registrar.next_deadline().is_none_or(|at| at > now) {
+            return;
+        }
         for (user, bindings) in self.registrar.expire(now) {
             debug!(%user, left = bindings.len(), "binding expired");
             self.events
@@ -926,10 +919,73 @@ fn new_branch(rng: &mut StdRng) -> String {
     format!("z9hG4bK{:016x}", rng.gen::<u64>())
 }
 
+impl Deadline for InviteServer {
+    fn deadline(&self) -> Option<Instant> {
+        self.tx.poll_timeout()
+    }
+    fn is_finished(&self) -> bool {
+        self.tx.is_terminated()
+    }
+}
+
+impl Deadline for NonInviteServer {
+    fn deadline(&self) -> Option<Instant> {
+        self.tx.poll_timeout()
+    }
+    fn is_finished(&self) -> bool {
+        self.tx.is_terminated()
+    }
+}
+
+impl Deadline for Client {
+    fn deadline(&self) -> Option<Instant> {
+        self.tx.poll_timeout()
+    }
+    fn is_finished(&self) -> bool {
+        self.tx.is_terminated()
+    }
+}
+
+impl Deadline for InviteClient {
+    fn deadline(&self) -> Option<Instant> {
+        self.tx.poll_timeout()
+    }
+    fn is_finished(&self) -> bool {
+        self.tx.is_terminated()
+    }
+}
+
+/// A call's own timers: the 2xx retransmission until the ACK, and giving up our INVITE
+/// after its CANCEL.
+impl Deadline for Call {
+    fn deadline(&self) -> Option<Instant> {
+        let ack = self
+            .ack_wait
+            .as_ref()
+            .map(|w| w.next.map_or(w.deadline, |n| n.min(w.deadline)));
+        let cancel = match self.origin {
+            Origin::Ours {
+                cancel: CancelState::Sent { give_up_at },
+                ..
+            } if self.phase == Phase::Calling => Some(give_up_at),
+            _ => None,
+        };
+        let retry = self.our_reinvite.as_ref().and_then(|r| r.retry_at);
+        ack.into_iter().chain(cancel).chain(retry).min()
+    }
+}
+
+impl Deadline for Registrar {
+    fn deadline(&self) -> Option<Instant> {
+        self.next_expiry()
+    }
+}
+
 mod in_dialog;
 mod outgoing;
 use in_dialog::{OurReinvite, PendingReoffer, RecentInvites};
 mod registration;
+mod timer_queue;
 
 #[cfg(test)]
 mod in_dialog_tests;
@@ -937,3 +993,5 @@ mod in_dialog_tests;
 mod phone_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timer_tests;

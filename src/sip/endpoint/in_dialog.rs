@@ -425,10 +425,14 @@ impl Endpoint {
 
     /// Re-INVITEs of ours whose 491 wait is over go out again, unless the peer's own
     /// exchange is still open (then a little later).
-    pub(super) fn run_reinvite_retry_timers(&mut self, now: Instant) {
+    /// `due`: the calls whose timer is due at `now`.
+    pub(super) fn run_reinvite_retry_timers(&mut self, now: Instant, due_calls: &[CallId]) {
         let t1 = self.timers.t1;
         let mut due = Vec::new();
-        for (call, c) in self.calls.iter_mut() {
+        for call in due_calls {
+            let Some(c) = self.calls.get_mut(call) else {
+                continue;
+            };
             let Some(ours) = c.our_reinvite.as_mut() else {
                 continue;
             };
@@ -566,10 +570,14 @@ impl Endpoint {
             .is_none_or(|c| c.dialog.accept_remote_cseq(request.cseq))
     }
 
-    pub(super) fn run_ack_timers(&mut self, now: Instant) {
+    /// The 2xx retransmissions and the ACK deadline of the `due` calls.
+    pub(super) fn run_ack_timers(&mut self, now: Instant, due: &[CallId]) {
         let t2 = self.timers.t2;
         let mut out = Vec::new();
-        for (call, c) in self.calls.iter_mut() {
+        for call in due {
+            let Some(c) = self.calls.get_mut(call) else {
+                continue;
+            };
             let Some(wait) = c.ack_wait.as_mut() else {
                 continue;
             };

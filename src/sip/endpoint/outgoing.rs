@@ -434,7 +434,10 @@ Call-ID: {}\r\nCSeq: {} CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\
     pub(super) fn run_client_timers(&mut self, now: Instant) {
         let mut out = Vec::new();
         let mut ended = Vec::new();
-        self.clients.retain(|_, client| {
+        for key in self.clients.take_due(now) {
+            let Some(client) = self.clients.get_mut(&key) else {
+                continue;
+            };
             while let Some(event) = client.tx.handle_timeout(now) {
                 match event {
                     TransactionEvent::Retransmit(bytes) => out.push((client.route, bytes)),
@@ -447,8 +450,10 @@ Call-ID: {}\r\nCSeq: {} CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\
                     TransactionEvent::Terminated => {}
                 }
             }
-            !client.tx.is_terminated()
-        });
+            if client.tx.is_terminated() {
+                self.clients.remove(&key);
+            }
+        }
         for (route, bytes) in out {
             self.send(route, bytes);
         }
@@ -467,7 +472,10 @@ Call-ID: {}\r\nCSeq: {} CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\
         let mut out = Vec::new();
         let mut timed_out = Vec::new();
         let mut reinvites_timed_out = Vec::new();
-        self.invite_clients.retain(|branch, client| {
+        for branch in self.invite_clients.take_due(now) {
+            let Some(client) = self.invite_clients.get_mut(&branch) else {
+                continue;
+            };
             while let Some(event) = client.tx.handle_timeout(now) {
                 match event {
                     TransactionEvent::Retransmit(bytes) => out.push((client.route, bytes)),
@@ -478,8 +486,10 @@ Call-ID: {}\r\nCSeq: {} CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\
                     TransactionEvent::Terminated => {}
                 }
             }
-            !client.tx.is_terminated()
-        });
+            if client.tx.is_terminated() {
+                self.invite_clients.remove(&branch);
+            }
+        }
         for (route, bytes) in out {
             self.send(route, bytes);
         }
@@ -501,21 +511,19 @@ Call-ID: {}\r\nCSeq: {} CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\
     }
 
     /// RFC 3261 9.1: no final response 64*T1 after our CANCEL: the INVITE is given up.
-    pub(super) fn run_cancel_timers(&mut self, now: Instant) {
-        let due: Vec<(CallId, String)> = self
-            .calls
-            .iter()
-            .filter_map(|(call, c)| match &c.origin {
+    /// `due`: the calls whose timer is due at `now`.
+    pub(super) fn run_cancel_timers(&mut self, now: Instant, due: &[CallId]) {
+        for &call in due {
+            let Some(c) = self.calls.get(&call) else {
+                continue;
+            };
+            let branch = match &c.origin {
                 Origin::Ours {
                     branch,
                     cancel: CancelState::Sent { give_up_at },
-                } if c.phase == Phase::Calling && *give_up_at <= now => {
-                    Some((*call, branch.clone()))
-                }
-                _ => None,
-            })
-            .collect();
-        for (call, branch) in due {
+                } if c.phase == Phase::Calling && *give_up_at <= now => branch.clone(),
+                _ => continue,
+            };
             warn!(%call, "no final response 64*T1 after our CANCEL: INVITE given up");
             self.invite_clients.remove(&branch);
             self.forget_call(call);
