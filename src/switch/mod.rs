@@ -315,7 +315,8 @@ impl Switch {
                 }
             }
         }
-        if !self.acd.end_wrap_ups(now).is_empty() {
+        let wrap_ups_ended = !self.acd.end_wrap_ups(now).is_empty();
+        if self.acd.end_rests(now) || wrap_ups_ended {
             self.dispatch(now);
         }
         self.drain_endpoint(now);
@@ -325,6 +326,7 @@ impl Switch {
         let ours = [
             self.timers.first().map(|(at, _)| *at),
             self.acd.next_wrap_up_end(),
+            self.acd.next_rest_end(),
         ]
         .into_iter()
         .flatten()

@@ -18,6 +18,11 @@ const MAX_WAIT_LIMIT: Duration = Duration::from_secs(600);
 const DEFAULT_EXIT_NOTICE: Duration = Duration::from_secs(30);
 const DEFAULT_ANNOUNCE_EVERY: Duration = Duration::from_secs(30);
 const DEFAULT_MOH: &str = "moh";
+const DEFAULT_RETRY_AFTER_REFUSAL: Duration = Duration::from_secs(5);
+/// Three refusals in a row is no longer one busy moment: the phone is on do-not-disturb,
+/// unplugged from its handset or misconfigured, and every caller offered to it waits
+/// through another refusal. Three still forgives a single busy press or two.
+const DEFAULT_PAUSE_AFTER_REFUSALS: u32 = 3;
 
 /// A queue calls wait in until an agent with the queue's skills answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +48,14 @@ pub struct Queue {
     pub moh: String,
     /// Played to the agent before connecting, when set.
     pub whisper: Option<String>,
+    /// An agent whose phone refused an offer from this queue (busy, declined, any failure)
+    /// is not offered a call again for this long (default 5 s; Asterisk's `retry`), so a
+    /// phone that always refuses is not sent an INVITE storm. Other agents are offered the
+    /// call meanwhile.
+    pub retry_after_refusal: Duration,
+    /// After this many refused offers in a row an agent is set not ready, as if they had
+    /// dialled the not-ready code (default 3; 0 never pauses; Asterisk's `autopause`).
+    pub pause_after_refusals: u32,
 }
 
 impl Queue {
@@ -177,6 +190,8 @@ pub(super) struct RawQueue {
     announce_every: Option<String>,
     moh: Option<String>,
     whisper: Option<String>,
+    retry_after_refusal: Option<String>,
+    pause_after_refusals: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -268,6 +283,23 @@ impl Checker<'_> {
         let whisper = raw
             .whisper
             .map(|whisper| self.prompt_name(&format!("{key}.whisper"), whisper));
+        let retry_after_refusal = self.positive_duration(
+            &format!("{key}.retry_after_refusal"),
+            raw.retry_after_refusal,
+            DEFAULT_RETRY_AFTER_REFUSAL,
+        );
+        if !retry_after_refusal.is_zero() && retry_after_refusal < Duration::from_secs(1) {
+            self.error(
+                &format!("{key}.retry_after_refusal"),
+                format!(
+                    "{} would re-offer a refusing phone several times a second; use at least 1s",
+                    format_duration(retry_after_refusal)
+                ),
+            );
+        }
+        let pause_after_refusals = raw
+            .pause_after_refusals
+            .unwrap_or(DEFAULT_PAUSE_AFTER_REFUSALS);
         Queue {
             name: name.to_string(),
             prompt,
@@ -281,6 +313,8 @@ impl Checker<'_> {
             announce_every,
             moh,
             whisper,
+            retry_after_refusal,
+            pause_after_refusals,
         }
     }
 

@@ -18,9 +18,23 @@ pub struct Standards {
     pub answer_after_rings: u32,
     /// S2: a greeting prompt longer than this is refused.
     pub greeting_max: Duration,
-    /// Simultaneous calls; beyond it a new call gets 503 at once instead of ringing on.
+    /// Simultaneous calls; beyond it a new call gets 503 at once instead of ringing on
+    /// (default [`DEFAULT_MAX_CALLS`]).
     pub max_calls: Option<u32>,
+    /// New calls (INVITEs) one source address may start per second; beyond it a new call
+    /// gets 503 with Retry-After at once (default [`DEFAULT_NEW_CALLS_PER_SOURCE`]).
+    pub new_calls_per_source: u32,
 }
+
+/// A call centre switch of this kind serves tens of agents: 200 calls at once is a hundred
+/// agents talking and as many callers waiting. Each call holds up to two RTP ports and a
+/// media task; the limit keeps a flood (or a trunk misrouting) from taking every port and
+/// all the CPU the calls in progress need, long before the default 5,000 port pairs run out.
+pub const DEFAULT_MAX_CALLS: u32 = 200;
+/// Ten new calls a second from one address fills 200 lines in 20 s — more than any trunk
+/// sends a centre this size at its busiest (one new call a second is a busy hour) — while a
+/// flood from one address is held to ten calls a second.
+pub const DEFAULT_NEW_CALLS_PER_SOURCE: u32 = 10;
 
 impl Default for Standards {
     fn default() -> Self {
@@ -29,7 +43,8 @@ impl Default for Standards {
             ring_cadence: RingCadence::CHINA,
             answer_after_rings: 1,
             greeting_max: Duration::from_secs(10),
-            max_calls: None,
+            max_calls: Some(DEFAULT_MAX_CALLS),
+            new_calls_per_source: DEFAULT_NEW_CALLS_PER_SOURCE,
         }
     }
 }
@@ -55,6 +70,7 @@ pub(super) struct RawStandards {
     answer_after_rings: Option<u32>,
     greeting_max: Option<String>,
     max_calls: Option<u32>,
+    new_calls_per_source: Option<u32>,
 }
 
 impl Checker<'_> {
@@ -97,7 +113,15 @@ impl Checker<'_> {
         if raw.max_calls == Some(0) {
             self.error(
                 "standards.max_calls",
-                "0 would refuse every call; leave it out for no limit",
+                format!(
+                    "0 would refuse every call; leave it out for the default {DEFAULT_MAX_CALLS}"
+                ),
+            );
+        }
+        if raw.new_calls_per_source == Some(0) {
+            self.error(
+                "standards.new_calls_per_source",
+                format!("0 would refuse every call; leave it out for the default {DEFAULT_NEW_CALLS_PER_SOURCE} a second"),
             );
         }
         Standards {
@@ -105,14 +129,17 @@ impl Checker<'_> {
             ring_cadence,
             answer_after_rings,
             greeting_max,
-            max_calls: raw.max_calls,
+            max_calls: raw.max_calls.or(defaults.max_calls),
+            new_calls_per_source: raw
+                .new_calls_per_source
+                .unwrap_or(defaults.new_calls_per_source),
         }
     }
 }
 
 pub(crate) fn describe_standards(standards: &Standards) -> String {
     format!(
-        "answer within {} rings, ring cadence \"{}\", answer after {} ring(s) ({} after alerting), greeting at most {}{}",
+        "answer within {} rings, ring cadence \"{}\", answer after {} ring(s) ({} after alerting), greeting at most {}{}, at most {} new calls a second from one address",
         standards.answer_within_rings,
         standards.ring_cadence,
         standards.answer_after_rings,
@@ -121,6 +148,7 @@ pub(crate) fn describe_standards(standards: &Standards) -> String {
         match standards.max_calls {
             Some(limit) => format!(", at most {limit} calls at once"),
             None => String::new(),
-        }
+        },
+        standards.new_calls_per_source
     )
 }

@@ -11,6 +11,7 @@ use super::*;
 use crate::config::{self, Config, QueueExit};
 use crate::sip::{Binding, EndpointConfig};
 
+mod agent_refusals;
 mod agents;
 mod answering;
 mod ivr;
