@@ -14,6 +14,7 @@ use crate::sip::{Binding, EndpointConfig};
 mod agent_refusals;
 mod agents;
 mod answering;
+mod floods;
 mod ivr;
 mod queues;
 mod refusals;
