@@ -31,9 +31,9 @@ pub struct Standards {
 /// media task; the limit keeps a flood (or a trunk misrouting) from taking every port and
 /// all the CPU the calls in progress need, long before the default 5,000 port pairs run out.
 pub const DEFAULT_MAX_CALLS: u32 = 200;
-/// Ten new calls a second from one address fills 200 lines in 20 s — more than any trunk
-/// sends a centre this size at its busiest (one new call a second is a busy hour) — while a
-/// flood from one address is held to ten calls a second.
+/// Ten new calls a second from one address (after a burst of twenty at once) fills 200
+/// lines in 20 s — more than any trunk sends a centre this size at its busiest (one new call
+/// a second is a busy hour) — while a flood from one address is held to ten calls a second.
 pub const DEFAULT_NEW_CALLS_PER_SOURCE: u32 = 10;
 
 impl Default for Standards {

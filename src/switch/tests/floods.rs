@@ -71,15 +71,16 @@ fn a_call_never_acked_gives_its_rtp_port_back_after_five_seconds_for_the_next_ca
 
 #[test]
 fn new_calls_from_one_address_over_the_rate_get_503_with_retry_after_once_and_others_get_through() {
+    // Three a second: a burst of six at once, then one every third of a second.
     let mut h = Harness::new(|c| c.dialplan.standards.new_calls_per_source = 3);
-    for n in 1..=4 {
+    for n in 1..=7 {
         h.sip(&nth_call(&invite("4008", Some(OFFER_PCMA)), n, "1000"));
     }
-    for n in 1..=3 {
+    for n in 1..=6 {
         assert_eq!(h.responses_to(&call_id_of(n)), vec![100, 180], "call {n}");
     }
-    assert_eq!(h.responses_to(&call_id_of(4)), vec![100, 503]);
-    let refused = h.response_to(&call_id_of(4), 503);
+    assert_eq!(h.responses_to(&call_id_of(7)), vec![100, 503]);
+    let refused = h.response_to(&call_id_of(7), 503);
     assert_eq!(
         header_value(&refused, "Retry-After").as_deref(),
         Some("5"),
@@ -88,30 +89,33 @@ fn new_calls_from_one_address_over_the_rate_get_503_with_retry_after_once_and_ot
     // Another address still gets through at once.
     h.sip_from(
         ELSEWHERE,
-        &nth_call(&invite("4008", Some(OFFER_PCMA)), 5, "5000"),
+        &nth_call(&invite("4008", Some(OFFER_PCMA)), 8, "5000"),
     );
-    assert_eq!(h.responses_to(&call_id_of(5)), vec![100, 180]);
+    assert_eq!(h.responses_to(&call_id_of(8)), vec![100, 180]);
     // The refused call left no record: a flood does not fill the call records.
     let begun = h
         .records
         .iter()
         .filter(|r| matches!(r, RecordCommand::Begin(_)))
         .count();
-    assert_eq!(begun, 4);
-    // A tenth of a second per call later, the first address may start one more.
+    assert_eq!(begun, 7);
+    // A third of a second later, the first address may start one more, and only one.
     h.advance(Duration::from_millis(334));
-    h.sip(&nth_call(&invite("4008", Some(OFFER_PCMA)), 6, "1000"));
-    assert_eq!(h.responses_to(&call_id_of(6)), vec![100, 180]);
+    h.sip(&nth_call(&invite("4008", Some(OFFER_PCMA)), 9, "1000"));
+    h.sip(&nth_call(&invite("4008", Some(OFFER_PCMA)), 10, "1000"));
+    assert_eq!(h.responses_to(&call_id_of(9)), vec![100, 180]);
+    assert_eq!(h.responses_to(&call_id_of(10)), vec![100, 503]);
 }
 
 #[test]
 fn a_503_to_an_address_that_never_acks_is_sent_once_and_not_retransmitted() {
     let mut h = Harness::new(|c| c.dialplan.standards.new_calls_per_source = 1);
-    h.sip(&nth_call(&invite("4008", Some(OFFER_PCMA)), 1, "1000"));
-    h.sip(&nth_call(&invite("4008", Some(OFFER_PCMA)), 2, "1000"));
+    for n in 1..=3 {
+        h.sip(&nth_call(&invite("4008", Some(OFFER_PCMA)), n, "1000"));
+    }
     h.advance(Duration::from_secs(40));
     assert_eq!(
-        h.responses_to(&call_id_of(2)),
+        h.responses_to(&call_id_of(3)),
         vec![100, 503],
         "one 503 in 40 s, however long the forged caller stays silent"
     );
