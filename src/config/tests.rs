@@ -1339,3 +1339,55 @@ fn an_unknown_digest_algorithm_is_refused() {
         vec!["hardware/phones.toml: registrar.digest_algorithms: \"SHA-1\" is not a digest algorithm; use \"MD5\" or \"SHA-256\""]
     );
 }
+
+#[test]
+fn call_limits_default_to_200_calls_and_10_new_calls_a_second_from_one_address() {
+    let standards = load(write_dir(GOOD).path()).unwrap().dialplan.standards;
+    assert_eq!(standards.max_calls, Some(200));
+    assert_eq!(standards.new_calls_per_source, 10);
+    let dir = write_dir(&format!(
+        "[standards]\nmax_calls = 30\nnew_calls_per_source = 2\n{GOOD}"
+    ));
+    let standards = load(dir.path()).unwrap().dialplan.standards;
+    assert_eq!(standards.max_calls, Some(30));
+    assert_eq!(standards.new_calls_per_source, 2);
+    assert_eq!(
+        errors_for(&format!(
+            "[standards]\nmax_calls = 0\nnew_calls_per_source = 0\n{GOOD}"
+        )),
+        vec![
+            "dialplans/hotline.toml: standards.max_calls: 0 would refuse every call; leave it out for the default 200",
+            "dialplans/hotline.toml: standards.new_calls_per_source: 0 would refuse every call; leave it out for the default 10 a second",
+        ]
+    );
+}
+
+#[test]
+fn an_agent_who_refuses_rests_five_seconds_and_is_paused_after_three_refusals_by_default() {
+    let config = load(write_dir(GOOD).path()).unwrap();
+    let sales = &config.dialplan.queues["sales"];
+    assert_eq!(sales.retry_after_refusal, Duration::from_secs(5));
+    assert_eq!(sales.pause_after_refusals, 3);
+    let dir = write_dir(&with_sales_queue(
+        "retry_after_refusal = \"30s\"\npause_after_refusals = 0",
+    ));
+    let sales = &load(dir.path()).unwrap().dialplan.queues["sales"];
+    assert_eq!(sales.retry_after_refusal, Duration::from_secs(30));
+    assert_eq!(sales.pause_after_refusals, 0);
+}
+
+#[test]
+fn a_rest_after_refusal_under_a_second_would_be_a_storm_and_is_refused() {
+    assert_single_error(
+        &with_sales_queue("retry_after_refusal = \"0s\""),
+        "dialplans/hotline.toml: queue.sales.retry_after_refusal: must be longer than 0s",
+    );
+    assert_single_error(
+        &with_sales_queue("retry_after_refusal = \"200ms\""),
+        "dialplans/hotline.toml: queue.sales.retry_after_refusal: 200ms would re-offer a refusing phone several times a second; use at least 1s",
+    );
+    assert_single_error(
+        &with_sales_queue("retry_after_refusal = \"5\""),
+        "dialplans/hotline.toml: queue.sales.retry_after_refusal: duration \"5\" has no unit; write it like \"5s\" or \"5ms\"",
+    );
+}

@@ -391,6 +391,27 @@ impl Endpoint {
         }
     }
 
+    /// A final 3xx–6xx like [`Endpoint::reject`], but sent once: over UDP it is not
+    /// retransmitted while the ACK is awaited, so one INVITE from a forged address never
+    /// turns into eleven responses to it; a retransmitted INVITE still gets it again, one
+    /// for one, so a real caller whose response was lost still hears it.
+    pub fn reject_once(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: u16,
+        retry_after: Option<u32>,
+    ) {
+        let key = match self.calls.get(&call).map(|c| &c.origin) {
+            Some(Origin::Theirs { key, .. }) => Some(key.clone()),
+            _ => None,
+        };
+        self.reject(now, call, status, retry_after);
+        if let Some(server) = key.and_then(|key| self.invite_servers.get_mut(&key)) {
+            server.tx.stop_retransmitting();
+        }
+    }
+
     /// BYE on an answered call (also before its ACK). On an incoming call not yet answered
     /// this answers 480 instead; either way `Ended` follows. On a call we placed that is not
     /// answered yet this is [`Endpoint::cancel`] (and `OutgoingFailed` follows instead).

@@ -205,6 +205,12 @@ impl ServerInviteTransaction {
     pub fn is_terminated(&self) -> bool {
         self.state == ServerInviteState::Terminated
     }
+
+    /// Sends the final 3xx–6xx no more by itself (no Timer G): only a retransmitted INVITE
+    /// gets it again, one for one. For refusals to a source that may be forged.
+    pub fn stop_retransmitting(&mut self) {
+        self.retransmit = None;
+    }
 }
 
 // ---------------------------------------------------------------------------------------

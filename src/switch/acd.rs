@@ -107,6 +107,10 @@ pub struct Agent {
     /// Since when the agent has been free (for longest-idle).
     pub idle_since: Instant,
     pub calls_taken: u32,
+    /// The phone refused an offer: no offer before this (the queue's `retry_after_refusal`).
+    pub resting_until: Option<Instant>,
+    /// Offers refused since the agent last answered one.
+    pub refusals_in_a_row: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +149,8 @@ impl Acd {
                         registered: false,
                         idle_since: now,
                         calls_taken: 0,
+                        resting_until: None,
+                        refusals_in_a_row: 0,
                     };
                     (agent.spec.id.clone(), agent)
                 })
@@ -180,6 +186,12 @@ impl Acd {
             }
             if matches!(state, AgentState::Talking { .. }) {
                 agent.calls_taken += 1;
+                agent.refusals_in_a_row = 0;
+            }
+            if !matches!(state, AgentState::Ready | AgentState::Ringing { .. }) {
+                // A state the agent chose (or a call) starts afresh.
+                agent.refusals_in_a_row = 0;
+                agent.resting_until = None;
             }
             agent.state = state;
         }
@@ -222,6 +234,45 @@ impl Acd {
                 _ => None,
             })
             .min()
+    }
+
+    /// The agent's phone refused an offer at `now`: no offers until `now + rest`; after
+    /// `pause_after` refusals in a row (0: never) the agent is set not ready. Returns whether
+    /// the agent was paused.
+    pub fn refused(&mut self, id: &str, now: Instant, rest: Duration, pause_after: u32) -> bool {
+        let Some(agent) = self.agents.get_mut(id) else {
+            return false;
+        };
+        agent.refusals_in_a_row += 1;
+        let refusals = agent.refusals_in_a_row;
+        if pause_after > 0 && refusals >= pause_after {
+            self.set_state(
+                id,
+                AgentState::NotReady {
+                    reason: format!("refused {refusals} offers"),
+                },
+                now,
+            );
+            return true;
+        }
+        agent.resting_until = Some(now + rest);
+        false
+    }
+
+    /// Rests after a refusal that end by `now` are over; returns whether any ended.
+    pub fn end_rests(&mut self, now: Instant) -> bool {
+        let mut ended = false;
+        for agent in self.agents.values_mut() {
+            if agent.resting_until.is_some_and(|until| until <= now) {
+                agent.resting_until = None;
+                ended = true;
+            }
+        }
+        ended
+    }
+
+    pub fn next_rest_end(&self) -> Option<Instant> {
+        self.agents.values().filter_map(|a| a.resting_until).min()
     }
 
     /// Put a caller in line; returns their position (1 = next).
@@ -306,6 +357,7 @@ impl Acd {
             .agents
             .values()
             .filter(|a| a.state == AgentState::Ready && a.registered)
+            .filter(|a| a.resting_until.is_none())
             .filter(|a| skills.iter().all(|s| a.spec.skills.contains(s)))
             .filter(|a| !tried.contains(&a.spec.id))
             .collect();

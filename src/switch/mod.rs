@@ -10,6 +10,7 @@
 //! it sends [`MediaCommand`]s and receives [`MediaEvent`]s.
 
 pub mod acd;
+pub mod admission;
 pub mod ivr;
 mod queueing;
 pub mod rtp_ports;
@@ -29,6 +30,7 @@ use crate::sip::{CallEvent, CallId, Endpoint, Transmit, Transport};
 use crate::store::{CallbackRequest, NewCall, StoredBinding};
 
 use acd::{Acd, AgentSpec};
+use admission::{Admission, NewCallRate};
 use ivr::{Ivr, IvrAction};
 use queueing::{AgentLeg, QueueWait};
 use rtp_ports::RtpPorts;
@@ -37,6 +39,11 @@ use timeline::{EventKind, Party, TimelineEvent};
 /// How long a refused caller is asked to wait before trying again.
 const RETRY_AFTER_BUSY_S: u32 = 5;
 const RETRY_AFTER_SHUTDOWN_S: u32 = 60;
+/// How long the switch waits for the ACK of its 200 OK before releasing the call and its
+/// RTP port. The 200 goes out again at 0.5, 1.5 and 3.5 s, so a real caller has four
+/// chances to get an ACK through; a flood of INVITEs from a forged address (which never
+/// ACKs) holds each port 5 s instead of the 32 s of the transaction timeout.
+const ACK_WAIT: Duration = Duration::from_secs(5);
 
 /// What the core asks its drivers to do.
 #[derive(Debug)]
@@ -143,7 +150,8 @@ pub struct SwitchSettings {
 enum Phase {
     /// 180 sent; the switch answers at `answer_at`.
     Alerting { answer_at: Instant },
-    /// 200 sent, waiting for the ACK.
+    /// 200 sent, waiting for the ACK (at most [`ACK_WAIT`]); no media is sent before it, so
+    /// a forged INVITE cannot aim our RTP at a third party.
     Answered,
     /// Media flows and the IVR runs.
     Ivr,
@@ -216,6 +224,8 @@ pub struct Switch {
     /// Wall-clock anchor: records and business hours need real time, derived from `now`.
     anchor: (Instant, jiff::Timestamp),
     calls_seen: u64,
+    /// New calls per source address (standards `new_calls_per_source`).
+    new_call_rate: NewCallRate,
 }
 
 impl Switch {
@@ -229,6 +239,7 @@ impl Switch {
         wall_now: jiff::Timestamp,
     ) -> Self {
         let rtp_ports = RtpPorts::new(settings.rtp_ports.0, settings.rtp_ports.1);
+        let new_call_rate = NewCallRate::new(dialplan.standards.new_calls_per_source);
         let mut acd = Acd::new(agents, now);
         // Phones whose registrations survived a restart make their agents available again.
         let users: Vec<String> = acd.agents().map(|a| a.spec.user.clone()).collect();
@@ -251,6 +262,7 @@ impl Switch {
             accepting: true,
             anchor: (now, wall_now),
             calls_seen: 0,
+            new_call_rate,
         }
     }
 
@@ -328,7 +340,8 @@ impl Switch {
                 }
             }
         }
-        if !self.acd.end_wrap_ups(now).is_empty() {
+        let wrap_ups_ended = !self.acd.end_wrap_ups(now).is_empty();
+        if self.acd.end_rests(now) || wrap_ups_ended {
             self.dispatch(now);
         }
         self.drain_endpoint(now);
@@ -338,6 +351,7 @@ impl Switch {
         let ours = [
             self.timers.first().map(|(at, _)| *at),
             self.acd.next_wrap_up_end(),
+            self.acd.next_rest_end(),
         ]
         .into_iter()
         .flatten()
@@ -424,6 +438,19 @@ impl Switch {
                 phone,
             } => {
                 let _span = tracing::info_span!("call", sip_call_id = %sip_call_id).entered();
+                // Desk phones proved who they are; anyone else may be a forged address.
+                if phone.is_none() {
+                    if let Admission::Refused { first } = self.new_call_rate.admit(source.ip(), now)
+                    {
+                        if first {
+                            tracing::warn!(%source, "new calls from this address over new_calls_per_source: refused with 503");
+                        }
+                        // No record: a flood must not fill the call records.
+                        self.endpoint
+                            .reject_once(now, call, 503, Some(RETRY_AFTER_BUSY_S));
+                        return;
+                    }
+                }
                 tracing::info!(%from, %to, %source, ?transport, ?phone, "incoming call");
                 let incoming = Incoming {
                     sip_call_id,
@@ -606,8 +633,10 @@ impl Switch {
             }
         };
         if let Some(limit) = self.dialplan.standards.max_calls {
-            // This call is already in the table.
-            if self.calls.len() > limit as usize {
+            // This call is already in the table; calls ending (BYE sent, port released)
+            // hold no place.
+            let holding = self.calls.values().filter(|c| c.phase != Phase::Leaving);
+            if holding.count() > limit as usize {
                 return self.reject(
                     now,
                     call,
@@ -673,6 +702,12 @@ impl Switch {
         };
         match c.phase {
             Phase::Alerting { answer_at } if answer_at <= now => self.answer(now, call),
+            Phase::Answered => self.hang_up_with(
+                now,
+                call,
+                &format!("no ACK within {}s of the 200 OK", ACK_WAIT.as_secs()),
+                "failed",
+            ),
             Phase::Ivr => {
                 self.with_ivr(now, call, |ivr, plan, now| ivr.on_timeout(plan, now));
             }
@@ -697,7 +732,8 @@ impl Switch {
         let sdp = c.local_sdp.clone();
         self.endpoint.answer(now, call, &sdp);
         self.record(now, call, EventKind::Answered { rings });
-        self.start_media(call);
+        // Media starts with the ACK (see `on_confirmed`), never toward an unconfirmed `c=`.
+        self.set_timer(call, Some(now + ACK_WAIT));
     }
 
     fn start_media(&mut self, call: CallId) {
@@ -761,6 +797,10 @@ impl Switch {
             }
         }
         c.phase = Phase::Ivr;
+        self.set_timer(call, None);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         let flow = c.entry_flow.clone().unwrap_or_default();
         let language = c.language.clone();
         let feature_code = c.feature_code.clone();
@@ -1075,7 +1115,9 @@ impl Switch {
         reason: &str,
     ) {
         tracing::info!(call = %call, status, reason, "refusing call");
-        self.endpoint.reject(now, call, status, retry_after);
+        // Sent once: the caller's own INVITE retransmissions fetch it again if it was lost,
+        // and a forged source gets one datagram, not eleven.
+        self.endpoint.reject_once(now, call, status, retry_after);
         self.record(
             now,
             call,

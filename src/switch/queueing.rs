@@ -23,6 +23,8 @@ use crate::store::{CallbackRequest, StoredBinding};
 const CALLBACK_ANSWER_WINDOW: Duration = Duration::from_secs(10);
 /// The longest voicemail kept.
 const VOICEMAIL_MAX: Duration = Duration::from_secs(120);
+/// The rest after a refusal when the caller's queue is gone (a caller who left meanwhile).
+const DEFAULT_RETRY_AFTER_REFUSAL: Duration = Duration::from_secs(5);
 
 /// A caller waiting in a queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -575,6 +577,25 @@ impl Switch {
         }
     }
 
+    /// The agent's phone refused an offer for `caller`: the agent rests for the caller's
+    /// queue's `retry_after_refusal`, or is paused after `pause_after_refusals` in a row.
+    fn rest_after_refusal(&mut self, now: Instant, caller: CallId, agent: &str) {
+        let queue = match self.calls.get(&caller).map(|c| &c.phase) {
+            Some(Phase::Queued(wait)) => self.queue_settings(&wait.queue),
+            _ => None,
+        };
+        let (rest, pause_after) = queue
+            .map(|q| (q.retry_after_refusal, q.pause_after_refusals))
+            .unwrap_or((DEFAULT_RETRY_AFTER_REFUSAL, 0));
+        if self.acd.refused(agent, now, rest, pause_after) {
+            tracing::warn!(
+                agent,
+                refusals = pause_after,
+                "agent paused: phone refused offers in a row"
+            );
+        }
+    }
+
     /// SIP events for agent legs.
     pub(super) fn on_leg_answered(&mut self, now: Instant, leg: CallId, answer: Option<String>) {
         let Some(l) = self.legs.get(&leg) else {
@@ -602,6 +623,8 @@ impl Switch {
             if let Some(Phase::Queued(w)) = self.calls.get_mut(&caller).map(|c| &mut c.phase) {
                 w.offers.retain(|o| *o != leg);
             }
+            // A phone that answers with nothing usable refuses as surely as a 486 does.
+            self.rest_after_refusal(now, caller, &agent);
             self.dispatch(now);
             return;
         };
@@ -736,7 +759,7 @@ impl Switch {
         let Some(l) = self.legs.get(&leg) else {
             return;
         };
-        let state = l.state;
+        let (state, caller, agent) = (l.state, l.caller, l.agent.clone());
         self.set_leg_timer(leg, None);
         self.release_leg(leg);
         if state == LegState::Ringing {
@@ -747,6 +770,7 @@ impl Switch {
                 _ => "failed",
             };
             self.offer_ended(now, leg, outcome);
+            self.rest_after_refusal(now, caller, &agent);
         }
         self.dispatch(now);
     }

@@ -11,12 +11,15 @@ use super::*;
 use crate::config::{self, Config, QueueExit};
 use crate::sip::{Binding, EndpointConfig};
 
+mod agent_refusals;
 mod agents;
 mod answering;
+mod floods;
 mod ivr;
 mod queues;
 mod refusals;
 mod reoffers;
+mod timer_walk;
 
 const CALLER: &str = "127.0.0.1:5070";
 const OFFER_PCMA: &str =
@@ -126,6 +129,20 @@ impl Harness {
             self.now = due.max(self.now);
             self.switch.handle_timeout(self.now);
             self.collect();
+            if let Some(next) = self.switch.poll_timeout() {
+                // A due time handling leaves due makes a real driver loop without sleeping.
+                assert!(
+                    next > self.now,
+                    "a timer due at {:?} is still due after handling at {:?}; calls: {:?}",
+                    next - self.t0,
+                    self.now - self.t0,
+                    self.switch
+                        .calls
+                        .values()
+                        .map(|c| (c.phase.clone(), c.timer.map(|t| t - self.t0)))
+                        .collect::<Vec<_>>()
+                );
+            }
         }
         self.now = at;
     }
