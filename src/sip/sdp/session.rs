@@ -322,6 +322,45 @@ mod tests {
     }
 
     #[test]
+    fn the_answer_to_our_offer_narrows_the_direction_we_asked_for() {
+        let answer = |direction: &str| {
+            offer_with(
+                "198.51.100.7",
+                &format!("m=audio 4000 RTP/AVP 0\r\na={direction}\r\n"),
+            )
+        };
+        for (ours, theirs, agreed) in [
+            (Direction::SendRecv, "inactive", Direction::Inactive),
+            (Direction::SendRecv, "sendonly", Direction::RecvOnly),
+            (Direction::SendRecv, "recvonly", Direction::SendOnly),
+            // Lenient peers answer sendrecv to anything: we keep to what we offered.
+            (Direction::SendOnly, "sendrecv", Direction::SendOnly),
+            (Direction::Inactive, "sendrecv", Direction::Inactive),
+            (Direction::RecvOnly, "sendrecv", Direction::RecvOnly),
+        ] {
+            let mut session = established();
+            session.offer(ours);
+            let accepted = session.accept_answer(&answer(theirs)).unwrap();
+            assert_eq!(accepted.direction, agreed, "{ours:?} answered {theirs}");
+            assert_eq!(
+                accepted.sends(),
+                matches!(agreed, Direction::SendOnly),
+                "{ours:?}/{theirs}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_local_sdp_is_the_last_description_we_wrote() {
+        let mut session = SdpSession::new(local(), 40);
+        let answer = session.answer(&pcmu("sendrecv")).unwrap();
+        assert_eq!(session.local_sdp(), answer);
+        assert!(session.local_sdp().starts_with("v=0\r\no=hotline 40 40 "));
+        let ours = session.offer(Direction::SendOnly);
+        assert_eq!(session.local_sdp(), ours);
+    }
+
+    #[test]
     fn our_hold_offer_answered_recvonly_leaves_us_sending_only() {
         let mut session = established();
         session.offer(Direction::SendOnly);
