@@ -31,10 +31,12 @@ fn md5_hex(text: &str) -> String {
 fn switch_with(trusted: &str, registrar: &str) -> Switch {
     let config = ConfigCopy::for_agents(&[PhoneEntry::desk_phone(USER, PASSWORD)]);
     config.trust_only(trusted);
-    let phones = config.path().join("hardware/phones.toml");
-    let text = std::fs::read_to_string(&phones).expect("read phones.toml");
-    std::fs::write(&phones, format!("[registrar]\n{registrar}\n\n{text}"))
-        .expect("write phones.toml");
+    if !registrar.is_empty() {
+        let phones = config.path().join("hardware/phones.toml");
+        let text = std::fs::read_to_string(&phones).expect("read phones.toml");
+        std::fs::write(&phones, format!("[registrar]\n{registrar}\n\n{text}"))
+            .expect("write phones.toml");
+    }
     Switch::start_with(PortBlock::reserve(), config)
 }
 
