@@ -453,4 +453,74 @@ mod tests {
         assert_eq!(changed[0].1[0].contact, "sip:1001@10.0.0.6");
         assert_eq!(r.next_expiry(), Some(t0 + Duration::from_secs(120)));
     }
+
+    #[test]
+    fn contacts_past_the_maximum_are_refused_with_403_and_nothing_changes() {
+        let t0 = Instant::now();
+        let mut r = Registrar::new(60, 3600).with_max_contacts(2);
+        let two = vec!["<sip:1001@10.0.0.5>, <sip:1001@10.0.0.6>".to_owned()];
+        assert_eq!(
+            r.register(t0, &request(&two, None, 1))
+                .unwrap()
+                .bindings
+                .len(),
+            2
+        );
+        let third = vec!["<sip:1001@10.0.0.7>".to_owned()];
+        let err = r.register(t0, &request(&third, None, 2)).unwrap_err();
+        assert_eq!(
+            err,
+            RegisterError::TooManyContacts {
+                would_have: 3,
+                max: 2
+            }
+        );
+        assert_eq!(err.status(), 403);
+        assert_eq!(r.bindings("1001").len(), 2);
+        // Replacing one (remove and add in one request) and refreshing are fine.
+        let swap = vec!["<sip:1001@10.0.0.5>;expires=0, <sip:1001@10.0.0.7>".to_owned()];
+        let out = r.register(t0, &request(&swap, None, 3)).unwrap();
+        let contacts: Vec<_> = out.bindings.iter().map(|b| b.contact.as_str()).collect();
+        assert_eq!(contacts, ["sip:1001@10.0.0.6", "sip:1001@10.0.0.7"]);
+        // A new user refused for too many contacts leaves no empty entry behind.
+        let many = vec!["<sip:1002@10.0.0.1>, <sip:1002@10.0.0.2>, <sip:1002@10.0.0.3>".to_owned()];
+        let mut other = request(&many, None, 1);
+        other.user = "1002";
+        assert!(r.register(t0, &other).is_err());
+        assert!(!r.bindings.contains_key("1002"));
+    }
+
+    #[test]
+    fn a_contact_at_one_of_our_sockets_is_refused_but_may_be_removed() {
+        let t0 = Instant::now();
+        let mut r = Registrar::new(60, 3600).with_own_addresses(vec![
+            "192.0.2.1:5060".parse().unwrap(),
+            "0.0.0.0:5080".parse().unwrap(),
+        ]);
+        for contact in [
+            "<sip:1001@192.0.2.1>",
+            "<sip:1001@192.0.2.1:5060;transport=tcp>",
+            "<sip:1001@0.0.0.0:5060>",
+            "<sip:1001@198.51.100.9:5080>",
+            "<sip:1001@127.0.0.1:5080>",
+        ] {
+            let contacts = vec![contact.to_owned()];
+            assert!(
+                matches!(
+                    r.register(t0, &request(&contacts, None, 1)),
+                    Err(RegisterError::PointsAtUs(_))
+                ),
+                "{contact}"
+            );
+        }
+        for contact in ["<sip:1001@192.0.2.1:5062>", "<sip:1001@127.0.0.1:5060>"] {
+            let contacts = vec![contact.to_owned()];
+            assert!(
+                r.register(t0, &request(&contacts, None, 1)).is_ok(),
+                "{contact}"
+            );
+        }
+        let removal = vec!["<sip:1001@192.0.2.1>;expires=0".to_owned()];
+        assert!(r.register(t0, &request(&removal, None, 2)).is_ok());
+    }
 }
