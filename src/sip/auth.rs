@@ -1273,20 +1273,28 @@ mod tests {
             answer(&mut auth, t0, &first, "pw", "00000001"),
             Verdict::Accepted
         );
+        let mut newest = String::new();
         for n in 1..=NONCE_STATE_CAPACITY as u64 {
             let at = t0 + Duration::from_millis(n);
-            let nonce = auth.nonce(at);
+            newest = auth.nonce(at);
             assert_eq!(
-                answer(&mut auth, at, &nonce, "pw", "00000001"),
+                answer(&mut auth, at, &newest, "pw", "00000001"),
                 Verdict::Accepted
             );
             assert!(auth.remembered_nonces() <= NONCE_STATE_CAPACITY);
         }
+        // Only the oldest was forgotten: the table is full of the newest.
+        assert_eq!(auth.remembered_nonces(), NONCE_STATE_CAPACITY);
         let later = t0 + Duration::from_secs(10);
         assert_eq!(
             answer(&mut auth, later, &first, "pw", "00000001"),
             Verdict::Stale,
             "a forgotten nonce must not take its first count again"
+        );
+        // A nonce still remembered keeps refusing a count it has seen.
+        assert_eq!(
+            answer(&mut auth, later, &newest, "pw", "00000001"),
+            Verdict::Replayed { nc: 1 }
         );
     }
 }
