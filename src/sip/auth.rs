@@ -1082,11 +1082,36 @@ mod tests {
         let t0 = Instant::now();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let mut limiter = FailureLimiter::new(policy());
+        assert!(limiter.is_empty());
         for n in 0..50 {
             limiter.record_failure(t0, ip, &format!("made-up-{n}"));
         }
+        assert!(!limiter.is_empty());
+        assert_eq!(limiter.len(), 50);
         assert!(!limiter.is_blocked(t0, ip, "1001"));
         assert_eq!(limiter.record_failure(t0, ip, "1001"), None);
+        assert_eq!(limiter.len(), 51);
+    }
+
+    #[test]
+    fn a_policy_allowing_no_failure_blocks_at_the_first_and_blocks_never_shrink() {
+        let t0 = Instant::now();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut limiter = FailureLimiter::new(FailurePolicy {
+            allowed: 0,
+            window: Duration::from_secs(60),
+            first_block: Duration::from_secs(60),
+            longest_block: Duration::from_secs(10),
+        });
+        assert_eq!(
+            limiter.record_failure(t0, ip, "1001"),
+            Some(Duration::from_secs(60))
+        );
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(
+            limiter.record_failure(later, ip, "1001"),
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
