@@ -218,6 +218,13 @@ fn serve(
             phones: phone_credentials(&config.hardware.phones),
             digest_algorithms: digest_algorithms(&config.hardware),
             secret: rand::random(),
+            auth_failures_allowed: config.hardware.registrar.failures_allowed,
+            auth_failure_window: config.hardware.registrar.failure_window,
+            auth_block: config.hardware.registrar.first_block,
+            auth_longest_block: config.hardware.registrar.longest_block,
+            auth_ignore: config.hardware.registrar.ignore.clone(),
+            max_contacts: config.hardware.registrar.max_contacts,
+            own_addresses: vec![bound],
             ..EndpointConfig::new(SocketAddr::new(media_ip, bound.port()))
         });
         for saved in &saved_bindings {

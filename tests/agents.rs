@@ -585,10 +585,13 @@ fn attempt_outcomes(run: &SippRun) -> Vec<String> {
 }
 
 #[test]
-fn the_fifth_wrong_password_in_a_minute_gets_403_and_the_source_stays_forbidden() {
+fn the_fifth_wrong_password_in_a_minute_gets_403_and_blocks_that_user_from_that_address() {
     let ports = PortBlock::reserve();
     let entry = PhoneEntry::desk_phone("1001", "right-secret");
-    let switch = Switch::start_with(ports, ConfigCopy::for_agents(std::slice::from_ref(&entry)));
+    let config = ConfigCopy::for_agents(std::slice::from_ref(&entry));
+    // The phone's address outside the trunk network: trunk addresses are never blocked.
+    config.trust_only("127.0.0.2");
+    let switch = Switch::start_with(ports, config);
     let phone = DeskPhone::new(entry, ports, 0);
     let attempts = |password: &str, calls: u32| {
         Sipp::new("phone_register_attempts.xml", &switch)
@@ -607,8 +610,8 @@ fn the_fifth_wrong_password_in_a_minute_gets_403_and_the_source_stays_forbidden(
     let wrong = attempts("wrong-secret", 7);
     assert_sipp_ok("the REGISTERs with a wrong password", &wrong, &switch);
     // Failures 1-4 are challenged again (401 with a fresh Digest challenge); the fifth
-    // failure is answered 403 and blocks the address, so attempts 6 and 7 get 403 to their
-    // first REGISTER, before any credentials.
+    // failure is answered 403 and blocks 1001 from this address for a minute, so attempts 6
+    // and 7 get 403 to their first REGISTER, before any credentials.
     assert_eq!(
         attempt_outcomes(&wrong),
         [
@@ -624,7 +627,7 @@ fn the_fifth_wrong_password_in_a_minute_gets_403_and_the_source_stays_forbidden(
         wrong.logs
     );
 
-    // The blocked address gets 403 even with the right password.
+    // 1001 from the blocked address gets 403 even with the right password.
     let right = attempts("right-secret", 1);
     assert_sipp_ok("the REGISTER with the right password", &right, &switch);
     assert_eq!(

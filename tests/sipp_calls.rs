@@ -446,7 +446,7 @@ fn offer_with_only_g729_gets_488() {
 }
 
 #[test]
-fn caller_that_is_not_a_listed_trunk_gets_403() {
+fn caller_that_is_not_a_listed_trunk_is_challenged_like_a_phone_and_never_rung() {
     let ports = PortBlock::reserve();
     let config = ConfigCopy::of_shipped();
     config.trust_only("127.0.0.2");

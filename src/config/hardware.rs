@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::dialplan::read_toml_files;
+use super::duration::parse_duration;
 use super::error::{key_segment, ConfigError};
 
 /// Everything from `hardware/`.
@@ -22,6 +24,36 @@ pub struct Hardware {
     /// Digest algorithms the registrar offers, in order ("MD5", "SHA-256"): MD5 alone by
     /// default, because common phones (baresip 1.0, SIPp 3.6) give up on a SHA-256 challenge.
     pub digest_algorithms: Vec<String>,
+    /// Limits of the registrar (`[registrar]` in `hardware/phones.toml`).
+    pub registrar: RegistrarLimits,
+}
+
+/// How the registrar limits phones and failed logins (`[registrar]` in phones.toml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrarLimits {
+    /// Networks whose failed logins are logged but never blocked (trunks never are).
+    pub ignore: Vec<(IpAddr, u8)>,
+    /// Contacts one phone may have registered at once (beyond: 403).
+    pub max_contacts: usize,
+    /// Failed logins of one user from one address within `failure_window` that block it.
+    pub failures_allowed: u32,
+    pub failure_window: Duration,
+    /// The first block; each further one lasts twice as long, up to `longest_block`.
+    pub first_block: Duration,
+    pub longest_block: Duration,
+}
+
+impl Default for RegistrarLimits {
+    fn default() -> Self {
+        RegistrarLimits {
+            ignore: Vec::new(),
+            max_contacts: 5,
+            failures_allowed: 5,
+            failure_window: Duration::from_secs(60),
+            first_block: Duration::from_secs(60),
+            longest_block: Duration::from_secs(60 * 60),
+        }
+    }
 }
 
 /// The digest algorithms a registrar can offer.
@@ -263,7 +295,13 @@ struct RawPhones {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRegistrar {
-    digest_algorithms: Vec<String>,
+    digest_algorithms: Option<Vec<String>>,
+    ignore: Option<Vec<String>>,
+    max_contacts: Option<i64>,
+    failures_allowed: Option<i64>,
+    failure_window: Option<String>,
+    first_block: Option<String>,
+    longest_block: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -313,9 +351,11 @@ pub(crate) fn load_hardware(dir: &Path, errors: &mut Vec<ConfigError>) -> Option
         if name == PHONES_FILE {
             match toml::from_str::<RawPhones>(&text) {
                 Ok(mut raw) => {
-                    if let Some(registrar) = raw.registrar.take() {
-                        hardware.digest_algorithms =
-                            digest_algorithms(&file, registrar.digest_algorithms, errors);
+                    if let Some(mut registrar) = raw.registrar.take() {
+                        if let Some(names) = registrar.digest_algorithms.take() {
+                            hardware.digest_algorithms = digest_algorithms(&file, names, errors);
+                        }
+                        hardware.registrar = registrar_limits(&file, registrar, errors);
                     }
                     hardware.phones = phones(&file, raw, errors);
                 }
@@ -367,6 +407,94 @@ fn digest_algorithms(file: &str, names: Vec<String>, errors: &mut Vec<ConfigErro
         }
     }
     names
+}
+
+fn registrar_limits(
+    file: &str,
+    raw: RawRegistrar,
+    errors: &mut Vec<ConfigError>,
+) -> RegistrarLimits {
+    let mut limits = RegistrarLimits::default();
+    for (index, text) in raw.ignore.unwrap_or_default().iter().enumerate() {
+        match parse_network(text) {
+            Ok(network) => limits.ignore.push(network),
+            Err(message) => errors.push(ConfigError::new(
+                file,
+                format!("registrar.ignore[{index}]"),
+                message,
+            )),
+        }
+    }
+    let mut count = |key: &str, value: Option<i64>, range: (i64, i64), fallback: i64| -> i64 {
+        match value {
+            None => fallback,
+            Some(n) if (range.0..=range.1).contains(&n) => n,
+            Some(n) => {
+                errors.push(ConfigError::new(
+                    file,
+                    format!("registrar.{key}"),
+                    format!(
+                        "{n} is out of range; use a whole number from {} to {}",
+                        range.0, range.1
+                    ),
+                ));
+                fallback
+            }
+        }
+    };
+    let defaults = RegistrarLimits::default();
+    limits.max_contacts = count(
+        "max_contacts",
+        raw.max_contacts,
+        (1, 100),
+        defaults.max_contacts as i64,
+    ) as usize;
+    limits.failures_allowed = count(
+        "failures_allowed",
+        raw.failures_allowed,
+        (1, 1000),
+        i64::from(defaults.failures_allowed),
+    ) as u32;
+    let mut duration = |key: &str, value: Option<String>, fallback: Duration| -> Duration {
+        let Some(text) = value else {
+            return fallback;
+        };
+        match parse_duration(&text) {
+            Ok(d) if !d.is_zero() && d <= Duration::from_secs(7 * 24 * 3600) => d,
+            Ok(_) => {
+                errors.push(ConfigError::new(
+                    file,
+                    format!("registrar.{key}"),
+                    format!("\"{text}\" must be longer than zero and at most a week (\"168h\")"),
+                ));
+                fallback
+            }
+            Err(message) => {
+                errors.push(ConfigError::new(file, format!("registrar.{key}"), message));
+                fallback
+            }
+        }
+    };
+    limits.failure_window = duration(
+        "failure_window",
+        raw.failure_window,
+        defaults.failure_window,
+    );
+    limits.first_block = duration("first_block", raw.first_block, defaults.first_block);
+    let longest_given = raw.longest_block.clone();
+    limits.longest_block = duration("longest_block", raw.longest_block, defaults.longest_block);
+    if limits.longest_block < limits.first_block {
+        if let Some(text) = longest_given {
+            errors.push(ConfigError::new(
+                file,
+                "registrar.longest_block",
+                format!("\"{text}\" is shorter than first_block; blocks only grow"),
+            ));
+        } else {
+            limits.longest_block = limits.first_block;
+        }
+    }
+    limits
 }
 
 fn trunks(file: &str, raw: RawTrunks, errors: &mut Vec<ConfigError>) -> Vec<TrunkPeer> {

@@ -1391,3 +1391,5 @@ fn a_rest_after_refusal_under_a_second_would_be_a_storm_and_is_refused() {
         "dialplans/hotline.toml: queue.sales.retry_after_refusal: duration \"5\" has no unit; write it like \"5s\" or \"5ms\"",
     );
 }
+
+mod registrar_settings;

@@ -5,8 +5,8 @@
 //! agents' phones authenticate with digest (401 for REGISTER, 407 for INVITE) from wherever
 //! they are — also from a trunk address, since a phone is recognised by its From user; any
 //! source may continue a dialog it knows the identifiers of. Everything else gets 403, and
-//! so does every request needing authentication from an address blocked after repeated
-//! failures.
+//! so does a REGISTER or INVITE of a user blocked from an address after repeated failures
+//! (never a request within a dialog, and never from a trunk or ignored network).
 //!
 //! Here: the transaction and call tables, routing of inbound messages, the server
 //! transactions' timers and the response writers. By concept: [`registration`] (who a phone
@@ -21,7 +21,8 @@ use rand::{Rng, SeedableRng};
 use tracing::{debug, warn};
 
 use super::auth::{
-    Algorithm, DigestAuthenticator, DigestCredentials, FailureLimiter, PhoneCredentials, Verdict,
+    Algorithm, DigestAuthenticator, DigestCredentials, FailureLimiter, FailurePolicy,
+    PhoneCredentials, Verdict,
 };
 use super::dialog::Dialog;
 use super::message::{
@@ -234,12 +235,19 @@ impl Endpoint {
             .collect();
         let auth =
             DigestAuthenticator::new(config.realm.clone(), config.secret, config.nonce_lifetime);
-        let limiter = FailureLimiter::new(
-            config.auth_failures_allowed,
-            config.auth_failure_window,
-            config.auth_block,
+        let limiter = FailureLimiter::new(FailurePolicy {
+            allowed: config.auth_failures_allowed,
+            window: config.auth_failure_window,
+            first_block: config.auth_block,
+            longest_block: config.auth_longest_block,
+        });
+        let mut own_addresses = vec![config.advertised];
+        own_addresses.extend(config.own_addresses.iter().copied());
+        let registrar = CachedDeadline::new(
+            Registrar::new(config.min_expires, config.max_expires)
+                .with_max_contacts(config.max_contacts)
+                .with_own_addresses(own_addresses),
         );
-        let registrar = CachedDeadline::new(Registrar::new(config.min_expires, config.max_expires));
         Endpoint {
             config,
             timers,
@@ -526,10 +534,6 @@ impl Endpoint {
             // Only an ACK matching one of our transactions or dialogs does anything.
             return self.on_ack(now, &request);
         }
-        if !trusted && self.limiter.is_blocked(now, source.ip()) {
-            debug!(%source, method = request.method.as_str(), "request from a blocked source refused");
-            return self.reply_stateless(&request, route, 403, &[]);
-        }
         match request.method {
             Method::Invite => {
                 if let Some(server) = self.invite_servers.get(&ServerKey::of(&request, "INVITE")) {
@@ -613,7 +617,7 @@ impl Endpoint {
     }
 
     fn on_new_invite(&mut self, now: Instant, source: SocketAddr, route: Route, request: Request) {
-        let phone = self.phone_of(&request).map(str::to_owned);
+        let phone = self.claimed_phone(source, &request);
         if let Some(user) = &phone {
             match self.authenticate(now, source, &request, user, AuthKind::Proxy) {
                 AuthOutcome::Accepted => {}

@@ -99,19 +99,34 @@ pub struct EndpointConfig {
     /// REGISTER expiry bounds in seconds (below the minimum: 423; above the maximum: capped).
     pub min_expires: u32,
     pub max_expires: u32,
-    /// Failed authentications from one address within the window that block it.
+    /// Failed authentications of one user from one address within the window that block
+    /// that user from that address (other users and in-dialog requests are not blocked).
     pub auth_failures_allowed: u32,
     pub auth_failure_window: Duration,
-    /// How long a blocked address gets 403 to everything it tries.
+    /// How long the first block lasts; each further block of the same address and user
+    /// lasts twice the previous one, up to `auth_longest_block`.
     pub auth_block: Duration,
     /// Key for the nonces' keyed hash: random, so nonces cannot be forged.
     pub secret: [u8; 32],
+    /// The longest block after repeated authentication failures.
+    pub auth_longest_block: Duration,
+    /// CIDRs whose authentication failures never block them (as trunk networks are never
+    /// blocked); the failures are still logged.
+    pub auth_ignore: Vec<(IpAddr, u8)>,
+    /// Contacts one phone may have registered at once; a REGISTER that would go past it is
+    /// refused with 403.
+    pub max_contacts: usize,
+    /// Our listening sockets besides `advertised` (the bind address, maybe unspecified): a
+    /// Contact pointing at any of them is refused with 403, so a phone cannot make the
+    /// switch call itself.
+    pub own_addresses: Vec<SocketAddr>,
 }
 
 impl EndpointConfig {
     /// RFC 3261 default timers (T1 500 ms, T2 4 s, T4 5 s), no trusted peers, no phones,
-    /// realm "hotline", 5 min nonces, MD5 challenges, expires 60–3600 s, 5 failures in 60 s block for
-    /// 10 min, and a random secret.
+    /// realm "hotline", 5 min nonces, MD5 challenges, expires 60–3600 s, 5 failures of one user
+    /// from one address in 60 s block that pair for 1 min (doubling on each further block,
+    /// up to 1 h), nothing ignored, 5 contacts per phone, and a random secret.
     pub fn new(advertised: SocketAddr) -> Self {
         EndpointConfig {
             advertised,
@@ -127,8 +142,12 @@ impl EndpointConfig {
             max_expires: 3600,
             auth_failures_allowed: 5,
             auth_failure_window: Duration::from_secs(60),
-            auth_block: Duration::from_secs(10 * 60),
+            auth_block: Duration::from_secs(60),
             secret: rand::random(),
+            auth_longest_block: Duration::from_secs(60 * 60),
+            auth_ignore: Vec::new(),
+            max_contacts: 5,
+            own_addresses: Vec::new(),
         }
     }
 }
@@ -151,6 +170,10 @@ impl fmt::Debug for EndpointConfig {
             .field("auth_failures_allowed", &self.auth_failures_allowed)
             .field("auth_failure_window", &self.auth_failure_window)
             .field("auth_block", &self.auth_block)
+            .field("auth_longest_block", &self.auth_longest_block)
+            .field("auth_ignore", &self.auth_ignore)
+            .field("max_contacts", &self.max_contacts)
+            .field("own_addresses", &self.own_addresses)
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,8 @@
 //! The registrar (RFC 3261 section 10.3): contact bindings of the agents' phones, their
 //! expiry in virtual time, and how to reach each binding. Authentication happens before a
-//! REGISTER gets here (see `auth.rs`); this module only applies an accepted one.
+//! REGISTER gets here (see `auth.rs`); this module only applies an accepted one, within a
+//! bounded number of contacts per phone and never with a Contact that points at the switch
+//! itself.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -37,6 +39,10 @@ pub enum RegisterError {
     IntervalTooBrief { requested: u32, min: u32 },
     #[error("REGISTER CSeq {cseq} of Call-ID {call_id} is not newer than the binding's")]
     OutOfOrder { call_id: String, cseq: u32 },
+    #[error("the phone would have {would_have} contacts, more than the {max} allowed")]
+    TooManyContacts { would_have: usize, max: usize },
+    #[error("Contact {0:?} points at the switch itself")]
+    PointsAtUs(String),
 }
 
 impl RegisterError {
@@ -46,6 +52,9 @@ impl RegisterError {
             RegisterError::IntervalTooBrief { .. } => 423,
             // RFC 3261 10.3 step 7 asks for 500 on an out-of-order REGISTER.
             RegisterError::OutOfOrder { .. } => 500,
+            // As Asterisk answers past an AOR's max_contacts and for a forbidden Contact:
+            // final, so the phone does not retry it as it would a 503.
+            RegisterError::TooManyContacts { .. } | RegisterError::PointsAtUs(_) => 403,
             _ => 400,
         }
     }
@@ -91,7 +100,14 @@ pub struct Registrar {
     max_expires: u32,
     default_expires: u32,
     bindings: BTreeMap<String, Vec<Entry>>,
+    /// Contacts one user may have at once.
+    max_contacts: usize,
+    /// Our own listening sockets (an unspecified IP stands for every local address).
+    own_addresses: Vec<SocketAddr>,
 }
+
+/// Contacts per phone unless configured otherwise.
+pub const DEFAULT_MAX_CONTACTS: usize = 5;
 
 impl Registrar {
     pub fn new(min_expires: u32, max_expires: u32) -> Self {
@@ -101,7 +117,35 @@ impl Registrar {
             max_expires,
             default_expires: 3600u32.clamp(min_expires, max_expires),
             bindings: BTreeMap::new(),
+            max_contacts: DEFAULT_MAX_CONTACTS,
+            own_addresses: Vec::new(),
         }
+    }
+
+    /// At most `max` contacts per phone (at least one).
+    pub fn with_max_contacts(mut self, max: usize) -> Self {
+        self.max_contacts = max.max(1);
+        self
+    }
+
+    /// Contacts pointing at any of these sockets are refused.
+    pub fn with_own_addresses(mut self, own: Vec<SocketAddr>) -> Self {
+        self.own_addresses = own;
+        self
+    }
+
+    /// Whether requests sent to `target` would come back to us: one of our sockets, or our
+    /// port on a loopback or unspecified address, or on any address when we listen on all.
+    fn is_ours(&self, target: SocketAddr) -> bool {
+        let ip = target.ip().to_canonical();
+        self.own_addresses.iter().any(|own| {
+            let own_ip = own.ip().to_canonical();
+            own.port() == target.port()
+                && (own_ip == ip
+                    || ip.is_unspecified()
+                    || own_ip.is_unspecified()
+                    || (ip.is_loopback() && own_ip.is_loopback()))
+        })
     }
 
     pub fn min_expires(&self) -> u32 {
@@ -174,12 +218,34 @@ impl Registrar {
                     min: self.min_expires,
                 });
             }
+            let target = uri_socket_addr(&contact.uri).unwrap_or(request.source);
+            if expires != 0 && self.is_ours(target) {
+                return Err(RegisterError::PointsAtUs(clip(&contact.uri)));
+            }
             updates.push(ContactUpdate {
                 uri: contact.uri,
                 expires: expires.min(self.max_expires),
             });
         }
+        let max_contacts = self.max_contacts;
         let entries = self.bindings.entry(request.user.to_owned()).or_default();
+        let mut kept: Vec<&str> = entries.iter().map(|e| e.binding.contact.as_str()).collect();
+        for update in &updates {
+            kept.retain(|c| *c != update.uri);
+            if update.expires != 0 {
+                kept.push(&update.uri);
+            }
+        }
+        if kept.len() > max_contacts && kept.len() > entries.len() {
+            let would_have = kept.len();
+            if entries.is_empty() {
+                self.bindings.remove(request.user);
+            }
+            return Err(RegisterError::TooManyContacts {
+                would_have,
+                max: max_contacts,
+            });
+        }
         for update in &updates {
             let stale = entries.iter().any(|e| {
                 e.binding.contact == update.uri
@@ -386,5 +452,75 @@ mod tests {
         assert_eq!(changed[0].1.len(), 1);
         assert_eq!(changed[0].1[0].contact, "sip:1001@10.0.0.6");
         assert_eq!(r.next_expiry(), Some(t0 + Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn contacts_past_the_maximum_are_refused_with_403_and_nothing_changes() {
+        let t0 = Instant::now();
+        let mut r = Registrar::new(60, 3600).with_max_contacts(2);
+        let two = vec!["<sip:1001@10.0.0.5>, <sip:1001@10.0.0.6>".to_owned()];
+        assert_eq!(
+            r.register(t0, &request(&two, None, 1))
+                .unwrap()
+                .bindings
+                .len(),
+            2
+        );
+        let third = vec!["<sip:1001@10.0.0.7>".to_owned()];
+        let err = r.register(t0, &request(&third, None, 2)).unwrap_err();
+        assert_eq!(
+            err,
+            RegisterError::TooManyContacts {
+                would_have: 3,
+                max: 2
+            }
+        );
+        assert_eq!(err.status(), 403);
+        assert_eq!(r.bindings("1001").len(), 2);
+        // Replacing one (remove and add in one request) and refreshing are fine.
+        let swap = vec!["<sip:1001@10.0.0.5>;expires=0, <sip:1001@10.0.0.7>".to_owned()];
+        let out = r.register(t0, &request(&swap, None, 3)).unwrap();
+        let contacts: Vec<_> = out.bindings.iter().map(|b| b.contact.as_str()).collect();
+        assert_eq!(contacts, ["sip:1001@10.0.0.6", "sip:1001@10.0.0.7"]);
+        // A new user refused for too many contacts leaves no empty entry behind.
+        let many = vec!["<sip:1002@10.0.0.1>, <sip:1002@10.0.0.2>, <sip:1002@10.0.0.3>".to_owned()];
+        let mut other = request(&many, None, 1);
+        other.user = "1002";
+        assert!(r.register(t0, &other).is_err());
+        assert!(!r.bindings.contains_key("1002"));
+    }
+
+    #[test]
+    fn a_contact_at_one_of_our_sockets_is_refused_but_may_be_removed() {
+        let t0 = Instant::now();
+        let mut r = Registrar::new(60, 3600).with_own_addresses(vec![
+            "192.0.2.1:5060".parse().unwrap(),
+            "0.0.0.0:5080".parse().unwrap(),
+        ]);
+        for contact in [
+            "<sip:1001@192.0.2.1>",
+            "<sip:1001@192.0.2.1:5060;transport=tcp>",
+            "<sip:1001@0.0.0.0:5060>",
+            "<sip:1001@198.51.100.9:5080>",
+            "<sip:1001@127.0.0.1:5080>",
+        ] {
+            let contacts = vec![contact.to_owned()];
+            assert!(
+                matches!(
+                    r.register(t0, &request(&contacts, None, 1)),
+                    Err(RegisterError::PointsAtUs(_))
+                ),
+                "{contact}"
+            );
+        }
+        for contact in ["<sip:1001@192.0.2.1:5062>", "<sip:1001@127.0.0.1:5060>"] {
+            let contacts = vec![contact.to_owned()];
+            assert!(
+                r.register(t0, &request(&contacts, None, 1)).is_ok(),
+                "{contact}"
+            );
+        }
+        let removal = vec!["<sip:1001@192.0.2.1>;expires=0".to_owned()];
+        assert!(r.register(t0, &request(&removal, None, 2)).is_ok());
     }
 }

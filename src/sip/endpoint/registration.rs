@@ -1,6 +1,11 @@
 //! Phones proving who they are: which requests a source outside the trunks may send, the
 //! registrar's REGISTER handling, and the digest challenge, check and failure count shared by
 //! REGISTER (401) and a phone's INVITE (407).
+//!
+//! A user we do not know is treated exactly like a known one with a wrong password (as
+//! Asterisk's `alwaysauthreject`): the same challenge, the same failure count, the same
+//! refusal, so the answers do not tell which extensions exist. Failures are counted per
+//! (address, user) and never block a trunk or `auth_ignore` network.
 
 use super::*;
 
@@ -10,7 +15,9 @@ impl Endpoint {
     pub(super) fn may_enter_untrusted(&self, request: &Request) -> bool {
         match request.method {
             Method::Register => true,
-            Method::Invite if request.to.tag.is_none() => self.phone_of(request).is_some(),
+            // Authenticated next, whoever it claims to be: refusing unknown From users here
+            // would tell a scanner which extensions exist.
+            Method::Invite if request.to.tag.is_none() => true,
             Method::Cancel => self
                 .invite_servers
                 .get(&ServerKey::of(request, "INVITE"))
@@ -25,6 +32,28 @@ impl Endpoint {
         uri_user(&request.from.uri).filter(|user| self.phones.contains_key(*user))
     }
 
+    /// The user a new INVITE must authenticate as: its From user when that is one of our
+    /// phones, or whenever the source is not a trunk (a stranger is challenged like a phone
+    /// and can never pass); `None` for a trunk's call.
+    pub(super) fn claimed_phone(&self, source: SocketAddr, request: &Request) -> Option<String> {
+        if self.phone_of(request).is_some() || !self.is_trusted(source.ip()) {
+            Some(uri_user(&request.from.uri).unwrap_or_default().to_owned())
+        } else {
+            None
+        }
+    }
+
+    /// Sources whose failures are logged but never block: trunks and `auth_ignore`.
+    fn never_blocked(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.is_trusted(ip)
+            || self
+                .config
+                .auth_ignore
+                .iter()
+                .any(|(net, prefix)| cidr_contains(net.to_canonical(), *prefix, ip))
+    }
+
     pub(super) fn on_register(
         &mut self,
         now: Instant,
@@ -33,11 +62,6 @@ impl Endpoint {
         request: Request,
     ) {
         let user = uri_user(&request.to.uri).unwrap_or_default().to_owned();
-        if !self.phones.contains_key(&user) {
-            // Not worth a challenge: count it, as scanners probe for extensions this way.
-            self.auth_failed(now, source, &user, &"REGISTER for an unknown user");
-            return self.reply_stateless(&request, route, 403, &[]);
-        }
         match self.authenticate(now, source, &request, &user, AuthKind::Registrar) {
             AuthOutcome::Accepted => {}
             AuthOutcome::Challenge { stale } => {
@@ -99,13 +123,11 @@ impl Endpoint {
         user: &str,
         kind: AuthKind,
     ) -> AuthOutcome {
-        if self.limiter.is_blocked(now, source.ip()) {
-            debug!(%source, user = %printable(user), "source blocked after authentication failures");
+        if !self.never_blocked(source.ip()) && self.limiter.is_blocked(now, source.ip(), user) {
+            debug!(%source, user = %printable(user), "user blocked from this address after authentication failures");
             return AuthOutcome::Refused;
         }
-        let Some(phone) = self.phones.get(user) else {
-            return AuthOutcome::Refused;
-        };
+        let phone = self.phones.get(user).cloned();
         let [expected, other] = kind.credentials_headers();
         let mut values = request.header_values(&[expected]);
         values.extend(request.header_values(&[other]));
@@ -119,17 +141,24 @@ impl Endpoint {
             .find(|p| p.as_ref().is_ok_and(|c| c.realm == self.auth.realm()))
             .or_else(|| parsed.first())
             .cloned();
-        let verdict = match chosen {
-            Some(Ok(credentials)) => {
-                let phone = phone.clone();
+        let method = request.method.as_str();
+        let verdict = match (chosen, phone) {
+            (Some(Ok(credentials)), Some(phone)) => {
                 self.auth
-                    .verify(now, request.method.as_str(), &credentials, &phone)
+                    .verify(now, method, &request.request_uri, &credentials, &phone)
             }
-            Some(Err(error)) => Verdict::Refused(error),
-            None => return AuthOutcome::Challenge { stale: false },
+            (Some(Ok(credentials)), None) => {
+                self.auth
+                    .verify_unknown(now, method, &request.request_uri, user, &credentials)
+            }
+            (Some(Err(error)), _) => Verdict::Refused(error),
+            (None, _) => return AuthOutcome::Challenge { stale: false },
         };
         match verdict {
-            Verdict::Accepted => AuthOutcome::Accepted,
+            Verdict::Accepted => {
+                self.limiter.record_success(source.ip(), user);
+                AuthOutcome::Accepted
+            }
             Verdict::Stale => {
                 debug!(%source, user = %printable(user), "stale nonce: challenging again");
                 AuthOutcome::Challenge { stale: true }
@@ -156,15 +185,20 @@ impl Endpoint {
         user: &str,
         reason: &dyn std::fmt::Display,
     ) -> bool {
-        let blocked = self.limiter.record_failure(now, source.ip());
+        let block = if self.never_blocked(source.ip()) {
+            None
+        } else {
+            self.limiter.record_failure(now, source.ip(), user)
+        };
+        let blocked = block.is_some();
         let user = printable(user);
         warn!(ip = %source.ip(), %source, %user, %reason, "authentication failed");
-        if blocked {
+        if let Some(block) = block {
             warn!(
                 ip = %source.ip(),
                 %user,
-                block_s = self.config.auth_block.as_secs(),
-                "address blocked after repeated authentication failures"
+                block_s = block.as_secs(),
+                "user blocked from this address after repeated authentication failures"
             );
         }
         self.events.push_back(CallEvent::AuthFailed {
@@ -188,12 +222,12 @@ impl Endpoint {
         stale: bool,
     ) {
         // The configured algorithms, in their order, that this phone has credentials for;
-        // a phone with none of them is offered what it has.
+        // a phone with none of them is offered what it has. A user we do not know is
+        // offered what a phone with a password is.
         let usable = self
             .phones
             .get(user)
-            .map(PhoneCredentials::algorithms)
-            .unwrap_or_default();
+            .map_or_else(|| Algorithm::ALL.to_vec(), PhoneCredentials::algorithms);
         let mut algorithms: Vec<Algorithm> = self
             .config
             .digest_algorithms

@@ -579,14 +579,15 @@ fn malformed_requests_get_400_or_are_dropped_never_a_panic() {
 }
 
 #[test]
-fn untrusted_source_gets_403_and_its_ack_is_dropped() {
+fn untrusted_source_is_challenged_like_a_phone_and_its_ack_is_dropped() {
     let mut h = Harness::new();
     let stranger = "192.0.2.7:5060";
     let invite = Invite::default().text().replace(CALLER, stranger);
     h.input(Duration::ZERO, Transport::Udp, stranger, &invite);
     let sent = h.transmits();
     assert_eq!(sent.len(), 1);
-    assert_eq!(status_of(&sent[0].payload), 403);
+    // 407, as a phone gets: a 403 would tell the stranger its From user is no phone.
+    assert_eq!(status_of(&sent[0].payload), 407);
     assert_eq!(sent[0].destination, addr(stranger));
     assert!(h.events().is_empty());
     let ack = in_dialog("ACK", 1, "z9hG4bK-inv1", "t", "", "").replace(CALLER, stranger);
