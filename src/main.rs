@@ -106,13 +106,7 @@ fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    hotline::log_line::install();
     let result = match cli.command {
         Command::Serve {
             config,
