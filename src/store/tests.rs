@@ -997,7 +997,10 @@ fn control_characters_from_sip_headers_are_shown_escaped_in_list_and_show() {
         shown.contains("  from         \"Evil\\x1b[2J\" <sip:x\\r\\nfake line@127.0.0.1>\n"),
         "{shown}"
     );
-    assert!(shown.contains("  sip call-id  id\\x1b]0;t\\x07\n"), "{shown}");
+    assert!(
+        shown.contains("  sip call-id  id\\x1b]0;t\\x07\n"),
+        "{shown}"
+    );
     assert!(
         shown.contains("invite  from=\"\\\"Evil\\u{1b}[2J\\\" <sip:x\\r\\nfake line@127.0.0.1>\""),
         "{shown}"

@@ -96,7 +96,7 @@ impl MalformedLog {
     /// not logged one by one; the interval is closed either way once it has ended.
     pub(super) fn take_due(&mut self, now: Instant) -> Option<Summary> {
         let interval = self.current.take_if(|i| now >= i.started + INTERVAL)?;
-        (interval.messages > u64::from(interval.logged)).then(|| Summary {
+        (interval.messages > u64::from(interval.logged)).then_some(Summary {
             messages: interval.messages,
             logged: interval.logged,
             sources: interval.per_source.len(),
