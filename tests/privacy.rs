@@ -200,8 +200,8 @@ fn a_voicemail_is_0600_in_a_0700_folder_and_loosened_modes_are_put_right_at_rest
     let file = std::path::PathBuf::from(voicemail["file"].as_str().expect("file"));
     let data = switch.data.path().to_path_buf();
     assert_eq!(file.parent(), Some(data.join("voicemail").as_path()));
-    // The harness's data folder is a 0700 temporary folder already; what the switch made in
-    // it must be private with the test's umask (022) too.
+    // The harness makes the data folder (0755 under the test's umask 022) before the switch
+    // starts: start-up must have made it private, and what the switch wrote in it too.
     assert_eq!(mode(&file), 0o600, "the voicemail {}", file.display());
     assert_private(&data, "after a recorded call");
 
