@@ -1,5 +1,6 @@
 //! hotline: a CTI telephony and IVR switch.
 pub mod config;
+pub mod log_line;
 pub mod media;
 pub mod net;
 pub mod sip;

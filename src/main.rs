@@ -55,6 +55,10 @@ enum Command {
     Check {
         #[arg(long, default_value = ".")]
         config: PathBuf,
+        /// The SIP address `serve` will listen on: the shipped sample passwords are
+        /// warned about unless it is loopback.
+        #[arg(long, default_value = "0.0.0.0:5060")]
+        sip: SocketAddr,
     },
     /// Call records.
     Calls {
@@ -106,13 +110,7 @@ fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    hotline::log_line::install();
     let result = match cli.command {
         Command::Serve {
             config,
@@ -122,7 +120,7 @@ fn main() -> ExitCode {
             http: _,
             advertise,
         } => serve(&config, sip, rtp_ports, &data, advertise),
-        Command::Check { config } => check(&config),
+        Command::Check { config, sip } => check(&config, sip),
         Command::Calls { command } => calls(command),
     };
     match result {
@@ -157,7 +155,7 @@ fn join<E: std::fmt::Display>(errors: &[E]) -> String {
     errors.iter().map(|e| format!("{e}\n")).collect()
 }
 
-fn check(dir: &Path) -> Result<(), String> {
+fn check(dir: &Path, sip: SocketAddr) -> Result<(), String> {
     let (config, prompts) = load_all(dir)?;
     print!("{}", config::summary(&config));
     println!("prompts:");
@@ -171,6 +169,10 @@ fn check(dir: &Path) -> Result<(), String> {
             }
         }
     }
+    // Warnings do not fail the check: the configuration is valid, only unsafe here.
+    for warning in config::sample_password_warnings(&config.hardware, sip) {
+        println!("{warning}");
+    }
     println!("configuration OK");
     Ok(())
 }
@@ -183,7 +185,24 @@ fn serve(
     advertise: Option<IpAddr>,
 ) -> Result<(), String> {
     let (config, prompts) = load_all(dir)?;
+    for warning in config::sample_password_warnings(&config.hardware, sip) {
+        let warning = warning.trim_start_matches("warning: ");
+        tracing::warn!("{warning}");
+    }
     let store = Store::open(data).map_err(|e| e.to_string())?;
+    // Private by default: a data folder made or copied with looser modes is put right.
+    match store::file_modes::make_private(data) {
+        Ok(changed) => {
+            for (path, old) in changed {
+                tracing::info!(path = %path.display(), old_mode = format!("{old:o}"), "made private");
+            }
+        }
+        Err(error) => tracing::warn!(
+            data = %data.display(),
+            %error,
+            "cannot make the data folder private (0700, files 0600)"
+        ),
+    }
     let interrupted = store.mark_interrupted().map_err(|e| e.to_string())?;
     if interrupted > 0 {
         tracing::warn!(

@@ -51,11 +51,14 @@ impl ConfigError {
             None => (None, String::new()),
         };
         // toml's messages may span lines; an admin gets one sentence.
-        let message = error
+        let mut message = error
             .message()
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
+        if is_secret(file, &key, source, error.span()) {
+            message = without_value(&message);
+        }
         ConfigError {
             file: file.to_string(),
             line,
@@ -63,6 +66,49 @@ impl ConfigError {
             message,
         }
     }
+}
+
+/// Whether an error may be about a credential: anything in the phones file, or a line that
+/// sets a password or an HA1. Its value must not be echoed (a password written as a number,
+/// `password = 1234`, is still the password).
+fn is_secret(file: &str, key: &str, source: &str, span: Option<std::ops::Range<usize>>) -> bool {
+    let line = span
+        .map(|span| {
+            let start = span.start.min(source.len());
+            let from = source
+                .get(..start)
+                .and_then(|before| before.rfind('\n'))
+                .map_or(0, |n| n + 1);
+            let to = source
+                .get(start..)
+                .and_then(|after| after.find('\n'))
+                .map_or(source.len(), |n| start + n);
+            source.get(from..to).unwrap_or("")
+        })
+        .unwrap_or("");
+    file.ends_with("phones.toml")
+        || [key, line]
+            .iter()
+            .any(|text| text.contains("password") || text.contains("ha1"))
+}
+
+/// serde's "invalid type: integer `1234`, expected a string" without the value:
+/// "invalid type: integer, expected a string". Other messages are returned unchanged.
+fn without_value(message: &str) -> String {
+    let Some((prefix, rest)) = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|prefix| Some((*prefix, message.strip_prefix(prefix)?)))
+    else {
+        return message.to_string();
+    };
+    let (found, expected) = rest.rsplit_once(", expected").unwrap_or((rest, ""));
+    let kind = found.split(['`', '"']).next().unwrap_or(found).trim_end();
+    let expected = if expected.is_empty() {
+        String::new()
+    } else {
+        format!(", expected{expected}")
+    };
+    format!("{prefix}{kind}{expected}")
 }
 
 /// Joins a key path the way TOML writes it: bare keys as they are, others quoted.
@@ -164,6 +210,64 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "dialplans/hotline.toml: flow.main.steps[2].menu.choices.\"1\": unknown flow \"salse\""
+        );
+    }
+
+    #[test]
+    fn a_numeric_password_is_named_by_file_and_key_but_never_echoed() {
+        for (source, key) in [
+            (
+                "[phone.1001]\npassword = 987654321\n",
+                "phone.1001.password",
+            ),
+            ("[phone]\n1001 = { password = 987654321 }\n", "phone.1001"),
+        ] {
+            let error = toml::from_str::<Phones>(source).unwrap_err();
+            let error = ConfigError::from_toml("hardware/phones.toml", source, &error);
+            let text = error.to_string();
+            assert!(!text.contains("987654321"), "{text}");
+            assert!(text.starts_with("hardware/phones.toml:2: "), "{text}");
+            assert!(text.contains(key), "{text}");
+            assert!(
+                text.ends_with("invalid type: integer, expected a string"),
+                "{text}"
+            );
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Phones {
+        phone: std::collections::BTreeMap<String, PhoneSecret>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct PhoneSecret {
+        password: String,
+    }
+
+    #[test]
+    fn values_are_kept_in_errors_about_other_keys() {
+        let message = "invalid type: integer `4008`, expected a sequence";
+        let source = "[hotline.service]\nnumbers = 4008\n";
+        assert!(!is_secret(
+            "dialplans/hotline.toml",
+            "hotline.service.numbers",
+            source,
+            Some(27..31)
+        ));
+        assert_eq!(
+            without_value(message),
+            "invalid type: integer, expected a sequence"
+        );
+        assert_eq!(
+            without_value("invalid type: string \"x, y\", expected a boolean"),
+            "invalid type: string, expected a boolean"
+        );
+        assert_eq!(
+            without_value("missing field `kind`"),
+            "missing field `kind`"
         );
     }
 

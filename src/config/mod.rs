@@ -14,6 +14,7 @@ mod error;
 mod hardware;
 mod hours;
 mod prompts;
+mod sample_passwords;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,7 @@ pub use error::ConfigError;
 pub use hardware::{parse_network, AgentInfo, Hardware, Phone, PhoneKind, TrunkPeer, DIGEST_REALM};
 pub use hours::{BusinessHours, WeeklyInterval};
 pub use prompts::{check_prompts, prompt_summary, PromptCatalog, PromptFile, PROMPT_EXTENSIONS};
+pub use sample_passwords::{sample_password_warnings, shipped_sample_passwords};
 
 /// Everything in a config dir, validated.
 #[derive(Debug, Clone)]

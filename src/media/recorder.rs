@@ -15,6 +15,21 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::{FRAME_MS, SAMPLE_RATE};
+use crate::store::file_modes;
+
+/// `file` created (or emptied) for writing, readable by the switch's user only.
+fn private_file(file: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(file_modes::PRIVATE_FILE_MODE);
+    }
+    let handle = options.open(file)?;
+    file_modes::set_mode(file, file_modes::PRIVATE_FILE_MODE)?;
+    Ok(handle)
+}
 
 /// Samples carried per frame to the writer: 60 ms, the longest packet time phones use, so one
 /// packet is usually one frame; longer packets are split.
@@ -72,10 +87,11 @@ pub struct WavSink {
 
 impl WavSink {
     /// Creates `file` (and any missing folder above it) as an 8 kHz mono 16-bit WAV,
-    /// replacing a file of that name.
+    /// replacing a file of that name. Recordings are personal data: the file is 0600 and a
+    /// folder made for it 0700, whatever the umask.
     pub fn create(file: &Path) -> Result<WavSink, RecorderError> {
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(|source| RecorderError::Folder {
+            file_modes::create_private_dir_all(dir).map_err(|source| RecorderError::Folder {
                 dir: dir.to_path_buf(),
                 file: file.to_path_buf(),
                 source,
@@ -87,10 +103,12 @@ impl WavSink {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let writer = hound::WavWriter::create(file, spec).map_err(|source| RecorderError::Wav {
+        let wav_error = |source| RecorderError::Wav {
             file: file.to_path_buf(),
             source,
-        })?;
+        };
+        let handle = private_file(file).map_err(|e| wav_error(hound::Error::IoError(e)))?;
+        let writer = hound::WavWriter::new(BufWriter::new(handle), spec).map_err(wav_error)?;
         Ok(WavSink {
             file: file.to_path_buf(),
             writer,

@@ -219,6 +219,8 @@ pub struct Endpoint {
     registrar: CachedDeadline<Registrar>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<CallEvent>,
+    /// Which malformed messages get a log line of their own; the rest are summarised.
+    malformed: malformed_log::MalformedLog,
 }
 
 impl Endpoint {
@@ -266,6 +268,7 @@ impl Endpoint {
             registrar,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            malformed: malformed_log::MalformedLog::default(),
         }
     }
 
@@ -307,6 +310,7 @@ impl Endpoint {
             self.invite_clients.next_deadline(),
             self.calls.next_deadline(),
             self.registrar.next_deadline(),
+            self.malformed.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -341,7 +345,7 @@ impl Endpoint {
         match message::parse(&bytes[start..]) {
             Ok(Inbound::Request(request)) => self.on_request(now, transport, source, request),
             Ok(Inbound::Response(response)) => self.on_response(now, response),
-            Err(rejected) => self.on_rejected(transport, source, &rejected),
+            Err(rejected) => self.on_rejected(now, transport, source, &rejected),
         }
     }
 
@@ -358,6 +362,9 @@ impl Endpoint {
         self.run_ack_timers(now, &due_calls);
         self.run_reinvite_retry_timers(now, &due_calls);
         self.run_binding_expiry(now);
+        if let Some(summary) = self.malformed.take_due(now) {
+            log_malformed_summary(&summary);
+        }
     }
 
     /// 180 Ringing (with our To tag and Contact) on an offered call.
@@ -475,16 +482,24 @@ impl Endpoint {
 
     fn on_rejected(
         &mut self,
+        now: Instant,
         transport: Transport,
         source: SocketAddr,
         rejected: &message::Rejected,
     ) {
+        // A flood of junk is summarised, not logged datagram by datagram.
+        let (ended, log_it) = self.malformed.note(now, source.ip());
+        if let Some(summary) = ended {
+            log_malformed_summary(&summary);
+        }
         let Some(seed) = rejected
             .seed
             .as_ref()
             .filter(|_| rejected.is_request && !rejected.is_ack)
         else {
-            warn!(%source, reason = %rejected.reason, "dropped a SIP message that cannot be answered");
+            if log_it {
+                warn!(%source, reason = %rejected.reason, "dropped a SIP message that cannot be answered");
+            }
             return;
         };
         let (status, extra): (u16, &[(&str, &str)]) = if !self.is_trusted(source.ip()) {
@@ -494,7 +509,9 @@ impl Endpoint {
         } else {
             (400, &[])
         };
-        warn!(%source, reason = %rejected.reason, status, "refused a malformed SIP request");
+        if log_it {
+            warn!(%source, reason = %rejected.reason, status, "refused a malformed SIP request");
+        }
         let tag = new_tag(&mut self.rng);
         let payload = ResponseText {
             status,
@@ -908,6 +925,19 @@ fn next_hop_route(call: &Call, next_hop: Option<SocketAddr>) -> Route {
     }
 }
 
+/// The one line that stands for an interval's malformed messages (fail2ban need not read it:
+/// it names no address).
+fn log_malformed_summary(summary: &malformed_log::Summary) {
+    warn!(
+        messages = summary.messages,
+        logged = summary.logged,
+        sources = summary.sources,
+        more_sources = summary.more_sources,
+        interval_s = malformed_log::INTERVAL.as_secs(),
+        "malformed SIP messages in the last interval, not all logged one by one"
+    );
+}
+
 /// Network text made safe for one log field.
 fn printable(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(64).collect()
@@ -1007,6 +1037,7 @@ impl Deadline for Registrar {
 }
 
 mod in_dialog;
+mod malformed_log;
 mod outgoing;
 use in_dialog::{OurReinvite, PendingReoffer, RecentInvites};
 mod registration;

@@ -7,6 +7,7 @@
 //! state or timers — the driver calls these plain synchronous methods from its own
 //! background writer thread, and the switch only produces [`TimelineEvent`]s.
 
+pub mod file_modes;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -88,6 +89,11 @@ const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA_V1), (2, SCHEMA_V2)];
 pub enum StoreError {
     #[error("cannot create the data folder {path}: {source}")]
     CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot create {path}: {source}")]
+    CreateFile {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -236,13 +242,22 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) `data_dir/hotline.db`, in WAL mode, with the schema
-    /// created or migrated to the current version.
+    /// created or migrated to the current version. A folder or database it creates is
+    /// private (0700, 0600, see [`file_modes`]).
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+        let create_dir = |source| StoreError::CreateDir {
             path: data_dir.to_path_buf(),
             source,
-        })?;
+        };
+        file_modes::create_private_dir_all(data_dir).map_err(create_dir)?;
         let path = data_dir.join(DATABASE_FILE);
+        if !path.exists() {
+            // SQLite gives the -wal and -shm files the database file's mode.
+            file_modes::create_private_file(&path).map_err(|source| StoreError::CreateFile {
+                path: path.clone(),
+                source,
+            })?;
+        }
         let fail = |action: &'static str| {
             let path = path.clone();
             move |source| StoreError::Sqlite {

@@ -1,8 +1,13 @@
 //! Plain-text views of call records for `hotline calls list` and `hotline calls show`.
+//!
+//! Much of a record is text from SIP headers (From, To, display names, Call-IDs): every
+//! control character in it is shown escaped (`\x1b`, `\r`, `\n`, as in the log), so a
+//! caller cannot clear or drive the admin's terminal or fake lines of the listing.
 
 use std::fmt::Write as _;
 
 use super::{format_timestamp, CallRecord, CallSummary};
+use crate::log_line::escape_controls;
 use crate::switch::timeline::{EventKind, TimelineEvent};
 
 /// An aligned table, one call per line, newest first as given.
@@ -46,6 +51,7 @@ pub fn render_list(calls: &[CallSummary]) -> String {
                 call.outcome.clone().unwrap_or_else(|| "in progress".into()),
                 call.event_count.to_string(),
             ]
+            .map(|cell| escape_controls(&cell).into_owned())
         })
         .collect();
     let mut widths = header.map(|h| h.chars().count());
@@ -75,56 +81,69 @@ pub fn render_list(calls: &[CallSummary]) -> String {
 pub fn render_call(call: &CallRecord) -> String {
     let summary = &call.summary;
     let mut out = String::new();
-    let _ = writeln!(out, "call {}", summary.id);
-    let _ = writeln!(out, "  sip call-id  {}", summary.sip_call_id);
-    let _ = writeln!(out, "  from         {}", summary.from);
-    let _ = writeln!(out, "  to           {}", summary.to);
+    push_line(&mut out, format_args!("call {}", summary.id));
+    push_line(
+        &mut out,
+        format_args!("  sip call-id  {}", summary.sip_call_id),
+    );
+    push_line(&mut out, format_args!("  from         {}", summary.from));
+    push_line(&mut out, format_args!("  to           {}", summary.to));
     if let Some(hotline) = &summary.hotline {
-        let _ = writeln!(out, "  hotline      {hotline}");
+        push_line(&mut out, format_args!("  hotline      {hotline}"));
     }
-    let _ = writeln!(
-        out,
-        "  started      {}",
-        format_timestamp(summary.started_at)
+    push_line(
+        &mut out,
+        format_args!("  started      {}", format_timestamp(summary.started_at)),
     );
     if let Some(answered) = summary.answered_at_ms {
-        let _ = writeln!(out, "  answered     after {answered} ms");
+        push_line(&mut out, format_args!("  answered     after {answered} ms"));
     }
     if let Some(queue) = &summary.queue {
-        let _ = writeln!(out, "  queue        {queue}");
+        push_line(&mut out, format_args!("  queue        {queue}"));
     }
     if let Some(agent) = &summary.agent {
-        let _ = writeln!(
-            out,
-            "  agent        {agent}{}",
-            summary
-                .wait_ms
-                .map(|ms| format!(" (answered after waiting {})", format_millis(ms)))
-                .unwrap_or_default()
+        push_line(
+            &mut out,
+            format_args!(
+                "  agent        {agent}{}",
+                summary
+                    .wait_ms
+                    .map(|ms| format!(" (answered after waiting {})", format_millis(ms)))
+                    .unwrap_or_default()
+            ),
         );
     }
     if let Some(talk) = summary.talk_ms {
-        let _ = writeln!(out, "  talk         {}", format_millis(talk));
+        push_line(
+            &mut out,
+            format_args!("  talk         {}", format_millis(talk)),
+        );
     }
     if let Some(ended) = summary.ended_at {
-        let _ = writeln!(
-            out,
-            "  ended        {}{}",
-            format_timestamp(ended),
-            summary
-                .duration_ms
-                .map(|ms| format!(" ({})", format_millis(ms)))
-                .unwrap_or_default()
+        push_line(
+            &mut out,
+            format_args!(
+                "  ended        {}{}",
+                format_timestamp(ended),
+                summary
+                    .duration_ms
+                    .map(|ms| format!(" ({})", format_millis(ms)))
+                    .unwrap_or_default()
+            ),
         );
     }
     let outcome = summary.outcome.as_deref().unwrap_or("in progress");
-    let _ = match (&summary.ended_by, &summary.reason) {
-        (Some(by), Some(reason)) => {
-            writeln!(out, "  outcome      {outcome} (ended by {by}: {reason})")
-        }
-        (Some(by), None) => writeln!(out, "  outcome      {outcome} (ended by {by})"),
-        _ => writeln!(out, "  outcome      {outcome}"),
-    };
+    match (&summary.ended_by, &summary.reason) {
+        (Some(by), Some(reason)) => push_line(
+            &mut out,
+            format_args!("  outcome      {outcome} (ended by {by}: {reason})"),
+        ),
+        (Some(by), None) => push_line(
+            &mut out,
+            format_args!("  outcome      {outcome} (ended by {by})"),
+        ),
+        _ => push_line(&mut out, format_args!("  outcome      {outcome}")),
+    }
     let story: Vec<String> = call
         .events
         .iter()
@@ -142,18 +161,24 @@ pub fn render_call(call: &CallRecord) -> String {
         !matches!(event.kind, EventKind::Hangup { .. }) && queue_story_line(&event.kind).is_some()
     });
     if queued {
-        let _ = writeln!(out, "queue and agents:");
+        push_line(&mut out, format_args!("queue and agents:"));
         for line in story {
-            out.push_str(&line);
+            out.push_str(&escape_controls(&line));
             out.push('\n');
         }
     }
-    let _ = writeln!(out, "timeline:");
+    push_line(&mut out, format_args!("timeline:"));
     for event in &call.events {
-        out.push_str(&render_event(event));
+        out.push_str(&escape_controls(&render_event(event)));
         out.push('\n');
     }
     out
+}
+
+/// Writes one line of `calls show` with whatever was formatted into it escaped.
+fn push_line(out: &mut String, line: std::fmt::Arguments<'_>) {
+    out.push_str(&escape_controls(&line.to_string()));
+    out.push('\n');
 }
 
 fn render_event(event: &TimelineEvent) -> String {

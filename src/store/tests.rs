@@ -961,3 +961,50 @@ fn rendered_list_has_queue_agent_and_wait_columns() {
     assert_eq!(column(lines[2], "QUEUE"), "-");
     assert_eq!(column(lines[2], "WAIT"), "-");
 }
+
+#[test]
+fn control_characters_from_sip_headers_are_shown_escaped_in_list_and_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let hostile = "\"Evil\x1b[2J\" <sip:x\r\nfake line@127.0.0.1>";
+    store
+        .begin_call(&NewCall {
+            from: hostile.to_string(),
+            ..new_call("c1", "id\x1b]0;t\x07", "2025-03-11T02:00:00Z")
+        })
+        .unwrap();
+    store
+        .append_event(
+            "c1",
+            &event(
+                0,
+                EventKind::Invite {
+                    from: hostile.into(),
+                    to: "sip:4008@127.0.0.1".into(),
+                },
+            ),
+        )
+        .unwrap();
+    let shown = render_call(&store.call("c1").unwrap().unwrap());
+    let listed = render_list(&store.list_calls(10).unwrap());
+    for text in [&shown, &listed] {
+        assert!(
+            !text.contains(|c: char| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+    }
+    assert!(
+        shown.contains("  from         \"Evil\\x1b[2J\" <sip:x\\r\\nfake line@127.0.0.1>\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  sip call-id  id\\x1b]0;t\\x07\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("invite  from=\"\\\"Evil\\u{1b}[2J\\\" <sip:x\\r\\nfake line@127.0.0.1>\""),
+        "{shown}"
+    );
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(listed.contains("\"Evil\\x1b[2J\" <sip:x\\r\\nfake line@127.0.0.1>"));
+}
