@@ -262,7 +262,7 @@ impl<'a> RawFields<'a> {
             from: self.from.unwrap_or_default().to_owned(),
             to: self.to.unwrap_or_default().to_owned(),
             call_id: self.call_id.unwrap_or_default().to_owned(),
-            cseq: self.cseq?.to_owned(),
+            cseq: self.cseq.filter(|c| !c.is_empty())?.to_owned(),
         })
     }
 }

@@ -184,6 +184,11 @@ fn header_fields<'l>(
         if line.is_empty() {
             continue;
         }
+        if line.contains('\r') {
+            // A CR that ends no line (quoted-pair excludes it too).
+            error.get_or_insert("bare CR in a header line");
+            continue;
+        }
         if line.starts_with([' ', '\t']) {
             match headers.last_mut() {
                 Some((_, value)) => {
