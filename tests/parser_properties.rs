@@ -214,7 +214,7 @@ fn the_original_messages_are_valid() {
 
 #[test]
 fn message_parser_and_framer_never_panic_and_keep_their_invariants() {
-    let mut rng = StdRng::seed_from_u64(0x5ee_d_4475);
+    let mut rng = StdRng::seed_from_u64(0x5eed_4475);
     for _ in 0..cases() {
         let random = random_bytes(&mut rng);
         check_message(&random);
