@@ -1315,8 +1315,9 @@ Max-Forwards: 70\r\nl: 0\r\n\r\n";
 
     #[test]
     fn rejection_reasons_carry_no_raw_bytes() {
-        let text = INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 IN\x1bVITE\r");
+        let text = INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 IN\x1b[2JVITE");
         let rejected = parse(text.as_bytes()).unwrap_err();
+        assert!(matches!(rejected.reason, Invalid::CSeqMethod { .. }));
         let reason = rejected.reason.to_string();
         assert!(!reason.contains(['\x1b', '\r', '\n']), "{reason:?}");
         let garbage =
