@@ -311,3 +311,33 @@ fn duplicate_content_length_gets_400() {
     assert_eq!(finals, vec![400], "{answers:?}");
     let _: SocketAddr = switch.sip;
 }
+
+#[test]
+fn a_hotline_number_with_phone_context_is_rung_not_refused() {
+    let switch = Switch::start(PortBlock::reserve());
+    let peer = TrunkPeer::bind();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+               m=audio 6000 RTP/AVP 0\r\n";
+    let text = format!(
+        "INVITE sip:4008;phone-context=pbx.example.com@{sip};user=phone SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bKphonectx\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:caller@example.net>;tag=pc1\r\n\
+         To: <sip:4008;phone-context=pbx.example.com@{sip};user=phone>\r\n\
+         Call-ID: phonectx.1@example.net\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:caller@192.0.2.7>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len(),
+        sip = switch.sip
+    );
+    peer.send(&switch, text.as_bytes());
+    let answers = peer.answers("phonectx.1@example.net", Duration::from_secs(3), false);
+    let statuses: Vec<u16> = answers.iter().filter_map(|a| status_of(a)).collect();
+    assert!(
+        statuses.starts_with(&[100, 180]),
+        "the hotline 4008 rings (shipped: 180 at once): {statuses:?}\n{}",
+        switch.log_tail()
+    );
+}

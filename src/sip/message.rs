@@ -894,7 +894,11 @@ fn validate_request(
         None => None,
     };
     Ok(Request {
-        request_user: uri_user(request_uri).map(decode_user).unwrap_or_default(),
+        // The number without its user parameters (`4008;phone-context=pbx.example.com` is
+        // 4008; RFC 3261 19.1.6), for the dialplan; `request_uri` keeps them.
+        request_user: uri_user(request_uri)
+            .map(|user| decode_user(user.split(';').next().unwrap_or(user)))
+            .unwrap_or_default(),
         method,
         request_uri: request_uri.to_owned(),
         top_via,
@@ -1332,6 +1336,15 @@ Max-Forwards: 70\r\nl: 0\r\n\r\n";
         assert_eq!(r.request_user, "4008");
         let r = request(&INVITE.replace("INVITE sip:4008@", "INVITE sip:null-%00-null@"));
         assert_eq!(r.request_user, "null-%00-null");
+        let r = request(&INVITE.replace(
+            "INVITE sip:4008@127.0.0.1:5060",
+            "INVITE sip:4008;phone-context=pbx.example.com@127.0.0.1:5060;user=phone",
+        ));
+        assert_eq!(r.request_user, "4008");
+        assert_eq!(
+            r.request_uri,
+            "sip:4008;phone-context=pbx.example.com@127.0.0.1:5060;user=phone"
+        );
     }
 
     #[test]
