@@ -1348,6 +1348,51 @@ Max-Forwards: 70\r\nl: 0\r\n\r\n";
     }
 
     #[test]
+    fn request_uri_headers_a_non_gmt_date_and_a_missing_scheme_are_400() {
+        let escruri = INVITE.replace(
+            "INVITE sip:4008@127.0.0.1:5060",
+            "INVITE sip:4008@127.0.0.1:5060?Route=%3Csip:example.com%3E",
+        );
+        let rejected = parse(escruri.as_bytes()).unwrap_err();
+        assert_eq!(rejected.reason, Invalid::Malformed("Request-URI"));
+        assert_eq!(rejected.status, 400);
+        // A `?` in the user part is no header (RFC 4475 3.1.1.2).
+        let user = INVITE.replace("INVITE sip:4008@", "INVITE sip:crazy?,/;;*@");
+        assert!(parse(user.as_bytes()).is_ok());
+        // Other schemes are for `refusal` (416), not the parser.
+        assert!(!request_uri_has_headers("tel:+1?x"));
+
+        let est = INVITE.replace(
+            "Max-Forwards",
+            "Date: Fri, 01 Jan 2010 16:00:00 EST\r\nMax-Forwards",
+        );
+        assert_eq!(
+            parse(est.as_bytes()).unwrap_err().reason,
+            Invalid::Malformed("Date")
+        );
+        let gmt = INVITE.replace(
+            "Max-Forwards",
+            "Date: Sat, 13 Nov 2010 23:29:00 GMT\r\nMax-Forwards",
+        );
+        assert!(parse(gmt.as_bytes()).is_ok());
+
+        let no_scheme = INVITE.replace("INVITE sip:4008@127.0.0.1:5060", "INVITE 4008@127.0.0.1");
+        let rejected = parse(no_scheme.as_bytes()).unwrap_err();
+        assert_eq!(
+            rejected.reason,
+            Invalid::Unparseable("Request-URI has no scheme")
+        );
+        assert!(rejected.seed.is_some());
+        let version = INVITE.replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia");
+        let rejected = parse(version.as_bytes()).unwrap_err();
+        assert_eq!((rejected.reason, rejected.status), (Invalid::Version, 505));
+        let mismatch = INVITE
+            .replacen("INVITE sip:", "NEWMETHOD sip:", 1)
+            .replace("CSeq: 1 INVITE", "CSeq: 1 INVITE");
+        assert_eq!(parse(mismatch.as_bytes()).unwrap_err().status, 501);
+    }
+
+    #[test]
     fn display_names_are_tokens_or_quoted_and_brackets_hold_no_spaces() {
         assert!(NameAddr::parse("caller<sip:c@example.com>;tag=1").is_some());
         assert!(NameAddr::parse("Bell, Alexander <sip:a@example.com>;tag=43").is_none());
