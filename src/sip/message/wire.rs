@@ -258,6 +258,13 @@ mod tests {
     }
 
     #[test]
+    fn a_request_uri_with_a_control_character_has_no_scheme() {
+        let broken = tokenize(b"OPTIONS sip:a\x01b@host SIP/2.0\r\n\r\n").unwrap_err();
+        assert_eq!(broken.why, "Request-URI has no scheme");
+        assert!(tokenize(b"OPTIONS sip:ab@host SIP/2.0\r\n\r\n").is_ok());
+    }
+
+    #[test]
     fn another_sip_version_is_told_apart_from_garbage() {
         let broken = tokenize(b"OPTIONS sip:a@b SIP/7.0\r\n\r\n").unwrap_err();
         assert!(broken.other_version);
