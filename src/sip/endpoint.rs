@@ -27,7 +27,7 @@ use super::auth::{
 use super::dialog::Dialog;
 use super::message::{
     self, response_destination, stamp_top_via, uri_user, Inbound, Method, Request, Response,
-    ResponseSeed, ResponseText, ALLOW, USER_AGENT,
+    ResponseSeed, ResponseText, ACCEPT, ALLOW, SUPPORTED, USER_AGENT,
 };
 use super::registrar::{remaining_seconds, Binding, RegisterError, RegisterRequest, Registrar};
 use super::transaction::{
@@ -504,10 +504,8 @@ impl Endpoint {
         };
         let (status, extra): (u16, &[(&str, &str)]) = if !self.is_trusted(source.ip()) {
             (403, &[])
-        } else if rejected.unknown_method {
-            (405, &[("Allow", ALLOW)])
         } else {
-            (400, &[])
+            (rejected.status, &[])
         };
         if log_it {
             warn!(%source, reason = %rejected.reason, status, "refused a malformed SIP request");
@@ -579,6 +577,25 @@ impl Endpoint {
         if request.max_forwards == 0 && request.method != Method::Options {
             return self.reply_in_transaction(now, &request, route, 483, None, &[], None);
         }
+        if !matches!(request.method, Method::Other(_) | Method::Cancel) {
+            if let Some(refusal) = request.refusal() {
+                debug!(%source, method = request.method.as_str(), status = refusal.status, "request refused before its method");
+                let extra: Vec<(&str, &str)> = refusal
+                    .header
+                    .iter()
+                    .map(|(name, value)| (*name, value.as_str()))
+                    .collect();
+                return self.reply_in_transaction(
+                    now,
+                    &request,
+                    route,
+                    refusal.status,
+                    None,
+                    &extra,
+                    None,
+                );
+            }
+        }
         match request.method {
             Method::Register => self.on_register(now, source, route, request),
             Method::Invite if request.to.tag.is_none() => {
@@ -616,7 +633,8 @@ impl Endpoint {
                 }
                 let extra = [
                     ("Allow", ALLOW),
-                    ("Accept", "application/sdp, application/dtmf-relay"),
+                    ("Supported", SUPPORTED),
+                    ("Accept", ACCEPT),
                 ];
                 self.reply_in_transaction(now, &request, route, 200, None, &extra, None);
             }
@@ -793,6 +811,18 @@ impl Endpoint {
             return None;
         }
         let establishing = (101..300).contains(&status);
+        // Every 2xx says what we allow and support (RFC 3261 13.3.1.4).
+        let with_capabilities: Vec<(&str, &str)>;
+        let extra = if (200..300).contains(&status) {
+            with_capabilities = extra
+                .iter()
+                .copied()
+                .chain([("Allow", ALLOW), ("Supported", SUPPORTED)])
+                .collect();
+            &with_capabilities[..]
+        } else {
+            extra
+        };
         let contact = establishing.then(|| contact_uri(self.config.advertised, c.route.transport));
         let payload = ResponseText {
             status,

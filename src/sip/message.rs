@@ -1,13 +1,14 @@
-//! Inbound SIP messages: rsip parses the bytes once, then the mandatory headers are checked
-//! and lifted into plain fields so the rest of `sip` never re-parses header text.
-//! Outbound messages are written directly as text: rsip's printer has no reason phrases
-//! ("487 RequestTerminated") and we only ever emit a handful of fixed shapes.
+//! Inbound SIP messages: our own lenient tokenizer ([`wire`]) reads the bytes once, then
+//! the mandatory headers are checked and lifted into plain fields so the rest of `sip` never
+//! re-parses header text. Outbound messages are written directly as text: we only ever emit
+//! a handful of fixed shapes.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use rsip::prelude::UntypedHeader;
 use thiserror::Error;
+
+mod wire;
 
 /// Header section larger than this is refused by the stream framer.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -18,6 +19,11 @@ pub(crate) const MAX_MESSAGE_BYTES: usize = 65_535;
 
 /// Methods this user agent accepts (sent in Allow).
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+/// Option tags of the extensions we support (sent in Supported; a Require naming any other
+/// gets 420). None yet: no 100rel, no session timers, no replaces.
+pub(crate) const SUPPORTED: &str = "";
+/// Body types we take (sent in Accept; another Content-Type gets 415).
+pub(crate) const ACCEPT: &str = "application/sdp, application/dtmf-relay, application/dtmf";
 pub(crate) const USER_AGENT: &str = "hotline";
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -190,28 +196,8 @@ fn field_of_name(name: &str) -> Field {
         .map_or(Field::Other, |(_, field)| *field)
 }
 
-fn field_of_header(header: &rsip::Header) -> (Field, &str) {
-    use rsip::Header as H;
-    match header {
-        H::Via(h) => (Field::Via, h.value()),
-        H::From(h) => (Field::From, h.value()),
-        H::To(h) => (Field::To, h.value()),
-        H::CallId(h) => (Field::CallId, h.value()),
-        H::CSeq(h) => (Field::CSeq, h.value()),
-        H::MaxForwards(h) => (Field::MaxForwards, h.value()),
-        H::ContentLength(h) => (Field::ContentLength, h.value()),
-        H::ContentType(h) => (Field::ContentType, h.value()),
-        H::Contact(h) => (Field::Contact, h.value()),
-        H::RecordRoute(h) => (Field::RecordRoute, h.value()),
-        H::Route(h) => (Field::Route, h.value()),
-        // rsip does not know compact names: "v: …" arrives as Other("v", …).
-        H::Other(name, value) => (field_of_name(name), value.as_str()),
-        _ => (Field::Other, ""),
-    }
-}
-
-/// Raw values of the fields we read, gathered from either rsip's headers or, when rsip gave
-/// up, from a lenient line scan (so a 400 can still be formed).
+/// Raw values of the fields we read, gathered from the tokenized header fields (also when
+/// the start line was broken, so a 400 can still be formed).
 #[derive(Default)]
 struct RawFields<'a> {
     vias: Vec<&'a str>,
@@ -225,39 +211,42 @@ struct RawFields<'a> {
     contacts: Vec<&'a str>,
     record_routes: Vec<&'a str>,
     routes: Vec<&'a str>,
+    /// Single-valued fields that appeared more than once (RFC 4475 3.3.8, 3.3.9).
+    duplicates: Vec<&'static str>,
 }
 
 impl<'a> RawFields<'a> {
     fn push(&mut self, field: Field, value: &'a str) {
         let value = value.trim();
-        match field {
-            Field::Via => self.vias.push(value),
-            Field::From => {
-                self.from.get_or_insert(value);
+        let (slot, name) = match field {
+            Field::Via => return self.vias.push(value),
+            Field::Contact => return self.contacts.push(value),
+            Field::RecordRoute => return self.record_routes.push(value),
+            Field::Route => return self.routes.push(value),
+            Field::Other => return,
+            Field::From => (&mut self.from, "From"),
+            Field::To => (&mut self.to, "To"),
+            Field::CallId => (&mut self.call_id, "Call-ID"),
+            Field::CSeq => (&mut self.cseq, "CSeq"),
+            Field::MaxForwards => (&mut self.max_forwards, "Max-Forwards"),
+            Field::ContentLength => (&mut self.content_length, "Content-Length"),
+            Field::ContentType => (&mut self.content_type, "Content-Type"),
+        };
+        if slot.is_some() {
+            if !self.duplicates.contains(&name) {
+                self.duplicates.push(name);
             }
-            Field::To => {
-                self.to.get_or_insert(value);
-            }
-            Field::CallId => {
-                self.call_id.get_or_insert(value);
-            }
-            Field::CSeq => {
-                self.cseq.get_or_insert(value);
-            }
-            Field::MaxForwards => {
-                self.max_forwards.get_or_insert(value);
-            }
-            Field::ContentLength => {
-                self.content_length.get_or_insert(value);
-            }
-            Field::ContentType => {
-                self.content_type.get_or_insert(value);
-            }
-            Field::Contact => self.contacts.push(value),
-            Field::RecordRoute => self.record_routes.push(value),
-            Field::Route => self.routes.push(value),
-            Field::Other => {}
+        } else {
+            *slot = Some(value);
         }
+    }
+
+    fn from_headers(headers: &'a [(String, String)]) -> RawFields<'a> {
+        let mut fields = RawFields::default();
+        for (name, value) in headers {
+            fields.push(field_of_name(name), value);
+        }
+        fields
     }
 
     /// Everything needed to answer a request (RFC 3261 8.2.6.2). The client matches a
@@ -273,7 +262,7 @@ impl<'a> RawFields<'a> {
             from: self.from.unwrap_or_default().to_owned(),
             to: self.to.unwrap_or_default().to_owned(),
             call_id: self.call_id.unwrap_or_default().to_owned(),
-            cseq: self.cseq?.to_owned(),
+            cseq: self.cseq.filter(|c| !c.is_empty())?.to_owned(),
         })
     }
 }
@@ -337,23 +326,36 @@ pub struct Via {
 }
 
 impl Via {
+    /// `SIP / 2.0 / transport sent-by *( ; param )`, with LWS allowed around the slashes,
+    /// the colon and the parameters' `=` (RFC 3261 25.1). A missing branch is an RFC 2543
+    /// client: `branch` is then empty and the request's transaction is keyed otherwise.
     fn parse(value: &str) -> Result<Via, Invalid> {
-        let value = value.trim();
-        let (protocol, rest) = value
-            .split_once(|c: char| c.is_ascii_whitespace())
-            .ok_or(Invalid::Via("no sent-by"))?;
-        let mut parts = protocol.split('/').map(str::trim);
-        let (Some(name), Some(version), Some(transport)) =
-            (parts.next(), parts.next(), parts.next())
+        let mut params = value.trim().split(';');
+        let protocol_and_host = params.next().unwrap_or("");
+        let mut parts = protocol_and_host.splitn(3, '/');
+        let (Some(name), Some(version), Some(rest)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(Invalid::Via("sent-protocol is not SIP/2.0/transport"));
         };
-        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
+        if !name.trim().eq_ignore_ascii_case("SIP") || version.trim() != "2.0" {
             return Err(Invalid::Via("sent-protocol is not SIP/2.0"));
         }
-        let mut params = rest.split(';');
-        let sent_by = params.next().unwrap_or("").trim();
+        let rest = rest.trim_start();
+        let (transport, sent_by) = rest
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .ok_or(Invalid::Via("no sent-by"))?;
+        if !wire::is_token(transport) {
+            return Err(Invalid::Via("transport is not a token"));
+        }
+        let sent_by = sent_by.trim();
+        if sent_by.chars().any(char::is_whitespace) && !sent_by.contains(':') {
+            return Err(Invalid::Via("bad sent-by"));
+        }
         let (host, port) = split_host_port(sent_by).ok_or(Invalid::Via("bad sent-by"))?;
+        let host = host.trim();
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Invalid::Via("bad sent-by"));
+        }
         let mut branch = None;
         let mut rport = false;
         for param in params {
@@ -361,8 +363,14 @@ impl Via {
                 Some((k, v)) => (k.trim(), Some(v.trim())),
                 None => (param.trim(), None),
             };
+            if key.is_empty() {
+                return Err(Invalid::Via("empty parameter"));
+            }
             if key.eq_ignore_ascii_case("branch") {
-                branch = val.filter(|v| !v.is_empty());
+                branch = Some(
+                    val.filter(|v| wire::is_token(v))
+                        .ok_or(Invalid::Via("bad branch"))?,
+                );
             } else if key.eq_ignore_ascii_case("rport") {
                 rport = true;
             }
@@ -371,7 +379,7 @@ impl Via {
             transport: transport.to_ascii_uppercase(),
             host: host.to_owned(),
             port,
-            branch: branch.ok_or(Invalid::Via("no branch"))?.to_owned(),
+            branch: branch.unwrap_or("").to_owned(),
             rport,
         })
     }
@@ -427,9 +435,17 @@ impl NameAddr {
         }
         let (uri, params) = match open {
             Some(start) => {
+                if !is_display_name(value.get(..start)?) {
+                    return None;
+                }
                 let rest = value.get(start + 1..)?;
                 let close = rest.find('>')?;
-                (rest.get(..close)?, rest.get(close + 1..)?)
+                let uri = rest.get(..close)?;
+                // LAQUOT addr-spec RAQUOT: no whitespace inside the brackets (RFC 4475 3.1.2.14).
+                if uri.trim() != uri {
+                    return None;
+                }
+                (uri, rest.get(close + 1..)?)
             }
             None if in_quotes => return None,
             None => match value.find(';') {
@@ -438,7 +454,11 @@ impl NameAddr {
             },
         };
         let uri = uri.trim();
-        if uri.is_empty() || !uri.contains(':') {
+        if uri.is_empty() || !uri.contains(':') || uri.chars().any(char::is_whitespace) {
+            return None;
+        }
+        // An addr-spec holding `?` (URI headers) must be in brackets (RFC 3261 20.10).
+        if open.is_none() && uri.contains('?') {
             return None;
         }
         let tag = param_value(params, "tag").map(str::to_owned);
@@ -461,6 +481,20 @@ impl NameAddr {
             .skip(1)
             .any(|p| p.trim().eq_ignore_ascii_case("lr") || p.trim().starts_with("lr="))
     }
+}
+
+/// `display-name = *(token LWS) / quoted-string` (RFC 3261 25.1), possibly empty.
+fn is_display_name(text: &str) -> bool {
+    let text = text.trim();
+    if text.is_empty() {
+        return true;
+    }
+    if let Some(inner) = text.strip_prefix('"') {
+        // The closing quote is the last character; NameAddr::parse already checked that the
+        // quotes balance (escapes included) before the `<`.
+        return inner.ends_with('"');
+    }
+    text.split_whitespace().all(wire::is_token)
 }
 
 fn param_value<'a>(params: &'a str, name: &str) -> Option<&'a str> {
@@ -519,7 +553,11 @@ pub enum Invalid {
     #[error("Content-Length {declared} but body has {actual} bytes")]
     Truncated { declared: usize, actual: usize },
     #[error("unparseable: {0}")]
-    Unparseable(String),
+    Unparseable(&'static str),
+    #[error("SIP version other than 2.0")]
+    Version,
+    #[error("more than one {0} header")]
+    Duplicate(&'static str),
     #[error("message of {0} bytes exceeds {MAX_MESSAGE_BYTES}")]
     TooLarge(usize),
 }
@@ -544,8 +582,8 @@ pub struct Request {
     pub record_route: Vec<String>,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
-    /// All headers as rsip parsed them, for typed access to extension headers later.
-    pub headers: rsip::Headers,
+    /// Every header field as (name as received, unfolded value), in order.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Request {
@@ -562,15 +600,66 @@ impl Request {
     pub fn header_values(&self, names: &[&str]) -> Vec<String> {
         self.headers
             .iter()
-            .filter_map(|header| {
-                let text = header.to_string();
-                let (name, value) = text.split_once(':')?;
-                names
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(name.trim()))
-                    .then(|| value.trim().to_owned())
-            })
+            .filter(|(name, _)| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            .map(|(_, value)| value.clone())
             .collect()
+    }
+
+    /// Why a request we otherwise handle must be refused before its method runs, in the
+    /// order of RFC 3261 8.2.2 and 8.2.3: a Request-URI scheme other than sip/sips (416), a
+    /// Require naming an extension we lack (420 with Unsupported), a body of a type or
+    /// encoding we do not read (415 with Accept / Accept-Encoding). Proxy-Require is for
+    /// proxies; a user agent ignores it (RFC 3261 20.29).
+    pub fn refusal(&self) -> Option<Refusal> {
+        let scheme = self.request_uri.split(':').next().unwrap_or("");
+        if !scheme.eq_ignore_ascii_case("sip") && !scheme.eq_ignore_ascii_case("sips") {
+            return Some(Refusal {
+                status: 416,
+                header: None,
+            });
+        }
+        let unsupported: Vec<String> = self
+            .header_values(&["Require"])
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|tag| !tag.is_empty())
+            .filter(|tag| {
+                !SUPPORTED
+                    .split(',')
+                    .any(|ours| ours.trim().eq_ignore_ascii_case(tag))
+            })
+            .map(printable_token)
+            .collect();
+        if !unsupported.is_empty() {
+            return Some(Refusal {
+                status: 420,
+                header: Some(("Unsupported", unsupported.join(", "))),
+            });
+        }
+        if !self.body.is_empty() {
+            let known_type = ACCEPT
+                .split(',')
+                .any(|mime| self.has_content_type(mime.trim()));
+            if !known_type {
+                return Some(Refusal {
+                    status: 415,
+                    header: Some(("Accept", ACCEPT.to_owned())),
+                });
+            }
+            let encoded = self
+                .header_values(&["Content-Encoding", "e"])
+                .iter()
+                .flat_map(|value| value.split(','))
+                .any(|coding| !coding.trim().eq_ignore_ascii_case("identity"));
+            if encoded {
+                return Some(Refusal {
+                    status: 415,
+                    header: Some(("Accept-Encoding", "identity".to_owned())),
+                });
+            }
+        }
+        None
     }
 
     pub fn has_content_type(&self, mime: &str) -> bool {
@@ -580,6 +669,13 @@ impl Request {
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case(mime))
         })
     }
+}
+
+/// A refusal of a well-formed request: the status and the header that says why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub header: Option<(&'static str, String)>,
 }
 
 /// A response that passed validation.
@@ -612,8 +708,9 @@ pub struct Rejected {
     pub reason: Invalid,
     pub is_request: bool,
     pub is_ack: bool,
-    /// rsip refused the request because its method is unknown to it (answer 405).
-    pub unknown_method: bool,
+    /// The status to answer a request with when `seed` allows: 400, 505 for another SIP
+    /// version, 501 for an unknown method whose CSeq names another (RFC 4475 3.1.2.18).
+    pub status: u16,
     pub seed: Option<ResponseSeed>,
 }
 
@@ -624,84 +721,68 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, Box<Rejected>> {
             reason: Invalid::TooLarge(bytes.len()),
             is_request: false,
             is_ack: false,
-            unknown_method: false,
+            status: 400,
             seed: None,
         }));
     }
-    // rsip's tokenizer is not documented as panic-free; a panic here must not take the
-    // switch down with it.
-    let parsed = std::panic::catch_unwind(|| rsip::SipMessage::try_from(bytes))
-        .unwrap_or_else(|_| Err(rsip::Error::Unexpected("rsip panicked".into())));
-    match parsed {
-        Ok(rsip::SipMessage::Request(request)) => {
-            let method = Method::parse(&request.method.to_string());
-            let mut fields = RawFields::default();
-            for header in request.headers.iter() {
-                let (field, value) = field_of_header(header);
-                fields.push(field, value);
-            }
-            let request_uri = request.uri.to_string();
-            match validate_request(method.clone(), &request_uri, &fields, &request.body) {
+    let wire = match wire::tokenize(bytes) {
+        Ok(wire) => wire,
+        Err(broken) => return Err(Box::new(broken_rejection(broken))),
+    };
+    let fields = RawFields::from_headers(&wire.headers);
+    match wire.start {
+        wire::StartLine::Request { method, uri, .. } => {
+            let method = Method::parse(&method);
+            let valid = check_date(&wire.headers)
+                .and_then(|()| validate_request(method.clone(), &uri, &fields, wire.body));
+            match valid {
                 Ok(mut valid) => {
-                    valid.request_user = request.uri.user().unwrap_or("").to_owned();
-                    valid.body = trimmed_body(&fields, request.body);
-                    valid.headers = request.headers;
+                    valid.body = trimmed_body(&fields, wire.body.to_vec());
+                    valid.headers = wire.headers.clone();
                     Ok(Inbound::Request(valid))
                 }
                 Err(reason) => Err(Box::new(Rejected {
+                    status: match (&method, &reason) {
+                        (Method::Other(_), Invalid::CSeqMethod { .. }) => 501,
+                        _ => 400,
+                    },
                     reason,
                     is_request: true,
                     is_ack: method == Method::Ack,
-                    unknown_method: false,
                     seed: fields.response_seed(),
                 })),
             }
         }
-        Ok(rsip::SipMessage::Response(response)) => {
-            let mut fields = RawFields::default();
-            for header in response.headers.iter() {
-                let (field, value) = field_of_header(header);
-                fields.push(field, value);
-            }
-            validate_response(response.status_code.code(), &fields, response.body)
+        wire::StartLine::Response { status } => {
+            validate_response(status, &fields, wire.body.to_vec())
                 .map(Inbound::Response)
                 .map_err(|reason| {
                     Box::new(Rejected {
                         reason,
                         is_request: false,
                         is_ack: false,
-                        unknown_method: false,
+                        status: 400,
                         seed: None,
                     })
                 })
         }
-        Err(error) => Err(Box::new(lenient_rejection(bytes, error.to_string()))),
     }
 }
 
-/// rsip could not parse the message: scan its lines ourselves so that a request with the
-/// five headers a response needs still gets its 400 (or 405 for an unknown method).
-fn lenient_rejection(bytes: &[u8], why: String) -> Rejected {
-    let text = String::from_utf8_lossy(bytes);
-    let head = text.split("\r\n\r\n").next().unwrap_or("");
-    let mut lines = head.split("\r\n").filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("");
-    let mut words = first.split(' ');
-    let method = words.next().unwrap_or("");
-    let is_request = words.nth(1).is_some_and(|v| v.trim() == "SIP/2.0")
-        && !method.is_empty()
-        && method.bytes().all(|b| b.is_ascii_alphabetic());
-    let mut fields = RawFields::default();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            fields.push(field_of_name(name), value);
-        }
-    }
+/// The bytes are no SIP message: a request-looking one still gets its 400 (505 for another
+/// SIP version) when its Via and CSeq can be read.
+fn broken_rejection(broken: wire::Broken) -> Rejected {
+    let fields = RawFields::from_headers(&broken.headers);
+    let is_request = broken.request_method.is_some();
     Rejected {
-        reason: Invalid::Unparseable(why),
+        reason: if broken.other_version {
+            Invalid::Version
+        } else {
+            Invalid::Unparseable(broken.why)
+        },
         is_request,
-        is_ack: method == "ACK",
-        unknown_method: is_request && method.parse::<rsip::Method>().is_err(),
+        is_ack: broken.request_method.as_deref() == Some("ACK"),
+        status: if broken.other_version { 505 } else { 400 },
         seed: if is_request {
             fields.response_seed()
         } else {
@@ -757,9 +838,15 @@ fn validate_request(
     fields: &RawFields<'_>,
     body: &[u8],
 ) -> Result<Request, Invalid> {
+    if let Some(name) = fields.duplicates.first() {
+        return Err(Invalid::Duplicate(name));
+    }
     let seed_vias = split_list(&fields.vias);
     let top = seed_vias.first().ok_or(Invalid::Missing("Via"))?;
-    let top_via = Via::parse(top)?;
+    let mut top_via = Via::parse(top)?;
+    if request_uri_has_headers(request_uri) {
+        return Err(Invalid::Malformed("Request-URI"));
+    }
     let from_raw = fields.from.ok_or(Invalid::Missing("From"))?;
     let to_raw = fields.to.ok_or(Invalid::Missing("To"))?;
     let call_id = fields.call_id.ok_or(Invalid::Missing("Call-ID"))?;
@@ -770,9 +857,19 @@ fn validate_request(
     let (cseq, cseq_method) = parse_cseq(cseq_raw)?;
     if cseq_method != method {
         return Err(Invalid::CSeqMethod {
-            cseq: cseq_method.as_str().to_owned(),
-            method: method.as_str().to_owned(),
+            cseq: printable_token(cseq_method.as_str()),
+            method: printable_token(method.as_str()),
         });
+    }
+    if top_via.branch.is_empty() {
+        // RFC 2543 client (RFC 3261 17.2.3): no branch to key the transaction by, so a key
+        // is made of what identifies the request instead.
+        top_via.branch = format!(
+            "rfc2543-{}-{}-{}",
+            call_id,
+            cseq,
+            param_value(from_raw, "tag").unwrap_or("")
+        );
     }
     let max_forwards = fields
         .max_forwards
@@ -797,9 +894,13 @@ fn validate_request(
         None => None,
     };
     Ok(Request {
+        // The number without its user parameters (`4008;phone-context=pbx.example.com` is
+        // 4008; RFC 3261 19.1.6), for the dialplan; `request_uri` keeps them.
+        request_user: uri_user(request_uri)
+            .map(|user| decode_user(user.split(';').next().unwrap_or(user)))
+            .unwrap_or_default(),
         method,
         request_uri: request_uri.to_owned(),
-        request_user: String::new(),
         top_via,
         seed: ResponseSeed {
             vias: seed_vias,
@@ -817,8 +918,65 @@ fn validate_request(
         record_route: split_list(&fields.record_routes),
         content_type: fields.content_type.map(str::to_owned),
         body: Vec::new(),
-        headers: rsip::Headers::default(),
+        headers: Vec::new(),
     })
+}
+
+/// A sip/sips Request-URI with `?headers` after its host (RFC 3261 19.1.5 forbids them
+/// there; RFC 4475 3.1.2.11). A `?` in the user part is allowed.
+fn request_uri_has_headers(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("sip") && !scheme.eq_ignore_ascii_case("sips") {
+        return false;
+    }
+    let host_part = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    host_part.contains('?')
+}
+
+/// The Date header, if present, must be in GMT (RFC 3261 20.17; RFC 4475 3.1.2.12).
+fn check_date(headers: &[(String, String)]) -> Result<(), Invalid> {
+    match headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("date"))
+    {
+        Some((_, value)) if !value.trim_end().ends_with(" GMT") => Err(Invalid::Malformed("Date")),
+        _ => Ok(()),
+    }
+}
+
+/// The user of a Request-URI with its %-escapes decoded (`%34%30%30%38` is 4008), unless
+/// the result would not be printable text; then it stays as received.
+fn decode_user(user: &str) -> String {
+    let bytes = user.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(text) if !text.chars().any(char::is_control) => text,
+        _ => user.to_owned(),
+    }
+}
+
+/// A token from the network made safe for a log line: control characters become `?`.
+fn printable_token(text: &str) -> String {
+    text.chars()
+        .take(64)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 fn validate_response(
@@ -826,6 +984,9 @@ fn validate_response(
     fields: &RawFields<'_>,
     body: Vec<u8>,
 ) -> Result<Response, Invalid> {
+    if let Some(name) = fields.duplicates.first() {
+        return Err(Invalid::Duplicate(name));
+    }
     let vias = split_list(&fields.vias);
     let top_via = Via::parse(vias.first().ok_or(Invalid::Missing("Via"))?)?;
     let from = NameAddr::parse(fields.from.ok_or(Invalid::Missing("From"))?)
@@ -1099,12 +1260,144 @@ Max-Forwards: 70\r\nl: 0\r\n\r\n";
     }
 
     #[test]
-    fn via_without_branch_is_rejected() {
-        let text = INVITE.replace(";branch=z9hG4bK-1", "");
+    fn via_without_branch_is_an_rfc2543_client_keyed_by_call_id_cseq_and_from_tag() {
+        let r = request(&INVITE.replace(";branch=z9hG4bK-1", ""));
+        assert_eq!(r.top_via.branch, "rfc2543-c1@127.0.0.1-1-abc");
+        assert_eq!(r.top_via.port, Some(5070));
+    }
+
+    #[test]
+    fn via_with_empty_parameters_is_rejected() {
+        let text = INVITE.replace(";branch=z9hG4bK-1;rport", ";;,;,,");
         assert_eq!(
             parse(text.as_bytes()).unwrap_err().reason,
-            Invalid::Via("no branch")
+            Invalid::Via("empty parameter")
         );
+    }
+
+    #[test]
+    fn duplicate_content_length_is_rejected_with_a_seed_for_400() {
+        let text = INVITE.replace(
+            "Content-Length: 4",
+            "Content-Length: 0\r\nContent-Length: 4",
+        );
+        let rejected = parse(text.as_bytes()).unwrap_err();
+        assert_eq!(rejected.reason, Invalid::Duplicate("Content-Length"));
+        assert_eq!(rejected.status, 400);
+        assert!(rejected.seed.is_some());
+    }
+
+    #[test]
+    fn refusals_name_the_status_and_what_to_send_instead() {
+        let tel = request(&INVITE.replace("INVITE sip:4008@127.0.0.1:5060", "INVITE tel:+4930123"));
+        assert_eq!(tel.refusal().map(|r| r.status), Some(416));
+        let require =
+            request(&INVITE.replace("Max-Forwards", "Require: 100rel, foo\r\nMax-Forwards"));
+        assert_eq!(
+            require.refusal(),
+            Some(Refusal {
+                status: 420,
+                header: Some(("Unsupported", "100rel, foo".to_owned()))
+            })
+        );
+        let proxy_require =
+            request(&INVITE.replace("Max-Forwards", "Proxy-Require: foo\r\nMax-Forwards"));
+        assert_eq!(proxy_require.refusal(), None);
+        let xml = request(&INVITE.replace("application/sdp", "application/xml"));
+        assert_eq!(
+            xml.refusal(),
+            Some(Refusal {
+                status: 415,
+                header: Some(("Accept", ACCEPT.to_owned()))
+            })
+        );
+        let gzip =
+            request(&INVITE.replace("Max-Forwards", "Content-Encoding: gzip\r\nMax-Forwards"));
+        assert_eq!(gzip.refusal().map(|r| r.status), Some(415));
+        assert_eq!(request(INVITE).refusal(), None);
+    }
+
+    #[test]
+    fn rejection_reasons_carry_no_raw_bytes() {
+        let text = INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 IN\x1b[2JVITE");
+        let rejected = parse(text.as_bytes()).unwrap_err();
+        assert!(matches!(rejected.reason, Invalid::CSeqMethod { .. }));
+        let reason = rejected.reason.to_string();
+        assert!(!reason.contains(['\x1b', '\r', '\n']), "{reason:?}");
+        let garbage =
+            parse(b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z\r\n\x1b[31mfake\r\n\r\n");
+        let reason = garbage.unwrap_err().reason.to_string();
+        assert!(!reason.contains('\x1b'), "{reason:?}");
+    }
+
+    #[test]
+    fn request_user_is_percent_decoded_when_printable() {
+        let r = request(&INVITE.replace("INVITE sip:4008@", "INVITE sip:%34%30%30%38@"));
+        assert_eq!(r.request_user, "4008");
+        let r = request(&INVITE.replace("INVITE sip:4008@", "INVITE sip:null-%00-null@"));
+        assert_eq!(r.request_user, "null-%00-null");
+        let r = request(&INVITE.replace(
+            "INVITE sip:4008@127.0.0.1:5060",
+            "INVITE sip:4008;phone-context=pbx.example.com@127.0.0.1:5060;user=phone",
+        ));
+        assert_eq!(r.request_user, "4008");
+        assert_eq!(
+            r.request_uri,
+            "sip:4008;phone-context=pbx.example.com@127.0.0.1:5060;user=phone"
+        );
+    }
+
+    #[test]
+    fn request_uri_headers_a_non_gmt_date_and_a_missing_scheme_are_400() {
+        let escruri = INVITE.replace(
+            "INVITE sip:4008@127.0.0.1:5060",
+            "INVITE sip:4008@127.0.0.1:5060?Route=%3Csip:example.com%3E",
+        );
+        let rejected = parse(escruri.as_bytes()).unwrap_err();
+        assert_eq!(rejected.reason, Invalid::Malformed("Request-URI"));
+        assert_eq!(rejected.status, 400);
+        // A `?` in the user part is no header (RFC 4475 3.1.1.2).
+        let user = INVITE.replace("INVITE sip:4008@", "INVITE sip:crazy?,/;;*@");
+        assert!(parse(user.as_bytes()).is_ok());
+        // Other schemes are for `refusal` (416), not the parser.
+        assert!(!request_uri_has_headers("tel:+1?x"));
+
+        let est = INVITE.replace(
+            "Max-Forwards",
+            "Date: Fri, 01 Jan 2010 16:00:00 EST\r\nMax-Forwards",
+        );
+        assert_eq!(
+            parse(est.as_bytes()).unwrap_err().reason,
+            Invalid::Malformed("Date")
+        );
+        let gmt = INVITE.replace(
+            "Max-Forwards",
+            "Date: Sat, 13 Nov 2010 23:29:00 GMT\r\nMax-Forwards",
+        );
+        assert!(parse(gmt.as_bytes()).is_ok());
+
+        let no_scheme = INVITE.replace("INVITE sip:4008@127.0.0.1:5060", "INVITE 4008@127.0.0.1");
+        let rejected = parse(no_scheme.as_bytes()).unwrap_err();
+        assert_eq!(
+            rejected.reason,
+            Invalid::Unparseable("Request-URI has no scheme")
+        );
+        assert!(rejected.seed.is_some());
+        let version = INVITE.replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia");
+        let rejected = parse(version.as_bytes()).unwrap_err();
+        assert_eq!((rejected.reason, rejected.status), (Invalid::Version, 505));
+        // The request line says NEWMETHOD, the CSeq still INVITE.
+        let mismatch = INVITE.replacen("INVITE sip:", "NEWMETHOD sip:", 1);
+        assert_eq!(parse(mismatch.as_bytes()).unwrap_err().status, 501);
+    }
+
+    #[test]
+    fn display_names_are_tokens_or_quoted_and_brackets_hold_no_spaces() {
+        assert!(NameAddr::parse("caller<sip:c@example.com>;tag=1").is_some());
+        assert!(NameAddr::parse("Bell, Alexander <sip:a@example.com>;tag=43").is_none());
+        assert!(NameAddr::parse("\"Watson, Thomas\" < sip:t@example.org >").is_none());
+        assert!(NameAddr::parse("sip:user@example.com?Route=%3Csip:x%3E").is_none());
+        assert!(NameAddr::parse("<sip:user@example.com?Route=%3Csip:x%3E>").is_some());
     }
 
     #[test]

@@ -874,3 +874,56 @@ fn invite_with_an_unknown_to_tag_gets_481() {
     assert_eq!(h.statuses(), vec![481]);
     assert!(h.events().is_empty());
 }
+
+#[test]
+fn two_hundred_to_invite_and_options_say_allow_and_supported_but_ringing_does_not() {
+    let mut h = Harness::new();
+    let call = h.incoming(&Invite::default());
+    h.endpoint.ringing(h.at(ms(1)), call);
+    let ringing = text_of(&h.transmits()[0]);
+    assert_eq!(header(&ringing, "Allow"), None);
+    h.endpoint.answer(h.at(ms(2)), call, "v=0 ours\r\n");
+    let ok = text_of(&h.transmits()[0]);
+    assert_eq!(header(&ok, "Allow").as_deref(), Some(ALLOW));
+    assert_eq!(header(&ok, "Supported").as_deref(), Some(SUPPORTED));
+    let options = format!(
+        "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PROXY};branch=z9hG4bK-o2\r\n\
+Max-Forwards: 70\r\nFrom: <sip:pbx@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1>\r\n\
+Call-ID: ka2\r\nCSeq: 9 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    h.input(ms(3), Transport::Udp, PROXY, &options);
+    let text = text_of(&h.transmits()[0]);
+    assert_eq!(header(&text, "Supported").as_deref(), Some(SUPPORTED));
+    assert_eq!(header(&text, "Accept").as_deref(), Some(ACCEPT));
+}
+
+#[test]
+fn unknown_require_gets_420_unknown_body_415_and_tel_uri_416_before_any_call() {
+    let mut h = Harness::new();
+    let invite = Invite::default().text();
+    let require = invite.replace("Max-Forwards", "Require: 100rel\r\nMax-Forwards");
+    h.udp(Duration::ZERO, &require);
+    let sent = h.transmits();
+    assert_eq!(status_of(&sent[0].payload), 420);
+    assert_eq!(
+        header(&text_of(&sent[0]), "Unsupported").as_deref(),
+        Some("100rel")
+    );
+    let xml = invite
+        .replace("branch=z9hG4bK-inv1", "branch=z9hG4bK-inv2")
+        .replace("application/sdp", "application/xml");
+    h.udp(ms(1), &xml);
+    let sent = h.transmits();
+    assert_eq!(status_of(&sent[0].payload), 415);
+    assert_eq!(
+        header(&text_of(&sent[0]), "Accept").as_deref(),
+        Some(ACCEPT)
+    );
+    let tel = invite
+        .replace("branch=z9hG4bK-inv1", "branch=z9hG4bK-inv3")
+        .replacen("INVITE sip:", "INVITE tel:", 1);
+    h.udp(ms(2), &tel);
+    assert_eq!(h.statuses(), vec![416]);
+    assert!(h.events().is_empty());
+    assert_eq!(h.endpoint.active_calls(), 0);
+}
