@@ -168,3 +168,24 @@ fn a_stale_close_report_leaves_the_newer_connection_alone() {
     t.admit(addr("192.0.2.1:1")).unwrap();
     t.admit(addr("192.0.2.1:2")).unwrap();
 }
+
+#[test]
+fn the_queue_bound_counts_what_waits_plus_the_new_message() {
+    let mut t = table();
+    let _first = t.admit(addr("192.0.2.1:40000")).unwrap();
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40000"), vec![b'a'; 1]),
+        Sent::Queued
+    ));
+    // 1 waiting + 100 new is over the bound of 100.
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40000"), vec![b'b'; 100]),
+        Sent::QueueFull
+    ));
+    // A message larger than the bound alone does not fit an empty queue either.
+    let _second = t.admit(addr("192.0.2.1:40001")).unwrap();
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40001"), vec![b'c'; 101]),
+        Sent::QueueFull
+    ));
+}
