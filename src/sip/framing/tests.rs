@@ -34,6 +34,8 @@ fn a_double_crlf_is_a_frame_of_its_own_and_half_of_one_waits() {
     assert_eq!(stream_frame_len(b"\r\n\r"), Ok(None));
     assert_eq!(stream_frame_len(b"\r\n"), Ok(None));
     assert_eq!(stream_frame_len(b"\r\nINVITE"), Ok(Some(2)));
+    // Bare LFs are no ping and no prefix of one: handed over (and ignored) at once.
+    assert_eq!(stream_frame_len(b"\n\n"), Ok(Some(2)));
     assert_eq!(stream_frame_len(b""), Ok(None));
 }
 
