@@ -50,6 +50,8 @@ enum Command {
         /// 127.0.0.1 when that is 0.0.0.0.
         #[arg(long)]
         advertise: Option<IpAddr>,
+        #[command(flatten)]
+        tcp: net::TcpLimits,
     },
     /// Load and validate the configuration, print a summary.
     Check {
@@ -119,7 +121,8 @@ fn main() -> ExitCode {
             data,
             http: _,
             advertise,
-        } => serve(&config, sip, rtp_ports, &data, advertise),
+            tcp,
+        } => serve(&config, sip, rtp_ports, &data, advertise, tcp),
         Command::Check { config, sip } => check(&config, sip),
         Command::Calls { command } => calls(command),
     };
@@ -183,8 +186,13 @@ fn serve(
     rtp_ports: (u16, u16),
     data: &Path,
     advertise: Option<IpAddr>,
+    tcp_limits: net::TcpLimits,
 ) -> Result<(), String> {
     let (config, prompts) = load_all(dir)?;
+    match net::raise_fd_limit() {
+        Ok((before, after)) => tracing::debug!(before, after, "RLIMIT_NOFILE soft limit raised"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise RLIMIT_NOFILE"),
+    }
     for warning in config::sample_password_warnings(&config.hardware, sip) {
         let warning = warning.trim_start_matches("warning: ");
         tracing::warn!("{warning}");
@@ -270,7 +278,7 @@ fn serve(
             SocketAddr::new(media_ip, bound.port())
         );
         tracing::info!(sip = %bound, media_ip = %media_ip, "hotline serving");
-        net::run(switch, listeners, prompts, media_ip, records).await;
+        net::run(switch, listeners, prompts, media_ip, records, tcp_limits).await;
         Ok::<(), String>(())
     });
     runtime.shutdown_timeout(Duration::from_secs(1));

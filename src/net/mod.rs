@@ -9,13 +9,17 @@
 pub mod media;
 pub mod records;
 mod sip_transport;
+mod tcp_connections;
+mod tcp_limits;
+
+pub use tcp_limits::{raise_fd_limit, TcpLimits};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::media::prompt::PromptLibrary;
@@ -33,12 +37,15 @@ pub(crate) enum Inbound {
         source: SocketAddr,
         bytes: Vec<u8>,
     },
-    TcpOpened {
+    /// A connection accepted by the listener, for the core task to admit or drop.
+    TcpAccepted {
+        stream: TcpStream,
         peer: SocketAddr,
-        writer: mpsc::UnboundedSender<Vec<u8>>,
     },
+    /// A connection's task ended (`id` tells it from a newer connection of the same peer).
     TcpClosed {
         peer: SocketAddr,
+        id: u64,
     },
     Media {
         call: CallId,
@@ -84,6 +91,10 @@ impl Listeners {
     }
 }
 
+/// Framed TCP messages waiting for the core task; a connection whose frame does not fit
+/// stops reading until one does.
+const TCP_FRAMES_WAITING: usize = 256;
+
 /// Runs the switch until SIGINT/SIGTERM, then ends calls and returns.
 pub async fn run(
     mut switch: Switch,
@@ -91,12 +102,23 @@ pub async fn run(
     prompts: Arc<PromptLibrary>,
     media_ip: IpAddr,
     records: records::RecordWriter,
+    tcp_limits: TcpLimits,
 ) {
     let (inbox_tx, mut inbox) = mpsc::unbounded_channel::<Inbound>();
+    let (frames_tx, mut frames) = mpsc::channel::<sip_transport::TcpFrame>(TCP_FRAMES_WAITING);
     sip_transport::spawn_udp(Arc::clone(&listeners.udp), inbox_tx.clone());
     sip_transport::spawn_tcp_accept(listeners.tcp, inbox_tx.clone());
 
-    let mut tcp_writers: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+    let base_fds = tcp_limits::open_fds();
+    tracing::info!(
+        fd_limit = tcp_limits::fd_soft_limit(),
+        open = base_fds,
+        tcp_connections = tcp_limits
+            .max_connections
+            .min(tcp_limits::tcp_share(tcp_limits::fd_soft_limit(), base_fds)),
+        "file descriptors: TCP may use at most half of those left; the rest is kept for media"
+    );
+    let mut tcp = tcp_connections::TcpConnections::new(tcp_limits, base_fds);
     let mut media_tasks: HashMap<CallId, media::MediaTask> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let mut stopping_since: Option<Instant> = None;
@@ -115,13 +137,23 @@ pub async fn run(
                 let now = Instant::now();
                 match inbound {
                     Inbound::Sip { transport, source, bytes } => switch.handle_sip(now, transport, source, &bytes),
-                    Inbound::TcpOpened { peer, writer } => { tcp_writers.insert(peer, writer); }
-                    Inbound::TcpClosed { peer } => { tcp_writers.remove(&peer); }
+                    Inbound::TcpAccepted { stream, peer } => match tcp.admit(peer) {
+                        Ok(ends) => sip_transport::spawn_connection(stream, ends, frames_tx.clone(), inbox_tx.clone()),
+                        // Dropping the stream closes it at once.
+                        Err(refusal) => tracing::debug!(%peer, ?refusal, open = tcp.len(), "TCP connection refused"),
+                    },
+                    Inbound::TcpClosed { peer, id } => tcp.closed(peer, id),
                     Inbound::Media { call, event } => switch.handle_media_event(now, call, event),
                     Inbound::MediaFailed { call, why } => {
                         media_tasks.remove(&call);
                         switch.handle_media_failure(now, call, &why);
                     }
+                }
+            }
+            frame = frames.recv() => {
+                // The channel never closes: this task holds a sender.
+                if let Some(frame) = frame {
+                    switch.handle_sip(Instant::now(), Transport::Tcp, frame.peer, &frame.bytes);
                 }
             }
             _ = sleep => switch.handle_timeout(Instant::now()),
@@ -141,12 +173,16 @@ pub async fn run(
                             tracing::warn!(destination = %t.destination, error = %e, "SIP send failed");
                         }
                     }
-                    Transport::Tcp => match tcp_writers.get(&t.destination) {
-                        Some(writer) => {
-                            let _ = writer.send(t.payload);
+                    Transport::Tcp => match tcp.send(t.destination, t.payload) {
+                        tcp_connections::Sent::Queued => {}
+                        tcp_connections::Sent::Connect(ends) => {
+                            sip_transport::spawn_connect(ends, frames_tx.clone(), inbox_tx.clone())
                         }
-                        None => {
-                            tracing::warn!(destination = %t.destination, "no TCP connection to send on; dropped")
+                        tcp_connections::Sent::Refused(refusal) => {
+                            tracing::warn!(destination = %t.destination, ?refusal, "no TCP connection may be opened; SIP message dropped")
+                        }
+                        tcp_connections::Sent::QueueFull => {
+                            tracing::warn!(peer = %t.destination, "TCP peer does not read what we send; connection closed")
                         }
                     },
                 },
@@ -166,6 +202,7 @@ pub async fn run(
     for (_, task) in media_tasks.drain() {
         task.end();
     }
+    tcp.close_all();
 }
 
 async fn shutdown_signal() {

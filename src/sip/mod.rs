@@ -15,6 +15,7 @@
 pub mod auth;
 mod dialog;
 mod endpoint;
+pub mod framing;
 pub mod message;
 pub mod registrar;
 pub mod sdp;
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 pub use auth::{Algorithm, PhoneCredentials};
 pub use endpoint::Endpoint;
-pub use message::{stream_frame_len, FrameError, MAX_HEADER_BYTES};
+pub use framing::{stream_frame_len, FrameError, MAX_HEADER_BYTES};
 pub use registrar::Binding;
 pub use transaction::{
     ClientInviteTransaction, ClientNonInviteTransaction, ClientResponse, ServerInviteTransaction,

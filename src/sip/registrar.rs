@@ -269,14 +269,22 @@ impl Registrar {
                 }
                 continue;
             }
+            let transport = match uri_param(&update.uri, "transport") {
+                Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+                Some(t) if t.eq_ignore_ascii_case("udp") => Transport::Udp,
+                _ => request.transport,
+            };
+            // Over a stream the phone is reached on the connection it registered on (RFC 5626
+            // flow): the REGISTER's source names that connection for the `net` driver.
+            let address = if transport.is_reliable() && transport == request.transport {
+                request.source
+            } else {
+                uri_socket_addr(&update.uri).unwrap_or(request.source)
+            };
             let binding = Binding {
                 user: request.user.to_owned(),
-                address: uri_socket_addr(&update.uri).unwrap_or(request.source),
-                transport: match uri_param(&update.uri, "transport") {
-                    Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-                    Some(t) if t.eq_ignore_ascii_case("udp") => Transport::Udp,
-                    _ => request.transport,
-                },
+                address,
+                transport,
                 expires_at: now + Duration::from_secs(u64::from(update.expires)),
                 contact: update.uri,
             };
@@ -522,5 +530,26 @@ mod tests {
         }
         let removal = vec!["<sip:1001@192.0.2.1>;expires=0".to_owned()];
         assert!(r.register(t0, &request(&removal, None, 2)).is_ok());
+    }
+
+    #[test]
+    fn a_binding_registered_over_tcp_is_reached_on_the_registering_connection() {
+        let t0 = Instant::now();
+        let mut r = Registrar::new(60, 3600);
+        let contacts = vec![
+            "<sip:1001@10.0.0.5:5072;transport=tcp>".to_owned(),
+            "<sip:1001@10.0.0.5:5074;transport=udp>".to_owned(),
+        ];
+        let over_tcp = RegisterRequest {
+            transport: Transport::Tcp,
+            ..request(&contacts, None, 1)
+        };
+        let out = r.register(t0, &over_tcp).unwrap();
+        // The flow (the connection's remote end), not the Contact's listening port.
+        assert_eq!(out.bindings[0].address, "192.0.2.7:40000".parse().unwrap());
+        assert_eq!(out.bindings[0].transport, Transport::Tcp);
+        // A contact asking for another transport is reached where it says.
+        assert_eq!(out.bindings[1].address, "10.0.0.5:5074".parse().unwrap());
+        assert_eq!(out.bindings[1].transport, Transport::Udp);
     }
 }

@@ -17,6 +17,8 @@ pub struct ServeOptions {
     pub advertise: Option<IpAddr>,
     /// `--rtp-ports LO-HI` instead of the port block's range.
     pub rtp_ports: Option<(u16, u16)>,
+    /// Any further `serve` arguments, as given (e.g. `--tcp-read-timeout 2s`).
+    pub extra_args: Vec<String>,
 }
 
 impl ServeOptions {
@@ -28,6 +30,7 @@ impl ServeOptions {
         if let Some((low, high)) = self.rtp_ports {
             args.extend(["--rtp-ports".to_string(), format!("{low}-{high}")]);
         }
+        args.extend(self.extra_args.iter().cloned());
         args
     }
 }

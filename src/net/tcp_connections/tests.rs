@@ -1,0 +1,191 @@
+use std::time::Duration;
+
+use tokio::sync::oneshot::error::TryRecvError;
+
+use super::*;
+
+fn limits() -> TcpLimits {
+    TcpLimits {
+        read_timeout: Duration::from_secs(32),
+        idle_timeout: Duration::from_secs(3605),
+        max_connections: 6,
+        max_per_address: 2,
+        write_queue_bytes: 100,
+    }
+}
+
+fn plenty() -> u64 {
+    1_000_000
+}
+
+fn table() -> TcpConnections {
+    TcpConnections::with_soft_limit(limits(), 10, plenty)
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+#[test]
+fn connections_beyond_the_per_address_cap_are_refused_while_other_addresses_connect() {
+    let mut t = table();
+    assert!(t.admit(addr("192.0.2.1:1000")).is_ok());
+    assert!(t.admit(addr("192.0.2.1:1001")).is_ok());
+    assert_eq!(
+        t.admit(addr("192.0.2.1:1002")).err(),
+        Some(Refusal::PerAddressCap)
+    );
+    assert!(t.admit(addr("192.0.2.2:1000")).is_ok());
+    // The IPv4-mapped form of the same address counts as the same address.
+    assert_eq!(
+        t.admit(addr("[::ffff:192.0.2.1]:1003")).err(),
+        Some(Refusal::PerAddressCap)
+    );
+    assert_eq!(t.len(), 3);
+}
+
+#[test]
+fn a_closed_connection_frees_its_place_under_the_per_address_cap() {
+    let mut t = table();
+    let first = t.admit(addr("192.0.2.1:1000")).unwrap();
+    t.admit(addr("192.0.2.1:1001")).unwrap();
+    t.closed(first.peer, first.id);
+    assert!(t.admit(addr("192.0.2.1:1002")).is_ok());
+    assert_eq!(t.len(), 2);
+}
+
+#[test]
+fn the_total_cap_counts_accepted_and_opened_connections() {
+    let mut t = table();
+    for n in 0..3 {
+        t.admit(addr(&format!("192.0.2.{n}:1000"))).unwrap();
+    }
+    for n in 0..3 {
+        assert!(matches!(
+            t.send(addr(&format!("198.51.100.{n}:5060")), b"x".to_vec()),
+            Sent::Connect(_)
+        ));
+    }
+    assert_eq!(
+        t.admit(addr("192.0.2.9:1000")).err(),
+        Some(Refusal::TotalCap)
+    );
+    assert!(matches!(
+        t.send(addr("198.51.100.9:5060"), b"x".to_vec()),
+        Sent::Refused(Refusal::TotalCap)
+    ));
+}
+
+#[test]
+fn tcp_is_refused_once_it_holds_half_of_the_descriptors_left() {
+    fn tight() -> u64 {
+        16
+    }
+    // (16 - 10) / 2 = 3 connections.
+    let mut t = TcpConnections::with_soft_limit(limits(), 10, tight);
+    for n in 0..3 {
+        t.admit(addr(&format!("192.0.2.{n}:1000"))).unwrap();
+    }
+    assert_eq!(
+        t.admit(addr("192.0.2.8:1000")).err(),
+        Some(Refusal::DescriptorShare)
+    );
+}
+
+#[test]
+fn a_message_goes_out_on_the_connection_accepted_from_its_destination() {
+    let mut t = table();
+    let mut ends = t.admit(addr("192.0.2.1:40000")).unwrap();
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40000"), b"INVITE".to_vec()),
+        Sent::Queued
+    ));
+    assert_eq!(ends.outbound.try_recv().unwrap(), b"INVITE");
+    assert_eq!(ends.queued.load(Ordering::Relaxed), 6);
+    assert_eq!(t.len(), 1);
+}
+
+#[test]
+fn a_destination_without_a_connection_gets_a_new_one_with_the_message_queued() {
+    let mut t = table();
+    let Sent::Connect(mut ends) = t.send(addr("192.0.2.1:5060"), b"INVITE".to_vec()) else {
+        panic!("no connection opened");
+    };
+    assert_eq!(ends.peer, addr("192.0.2.1:5060"));
+    assert_eq!(ends.direction, Direction::Opened);
+    assert_eq!(ends.outbound.try_recv().unwrap(), b"INVITE");
+    // The next message waits on the same connection.
+    assert!(matches!(
+        t.send(addr("192.0.2.1:5060"), b"CANCEL".to_vec()),
+        Sent::Queued
+    ));
+    assert_eq!(ends.outbound.try_recv().unwrap(), b"CANCEL");
+    // Opened connections do not count against the peer's per-address cap.
+    t.admit(addr("192.0.2.1:1000")).unwrap();
+    t.admit(addr("192.0.2.1:1001")).unwrap();
+}
+
+#[test]
+fn a_full_write_queue_closes_the_connection() {
+    let mut t = table();
+    let mut ends = t.admit(addr("192.0.2.1:40000")).unwrap();
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40000"), vec![b'a'; 60]),
+        Sent::Queued
+    ));
+    assert_eq!(ends.closed_by_switch.try_recv(), Err(TryRecvError::Empty));
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40000"), vec![b'b'; 41]),
+        Sent::QueueFull
+    ));
+    assert_eq!(ends.closed_by_switch.try_recv(), Err(TryRecvError::Closed));
+    assert_eq!(t.len(), 0);
+    // What its task wrote no longer counts: 60 bytes written, 100 fit again.
+    let mut again = t.admit(addr("192.0.2.1:40001")).unwrap();
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40001"), vec![b'c'; 100]),
+        Sent::Queued
+    ));
+    again.queued.fetch_sub(100, Ordering::Relaxed);
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40001"), vec![b'd'; 100]),
+        Sent::Queued
+    ));
+    assert_eq!(again.outbound.try_recv().unwrap().len(), 100);
+}
+
+#[test]
+fn a_stale_close_report_leaves_the_newer_connection_alone() {
+    let mut t = table();
+    let old = t.admit(addr("192.0.2.1:40000")).unwrap();
+    let new = t.admit(addr("192.0.2.1:40000")).unwrap();
+    assert_eq!(t.len(), 1);
+    t.closed(old.peer, old.id);
+    assert_eq!(t.len(), 1);
+    t.closed(new.peer, new.id);
+    assert_eq!(t.len(), 0);
+    // Both places under the per-address cap are free again.
+    t.admit(addr("192.0.2.1:1")).unwrap();
+    t.admit(addr("192.0.2.1:2")).unwrap();
+}
+
+#[test]
+fn the_queue_bound_counts_what_waits_plus_the_new_message() {
+    let mut t = table();
+    let _first = t.admit(addr("192.0.2.1:40000")).unwrap();
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40000"), vec![b'a'; 1]),
+        Sent::Queued
+    ));
+    // 1 waiting + 100 new is over the bound of 100.
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40000"), vec![b'b'; 100]),
+        Sent::QueueFull
+    ));
+    // A message larger than the bound alone does not fit an empty queue either.
+    let _second = t.admit(addr("192.0.2.1:40001")).unwrap();
+    assert!(matches!(
+        t.send(addr("192.0.2.1:40001"), vec![b'c'; 101]),
+        Sent::QueueFull
+    ));
+}
