@@ -14,7 +14,7 @@ mod wire;
 pub(crate) const MAX_MESSAGE_BYTES: usize = 65_535;
 
 /// Methods this user agent accepts (sent in Allow).
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, UPDATE";
 /// Option tags of the extensions we support (sent in Supported; a Require naming any other
 /// gets 420). None yet: no 100rel, no session timers, no replaces.
 pub(crate) const SUPPORTED: &str = "";

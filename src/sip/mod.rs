@@ -1,6 +1,6 @@
 //! sip: the sans-IO SIP user agent (RFC 3261 with RFC 3581 rport).
 //!
-//! Owns: parsing and validating SIP messages (over rsip), stream framing for TCP, the four
+//! Owns: parsing and validating SIP messages (our own tokenizer, `message/wire.rs`), stream framing for TCP, the four
 //! RFC 3261 transaction state machines and their timers, dialogs (tags, CSeq, route set,
 //! remote target), digest authentication of the agents' phones and its brute-force limit,
 //! the registrar's bindings, and the UAS and UAC behaviour of the hotline's [`Endpoint`].
