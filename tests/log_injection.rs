@@ -207,18 +207,21 @@ fn forged_lines_in_headers_and_junk_stay_escaped_inside_one_event_and_fail2ban_s
         hosts.iter().all(|h| h == "127.0.0.1"),
         "fail2ban's pattern found {hosts:?}; only 127.0.0.1 failed:\n{log}"
     );
-    // The attack arrived and is there, escaped, inside a line of the switch's own.
-    let escaped = format!("\\n{}", &FORGED[..40]);
+    // The attack arrived and is there, escaped, inside a line of the switch's own. (The
+    // parser ends a header at a bare LF, so the forged line itself now never becomes a
+    // field; the ESC in the From user does, and the log writer escapes it.)
     assert!(
-        log.lines().any(|l| l.contains(&escaped)),
-        "the forged text never reached the log, so nothing was tested:\n{log}"
+        log.lines()
+            .any(|l| l.contains("incoming call") && l.contains("sip:ev\\x1b[2Jil@127.0.0.1")),
+        "the ESC sequence never reached the log escaped, so nothing was tested:\n{log}"
     );
     assert!(log.contains("\\x1b[2J"), "ESC is written as \\x1b:\n{log}");
 
     // `calls show` of that call shows the From user's ESC escaped, not raw.
     let data = switch.data.path().to_str().expect("utf-8").to_string();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"));
-    cmd.args(["calls", "show", &format!("inj-4{bare_lf}"), "--data", &data]);
+    // The bare LF ended the Call-ID header: the parser took "inj-4" and left the rest out.
+    cmd.args(["calls", "show", "inj-4", "--data", &data]);
     let (out, killed) = run_bounded(&mut cmd, Duration::from_secs(15));
     assert!(!killed && out.status.success(), "{out:?}");
     let shown = String::from_utf8(out.stdout).expect("utf-8");
@@ -231,8 +234,8 @@ fn forged_lines_in_headers_and_junk_stay_escaped_inside_one_event_and_fail2ban_s
         "calls show does not show the From escaped:\n{shown}"
     );
     assert!(
-        shown.contains(&format!("  sip call-id  inj-4\\n{}", &FORGED[..40])),
-        "calls show does not show the Call-ID escaped:\n{shown}"
+        shown.contains("  sip call-id  inj-4\n"),
+        "calls show does not show the Call-ID the parser kept:\n{shown}"
     );
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"));
     cmd.args(["calls", "list", "--data", &data]);

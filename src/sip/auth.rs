@@ -649,8 +649,18 @@ fn same_resource(digest_uri: &str, request_uri: &str) -> bool {
         };
         Some((scheme, user.to_owned(), host.to_ascii_lowercase(), port))
     }
-    digest_uri.trim() == request_uri.trim()
-        || resource(digest_uri).is_some_and(|r| Some(r) == resource(request_uri))
+    if digest_uri.trim() == request_uri.trim() {
+        return true;
+    }
+    let (Some(digest), Some(request)) = (resource(digest_uri), resource(request_uri)) else {
+        return false;
+    };
+    // Some user agents (SIPp's `[authentication]`, phones calling a domain) digest our own
+    // address without the user part: still this server, and the method is in the digest,
+    // so it cannot stand for another request. A different user, host or port can.
+    digest == request
+        || (digest.1.is_empty()
+            && (digest.0, &digest.2, digest.3) == (request.0, &request.2, request.3))
 }
 
 /// How failed authentications turn into blocks.
@@ -1272,6 +1282,24 @@ mod tests {
         ));
         assert!(!same_resource("sip:1001@[::1]:5070", "sip:1001@[::1]"));
         assert!(!same_resource("sip:1001@host", "sip:1002@host"));
+        // Our own address without the user (SIPp's digest uri) names this server...
+        assert!(same_resource(
+            "sip:127.0.0.1:5080",
+            "sip:*21@127.0.0.1:5080"
+        ));
+        // ...but not another port, host or user.
+        assert!(!same_resource(
+            "sip:127.0.0.1:5081",
+            "sip:*21@127.0.0.1:5080"
+        ));
+        assert!(!same_resource(
+            "sip:127.0.0.2:5080",
+            "sip:*21@127.0.0.1:5080"
+        ));
+        assert!(!same_resource(
+            "sip:4008@127.0.0.1:5080",
+            "sip:*21@127.0.0.1:5080"
+        ));
     }
 
     #[test]
