@@ -291,7 +291,14 @@ fn an_update_with_sdp_is_a_reoffer_answered_in_its_200() {
     );
     assert_eq!(h.events().len(), 1);
     h.endpoint.refuse_reoffer(h.at(ms(6000)), call, 488);
-    assert_eq!(status_of(&h.one_response()), 488);
+    let refused = h.one_response();
+    assert_eq!(status_of(&refused), 488);
+    assert_eq!(
+        header(&text_of(&refused), "CSeq").as_deref(),
+        Some("3 UPDATE")
+    );
+    // In a non-INVITE transaction: no ACK is awaited, so the 488 is not resent (Timer G).
+    assert!(h.run_until(ms(6900)).is_empty());
     // An UPDATE without SDP is a plain target refresh: 200, no event.
     h.input(
         ms(7000),
@@ -706,4 +713,69 @@ fn ack_and_cancel_of_our_invite_copy_its_cseq() {
     h.input(ms(300), PHONE, &terminated);
     let ack = h.one_response_request();
     assert_eq!(header(&ack, "CSeq"), Some(format!("{number} ACK")));
+}
+
+#[test]
+fn the_merged_request_window_ends_exactly_64_t1_after_the_first_invite() {
+    let window = Duration::from_secs(32);
+    let text = invite_from(5070, "z9hG4bK-w");
+    let Ok(message::Inbound::Request(request)) = message::parse(text.as_bytes()) else {
+        panic!("unparsable");
+    };
+    let t = Instant::now();
+    let mut table = RecentInvites::default();
+    assert!(table.first_time(t, &request, window));
+    assert!(!table.first_time(t + window - ms(1), &request, window));
+    let mut table = RecentInvites::default();
+    assert!(table.first_time(t, &request, window));
+    assert!(table.first_time(t + window, &request, window));
+}
+
+#[test]
+fn an_update_with_an_offer_before_our_answer_gets_500_retry_after_and_one_without_gets_200() {
+    let mut h = Harness::new();
+    h.input(Duration::ZERO, CALLER, &invite_from(5070, "z9hG4bK-early"));
+    let call = match h.events().as_slice() {
+        [CallEvent::Incoming { call, .. }] => *call,
+        other => panic!("expected Incoming, got {other:?}"),
+    };
+    h.transmits();
+    h.endpoint.ringing(h.at(ms(5)), call);
+    let ringing = h.one_response();
+    assert_eq!(status_of(&ringing), 180);
+    let tag = tag_of(&header(&text_of(&ringing), "To").unwrap());
+    // RFC 3311 5.2: the INVITE's own offer is not answered yet.
+    h.input(
+        ms(100),
+        CALLER,
+        &from_caller("UPDATE", 2, "z9hG4bK-eu1", &tag, CALLER, "v=0 early\r\n"),
+    );
+    let busy = h.one_response();
+    assert_eq!(status_of(&busy), 500);
+    assert_eq!(header(&text_of(&busy), "Retry-After").as_deref(), Some("1"));
+    assert!(h.events().is_empty());
+    // Without an offer it only refreshes the target.
+    h.input(
+        ms(200),
+        CALLER,
+        &from_caller("UPDATE", 3, "z9hG4bK-eu2", &tag, CALLER, ""),
+    );
+    assert_eq!(status_of(&h.one_response()), 200);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn an_update_while_our_bye_is_in_flight_gets_481() {
+    let mut h = Harness::new();
+    let (call, tag) = h.confirmed();
+    h.endpoint.hangup(h.at(ms(500)), call);
+    let bye = h.one_response();
+    assert!(text_of(&bye).starts_with("BYE "));
+    h.input(
+        ms(600),
+        CALLER,
+        &from_caller("UPDATE", 2, "z9hG4bK-late", &tag, CALLER, "v=0 late\r\n"),
+    );
+    assert_eq!(status_of(&h.one_response()), 481);
+    assert!(h.events().is_empty());
 }
