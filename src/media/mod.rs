@@ -15,12 +15,14 @@
 pub mod dtmf;
 pub mod g711;
 pub mod prompt;
+pub mod quality;
 pub mod recorder;
 pub mod rtp;
 pub mod session;
 
 pub use dtmf::{DtmfDetector, DtmfDigit};
 pub use prompt::{PromptError, PromptId, PromptLibrary};
+pub use quality::{LegQuality, LegRole, MediaRecordKey};
 pub use recorder::{Recorder, RecorderError, RecordingOutcome};
 pub use rtp::{RtpError, RtpPacket, RtpSender};
 pub use session::{MediaEvent, MediaSession, MediaStats, Received, RelayFrame, RelayKind};
@@ -31,6 +33,12 @@ pub const FRAME_SAMPLES: usize = 160;
 pub const FRAME_MS: u64 = 20;
 /// G.711 and telephone-event both run on an 8 kHz RTP clock.
 pub const SAMPLE_RATE: u32 = 8000;
+
+/// One start of a prompt on a leg, numbered by the switch: the `PromptFinished` that ends it
+/// carries the same id, so a stale "finished" (a play that was replaced while its end was in
+/// flight) is never mistaken for the current one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PlayId(pub u64);
 
 /// The audio codecs the switch speaks: G.711 in both companding laws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

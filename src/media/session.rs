@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::dtmf::DtmfDetector;
 use super::prompt::{PromptId, PromptLibrary};
 use super::rtp::{RtpPacket, RtpSender, HEADER_LEN};
-use super::{Codec, FRAME_SAMPLES, SAMPLE_RATE};
+use super::{Codec, LegQuality, MediaRecordKey, PlayId, FRAME_SAMPLES, SAMPLE_RATE};
 
 /// Largest audio payload decoded per packet: a full Ethernet MTU of G.711 (about 180 ms).
 /// Anything longer is cut here rather than growing the buffer on the media path.
@@ -48,9 +48,28 @@ pub enum MediaEvent {
         digit: char,
         duration_ms: u32,
     },
+    /// A digit found in the audio itself (Goertzel), on a trunk set for in-band DTMF.
+    InbandDtmf {
+        digit: char,
+        duration_ms: u32,
+    },
     PromptFinished {
         prompt: PromptId,
+        play: PlayId,
         interrupted: bool,
+    },
+    /// The first RTP packet from the far end after `Start` (once per leg): proof the far
+    /// end has the answer even when its ACK is lost.
+    RtpArrived,
+    /// Neither RTP nor RTCP came from the far end for the leg's media timeout (on hold, no
+    /// RTCP): the far end is gone without a BYE.
+    MediaTimeout {
+        silent_ms: u64,
+    },
+    /// The leg's media figures, once, when the leg ends (`End` or shutdown).
+    Quality {
+        record: MediaRecordKey,
+        quality: LegQuality,
     },
     /// A recording of what the far end said (voicemail) ended: it reached its maximum, was
     /// stopped, or the call ended. The file is complete when this is reported.
@@ -150,6 +169,7 @@ impl RelayFrame {
 #[derive(Debug, Clone, Copy)]
 struct Playback {
     prompt: PromptId,
+    play: PlayId,
     next_frame: usize,
     /// Music on hold: start again after the last frame instead of finishing.
     looping: bool,
@@ -255,29 +275,31 @@ impl MediaSession {
 
     /// Starts `prompt` from its first frame on the next tick. A prompt already playing is
     /// replaced and reported finished with `interrupted: true`, so every start has one finish.
-    pub fn play(&mut self, prompt: PromptId) {
-        self.start(prompt, false);
+    pub fn play(&mut self, prompt: PromptId, play: PlayId) {
+        self.start(prompt, play, false);
     }
 
     /// Plays `prompt` over and over (music on hold) until `stop`, `play` or bridging. Each
     /// pass follows the last without a gap and reports nothing; the one finish comes when the
     /// loop is stopped or replaced (`interrupted: true`).
-    pub fn play_loop(&mut self, prompt: PromptId) {
-        self.start(prompt, true);
+    pub fn play_loop(&mut self, prompt: PromptId, play: PlayId) {
+        self.start(prompt, play, true);
     }
 
-    fn start(&mut self, prompt: PromptId, looping: bool) {
+    fn start(&mut self, prompt: PromptId, play: PlayId, looping: bool) {
         self.stop();
         if self.prompts.frames(prompt, self.codec).is_empty() {
             // Not from our library: nothing to play, but the switch still waits for the end.
             self.push_event(MediaEvent::PromptFinished {
                 prompt,
+                play,
                 interrupted: false,
             });
             return;
         }
         self.playing = Some(Playback {
             prompt,
+            play,
             next_frame: 0,
             looping,
         });
@@ -289,6 +311,7 @@ impl MediaSession {
         if let Some(playback) = self.playing.take() {
             self.push_event(MediaEvent::PromptFinished {
                 prompt: playback.prompt,
+                play: playback.play,
                 interrupted: true,
             });
         }
@@ -332,7 +355,7 @@ impl MediaSession {
                     if playback.looping {
                         playback.next_frame = 0;
                     } else {
-                        finished = Some(playback.prompt);
+                        finished = Some((playback.prompt, playback.play));
                     }
                 }
             }
@@ -350,10 +373,11 @@ impl MediaSession {
         );
         self.last_sent = LastSent::Local;
         self.stats.packets_sent += 1;
-        if let Some(prompt) = finished {
+        if let Some((prompt, play)) = finished {
             self.playing = None;
             self.push_event(MediaEvent::PromptFinished {
                 prompt,
+                play,
                 interrupted: false,
             });
         }
@@ -567,7 +591,7 @@ mod tests {
         let duration = library.duration(greeting);
         let ticks = duration.as_micros().div_ceil(20_000) as usize;
         assert_eq!(ticks, 51);
-        session.play(greeting);
+        session.play(greeting, PlayId(1));
         for tick in 0..ticks {
             let packet = session.on_tick().unwrap();
             assert_eq!(
@@ -582,6 +606,7 @@ mod tests {
         assert_eq!(
             events(&mut session),
             vec![MediaEvent::PromptFinished {
+                play: PlayId(1),
                 prompt: greeting,
                 interrupted: false
             }]
@@ -594,7 +619,7 @@ mod tests {
     #[test]
     fn stop_reports_the_prompt_interrupted_and_sends_silence() {
         let (mut session, greeting, _) = session(Codec::Pcma);
-        session.play(greeting);
+        session.play(greeting, PlayId(1));
         for _ in 0..10 {
             session.on_tick().unwrap();
         }
@@ -602,6 +627,7 @@ mod tests {
         assert_eq!(
             events(&mut session),
             vec![MediaEvent::PromptFinished {
+                play: PlayId(1),
                 prompt: greeting,
                 interrupted: true
             }]
@@ -618,9 +644,9 @@ mod tests {
     #[test]
     fn play_replaces_the_current_prompt() {
         let (mut session, greeting, beep) = session(Codec::Pcma);
-        session.play(greeting);
+        session.play(greeting, PlayId(1));
         session.on_tick().unwrap();
-        session.play(beep);
+        session.play(beep, PlayId(1));
         for _ in 0..3 {
             session.on_tick().unwrap();
         }
@@ -628,10 +654,12 @@ mod tests {
             events(&mut session),
             vec![
                 MediaEvent::PromptFinished {
+                    play: PlayId(1),
                     prompt: greeting,
                     interrupted: true
                 },
                 MediaEvent::PromptFinished {
+                    play: PlayId(1),
                     prompt: beep,
                     interrupted: false
                 }
@@ -648,10 +676,11 @@ mod tests {
             other.add_pcm("en", name, Path::new(name), &[0; 160]);
         }
         let foreign = other.add_pcm("en", "c", Path::new("c"), &[0; 160]);
-        session.play(foreign);
+        session.play(foreign, PlayId(1));
         assert_eq!(
             events(&mut session),
             vec![MediaEvent::PromptFinished {
+                play: PlayId(1),
                 prompt: foreign,
                 interrupted: false
             }]
@@ -747,7 +776,7 @@ mod tests {
     fn a_flood_of_events_nobody_polls_stays_bounded() {
         let (mut session, greeting, _) = session(Codec::Pcmu);
         for _ in 0..200 {
-            session.play(greeting);
+            session.play(greeting, PlayId(1));
         }
         let stats = session.stats();
         assert_eq!(stats.events_dropped, 199 - EVENT_QUEUE_LIMIT as u64);
@@ -790,7 +819,7 @@ mod tests {
         let (mut session, beep) = known_leg(Codec::Pcma, None);
         let frames = session.prompts.frames(beep, Codec::Pcma).to_vec();
         assert_eq!(frames.len(), 3);
-        session.play_loop(beep);
+        session.play_loop(beep, PlayId(1));
         for tick in 0..10u16 {
             let (marker, pt, sequence, timestamp, ssrc, payload) =
                 parsed(session.on_tick().unwrap());
@@ -806,6 +835,7 @@ mod tests {
         assert_eq!(
             events(&mut session),
             vec![MediaEvent::PromptFinished {
+                play: PlayId(1),
                 prompt: beep,
                 interrupted: true
             }]
@@ -834,12 +864,13 @@ mod tests {
     #[test]
     fn bridging_stops_music_on_hold_but_lets_a_prompt_finish() {
         let (mut session, beep) = known_leg(Codec::Pcma, None);
-        session.play_loop(beep);
+        session.play_loop(beep, PlayId(1));
         session.on_tick();
         session.set_bridged(true);
         assert_eq!(
             events(&mut session),
             vec![MediaEvent::PromptFinished {
+                play: PlayId(1),
                 prompt: beep,
                 interrupted: true
             }]
@@ -847,7 +878,7 @@ mod tests {
         assert_eq!(session.on_tick(), None);
 
         session.set_bridged(false);
-        session.play(beep);
+        session.play(beep, PlayId(1));
         session.set_bridged(true);
         assert_eq!(session.playing(), Some(beep));
         for _ in 0..3 {
@@ -856,6 +887,7 @@ mod tests {
         assert_eq!(
             events(&mut session),
             vec![MediaEvent::PromptFinished {
+                play: PlayId(1),
                 prompt: beep,
                 interrupted: false
             }]
@@ -866,7 +898,7 @@ mod tests {
     #[test]
     fn relay_keeps_the_payload_with_own_ssrc_and_continuous_sequence_and_timestamp() {
         let (mut session, beep) = known_leg(Codec::Pcma, Some(101));
-        session.play(beep);
+        session.play(beep, PlayId(1));
         session.set_bridged(true);
         let mut sent = Vec::new();
         for _ in 0..3 {
@@ -1008,7 +1040,7 @@ mod tests {
             parsed(session.relay(&audio_frame(Codec::Pcmu, 0, &speech))).3,
             5000
         );
-        session.play(beep);
+        session.play(beep, PlayId(1));
         let mut heard = Vec::new();
         for i in 0..3u32 {
             assert!(
@@ -1028,6 +1060,7 @@ mod tests {
         assert_eq!(
             events(&mut session),
             vec![MediaEvent::PromptFinished {
+                play: PlayId(1),
                 prompt: beep,
                 interrupted: false
             }]

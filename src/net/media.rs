@@ -23,7 +23,7 @@ use super::Inbound;
 use crate::media::prompt::{PromptId, PromptLibrary};
 use crate::media::recorder::Recorder;
 use crate::media::session::{MediaEvent, MediaSession, Received, RelayFrame};
-use crate::media::Codec;
+use crate::media::{Codec, PlayId};
 use crate::sip::CallId;
 use crate::switch::MediaCommand;
 
@@ -54,8 +54,8 @@ impl MediaTask {
 /// What a media task is told: the switch's commands for its call, and the bridge wiring the
 /// dispatcher does between tasks.
 enum TaskCommand {
-    Play(PromptId),
-    PlayLoop(PromptId),
+    Play(PromptId, PlayId),
+    PlayLoop(PromptId, PlayId),
     Stop,
     Redirect(SocketAddr),
     Record {
@@ -98,6 +98,7 @@ pub(super) fn dispatch(
             codec,
             payload_type,
             telephone_event,
+            options: _,
         } => {
             let session =
                 MediaSession::new(codec, payload_type, telephone_event, Arc::clone(prompts));
@@ -121,9 +122,13 @@ pub(super) fn dispatch(
         MediaCommand::Redirect { call, remote } => {
             forward(tasks, call, TaskCommand::Redirect(remote))
         }
-        MediaCommand::Play { call, prompt } => forward(tasks, call, TaskCommand::Play(prompt)),
-        MediaCommand::PlayLoop { call, prompt } => {
-            forward(tasks, call, TaskCommand::PlayLoop(prompt))
+        // The new engine (issue 7) opens sockets early; this driver binds at Start.
+        MediaCommand::Open { .. } => {}
+        MediaCommand::Play { call, prompt, play } => {
+            forward(tasks, call, TaskCommand::Play(prompt, play))
+        }
+        MediaCommand::PlayLoop { call, prompt, play } => {
+            forward(tasks, call, TaskCommand::PlayLoop(prompt, play))
         }
         MediaCommand::Stop { call } => forward(tasks, call, TaskCommand::Stop),
         MediaCommand::RecordCaller { call, path, max } => {
@@ -253,8 +258,8 @@ async fn run_call(
         tokio::select! {
             biased;
             command = commands.recv() => match command {
-                Some(TaskCommand::Play(prompt)) => session.play(prompt),
-                Some(TaskCommand::PlayLoop(prompt)) => session.play_loop(prompt),
+                Some(TaskCommand::Play(prompt, play)) => session.play(prompt, play),
+                Some(TaskCommand::PlayLoop(prompt, play)) => session.play_loop(prompt, play),
                 Some(TaskCommand::Stop) => {
                     session.stop();
                     end_recording(call, &mut recorder);

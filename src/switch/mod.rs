@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Dialplan, Standards};
 use crate::media::prompt::{PromptId, PromptLibrary};
 use crate::media::session::MediaEvent;
-use crate::media::Codec;
+use crate::media::{Codec, LegQuality, LegRole, MediaRecordKey, PlayId};
 use crate::sip::sdp::{self, Direction, Negotiated, SdpError, SdpSession};
 use crate::sip::{CallEvent, CallId, Endpoint, Transmit, Transport};
 use crate::store::{CallbackRequest, NewCall, StoredBinding};
@@ -45,6 +45,9 @@ const RETRY_AFTER_SHUTDOWN_S: u32 = 60;
 /// ACKs) holds each port 5 s instead of the 32 s of the transaction timeout.
 const ACK_WAIT: Duration = Duration::from_secs(5);
 
+/// A call whose far end sends no RTP or RTCP this long is over (until a setting replaces it).
+const DEFAULT_MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What the core asks its drivers to do.
 #[derive(Debug)]
 pub enum Output {
@@ -56,7 +59,14 @@ pub enum Output {
 /// Commands to the media engine, one call's media session each.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaCommand {
-    /// Open the call's RTP socket on `local_port` and start the 20 ms clock.
+    /// Open the leg's RTP (and RTCP) socket on `local_port` now, before its offer or answer
+    /// goes out, so the far end's first packets find it open; nothing is sent until `Start`.
+    Open {
+        call: CallId,
+        local_port: u16,
+    },
+    /// Start the call's media on `local_port` (opening it if `Open` did not) toward
+    /// `remote`: the 20 ms clock, silence until told otherwise.
     Start {
         call: CallId,
         local_port: u16,
@@ -64,6 +74,7 @@ pub enum MediaCommand {
         codec: Codec,
         payload_type: u8,
         telephone_event: Option<u8>,
+        options: LegOptions,
     },
     /// The far end moved its media (re-INVITE).
     Redirect {
@@ -73,11 +84,13 @@ pub enum MediaCommand {
     Play {
         call: CallId,
         prompt: PromptId,
+        play: PlayId,
     },
     /// Play a prompt over and over (music on hold) until stopped or replaced.
     PlayLoop {
         call: CallId,
         prompt: PromptId,
+        play: PlayId,
     },
     Stop {
         call: CallId,
@@ -115,6 +128,20 @@ pub enum MediaCommand {
     },
 }
 
+/// How a leg's media behaves, fixed when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegOptions {
+    /// Whose record the leg's media figures go on (`MediaEvent::Quality`).
+    pub record: MediaRecordKey,
+    /// End the call when the far end sends neither RTP nor RTCP for this long (on hold,
+    /// only RTCP counts).
+    pub media_timeout: Duration,
+    /// Look for DTMF tones in the audio (trunks without telephone-event).
+    pub inband_dtmf: bool,
+    /// RTCP shares the RTP port (RFC 5761), as both SDPs agreed with `a=rtcp-mux`.
+    pub rtcp_mux: bool,
+}
+
 /// Writes for the call records store.
 #[derive(Debug, Clone)]
 pub enum RecordCommand {
@@ -134,6 +161,12 @@ pub enum RecordCommand {
         bindings: Vec<StoredBinding>,
     },
     Callback(CallbackRequest),
+    /// A leg's media figures (loss, jitter, round trip), arriving after the leg ended.
+    MediaQuality {
+        call_id: String,
+        role: LegRole,
+        quality: LegQuality,
+    },
 }
 
 /// Settings the core needs that are not in the dialplan.
@@ -226,6 +259,8 @@ pub struct Switch {
     calls_seen: u64,
     /// New calls per source address (standards `new_calls_per_source`).
     new_call_rate: NewCallRate,
+    /// The last `PlayId` handed out: every Play/PlayLoop gets the next one.
+    last_play: u64,
 }
 
 impl Switch {
@@ -263,6 +298,7 @@ impl Switch {
             anchor: (now, wall_now),
             calls_seen: 0,
             new_call_rate,
+            last_play: 0,
         }
     }
 
@@ -280,26 +316,42 @@ impl Switch {
     pub fn handle_media_event(&mut self, now: Instant, call: CallId, event: MediaEvent) {
         if self.legs.contains_key(&call) {
             // The agent's side: only the whisper's progress matters.
-            if let MediaEvent::PromptFinished {
-                interrupted: false, ..
-            } = event
-            {
-                self.whisper_next(now, call);
+            match event {
+                MediaEvent::PromptFinished {
+                    interrupted: false, ..
+                } => self.whisper_next(now, call),
+                MediaEvent::Quality { record, quality } => self.record_quality(record, quality),
+                _ => {}
             }
             self.drain_endpoint(now);
             return;
         }
         match event {
             MediaEvent::Dtmf { digit, .. } => self.on_digit(now, call, digit, "rfc4733"),
+            MediaEvent::InbandDtmf { digit, .. } => self.on_digit(now, call, digit, "inband"),
             MediaEvent::PromptFinished {
                 prompt,
                 interrupted,
+                ..
             } => self.on_prompt_finished(now, call, prompt, interrupted),
             MediaEvent::RecordingFinished { duration_ms } => {
                 self.on_recording_finished(now, call, duration_ms)
             }
+            // Issue 7 (switch piece) acts on these; until then they change nothing.
+            MediaEvent::RtpArrived | MediaEvent::MediaTimeout { .. } => {}
+            MediaEvent::Quality { record, quality } => self.record_quality(record, quality),
         }
         self.drain_endpoint(now);
+    }
+
+    /// A leg's media figures go on its call record, whether or not the call is still here.
+    fn record_quality(&mut self, record: MediaRecordKey, quality: LegQuality) {
+        self.outputs
+            .push_back(Output::Record(RecordCommand::MediaQuality {
+                call_id: record.call_id,
+                role: record.role,
+                quality,
+            }));
     }
 
     /// The driver could not open or use a call's media socket: the call cannot go on.
@@ -745,13 +797,16 @@ impl Switch {
             return;
         }
         c.media_started = true;
+        let local_port = c.rtp_port;
+        let options = self.leg_options(call, LegRole::Caller);
         self.outputs.push_back(Output::Media(MediaCommand::Start {
             call,
-            local_port: c.rtp_port,
+            local_port,
             remote: media.remote,
             codec: media.codec,
             payload_type: media.payload_type,
             telephone_event: media.telephone_event,
+            options,
         }));
         if !media.sends() {
             // Called on hold (sendonly, inactive or c=0.0.0.0): nothing goes out yet.
@@ -1061,8 +1116,12 @@ impl Switch {
         };
         c.playing = Some(id);
         let language = self.prompt_language(id);
-        self.outputs
-            .push_back(Output::Media(MediaCommand::Play { call, prompt: id }));
+        let play = self.next_play();
+        self.outputs.push_back(Output::Media(MediaCommand::Play {
+            call,
+            prompt: id,
+            play,
+        }));
         let name = self.prompt_name(id);
         self.record(now, call, EventKind::PromptStarted { name, language });
         true
@@ -1219,6 +1278,27 @@ impl Switch {
         if let Some(at) = at {
             c.timer = Some(at);
             self.timers.insert((at, call));
+        }
+    }
+
+    /// A fresh id for the next prompt started on any leg.
+    fn next_play(&mut self) -> PlayId {
+        self.last_play += 1;
+        PlayId(self.last_play)
+    }
+
+    /// The options a leg's media starts with: its record key and the media settings.
+    fn leg_options(&self, caller: CallId, role: LegRole) -> LegOptions {
+        let call_id = self
+            .calls
+            .get(&caller)
+            .map(|c| c.record_id.clone())
+            .unwrap_or_default();
+        LegOptions {
+            record: MediaRecordKey { call_id, role },
+            media_timeout: DEFAULT_MEDIA_TIMEOUT,
+            inband_dtmf: false,
+            rtcp_mux: false,
         }
     }
 

@@ -15,6 +15,7 @@ use super::timeline::{EventKind, Party};
 use super::{MediaCommand, Output, Phase, RecordCommand, Switch};
 use crate::config::{Queue, QueueExit};
 use crate::media::prompt::PromptId;
+use crate::media::LegRole;
 use crate::sip::sdp::{self, Negotiated};
 use crate::sip::{Binding, CallId};
 use crate::store::{CallbackRequest, StoredBinding};
@@ -200,8 +201,13 @@ impl Switch {
                 c.playing = Some(id);
                 c.looping = true;
             }
+            let play = self.next_play();
             self.outputs
-                .push_back(Output::Media(MediaCommand::PlayLoop { call, prompt: id }));
+                .push_back(Output::Media(MediaCommand::PlayLoop {
+                    call,
+                    prompt: id,
+                    play,
+                }));
         }
     }
 
@@ -660,6 +666,7 @@ impl Switch {
             l.media_started = true;
         }
         self.set_leg_timer(leg, None);
+        let options = self.leg_options(caller, LegRole::Agent);
         self.outputs.push_back(Output::Media(MediaCommand::Start {
             call: leg,
             local_port: port,
@@ -667,6 +674,7 @@ impl Switch {
             codec: media.codec,
             payload_type: media.payload_type,
             telephone_event: media.telephone_event,
+            options,
         }));
         if let Some(c) = self.calls.get_mut(&caller) {
             c.phase = Phase::Connected {
@@ -716,9 +724,14 @@ impl Switch {
             return;
         }
         match l.whisper.pop_front() {
-            Some(prompt) => self
-                .outputs
-                .push_back(Output::Media(MediaCommand::Play { call: leg, prompt })),
+            Some(prompt) => {
+                let play = self.next_play();
+                self.outputs.push_back(Output::Media(MediaCommand::Play {
+                    call: leg,
+                    prompt,
+                    play,
+                }))
+            }
             None => self.bridge(now, leg),
         }
     }

@@ -68,6 +68,8 @@ trap cleanup EXIT
 config="$work/config"
 mkdir -p "$config"
 cp -r "$repo/dialplans" "$repo/prompts" "$repo/hardware" "$config/"
+sed -i -e 's/^max_calls = .*/max_calls = 2000/' \
+    -e 's/^new_calls_per_source = .*/new_calls_per_source = 1000/' "$config/dialplans/hotline.toml"
 for plan in "$config"/dialplans/*.toml; do
     awk -v wrap="$WRAP_UP" '
         /^[[:space:]]*\[/ { in_sales = ($0 ~ /^[[:space:]]*\[queue\.sales\][[:space:]]*$/) ; print; if (in_sales) printf "wrap_up = \"%s\"\n", wrap; next }

@@ -52,6 +52,7 @@ fn queued_caller_rings_the_longest_idle_sales_agent_and_is_bridged_after_the_whi
         h.now,
         leg,
         MediaEvent::PromptFinished {
+            play: crate::media::PlayId::default(),
             prompt: whisper,
             interrupted: false,
         },
@@ -285,7 +286,7 @@ fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
         h.media
             .iter()
             .filter_map(|m| match m {
-                MediaCommand::Play { call, prompt } if *call == leg => Some(*prompt),
+                MediaCommand::Play { call, prompt, .. } if *call == leg => Some(*prompt),
                 _ => None,
             })
             .collect()
@@ -295,6 +296,7 @@ fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
         h.now,
         leg,
         MediaEvent::PromptFinished {
+            play: crate::media::PlayId::default(),
             prompt: h.prompt("zh", "whisper_sales"),
             interrupted: false,
         },
@@ -317,6 +319,7 @@ fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
         h.now,
         leg,
         MediaEvent::PromptFinished {
+            play: crate::media::PlayId::default(),
             prompt: h.prompt("zh", "whisper_tier_vip"),
             interrupted: false,
         },

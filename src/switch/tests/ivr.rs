@@ -35,6 +35,7 @@ fn greeting_starts_as_the_ack_arrives_then_menu_digits_route_in_english() {
     };
     assert!(h.prompts.file(prompt).ends_with("en/main_menu.wav"));
     h.media_event(MediaEvent::PromptFinished {
+        play: crate::media::PlayId::default(),
         prompt: h.prompt("zh", "main_menu"),
         interrupted: true,
     });

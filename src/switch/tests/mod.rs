@@ -169,6 +169,7 @@ impl Harness {
         };
         self.advance(self.prompts.duration(prompt));
         self.media_event(MediaEvent::PromptFinished {
+            play: crate::media::PlayId::default(),
             prompt,
             interrupted: false,
         });
@@ -278,10 +279,12 @@ impl Harness {
                 MediaCommand::Play {
                     call: CallId(1),
                     prompt,
+                    ..
                 }
                 | MediaCommand::PlayLoop {
                     call: CallId(1),
                     prompt,
+                    ..
                 } => Some(*prompt),
                 _ => None,
             })
@@ -463,12 +466,12 @@ impl Harness {
             .iter()
             .rev()
             .find_map(|m| match m {
-                MediaCommand::Play { call: c, prompt }
-                | MediaCommand::PlayLoop { call: c, prompt }
-                    if *c == call =>
-                {
-                    Some(*prompt)
+                MediaCommand::Play {
+                    call: c, prompt, ..
                 }
+                | MediaCommand::PlayLoop {
+                    call: c, prompt, ..
+                } if *c == call => Some(*prompt),
                 _ => None,
             })
             .expect("something plays")
@@ -482,6 +485,7 @@ impl Harness {
             self.now,
             call,
             MediaEvent::PromptFinished {
+                play: crate::media::PlayId::default(),
                 prompt,
                 interrupted: false,
             },
@@ -561,7 +565,7 @@ Contact: <sip:{extension}@{phone}>\r\n\
         let (call, prompt) = self.media[mark..]
             .iter()
             .find_map(|m| match m {
-                MediaCommand::Play { call, prompt } => Some((*call, *prompt)),
+                MediaCommand::Play { call, prompt, .. } => Some((*call, *prompt)),
                 _ => None,
             })
             .unwrap_or_else(|| panic!("no confirmation for {code}: {:?}", &self.media[mark..]));

@@ -229,15 +229,18 @@ fn a_waiting_caller_hears_the_position_and_wait_again_at_exactly_thirty_sixty_an
         h.advance_to(due - Duration::from_millis(1));
         assert_eq!(h.media[mark..], [], "nothing new before {} s", 30 * k);
         h.advance_to(due);
-        assert_eq!(
-            h.media[mark..],
-            [
-                MediaCommand::Stop { call: CallId(1) },
-                MediaCommand::Play {
-                    call: CallId(1),
-                    prompt: announcement[0]
-                }
-            ],
+        assert!(
+            matches!(
+                h.media[mark..],
+                [
+                    MediaCommand::Stop { call: CallId(1) },
+                    MediaCommand::Play {
+                        call: CallId(1),
+                        prompt,
+                        ..
+                    }
+                ] if prompt == announcement[0]
+            ),
             "the music stops and the announcement starts at {} s",
             30 * k
         );

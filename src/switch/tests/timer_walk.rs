@@ -72,6 +72,7 @@ fn no_walk_through_queues_leaves_a_timer_due_after_it_was_handled() {
                                 h.now,
                                 call,
                                 MediaEvent::PromptFinished {
+                                    play: crate::media::PlayId::default(),
                                     prompt: p,
                                     interrupted: false,
                                 },
