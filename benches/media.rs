@@ -44,7 +44,7 @@ fn setup() -> (MediaSession, PromptId, Vec<u8>) {
         .collect();
     let greeting = library.add_pcm("zh", "welcome", Path::new("welcome.wav"), &speech);
     let mut session = MediaSession::new(Codec::Pcma, 8, Some(101), Arc::new(library));
-    session.play(greeting);
+    session.play(greeting, hotline::media::PlayId(1));
 
     let payload: Vec<u8> = (0..160).map(|i| (i * 7) as u8).collect();
     let mut packet = vec![0; 172];
@@ -87,7 +87,7 @@ fn frame_out(session: &mut MediaSession, greeting: PromptId) {
     black_box(session.on_tick());
     // Keep a prompt playing so every iteration measures the prompt path, not silence.
     if session.poll_event().is_some() {
-        session.play(greeting);
+        session.play(greeting, hotline::media::PlayId(1));
     }
 }
 
