@@ -61,9 +61,15 @@ pub enum Output {
 pub enum MediaCommand {
     /// Open the leg's RTP (and RTCP) socket on `local_port` now, before its offer or answer
     /// goes out, so the far end's first packets find it open; nothing is sent until `Start`.
+    /// `conversation` keeps every leg of one call in one media worker (the caller's
+    /// `CallId`, for the agent legs too). `expect_from` is the far end's SDP address when it
+    /// is known (a caller leg opened at the answer): the first packet from exactly there is
+    /// reported as `RtpArrived`, even before `Start`.
     Open {
         call: CallId,
         local_port: u16,
+        conversation: CallId,
+        expect_from: Option<SocketAddr>,
     },
     /// Start the call's media on `local_port` (opening it if `Open` did not) toward
     /// `remote`: the 20 ms clock, silence until told otherwise.
@@ -131,6 +137,8 @@ pub enum MediaCommand {
 /// How a leg's media behaves, fixed when it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegOptions {
+    /// The conversation the leg belongs to (see `MediaCommand::Open`).
+    pub conversation: CallId,
     /// Whose record the leg's media figures go on (`MediaEvent::Quality`).
     pub record: MediaRecordKey,
     /// End the call when the far end sends neither RTP nor RTCP for this long (on hold,
@@ -1295,6 +1303,7 @@ impl Switch {
             .map(|c| c.record_id.clone())
             .unwrap_or_default();
         LegOptions {
+            conversation: caller,
             record: MediaRecordKey { call_id, role },
             media_timeout: DEFAULT_MEDIA_TIMEOUT,
             inband_dtmf: false,
