@@ -12,7 +12,9 @@
 //! thread, never from the media path. Nothing on the per-packet path allocates or takes a
 //! lock shared across calls; prompts are shared read-only through `Arc<PromptLibrary>`.
 
+pub mod command;
 pub mod dtmf;
+pub mod engine;
 pub mod g711;
 pub mod prompt;
 pub mod quality;
