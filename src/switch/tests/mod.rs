@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::config::{self, Config, QueueExit};
+pub(super) use crate::media::Codec;
 use crate::sip::{Binding, EndpointConfig};
 
 mod agent_refusals;
