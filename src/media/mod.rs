@@ -19,6 +19,7 @@ pub mod g711;
 pub mod prompt;
 pub mod quality;
 pub mod recorder;
+pub mod rtcp;
 pub mod rtp;
 pub mod session;
 
