@@ -39,6 +39,9 @@ const MAX_DROPOUT: u16 = 3000;
 /// RFC 3550 A.1: a backward step larger than this is not reordering.
 const MAX_MISORDER: u16 = 100;
 const RTP_SEQ_MOD: u32 = 1 << 16;
+/// A new far-end SSRC replaces the one we report on only after the current one has been
+/// quiet this long (a transfer or an SBC switch-over), never while both flow.
+const SOURCE_HANDOVER: Duration = Duration::from_millis(500);
 
 /// The deterministic report interval (RFC 3550 6.2, the recommended minimum of 5 s: a two-party
 /// call's bandwidth share never asks for more).
@@ -122,10 +125,12 @@ struct Source {
     transit: Option<u32>,
     /// Interarrival jitter times 16 (the integer form of A.8).
     jitter_x16: u32,
+    /// When its last packet arrived.
+    last_arrival: Instant,
 }
 
 impl Source {
-    fn new(ssrc: u32, seq: u16) -> Source {
+    fn new(ssrc: u32, seq: u16, now: Instant) -> Source {
         Source {
             ssrc,
             // A.1: max_seq = seq - 1 so the next in-order packet counts toward probation.
@@ -139,6 +144,7 @@ impl Source {
             received_prior: 0,
             transit: None,
             jitter_x16: 0,
+            last_arrival: now,
         }
     }
 
@@ -364,15 +370,23 @@ impl RtcpSession {
         self.packets_received += 1;
         let source = match &mut self.source {
             Some(source) if source.ssrc == ssrc => source,
+            // Another SSRC while the current stream still flows (some gateways send RFC 4733
+            // events on their own SSRC): counted as received, but it does not take over.
+            Some(source)
+                if now.saturating_duration_since(source.last_arrival) < SOURCE_HANDOVER =>
+            {
+                return;
+            }
             slot => {
                 // A new far-end stream (first packet, or a new SSRC after a transfer): the old
                 // stream's losses stay counted, its sequence state goes.
                 if let Some(old) = slot {
                     self.lost_before += old.lost().max(0);
                 }
-                slot.insert(Source::new(ssrc, sequence))
+                slot.insert(Source::new(ssrc, sequence, now))
             }
         };
+        source.last_arrival = now;
         if source.update_seq(sequence) {
             source.update_jitter(rtp_ticks(self.epoch, now), rtp_timestamp);
         }

@@ -33,20 +33,11 @@ impl RecordWriter {
                             store.save_bindings(user, bindings)
                         }
                         RecordCommand::Callback(request) => store.add_callback(request),
-                        // Issue 7 (RTCP piece) stores these; until then they are only logged.
                         RecordCommand::MediaQuality {
                             call_id,
                             role,
                             quality,
-                        } => {
-                            tracing::debug!(
-                                call_id,
-                                role = role.as_str(),
-                                ?quality,
-                                "media quality"
-                            );
-                            Ok(())
-                        }
+                        } => store.save_media_quality(call_id, *role, quality),
                     };
                     if let Err(error) = result {
                         tracing::error!(%error, ?command, "call record write failed");

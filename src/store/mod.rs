@@ -8,6 +8,7 @@
 //! background writer thread, and the switch only produces [`TimelineEvent`]s.
 
 pub mod file_modes;
+mod media_quality;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::switch::timeline::{EventKind, TimelineEvent};
 
+pub use media_quality::LegMedia;
 pub use render::{render_call, render_list};
 
 /// The database file inside the data dir.
@@ -26,7 +28,7 @@ pub const DATABASE_FILE: &str = "hotline.db";
 
 /// Version written to `PRAGMA user_version` once the schema is in place. Each version's
 /// script upgrades the one before, so a database of any older version opens and upgrades.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE calls (
@@ -82,7 +84,11 @@ CREATE INDEX callbacks_by_requested_at ON callbacks (requested_at);
 ";
 
 /// The scripts that bring a database from version N-1 to N, in order.
-const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA_V1), (2, SCHEMA_V2)];
+const MIGRATIONS: [(i64, &str); 3] = [
+    (1, SCHEMA_V1),
+    (2, SCHEMA_V2),
+    (3, media_quality::SCHEMA_V3),
+];
 
 /// A store failure, naming the database file and what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +215,9 @@ pub struct CallRecord {
     #[serde(flatten)]
     pub summary: CallSummary,
     pub events: Vec<TimelineEvent>,
+    /// Each leg's media figures (loss, jitter, round trip), the caller's first; empty when
+    /// none were recorded.
+    pub media: Vec<LegMedia>,
 }
 
 fn serialize_timestamp<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -571,7 +580,13 @@ impl Store {
                 kind,
             });
         }
-        Ok(Some(CallRecord { summary, events }))
+        let media = Store::media_of(&connection, &summary.id)
+            .map_err(self.sqlite("read a call's media figures"))?;
+        Ok(Some(CallRecord {
+            summary,
+            events,
+            media,
+        }))
     }
 
     /// Replaces every stored binding of `user` by `bindings` (none: the phone is

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{format_timestamp, CallRecord, CallSummary};
+use super::{format_timestamp, media_quality, CallRecord, CallSummary};
 use crate::log_line::escape_controls;
 use crate::switch::timeline::{EventKind, TimelineEvent};
 
@@ -143,6 +143,16 @@ pub fn render_call(call: &CallRecord) -> String {
             format_args!("  outcome      {outcome} (ended by {by})"),
         ),
         _ => push_line(&mut out, format_args!("  outcome      {outcome}")),
+    }
+    for media in &call.media {
+        push_line(
+            &mut out,
+            format_args!(
+                "  {:<12} {}",
+                format!("{} media", media.role),
+                media_quality::describe(media)
+            ),
+        );
     }
     let story: Vec<String> = call
         .events

@@ -709,7 +709,7 @@ fn an_issue_2_database_opens_and_upgrades() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, SCHEMA_VERSION);
     // Opening again does not try to upgrade twice.
     drop(connection);
     assert!(Store::open(dir.path()).is_ok());

@@ -252,6 +252,29 @@ fn a_new_far_end_ssrc_keeps_the_old_streams_losses() {
     assert_eq!(s.quality().packets_received, 48 + 49);
 }
 
+#[test]
+fn a_second_ssrc_interleaved_with_the_first_does_not_take_over() {
+    let start = Instant::now();
+    let mut s = RtcpSession::new(LOCAL, start);
+    // FAR's 106, right after the first foreign packet, is lost: only a source that kept its
+    // sequence state across the foreign packets sees that.
+    for i in 0..50u16 {
+        let t = at(start, 20 * u64::from(i));
+        if i != 6 {
+            s.on_rtp_received(t, FAR, 100 + i, 160 * u32::from(i));
+        }
+        if i % 10 == 5 {
+            s.on_rtp_received(t, 0xD7F0, 9000 + i, 0);
+        }
+    }
+    assert_eq!(s.remote_ssrc(), Some(FAR));
+    assert_eq!(s.quality().packets_lost, 1);
+    assert_eq!(s.quality().packets_received, 54);
+    let r = report(&mut s, at(start, 1000), 0);
+    assert_eq!(word(rr_block(&r), 0), FAR);
+    assert_eq!(word(rr_block(&r), 8), 149);
+}
+
 /// RTT = A - LSR - DLSR in 1/65536 s: A = LSR + 0.5 s + 3277 units, DLSR = 0.5 s, so the
 /// round trip is 3277 units = 3277 * 1e6 / 65536 us = 50003.05 -> 50003 us.
 #[test]
