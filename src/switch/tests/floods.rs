@@ -45,7 +45,7 @@ fn media_starts_with_the_ack_toward_the_offered_address_and_not_at_the_200() {
 fn a_call_never_acked_gives_its_rtp_port_back_after_five_seconds_for_the_next_call() {
     let mut h = Harness::new(|_| {});
     // One RTP port in all.
-    h.switch.rtp_ports = RtpPorts::new(40000, 40000);
+    h.switch.rtp_ports = RtpPorts::seeded(40000, 40000, 1);
     h.sip(&invite("4008", Some(OFFER_PCMA)));
     h.advance(Duration::from_secs(1));
     assert_eq!(h.responses_to(&call_id_of(1)), vec![100, 180, 200]);

@@ -76,7 +76,7 @@ impl Harness {
             });
         }
         let agents = config.hardware.phones.iter().map(AgentSpec::from).collect();
-        let switch = Switch::new(
+        let mut switch = Switch::new(
             endpoint,
             Arc::new(config.dialplan),
             Arc::clone(&prompts),
@@ -89,6 +89,8 @@ impl Harness {
             t0,
             wall.parse().unwrap(),
         );
+        // Random ports, the same on every run.
+        switch.rtp_ports = RtpPorts::seeded(40000, 40019, 1);
         Harness {
             switch,
             t0,

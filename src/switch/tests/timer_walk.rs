@@ -38,7 +38,7 @@ fn no_walk_through_queues_leaves_a_timer_due_after_it_was_handled() {
             c.dialplan.queues.get_mut("support").unwrap().exit = e2;
             c.dialplan.queues.get_mut("support").unwrap().max_wait = Duration::from_secs(15);
         });
-        h.switch.rtp_ports = RtpPorts::new(40000, 40999);
+        h.switch.rtp_ports = RtpPorts::seeded(40000, 40999, 1);
         let mut callers = 0;
         let mut answered = 0usize;
         for _ in 0..80 {
