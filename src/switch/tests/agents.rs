@@ -52,7 +52,7 @@ fn queued_caller_rings_the_longest_idle_sales_agent_and_is_bridged_after_the_whi
         h.now,
         leg,
         MediaEvent::PromptFinished {
-            play: crate::media::PlayId::default(),
+            play: h.last_play_on(leg),
             prompt: whisper,
             interrupted: false,
         },
@@ -297,7 +297,7 @@ fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
         h.now,
         leg,
         MediaEvent::PromptFinished {
-            play: crate::media::PlayId::default(),
+            play: h.last_play_on(leg),
             prompt: h.prompt("zh", "whisper_sales"),
             interrupted: false,
         },
@@ -320,7 +320,7 @@ fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
         h.now,
         leg,
         MediaEvent::PromptFinished {
-            play: crate::media::PlayId::default(),
+            play: h.last_play_on(leg),
             prompt: h.prompt("zh", "whisper_tier_vip"),
             interrupted: false,
         },

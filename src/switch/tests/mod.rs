@@ -161,7 +161,7 @@ impl Harness {
 
     /// Finish whatever prompt plays now, as the media engine would.
     fn finish_prompt(&mut self) -> String {
-        let Some(MediaCommand::Play { prompt, .. }) = self
+        let Some(MediaCommand::Play { prompt, play, .. }) = self
             .media
             .iter()
             .rev()
@@ -172,7 +172,7 @@ impl Harness {
         };
         self.advance(self.prompts.duration(prompt));
         self.media_event(MediaEvent::PromptFinished {
-            play: crate::media::PlayId::default(),
+            play,
             prompt,
             interrupted: false,
         });
@@ -463,6 +463,23 @@ impl Harness {
             .expect("media starts with the answer")
     }
 
+    /// The id of the last play started on `call` (what its `PromptFinished` must carry).
+    fn last_play_on(&self, call: CallId) -> crate::media::PlayId {
+        self.media
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                MediaCommand::Play { call: c, play, .. }
+                | MediaCommand::PlayLoop { call: c, play, .. }
+                    if *c == call =>
+                {
+                    Some(*play)
+                }
+                _ => None,
+            })
+            .expect("something plays")
+    }
+
     /// The prompt `call` hears now (the last one started on it).
     fn playing_on(&self, call: CallId) -> PromptId {
         self.media
@@ -484,11 +501,12 @@ impl Harness {
     /// to the test).
     fn hear_out(&mut self, call: CallId) {
         let prompt = self.playing_on(call);
+        let play = self.last_play_on(call);
         self.switch.handle_media_event(
             self.now,
             call,
             MediaEvent::PromptFinished {
-                play: crate::media::PlayId::default(),
+                play,
                 prompt,
                 interrupted: false,
             },

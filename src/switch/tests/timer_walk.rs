@@ -67,12 +67,17 @@ fn no_walk_through_queues_leaves_a_timer_due_after_it_was_handled() {
                     let calls: Vec<CallId> = h.switch.calls.keys().copied().collect();
                     if !calls.is_empty() {
                         let call = calls[next(calls.len() as u64) as usize];
-                        if let Some(p) = h.switch.calls.get(&call).and_then(|c| c.playing) {
+                        let playing = h
+                            .switch
+                            .calls
+                            .get(&call)
+                            .and_then(|c| c.playing.zip(c.play));
+                        if let Some((p, play)) = playing {
                             h.switch.handle_media_event(
                                 h.now,
                                 call,
                                 MediaEvent::PromptFinished {
-                                    play: crate::media::PlayId::default(),
+                                    play,
                                     prompt: p,
                                     interrupted: false,
                                 },
