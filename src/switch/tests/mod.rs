@@ -17,6 +17,7 @@ mod agents;
 mod answering;
 mod floods;
 mod ivr;
+mod media_faults;
 mod queues;
 mod refusals;
 mod reoffers;
@@ -47,6 +48,8 @@ struct Harness {
     sent: Vec<String>,
     media: Vec<MediaCommand>,
     records: Vec<RecordCommand>,
+    /// Every datagram's first line and every media command, in the order they were polled.
+    order: Vec<String>,
 }
 
 impl Harness {
@@ -99,14 +102,23 @@ impl Harness {
             sent: vec![],
             media: vec![],
             records: vec![],
+            order: vec![],
         }
     }
 
     fn collect(&mut self) {
         while let Some(output) = self.switch.poll_output() {
             match output {
-                Output::Transmit(t) => self.sent.push(String::from_utf8(t.payload).unwrap()),
-                Output::Media(m) => self.media.push(m),
+                Output::Transmit(t) => {
+                    let text = String::from_utf8(t.payload).unwrap();
+                    self.order
+                        .push(text.lines().next().unwrap_or_default().to_string());
+                    self.sent.push(text);
+                }
+                Output::Media(m) => {
+                    self.order.push(format!("{m:?}"));
+                    self.media.push(m);
+                }
                 Output::Record(r) => self.records.push(r),
             }
         }
