@@ -6,6 +6,7 @@
 mod feature_codes;
 mod flows;
 mod hotlines;
+mod media;
 mod queues;
 mod standards;
 mod tiers;
@@ -23,6 +24,8 @@ pub use feature_codes::{FeatureCode, FeatureCodes};
 pub use flows::{Action, Collect, Flow, Menu, Step};
 pub(crate) use hotlines::describe_entry;
 pub use hotlines::{Entry, Hotline};
+pub(crate) use media::describe_media;
+pub use media::MediaSettings;
 pub use queues::{
     Queue, QueueExit, Strategy, ANNOUNCEMENT_PROMPTS, CALLBACK_PROMPTS, VOICEMAIL_PROMPTS,
 };
@@ -33,6 +36,7 @@ pub use tiers::Tier;
 use feature_codes::RawFeatureCodes;
 use flows::{RawFlow, Target};
 use hotlines::{check_numbers_unique, RawHotline};
+use media::RawMedia;
 use queues::{check_overflow_loops, RawQueue};
 use standards::RawStandards;
 use tiers::{check_tier_numbers_unique, RawTier};
@@ -48,6 +52,8 @@ pub struct Dialplan {
     /// Caller tiers by name.
     pub tiers: BTreeMap<String, Tier>,
     pub feature_codes: FeatureCodes,
+    /// `[media]`: the media timeout.
+    pub media: MediaSettings,
 }
 
 impl Dialplan {
@@ -151,6 +157,7 @@ struct RawFile {
     #[serde(default)]
     tier: BTreeMap<String, RawTier>,
     feature_codes: Option<RawFeatureCodes>,
+    media: Option<RawMedia>,
 }
 
 /// Reads and checks every `dialplans/*.toml` under `dir`. Problems go to `errors`; the
@@ -236,6 +243,7 @@ fn build_dialplan(
     let mut tier_files: BTreeMap<String, String> = BTreeMap::new();
     let mut standards_file: Option<String> = None;
     let mut feature_codes_file: Option<String> = None;
+    let mut media_file: Option<String> = None;
     for (file, raw) in &files {
         for (kind, names, seen) in [
             ("flow", raw.flow.keys().collect::<Vec<_>>(), &mut flow_files),
@@ -275,6 +283,16 @@ fn build_dialplan(
                 None => feature_codes_file = Some(file.clone()),
             }
         }
+        if raw.media.is_some() {
+            match &media_file {
+                Some(first) => errors.push(ConfigError::new(
+                    file.as_str(),
+                    "media",
+                    format!("media settings are already set in {first}; set them in one file only"),
+                )),
+                None => media_file = Some(file.clone()),
+            }
+        }
     }
     let names = Names {
         flows: flow_files.keys().cloned().collect(),
@@ -287,6 +305,7 @@ fn build_dialplan(
     let mut queues = BTreeMap::new();
     let mut tiers = BTreeMap::new();
     let mut feature_codes = FeatureCodes::default();
+    let mut media = MediaSettings::default();
     for (file, raw) in files {
         let mut check = Checker {
             file: &file,
@@ -314,6 +333,11 @@ fn build_dialplan(
             let tier = check.tier(&name, raw_tier);
             if tier_files.get(&name) == Some(&file) {
                 tiers.insert(name, tier);
+            }
+        }
+        if let Some(raw_media) = raw.media {
+            if media_file.as_deref() == Some(file.as_str()) {
+                media = check.media(raw_media);
             }
         }
         if let Some(raw_codes) = raw.feature_codes {
@@ -348,6 +372,7 @@ fn build_dialplan(
         queues,
         tiers,
         feature_codes,
+        media,
     })
 }
 

@@ -163,6 +163,9 @@ pub struct TrunkPeer {
     pub name: String,
     /// Networks as (address, prefix length); a single address has the full prefix.
     pub networks: Vec<(IpAddr, u8)>,
+    /// Listen for DTMF tones in the audio of calls from this peer (for trunks that do not
+    /// send telephone-events); off by default.
+    pub inband_dtmf: bool,
 }
 
 impl TrunkPeer {
@@ -282,6 +285,7 @@ struct RawTrunks {
 struct RawTrunk {
     /// One address or a list; kept as a raw value so a wrong shape gets our own message.
     address: toml::Value,
+    inband_dtmf: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -525,7 +529,11 @@ fn trunks(file: &str, raw: RawTrunks, errors: &mut Vec<ConfigError>) -> Vec<Trun
                 )),
             }
         }
-        peers.push(TrunkPeer { name, networks });
+        peers.push(TrunkPeer {
+            name,
+            networks,
+            inband_dtmf: trunk.inband_dtmf.unwrap_or(false),
+        });
     }
     peers
 }
@@ -711,6 +719,7 @@ mod tests {
                     parse_network("127.0.0.0/8").unwrap(),
                     parse_network("::1").unwrap(),
                 ],
+                inband_dtmf: false,
             }],
             ..Hardware::default()
         };

@@ -19,9 +19,9 @@ mod sample_passwords;
 use std::path::{Path, PathBuf};
 
 pub use dialplan::{
-    Action, Collect, Dialplan, Entry, FeatureCode, FeatureCodes, Flow, Hotline, Menu, PromptUse,
-    Queue, QueueExit, Reach, Standards, Step, Strategy, Tier, ANNOUNCEMENT_PROMPTS,
-    CALLBACK_PROMPTS, VOICEMAIL_PROMPTS,
+    Action, Collect, Dialplan, Entry, FeatureCode, FeatureCodes, Flow, Hotline, MediaSettings,
+    Menu, PromptUse, Queue, QueueExit, Reach, Standards, Step, Strategy, Tier,
+    ANNOUNCEMENT_PROMPTS, CALLBACK_PROMPTS, VOICEMAIL_PROMPTS,
 };
 pub use duration::{format_duration, format_seconds, parse_duration, RingCadence};
 pub use error::ConfigError;
@@ -151,9 +151,10 @@ pub fn summary(config: &Config) -> String {
     let mut out = String::new();
     let dialplan = &config.dialplan;
     out.push_str(&format!(
-        "config: {}\nstandards: {}\n",
+        "config: {}\nstandards: {}\nmedia: {}\n",
         config.dir.display(),
-        dialplan::describe_standards(&dialplan.standards)
+        dialplan::describe_standards(&dialplan.standards),
+        dialplan::describe_media(&dialplan.media)
     ));
     out.push_str("hotlines:\n");
     for hotline in &dialplan.hotlines {
@@ -209,7 +210,16 @@ pub fn summary(config: &Config) -> String {
             .iter()
             .map(|(ip, prefix)| format!("{ip}/{prefix}"))
             .collect();
-        out.push_str(&format!("  {}: {}\n", peer.name, networks.join(", ")));
+        let inband = if peer.inband_dtmf {
+            "; in-band DTMF detected"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "  {}: {}{inband}\n",
+            peer.name,
+            networks.join(", ")
+        ));
     }
     let mut languages: Vec<&str> = config.prompts.iter().map(|p| p.language.as_str()).collect();
     languages.dedup();

@@ -1392,4 +1392,5 @@ fn a_rest_after_refusal_under_a_second_would_be_a_storm_and_is_refused() {
     );
 }
 
+mod media_settings;
 mod registrar_settings;

@@ -12,6 +12,7 @@
 pub mod acd;
 pub mod admission;
 pub mod ivr;
+mod media_faults;
 mod queueing;
 pub mod rtp_ports;
 pub mod timeline;
@@ -21,7 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Dialplan, Standards};
+use crate::config::{Dialplan, Standards, TrunkPeer};
 pub use crate::media::command::{LegOptions, MediaCommand};
 use crate::media::prompt::{PromptId, PromptLibrary};
 use crate::media::session::MediaEvent;
@@ -45,9 +46,6 @@ const RETRY_AFTER_SHUTDOWN_S: u32 = 60;
 /// chances to get an ACK through; a flood of INVITEs from a forged address (which never
 /// ACKs) holds each port 5 s instead of the 32 s of the transaction timeout.
 const ACK_WAIT: Duration = Duration::from_secs(5);
-
-/// A call whose far end sends no RTP or RTCP this long is over (until a setting replaces it).
-const DEFAULT_MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the core asks its drivers to do.
 #[derive(Debug)]
@@ -101,7 +99,7 @@ enum Phase {
     /// 200 sent, waiting for the ACK (at most [`ACK_WAIT`]); no media is sent before it, so
     /// a forged INVITE cannot aim our RTP at a third party.
     Answered,
-    /// Media flows and the IVR runs.
+    /// Media flows and the IVR runs. (The ACK may still be due: see `Call::awaiting_ack`.)
     Ivr,
     /// Waiting in a queue: announcements, music, offers to agents.
     Queued(Box<QueueWait>),
@@ -141,10 +139,20 @@ struct Call {
     local_sdp: String,
     media: Option<Negotiated>,
     media_started: bool,
+    /// `MediaCommand::Open` went out (at the answer): the socket needs an `End` to close,
+    /// even when the media never starts.
+    media_opened: bool,
+    /// The caller's RTP proved our answer arrived before its ACK did (RFC 3261 13.3.1.4):
+    /// media and IVR run, and the ACK is still awaited until the endpoint's Timer H.
+    awaiting_ack: bool,
+    /// The trunk the call came from listens for DTMF tones in the audio.
+    inband_dtmf: bool,
     ivr: Option<Ivr>,
     /// Prompts queued behind the one playing; the IVR hears one "finished" for the lot.
     prompt_queue: VecDeque<PromptId>,
     playing: Option<PromptId>,
+    /// The id of that play: only its `PromptFinished` ends it (a stale one is ignored).
+    play: Option<PlayId>,
     /// The prompt playing is music on a loop (no "finished" will come).
     looping: bool,
     /// A desk phone dialled a feature code: (phone user, code).
@@ -176,6 +184,11 @@ pub struct Switch {
     new_call_rate: NewCallRate,
     /// The last `PlayId` handed out: every Play/PlayLoop gets the next one.
     last_play: u64,
+    /// Trunk peers (for each call's `inband_dtmf`), set by `set_trunks`.
+    trunks: Vec<TrunkPeer>,
+    /// `MediaCommand::Open`s not yet polled: they go out before any datagram, so a socket
+    /// is open before the offer or answer naming it leaves.
+    opens: VecDeque<MediaCommand>,
 }
 
 impl Switch {
@@ -214,7 +227,15 @@ impl Switch {
             calls_seen: 0,
             new_call_rate,
             last_play: 0,
+            trunks: Vec::new(),
+            opens: VecDeque::new(),
         }
+    }
+
+    /// The trunk peers calls come from (`hardware/trunks.toml`): a call from a peer with
+    /// `inband_dtmf` has its audio searched for DTMF tones. Without it, no call is.
+    pub fn set_trunks(&mut self, trunks: Vec<TrunkPeer>) {
+        self.trunks = trunks;
     }
 
     pub fn handle_sip(
@@ -233,9 +254,14 @@ impl Switch {
             // The agent's side: only the whisper's progress matters.
             match event {
                 MediaEvent::PromptFinished {
-                    interrupted: false, ..
-                } => self.whisper_next(now, call),
+                    interrupted: false,
+                    play,
+                    ..
+                } => self.on_whisper_finished(now, call, play),
                 MediaEvent::Quality { record, quality } => self.record_quality(record, quality),
+                MediaEvent::MediaTimeout { silent_ms } => {
+                    self.on_leg_media_timeout(now, call, silent_ms)
+                }
                 _ => {}
             }
             self.drain_endpoint(now);
@@ -246,14 +272,14 @@ impl Switch {
             MediaEvent::InbandDtmf { digit, .. } => self.on_digit(now, call, digit, "inband"),
             MediaEvent::PromptFinished {
                 prompt,
+                play,
                 interrupted,
-                ..
-            } => self.on_prompt_finished(now, call, prompt, interrupted),
+            } => self.on_prompt_finished(now, call, prompt, play, interrupted),
             MediaEvent::RecordingFinished { duration_ms } => {
                 self.on_recording_finished(now, call, duration_ms)
             }
-            // Issue 7 (switch piece) acts on these; until then they change nothing.
-            MediaEvent::RtpArrived | MediaEvent::MediaTimeout { .. } => {}
+            MediaEvent::RtpArrived => self.on_rtp_arrived(now, call),
+            MediaEvent::MediaTimeout { silent_ms } => self.on_media_timeout(now, call, silent_ms),
             MediaEvent::Quality { record, quality } => self.record_quality(record, quality),
         }
         self.drain_endpoint(now);
@@ -330,6 +356,9 @@ impl Switch {
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(open) = self.opens.pop_front() {
+            return Some(Output::Media(open));
+        }
         if let Some(transmit) = self.endpoint.poll_transmit() {
             return Some(Output::Transmit(transmit));
         }
@@ -420,6 +449,7 @@ impl Switch {
                 }
                 tracing::info!(%from, %to, %source, ?transport, ?phone, "incoming call");
                 let incoming = Incoming {
+                    source,
                     sip_call_id,
                     from,
                     to,
@@ -513,6 +543,7 @@ impl Switch {
 
     fn on_incoming(&mut self, now: Instant, call: CallId, incoming: Incoming) {
         let Incoming {
+            source,
             sip_call_id,
             from,
             to,
@@ -541,6 +572,13 @@ impl Switch {
             answer_delay = Duration::ZERO;
         }
         let caller_number = user_of(&from);
+        // Desk phones send telephone-events; a trunk says whether its audio needs listening to.
+        let inband_dtmf = phone.is_none()
+            && self
+                .trunks
+                .iter()
+                .find(|peer| peer.contains(source.ip()))
+                .is_some_and(|peer| peer.inband_dtmf);
         self.outputs
             .push_back(Output::Record(RecordCommand::Begin(NewCall {
                 id: record_id.clone(),
@@ -569,9 +607,13 @@ impl Switch {
                 local_sdp: String::new(),
                 media: None,
                 media_started: false,
+                media_opened: false,
+                awaiting_ack: false,
+                inband_dtmf,
                 ivr: None,
                 prompt_queue: VecDeque::new(),
                 playing: None,
+                play: None,
                 looping: false,
                 feature_code: None,
                 voicemail: None,
@@ -696,6 +738,18 @@ impl Switch {
             tracing::warn!(call = %call, rings, "answered past the ring budget");
         }
         c.phase = Phase::Answered;
+        // The socket opens before the 200 OK leaves, so the caller's first packets (often
+        // sent as soon as it has our answer, before its ACK) find it open; RTP from the
+        // address its offer named proves the answer arrived (`on_rtp_arrived`).
+        if c.rtp_port != 0 && !c.media_opened {
+            c.media_opened = true;
+            self.opens.push_back(MediaCommand::Open {
+                call,
+                local_port: c.rtp_port,
+                conversation: call,
+                expect_from: c.media.map(|m| m.remote),
+            });
+        }
         let sdp = c.local_sdp.clone();
         self.endpoint.answer(now, call, &sdp);
         self.record(now, call, EventKind::Answered { rings });
@@ -734,6 +788,11 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        if c.awaiting_ack {
+            // The caller's RTP already started the call; the ACK only confirms it.
+            c.awaiting_ack = false;
+            return self.record(now, call, EventKind::Confirmed);
+        }
         if c.phase != Phase::Answered {
             return;
         }
@@ -766,15 +825,38 @@ impl Switch {
                 }
             }
         }
-        c.phase = Phase::Ivr;
-        self.set_timer(call, None);
+        self.record(now, call, EventKind::Confirmed);
+        self.begin_service(now, call);
+    }
+
+    /// The caller's RTP came from the address its offer named while we wait for its ACK:
+    /// it has our answer (RFC 3261 13.3.1.4), so the call starts now instead of making it
+    /// wait for an ACK that may be lost. The ACK is still awaited, until the endpoint's
+    /// Timer H (64*T1 = 32 s) ends the call without one (`AckTimeout`), instead of 5 s.
+    fn on_rtp_arrived(&mut self, now: Instant, call: CallId) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        // A delayed-offer call has no agreed media until the ACK brings the answer.
+        if c.phase != Phase::Answered || c.media.is_none() {
+            return;
+        }
+        c.awaiting_ack = true;
+        self.record(now, call, EventKind::MediaBeforeAck);
+        self.begin_service(now, call);
+    }
+
+    /// The call is answered and its media agreed: media starts and the IVR (or the feature
+    /// code) runs.
+    fn begin_service(&mut self, now: Instant, call: CallId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.phase = Phase::Ivr;
         let flow = c.entry_flow.clone().unwrap_or_default();
         let language = c.language.clone();
         let feature_code = c.feature_code.clone();
-        self.record(now, call, EventKind::Confirmed);
+        self.set_timer(call, None);
         self.start_media(call);
         if let Some((phone, code)) = feature_code {
             return self.apply_feature_code(now, call, &phone, &code);
@@ -894,17 +976,20 @@ impl Switch {
         now: Instant,
         call: CallId,
         prompt: PromptId,
+        play: PlayId,
         interrupted: bool,
     ) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
         // Interruptions are ours (stop, replace) and were recorded when we asked for them;
-        // music on a loop never finishes by itself.
-        if interrupted || c.looping || c.playing != Some(prompt) {
+        // music on a loop never finishes by itself; the end of an earlier play (stopped or
+        // replaced, its report late) is not the end of the one playing now.
+        if interrupted || c.looping || c.playing != Some(prompt) || c.play != Some(play) {
             return;
         }
         c.playing = None;
+        c.play = None;
         let name = self.prompt_name(prompt);
         self.record(
             now,
@@ -1032,6 +1117,9 @@ impl Switch {
         c.playing = Some(id);
         let language = self.prompt_language(id);
         let play = self.next_play();
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.play = Some(play);
+        }
         self.outputs.push_back(Output::Media(MediaCommand::Play {
             call,
             prompt: id,
@@ -1048,6 +1136,7 @@ impl Switch {
         };
         c.prompt_queue.clear();
         let was_music = std::mem::take(&mut c.looping);
+        c.play = None;
         if let Some(stopped) = c.playing.take() {
             self.outputs
                 .push_back(Output::Media(MediaCommand::Stop { call }));
@@ -1147,8 +1236,10 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if c.media_started {
+        // Opened at the answer but never started (no ACK, CANCEL): the socket closes too.
+        if c.media_started || c.media_opened {
             c.media_started = false;
+            c.media_opened = false;
             self.outputs
                 .push_back(Output::Media(MediaCommand::End { call }));
         }
@@ -1202,18 +1293,18 @@ impl Switch {
         PlayId(self.last_play)
     }
 
-    /// The options a leg's media starts with: its record key and the media settings.
+    /// The options a leg's media starts with: its record key and the media settings — the
+    /// dialplan's media timeout, and in-band DTMF as the caller's trunk says (agents' phones
+    /// send telephone-events).
     fn leg_options(&self, caller: CallId, role: LegRole) -> LegOptions {
-        let call_id = self
-            .calls
-            .get(&caller)
-            .map(|c| c.record_id.clone())
-            .unwrap_or_default();
+        let c = self.calls.get(&caller);
+        let call_id = c.map(|c| c.record_id.clone()).unwrap_or_default();
         LegOptions {
             conversation: caller,
             record: MediaRecordKey { call_id, role },
-            media_timeout: DEFAULT_MEDIA_TIMEOUT,
-            inband_dtmf: false,
+            media_timeout: self.dialplan.media.timeout,
+            inband_dtmf: role == LegRole::Caller && c.is_some_and(|c| c.inband_dtmf),
+            // The lead connects this to the RTCP helper's `Negotiated.rtcp_mux`.
             rtcp_mux: false,
         }
     }
@@ -1249,6 +1340,8 @@ mod tests;
 
 /// What arrived with an INVITE, for `on_incoming`.
 struct Incoming {
+    /// Where the INVITE came from (which trunk).
+    source: SocketAddr,
     sip_call_id: String,
     from: String,
     to: String,

@@ -15,7 +15,7 @@ use super::timeline::{EventKind, Party};
 use super::{MediaCommand, Output, Phase, RecordCommand, Switch};
 use crate::config::{Queue, QueueExit};
 use crate::media::prompt::PromptId;
-use crate::media::LegRole;
+use crate::media::{LegRole, PlayId};
 use crate::sip::sdp::{self, Negotiated};
 use crate::sip::{Binding, CallId};
 use crate::store::{CallbackRequest, StoredBinding};
@@ -63,10 +63,15 @@ pub(super) struct AgentLeg {
     pub rtp_port: u16,
     pub media: Option<Negotiated>,
     pub media_started: bool,
+    /// `MediaCommand::Open` went out before the INVITE: the socket needs an `End` to close,
+    /// even when the phone never answers.
+    pub media_opened: bool,
     pub state: LegState,
     pub timer: Option<Instant>,
     /// What the agent still hears before being connected.
     pub whisper: VecDeque<PromptId>,
+    /// The whisper prompt playing now: only its `PromptFinished` moves the whisper on.
+    pub play: Option<PlayId>,
     /// The leg's SDP session (our offer, the phone's answer, re-offers).
     pub sdp: Option<sdp::SdpSession>,
 }
@@ -197,11 +202,12 @@ impl Switch {
             .unwrap_or_else(|| "moh".into());
         let language = self.language_of(call);
         if let Some(id) = self.find_prompt(call, &moh, &language) {
+            let play = self.next_play();
             if let Some(c) = self.calls.get_mut(&call) {
                 c.playing = Some(id);
+                c.play = Some(play);
                 c.looping = true;
             }
-            let play = self.next_play();
             self.outputs
                 .push_back(Output::Media(MediaCommand::PlayLoop {
                     call,
@@ -473,6 +479,14 @@ impl Switch {
         let leg = self
             .endpoint
             .invite(now, &binding, &number, &display, &offer_sdp);
+        // The INVITE is only queued: the socket opens before it leaves (`poll_output`), so
+        // the phone's first packets after its 200 OK find it open.
+        self.opens.push_back(MediaCommand::Open {
+            call: leg,
+            local_port: port,
+            conversation: caller,
+            expect_from: None,
+        });
         let deadline = now + self.dialplan.standards.answer_deadline();
         self.legs.insert(
             leg,
@@ -483,9 +497,11 @@ impl Switch {
                 rtp_port: port,
                 media: None,
                 media_started: false,
+                media_opened: true,
                 state: LegState::Ringing,
                 timer: None,
                 whisper: VecDeque::new(),
+                play: None,
                 sdp: Some(session),
             },
         );
@@ -715,6 +731,13 @@ impl Switch {
         self.whisper_next(now, leg);
     }
 
+    /// A prompt on the agent's leg finished: the whisper goes on if it was the one playing.
+    pub(super) fn on_whisper_finished(&mut self, now: Instant, leg: CallId, play: PlayId) {
+        if self.legs.get(&leg).is_some_and(|l| l.play == Some(play)) {
+            self.whisper_next(now, leg);
+        }
+    }
+
     /// The agent hears the next part of the whisper, or, when it is over, the caller.
     pub(super) fn whisper_next(&mut self, now: Instant, leg: CallId) {
         let Some(l) = self.legs.get_mut(&leg) else {
@@ -726,6 +749,9 @@ impl Switch {
         match l.whisper.pop_front() {
             Some(prompt) => {
                 let play = self.next_play();
+                if let Some(l) = self.legs.get_mut(&leg) {
+                    l.play = Some(play);
+                }
                 self.outputs.push_back(Output::Media(MediaCommand::Play {
                     call: leg,
                     prompt,
@@ -742,6 +768,7 @@ impl Switch {
             return;
         };
         l.state = LegState::Connected;
+        l.play = None;
         let (caller, agent) = (l.caller, l.agent.clone());
         let agent_codec = l.media.map(|m| m.codec);
         let caller_codec = self
@@ -752,6 +779,7 @@ impl Switch {
         if let Some(c) = self.calls.get_mut(&caller) {
             c.prompt_queue.clear();
             c.playing = None;
+            c.play = None;
             c.looping = false;
         }
         self.outputs
@@ -882,8 +910,11 @@ impl Switch {
         let Some(l) = self.legs.get_mut(&leg) else {
             return;
         };
-        if l.media_started {
+        // Opened before the INVITE: a phone that never answered (486, CANCEL) gets the
+        // socket closed too.
+        if l.media_started || l.media_opened {
             l.media_started = false;
+            l.media_opened = false;
             self.outputs
                 .push_back(Output::Media(MediaCommand::End { call: leg }));
         }

@@ -168,6 +168,15 @@ pub enum EventKind {
     Resume {
         by: Party,
     },
+    /// The caller's RTP arrived before its ACK: it has the answer, so media and the IVR
+    /// started without waiting (the ACK is still expected).
+    MediaBeforeAck,
+    /// `side` sent neither RTP nor RTCP for `silent_ms`: its network is gone without a BYE,
+    /// and the switch ends the call.
+    MediaTimeout {
+        side: Party,
+        silent_ms: u64,
+    },
 }
 
 impl EventKind {
@@ -204,6 +213,8 @@ impl EventKind {
             EventKind::FeatureCode { .. } => "feature_code",
             EventKind::Hold { .. } => "hold",
             EventKind::Resume { .. } => "resume",
+            EventKind::MediaBeforeAck => "media_before_ack",
+            EventKind::MediaTimeout { .. } => "media_timeout",
         }
     }
 }

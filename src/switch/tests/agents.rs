@@ -52,7 +52,7 @@ fn queued_caller_rings_the_longest_idle_sales_agent_and_is_bridged_after_the_whi
         h.now,
         leg,
         MediaEvent::PromptFinished {
-            play: crate::media::PlayId::default(),
+            play: h.last_play_on(leg),
             prompt: whisper,
             interrupted: false,
         },
@@ -235,8 +235,9 @@ fn caller_hanging_up_a_connected_call_hangs_up_the_agent_who_wraps_up_once() {
         '1',
     );
     let invite = h.invites_to_agents()[0].clone();
+    let leg_port = h.switch.legs.values().next().unwrap().rtp_port;
     assert!(
-        invite.contains("m=audio 40002 RTP/AVP 8 0 101"),
+        invite.contains(&format!("m=audio {leg_port} RTP/AVP 8 0 101")),
         "the PCMA caller's codec is offered first: {invite}"
     );
     h.sip_from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
@@ -296,7 +297,7 @@ fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
         h.now,
         leg,
         MediaEvent::PromptFinished {
-            play: crate::media::PlayId::default(),
+            play: h.last_play_on(leg),
             prompt: h.prompt("zh", "whisper_sales"),
             interrupted: false,
         },
@@ -319,7 +320,7 @@ fn the_agent_hears_the_queue_and_a_vip_callers_tier_before_being_connected() {
         h.now,
         leg,
         MediaEvent::PromptFinished {
-            play: crate::media::PlayId::default(),
+            play: h.last_play_on(leg),
             prompt: h.prompt("zh", "whisper_tier_vip"),
             interrupted: false,
         },

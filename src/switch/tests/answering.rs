@@ -90,8 +90,22 @@ fn delayed_offer_gets_our_offer_and_media_starts_with_the_ack_answer() {
     h.sip(&invite("4008", None));
     h.advance(Duration::from_secs(1));
     let ok = h.last_response(200);
-    assert!(ok.contains("m=audio 40000 RTP/AVP"), "{ok}");
-    assert!(h.media.is_empty());
+    let port = h.switch.calls[&CallId(1)].rtp_port;
+    assert!(
+        (40000..=40018).contains(&port) && port.is_multiple_of(2),
+        "{port}"
+    );
+    assert!(ok.contains(&format!("m=audio {port} RTP/AVP")), "{ok}");
+    // Opened for the caller's first packets, with no address to expect them from yet.
+    assert_eq!(
+        h.media,
+        vec![MediaCommand::Open {
+            call: CallId(1),
+            local_port: port,
+            conversation: CallId(1),
+            expect_from: None,
+        }]
+    );
     let tag = to_tag(&ok);
     let answer = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n";
     h.sip(&in_dialog(
@@ -102,7 +116,7 @@ fn delayed_offer_gets_our_offer_and_media_starts_with_the_ack_answer() {
         answer,
     ));
     assert!(
-        matches!(h.media[0], MediaCommand::Start { codec: Codec::Pcmu, remote, .. } if remote.port() == 7000)
+        matches!(h.media[1], MediaCommand::Start { codec: Codec::Pcmu, remote, .. } if remote.port() == 7000)
     );
 }
 

@@ -6,8 +6,9 @@ use super::*;
 fn greeting_starts_as_the_ack_arrives_then_menu_digits_route_in_english() {
     let mut h = Harness::new(|_| {});
     answered_call(&mut h, OFFER_PCMA);
+    assert!(matches!(h.media[0], MediaCommand::Open { .. }));
     assert!(matches!(
-        h.media[0],
+        h.media[1],
         MediaCommand::Start {
             codec: Codec::Pcma,
             payload_type: 8,
@@ -15,7 +16,7 @@ fn greeting_starts_as_the_ack_arrives_then_menu_digits_route_in_english() {
             ..
         }
     ));
-    let MediaCommand::Play { prompt, .. } = h.media[1].clone() else {
+    let MediaCommand::Play { prompt, .. } = h.media[2].clone() else {
         panic!("{:?}", h.media)
     };
     assert!(

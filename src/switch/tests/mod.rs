@@ -17,6 +17,7 @@ mod agents;
 mod answering;
 mod floods;
 mod ivr;
+mod media_faults;
 mod queues;
 mod refusals;
 mod reoffers;
@@ -47,6 +48,8 @@ struct Harness {
     sent: Vec<String>,
     media: Vec<MediaCommand>,
     records: Vec<RecordCommand>,
+    /// Every datagram's first line and every media command, in the order they were polled.
+    order: Vec<String>,
 }
 
 impl Harness {
@@ -76,7 +79,7 @@ impl Harness {
             });
         }
         let agents = config.hardware.phones.iter().map(AgentSpec::from).collect();
-        let switch = Switch::new(
+        let mut switch = Switch::new(
             endpoint,
             Arc::new(config.dialplan),
             Arc::clone(&prompts),
@@ -89,6 +92,8 @@ impl Harness {
             t0,
             wall.parse().unwrap(),
         );
+        // Random ports, the same on every run.
+        switch.rtp_ports = RtpPorts::seeded(40000, 40019, 1);
         Harness {
             switch,
             t0,
@@ -97,14 +102,23 @@ impl Harness {
             sent: vec![],
             media: vec![],
             records: vec![],
+            order: vec![],
         }
     }
 
     fn collect(&mut self) {
         while let Some(output) = self.switch.poll_output() {
             match output {
-                Output::Transmit(t) => self.sent.push(String::from_utf8(t.payload).unwrap()),
-                Output::Media(m) => self.media.push(m),
+                Output::Transmit(t) => {
+                    let text = String::from_utf8(t.payload).unwrap();
+                    self.order
+                        .push(text.lines().next().unwrap_or_default().to_string());
+                    self.sent.push(text);
+                }
+                Output::Media(m) => {
+                    self.order.push(format!("{m:?}"));
+                    self.media.push(m);
+                }
                 Output::Record(r) => self.records.push(r),
             }
         }
@@ -159,7 +173,7 @@ impl Harness {
 
     /// Finish whatever prompt plays now, as the media engine would.
     fn finish_prompt(&mut self) -> String {
-        let Some(MediaCommand::Play { prompt, .. }) = self
+        let Some(MediaCommand::Play { prompt, play, .. }) = self
             .media
             .iter()
             .rev()
@@ -170,7 +184,7 @@ impl Harness {
         };
         self.advance(self.prompts.duration(prompt));
         self.media_event(MediaEvent::PromptFinished {
-            play: crate::media::PlayId::default(),
+            play,
             prompt,
             interrupted: false,
         });
@@ -461,6 +475,23 @@ impl Harness {
             .expect("media starts with the answer")
     }
 
+    /// The id of the last play started on `call` (what its `PromptFinished` must carry).
+    fn last_play_on(&self, call: CallId) -> crate::media::PlayId {
+        self.media
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                MediaCommand::Play { call: c, play, .. }
+                | MediaCommand::PlayLoop { call: c, play, .. }
+                    if *c == call =>
+                {
+                    Some(*play)
+                }
+                _ => None,
+            })
+            .expect("something plays")
+    }
+
     /// The prompt `call` hears now (the last one started on it).
     fn playing_on(&self, call: CallId) -> PromptId {
         self.media
@@ -482,11 +513,12 @@ impl Harness {
     /// to the test).
     fn hear_out(&mut self, call: CallId) {
         let prompt = self.playing_on(call);
+        let play = self.last_play_on(call);
         self.switch.handle_media_event(
             self.now,
             call,
             MediaEvent::PromptFinished {
-                play: crate::media::PlayId::default(),
+                play,
                 prompt,
                 interrupted: false,
             },

@@ -38,7 +38,7 @@ fn no_walk_through_queues_leaves_a_timer_due_after_it_was_handled() {
             c.dialplan.queues.get_mut("support").unwrap().exit = e2;
             c.dialplan.queues.get_mut("support").unwrap().max_wait = Duration::from_secs(15);
         });
-        h.switch.rtp_ports = RtpPorts::new(40000, 40999);
+        h.switch.rtp_ports = RtpPorts::seeded(40000, 40999, 1);
         let mut callers = 0;
         let mut answered = 0usize;
         for _ in 0..80 {
@@ -67,12 +67,17 @@ fn no_walk_through_queues_leaves_a_timer_due_after_it_was_handled() {
                     let calls: Vec<CallId> = h.switch.calls.keys().copied().collect();
                     if !calls.is_empty() {
                         let call = calls[next(calls.len() as u64) as usize];
-                        if let Some(p) = h.switch.calls.get(&call).and_then(|c| c.playing) {
+                        let playing = h
+                            .switch
+                            .calls
+                            .get(&call)
+                            .and_then(|c| c.playing.zip(c.play));
+                        if let Some((p, play)) = playing {
                             h.switch.handle_media_event(
                                 h.now,
                                 call,
                                 MediaEvent::PromptFinished {
-                                    play: crate::media::PlayId::default(),
+                                    play,
                                     prompt: p,
                                     interrupted: false,
                                 },
