@@ -52,6 +52,9 @@ enum Command {
         advertise: Option<IpAddr>,
         #[command(flatten)]
         tcp: net::TcpLimits,
+        /// Media worker threads, 1 to 64 (default: one per core less one, at least one).
+        #[arg(long, value_parser = parse_media_workers)]
+        media_workers: Option<usize>,
     },
     /// Load and validate the configuration, print a summary.
     Check {
@@ -110,6 +113,16 @@ fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
     Ok((lo, hi))
 }
 
+fn parse_media_workers(s: &str) -> Result<usize, String> {
+    let max = net::media_workers::MAX_MEDIA_WORKERS;
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "\"{s}\" is not a number of media workers from 1 to {max}"
+        )),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     hotline::log_line::install();
@@ -122,7 +135,16 @@ fn main() -> ExitCode {
             http: _,
             advertise,
             tcp,
-        } => serve(&config, sip, rtp_ports, &data, advertise, tcp),
+            media_workers,
+        } => serve(
+            &config,
+            sip,
+            rtp_ports,
+            &data,
+            advertise,
+            tcp,
+            media_workers.unwrap_or_else(net::media_workers::default_media_workers),
+        ),
         Command::Check { config, sip } => check(&config, sip),
         Command::Calls { command } => calls(command),
     };
@@ -187,6 +209,7 @@ fn serve(
     data: &Path,
     advertise: Option<IpAddr>,
     tcp_limits: net::TcpLimits,
+    media_workers: usize,
 ) -> Result<(), String> {
     let (config, prompts) = load_all(dir)?;
     match net::raise_fd_limit() {
@@ -278,7 +301,17 @@ fn serve(
             SocketAddr::new(media_ip, bound.port())
         );
         tracing::info!(sip = %bound, media_ip = %media_ip, "hotline serving");
-        net::run(switch, listeners, prompts, media_ip, records, tcp_limits).await;
+        // RTP binds where SIP listens (0.0.0.0 / :: when that is unspecified), never the
+        // advertised address: behind 1:1 NAT that one is not an address of this host.
+        let workers = net::media_workers::WorkerSettings {
+            workers: media_workers,
+            listen_ip: sip.ip(),
+        };
+        tracing::info!(media_workers = workers.workers, listen_ip = %workers.listen_ip, "media sockets bind the listen address");
+        // Issue 7: the media workers take over with
+        // `net::MediaDriver::workers(workers, move |_| <engine>::new(..))`.
+        let media = net::MediaDriver::tasks(prompts, workers.listen_ip);
+        net::run(switch, listeners, media, records, tcp_limits).await;
         Ok::<(), String>(())
     });
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -87,7 +87,7 @@ pub(super) fn dispatch(
     command: MediaCommand,
     tasks: &mut HashMap<CallId, MediaTask>,
     prompts: &Arc<PromptLibrary>,
-    media_ip: IpAddr,
+    listen_ip: IpAddr,
     inbox: &mpsc::UnboundedSender<Inbound>,
 ) {
     match command {
@@ -102,7 +102,7 @@ pub(super) fn dispatch(
         } => {
             let session =
                 MediaSession::new(codec, payload_type, telephone_event, Arc::clone(prompts));
-            let local = SocketAddr::new(media_ip, local_port);
+            let local = SocketAddr::new(listen_ip, local_port);
             // A second Start replaces the task: the old one sees its commands close and ends.
             unbridge(tasks, call);
             let task = spawn(call, RtpSocket::Bind(local), remote, session, inbox.clone());

@@ -1,0 +1,103 @@
+//! The fixed 20 ms schedule of a media worker: tick k is due at `start + 20 ms × k`, so the
+//! packet clock never drifts however late a wake-up comes, and after a stall only a few
+//! missed ticks are run at once (the rest are skipped, keeping the grid).
+
+use std::time::{Duration, Instant};
+
+pub(super) struct TickSchedule {
+    start: Instant,
+    period_ns: u64,
+    /// The index of the next tick to run.
+    next: u64,
+    max_catch_up: u64,
+    skipped: u64,
+}
+
+impl TickSchedule {
+    pub(super) fn new(start: Instant, period: Duration, max_catch_up: u64) -> TickSchedule {
+        TickSchedule {
+            start,
+            period_ns: period.as_nanos() as u64,
+            next: 1,
+            max_catch_up: max_catch_up.max(1),
+            skipped: 0,
+        }
+    }
+
+    /// When the next tick is due.
+    pub(super) fn deadline(&self) -> Instant {
+        self.start + Duration::from_nanos(self.period_ns.saturating_mul(self.next))
+    }
+
+    /// How many ticks to run now (at most the catch-up bound); ticks missed beyond the bound
+    /// are skipped and counted.
+    pub(super) fn take_due(&mut self, now: Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(self.start).as_nanos() as u64;
+        // Ticks 1..=last are due at `now`.
+        let last = elapsed / self.period_ns;
+        if last < self.next {
+            return 0;
+        }
+        let behind = last - self.next + 1;
+        let run = behind.min(self.max_catch_up);
+        self.skipped += behind - run;
+        self.next = last + 1;
+        run
+    }
+
+    /// Ticks that a stall made the worker skip, since it started.
+    pub(super) fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// The epoll timeout until the next tick: whole milliseconds rounded up, so the worker
+    /// never wakes just before a tick and spins.
+    pub(super) fn timeout_ms(&self, now: Instant) -> i32 {
+        let left = self.deadline().saturating_duration_since(now).as_nanos();
+        left.div_ceil(1_000_000).min(i32::MAX as u128) as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn ticks_fall_on_a_fixed_grid_however_late_the_wake_up() {
+        let t0 = Instant::now();
+        let mut s = TickSchedule::new(t0, 20 * MS, 3);
+        assert_eq!(s.take_due(t0 + 19 * MS), 0);
+        assert_eq!(s.timeout_ms(t0 + 19 * MS), 1);
+        // Woken 7 ms late: one tick, and the next is still due at 40 ms, not 47 ms.
+        assert_eq!(s.take_due(t0 + 27 * MS), 1);
+        assert_eq!(s.deadline(), t0 + 40 * MS);
+        assert_eq!(s.timeout_ms(t0 + 27 * MS), 13);
+        assert_eq!(s.take_due(t0 + 39 * MS), 0);
+        assert_eq!(s.take_due(t0 + 40 * MS), 1);
+        assert_eq!(s.deadline(), t0 + 60 * MS);
+    }
+
+    #[test]
+    fn after_a_stall_at_most_three_ticks_catch_up_and_the_rest_are_skipped() {
+        let t0 = Instant::now();
+        let mut s = TickSchedule::new(t0, 20 * MS, 3);
+        // First woken at 61 ms: the ticks of 20, 40 and 60 ms all run.
+        assert_eq!(s.take_due(t0 + 61 * MS), 3);
+        assert_eq!(s.skipped(), 0);
+        // A one-second stall: 50 ticks due, three run, 47 skipped, the grid is kept.
+        assert_eq!(s.take_due(t0 + 1061 * MS), 3);
+        assert_eq!(s.skipped(), 47);
+        assert_eq!(s.deadline(), t0 + 1080 * MS);
+    }
+
+    #[test]
+    fn the_timeout_rounds_up_to_whole_milliseconds() {
+        let t0 = Instant::now();
+        let s = TickSchedule::new(t0, 20 * MS, 3);
+        assert_eq!(s.timeout_ms(t0 + Duration::from_micros(19_001)), 1);
+        assert_eq!(s.timeout_ms(t0 + Duration::from_micros(18_999)), 2);
+        assert_eq!(s.timeout_ms(t0 + 25 * MS), 0);
+    }
+}
