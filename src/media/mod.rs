@@ -16,13 +16,18 @@ pub mod command;
 pub mod dtmf;
 pub mod engine;
 pub mod g711;
+pub mod leg;
+pub mod outbox;
 pub mod prompt;
 pub mod quality;
 pub mod recorder;
 pub mod rtp;
 pub mod session;
+pub mod source;
+pub mod stream;
 
 pub use dtmf::{DtmfDetector, DtmfDigit};
+pub use engine::{ConversationEngine, MediaEngine, Transmit};
 pub use prompt::{PromptError, PromptId, PromptLibrary};
 pub use quality::{LegQuality, LegRole, MediaRecordKey};
 pub use recorder::{Recorder, RecorderError, RecordingOutcome};
