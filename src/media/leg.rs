@@ -50,6 +50,12 @@ pub struct EventQueue {
     dropped: u64,
 }
 
+impl Default for EventQueue {
+    fn default() -> EventQueue {
+        EventQueue::new()
+    }
+}
+
 impl EventQueue {
     pub fn new() -> EventQueue {
         EventQueue {
