@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod prompt;
 pub mod quality;
 pub mod recorder;
+pub mod rtcp;
 pub mod rtp;
 pub mod session;
 pub mod source;

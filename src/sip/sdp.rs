@@ -33,6 +33,13 @@ pub struct Negotiated {
     /// Our side's direction as agreed (RFC 3264 section 6.1): `RecvOnly` or `Inactive` while
     /// the peer holds the call.
     pub direction: Direction,
+    /// RTCP shares the RTP port (RFC 5761): the offer and the answer both carry
+    /// `a=rtcp-mux`.
+    pub rtcp_mux: bool,
+    /// The port the peer named with `a=rtcp:` (RFC 3605) for its RTCP; `None` when it did
+    /// not say, so RTCP goes to the RTP port plus one (RFC 3550 section 11). Unused when
+    /// `rtcp_mux` is set.
+    pub rtcp_port: Option<u16>,
 }
 
 impl Negotiated {
@@ -42,6 +49,18 @@ impl Negotiated {
         matches!(self.direction, Direction::SendRecv | Direction::SendOnly)
             && !self.remote.ip().is_unspecified()
             && self.remote.port() != 0
+    }
+
+    /// Where our RTCP for this stream goes: the RTP address when multiplexed, else the
+    /// `a=rtcp:` port or the RTP port plus one, at the RTP address.
+    pub fn rtcp_remote(&self) -> SocketAddr {
+        if self.rtcp_mux {
+            return self.remote;
+        }
+        let port = self
+            .rtcp_port
+            .unwrap_or_else(|| self.remote.port().saturating_add(1));
+        SocketAddr::new(self.remote.ip(), port)
     }
 }
 
@@ -114,6 +133,10 @@ struct MediaDescription<'a> {
     rtpmaps: Vec<RtpMap<'a>>,
     ptime: Option<u32>,
     direction: Option<Direction>,
+    /// `a=rtcp-mux` (RFC 5761).
+    rtcp_mux: bool,
+    /// The port of `a=rtcp:` (RFC 3605); an address there, if any, is not used.
+    rtcp_port: Option<u16>,
 }
 
 #[derive(Debug, Default)]
@@ -278,6 +301,16 @@ fn parse_media_attribute<'a>(media: &mut MediaDescription<'a>, attribute: &'a st
     } else if let Some(ptime) = attribute.strip_prefix("ptime:") {
         // A fractional or absurd ptime is the peer's problem, not a reason to refuse the call.
         media.ptime = ptime.trim().parse::<u32>().ok().filter(|&p| p > 0);
+    } else if attribute == "rtcp-mux" {
+        media.rtcp_mux = true;
+    } else if let Some(rtcp) = attribute.strip_prefix("rtcp:") {
+        // `a=rtcp:port [IN IP4 address]`: a port that is not one (0, text) is ignored and
+        // RTCP goes to the default port, rather than refusing the call over it.
+        media.rtcp_port = rtcp
+            .split_whitespace()
+            .next()
+            .and_then(|port| port.parse::<u16>().ok())
+            .filter(|&port| port != 0);
     }
 }
 
@@ -352,6 +385,7 @@ fn write_audio(
     codecs: &[(Codec, u8)],
     telephone_event: Option<u8>,
     direction: Direction,
+    rtcp_mux: bool,
 ) {
     let _ = write!(sdp, "m=audio {port} {proto}");
     for (_, payload_type) in codecs {
@@ -371,6 +405,9 @@ fn write_audio(
         );
     }
     let _ = write!(sdp, "a=ptime:{PTIME_MS}\r\na={}\r\n", direction.attribute());
+    if rtcp_mux {
+        sdp.push_str("a=rtcp-mux\r\n");
+    }
 }
 
 /// One m= line as offered, kept to answer or re-offer it in its place (RFC 3264 section 8:
@@ -424,6 +461,8 @@ fn read_offer(offer: &str, allow_all_rejected: bool) -> Result<Answerable, SdpEr
                 telephone_event: choice.telephone_event,
                 ptime_ms: media.ptime.unwrap_or(PTIME_MS),
                 direction: offered_direction(&session, media).answer(),
+                rtcp_mux: media.rtcp_mux,
+                rtcp_port: media.rtcp_port,
             };
             Ok(Answerable {
                 lines,
@@ -463,6 +502,7 @@ fn write_answer(
                 &[(choice.codec, choice.payload_type)],
                 choice.telephone_event,
                 negotiated.direction,
+                negotiated.rtcp_mux,
             ),
             _ => line.write_rejected(&mut sdp),
         }
@@ -490,7 +530,7 @@ pub fn answer(
 }
 
 /// Our offer, for an INVITE that came without one (delayed offer): PCMU, PCMA and
-/// telephone-event on 101, 20 ms, sendrecv.
+/// telephone-event on 101, 20 ms, sendrecv, RTCP multiplexing offered (RFC 5761).
 pub fn offer(local_rtp: SocketAddr, session_id: u64) -> String {
     offer_preferring(local_rtp, session_id, Codec::Pcmu)
 }
@@ -514,6 +554,7 @@ pub fn offer_preferring(local_rtp: SocketAddr, session_id: u64, first: Codec) ->
         &our_codecs(first),
         Some(TELEPHONE_EVENT_PAYLOAD_TYPE),
         Direction::SendRecv,
+        true,
     );
     sdp
 }
@@ -537,6 +578,9 @@ fn accept_answer_to(answer: &str, offered: Direction) -> Result<Negotiated, SdpE
         telephone_event: choice.telephone_event,
         ptime_ms: media.ptime.unwrap_or(PTIME_MS),
         direction: offered.narrowed_to(theirs),
+        // We always offer `a=rtcp-mux`; the answer decides (RFC 5761 section 5.1.1).
+        rtcp_mux: media.rtcp_mux,
+        rtcp_port: media.rtcp_port,
     })
 }
 
@@ -807,6 +851,8 @@ mod tests {
                 telephone_event: Some(101),
                 ptime_ms: 20,
                 direction: Direction::SendRecv,
+                rtcp_mux: true,
+                rtcp_port: None,
             }
         );
     }
@@ -830,5 +876,90 @@ mod tests {
             "{pcma_first}"
         );
         assert!(offer(local, 7).contains("m=audio 40000 RTP/AVP 0 8 101"));
+    }
+
+    fn lines_of(sdp: &str) -> Vec<&str> {
+        sdp.lines().collect()
+    }
+
+    #[test]
+    fn an_offer_with_rtcp_mux_is_answered_with_rtcp_mux() {
+        let offer =
+            offer_with("m=audio 4000 RTP/AVP 0\r\na=rtcp:4000\r\na=rtcp-mux\r\na=sendrecv\r\n");
+        let (sdp, negotiated) = answer(&offer, local(), 77).unwrap();
+        assert!(negotiated.rtcp_mux);
+        assert_eq!(negotiated.rtcp_port, Some(4000));
+        assert_eq!(
+            negotiated.rtcp_remote(),
+            "198.51.100.7:4000".parse().unwrap()
+        );
+        assert_eq!(
+            lines_of(&sdp)[5..],
+            [
+                "m=audio 20000 RTP/AVP 0",
+                "a=rtpmap:0 PCMU/8000",
+                "a=ptime:20",
+                "a=sendrecv",
+                "a=rtcp-mux",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_offer_without_rtcp_mux_is_answered_without_it() {
+        let offer = offer_with("m=audio 4000 RTP/AVP 0\r\n");
+        let (sdp, negotiated) = answer(&offer, local(), 77).unwrap();
+        assert!(!negotiated.rtcp_mux);
+        assert_eq!(negotiated.rtcp_port, None);
+        assert_eq!(
+            negotiated.rtcp_remote(),
+            "198.51.100.7:4001".parse().unwrap()
+        );
+        assert!(!sdp.contains("rtcp"), "{sdp}");
+    }
+
+    #[test]
+    fn an_rtcp_attribute_names_the_rtcp_port() {
+        let offer = offer_with("m=audio 4000 RTP/AVP 0\r\na=rtcp:4711 IN IP4 198.51.100.7\r\n");
+        let (_, negotiated) = answer(&offer, local(), 77).unwrap();
+        assert!(!negotiated.rtcp_mux);
+        assert_eq!(negotiated.rtcp_port, Some(4711));
+        assert_eq!(
+            negotiated.rtcp_remote(),
+            "198.51.100.7:4711".parse().unwrap()
+        );
+        // Nonsense in a=rtcp falls back to the default port instead of costing the call.
+        for junk in ["a=rtcp:", "a=rtcp:0", "a=rtcp:seventy", "a=rtcp:70000"] {
+            let offer = offer_with(&format!("m=audio 4000 RTP/AVP 0\r\n{junk}\r\n"));
+            let (_, negotiated) = answer(&offer, local(), 77).unwrap();
+            assert_eq!(negotiated.rtcp_port, None, "{junk}");
+            assert_eq!(negotiated.rtcp_remote().port(), 4001, "{junk}");
+        }
+    }
+
+    #[test]
+    fn a_session_level_rtcp_mux_is_not_a_media_level_one() {
+        // RFC 5761 makes a=rtcp-mux a media-level attribute.
+        let offer = "v=0\r\nc=IN IP4 198.51.100.7\r\na=rtcp-mux\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let (sdp, negotiated) = answer(offer, local(), 77).unwrap();
+        assert!(!negotiated.rtcp_mux);
+        assert!(!sdp.contains("a=rtcp-mux"), "{sdp}");
+    }
+
+    #[test]
+    fn our_offer_asks_for_rtcp_mux_and_the_answer_decides() {
+        let ours = offer(local(), 42);
+        assert!(
+            ours.ends_with("a=ptime:20\r\na=sendrecv\r\na=rtcp-mux\r\n"),
+            "{ours}"
+        );
+        let with_mux = offer_with("m=audio 4100 RTP/AVP 0\r\na=rtcp-mux\r\n");
+        let accepted = accept_answer(&with_mux).unwrap();
+        assert!(accepted.rtcp_mux);
+        assert_eq!(accepted.rtcp_remote(), "198.51.100.7:4100".parse().unwrap());
+        let without = offer_with("m=audio 4100 RTP/AVP 0\r\n");
+        let accepted = accept_answer(&without).unwrap();
+        assert!(!accepted.rtcp_mux);
+        assert_eq!(accepted.rtcp_remote(), "198.51.100.7:4101".parse().unwrap());
     }
 }

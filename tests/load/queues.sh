@@ -85,10 +85,16 @@ done
         printf 'agent = { id = "a%s", name = "Load agent %s" }\nskills = ["sales", "support", "accounts", "operator"]\nlogin_on_register = true\n' "$ext" "$ext"
     done
 } >"$config/hardware/phones.toml"
-# The audio both sides speak: SIPp's A-law speech, from each SIPp's working directory.
+# The audio both sides speak, from each SIPp's working directory: SIPp's A-law speech (7 s,
+# 33 packets/s), or with STEADY_AUDIO_S a steady 50 packets/s stream that long.
 mkdir -p "$work/phones" "$work/callers"
-cp /usr/share/sip-tester/g711a.pcap "$work/phones/agent_audio.pcap"
-cp /usr/share/sip-tester/g711a.pcap "$work/callers/caller_audio.pcap"
+if [ -n "${STEADY_AUDIO_S:-}" ]; then
+    python3 "$repo/tests/load/steady_rtp_pcap.py" "$STEADY_AUDIO_S" "$work/phones/agent_audio.pcap"
+    cp "$work/phones/agent_audio.pcap" "$work/callers/caller_audio.pcap"
+else
+    cp /usr/share/sip-tester/g711a.pcap "$work/phones/agent_audio.pcap"
+    cp /usr/share/sip-tester/g711a.pcap "$work/callers/caller_audio.pcap"
+fi
 
 RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --config "$config" --sip 127.0.0.1:0 \
     --rtp-ports "$RTP_PORTS" --data "$work/data" --http 127.0.0.1:0 \
@@ -143,6 +149,21 @@ clk_tck="$(getconf CLK_TCK)"
 # field 2 may hold spaces, so count from the closing parenthesis.
 cpu_ticks() { sed 's/^.*) //' "/proc/$switch_pid/stat" | awk '{ print $12 + $13 }'; }
 
+# Calls the phones' SIPp has in progress (its statistics file, rewritten every second).
+phone_calls() { stat_col "$work/phones_stat.csv" 'CurrentCall'; }
+stat_col() { # file name -> value in the last row of a SIPp statistics CSV
+    [ -f "$1" ] || { echo 0; return; }
+    awk -F';' -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
+        NF > 1 { last = $col } END { print last + 0 }' "$1"
+}
+# Every half second: time, the switch's CPU ticks, and the phones' calls in progress; the
+# stretch where every caller is talking to an agent gives the CPU per bridged call-second.
+(while kill -0 "$switch_pid" 2>/dev/null; do
+    echo "$(date +%s.%N) $(cpu_ticks) $(phone_calls)"
+    sleep 0.5
+done) >"$work/samples" 2>/dev/null &
+sampler_pid=$!
+
 cpu_before="$(cpu_ticks)"
 started="$(date +%s.%N)"
 set +e
@@ -162,12 +183,12 @@ cpu_after="$(cpu_ticks)"
 finished="$(date +%s.%N)"
 hwm_kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$switch_pid/status")"
 for _ in $(seq 50); do kill -0 "$phones_pid" 2>/dev/null || break; sleep 0.1; done
-
-stat_col() { # file name -> value in the last row of a SIPp statistics CSV
-    [ -f "$1" ] || { echo 0; return; }
-    awk -F';' -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-        NF > 1 { last = $col } END { print last + 0 }' "$1"
-}
+kill "$sampler_pid" 2>/dev/null || true
+bridged="$(awk -v n="$CALLERS" -v tck="$clk_tck" '
+    $3 >= n && prev_all { secs += $1 - t; ticks += $2 - c }
+    { t = $1; c = $2; prev_all = ($3 >= n) }
+    END { if (secs > 0) printf "%d calls talking at once for %.1f s: switch CPU %.3f ms per call-second (%.3f ms per leg-second)", n, secs, ticks / tck * 1000 / (n * secs), ticks / tck * 1000 / (2 * n * secs);
+          else printf "never all %d calls talking at once (need PHONES >= CALLERS and a long TALK_MS)", n }' "$work/samples")"
 ok="$(stat_col "$work/callers_stat.csv" 'SuccessfulCall(C)')"
 failed="$(stat_col "$work/callers_stat.csv" 'FailedCall(C)')"
 phones_ok="$(stat_col "$work/phones_stat.csv" 'SuccessfulCall(C)')"
@@ -192,7 +213,7 @@ awk -v callers="$CALLERS" -v phones="$PHONES" -v rate="$RATE" -v talk="$TALK_MS"
     -v status="$callers_status" -v before="$cpu_before" -v after="$cpu_after" -v tck="$clk_tck" \
     -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v answered="$answered" \
     -v lost="$lost" -v waits="$waits" -v registered="$registered" -v phones_ok="$phones_ok" \
-    -v phones_failed="$phones_failed" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
+    -v phones_failed="$phones_failed" -v bridged="$bridged" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
 BEGIN {
     cpu_s = (after - before) / tck
     printf "hotline queue load run: %d callers at %d calls/s to %d SIPp desk phones (%d registered), %.1f s talk each, SIPp %s\n", callers, rate, phones, registered, talk / 1000, sipp_v
@@ -201,6 +222,7 @@ BEGIN {
     printf "- queue wait: %s\n", waits
     printf "- switch CPU: %.2f s over %.1f s wall = %.2f ms per call (utime+stime, /proc/PID/stat)\n", cpu_s, t1 - t0, cpu_s * 1000 / callers
     printf "- switch peak RSS: %.1f MiB (VmHWM)\n", hwm / 1024
+    printf "- bridged: %s\n", bridged
 }'
 
 if [ "$callers_status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$lost" -ne 0 ] || [ "$register_failed" -ne 0 ]; then

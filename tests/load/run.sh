@@ -8,6 +8,7 @@
 #   bash tests/load/run.sh                       # 300 calls at 30/s, 8 s each
 #   CALLS=50 RATE=10 HOLD_MS=8000 bash tests/load/run.sh
 #   HOTLINE_BIN=target/debug/hotline bash tests/load/run.sh   # skip the release build
+#   GAPS=1 bash tests/load/run.sh     # also the p99 gap between the packets the switch sends
 set -euo pipefail
 
 CALLS="${CALLS:-300}"
@@ -73,6 +74,16 @@ clk_tck="$(getconf CLK_TCK)"
 # field 2 may hold spaces, so count from the closing parenthesis.
 cpu_ticks() { sed 's/^.*) //' "/proc/$switch_pid/stat" | awk '{ print $12 + $13 }'; }
 
+# GAPS=1: capture what the switch sends to SIPp's media port (every call's stream) and report
+# the p99 and largest gap between consecutive packets of one stream.
+capture_pid=""
+if [ -n "${GAPS:-}" ]; then
+    command -v dumpcap >/dev/null || { echo "load: GAPS needs dumpcap (tshark)" >&2; exit 1; }
+    dumpcap -q -i lo -f "udp dst port $SIPP_MEDIA_PORT" -B 64 -w "$work/rtp.pcapng" 2>"$work/dumpcap.err" &
+    capture_pid=$!
+    sleep 1
+fi
+
 cpu_before="$(cpu_ticks)"
 started="$(date +%s.%N)"
 set +e
@@ -90,6 +101,15 @@ sleep 1
 cpu_after="$(cpu_ticks)"
 finished="$(date +%s.%N)"
 hwm_kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$switch_pid/status")"
+gaps=""
+if [ -n "$capture_pid" ]; then
+    kill -INT "$capture_pid" 2>/dev/null || true
+    wait "$capture_pid" 2>/dev/null || true
+    gaps="$(tshark -r "$work/rtp.pcapng" -d "udp.port==$SIPP_MEDIA_PORT,rtp" -T fields \
+            -e frame.time_epoch -e rtp.ssrc 2>/dev/null |
+        awk 'NF == 2 { if ($2 in last) printf "%.3f\n", ($1 - last[$2]) * 1000; last[$2] = $1 }' |
+        sort -n | awk '{ g[NR] = $1 } END { if (NR) printf "%d gaps: p50 %.2f ms, p99 %.2f ms, max %.2f ms", NR, g[int(NR * 0.5) + 1], g[int(NR * 0.99) + 1], g[NR] }')"
+fi
 
 stat_col() { # name -> value in the last row of SIPp's statistics CSV
     awk -F';' -v name="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
@@ -101,7 +121,7 @@ records="$("$bin" calls list --data "$work/data" --json --limit 100000 2>/dev/nu
 
 awk -v calls="$CALLS" -v rate="$RATE" -v hold="$HOLD_MS" -v ok="$ok" -v failed="$failed" \
     -v status="$sipp_status" -v before="$cpu_before" -v after="$cpu_after" -v tck="$clk_tck" \
-    -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
+    -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v gaps="$gaps" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
 BEGIN {
     cpu_s = (after - before) / tck
     printf "hotline load run: %d calls at %d calls/s, each %.1f s with caller speech (g711a.pcap), SIPp %s\n", calls, rate, hold / 1000, sipp_v
@@ -109,6 +129,7 @@ BEGIN {
     printf "- switch CPU: %.2f s over %.1f s wall = %.2f ms per call (utime+stime, /proc/PID/stat)\n", cpu_s, t1 - t0, (ok + failed > 0 ? cpu_s * 1000 / calls : 0)
     printf "- switch peak RSS: %.1f MiB (VmHWM)\n", hwm / 1024
     printf "- call records: %d (hotline calls list)\n", records
+    if (gaps != "") printf "- RTP the switch sent, gaps between packets of one stream: %s (dumpcap on lo)\n", gaps
 }'
 
 if [ "$sipp_status" -ne 0 ] || [ "$failed" -ne 0 ]; then

@@ -100,6 +100,9 @@ impl SdpSession {
         let version = self.take_version();
         let mut sdp = String::with_capacity(320);
         write_session_header(&mut sdp, self.local_rtp, self.session_id, version);
+        // RTCP multiplexing is offered in a first offer; a re-offer keeps what was agreed,
+        // so a call never switches its RTCP port mid-way (RFC 5761 section 5.1.3).
+        let rtcp_mux = self.current.is_none_or(|agreed| agreed.rtcp_mux);
         let audio = |sdp: &mut String, proto: &str| {
             write_audio(
                 sdp,
@@ -108,6 +111,7 @@ impl SdpSession {
                 &our_codecs(first),
                 Some(TELEPHONE_EVENT_PAYLOAD_TYPE),
                 direction,
+                rtcp_mux,
             )
         };
         if self.lines.is_empty() {
@@ -373,5 +377,35 @@ mod tests {
         session.offer(Direction::Inactive);
         session.withdraw_offer();
         assert_eq!(session.negotiated(), Some(agreed));
+    }
+
+    #[test]
+    fn a_re_offer_keeps_rtcp_mux_as_agreed() {
+        // Agreed without multiplexing: our re-offer does not ask for it.
+        let mut plain = established();
+        assert!(!plain.negotiated().unwrap().rtcp_mux);
+        let reoffer = plain.offer(Direction::SendOnly);
+        assert!(!reoffer.contains("a=rtcp-mux"), "{reoffer}");
+        // Agreed with it: every later description of ours keeps it.
+        let mut muxed = SdpSession::new(local(), 40);
+        let offer = offer_with(
+            "198.51.100.7",
+            "m=audio 4000 RTP/AVP 0\r\na=rtcp-mux\r\na=sendrecv\r\n",
+        );
+        let answer = muxed.answer(&offer).unwrap();
+        assert!(answer.ends_with("a=sendrecv\r\na=rtcp-mux\r\n"), "{answer}");
+        assert!(muxed.negotiated().unwrap().rtcp_mux);
+        let reoffer = muxed.offer(Direction::SendOnly);
+        assert!(
+            reoffer.ends_with("a=sendonly\r\na=rtcp-mux\r\n"),
+            "{reoffer}"
+        );
+        // A first offer of ours (to a phone) asks for it, and the phone's answer decides.
+        let mut to_phone = SdpSession::new(local(), 50);
+        let first = to_phone.offer(Direction::SendRecv);
+        assert!(first.ends_with("a=sendrecv\r\na=rtcp-mux\r\n"), "{first}");
+        let phone_answer = offer_with("198.51.100.9", "m=audio 5000 RTP/AVP 0\r\n");
+        assert!(!to_phone.accept_answer(&phone_answer).unwrap().rtcp_mux);
+        assert!(!to_phone.negotiated().unwrap().rtcp_mux);
     }
 }
