@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::command::MediaCommand;
 use super::leg::{EventQueue, Leg};
 use super::outbox::Outbox;
 use super::prompt::{PromptId, PromptLibrary};
+use super::rtcp::is_rtcp;
 use super::session::MediaEvent;
 use super::source::Source;
 use super::stream::OutgoingStream;
@@ -67,13 +68,27 @@ pub struct MediaEngine {
     /// Recorder writer threads report here; drained by `poll_event`.
     recordings: Receiver<(CallId, MediaEvent)>,
     recording_reports: Sender<(CallId, MediaEvent)>,
+    /// The wall clock at one instant, so RTCP's NTP timestamps follow `now` without reading
+    /// a clock: NTP(now) = wall_anchor + (now − instant_anchor).
+    instant_anchor: Instant,
+    wall_anchor: Duration,
     /// Outgoing streams for tests: taken in order by new legs instead of random ones.
     #[cfg(test)]
     next_streams: std::collections::VecDeque<OutgoingStream>,
 }
 
 impl MediaEngine {
+    /// An engine whose RTCP wall clock is anchored now (the one clock read it makes).
     pub fn new(prompts: Arc<PromptLibrary>) -> MediaEngine {
+        MediaEngine::with_wall_clock(prompts, Instant::now(), SystemTime::now())
+    }
+
+    /// An engine whose RTCP wall clock reads `wall` at `instant`.
+    pub fn with_wall_clock(
+        prompts: Arc<PromptLibrary>,
+        instant: Instant,
+        wall: SystemTime,
+    ) -> MediaEngine {
         let (recording_reports, recordings) = std::sync::mpsc::channel();
         MediaEngine {
             prompts,
@@ -82,6 +97,8 @@ impl MediaEngine {
             events: EventQueue::new(),
             recordings,
             recording_reports,
+            instant_anchor: instant,
+            wall_anchor: wall.duration_since(UNIX_EPOCH).unwrap_or_default(),
             #[cfg(test)]
             next_streams: std::collections::VecDeque::new(),
         }
@@ -109,6 +126,15 @@ impl MediaEngine {
         if let Some(leg) = self.legs.get_mut(&call) {
             leg.play_mixed(&self.prompts, prompt, play, looping, &mut self.events);
         }
+    }
+
+    /// `now` as a 64-bit NTP timestamp (seconds since 1900 and a binary fraction).
+    fn ntp(&self, now: Instant) -> u64 {
+        const UNIX_TO_NTP_SECONDS: u64 = 2_208_988_800;
+        let wall = self.wall_anchor + now.saturating_duration_since(self.instant_anchor);
+        let seconds = wall.as_secs() + UNIX_TO_NTP_SECONDS;
+        let fraction = (u64::from(wall.subsec_nanos()) << 32) / 1_000_000_000;
+        (seconds << 32) | fraction
     }
 
     fn new_stream(&mut self) -> OutgoingStream {
@@ -261,10 +287,12 @@ impl ConversationEngine for MediaEngine {
         let Some(leg) = self.legs.get_mut(&call) else {
             return;
         };
-        // RFC 5761 section 4: on a muxed port, payload types 72-76 (with the marker bit)
-        // are RTCP packet types 200-204.
-        if rtcp || (leg.rtcp_mux() && bytes.get(1).is_some_and(|t| (200..=204).contains(t))) {
-            leg.on_rtcp(now, from, bytes);
+        // RFC 5761 section 4: on a muxed port, RTCP is told from RTP by its packet type.
+        if rtcp || (leg.rtcp_mux() && is_rtcp(bytes)) {
+            let ntp_now = self.ntp(now);
+            if let Some(leg) = self.legs.get_mut(&call) {
+                leg.on_rtcp(now, ntp_now, from, bytes);
+            }
             return;
         }
         let Some(arrival) = leg.on_rtp(now, from, bytes, &mut self.events) else {
@@ -280,8 +308,15 @@ impl ConversationEngine for MediaEngine {
 
     fn on_tick(&mut self, now: Instant) {
         self.outbox.compact();
+        let ntp_now = self.ntp(now);
         for leg in self.legs.values_mut() {
-            leg.on_tick(now, &self.prompts, &mut self.events, &mut self.outbox);
+            leg.on_tick(
+                now,
+                ntp_now,
+                &self.prompts,
+                &mut self.events,
+                &mut self.outbox,
+            );
         }
     }
 

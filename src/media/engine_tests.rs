@@ -162,9 +162,22 @@ impl Harness {
         self.engine.on_tick(self.now);
     }
 
+    /// The RTP packets sent since the last drain (RTCP reports are left out).
     fn heard(&mut self) -> Vec<Heard> {
+        self.drain().0
+    }
+
+    /// Everything sent since the last drain: RTP packets, and RTCP reports as (call, rtcp
+    /// socket?, to, bytes).
+    #[allow(clippy::type_complexity)]
+    fn drain(&mut self) -> (Vec<Heard>, Vec<(CallId, bool, SocketAddr, Vec<u8>)>) {
         let mut heard = Vec::new();
+        let mut reports = Vec::new();
         while let Some(t) = self.engine.poll_transmit() {
+            if t.rtcp || crate::media::rtcp::is_rtcp(t.bytes) {
+                reports.push((t.call, t.rtcp, t.to, t.bytes.to_vec()));
+                continue;
+            }
             let p = RtpPacket::parse(t.bytes).expect("the engine sends valid RTP");
             heard.push(Heard {
                 call: t.call,
@@ -178,7 +191,7 @@ impl Harness {
                 payload: p.payload.to_vec(),
             });
         }
-        heard
+        (heard, reports)
     }
 
     fn heard_by(&mut self, call: CallId) -> Vec<Heard> {
@@ -1078,7 +1091,7 @@ fn muxed_rtcp_on_the_rtp_port_is_rtcp_not_audio() {
         ..short_timeout(CALLER)
     };
     h.start_with(CALLER, caller_phone(), Codec::Pcmu, None, options);
-    h.receive(CALLER, caller_phone(), &[0x80, 200, 0, 6, 0, 0, 0, 1]);
+    h.receive(CALLER, caller_phone(), &[0x80, 201, 0, 1, 0, 0, 0, 1]);
     let quality = h.engine.quality(CALLER).unwrap();
     assert_eq!((quality.rtcp_received, quality.packets_received), (1, 0));
     assert_eq!(h.events(), vec![], "RTCP is no RtpArrived");
@@ -1125,4 +1138,85 @@ fn a_recorded_caller_ends_up_in_a_wav_and_the_switch_hears_when() {
     let mut reader = hound::WavReader::open(&file).unwrap();
     let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
     assert_eq!(samples, said[..1600]);
+}
+
+/// Ticks until the leg sends an RTCP report (at most 10 s); returns it with the elapsed time
+/// and the RTP packets sent before it.
+fn first_report(h: &mut Harness) -> ((CallId, bool, SocketAddr, Vec<u8>), Duration, usize) {
+    let start = h.now;
+    let mut rtp_sent = 0;
+    for _ in 0..500 {
+        h.tick();
+        let (rtp, mut reports) = h.drain();
+        if let Some(report) = reports.pop() {
+            assert_eq!(reports, vec![], "one report at a time");
+            // The report goes out before the tick's own RTP packet.
+            return (report, h.now - start, rtp_sent);
+        }
+        rtp_sent += rtp.len();
+    }
+    panic!("no RTCP report in 10 s");
+}
+
+#[test]
+fn a_sender_report_goes_to_the_port_above_rtp_with_what_we_sent_and_received() {
+    let mut h = Harness::new();
+    h.start(CALLER, caller_phone(), Codec::Pcmu, None);
+    for seq in 0..5u16 {
+        h.receive(
+            CALLER,
+            caller_phone(),
+            &rtp(0, 0xCA11, seq, 160 * u32::from(seq), &[0xFF; 160]),
+        );
+    }
+    let ((call, rtcp_socket, to, bytes), after, rtp_sent) = first_report(&mut h);
+    assert_eq!((call, rtcp_socket, to), (CALLER, true, addr(4001)));
+    // RFC 3550 6.2: the first report after half the 5 s interval, randomized 0.5..1.5.
+    assert!(
+        after >= Duration::from_millis(1250) && after <= Duration::from_millis(3750),
+        "{after:?}"
+    );
+    let word =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    assert_eq!(bytes[1], 200, "an SR: we sent RTP");
+    assert_eq!(bytes[0] & 0x1F, 1, "one report block");
+    assert_eq!(word(4), 0xA1, "our SSRC");
+    assert_eq!(word(20) as usize, rtp_sent, "packets sent");
+    assert_eq!(word(28), 0xCA11, "the block is about the caller's stream");
+    assert_eq!(word(36), 4, "highest sequence received");
+    assert_eq!(h.engine.quality(CALLER).unwrap().rtcp_sent, 1);
+}
+
+#[test]
+fn a_muxed_leg_sends_its_reports_on_the_rtp_port() {
+    let mut h = Harness::new();
+    let options = LegOptions {
+        rtcp_mux: true,
+        ..options(CALLER, LegRole::Caller)
+    };
+    h.start_with(CALLER, caller_phone(), Codec::Pcmu, None, options);
+    let ((_, rtcp_socket, to, bytes), _, _) = first_report(&mut h);
+    assert_eq!((rtcp_socket, to, bytes[1]), (false, caller_phone(), 200));
+}
+
+#[test]
+fn the_record_gets_loss_counted_from_the_far_ends_sequence_numbers() {
+    let mut h = Harness::new();
+    h.start(CALLER, caller_phone(), Codec::Pcmu, None);
+    // 10 and 13 lost; 12 arrives twice, and RFC 3550 A.3 counts it: 8 expected − 7 received.
+    for seq in [8u16, 9, 11, 12, 12, 14, 15] {
+        h.advance(TICK);
+        h.receive(
+            CALLER,
+            caller_phone(),
+            &rtp(0, 0xCA11, seq, 160 * u32::from(seq), &[0xFF; 160]),
+        );
+    }
+    h.events();
+    h.command(MediaCommand::End { call: CALLER });
+    let quality = match h.events().pop() {
+        Some((_, MediaEvent::Quality { quality, .. })) => quality,
+        other => panic!("no quality: {other:?}"),
+    };
+    assert_eq!((quality.packets_received, quality.packets_lost), (7, 1));
 }

@@ -16,6 +16,7 @@ use super::dtmf::{DtmfDetector, DtmfDigit};
 use super::outbox::Outbox;
 use super::prompt::{PromptId, PromptLibrary};
 use super::recorder::Recorder;
+use super::rtcp::RtcpSession;
 use super::rtp::{RtpPacket, HEADER_LEN};
 use super::session::{MediaEvent, MAX_DECODED_SAMPLES, RELAY_PAYLOAD_MAX};
 use super::source::{Playlist, Source};
@@ -147,11 +148,24 @@ struct Negotiated {
     sending: bool,
     options: LegOptions,
     activity: Activity,
+    /// RTCP of this leg (RFC 3550): statistics both ways, reports, the figures at the end.
+    rtcp: RtcpSession,
 }
 
 impl Negotiated {
     fn target(&self) -> SocketAddr {
         self.latched.unwrap_or(self.remote)
+    }
+
+    /// Where our RTCP goes: the RTP address when muxed, else where the far end's RTCP came
+    /// from, else the port above its RTP (RFC 3550 section 11).
+    fn rtcp_target(&self) -> SocketAddr {
+        let rtp = self.target();
+        if self.options.rtcp_mux {
+            return rtp;
+        }
+        self.rtcp_from
+            .unwrap_or_else(|| SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)))
     }
 
     fn set_remote(&mut self, remote: SocketAddr) {
@@ -184,7 +198,7 @@ pub struct Leg {
     /// The frame being made on the tick.
     frame: [u8; FRAME_SAMPLES],
     decoded: Box<[i16; MAX_DECODED_SAMPLES]>,
-    quality: LegQuality,
+    packets_from_strangers: u64,
     relay_dropped: u64,
 }
 
@@ -212,7 +226,7 @@ impl Leg {
             mix_fresh: false,
             frame: [0; FRAME_SAMPLES],
             decoded: Box::new([0; MAX_DECODED_SAMPLES]),
-            quality: LegQuality::default(),
+            packets_from_strangers: 0,
             relay_dropped: 0,
         }
     }
@@ -229,8 +243,15 @@ impl Leg {
         &self.source
     }
 
+    /// The leg's figures so far: RTP and RTCP counts, loss, jitter and round trip from its
+    /// RTCP session, and the datagrams refused from strangers.
     pub fn quality(&self) -> LegQuality {
-        self.quality
+        let mut quality = match &self.negotiated {
+            Some(n) => n.rtcp.quality(),
+            None => LegQuality::default(),
+        };
+        quality.packets_from_strangers = self.packets_from_strangers;
+        quality
     }
 
     /// The far end's last comfort-noise level, if it sent any.
@@ -276,6 +297,7 @@ impl Leg {
                     sending: true,
                     options,
                     activity: Activity::new(now),
+                    rtcp: RtcpSession::new(self.stream.ssrc(), now),
                 })
             }
         }
@@ -335,12 +357,12 @@ impl Leg {
             .as_ref()
             .is_some_and(|n| n.latched.is_none());
         if !known && !may_latch {
-            self.quality.packets_from_strangers += 1;
+            self.packets_from_strangers += 1;
             return None;
         }
         let Ok(packet) = RtpPacket::parse(bytes) else {
             if !known {
-                self.quality.packets_from_strangers += 1;
+                self.packets_from_strangers += 1;
             }
             return None;
         };
@@ -356,7 +378,8 @@ impl Leg {
         // Symmetric RTP: the first source (or the SDP's own address) is the far end.
         n.latched = Some(from);
         n.activity.last_rtp = Some(now);
-        self.quality.packets_received += 1;
+        n.rtcp
+            .on_rtp_received(now, packet.ssrc, packet.sequence, packet.timestamp);
         let mut report = |digit: DtmfDigit| {
             events.push(
                 call,
@@ -398,18 +421,22 @@ impl Leg {
 
     /// A datagram of RTCP (on the RTCP port, or muxed): accepted from the far end's host,
     /// where it counts as activity; a stranger's is dropped and counted.
-    pub fn on_rtcp(&mut self, now: Instant, from: SocketAddr, _bytes: &[u8]) {
+    /// A malformed report changes nothing and is no sign of life.
+    pub fn on_rtcp(&mut self, now: Instant, ntp_now: u64, from: SocketAddr, bytes: &[u8]) {
         let Some(n) = &mut self.negotiated else {
             return;
         };
         if from.ip() != n.target().ip() {
-            self.quality.packets_from_strangers += 1;
+            self.packets_from_strangers += 1;
             return;
         }
-        n.rtcp_from = Some(from);
+        if n.rtcp.on_rtcp(now, ntp_now, bytes).is_err() {
+            return;
+        }
+        if !n.options.rtcp_mux {
+            n.rtcp_from = Some(from);
+        }
         n.activity.last_rtcp = Some(now);
-        self.quality.rtcp_received += 1;
-        // Seam: the RTCP session (rtcp.rs) reads the report here.
     }
 
     /// What the leg this one hears (`from`) just received: relayed at once when this leg's
@@ -470,7 +497,9 @@ impl Leg {
             }
         };
         outbox.commit(self.call, false, target, HEADER_LEN + len);
-        self.quality.packets_sent += 1;
+        if let Some(n) = &mut self.negotiated {
+            n.rtcp.on_rtp_sent(now, header.timestamp, len);
+        }
     }
 
     /// The 20 ms tick: the media timeout, the recording's maximum, and the frame this leg's
@@ -478,6 +507,7 @@ impl Leg {
     pub fn on_tick(
         &mut self,
         now: Instant,
+        ntp_now: u64,
         prompts: &PromptLibrary,
         events: &mut EventQueue,
         outbox: &mut Outbox,
@@ -488,6 +518,15 @@ impl Leg {
         };
         if self.recorder.as_mut().is_some_and(|r| !r.on_tick()) {
             self.recorder = None;
+        }
+        // RTCP goes on while held (receiver reports), never toward an unspecified address.
+        if n.rtcp.report_due(now) && !n.target().ip().is_unspecified() {
+            if let Some(buffer) = outbox.buffer() {
+                let len = n.rtcp.write_report(now, ntp_now, buffer);
+                if len > 0 {
+                    outbox.commit(call, !n.options.rtcp_mux, n.rtcp_target(), len);
+                }
+            }
         }
         if !n.activity.timed_out {
             if let Some(silent) = n.activity.silent_for(now, n.sending) {
@@ -562,7 +601,9 @@ impl Leg {
         write_header(head, &header, payload_type);
         body[..FRAME_SAMPLES].copy_from_slice(&self.frame);
         outbox.commit(call, false, target, HEADER_LEN + FRAME_SAMPLES);
-        self.quality.packets_sent += 1;
+        if let Some(n) = &mut self.negotiated {
+            n.rtcp.on_rtp_sent(now, header.timestamp, FRAME_SAMPLES);
+        }
     }
 
     /// What follows a play: the bridged leg again, or silence.
@@ -701,12 +742,13 @@ impl Leg {
     /// record named at `Start` (a leg that never started has none).
     pub fn end(mut self, events: &mut EventQueue) {
         self.recorder = None;
+        let quality = self.quality();
         if let Some(n) = self.negotiated.take() {
             events.push(
                 self.call,
                 MediaEvent::Quality {
                     record: n.options.record,
-                    quality: self.quality,
+                    quality,
                 },
             );
         }
