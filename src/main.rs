@@ -308,9 +308,9 @@ fn serve(
             listen_ip: sip.ip(),
         };
         tracing::info!(media_workers = workers.workers, listen_ip = %workers.listen_ip, "media sockets bind the listen address");
-        // Issue 7: the media workers take over with
-        // `net::MediaDriver::workers(workers, move |_| <engine>::new(..))`.
-        let media = net::MediaDriver::tasks(prompts, workers.listen_ip);
+        let media = net::MediaDriver::workers(workers, move |_| {
+            hotline::media::engine::MediaEngine::new(Arc::clone(&prompts))
+        });
         net::run(switch, listeners, media, records, tcp_limits).await;
         Ok::<(), String>(())
     });

@@ -767,7 +767,7 @@ impl Switch {
         }
         c.media_started = true;
         let local_port = c.rtp_port;
-        let options = self.leg_options(call, LegRole::Caller);
+        let options = self.leg_options(call, LegRole::Caller, &media);
         self.outputs.push_back(Output::Media(MediaCommand::Start {
             call,
             local_port,
@@ -1293,10 +1293,11 @@ impl Switch {
         PlayId(self.last_play)
     }
 
-    /// The options a leg's media starts with: its record key and the media settings — the
+    /// The options a leg's media starts with: its record key, RTCP multiplexing as its SDP
+    /// agreed, and the media settings — the
     /// dialplan's media timeout, and in-band DTMF as the caller's trunk says (agents' phones
     /// send telephone-events).
-    fn leg_options(&self, caller: CallId, role: LegRole) -> LegOptions {
+    fn leg_options(&self, caller: CallId, role: LegRole, media: &Negotiated) -> LegOptions {
         let c = self.calls.get(&caller);
         let call_id = c.map(|c| c.record_id.clone()).unwrap_or_default();
         LegOptions {
@@ -1304,8 +1305,7 @@ impl Switch {
             record: MediaRecordKey { call_id, role },
             media_timeout: self.dialplan.media.timeout,
             inband_dtmf: role == LegRole::Caller && c.is_some_and(|c| c.inband_dtmf),
-            // The lead connects this to the RTCP helper's `Negotiated.rtcp_mux`.
-            rtcp_mux: false,
+            rtcp_mux: media.rtcp_mux,
         }
     }
 

@@ -682,7 +682,7 @@ impl Switch {
             l.media_started = true;
         }
         self.set_leg_timer(leg, None);
-        let options = self.leg_options(caller, LegRole::Agent);
+        let options = self.leg_options(caller, LegRole::Agent, &media);
         self.outputs.push_back(Output::Media(MediaCommand::Start {
             call: leg,
             local_port: port,
