@@ -702,6 +702,24 @@ fn a_phone_behind_nat_is_latched_on_its_first_packet_and_hears_audio_there() {
 }
 
 #[test]
+fn a_sender_on_the_sdp_host_but_another_port_is_heard_and_answered_at_the_sdp_port() {
+    // SIPp, some gateways: RTP leaves from a port other than the one they receive on. Its
+    // packets are taken (latched), while ours keep going where its SDP asked.
+    let mut h = Harness::new();
+    let other_port = SocketAddr::new(caller_phone().ip(), caller_phone().port() + 10);
+    h.start(CALLER, caller_phone(), Codec::Pcmu, None);
+    h.receive(CALLER, other_port, &rtp(0, 1, 1, 160, &[0xFF; 160]));
+    h.receive(CALLER, stranger(), &rtp(0, 2, 1, 160, &[0xFF; 160]));
+    h.tick();
+    assert_eq!(h.heard()[0].to, caller_phone());
+    let quality = h.engine.quality(CALLER).unwrap();
+    assert_eq!(
+        (quality.packets_received, quality.packets_from_strangers),
+        (1, 1)
+    );
+}
+
+#[test]
 fn garbage_from_a_stranger_does_not_latch() {
     let mut h = Harness::new();
     h.start(CALLER, caller_phone(), Codec::Pcmu, None);

@@ -153,8 +153,16 @@ struct Negotiated {
 }
 
 impl Negotiated {
+    /// Where our RTP goes: the SDP's address, unless the far end sends from another host
+    /// (a phone behind NAT writes its private address in the SDP and is seen from the
+    /// NAT's): then back where its packets come from (symmetric RTP, RFC 4961; Asterisk's
+    /// `nat=auto_comedia`). A different port on the SDP's own host is a sender that does
+    /// not receive on its sending port (SIPp, some gateways), and still gets the SDP's port.
     fn target(&self) -> SocketAddr {
-        self.latched.unwrap_or(self.remote)
+        match self.latched {
+            Some(latched) if latched.ip() != self.remote.ip() => latched,
+            _ => self.remote,
+        }
     }
 
     /// Where our RTCP goes: the RTP address when muxed, else where the far end's RTCP came
