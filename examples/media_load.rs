@@ -24,7 +24,7 @@ use hotline::media::engine::{ConversationEngine, Transmit};
 use hotline::media::session::MediaEvent;
 use hotline::media::{Codec, LegRole, MediaRecordKey};
 use hotline::net::media_workers::{
-    default_media_workers, MediaWorkers, WorkerSettings, WorkerStats,
+    default_media_workers, MediaWorkers, WorkerReport, WorkerSettings, WorkerStats,
 };
 use hotline::sip::CallId;
 
@@ -205,23 +205,38 @@ fn totals(stats: &[Arc<WorkerStats>]) -> [u64; 5] {
 
 fn main() {
     let args = parse_args();
+    let failures = Arc::new(AtomicU64::new(0));
+    let failed = Arc::clone(&failures);
     let mut workers = MediaWorkers::start(
         WorkerSettings {
             workers: args.workers,
             listen_ip: LOOPBACK.into(),
         },
         engine,
-        |_report| {},
+        move |report| {
+            if let WorkerReport::Failed { why, .. } = report {
+                eprintln!("{why}");
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+        },
     )
     .expect("start the media workers");
+    // Every phone socket first: one bound later could take a port probed free for a leg.
+    let sockets: Vec<UdpSocket> = (0..2 * args.pairs)
+        .map(|_| {
+            let socket = UdpSocket::bind((LOOPBACK, 0)).expect("phone socket");
+            socket.set_nonblocking(true).expect("non-blocking");
+            socket
+        })
+        .collect();
+    let mut sockets = sockets.into_iter();
 
     let mut phones = Vec::new();
     for pair in 0..args.pairs as u64 {
         let caller = CallId(2 * pair + 1);
         let agent = CallId(2 * pair + 2);
         for call in [caller, agent] {
-            let socket = UdpSocket::bind((LOOPBACK, 0)).expect("phone socket");
-            socket.set_nonblocking(true).expect("non-blocking");
+            let socket = sockets.next().expect("a phone per leg");
             let leg_port = free_port_pair();
             workers.send(MediaCommand::Start {
                 call,
@@ -245,6 +260,8 @@ fn main() {
                     rtcp_mux: false,
                 },
             });
+            // Bound now, before the next probe can pick the same ports.
+            workers.flush();
             phones.push(Phone { socket, leg_port });
         }
         workers.send(MediaCommand::Bridge {
@@ -345,6 +362,10 @@ fn main() {
     println!(
         "media_load: {} pairs ({legs} legs) through {} worker(s), {} s window",
         args.pairs, args.workers, args.seconds
+    );
+    println!(
+        "  legs whose ports could not be bound: {}",
+        failures.load(Ordering::Relaxed)
     );
     println!(
         "  phones sent {} / received {} packets; workers received {received}, sent {sent}, dropped at send {dropped}, ticks skipped {skipped}",
