@@ -20,7 +20,7 @@ mod tests;
 
 use std::io;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -64,11 +64,30 @@ pub enum WorkerReport {
     Failed { call: CallId, why: String },
 }
 
+/// A worker's running totals, published once per tick (never per packet): what the load
+/// benchmark reads to count system calls per packet.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// `epoll_wait` calls: one per wake-up.
+    pub waits: AtomicU64,
+    pub ticks: AtomicU64,
+    /// Ticks a stall made it skip (beyond the few it catches up).
+    pub ticks_skipped: AtomicU64,
+    /// Datagrams received: one `recvfrom` each.
+    pub received: AtomicU64,
+    /// Datagrams sent: one `sendto` each.
+    pub sent: AtomicU64,
+    /// Datagrams dropped because the socket buffer was full (EAGAIN).
+    pub send_would_block: AtomicU64,
+    pub send_failed: AtomicU64,
+}
+
 struct WorkerHandle {
     messages: mpsc::Sender<Message>,
     wake: Arc<EventFd>,
     thread: Option<JoinHandle<()>>,
     thread_id: Arc<AtomicI32>,
+    stats: Arc<WorkerStats>,
     /// Commands were queued since the last wake-up.
     pending: bool,
 }
@@ -109,6 +128,7 @@ impl MediaWorkers {
             let (messages, receiver) = mpsc::channel();
             let wake = Arc::new(EventFd::new()?);
             let thread_id = Arc::new(AtomicI32::new(0));
+            let stats = Arc::new(WorkerStats::default());
             let worker = Worker {
                 index,
                 engine: engine(index),
@@ -117,6 +137,7 @@ impl MediaWorkers {
                 wake: Arc::clone(&wake),
                 listen_ip: settings.listen_ip,
                 thread_id: Arc::clone(&thread_id),
+                stats: Arc::clone(&stats),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("media-{index}"))
@@ -126,6 +147,7 @@ impl MediaWorkers {
                 wake,
                 thread: Some(thread),
                 thread_id,
+                stats,
                 pending: false,
             });
         }
@@ -172,6 +194,11 @@ impl MediaWorkers {
             .iter()
             .map(|w| w.thread_id.load(Ordering::Acquire))
             .collect()
+    }
+
+    /// Each worker's running totals.
+    pub fn stats(&self) -> Vec<Arc<WorkerStats>> {
+        self.workers.iter().map(|w| Arc::clone(&w.stats)).collect()
     }
 
     /// Stops every worker and waits at most `bound` for them all; a worker still running

@@ -251,6 +251,20 @@ mod tests {
     }
 
     #[test]
+    fn a_range_of_one_port_hands_that_port_out_and_back() {
+        let mut ports = RtpPorts::seeded(40000, 40000, 6);
+        assert_eq!(ports.capacity(), 1);
+        assert_eq!(ports.allocate(), Some(40000));
+        assert_eq!(ports.allocate(), None);
+        ports.release(40000);
+        assert_eq!(
+            ports.allocate(),
+            Some(40000),
+            "the only port, quarantined or not"
+        );
+    }
+
+    #[test]
     fn range_at_the_top_of_the_port_space_does_not_overflow() {
         let mut ports = RtpPorts::seeded(65532, 65535, 4);
         let mut got = vec![ports.allocate().unwrap(), ports.allocate().unwrap()];

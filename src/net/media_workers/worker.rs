@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::epoll::{Epoll, EventFd};
 use super::tick::TickSchedule;
-use super::WorkerReport;
+use super::{WorkerReport, WorkerStats};
 use crate::media::command::MediaCommand;
 use crate::media::engine::{ConversationEngine, Transmit};
 use crate::sip::CallId;
@@ -41,9 +41,13 @@ pub(super) enum Message {
     Stop,
 }
 
-/// What a worker counted that never reaches the switch: logged when it stops.
+/// What a worker counted that never reaches the switch: logged when it stops, published
+/// (see [`WorkerStats`]) once per tick.
 #[derive(Debug, Default)]
 struct Counters {
+    /// `epoll_wait` calls (every wake-up, for a packet, a command or a tick).
+    waits: u64,
+    ticks: u64,
     received: u64,
     sent: u64,
     /// Sends that found the socket buffer full (EAGAIN): dropped, never waited for.
@@ -168,6 +172,7 @@ pub(super) struct Worker<E, R> {
     pub(super) listen_ip: IpAddr,
     /// Where the thread writes its kernel thread id (for CPU figures from /proc).
     pub(super) thread_id: Arc<AtomicI32>,
+    pub(super) stats: Arc<WorkerStats>,
 }
 
 impl<E, R> Worker<E, R>
@@ -203,6 +208,7 @@ where
             },
             epoll,
             buffer: vec![0; RECEIVE_BUFFER].into_boxed_slice(),
+            stats: self.stats,
         };
         running.run(&self.messages, &self.wake);
     }
@@ -215,6 +221,7 @@ struct Running<E, R> {
     sockets: Sockets,
     epoll: Epoll,
     buffer: Box<[u8]>,
+    stats: Arc<WorkerStats>,
 }
 
 impl<E, R> Running<E, R>
@@ -227,6 +234,7 @@ where
         let mut events: Vec<libc::epoll_event> = Vec::with_capacity(EVENTS_PER_WAIT);
         loop {
             let timeout = schedule.timeout_ms(Instant::now());
+            self.sockets.counters.waits += 1;
             if let Err(e) = self.epoll.wait(&mut events, timeout) {
                 tracing::error!(worker = self.index, error = %e, "media worker epoll failed");
                 break;
@@ -246,14 +254,22 @@ where
             if woken && !self.take_commands(messages, wake) {
                 break;
             }
-            for _ in 0..schedule.take_due(Instant::now()) {
+            let due = schedule.take_due(Instant::now());
+            for _ in 0..due {
+                self.sockets.counters.ticks += 1;
                 self.engine.on_tick(Instant::now());
                 self.drain();
             }
+            if due > 0 {
+                self.publish(schedule.skipped());
+            }
         }
+        self.publish(schedule.skipped());
         let c = &self.sockets.counters;
         tracing::debug!(
             worker = self.index,
+            waits = c.waits,
+            ticks = c.ticks,
             received = c.received,
             sent = c.sent,
             send_would_block = c.send_would_block,
@@ -263,6 +279,22 @@ where
             ticks_skipped = schedule.skipped(),
             "media worker stopped"
         );
+    }
+
+    fn publish(&self, ticks_skipped: u64) {
+        let c = &self.sockets.counters;
+        let s = &self.stats;
+        for (to, value) in [
+            (&s.waits, c.waits),
+            (&s.ticks, c.ticks),
+            (&s.ticks_skipped, ticks_skipped),
+            (&s.received, c.received),
+            (&s.sent, c.sent),
+            (&s.send_would_block, c.send_would_block),
+            (&s.send_failed, c.send_failed),
+        ] {
+            to.store(value, Ordering::Relaxed);
+        }
     }
 
     /// One `recvfrom` on the socket `token` names: level triggering brings the socket back
