@@ -283,7 +283,8 @@ fn serve(
             }
         }
         let agents = config.hardware.phones.iter().map(AgentSpec::from).collect();
-        let switch = Switch::new(
+        let trunks = config.hardware.trunks.clone();
+        let mut switch = Switch::new(
             endpoint,
             Arc::new(config.dialplan),
             Arc::clone(&prompts),
@@ -296,6 +297,7 @@ fn serve(
             start,
             wall_start,
         );
+        switch.set_trunks(trunks);
         println!(
             "hotline ready sip={}",
             SocketAddr::new(media_ip, bound.port())
