@@ -163,8 +163,11 @@ impl JitterBuffer {
         if payload.is_empty() {
             return;
         }
+        // A packet longer than the buffer keeps its newest 60 ms, placed where they belong.
         let len = payload.len().min(MAX_DEPTH_SAMPLES);
-        let payload = &payload[payload.len() - len..];
+        let skipped = payload.len() - len;
+        let payload = &payload[skipped..];
+        let timestamp = timestamp.wrapping_add(skipped as u32);
         let Some(mut stream) = self.stream else {
             self.anchor(now, sequence, timestamp, ssrc, len);
             self.store(timestamp_position_first(), payload);
@@ -348,7 +351,7 @@ impl JitterBuffer {
     /// tick, never push the buffer past 60 ms in steady flow.
     fn start_threshold(&self, packet_samples: usize) -> usize {
         let least = if packet_samples > FRAME_SAMPLES {
-            packet_samples + FRAME_SAMPLES / 2
+            (packet_samples + FRAME_SAMPLES / 2).min(MAX_DEPTH_SAMPLES)
         } else {
             FRAME_SAMPLES
         };

@@ -1432,3 +1432,4 @@ mod baresip;
 // Not every test binary drives baresip.
 #[allow(unused_imports)]
 pub use baresip::*;
+pub mod rtp_peer;

@@ -584,3 +584,31 @@ fn nothing_pushed_is_silence_and_an_empty_payload_is_ignored() {
     assert_eq!(pop(&mut jb, clock.at(20)), silence());
     assert_eq!(jb.stats(), JitterStats::default());
 }
+
+#[test]
+fn a_packet_longer_than_sixty_ms_keeps_its_newest_sixty_ms_in_place() {
+    let codec = Codec::Pcmu;
+    let clock = Clock::new();
+    let mut jb = JitterBuffer::new(codec, Duration::from_millis(20));
+    // 100 ms in one packet: five 20 ms blocks carrying values 0..=4.
+    let mut big = Vec::new();
+    for block in 0..5 {
+        big.extend(payload(codec, block, 160));
+    }
+    jb.push(clock.at(0), 1, 0, SSRC, &big);
+    let mut out = vec![pop(&mut jb, clock.at(10))];
+    // The next packet follows on at timestamp 800, right after the kept tail.
+    jb.push(clock.at(20), 2, 800, SSRC, &payload(codec, 5, 160));
+    out.extend((1..4).map(|k| pop(&mut jb, clock.at(10 + 20 * k))));
+    assert_eq!(
+        out,
+        vec![
+            received(codec, 2),
+            received(codec, 3),
+            received(codec, 4),
+            received(codec, 5)
+        ]
+    );
+    assert_eq!(jb.stats().overflowed, 0);
+    assert_eq!(jb.stats().resets, 0);
+}

@@ -1,0 +1,339 @@
+//! The media engine against real peers on loopback (issue 7): a relayed stream keeps the far
+//! end's sequence numbers and timestamps moving together, so reordering, duplicates and gaps
+//! stay visible to the agent's phone; RTP is taken only from the caller (a third address
+//! cannot press keys in its menu); a caller behind NAT hears audio at the port it sends from;
+//! and a caller that goes silent without BYE is hung up after the media timeout, freeing its
+//! agent. The caller is written by hand (`common::rtp_peer`) so every header field is the
+//! test's; agents are SIPp desk phones whose RTP lands on a test socket.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::heard::ReceivedRtp;
+use common::rtp_peer::*;
+use common::*;
+
+/// A hotline number that starts in the main menu (no greeting to wait out).
+const MENU_NUMBER: &str = "4018";
+
+fn straight_to_the_menu(config: &ConfigCopy) {
+    config.set_table(
+        "hotline.menu_first",
+        &[
+            ("numbers", &format!("[\"{MENU_NUMBER}\"]")),
+            ("language", "\"zh\""),
+            ("flow", "\"main_menu\""),
+        ],
+    );
+}
+
+fn placed_call(caller: &mut RawCaller, switch: &Switch) {
+    if let Err(e) = caller.call(Duration::from_secs(10)) {
+        panic!("the raw caller's INVITE: {e}\n{}", switch.log_tail());
+    }
+}
+
+fn answering_phone(phone: &DeskPhone, switch: &Switch) -> JoinHandle<SippRun> {
+    phone.take_call(
+        switch.sip,
+        "agent_answers.xml",
+        &[
+            ("answer_after_ms", "100".to_string()),
+            ("who_hangs_up", "caller".into()),
+            ("talk_ms", "0".into()),
+        ],
+        Duration::from_secs(60),
+    )
+}
+
+fn register(phone: &DeskPhone, switch: &Switch) {
+    let run = phone.register(switch.sip);
+    assert_sipp_ok("the desk phone's REGISTER", &run, switch);
+}
+
+/// Calls the menu number, presses 1 (sales) and waits until the agent's phone is bridged.
+fn caller_bridged_to_the_agent(switch: &Switch, tag: &str) -> RawCaller {
+    let mut caller = RawCaller::new(switch, MENU_NUMBER, tag);
+    placed_call(&mut caller, switch);
+    caller.talk(Duration::from_millis(300));
+    caller.press('1');
+    let mut bridged = false;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !bridged && Instant::now() < deadline {
+        caller.talk(Duration::from_millis(200));
+        bridged = switch
+            .call(&caller.call_id)
+            .is_some_and(|c| find_event(&c, "bridged", |_| true).is_some());
+    }
+    assert!(
+        bridged,
+        "the caller was not bridged to the agent within 15 s\n{}",
+        switch.log_tail()
+    );
+    // Let the whisper and the bridge settle: the caller keeps talking meanwhile.
+    caller.talk(Duration::from_millis(500));
+    caller
+}
+
+/// A payload the test can recognise after the relay: "TAPS", the packet's index, then PCMA
+/// silence. Both legs are PCMA, so the relay forwards these bytes unchanged.
+fn marked_payload(index: u8) -> [u8; 160] {
+    let mut payload = [0xD5u8; 160];
+    payload[..4].copy_from_slice(b"TAPS");
+    payload[4] = index;
+    payload
+}
+
+fn marked_index(packet: &ReceivedRtp) -> Option<u8> {
+    (packet.payload.len() == 160 && packet.payload.starts_with(b"TAPS")).then(|| packet.payload[4])
+}
+
+#[test]
+fn a_relayed_stream_keeps_reordering_duplicates_and_gaps_with_sequence_and_timestamp_in_step() {
+    let ports = PortBlock::reserve();
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001");
+    let config = ConfigCopy::for_agents(std::slice::from_ref(&entry));
+    straight_to_the_menu(&config);
+    let switch = Switch::start_with(ports, config);
+    let phone = DeskPhone::new(entry, ports, 0);
+    let phone_run = answering_phone(&phone, &switch);
+    register(&phone, &switch);
+    let phone_sink = RtpSink::listen(phone.rtp_sink);
+
+    let mut caller = caller_bridged_to_the_agent(&switch, "reorder");
+    // Indices 0..=19 of a stream that crosses the 16-bit sequence wrap and the 32-bit
+    // timestamp wrap: 6 and 7 swapped, 12 sent twice, 15 never sent.
+    let sent_order: Vec<u8> = (0..=5)
+        .chain([7, 6])
+        .chain(8..=12)
+        .chain([12])
+        .chain(13..=14)
+        .chain(16..=19)
+        .collect();
+    let (ssrc, seq0, ts0) = (0x7A95_0001u32, 65_530u16, u32::MAX - 1_000);
+    for &index in &sent_order {
+        let payload = marked_payload(index);
+        caller.send_from(
+            &caller.rtp,
+            &RtpOut {
+                payload_type: 8,
+                marker: index == 0,
+                seq: seq0.wrapping_add(u16::from(index)),
+                timestamp: ts0.wrapping_add(160 * u32::from(index)),
+                ssrc,
+                payload: &payload,
+            },
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    caller.talk(Duration::from_millis(500));
+    caller.hang_up();
+    let _ = caller.wait_for_bye(Duration::from_millis(200));
+    let phone_run = phone_run.join().expect("phone thread");
+    let heard = phone_sink.finish();
+    assert_sipp_ok("the desk phone", &phone_run, &switch);
+
+    let marked: Vec<(u8, &ReceivedRtp)> = heard
+        .received
+        .iter()
+        .filter_map(|p| marked_index(p).map(|i| (i, p)))
+        .collect();
+    let arrived: Vec<u8> = marked.iter().map(|(i, _)| *i).collect();
+    assert_eq!(
+        arrived, sent_order,
+        "the relay forwards on arrival: the phone gets the caller's packets in the order sent"
+    );
+    let (_, first) = marked[0];
+    for &(index, packet) in &marked {
+        let seq_delta = packet.seq.wrapping_sub(first.seq);
+        let ts_delta = packet.timestamp.wrapping_sub(first.timestamp);
+        assert_eq!(
+            (seq_delta, ts_delta),
+            (u16::from(index), 160 * u32::from(index)),
+            "packet {index} reached the phone as seq {} ts {} (first: seq {} ts {}): sequence \
+             and timestamp must keep the caller's spacing, so the reordered pair stays \
+             reordered, the duplicate keeps its number and the lost packet leaves a gap",
+            packet.seq,
+            packet.timestamp,
+            first.seq,
+            first.timestamp
+        );
+        assert_eq!(packet.ssrc, first.ssrc, "one outgoing stream, one SSRC");
+    }
+}
+
+#[test]
+fn telephone_events_from_a_third_address_do_not_reach_the_menu_but_the_callers_own_do() {
+    let ports = PortBlock::reserve();
+    let config = ConfigCopy::of_shipped();
+    straight_to_the_menu(&config);
+    let switch = Switch::start_with(ports, config);
+    let mut caller = RawCaller::new(&switch, MENU_NUMBER, "third-address");
+    placed_call(&mut caller, &switch);
+    caller.talk(Duration::from_millis(600));
+
+    // Someone else on the host guesses the port and presses 2 (support) with its own stream,
+    // twice, with the caller's audio flowing in between.
+    let attacker = UdpSocket::bind("127.0.0.1:0").expect("bind the attacker's socket");
+    let next = caller.send_digit_from(&attacker, '2', 0xBAD0_0001, 100, 9_000);
+    caller.talk(Duration::from_millis(300));
+    // And once more pretending to be the caller's own stream.
+    caller.send_digit_from(&attacker, '2', caller.ssrc, next, 20_000);
+    caller.talk(Duration::from_millis(1_000));
+    let during_attack = switch
+        .call(&caller.call_id)
+        .expect("the live call's record");
+    assert_eq!(
+        event_names(&during_attack)
+            .iter()
+            .filter(|n| *n == "dtmf")
+            .count(),
+        0,
+        "RTP from a third address reached the menu: {during_attack:#}"
+    );
+    assert!(
+        !event_names(&during_attack)
+            .iter()
+            .any(|n| n == "queue_entered"),
+        "the attacker's 2 moved the IVR: {during_attack:#}"
+    );
+
+    // The caller's own 1 does.
+    caller.press('1');
+    caller.talk(Duration::from_millis(1_500));
+    caller.hang_up();
+    let _ = caller.wait_for_bye(Duration::from_millis(200));
+    let call = switch.ended_call(&caller.call_id, Duration::from_secs(10));
+    let names = event_names(&call);
+    assert_eq!(
+        names.iter().filter(|n| *n == "dtmf").count(),
+        1,
+        "exactly the caller's one digit: {call:#}"
+    );
+    assert_eq!(event(&call, "dtmf")["digit"], "1", "{call:#}");
+    assert_eq!(event(&call, "queue_entered")["queue"], "sales", "{call:#}");
+}
+
+#[test]
+fn a_caller_behind_nat_hears_the_greeting_at_the_port_it_sends_from() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start(ports);
+    // The SDP names the port the phone thinks it has; the NAT maps its packets to another.
+    let sdp_named = UdpSocket::bind("127.0.0.1:0").expect("bind the SDP's port");
+    let named_port = sdp_named.local_addr().expect("addr").port();
+    let mut caller = RawCaller::new(&switch, "4008", "nat").sdp_port(named_port);
+    placed_call(&mut caller, &switch);
+    let heard = caller.talk(Duration::from_secs(3));
+    caller.hang_up();
+    let _ = caller.wait_for_bye(Duration::from_millis(200));
+    sdp_named
+        .set_read_timeout(Some(Duration::from_millis(5)))
+        .expect("read timeout");
+    let mut to_sdp_port = 0;
+    loop {
+        let batch = receive_rtp(&sdp_named).len();
+        if batch == 0 {
+            break;
+        }
+        to_sdp_port += batch;
+    }
+    let audio: Vec<&ReceivedRtp> = heard.iter().filter(|p| p.payload_type == 8).collect();
+    let not_silence = audio
+        .iter()
+        .filter(|p| p.payload.iter().any(|&b| b != p.payload[0]))
+        .count();
+    // 3 s of greeting is 150 packets; allow the first ones to go to the SDP's port before
+    // the caller's first packet arrives and for scheduling at the end.
+    assert!(
+        audio.len() >= 130 && not_silence >= 100,
+        "the caller's socket got {} PCMA packets ({} not silence) in 3 s (and the SDP's port \
+         {} packets): the switch must send to where the caller's RTP comes from (symmetric \
+         RTP), not only to the SDP's port\n{}",
+        audio.len(),
+        not_silence,
+        to_sdp_port,
+        switch.log_tail()
+    );
+}
+
+/// The shipped config with the media timeout at 2 s.
+fn two_second_media_timeout(config: &ConfigCopy) {
+    config.set_media(&[("timeout", "\"2s\"")]);
+}
+
+#[test]
+fn a_caller_silent_without_bye_is_hung_up_after_the_media_timeout() {
+    let ports = PortBlock::reserve();
+    let config = ConfigCopy::of_shipped();
+    two_second_media_timeout(&config);
+    let switch = Switch::start_with(ports, config);
+    let mut caller = RawCaller::new(&switch, "4008", "silent");
+    placed_call(&mut caller, &switch);
+    caller.talk(Duration::from_secs(1));
+    // The caller's network dies: no RTP, no RTCP, no BYE.
+    let silent_from = Instant::now();
+    let bye = caller.wait_for_bye(Duration::from_secs(8));
+    let bye_at = bye.unwrap_or_else(|| {
+        panic!(
+            "no BYE within 8 s of the caller going silent (media timeout 2 s)\n{}",
+            switch.log_tail()
+        )
+    });
+    let after = bye_at - silent_from;
+    assert!(
+        after >= Duration::from_millis(1_900) && after <= Duration::from_millis(3_500),
+        "BYE {after:?} after the last RTP; the media timeout is 2 s"
+    );
+    let call = switch.ended_call(&caller.call_id, Duration::from_secs(10));
+    assert_eq!(call["outcome"], "media_timeout", "{call:#}");
+}
+
+#[test]
+fn a_bridged_caller_silent_without_bye_frees_the_agent_for_the_next_call() {
+    let ports = PortBlock::reserve();
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001");
+    let config = ConfigCopy::for_agents(std::slice::from_ref(&entry));
+    straight_to_the_menu(&config);
+    two_second_media_timeout(&config);
+    let switch = Switch::start_with(ports, config);
+    let phone = DeskPhone::new(entry, ports, 0);
+    let phone_run = answering_phone(&phone, &switch);
+    register(&phone, &switch);
+
+    let caller = caller_bridged_to_the_agent(&switch, "silent-bridged");
+    let silent_from = Instant::now();
+    // The agent's phone keeps sending its tone; only the caller is silent.
+    let bye_at = caller
+        .wait_for_bye(Duration::from_secs(8))
+        .unwrap_or_else(|| {
+            panic!(
+                "the silent caller got no BYE within 8 s (media timeout 2 s)\n{}",
+                switch.log_tail()
+            )
+        });
+    let after = bye_at - silent_from;
+    assert!(
+        after >= Duration::from_millis(1_900) && after <= Duration::from_millis(3_500),
+        "BYE {after:?} after the caller's last RTP; the media timeout is 2 s"
+    );
+    // The phone's scenario ends successfully only when the switch's BYE reaches it.
+    let phone_run = phone_run.join().expect("phone thread");
+    assert_sipp_ok("the desk phone (BYE from the switch)", &phone_run, &switch);
+    let call = switch.ended_call(&caller.call_id, Duration::from_secs(10));
+    assert_eq!(call["outcome"], "media_timeout", "{call:#}");
+    assert_eq!(call["agent"], "a1001", "{call:#}");
+
+    // After its 1 s wrap-up the agent takes the next call.
+    let next_phone = answering_phone(&phone, &switch);
+    let next = caller_bridged_to_the_agent(&switch, "next-caller");
+    let mut next = next;
+    next.hang_up();
+    let _ = next.wait_for_bye(Duration::from_millis(200));
+    let next_phone = next_phone.join().expect("phone thread");
+    assert_sipp_ok("the desk phone's second call", &next_phone, &switch);
+    let second = switch.ended_call(&next.call_id, Duration::from_secs(10));
+    assert_eq!(second["agent"], "a1001", "{second:#}");
+}
