@@ -66,6 +66,8 @@ pub struct RawCaller {
     pub call_id: String,
     /// The port the SDP offer names (the RTP socket's own unless `sdp_port` changed it).
     pub sdp_port: u16,
+    /// The address the SDP offer names (127.0.0.1 unless `behind_nat` changed it).
+    pub sdp_address: String,
     /// Where the switch's answer says to send RTP.
     pub switch_rtp: Option<SocketAddr>,
     /// The telephone-event payload type the answer uses.
@@ -116,6 +118,7 @@ impl RawCaller {
             rtp,
             switch_sip: switch.sip,
             sdp_port,
+            sdp_address: "127.0.0.1".into(),
             switch_rtp: None,
             event_pt: TELEPHONE_EVENT_PT,
             number: number.to_string(),
@@ -129,8 +132,17 @@ impl RawCaller {
         }
     }
 
-    /// Names `port` in the SDP offer instead of the RTP socket's own (a phone behind NAT).
+    /// Names `port` in the SDP offer instead of the RTP socket's own (a sender that does not
+    /// receive where it sends from).
     pub fn sdp_port(mut self, port: u16) -> RawCaller {
+        self.sdp_port = port;
+        self
+    }
+
+    /// Names the private `address:port` a phone behind NAT believes it has in the SDP offer;
+    /// its packets still come from the loopback socket (the NAT's mapping).
+    pub fn behind_nat(mut self, address: &str, port: u16) -> RawCaller {
+        self.sdp_address = address.to_string();
         self.sdp_port = port;
         self
     }
@@ -171,10 +183,11 @@ impl RawCaller {
     /// Retransmits the INVITE every 500 ms until a response arrives; bounded by `limit`.
     pub fn call(&mut self, limit: Duration) -> Result<(), String> {
         let sdp = format!(
-            "v=0\r\no=raw 1 1 IN IP4 127.0.0.1\r\ns=raw caller\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            "v=0\r\no=raw 1 1 IN IP4 {address}\r\ns=raw caller\r\nc=IN IP4 {address}\r\nt=0 0\r\n\
              m=audio {port} RTP/AVP 8 {te}\r\na=rtpmap:8 PCMA/8000\r\n\
              a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
             port = self.sdp_port,
+            address = self.sdp_address,
             te = TELEPHONE_EVENT_PT,
         );
         let branch = self.next_branch();
