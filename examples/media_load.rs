@@ -9,8 +9,10 @@
 //! cargo run --release --example media_load -- [--pairs 100] [--seconds 10] [--workers N]
 //! ```
 //!
-//! The engine is a plain relay (`RelayEngine` below: every RTP datagram of a bridged leg goes
-//! out of the other leg to its phone). To measure the real engine, change `engine()`.
+//! `--engine real` (the default) runs the switch's own `MediaEngine` (stream rewriting,
+//! latching, RTCP, the tick for every leg); `--engine relay` a plain relay (`RelayEngine`
+//! below: every RTP datagram of a bridged leg goes out of the other leg to its phone), the
+//! floor the workers themselves cost.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -20,18 +22,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hotline::media::command::{LegOptions, MediaCommand};
-use hotline::media::engine::{ConversationEngine, Transmit};
+use hotline::media::engine::{ConversationEngine, MediaEngine, Transmit};
+use hotline::media::prompt::PromptLibrary;
 use hotline::media::session::MediaEvent;
 use hotline::media::{Codec, LegRole, MediaRecordKey};
 use hotline::net::media_workers::{
     default_media_workers, MediaWorkers, WorkerReport, WorkerSettings, WorkerStats,
 };
 use hotline::sip::CallId;
-
-/// The engine the workers run: swap this line for the real engine.
-fn engine(_worker: usize) -> RelayEngine {
-    RelayEngine::default()
-}
 
 /// Relays every RTP datagram of a bridged leg out of the other leg, nothing else.
 #[derive(Default)]
@@ -110,6 +108,7 @@ struct Args {
     pairs: usize,
     seconds: u64,
     workers: usize,
+    real_engine: bool,
 }
 
 fn parse_args() -> Args {
@@ -117,6 +116,7 @@ fn parse_args() -> Args {
         pairs: 100,
         seconds: 10,
         workers: default_media_workers(),
+        real_engine: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -125,6 +125,13 @@ fn parse_args() -> Args {
             "--pairs" => args.pairs = value.parse().expect("--pairs N"),
             "--seconds" => args.seconds = value.parse().expect("--seconds T"),
             "--workers" => args.workers = value.parse().expect("--workers N"),
+            "--engine" => {
+                args.real_engine = match value.as_str() {
+                    "real" => true,
+                    "relay" => false,
+                    other => panic!("--engine real|relay, not {other}"),
+                }
+            }
             other => panic!("unknown flag {other}"),
         }
     }
@@ -205,6 +212,19 @@ fn totals(stats: &[Arc<WorkerStats>]) -> [u64; 5] {
 
 fn main() {
     let args = parse_args();
+    if args.real_engine {
+        let prompts = Arc::new(PromptLibrary::new());
+        measure(args, move |_| MediaEngine::new(Arc::clone(&prompts)));
+    } else {
+        measure(args, |_| RelayEngine::default());
+    }
+}
+
+fn measure<E, F>(args: Args, engine: F)
+where
+    E: ConversationEngine + Send + 'static,
+    F: FnMut(usize) -> E + Send + 'static,
+{
     let failures = Arc::new(AtomicU64::new(0));
     let failed = Arc::clone(&failures);
     let mut workers = MediaWorkers::start(
