@@ -445,12 +445,17 @@ impl Leg {
         let Some(n) = &self.negotiated else {
             return;
         };
+        // The bridged leg is talking, whatever this one plays over it now: no gap to fill.
+        if self.bridged_with == Some(from)
+            && (matches!(arrival.kind, ArrivalKind::Audio(_)) || n.telephone_event.is_some())
+        {
+            self.fed_at = Some(now);
+        }
         if self.source.mixes() == Some(from) {
             if let ArrivalKind::Audio(codec) = arrival.kind {
                 let len = codec.decode_into(arrival.payload, &mut self.mix);
                 self.mix[len..].fill(0);
                 self.mix_fresh = true;
-                self.fed_at = Some(now);
             }
             return;
         }
@@ -467,7 +472,6 @@ impl Leg {
                 }
             },
         };
-        self.fed_at = Some(now);
         if !n.sending {
             self.stream.interrupt();
             return;
