@@ -12,10 +12,13 @@
 //! thread, never from the media path. Nothing on the per-packet path allocates or takes a
 //! lock shared across calls; prompts are shared read-only through `Arc<PromptLibrary>`.
 
+pub mod comfort_noise;
 pub mod command;
 pub mod dtmf;
 pub mod engine;
 pub mod g711;
+pub mod inband_dtmf;
+pub mod jitter;
 pub mod leg;
 pub mod outbox;
 pub mod prompt;

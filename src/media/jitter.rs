@@ -1,0 +1,410 @@
+//! The tap's jitter buffer: turns one far end's audio packets, as they arrive (late,
+//! reordered, duplicated, lost, 10/20/30 ms each), into an ordered stream of 20 ms PCM frames
+//! for the decoding consumers (recording, voice activity, in-band DTMF). The relay does not
+//! go through it.
+//!
+//! Owns: extended (wrapping) sequence numbers and timestamps, placing decoded samples by RTP
+//! timestamp in a fixed ring, the playout point, loss concealment (the last frame repeated
+//! at falling gain for up to 60 ms, then silence), resets on a new SSRC or a clock jump, the
+//! 60 ms bound on what it holds, and the counters a call record reports.
+//!
+//! Playout: the first packet anchors the playout point at its first sample; frames are handed
+//! out from the first `pop` at which `depth` of audio is buffered (so the buffer delays audio
+//! by about `depth`), then one 20 ms frame per `pop` whether the audio arrived or not. A
+//! packet whose samples start before the playout point is late. A missing frame is concealed
+//! (at most three, 60 ms); if after that nothing is buffered and nothing has arrived for
+//! 60 ms the stream is taken as stopped (phones with voice activity detection stop sending):
+//! the buffer goes quiet, those frames are not counted as loss, and the next packet anchors
+//! afresh (a moved clock after such a pause is not counted as a reset).
+//!
+//! Pure: `now` is passed in, nothing allocates after `new`, no I/O.
+
+use std::time::{Duration, Instant};
+
+use super::{Codec, FRAME_SAMPLES};
+
+/// The most audio the buffer ever holds ahead of its playout point: 60 ms at 8 kHz.
+pub const MAX_DEPTH_SAMPLES: usize = 480;
+/// The shallowest target depth: one frame.
+pub const MIN_DEPTH: Duration = Duration::from_millis(20);
+/// The deepest target depth.
+pub const MAX_DEPTH: Duration = Duration::from_millis(60);
+/// Concealed frames before a loss is played as silence (60 ms).
+const MAX_CONCEALED_FRAMES: u8 = 3;
+/// With nothing buffered and nothing arriving for this long, the stream has stopped.
+const STOPPED_AFTER: Duration = Duration::from_millis(60);
+/// A sequence number this far behind the highest seen is not a reordered packet but a
+/// restarted stream (RFC 3550 appendix A.1 uses 100 for misorder).
+const MAX_MISORDER: i64 = 100;
+/// A sequence number this far ahead is not loss but a restarted stream (RFC 3550: 3000).
+const MAX_DROPOUT: i64 = 3000;
+/// A timestamp this far (1 s of samples) from where the sequence number says it should be is
+/// a clock jump.
+const MAX_TIMESTAMP_SLIP: i64 = 8000;
+/// Ring of decoded samples indexed by extended timestamp; larger than the 60 ms window.
+const RING: usize = 512;
+/// Sequence numbers remembered (behind the highest) to recognise duplicates.
+const SEEN_WINDOW: i64 = 128;
+
+/// What a popped frame holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// The far end's audio (a frame partly lost to a 10 ms gap still counts as received; the
+    /// missing samples are filled from the previous frame at half gain).
+    Received,
+    /// A lost frame: the last one repeated at falling gain.
+    Concealed,
+    /// Nothing to play: the stream has not started, is buffering, stopped, or has been lost
+    /// for more than 60 ms.
+    Silence,
+}
+
+/// The next 20 ms of the far end's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TapFrame<'a> {
+    pub kind: FrameKind,
+    pub pcm: &'a [i16; FRAME_SAMPLES],
+}
+
+/// Counters since `new`, for the call record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JitterStats {
+    /// Packets taken into the buffer.
+    pub received: u64,
+    /// Packets dropped because their audio starts before the playout point.
+    pub late: u64,
+    /// Packets dropped because their sequence number was already received.
+    pub duplicate: u64,
+    /// 20 ms frames played with none of their audio (concealed, or silence after 60 ms of
+    /// loss), counted once audio follows them: the frames concealed at the end of a stream
+    /// that stopped are not loss.
+    pub lost: u64,
+    /// Packets taken in although a higher sequence number had already arrived.
+    pub reordered: u64,
+    /// Pushes that would have held more than 60 ms, so the oldest audio was dropped.
+    pub overflowed: u64,
+    /// Restarts on a new SSRC or a clock jump.
+    pub resets: u64,
+}
+
+/// Where the current stream stands. Positions are extended timestamps (i64, never wrap).
+#[derive(Debug, Clone, Copy)]
+struct Stream {
+    ssrc: u32,
+    /// Highest sequence number seen, raw and extended.
+    highest_sequence: u16,
+    highest_sequence_ext: i64,
+    /// Bit i set: sequence `highest_sequence_ext - i` was received.
+    seen: u128,
+    /// Timestamp of the highest sequence number, raw and extended.
+    reference_timestamp: u32,
+    reference_timestamp_ext: i64,
+    /// Samples per packet of the latest packet.
+    packet_samples: usize,
+    /// Next sample to play, and one past the last sample buffered.
+    play: i64,
+    end: i64,
+    playing: bool,
+    stopped: bool,
+    concealed_run: u8,
+    /// Frames played without audio since the last received one: counted as lost when audio
+    /// follows them, forgotten when the stream turns out to have stopped.
+    unconfirmed_lost: u64,
+    last_arrival: Instant,
+}
+
+/// A bounded jitter buffer for one far end's G.711 audio.
+#[derive(Debug, Clone)]
+pub struct JitterBuffer {
+    codec: Codec,
+    depth_samples: usize,
+    samples: [i16; RING],
+    filled: [bool; RING],
+    frame: [i16; FRAME_SAMPLES],
+    last_frame: [i16; FRAME_SAMPLES],
+    silence: [i16; FRAME_SAMPLES],
+    stream: Option<Stream>,
+    stats: JitterStats,
+}
+
+fn slot(position: i64) -> usize {
+    position.rem_euclid(RING as i64) as usize
+}
+
+impl JitterBuffer {
+    /// A buffer for `codec` audio that delays it by `depth`, clamped to 20..=60 ms.
+    pub fn new(codec: Codec, depth: Duration) -> JitterBuffer {
+        let depth = depth.clamp(MIN_DEPTH, MAX_DEPTH);
+        JitterBuffer {
+            codec,
+            depth_samples: (depth.as_micros() as usize * 8 / 1000).min(MAX_DEPTH_SAMPLES),
+            samples: [0; RING],
+            filled: [false; RING],
+            frame: [0; FRAME_SAMPLES],
+            last_frame: [0; FRAME_SAMPLES],
+            silence: [0; FRAME_SAMPLES],
+            stream: None,
+            stats: JitterStats::default(),
+        }
+    }
+
+    /// The law of packets pushed from now on (after a re-INVITE); audio already buffered was
+    /// decoded on arrival and is unaffected.
+    pub fn set_codec(&mut self, codec: Codec) {
+        self.codec = codec;
+    }
+
+    pub fn stats(&self) -> JitterStats {
+        self.stats
+    }
+
+    /// Takes one audio packet as it arrives.
+    pub fn push(&mut self, now: Instant, sequence: u16, timestamp: u32, ssrc: u32, payload: &[u8]) {
+        if payload.is_empty() {
+            return;
+        }
+        let len = payload.len().min(MAX_DEPTH_SAMPLES);
+        let payload = &payload[payload.len() - len..];
+        let Some(mut stream) = self.stream else {
+            self.anchor(now, sequence, timestamp, ssrc, len);
+            self.store(timestamp_position_first(), payload);
+            self.stats.received += 1;
+            return;
+        };
+        if stream.ssrc != ssrc {
+            self.reset(now, sequence, timestamp, ssrc, len, payload);
+            return;
+        }
+        let sequence_delta = i64::from(sequence.wrapping_sub(stream.highest_sequence) as i16);
+        let sequence_ext = stream.highest_sequence_ext + sequence_delta;
+        let position = stream.reference_timestamp_ext
+            + i64::from(timestamp.wrapping_sub(stream.reference_timestamp) as i32);
+        let expected =
+            stream.reference_timestamp_ext + sequence_delta * stream.packet_samples as i64;
+        if !(-MAX_MISORDER..=MAX_DROPOUT).contains(&sequence_delta)
+            || (position - expected).abs() > MAX_TIMESTAMP_SLIP
+        {
+            if stream.stopped {
+                // A pause (voice activity detection) may well move the clock: start afresh.
+                self.anchor(now, sequence, timestamp, ssrc, len);
+                self.store(timestamp_position_first(), payload);
+                self.stats.received += 1;
+            } else {
+                self.reset(now, sequence, timestamp, ssrc, len, payload);
+            }
+            return;
+        }
+        let behind = stream.highest_sequence_ext - sequence_ext;
+        if (0..SEEN_WINDOW).contains(&behind) && stream.seen & (1u128 << behind) != 0 {
+            self.stats.duplicate += 1;
+            return;
+        }
+        stream.last_arrival = now;
+        if stream.stopped {
+            // The far end resumes after a pause: play from this packet after a fresh delay.
+            stream.stopped = false;
+            stream.playing = false;
+            stream.play = position;
+            stream.end = position;
+            stream.concealed_run = 0;
+            stream.unconfirmed_lost = 0;
+            self.filled.fill(false);
+        }
+        if position < stream.play {
+            let fits = stream.end - position <= MAX_DEPTH_SAMPLES as i64;
+            if stream.playing || !fits {
+                self.stream = Some(stream);
+                self.stats.late += 1;
+                return;
+            }
+            // Still buffering: an earlier packet overtaken by a later one moves the start back.
+            stream.play = position;
+        }
+        if sequence_ext > stream.highest_sequence_ext {
+            let advance = sequence_ext - stream.highest_sequence_ext;
+            stream.seen = if advance >= 128 {
+                1
+            } else {
+                (stream.seen << advance) | 1
+            };
+            stream.highest_sequence = sequence;
+            stream.highest_sequence_ext = sequence_ext;
+            stream.reference_timestamp = timestamp;
+            stream.reference_timestamp_ext = position;
+            stream.packet_samples = len;
+        } else {
+            if behind < SEEN_WINDOW {
+                stream.seen |= 1u128 << behind;
+            }
+            self.stats.reordered += 1;
+        }
+        let end = position + len as i64;
+        if end - stream.play > MAX_DEPTH_SAMPLES as i64 {
+            let new_play = end - MAX_DEPTH_SAMPLES as i64;
+            for p in stream.play..new_play.min(stream.end) {
+                self.filled[slot(p)] = false;
+            }
+            stream.play = new_play;
+            self.stats.overflowed += 1;
+        }
+        stream.end = stream.end.max(end);
+        self.stream = Some(stream);
+        self.store(position, payload);
+        self.stats.received += 1;
+    }
+
+    /// The next 20 ms of audio, called on every tick.
+    pub fn pop(&mut self, now: Instant) -> TapFrame<'_> {
+        let Some(mut stream) = self.stream else {
+            return self.silent();
+        };
+        if stream.stopped {
+            return self.silent();
+        }
+        if !stream.playing {
+            let target = self.start_threshold(stream.packet_samples) as i64;
+            if stream.end - stream.play < target {
+                return self.silent();
+            }
+            // Start exactly `target` behind the newest audio: a head start beyond it (two
+            // 30 ms packets before the first tick) would only overflow later.
+            let head = stream.end - target;
+            for p in stream.play..head {
+                self.filled[slot(p)] = false;
+            }
+            stream.play = stream.play.max(head);
+            stream.playing = true;
+        }
+        let start = stream.play;
+        let mut present = 0;
+        for (i, out) in self.frame.iter_mut().enumerate() {
+            let s = slot(start + i as i64);
+            if self.filled[s] {
+                *out = self.samples[s];
+                present += 1;
+            }
+        }
+        let kind = if present == FRAME_SAMPLES {
+            FrameKind::Received
+        } else if present > 0 {
+            for (i, out) in self.frame.iter_mut().enumerate() {
+                if !self.filled[slot(start + i as i64)] {
+                    *out = self.last_frame[i] / 2;
+                }
+            }
+            FrameKind::Received
+        } else if stream.concealed_run < MAX_CONCEALED_FRAMES {
+            stream.concealed_run += 1;
+            let shift = stream.concealed_run;
+            for (out, &last) in self.frame.iter_mut().zip(&self.last_frame) {
+                *out = last >> shift;
+            }
+            FrameKind::Concealed
+        } else if stream.end <= start
+            && now.saturating_duration_since(stream.last_arrival) >= STOPPED_AFTER
+        {
+            // Nothing buffered and nothing arriving: the far end stopped (or paused for
+            // voice activity detection). What was concealed was not loss after all.
+            stream.stopped = true;
+            stream.playing = false;
+            stream.unconfirmed_lost = 0;
+            self.stream = Some(stream);
+            return self.silent();
+        } else {
+            self.frame.fill(0);
+            FrameKind::Silence
+        };
+        if kind == FrameKind::Received {
+            stream.concealed_run = 0;
+            self.last_frame = self.frame;
+            // Audio after a gap: the gap was loss.
+            self.stats.lost += stream.unconfirmed_lost;
+            stream.unconfirmed_lost = 0;
+        } else {
+            stream.unconfirmed_lost += 1;
+        }
+        for i in 0..FRAME_SAMPLES as i64 {
+            self.filled[slot(start + i)] = false;
+        }
+        stream.play = start + FRAME_SAMPLES as i64;
+        stream.end = stream.end.max(stream.play);
+        self.stream = Some(stream);
+        TapFrame {
+            kind,
+            pcm: &self.frame,
+        }
+    }
+
+    fn silent(&self) -> TapFrame<'_> {
+        TapFrame {
+            kind: FrameKind::Silence,
+            pcm: &self.silence,
+        }
+    }
+
+    /// Audio buffered before playout starts: the target depth, but enough that packets
+    /// longer than a frame (30 ms) never leave a tick short, and low enough that packets
+    /// shorter or longer than a frame (10 or 30 ms), whose arrivals beat against the 20 ms
+    /// tick, never push the buffer past 60 ms in steady flow.
+    fn start_threshold(&self, packet_samples: usize) -> usize {
+        let least = if packet_samples > FRAME_SAMPLES {
+            packet_samples + FRAME_SAMPLES / 2
+        } else {
+            FRAME_SAMPLES
+        };
+        let most = MAX_DEPTH_SAMPLES - FRAME_SAMPLES.abs_diff(packet_samples).min(FRAME_SAMPLES);
+        self.depth_samples.max(least).min(most.max(least))
+    }
+
+    fn anchor(&mut self, now: Instant, sequence: u16, timestamp: u32, ssrc: u32, len: usize) {
+        self.filled.fill(false);
+        self.stream = Some(Stream {
+            ssrc,
+            highest_sequence: sequence,
+            highest_sequence_ext: 1 << 20,
+            seen: 1,
+            reference_timestamp: timestamp,
+            reference_timestamp_ext: timestamp_position_first(),
+            packet_samples: len,
+            play: timestamp_position_first(),
+            end: timestamp_position_first() + len as i64,
+            playing: false,
+            stopped: false,
+            concealed_run: 0,
+            unconfirmed_lost: 0,
+            last_arrival: now,
+        });
+    }
+
+    fn reset(
+        &mut self,
+        now: Instant,
+        sequence: u16,
+        timestamp: u32,
+        ssrc: u32,
+        len: usize,
+        payload: &[u8],
+    ) {
+        self.stats.resets += 1;
+        self.anchor(now, sequence, timestamp, ssrc, len);
+        self.store(timestamp_position_first(), payload);
+        self.stats.received += 1;
+    }
+
+    fn store(&mut self, position: i64, payload: &[u8]) {
+        for (i, &byte) in payload.iter().enumerate() {
+            let s = slot(position + i as i64);
+            self.samples[s] = self.codec.decode(byte);
+            self.filled[s] = true;
+        }
+    }
+}
+
+/// The extended position given to the first sample of a stream (any value works; this one
+/// leaves room both ways).
+fn timestamp_position_first() -> i64 {
+    1 << 40
+}
+
+#[cfg(test)]
+mod tests;
