@@ -1,17 +1,25 @@
-//! Media hot path: one RTP packet in (parse + decode 160 samples), one prompt frame out
-//! (`on_tick` while a prompt plays), and one packet relayed from a caller's leg to an agent's
-//! leg (parse, relay frame handed over, header rewritten; same codec and PCMA→PCMU).
-//! Target: under 1 µs each, and no allocation at all, which a counting global allocator
-//! checks before the timings start.
+//! Media hot path through the whole engine (`MediaEngine`, what a media worker runs): one RTP
+//! packet relayed from a caller's leg to the agent's leg (admission, parse, DTMF/RTCP
+//! statistics, stream rewrite, queued for sending; same codec and PCMA→PCMU), one packet in on
+//! a lone leg, and one 20 ms tick for 100 legs playing prompts (per-tick cost of a worker).
+//! Target: under 1 µs per packet and per leg-tick, and no allocation at all once warm, which a
+//! counting global allocator checks before the timings start.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use hotline::media::{Codec, MediaSession, PromptId, PromptLibrary, RelayFrame, RtpSender};
+use hotline::media::command::{LegOptions, MediaCommand};
+use hotline::media::{
+    Codec, ConversationEngine, LegRole, MediaEngine, MediaRecordKey, PlayId, PromptId,
+    PromptLibrary, RtpSender,
+};
+use hotline::sip::CallId;
 
 struct CountingAllocator;
 
@@ -36,118 +44,174 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-/// A session playing a 10 s greeting, and a typical incoming PCMA packet.
-fn setup() -> (MediaSession, PromptId, Vec<u8>) {
+const CALLER: CallId = CallId(1);
+const AGENT: CallId = CallId(2);
+const TICK: Duration = Duration::from_millis(20);
+const TICK_LEGS: u64 = 100;
+
+fn phone(call: CallId) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 20_000 + call.0 as u16 * 2))
+}
+
+fn start(engine: &mut MediaEngine, now: Instant, call: CallId, codec: Codec) {
+    engine.command(
+        now,
+        MediaCommand::Start {
+            call,
+            local_port: 10_000 + call.0 as u16 * 2,
+            remote: phone(call),
+            codec,
+            payload_type: codec.payload_type(),
+            telephone_event: Some(101),
+            options: LegOptions {
+                conversation: CALLER,
+                record: MediaRecordKey {
+                    call_id: format!("bench-{}", call.0),
+                    role: LegRole::Caller,
+                },
+                media_timeout: Duration::from_secs(60),
+                inband_dtmf: false,
+                rtcp_mux: false,
+            },
+        },
+    );
+}
+
+fn library() -> (Arc<PromptLibrary>, PromptId) {
     let mut library = PromptLibrary::new();
     let speech: Vec<i16> = (0..80_000)
         .map(|i| ((i as f32 * 0.05).sin() * 12_000.0) as i16)
         .collect();
     let greeting = library.add_pcm("zh", "welcome", Path::new("welcome.wav"), &speech);
-    let mut session = MediaSession::new(Codec::Pcma, 8, Some(101), Arc::new(library));
-    session.play(greeting, hotline::media::PlayId(1));
+    (Arc::new(library), greeting)
+}
 
+/// A PCMA caller leg bridged to an agent leg in `agent_codec`, and a caller packet.
+fn bridge(agent_codec: Codec) -> (MediaEngine, Instant, Vec<u8>) {
+    let (library, _) = library();
+    let mut engine = MediaEngine::new(library);
+    let now = Instant::now();
+    start(&mut engine, now, CALLER, Codec::Pcma);
+    start(&mut engine, now, AGENT, agent_codec);
+    engine.command(
+        now,
+        MediaCommand::Bridge {
+            a: CALLER,
+            b: AGENT,
+        },
+    );
     let payload: Vec<u8> = (0..160).map(|i| (i * 7) as u8).collect();
     let mut packet = vec![0; 172];
     RtpSender::with_start(8, 0x1234_5678, 1, 160)
         .write(&payload, 160, &mut packet)
         .expect("172 bytes hold one 20 ms packet");
-    (session, greeting, packet)
+    while engine.poll_event().is_some() {}
+    (engine, now, packet)
 }
 
-/// A bridged caller leg (PCMA) and agent leg in `agent_codec`.
-fn bridge(agent_codec: Codec) -> (MediaSession, MediaSession) {
-    let library = Arc::new(PromptLibrary::new());
-    let mut caller = MediaSession::new(Codec::Pcma, 8, Some(101), Arc::clone(&library));
-    let mut agent = MediaSession::new(agent_codec, agent_codec.payload_type(), Some(101), library);
-    caller.set_bridged(true);
-    agent.set_bridged(true);
-    (caller, agent)
-}
-
-/// What the two media tasks do for one packet from the caller: the caller's task parses it
-/// and hands a copy of the relay frame over (the channel send is this copy), the agent's
-/// task rewrites it into its own stream. The packet's timestamp moves on 20 ms each time, as
-/// a real stream's does.
-fn relay_one(caller: &mut MediaSession, agent: &mut MediaSession, packet: &mut [u8]) {
+/// One packet from the caller's phone through the engine, and the worker draining what it
+/// sends; the packet's sequence and timestamp move on as a real stream's do.
+fn relay_one(engine: &mut MediaEngine, now: &mut Instant, packet: &mut [u8]) -> usize {
+    let sequence = u16::from_be_bytes([packet[2], packet[3]]).wrapping_add(1);
     let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+    packet[2..4].copy_from_slice(&sequence.to_be_bytes());
     packet[4..8].copy_from_slice(&timestamp.wrapping_add(160).to_be_bytes());
-    caller.on_rtp(black_box(packet));
-    let handed_over: Option<RelayFrame> = caller.last_relay_frame().cloned();
-    if let Some(frame) = handed_over {
-        black_box(agent.relay(&frame));
+    *now += TICK;
+    engine.on_datagram(*now, CALLER, false, phone(CALLER), black_box(packet));
+    let mut sent = 0;
+    while let Some(transmit) = engine.poll_transmit() {
+        sent += black_box(transmit.bytes).len();
     }
+    while engine.poll_event().is_some() {}
+    sent
 }
 
-fn packet_in(session: &mut MediaSession, packet: &[u8]) {
-    session.on_rtp(black_box(packet));
-    black_box(session.last_decoded());
+/// `TICK_LEGS` lone legs, each playing a looped prompt.
+fn playing_legs() -> (MediaEngine, Instant) {
+    let (library, greeting) = library();
+    let mut engine = MediaEngine::new(library);
+    let now = Instant::now();
+    for i in 0..TICK_LEGS {
+        let call = CallId(100 + i);
+        start(&mut engine, now, call, Codec::Pcma);
+        engine.command(
+            now,
+            MediaCommand::PlayLoop {
+                call,
+                prompt: greeting,
+                play: PlayId(i),
+            },
+        );
+    }
+    (engine, now)
 }
 
-fn frame_out(session: &mut MediaSession, greeting: PromptId) {
-    black_box(session.on_tick());
-    // Keep a prompt playing so every iteration measures the prompt path, not silence.
-    if session.poll_event().is_some() {
-        session.play(greeting, hotline::media::PlayId(1));
+/// One worker tick over all its legs, and the worker draining the packets.
+fn tick_all(engine: &mut MediaEngine, now: &mut Instant) -> usize {
+    *now += TICK;
+    engine.on_tick(*now);
+    let mut sent = 0;
+    while let Some(transmit) = engine.poll_transmit() {
+        sent += black_box(transmit.bytes).len();
+        let _ = transmit;
     }
+    while engine.poll_event().is_some() {}
+    sent
 }
 
 fn assert_no_allocation() {
-    let (mut session, greeting, packet) = setup();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for _ in 0..10_000 {
-        packet_in(&mut session, &packet);
-    }
-    let packet_in_allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    // 10 000 ticks is 20 greetings played to the end and restarted.
-    for _ in 0..10_000 {
-        frame_out(&mut session, greeting);
-    }
-    let frame_out_allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    println!(
-        "allocations: {packet_in_allocations} in 10000 packets in, \
-         {frame_out_allocations} in 10000 frames out"
-    );
-    assert_eq!(packet_in_allocations, 0, "the packet-in path allocates");
-    assert_eq!(frame_out_allocations, 0, "the frame-out path allocates");
-
     for agent_codec in [Codec::Pcma, Codec::Pcmu] {
-        let (mut caller, mut agent) = bridge(agent_codec);
-        let mut packet = packet.clone();
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
-        for _ in 0..10_000 {
-            relay_one(&mut caller, &mut agent, &mut packet);
+        let (mut engine, mut now, mut packet) = bridge(agent_codec);
+        // Warm up: the transmit slots and event queue reach their working size.
+        for _ in 0..10 {
+            relay_one(&mut engine, &mut now, &mut packet);
         }
-        let relay_allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let mut sent = 0;
+        for _ in 0..10_000 {
+            sent += relay_one(&mut engine, &mut now, &mut packet);
+        }
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
         println!(
-            "allocations: {relay_allocations} in 10000 packets relayed PCMA to {}",
+            "allocations: {allocations} in 10000 packets relayed PCMA to {}",
             agent_codec.name()
         );
-        assert_eq!(relay_allocations, 0, "the relay path allocates");
-        assert_eq!(
-            agent.stats().packets_relayed,
-            10_000,
-            "every packet relayed"
-        );
+        assert_eq!(allocations, 0, "the relay path allocates");
+        assert_eq!(sent, 10_000 * 172, "every packet relayed");
     }
+    let (mut engine, mut now) = playing_legs();
+    for _ in 0..10 {
+        tick_all(&mut engine, &mut now);
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..1_000 {
+        tick_all(&mut engine, &mut now);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    println!("allocations: {allocations} in 1000 ticks of {TICK_LEGS} legs (with RTCP reports)");
+    assert_eq!(allocations, 0, "the tick path allocates");
 }
 
 fn benches(c: &mut Criterion) {
-    let (mut session, greeting, packet) = setup();
-    c.bench_function("rtp packet in (parse + decode 160 samples)", |b| {
-        b.iter(|| packet_in(&mut session, &packet))
-    });
-    c.bench_function("prompt frame out (on_tick while playing)", |b| {
-        b.iter(|| frame_out(&mut session, greeting))
-    });
-    let (mut caller, mut agent) = bridge(Codec::Pcma);
-    let mut relayed = packet.clone();
-    c.bench_function("relay caller to agent, same codec (PCMA to PCMA)", |b| {
-        b.iter(|| relay_one(&mut caller, &mut agent, &mut relayed))
-    });
-    let (mut caller, mut agent) = bridge(Codec::Pcmu);
-    c.bench_function("relay caller to agent, transcoded (PCMA to PCMU)", |b| {
-        b.iter(|| relay_one(&mut caller, &mut agent, &mut relayed))
+    let (mut engine, mut now, mut packet) = bridge(Codec::Pcma);
+    c.bench_function(
+        "engine: relay caller to agent, same codec (PCMA to PCMA)",
+        |b| b.iter(|| relay_one(&mut engine, &mut now, &mut packet)),
+    );
+    let (mut engine, mut now, mut packet) = bridge(Codec::Pcmu);
+    c.bench_function(
+        "engine: relay caller to agent, transcoded (PCMA to PCMU)",
+        |b| b.iter(|| relay_one(&mut engine, &mut now, &mut packet)),
+    );
+    let (mut engine, mut now, mut packet) = bridge(Codec::Pcma);
+    engine.command(now, MediaCommand::Unbridge { call: CALLER });
+    c.bench_function(
+        "engine: packet in on a lone leg (admit, parse, RTCP stats)",
+        |b| b.iter(|| relay_one(&mut engine, &mut now, &mut packet)),
+    );
+    let (mut engine, mut now) = playing_legs();
+    c.bench_function("engine: one tick of 100 legs playing prompts", |b| {
+        b.iter(|| tick_all(&mut engine, &mut now))
     });
 }
 

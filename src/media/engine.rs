@@ -295,10 +295,16 @@ impl ConversationEngine for MediaEngine {
             }
             return;
         }
-        let Some(arrival) = leg.on_rtp(now, from, bytes, &mut self.events) else {
+        let arrival = leg.on_rtp(now, from, bytes, &mut self.events);
+        let Some(peer) = leg.bridged_with() else {
             return;
         };
-        let Some(peer) = leg.bridged_with() else {
+        let Some(arrival) = arrival else {
+            // Comfort noise (or junk): the hearer fills this leg's gaps at its level.
+            let level = leg.comfort_noise_level();
+            if let Some(hearer) = self.legs.get_mut(&peer) {
+                hearer.set_fill_level(level);
+            }
             return;
         };
         if let Some(hearer) = self.legs.get_mut(&peer) {

@@ -1238,3 +1238,94 @@ fn the_record_gets_loss_counted_from_the_far_ends_sequence_numbers() {
     };
     assert_eq!((quality.packets_received, quality.packets_lost), (7, 1));
 }
+
+#[test]
+fn a_quiet_peer_that_sent_comfort_noise_is_filled_with_noise_at_its_level() {
+    let mut h = Harness::new();
+    h.start(CALLER, caller_phone(), Codec::Pcmu, None);
+    h.start(AGENT, agent_phone(), Codec::Pcmu, None);
+    h.command(MediaCommand::Bridge {
+        a: CALLER,
+        b: AGENT,
+    });
+    // The caller's phone goes quiet at 40 dB below full scale: one CN packet, then nothing.
+    h.receive(CALLER, caller_phone(), &rtp(13, 1, 1, 160, &[40]));
+    h.heard();
+    h.tick();
+    let heard = h.heard_by(AGENT);
+    assert_eq!(heard.len(), 1);
+    let pcm: Vec<f64> = heard[0]
+        .payload
+        .iter()
+        .map(|&b| f64::from(g711::ulaw_decode(b)))
+        .collect();
+    let rms = (pcm.iter().map(|s| s * s).sum::<f64>() / pcm.len() as f64).sqrt();
+    // -40 dBov of 32767 is an RMS of 328; µ-law rounding and 160 samples of noise stay near.
+    assert!((250.0..400.0).contains(&rms), "rms {rms}");
+    // Unbridged and bridged again, the old level is forgotten: plain silence.
+    h.command(MediaCommand::Unbridge { call: AGENT });
+    h.command(MediaCommand::Bridge {
+        a: CALLER,
+        b: AGENT,
+    });
+    h.tick();
+    assert_eq!(h.heard_by(AGENT)[0].payload, vec![0xFF; 160]);
+}
+
+/// 20 ms frames of the DTMF tone for `digit` 5 (770 Hz + 1336 Hz), µ-law, at -10 dBm0 each.
+fn tone_five(frames: usize) -> Vec<Vec<u8>> {
+    let amplitude = 22_805.0 * 10f64.powf(-10.0 / 20.0);
+    (0..frames)
+        .map(|f| {
+            (0..160)
+                .map(|i| {
+                    let t = (f * 160 + i) as f64 / 8000.0;
+                    let s = amplitude
+                        * ((std::f64::consts::TAU * 770.0 * t).sin()
+                            + (std::f64::consts::TAU * 1336.0 * t).sin());
+                    g711::ulaw_encode(s as i16)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn inband_digits(inband_dtmf: bool) -> Vec<MediaEvent> {
+    let mut h = Harness::new();
+    let options = LegOptions {
+        inband_dtmf,
+        ..options(CALLER, LegRole::Caller)
+    };
+    h.start_with(CALLER, caller_phone(), Codec::Pcmu, None, options);
+    let mut frames = tone_five(6);
+    frames.extend(std::iter::repeat_n(vec![0xFF; 160], 10));
+    for (i, payload) in frames.iter().enumerate() {
+        let seq = i as u16;
+        h.receive(
+            CALLER,
+            caller_phone(),
+            &rtp(0, 7, seq, 160 * u32::from(seq), payload),
+        );
+        h.tick();
+    }
+    h.events()
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| !matches!(e, MediaEvent::RtpArrived))
+        .collect()
+}
+
+#[test]
+fn a_trunk_set_for_inband_dtmf_reports_a_tone_digit_once() {
+    let digits = inband_digits(true);
+    assert_eq!(digits.len(), 1, "{digits:?}");
+    assert!(
+        matches!(digits[0], MediaEvent::InbandDtmf { digit: '5', .. }),
+        "{digits:?}"
+    );
+}
+
+#[test]
+fn a_trunk_not_set_for_inband_dtmf_reports_no_tones() {
+    assert_eq!(inband_digits(false), vec![]);
+}

@@ -12,10 +12,11 @@
 //! out from the first `pop` at which `depth` of audio is buffered (so the buffer delays audio
 //! by about `depth`), then one 20 ms frame per `pop` whether the audio arrived or not. A
 //! packet whose samples start before the playout point is late. A missing frame is concealed
-//! (at most three, 60 ms); if after that nothing is buffered and nothing has arrived for
-//! 60 ms the stream is taken as stopped (phones with voice activity detection stop sending):
-//! the buffer goes quiet, those frames are not counted as loss, and the next packet anchors
-//! afresh (a moved clock after such a pause is not counted as a reset).
+//! (at most three, 60 ms); if after that nothing is buffered the stream is taken as stopped
+//! (phones with voice activity detection stop sending; or the network's delay grew past the
+//! depth, so every packet is late): the buffer goes quiet, those frames are not counted as
+//! loss, and the next packet anchors afresh (a moved clock after such a pause is not counted
+//! as a reset). `now` is taken for the API's sake; playout is counted in ticks.
 //!
 //! Pure: `now` is passed in, nothing allocates after `new`, no I/O.
 
@@ -31,8 +32,6 @@ pub const MIN_DEPTH: Duration = Duration::from_millis(20);
 pub const MAX_DEPTH: Duration = Duration::from_millis(60);
 /// Concealed frames before a loss is played as silence (60 ms).
 const MAX_CONCEALED_FRAMES: u8 = 3;
-/// With nothing buffered and nothing arriving for this long, the stream has stopped.
-const STOPPED_AFTER: Duration = Duration::from_millis(60);
 /// A sequence number this far behind the highest seen is not a reordered packet but a
 /// restarted stream (RFC 3550 appendix A.1 uses 100 for misorder).
 const MAX_MISORDER: i64 = 100;
@@ -257,7 +256,7 @@ impl JitterBuffer {
     }
 
     /// The next 20 ms of audio, called on every tick.
-    pub fn pop(&mut self, now: Instant) -> TapFrame<'_> {
+    pub fn pop(&mut self, _now: Instant) -> TapFrame<'_> {
         let Some(mut stream) = self.stream else {
             return self.silent();
         };
@@ -303,11 +302,11 @@ impl JitterBuffer {
                 *out = last >> shift;
             }
             FrameKind::Concealed
-        } else if stream.end <= start
-            && now.saturating_duration_since(stream.last_arrival) >= STOPPED_AFTER
-        {
-            // Nothing buffered and nothing arriving: the far end stopped (or paused for
-            // voice activity detection). What was concealed was not loss after all.
+        } else if stream.end <= start {
+            // 60 ms concealed and nothing buffered: the far end stopped (or paused for voice
+            // activity detection), or its packets now all come too late (the network's delay
+            // grew past the depth). Either way start afresh from the next packet. What was
+            // concealed is not counted as loss: it cannot be told from a pause.
             stream.stopped = true;
             stream.playing = false;
             stream.unconfirmed_lost = 0;

@@ -11,8 +11,11 @@ use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
+use super::comfort_noise::{noise_level, ComfortNoise, CN_PAYLOAD_TYPE};
 use super::command::LegOptions;
 use super::dtmf::{DtmfDetector, DtmfDigit};
+use super::inband_dtmf::InbandDtmf;
+use super::jitter::{FrameKind, JitterBuffer};
 use super::outbox::Outbox;
 use super::prompt::{PromptId, PromptLibrary};
 use super::recorder::Recorder;
@@ -24,8 +27,9 @@ use super::stream::{OutgoingStream, StreamHeader};
 use super::{Codec, LegQuality, PlayId, FRAME_MS, FRAME_SAMPLES};
 use crate::sip::CallId;
 
-/// RFC 3389 comfort noise: static payload type 13.
-pub const COMFORT_NOISE_PAYLOAD_TYPE: u8 = 13;
+/// How far behind the live stream the in-band DTMF tap listens: room for 40 ms of
+/// reordering, well inside the jitter buffer's 60 ms bound.
+const TAP_DEPTH: Duration = Duration::from_millis(40);
 
 /// A leg whose source leg has sent nothing for longer than this (two ticks) fills the gap
 /// itself, so a trunk never sees a hole in the RTP while a phone with VAD is quiet.
@@ -100,6 +104,13 @@ pub struct Arrival<'a> {
     pub payload: &'a [u8],
 }
 
+/// A decoding tap on what the far end says: the jitter buffer orders and conceals it into
+/// 20 ms frames on the tick for the in-band DTMF detector. Only legs that subscribe have one.
+struct InbandTap {
+    jitter: JitterBuffer,
+    detector: InbandDtmf,
+}
+
 /// When the far end was last heard from, for the media timeout.
 #[derive(Debug, Clone, Copy)]
 struct Activity {
@@ -150,6 +161,8 @@ struct Negotiated {
     activity: Activity,
     /// RTCP of this leg (RFC 3550): statistics both ways, reports, the figures at the end.
     rtcp: RtcpSession,
+    /// The in-band DTMF tap, when the trunk sends digits as tones.
+    tap: Option<Box<InbandTap>>,
 }
 
 impl Negotiated {
@@ -198,8 +211,12 @@ pub struct Leg {
     rtp_arrived: bool,
     /// When the source leg last gave this one something to send or mix.
     fed_at: Option<Instant>,
-    /// The far end's last comfort-noise level (−dBov), for filling its gaps.
+    /// The far end's last comfort-noise level (−dBov).
     comfort_noise_level: Option<u8>,
+    /// The comfort-noise level of the leg this one hears, for filling that leg's gaps.
+    fill_level: Option<u8>,
+    noise: ComfortNoise,
+    fill_pcm: [i16; FRAME_SAMPLES],
     /// The other leg's latest 20 ms, for a mix; `mix_fresh` until used.
     mix: [i16; FRAME_SAMPLES],
     mix_fresh: bool,
@@ -217,6 +234,7 @@ impl Leg {
         expect_from: Option<SocketAddr>,
         stream: OutgoingStream,
     ) -> Leg {
+        let noise_seed = stream.ssrc();
         Leg {
             call,
             conversation,
@@ -230,6 +248,9 @@ impl Leg {
             rtp_arrived: false,
             fed_at: None,
             comfort_noise_level: None,
+            fill_level: None,
+            noise: ComfortNoise::new(noise_seed),
+            fill_pcm: [0; FRAME_SAMPLES],
             mix: [0; FRAME_SAMPLES],
             mix_fresh: false,
             frame: [0; FRAME_SAMPLES],
@@ -262,6 +283,11 @@ impl Leg {
         quality
     }
 
+    /// The comfort-noise level of the leg this one hears (`None`: fill its gaps with silence).
+    pub fn set_fill_level(&mut self, level: Option<u8>) {
+        self.fill_level = level;
+    }
+
     /// The far end's last comfort-noise level, if it sent any.
     pub fn comfort_noise_level(&self) -> Option<u8> {
         self.comfort_noise_level
@@ -292,9 +318,11 @@ impl Leg {
                 n.codec = codec;
                 n.payload_type = payload_type;
                 n.telephone_event = telephone_event;
+                n.tap = tap(codec, &options);
                 n.options = options;
             }
             None => {
+                let tap = tap(codec, &options);
                 self.negotiated = Some(Negotiated {
                     remote,
                     latched: None,
@@ -306,6 +334,7 @@ impl Leg {
                     options,
                     activity: Activity::new(now),
                     rtcp: RtcpSession::new(self.stream.ssrc(), now),
+                    tap,
                 })
             }
         }
@@ -333,6 +362,9 @@ impl Leg {
         n.codec = codec;
         n.payload_type = payload_type;
         n.telephone_event = telephone_event;
+        if let Some(tap) = &mut n.tap {
+            tap.jitter.set_codec(codec);
+        }
         if n.sending != send {
             n.sending = send;
             // Hold and resume start the silence clock again: a long hold is no silence.
@@ -403,6 +435,15 @@ impl Leg {
             ArrivalKind::TelephoneEvent
         } else if packet.payload_type == n.payload_type {
             self.dtmf.on_audio(packet.timestamp, &mut report);
+            if let Some(tap) = &mut n.tap {
+                tap.jitter.push(
+                    now,
+                    packet.sequence,
+                    packet.timestamp,
+                    packet.ssrc,
+                    packet.payload,
+                );
+            }
             if let Some(recorder) = &mut self.recorder {
                 let len = n.codec.decode_into(packet.payload, &mut self.decoded[..]);
                 if !recorder.write(&self.decoded[..len]) {
@@ -411,9 +452,9 @@ impl Leg {
             }
             ArrivalKind::Audio(n.codec)
         } else {
-            if packet.payload_type == COMFORT_NOISE_PAYLOAD_TYPE {
+            if packet.payload_type == CN_PAYLOAD_TYPE {
                 // RFC 3389: the far end is quiet, not gone; remember how loud its room is.
-                self.comfort_noise_level = packet.payload.first().map(|level| level & 0x7F);
+                self.comfort_noise_level = noise_level(packet.payload);
             }
             return None;
         };
@@ -453,12 +494,17 @@ impl Leg {
         let Some(n) = &self.negotiated else {
             return;
         };
+        // The bridged leg is talking, whatever this one plays over it now: no gap to fill.
+        if self.bridged_with == Some(from)
+            && (matches!(arrival.kind, ArrivalKind::Audio(_)) || n.telephone_event.is_some())
+        {
+            self.fed_at = Some(now);
+        }
         if self.source.mixes() == Some(from) {
             if let ArrivalKind::Audio(codec) = arrival.kind {
                 let len = codec.decode_into(arrival.payload, &mut self.mix);
                 self.mix[len..].fill(0);
                 self.mix_fresh = true;
-                self.fed_at = Some(now);
             }
             return;
         }
@@ -475,7 +521,6 @@ impl Leg {
                 }
             },
         };
-        self.fed_at = Some(now);
         if !n.sending {
             self.stream.interrupt();
             return;
@@ -536,6 +581,20 @@ impl Leg {
                 }
             }
         }
+        if let Some(tap) = &mut n.tap {
+            let frame = tap.jitter.pop(now);
+            if frame.kind != FrameKind::Silence {
+                if let Some(digit) = tap.detector.on_frame(frame.pcm) {
+                    events.push(
+                        call,
+                        MediaEvent::InbandDtmf {
+                            digit: digit.digit,
+                            duration_ms: digit.duration_ms,
+                        },
+                    );
+                }
+            }
+        }
         if !n.activity.timed_out {
             if let Some(silent) = n.activity.silent_for(now, n.sending) {
                 if silent >= n.options.media_timeout {
@@ -564,8 +623,15 @@ impl Leg {
                 {
                     return;
                 }
-                // The other leg is quiet (VAD) or silent: keep the stream going.
-                self.frame = *quiet;
+                // The other leg is quiet (VAD) or silent: keep the stream going, with comfort
+                // noise at the level its far end last announced, or silence.
+                match self.fill_level {
+                    Some(level) => {
+                        self.noise.fill(level, &mut self.fill_pcm);
+                        codec.encode_into(&self.fill_pcm, &mut self.frame);
+                    }
+                    None => self.frame = *quiet,
+                }
             }
             Source::Mix { playlist, .. } => {
                 let next = playlist.next(prompts, codec, quiet);
@@ -689,6 +755,7 @@ impl Leg {
     pub fn set_bridge(&mut self, peer: Option<CallId>, events: &mut EventQueue) {
         self.bridged_with = peer;
         self.fed_at = None;
+        self.fill_level = None;
         self.mix_fresh = false;
         self.source = match (peer, self.source) {
             (Some(peer), Source::Playlist(playlist)) if playlist.looping => {
@@ -769,4 +836,14 @@ fn write_header(out: &mut [u8], header: &StreamHeader, payload_type: u8) {
     out[2..4].copy_from_slice(&header.sequence.to_be_bytes());
     out[4..8].copy_from_slice(&header.timestamp.to_be_bytes());
     out[8..12].copy_from_slice(&header.ssrc.to_be_bytes());
+}
+
+/// The in-band DTMF tap a leg's options ask for.
+fn tap(codec: Codec, options: &LegOptions) -> Option<Box<InbandTap>> {
+    options.inband_dtmf.then(|| {
+        Box::new(InbandTap {
+            jitter: JitterBuffer::new(codec, TAP_DEPTH),
+            detector: InbandDtmf::new(),
+        })
+    })
 }

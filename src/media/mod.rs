@@ -4,10 +4,14 @@
 //! detection (`dtmf`), the prompt cache decoded once at start-up (`prompt`), the sans-IO
 //! per-leg media session (`session`) that paces outgoing packets, turns incoming ones into PCM
 //! and digits, and relays a bridged leg's packets, and the recorder (`recorder`) that writes
-//! what a caller says to a WAV file.
+//! what a caller says to a WAV file. The media engine of one worker (`engine::MediaEngine`,
+//! issue 7) holds whole conversations: legs (`leg`) fed from explicit sources (`source`),
+//! each outgoing stream renumbered by offsets (`stream`), packets queued in reused slots
+//! (`outbox`), with RTCP (`rtcp`), a jitter-buffer tap (`jitter`, `inband_dtmf`) and comfort
+//! noise (`comfort_noise`). `MediaSession` stays until the old per-leg driver is retired.
 //!
-//! Must not touch: sockets, clocks or timers (the `net/` driver owns them and calls
-//! `MediaSession::on_tick` every 20 ms), SIP or call state (`sip/`, `switch/`), or storage.
+//! Must not touch: sockets, clocks or timers (the `net/` driver owns them and calls the
+//! engine's `on_tick` every 20 ms), SIP or call state (`sip/`, `switch/`), or storage.
 //! The one file this module writes is a recording, and only from the recorder's own writer
 //! thread, never from the media path. Nothing on the per-packet path allocates or takes a
 //! lock shared across calls; prompts are shared read-only through `Arc<PromptLibrary>`.

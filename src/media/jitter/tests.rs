@@ -612,3 +612,48 @@ fn a_packet_longer_than_sixty_ms_keeps_its_newest_sixty_ms_in_place() {
     assert_eq!(jb.stats().overflowed, 0);
     assert_eq!(jb.stats().resets, 0);
 }
+
+#[test]
+fn a_delay_that_grows_past_the_depth_resynchronises_instead_of_dropping_everything() {
+    let codec = Codec::Pcmu;
+    let clock = Clock::new();
+    let mut jb = JitterBuffer::new(codec, Duration::from_millis(20));
+    let mut out = Vec::new();
+    for k in 0..12u64 {
+        // From packet 2 on the network holds every packet 60 ms longer: each is late.
+        for n in 0..12u64 {
+            let arrives = 20 * n + if n >= 2 { 60 } else { 0 };
+            if arrives == 20 * k {
+                jb.push(
+                    clock.at(arrives),
+                    n as u16,
+                    160 * n as u32,
+                    SSRC,
+                    &payload(codec, n as i64, 160),
+                );
+            }
+        }
+        out.push(pop(&mut jb, clock.at(20 * k + 10)));
+    }
+    assert_eq!(
+        out,
+        vec![
+            received(codec, 0),
+            received(codec, 1),
+            concealed(codec, 1, 1),
+            concealed(codec, 1, 2),
+            concealed(codec, 1, 3),
+            // Packet 2 came at 100 ms, too late; nothing usable: start afresh.
+            silence(),
+            // Packet 3 (arriving at 120 ms) anchors the stream again.
+            received(codec, 3),
+            received(codec, 4),
+            received(codec, 5),
+            received(codec, 6),
+            received(codec, 7),
+            received(codec, 8),
+        ]
+    );
+    let stats = jb.stats();
+    assert_eq!((stats.late, stats.resets, stats.lost), (1, 0, 0));
+}
