@@ -180,12 +180,15 @@ fn peer() -> UdpSocket {
 }
 
 /// An even port whose odd neighbour is free too, found by binding both and letting go.
+/// An even port, and the odd one above it, free when probed. Drawn below Linux's ephemeral
+/// range (32768-60999), so a test elsewhere binding port 0 in parallel cannot be handed it
+/// between the probe and the worker's bind.
 fn free_port_pair() -> u16 {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
     loop {
-        let rtp = UdpSocket::bind((LOOPBACK, 0)).unwrap();
-        let port = rtp.local_addr().unwrap().port();
-        if port.is_multiple_of(2)
-            && port < u16::MAX
+        let port = rng.gen_range(10_000u16..16_000) * 2;
+        if UdpSocket::bind((LOOPBACK, port)).is_ok()
             && UdpSocket::bind((LOOPBACK, port + 1)).is_ok()
         {
             return port;
