@@ -1,6 +1,7 @@
 //! A call from a real softphone: headless baresip dials the hotline, speaks from a WAV file
 //! and records what it hears. The switch must answer, start its prompts, and the recording
-//! of what baresip heard must hold audio, not silence.
+//! of what baresip heard must hold audio, not silence. The two exchange RTCP: baresip's own
+//! statistics show the switch's receiver reports, and the call record has baresip's.
 
 mod common;
 
@@ -44,6 +45,13 @@ fn baresip_calls_the_hotline_and_hears_the_greeting() {
             ("MIC_WAV", microphone.display().to_string()),
             ("SND_PATH", recordings.display().to_string()),
         ],
+    );
+    // baresip prints its RTP statistics when the call ends; the loss and jitter rows are
+    // there only when the far end sent RTCP reports about baresip's stream.
+    let config = config.replace("rtp_stats\t\tno", "rtp_stats\t\tyes");
+    assert!(
+        config.contains("rtp_stats\t\tyes"),
+        "the template's rtp_stats line moved"
     );
     std::fs::write(config_dir.join("config"), config).expect("write config");
     let accounts = fill_baresip_template("accounts.template", &[("USER", "baresip-caller".into())]);
@@ -98,5 +106,49 @@ fn baresip_calls_the_hotline_and_hears_the_greeting() {
     assert!(
         rms > 100.0,
         "what baresip heard is silence (rms {rms:.1} over {length:?})"
+    );
+
+    // RTCP both ways. baresip's statistics table (Transmit / Receive columns) has loss and
+    // jitter rows only when it received the switch's reports of its stream.
+    let stats = console
+        .split("Transmit:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("baresip printed no RTP statistics:\n{console}"));
+    for row in ["packets:", "lost:", "jitter:"] {
+        assert!(
+            stats.lines().any(|l| l.trim_start().starts_with(row)),
+            "baresip's statistics have no {row:?} row, so no RTCP report of its stream \
+             reached it from the switch:\n{stats}"
+        );
+    }
+    // And the record has the caller leg's figures, baresip's reports among them.
+    let media = call["media"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no media figures on the record: {call:#}"));
+    assert_eq!(media.len(), 1, "one leg, the caller's: {call:#}");
+    let leg = &media[0];
+    assert_eq!(leg["role"], "caller", "{leg:#}");
+    let talked_ms = call["duration_ms"]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_sub(1_000);
+    let received = leg["packets_received"].as_u64().unwrap_or(0);
+    assert!(
+        received * 20 >= talked_ms * 8 / 10,
+        "{received} packets from baresip in about {talked_ms} ms of call: {leg:#}"
+    );
+    assert_eq!(leg["packets_lost"], 0, "loopback loses nothing: {leg:#}");
+    assert_eq!(leg["packets_from_strangers"], 0, "{leg:#}");
+    assert!(
+        leg["rtcp_received"].as_u64().unwrap_or(0) >= 1,
+        "baresip's RTCP reached the switch: {leg:#}"
+    );
+    assert!(
+        leg["rtcp_sent"].as_u64().unwrap_or(0) >= 1,
+        "the switch sent RTCP: {leg:#}"
+    );
+    assert!(
+        leg["remote_jitter_us"].is_u64() && leg["remote_packets_lost"] == 0,
+        "baresip's receiver report of the switch's stream is on the record: {leg:#}"
     );
 }
