@@ -7,7 +7,8 @@
 #   bash benches/options_flood.sh [RATE] [FILL_S] [MEASURE_S]
 #
 # HOTLINE_BIN=path/to/hotline measures another build of the switch (e.g. an older commit)
-# with this checkout's flood client. The machine's load is printed before and after: compare
+# with this checkout's flood client (CONFIG_FROM=DIR: that release's dialplans, hardware and
+# prompts). The machine's load is printed before and after: compare
 # runs made back to back.
 set -euo pipefail
 RATE="${1:-2500}"
@@ -28,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RUST_LOG=warn "$bin" serve --config "$repo" --sip 127.0.0.1:0 --rtp-ports 34000-34100 \
+RUST_LOG=warn "$bin" serve --config "${CONFIG_FROM:-$repo}" --sip 127.0.0.1:0 --rtp-ports 34000-34100 \
     --http 127.0.0.1:0 --data "$work/data" >"$work/out" 2>"$work/log" &
 switch_pid=$!
 for _ in $(seq 1 300); do

@@ -50,7 +50,9 @@ trap cleanup EXIT
 # they are for).
 config="$work/config"
 mkdir -p "$config"
-cp -r "$repo/dialplans" "$repo/prompts" "$repo/hardware" "$config/"
+# CONFIG_FROM: another release's dialplans/hardware/prompts, for its binary (HOTLINE_BIN).
+from="${CONFIG_FROM:-$repo}"
+cp -r "$from/dialplans" "$from/prompts" "$from/hardware" "$config/"
 sed -i -e 's/^max_calls = .*/max_calls = 2000/' \
     -e 's/^new_calls_per_source = .*/new_calls_per_source = 1000/' "$config/dialplans/hotline.toml"
 
