@@ -7,6 +7,33 @@ use std::thread::JoinHandle;
 use crate::store::Store;
 use crate::switch::RecordCommand;
 
+/// Commands written in one transaction at most: a burst after a stall is still committed in
+/// bounded steps.
+const BATCH_LIMIT: usize = 512;
+
+/// Writes one command; a failure is logged with the command and the rest go on.
+fn write(store: &Store, command: RecordCommand) {
+    let result = match &command {
+        RecordCommand::Begin(call) => store.begin_call(call),
+        RecordCommand::Event { call_id, event } => store.append_event(call_id, event),
+        RecordCommand::Finish {
+            call_id,
+            ended_at,
+            outcome,
+        } => store.finish_call(call_id, *ended_at, outcome),
+        RecordCommand::SaveBindings { user, bindings } => store.save_bindings(user, bindings),
+        RecordCommand::Callback(request) => store.add_callback(request),
+        RecordCommand::MediaQuality {
+            call_id,
+            role,
+            quality,
+        } => store.save_media_quality(call_id, *role, quality),
+    };
+    if let Err(error) = result {
+        tracing::error!(%error, ?command, "call record write failed");
+    }
+}
+
 pub struct RecordWriter {
     tx: Option<mpsc::Sender<RecordCommand>>,
     thread: Option<JoinHandle<()>>,
@@ -18,29 +45,24 @@ impl RecordWriter {
         let thread = std::thread::Builder::new()
             .name("records".into())
             .spawn(move || {
-                for command in rx {
-                    let result = match &command {
-                        RecordCommand::Begin(call) => store.begin_call(call),
-                        RecordCommand::Event { call_id, event } => {
-                            store.append_event(call_id, event)
+                while let Ok(first) = rx.recv() {
+                    // Whatever else is already waiting goes in the same batch: one commit
+                    // for a burst of events instead of one each.
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH_LIMIT {
+                        match rx.try_recv() {
+                            Ok(command) => batch.push(command),
+                            Err(_) => break,
                         }
-                        RecordCommand::Finish {
-                            call_id,
-                            ended_at,
-                            outcome,
-                        } => store.finish_call(call_id, *ended_at, outcome),
-                        RecordCommand::SaveBindings { user, bindings } => {
-                            store.save_bindings(user, bindings)
+                    }
+                    let batched = batch.len() > 1 && store.begin_batch().is_ok();
+                    for command in batch {
+                        write(&store, command);
+                    }
+                    if batched {
+                        if let Err(error) = store.end_batch() {
+                            tracing::error!(%error, "call record batch not committed");
                         }
-                        RecordCommand::Callback(request) => store.add_callback(request),
-                        RecordCommand::MediaQuality {
-                            call_id,
-                            role,
-                            quality,
-                        } => store.save_media_quality(call_id, *role, quality),
-                    };
-                    if let Err(error) = result {
-                        tracing::error!(%error, ?command, "call record write failed");
                     }
                 }
             })
@@ -65,5 +87,45 @@ impl Drop for RecordWriter {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewCall;
+    use crate::switch::timeline::{EventKind, TimelineEvent};
+
+    #[test]
+    fn a_burst_of_commands_is_written_whole_in_order_even_with_a_bad_one_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = RecordWriter::start(Store::open(dir.path()).unwrap());
+        writer.send(RecordCommand::Begin(NewCall {
+            id: "c1".into(),
+            sip_call_id: "abc@host".into(),
+            from: "sip:caller@host".into(),
+            to: "sip:4008@host".into(),
+            hotline: Some("service".into()),
+            started_at: "2025-03-11T02:00:00Z".parse().unwrap(),
+        }));
+        for i in 0..2_000u64 {
+            let call_id = if i == 700 { "ghost" } else { "c1" };
+            writer.send(RecordCommand::Event {
+                call_id: call_id.into(),
+                event: TimelineEvent {
+                    offset_ms: i,
+                    kind: EventKind::Ringing,
+                },
+            });
+        }
+        drop(writer);
+        let record = Store::open(dir.path())
+            .unwrap()
+            .call("c1")
+            .unwrap()
+            .unwrap();
+        let offsets: Vec<u64> = record.events.iter().map(|e| e.offset_ms).collect();
+        let expected: Vec<u64> = (0..2_000).filter(|&i| i != 700).collect();
+        assert_eq!(offsets, expected);
     }
 }

@@ -321,6 +321,26 @@ impl Store {
         &self.path
     }
 
+    /// Starts a batch of writes: what follows until [`Store::end_batch`] is committed at
+    /// once (one WAL commit instead of one per event). Each write keeps its own savepoint, so
+    /// one that fails is undone alone and the rest of the batch is kept.
+    pub fn begin_batch(&self) -> Result<(), StoreError> {
+        self.connection()
+            .execute_batch("BEGIN")
+            .map_err(self.sqlite("start a batch of writes"))
+    }
+
+    /// Commits the batch [`Store::begin_batch`] started (nothing to do outside one).
+    pub fn end_batch(&self) -> Result<(), StoreError> {
+        let connection = self.connection();
+        if connection.is_autocommit() {
+            return Ok(());
+        }
+        connection
+            .execute_batch("COMMIT")
+            .map_err(self.sqlite("commit a batch of writes"))
+    }
+
     fn connection(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (statements are
         // atomic), so a poisoned lock is still safe to use.
@@ -368,7 +388,7 @@ impl Store {
         let offset = i64::try_from(event.offset_ms).unwrap_or(i64::MAX);
         let mut connection = self.connection();
         let transaction = connection
-            .transaction()
+            .savepoint()
             .map_err(self.sqlite("start a transaction"))?;
         let inserted = transaction
             .execute(
@@ -476,7 +496,7 @@ impl Store {
     pub fn mark_interrupted(&self) -> Result<usize, StoreError> {
         let mut connection = self.connection();
         let transaction = connection
-            .transaction()
+            .savepoint()
             .map_err(self.sqlite("start a transaction"))?;
         let unfinished: Vec<(String, String, i64)> = {
             let mut statement = transaction
@@ -601,7 +621,7 @@ impl Store {
         }
         let mut connection = self.connection();
         let transaction = connection
-            .transaction()
+            .savepoint()
             .map_err(self.sqlite("start a transaction"))?;
         transaction
             .execute("DELETE FROM bindings WHERE user = ?1", [user])

@@ -1008,3 +1008,38 @@ fn control_characters_from_sip_headers_are_shown_escaped_in_list_and_show() {
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(listed.contains("\"Evil\\x1b[2J\" <sip:x\\r\\nfake line@127.0.0.1>"));
 }
+
+#[test]
+fn a_batch_is_committed_at_its_end_and_a_failed_write_inside_it_is_undone_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let reader = Store::open(dir.path()).unwrap();
+    store.begin_batch().unwrap();
+    store
+        .begin_call(&new_call("c1", "abc@host", "2025-03-11T02:00:00Z"))
+        .unwrap();
+    let timeline = answered_call_timeline();
+    let (first, rest) = timeline.split_at(3);
+    for e in first {
+        store.append_event("c1", e).unwrap();
+    }
+    let error = store
+        .append_event("ghost", &event(1, EventKind::Ringing))
+        .unwrap_err();
+    assert!(matches!(error, StoreError::UnknownCall { .. }), "{error}");
+    for e in rest {
+        store.append_event("c1", e).unwrap();
+    }
+    // Nothing is visible to another connection until the batch ends: it is one commit.
+    assert!(reader.call("c1").unwrap().is_none());
+    store.end_batch().unwrap();
+    let record = reader.call("c1").unwrap().unwrap();
+    assert_eq!(record.events, timeline);
+    // Outside a batch, ending one is harmless and writes commit one by one.
+    store.end_batch().unwrap();
+    store
+        .finish_call("c1", "2025-03-11T02:00:09.5Z".parse().unwrap(), "completed")
+        .unwrap();
+    let summary = reader.call("c1").unwrap().unwrap().summary;
+    assert_eq!(summary.outcome.as_deref(), Some("completed"));
+}
