@@ -360,18 +360,20 @@ impl Store {
     /// Records a new call as it arrives.
     pub fn begin_call(&self, call: &NewCall) -> Result<(), StoreError> {
         self.connection()
-            .execute(
+            .prepare_cached(
                 "INSERT INTO calls (id, sip_call_id, from_uri, to_uri, hotline, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
+            )
+            .and_then(|mut insert| {
+                insert.execute(params![
                     call.id,
                     call.sip_call_id,
                     call.from,
                     call.to,
                     call.hotline,
                     format_timestamp(call.started_at)
-                ],
-            )
+                ])
+            })
             .map_err(self.sqlite("record a new call"))?;
         Ok(())
     }
@@ -391,11 +393,13 @@ impl Store {
             .savepoint()
             .map_err(self.sqlite("start a transaction"))?;
         let inserted = transaction
-            .execute(
+            .prepare_cached(
                 "INSERT INTO events (call_id, seq, offset_ms, kind, detail)
                  SELECT ?1, COALESCE(MAX(seq) + 1, 0), ?2, ?3, ?4 FROM events WHERE call_id = ?1",
-                params![call_id, offset, event.kind.name(), detail],
             )
+            .and_then(|mut insert| {
+                insert.execute(params![call_id, offset, event.kind.name(), detail])
+            })
             .map_err(|source| match source {
                 rusqlite::Error::SqliteFailure(error, _)
                     if error.code == rusqlite::ErrorCode::ConstraintViolation =>

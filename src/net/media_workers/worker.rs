@@ -30,6 +30,12 @@ pub(super) const TICK: Duration = Duration::from_millis(20);
 const MAX_CATCH_UP: u64 = 3;
 /// Readiness events taken per wait; more stay pending (level-triggered) for the next.
 const EVENTS_PER_WAIT: usize = 256;
+
+/// After a wake-up that found datagrams, the worker lets this long pass before it looks
+/// again (never past the next tick), so the packets of many legs that arrive spread over a
+/// tick are taken in a few batches instead of one wake-up each: a context switch saved per
+/// packet for at most this much added delay on a relayed packet.
+const COALESCE: Duration = Duration::from_millis(2);
 /// Larger than any RTP or RTCP datagram a G.711 leg sees; longer ones are truncated.
 const RECEIVE_BUFFER: usize = 2048;
 /// The epoll token of the command eventfd; legs use `slot << 1 | rtcp`.
@@ -241,11 +247,13 @@ where
             }
             let now = Instant::now();
             let mut woken = false;
+            let mut datagrams = false;
             for event in &events {
                 let token = event.u64;
                 if token == WAKE_TOKEN {
                     woken = true;
                 } else {
+                    datagrams = true;
                     self.receive(now, token);
                 }
             }
@@ -262,6 +270,16 @@ where
             }
             if due > 0 {
                 self.publish(schedule.skipped());
+            }
+            if datagrams {
+                let pause = COALESCE.min(
+                    schedule
+                        .deadline()
+                        .saturating_duration_since(Instant::now()),
+                );
+                if !pause.is_zero() {
+                    std::thread::sleep(pause);
+                }
             }
         }
         self.publish(schedule.skipped());
