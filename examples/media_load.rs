@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use hotline::media::command::{LegOptions, MediaCommand};
 use hotline::media::engine::{ConversationEngine, MediaEngine, Transmit};
 use hotline::media::prompt::PromptLibrary;
-use hotline::media::session::MediaEvent;
+use hotline::media::MediaEvent;
 use hotline::media::{Codec, LegRole, MediaRecordKey};
 use hotline::net::media_workers::{
     default_media_workers, MediaWorkers, WorkerReport, WorkerSettings, WorkerStats,

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::command::MediaCommand;
+use super::event::MediaEvent;
 use super::leg::{EventQueue, Leg};
 use super::outbox::Outbox;
 use super::prompt::{PromptId, PromptLibrary};
 use super::rtcp::is_rtcp;
-use super::session::MediaEvent;
 use super::source::Source;
 use super::stream::OutgoingStream;
 use super::{LegQuality, PlayId};

@@ -14,14 +14,19 @@ use std::time::{Duration, Instant};
 use super::comfort_noise::{noise_level, ComfortNoise, CN_PAYLOAD_TYPE};
 use super::command::LegOptions;
 use super::dtmf::{DtmfDetector, DtmfDigit};
+use super::event::MediaEvent;
 use super::inband_dtmf::InbandDtmf;
 use super::jitter::{FrameKind, JitterBuffer};
 use super::outbox::Outbox;
+use super::outbox::RELAY_PAYLOAD_MAX;
 use super::prompt::{PromptId, PromptLibrary};
 use super::recorder::Recorder;
 use super::rtcp::RtcpSession;
 use super::rtp::{RtpPacket, HEADER_LEN};
-use super::session::{MediaEvent, MAX_DECODED_SAMPLES, RELAY_PAYLOAD_MAX};
+
+/// Largest audio payload decoded per packet: a full Ethernet MTU of G.711 (about 180 ms).
+/// Anything longer is cut here rather than growing the buffer on the media path.
+const MAX_DECODED_SAMPLES: usize = 1500;
 use super::source::{Playlist, Source};
 use super::stream::{OutgoingStream, StreamHeader};
 use super::{Codec, LegQuality, PlayId, FRAME_MS, FRAME_SAMPLES};

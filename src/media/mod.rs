@@ -1,14 +1,13 @@
 //! Media: everything that happens to audio inside one call, on a 20 ms tick.
 //!
 //! Owns G.711 coding (`g711`), RTP packets in and out (`rtp`), RFC 4733 telephone-event
-//! detection (`dtmf`), the prompt cache decoded once at start-up (`prompt`), the sans-IO
-//! per-leg media session (`session`) that paces outgoing packets, turns incoming ones into PCM
-//! and digits, and relays a bridged leg's packets, and the recorder (`recorder`) that writes
-//! what a caller says to a WAV file. The media engine of one worker (`engine::MediaEngine`,
-//! issue 7) holds whole conversations: legs (`leg`) fed from explicit sources (`source`),
-//! each outgoing stream renumbered by offsets (`stream`), packets queued in reused slots
-//! (`outbox`), with RTCP (`rtcp`), a jitter-buffer tap (`jitter`, `inband_dtmf`) and comfort
-//! noise (`comfort_noise`). `MediaSession` stays until the old per-leg driver is retired.
+//! detection (`dtmf`), the prompt cache decoded once at start-up (`prompt`), the recorder
+//! (`recorder`) that writes what a caller says to a WAV file, and the media engine of one
+//! worker (`engine::MediaEngine`): whole conversations of legs (`leg`) fed from explicit
+//! sources (`source`), each outgoing stream renumbered by offsets (`stream`), packets queued
+//! in reused slots (`outbox`), with RTCP (`rtcp`), a jitter-buffer tap (`jitter`,
+//! `inband_dtmf`) and comfort noise (`comfort_noise`). The switch drives it with commands
+//! (`command`) and hears back events (`event`); a leg's figures end up in `quality`.
 //!
 //! Must not touch: sockets, clocks or timers (the `net/` driver owns them and calls the
 //! engine's `on_tick` every 20 ms), SIP or call state (`sip/`, `switch/`), or storage.
@@ -20,6 +19,7 @@ pub mod comfort_noise;
 pub mod command;
 pub mod dtmf;
 pub mod engine;
+pub mod event;
 pub mod g711;
 pub mod inband_dtmf;
 pub mod jitter;
@@ -30,17 +30,16 @@ pub mod quality;
 pub mod recorder;
 pub mod rtcp;
 pub mod rtp;
-pub mod session;
 pub mod source;
 pub mod stream;
 
 pub use dtmf::{DtmfDetector, DtmfDigit};
 pub use engine::{ConversationEngine, MediaEngine, Transmit};
+pub use event::MediaEvent;
 pub use prompt::{PromptError, PromptId, PromptLibrary};
 pub use quality::{LegQuality, LegRole, MediaRecordKey};
 pub use recorder::{Recorder, RecorderError, RecordingOutcome};
 pub use rtp::{RtpError, RtpPacket, RtpSender};
-pub use session::{MediaEvent, MediaSession, MediaStats, Received, RelayFrame, RelayKind};
 
 /// Samples in one 20 ms frame at 8 kHz: also the RTP timestamp step per packet.
 pub const FRAME_SAMPLES: usize = 160;

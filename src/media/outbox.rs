@@ -6,11 +6,14 @@ use std::net::SocketAddr;
 
 use super::engine::Transmit;
 use super::rtp::HEADER_LEN;
-use super::session::RELAY_PAYLOAD_MAX;
 use crate::sip::CallId;
 
 /// Room for one packet: an RTP header and the largest payload relayed (60 ms of G.711), or
 /// an RTCP compound report.
+/// Largest payload carried from one leg to the other: 60 ms of G.711, the longest packet
+/// time phones use. A longer payload is cut to this, so every slot has a fixed size.
+pub const RELAY_PAYLOAD_MAX: usize = 480;
+
 pub const SLOT_BYTES: usize = HEADER_LEN + RELAY_PAYLOAD_MAX + 20;
 
 /// Packets held between drains: far more than one tick of any worker's legs. Reaching it

@@ -165,7 +165,7 @@ fn duration_ms(samples: u64) -> u64 {
     samples * 1000 / u64::from(SAMPLE_RATE)
 }
 
-/// The media task's end of a recording. Dropping it ends the recording: the writer thread
+/// The media engine's end of a recording. Dropping it ends the recording: the writer thread
 /// then finishes the file and reports the outcome.
 pub struct Recorder {
     frames: SyncSender<PcmFrame>,

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::media::command::MediaCommand;
 use crate::media::engine::ConversationEngine;
-use crate::media::session::MediaEvent;
+use crate::media::MediaEvent;
 use crate::sip::CallId;
 
 use epoll::EventFd;

@@ -1,14 +1,12 @@
 //! net: the tokio drivers — the only place that owns sockets, the clock and signals.
 //!
-//! One task runs the sans-IO [`Switch`]: it feeds it what the SIP sockets, media tasks and
-//! timers produce, and carries out its [`Output`]s. Media runs on the driver
-//! [`MediaDriver`] names: today each answered call gets a media task (its RTP socket and
-//! 20 ms clock, see [`media`]); the media worker threads of issue 7 ([`media_workers`]) take
-//! over once their engine is in. Call records are written by one
-//! thread of their own (see [`records`]) so SQLite never blocks signalling or media.
+//! One task runs the sans-IO [`Switch`]: it feeds it what the SIP sockets, media workers and
+//! timers produce, and carries out its [`Output`]s. Media runs on worker threads of its own
+//! ([`media_workers`]: epoll, one 20 ms tick per worker, whole conversations each), started
+//! by the [`MediaDriver`] `run` is given. Call records are written by one thread of their
+//! own (see [`records`]) so SQLite never blocks signalling or media.
 //! Must not: make call-handling decisions; those belong to `switch/`.
 
-pub mod media;
 pub mod media_workers;
 pub mod records;
 mod sip_transport;
@@ -17,25 +15,22 @@ mod tcp_limits;
 
 pub use tcp_limits::{raise_fd_limit, TcpLimits};
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
-use crate::media::command::MediaCommand;
 use crate::media::engine::ConversationEngine;
-use crate::media::prompt::PromptLibrary;
-use crate::media::session::MediaEvent;
+use crate::media::MediaEvent;
 use crate::sip::{CallId, Transport};
 use crate::switch::{Output, Switch};
 
 /// How long shutdown waits for calls to end before giving up on their BYEs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// What the sockets and media tasks hand to the core task.
+/// What the sockets and media workers hand to the core task.
 pub(crate) enum Inbound {
     Sip {
         transport: Transport,
@@ -96,9 +91,9 @@ impl Listeners {
     }
 }
 
-/// Which media driver [`run`] uses.
+/// The media workers [`run`] starts.
 pub struct MediaDriver {
-    kind: DriverKind,
+    start: StartWorkers,
 }
 
 /// Starts the workers once `run` has the channel their reports go to.
@@ -107,22 +102,7 @@ type StartWorkers = Box<
         + Send,
 >;
 
-enum DriverKind {
-    Tasks {
-        prompts: Arc<PromptLibrary>,
-        listen_ip: IpAddr,
-    },
-    Workers(StartWorkers),
-}
-
 impl MediaDriver {
-    /// One tokio task per leg on the SIP thread ([`media`]), binding RTP on `listen_ip`.
-    pub fn tasks(prompts: Arc<PromptLibrary>, listen_ip: IpAddr) -> MediaDriver {
-        MediaDriver {
-            kind: DriverKind::Tasks { prompts, listen_ip },
-        }
-    }
-
     /// Media worker threads ([`media_workers`]), each running the engine `engine(K)` makes.
     pub fn workers<E, F>(settings: media_workers::WorkerSettings, engine: F) -> MediaDriver
     where
@@ -130,7 +110,7 @@ impl MediaDriver {
         F: FnMut(usize) -> E + Send + 'static,
     {
         MediaDriver {
-            kind: DriverKind::Workers(Box::new(move |inbox| {
+            start: Box::new(move |inbox| {
                 media_workers::MediaWorkers::start(settings, engine, move |report| {
                     let _ = inbox.send(match report {
                         media_workers::WorkerReport::Media { call, event } => {
@@ -141,63 +121,13 @@ impl MediaDriver {
                         }
                     });
                 })
-            })),
+            }),
         }
     }
-}
-
-/// The running media driver.
-enum Media {
-    Tasks {
-        tasks: HashMap<CallId, media::MediaTask>,
-        prompts: Arc<PromptLibrary>,
-        listen_ip: IpAddr,
-    },
-    Workers(media_workers::MediaWorkers),
 }
 
 /// How long shutdown waits for the media workers to stop.
 const MEDIA_WORKERS_STOP: Duration = Duration::from_secs(2);
-
-impl Media {
-    fn send(&mut self, command: MediaCommand, inbox: &mpsc::UnboundedSender<Inbound>) {
-        match self {
-            Media::Tasks {
-                tasks,
-                prompts,
-                listen_ip,
-            } => media::dispatch(command, tasks, prompts, *listen_ip, inbox),
-            Media::Workers(workers) => workers.send(command),
-        }
-    }
-
-    /// Wakes the workers that were given commands (one system call per worker and batch).
-    fn flush(&mut self) {
-        if let Media::Workers(workers) = self {
-            workers.flush();
-        }
-    }
-
-    fn failed(&mut self, call: CallId) {
-        match self {
-            Media::Tasks { tasks, .. } => {
-                tasks.remove(&call);
-            }
-            Media::Workers(workers) => workers.forget(call),
-        }
-    }
-
-    fn stop(self) {
-        match self {
-            Media::Tasks { mut tasks, .. } => {
-                for (_, task) in tasks.drain() {
-                    task.end();
-                }
-            }
-            Media::Workers(workers) => workers.stop(MEDIA_WORKERS_STOP),
-        }
-    }
-}
 
 /// Framed TCP messages waiting for the core task; a connection whose frame does not fit
 /// stops reading until one does.
@@ -226,19 +156,12 @@ pub async fn run(
         "file descriptors: TCP may use at most half of those left; the rest is kept for media"
     );
     let mut tcp = tcp_connections::TcpConnections::new(tcp_limits, base_fds);
-    let mut media = match media.kind {
-        DriverKind::Tasks { prompts, listen_ip } => Media::Tasks {
-            tasks: HashMap::new(),
-            prompts,
-            listen_ip,
-        },
-        DriverKind::Workers(start) => match start(inbox_tx.clone()) {
-            Ok(workers) => Media::Workers(workers),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start the media workers");
-                return;
-            }
-        },
+    let mut media = match (media.start)(inbox_tx.clone()) {
+        Ok(workers) => workers,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the media workers");
+            return;
+        }
     };
     let mut shutdown = Box::pin(shutdown_signal());
     let mut stopping_since: Option<Instant> = None;
@@ -265,7 +188,7 @@ pub async fn run(
                     Inbound::TcpClosed { peer, id } => tcp.closed(peer, id),
                     Inbound::Media { call, event } => switch.handle_media_event(now, call, event),
                     Inbound::MediaFailed { call, why } => {
-                        media.failed(call);
+                        media.forget(call);
                         switch.handle_media_failure(now, call, &why);
                     }
                 }
@@ -307,7 +230,7 @@ pub async fn run(
                     },
                 },
                 Output::Media(command) => {
-                    media.send(command, &inbox_tx);
+                    media.send(command);
                 }
                 Output::Record(command) => records.send(command),
             }
@@ -320,7 +243,7 @@ pub async fn run(
             }
         }
     }
-    media.stop();
+    media.stop(MEDIA_WORKERS_STOP);
     tcp.close_all();
 }
 

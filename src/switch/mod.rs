@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Dialplan, Standards, TrunkPeer};
 pub use crate::media::command::{LegOptions, MediaCommand};
 use crate::media::prompt::{PromptId, PromptLibrary};
-use crate::media::session::MediaEvent;
+use crate::media::MediaEvent;
 use crate::media::{LegQuality, LegRole, MediaRecordKey, PlayId};
 use crate::sip::sdp::{self, Direction, Negotiated, SdpError, SdpSession};
 use crate::sip::{CallEvent, CallId, Endpoint, Transmit, Transport};

@@ -28,7 +28,7 @@ pub struct Standards {
 
 /// A call centre switch of this kind serves tens of agents: 200 calls at once is a hundred
 /// agents talking and as many callers waiting. Each call holds up to two RTP ports and a
-/// media task; the limit keeps a flood (or a trunk misrouting) from taking every port and
+/// share of a media worker; the limit keeps a flood (or a trunk misrouting) from taking every port and
 /// all the CPU the calls in progress need, long before the default 5,000 port pairs run out.
 pub const DEFAULT_MAX_CALLS: u32 = 200;
 /// Ten new calls a second from one address (after a burst of twenty at once) fills 200
