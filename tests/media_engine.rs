@@ -324,3 +324,36 @@ fn a_bridged_caller_silent_without_bye_frees_the_agent_for_the_next_call() {
     let second = switch.ended_call(&next.call_id, Duration::from_secs(10));
     assert_eq!(second["agent"], "a1001", "{second:#}");
 }
+
+#[test]
+fn a_caller_whose_ack_is_lost_but_whose_rtp_arrives_hears_the_greeting() {
+    // RFC 3261 13.3.1.4: RTP from the caller's SDP address proves the 200 OK arrived, so the
+    // greeting starts without waiting for an ACK that may never come.
+    let ports = PortBlock::reserve();
+    let switch = Switch::start(ports);
+    let mut caller = RawCaller::new(&switch, "4008", "no-ack").withholding_the_ack();
+    placed_call(&mut caller, &switch);
+    let heard = caller.talk(Duration::from_secs(3));
+    let greeting: Vec<&ReceivedRtp> = heard
+        .iter()
+        .filter(|p| p.payload_type == 8 && p.payload.iter().any(|&b| b != p.payload[0]))
+        .collect();
+    assert!(
+        greeting.len() >= 100,
+        "the caller heard {} packets of the greeting in 3 s of RTP without an ACK\n{}",
+        greeting.len(),
+        switch.log_tail()
+    );
+    // The ACK, late, changes nothing; the call ends normally.
+    caller.ack().expect("send the late ACK");
+    caller.hang_up();
+    let call = switch.ended_call(&caller.call_id, Duration::from_secs(10));
+    let names = event_names(&call);
+    let before_ack = names.iter().position(|n| n == "media_before_ack");
+    let greeting_started = position(&call, "prompt_started", |e| e["name"] == "welcome");
+    assert!(
+        before_ack.is_some() && greeting_started > before_ack,
+        "media_before_ack, then the greeting: {names:?}"
+    );
+    assert_eq!(call["outcome"], "completed", "{call:#}");
+}

@@ -68,6 +68,8 @@ pub struct RawCaller {
     pub sdp_port: u16,
     /// The address the SDP offer names (127.0.0.1 unless `behind_nat` changed it).
     pub sdp_address: String,
+    /// `call` leaves the 200 OK unacknowledged (`withholding_the_ack`); `ack` sends it later.
+    pub withhold_ack: bool,
     /// Where the switch's answer says to send RTP.
     pub switch_rtp: Option<SocketAddr>,
     /// The telephone-event payload type the answer uses.
@@ -119,6 +121,7 @@ impl RawCaller {
             switch_sip: switch.sip,
             sdp_port,
             sdp_address: "127.0.0.1".into(),
+            withhold_ack: false,
             switch_rtp: None,
             event_pt: TELEPHONE_EVENT_PT,
             number: number.to_string(),
@@ -137,6 +140,17 @@ impl RawCaller {
     pub fn sdp_port(mut self, port: u16) -> RawCaller {
         self.sdp_port = port;
         self
+    }
+
+    /// A caller whose ACK is lost: `call` returns at the 200 OK without acknowledging it.
+    pub fn withholding_the_ack(mut self) -> RawCaller {
+        self.withhold_ack = true;
+        self
+    }
+
+    /// Acknowledges the 200 OK now (after `withholding_the_ack`).
+    pub fn ack(&mut self) -> Result<(), String> {
+        self.send_ack()
     }
 
     /// Names the private `address:port` a phone behind NAT believes it has in the SDP offer;
@@ -232,7 +246,9 @@ impl RawCaller {
                 .and_then(|to| to.split(";tag=").nth(1))
                 .map(|t| t.split(';').next().unwrap_or(t).to_string());
             self.read_answer(&text)?;
-            self.send_ack()?;
+            if !self.withhold_ack {
+                self.send_ack()?;
+            }
             return Ok(());
         }
         Err(format!("no final answer to the INVITE within {limit:?}"))
