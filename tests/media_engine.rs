@@ -357,3 +357,75 @@ fn a_caller_whose_ack_is_lost_but_whose_rtp_arrives_hears_the_greeting() {
     );
     assert_eq!(call["outcome"], "completed", "{call:#}");
 }
+
+/// One 20 ms A-law frame of DTMF `1` (697 Hz + 1209 Hz, each about -10 dBm0), frame `k` of
+/// the tone so consecutive frames join without a phase jump.
+fn dtmf_one_frame(k: usize) -> Vec<u8> {
+    (0..160)
+        .map(|i| {
+            let t = (k * 160 + i) as f64 / 8000.0;
+            let s = 5_000.0 * (2.0 * std::f64::consts::PI * 697.0 * t).sin()
+                + 5_000.0 * (2.0 * std::f64::consts::PI * 1209.0 * t).sin();
+            hotline::media::g711::alaw_encode(s as i16)
+        })
+        .collect()
+}
+
+#[test]
+fn a_trunk_set_for_inband_dtmf_has_a_tone_in_the_audio_heard_as_a_digit() {
+    for inband in [true, false] {
+        let ports = PortBlock::reserve();
+        let config = ConfigCopy::of_shipped();
+        straight_to_the_menu(&config);
+        let trunks = config.path().join("hardware/trunks.toml");
+        let text = std::fs::read_to_string(&trunks).expect("read trunks.toml");
+        assert!(
+            text.contains("inband_dtmf = false"),
+            "the shipped trunk line moved"
+        );
+        std::fs::write(
+            &trunks,
+            text.replace("inband_dtmf = false", &format!("inband_dtmf = {inband}")),
+        )
+        .expect("write trunks.toml");
+        let switch = Switch::start_with(ports, config);
+        let mut caller = RawCaller::new(&switch, MENU_NUMBER, "inband");
+        placed_call(&mut caller, &switch);
+        caller.talk(Duration::from_millis(600));
+        // 120 ms of the tone in the audio itself, no telephone-event, then quiet audio.
+        let mut next = Instant::now();
+        for k in 0..6 {
+            caller.send_audio(&dtmf_one_frame(k));
+            next += Duration::from_millis(20);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        caller.talk(Duration::from_millis(1_500));
+        caller.hang_up();
+        let _ = caller.wait_for_bye(Duration::from_millis(200));
+        let call = switch.ended_call(&caller.call_id, Duration::from_secs(10));
+        let digits: Vec<(String, String)> = events(&call)
+            .iter()
+            .filter(|e| e["event"] == "dtmf")
+            .map(|e| {
+                (
+                    e["digit"].as_str().unwrap_or("").to_string(),
+                    e["source"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        if inband {
+            assert_eq!(
+                digits,
+                [("1".to_string(), "inband".to_string())],
+                "the tone is the caller's 1: {call:#}"
+            );
+            assert_eq!(event(&call, "queue_entered")["queue"], "sales", "{call:#}");
+        } else {
+            assert_eq!(
+                digits,
+                [],
+                "a trunk not set for it hears no tones: {call:#}"
+            );
+        }
+    }
+}
