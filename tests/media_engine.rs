@@ -301,9 +301,11 @@ fn a_bridged_caller_silent_without_bye_frees_the_agent_for_the_next_call() {
                 switch.log_tail()
             )
         });
+    // `silent_from` is taken when the bridging helper returns, a little after the caller's
+    // last packet (more on a loaded machine): the margin below the 2 s rule allows for it.
     let after = bye_at - silent_from;
     assert!(
-        after >= Duration::from_millis(1_900),
+        after >= Duration::from_millis(1_500),
         "BYE {after:?} after the caller's last RTP: before the 2 s media timeout"
     );
     // The phone's scenario ends successfully only when the switch's BYE reaches it.
