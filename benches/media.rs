@@ -72,6 +72,7 @@ fn start(engine: &mut MediaEngine, now: Instant, call: CallId, codec: Codec) {
                 media_timeout: Duration::from_secs(60),
                 inband_dtmf: false,
                 rtcp_mux: false,
+                hold_back_dtmf: false,
             },
         },
     );

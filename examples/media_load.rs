@@ -278,6 +278,7 @@ where
                     media_timeout: Duration::from_secs(60),
                     inband_dtmf: false,
                     rtcp_mux: false,
+                    hold_back_dtmf: false,
                 },
             });
             // Bound now, before the next probe can pick the same ports.

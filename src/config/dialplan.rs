@@ -5,11 +5,13 @@
 
 mod feature_codes;
 mod flows;
+mod hold;
 mod hotlines;
 mod media;
 mod queues;
 mod standards;
 mod tiers;
+mod transfer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -22,6 +24,7 @@ use super::error::{key_segment, ConfigError};
 
 pub use feature_codes::{FeatureCode, FeatureCodes};
 pub use flows::{Action, Collect, Flow, Menu, Step};
+pub use hold::{HoldReason, HoldSettings};
 pub(crate) use hotlines::describe_entry;
 pub use hotlines::{Entry, Hotline};
 pub(crate) use media::describe_media;
@@ -32,6 +35,7 @@ pub use queues::{
 pub(crate) use standards::describe_standards;
 pub use standards::Standards;
 pub use tiers::Tier;
+pub use transfer::{InCallKeys, OutsideTransfer, TransferSettings};
 
 use feature_codes::RawFeatureCodes;
 use flows::{RawFlow, Target};
@@ -54,6 +58,12 @@ pub struct Dialplan {
     pub feature_codes: FeatureCodes,
     /// `[media]`: the media timeout.
     pub media: MediaSettings,
+    /// `[hold]`: hold reasons, check-backs, the maximum.
+    pub hold: HoldSettings,
+    /// `[transfer]`: transfer numbers and outside transfers.
+    pub transfer: TransferSettings,
+    /// `[in_call_keys]`: what agents press during a call.
+    pub in_call_keys: InCallKeys,
 }
 
 impl Dialplan {
@@ -373,6 +383,9 @@ fn build_dialplan(
         tiers,
         feature_codes,
         media,
+        hold: HoldSettings::default(),
+        transfer: TransferSettings::default(),
+        in_call_keys: InCallKeys::default(),
     })
 }
 

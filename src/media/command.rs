@@ -53,6 +53,21 @@ pub enum MediaCommand {
     Stop {
         call: CallId,
     },
+    /// Play a prompt over what the leg hears from its bridged leg, both summed (a whisper or
+    /// a confirmation tone to an agent who still hears the caller); on a leg that is not
+    /// bridged, a plain play. Reported like any play.
+    PlayMixed {
+        call: CallId,
+        prompt: PromptId,
+        play: PlayId,
+    },
+    /// Send `digit` (0-9, *, #, A-D) to the leg's far end as an RFC 4733 telephone-event
+    /// (an agent's digit that was not an in-call key, passed on to the caller); dropped when
+    /// the leg negotiated no telephone-event.
+    SendDtmf {
+        call: CallId,
+        digit: char,
+    },
     /// Relay media between two calls' legs (both directions), transcoding when their
     /// codecs differ. A prompt played on either leg afterwards replaces what it hears.
     Bridge {
@@ -100,4 +115,7 @@ pub struct LegOptions {
     pub inband_dtmf: bool,
     /// RTCP shares the RTP port (RFC 5761), as both SDPs agreed with `a=rtcp-mux`.
     pub rtcp_mux: bool,
+    /// Telephone-events from this leg are reported (`MediaEvent::Dtmf`) but not relayed to
+    /// the bridged leg: an agent's in-call keys never reach the caller.
+    pub hold_back_dtmf: bool,
 }

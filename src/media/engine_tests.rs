@@ -63,6 +63,7 @@ fn options(call: CallId, role: LegRole) -> LegOptions {
         media_timeout: Duration::from_secs(60),
         inband_dtmf: false,
         rtcp_mux: false,
+        hold_back_dtmf: false,
     }
 }
 

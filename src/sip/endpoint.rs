@@ -704,6 +704,7 @@ impl Endpoint {
             transport: route.transport,
             sdp: sdp.clone(),
             phone: phone.clone(),
+            replaces: None,
         });
         self.calls.insert(
             call,
@@ -1069,6 +1070,7 @@ impl Deadline for Registrar {
 mod in_dialog;
 mod malformed_log;
 mod outgoing;
+mod refer;
 use in_dialog::{OurReinvite, PendingReoffer, RecentInvites};
 mod registration;
 mod timer_queue;

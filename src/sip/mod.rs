@@ -194,6 +194,10 @@ pub enum CallEvent {
         sdp: Option<String>,
         /// The phone (SIP user) that placed the call and authenticated; `None` for trunk calls.
         phone: Option<String>,
+        /// The dialog this INVITE replaces (its `Replaces` header, RFC 3891), when it has one.
+        /// The endpoint has not matched it: the switch looks it up with
+        /// `Endpoint::find_dialog`.
+        replaces: Option<DialogRef>,
     },
     /// CANCEL handled: 200 to the CANCEL and 487 to the INVITE already sent.
     Cancelled { call: CallId },
@@ -248,6 +252,40 @@ pub enum CallEvent {
         status: u16,
         sdp: Option<String>,
     },
+    /// The peer asks us to call `target` (REFER, RFC 3515) within this call. Nothing is
+    /// answered yet: the switch calls `Endpoint::accept_refer` (202, then a NOTIFY with
+    /// "100 Trying") or `Endpoint::refuse_refer`, then reports the outcome with
+    /// `Endpoint::notify_refer`. A REFER without a usable Refer-To never gets here (400).
+    Refer {
+        call: CallId,
+        target: ReferTarget,
+        /// The Referred-By header's URI, when present (for the record).
+        referred_by: Option<String>,
+    },
+}
+
+/// A dialog named from outside it: a `Replaces` header (RFC 3891), or one embedded in a
+/// Refer-To URI (`?Replaces=...`, unescaped). The tags are as RFC 3891 3 defines them and the
+/// sender wrote them (which side each names is checked against both orders when matching). A
+/// phone that leaves the tags out is matched by Call-ID alone when that is unambiguous.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialogRef {
+    pub call_id: String,
+    pub to_tag: Option<String>,
+    pub from_tag: Option<String>,
+    /// `early-only`: replace only a dialog that is not yet confirmed.
+    pub early_only: bool,
+}
+
+/// Where a REFER sends the call: the Refer-To URI (angle brackets and header part removed),
+/// its user part (the number or extension dialled, empty when none), its host, and the dialog
+/// to replace when the URI embeds `Replaces` (attended transfer, RFC 5589 7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferTarget {
+    pub uri: String,
+    pub user: String,
+    pub host: String,
+    pub replaces: Option<DialogRef>,
 }
 
 impl CallEvent {
@@ -266,7 +304,8 @@ impl CallEvent {
             | CallEvent::OutgoingAnswered { call, .. }
             | CallEvent::OutgoingFailed { call, .. }
             | CallEvent::Reoffer { call, .. }
-            | CallEvent::ReinviteDone { call, .. } => Some(*call),
+            | CallEvent::ReinviteDone { call, .. }
+            | CallEvent::Refer { call, .. } => Some(*call),
             CallEvent::BindingsChanged { .. } | CallEvent::AuthFailed { .. } => None,
         }
     }

@@ -11,11 +11,16 @@
 
 pub mod acd;
 pub mod admission;
+mod consultation;
+pub mod context;
+mod hold;
+mod in_call_keys;
 pub mod ivr;
 mod media_faults;
 mod queueing;
 pub mod rtp_ports;
 pub mod timeline;
+mod transfer;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -33,10 +38,13 @@ use crate::store::{CallbackRequest, NewCall, StoredBinding};
 
 use acd::{Acd, AgentSpec};
 use admission::{Admission, NewCallRate};
+use context::CallContext;
+use hold::HoldExplanation;
 use ivr::{Ivr, IvrAction};
 use queueing::{AgentLeg, QueueWait};
 use rtp_ports::RtpPorts;
 use timeline::{EventKind, Party, TimelineEvent};
+use transfer::TransferState;
 
 /// How long a refused caller is asked to wait before trying again.
 const RETRY_AFTER_BUSY_S: u32 = 5;
@@ -162,6 +170,16 @@ struct Call {
     finished: bool,
     /// The call's SDP session (what was offered and agreed, our o= version).
     sdp: Option<SdpSession>,
+    /// The media conversation the call's legs live in: its own id, or the caller's whose
+    /// agent placed it (a consultation call), so every leg a transfer joins is in one
+    /// media worker.
+    conversation: CallId,
+    /// What the caller told the hotline and what happened, for every agent who gets the call.
+    context: CallContext,
+    /// The caller is on hold (an agent's phone held them).
+    hold: Option<HoldExplanation>,
+    /// The caller is being transferred.
+    transfer: Option<TransferState>,
 }
 
 pub struct Switch {
@@ -262,6 +280,7 @@ impl Switch {
                 MediaEvent::MediaTimeout { silent_ms } => {
                     self.on_leg_media_timeout(now, call, silent_ms)
                 }
+                MediaEvent::Dtmf { digit, .. } => self.on_agent_key(now, call, digit),
                 _ => {}
             }
             self.drain_endpoint(now);
@@ -432,6 +451,7 @@ impl Switch {
                 transport,
                 sdp,
                 phone,
+                replaces,
             } => {
                 let _span = tracing::info_span!("call", sip_call_id = %sip_call_id).entered();
                 // Desk phones proved who they are; anyone else may be a forged address.
@@ -457,6 +477,14 @@ impl Switch {
                     offer: sdp,
                     phone,
                 };
+                if let Some(replaces) = replaces {
+                    if self.on_replacing_invite(now, call, &incoming, &replaces) {
+                        return;
+                    }
+                }
+                if incoming.phone.is_some() && self.on_consultation_invite(now, call, &incoming) {
+                    return;
+                }
                 self.on_incoming(now, call, incoming);
             }
             CallEvent::Cancelled { call } => {
@@ -502,6 +530,11 @@ impl Switch {
                 self.forget(now, call);
             }
             CallEvent::Dtmf { call, digit, .. } => self.on_digit(now, call, digit, "sip-info"),
+            CallEvent::Refer {
+                call,
+                target,
+                referred_by,
+            } => self.on_refer_event(now, call, target, referred_by),
             CallEvent::Ended { call } => self.forget(now, call),
             CallEvent::BindingsChanged { user, bindings } => {
                 self.on_bindings(now, &user, &bindings)
@@ -537,7 +570,28 @@ impl Switch {
                 let answer = sdp.as_deref().filter(|_| (200..300).contains(&status));
                 self.on_remote_answer(now, call, answer);
             }
+            CallEvent::Dtmf { call, digit, .. } => self.on_agent_key(now, call, digit),
+            CallEvent::Refer {
+                call,
+                target,
+                referred_by,
+            } => self.on_refer_event(now, call, target, referred_by),
             _ => {}
+        }
+    }
+
+    /// A REFER: attended when its Refer-To embeds `Replaces`, else blind.
+    fn on_refer_event(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        target: crate::sip::ReferTarget,
+        referred_by: Option<String>,
+    ) {
+        if target.replaces.is_some() {
+            self.on_attended_refer(now, call, &target);
+        } else {
+            self.on_refer(now, call, target, referred_by);
         }
     }
 
@@ -620,6 +674,10 @@ impl Switch {
                 timer: None,
                 finished: false,
                 sdp: None,
+                conversation: call,
+                context: CallContext::default(),
+                hold: None,
+                transfer: None,
             },
         );
         self.record(now, call, EventKind::Invite { from, to });
@@ -724,6 +782,7 @@ impl Switch {
             Phase::CallbackOffer { deadline, .. } if deadline <= now => {
                 self.on_callback_answer(now, call, None)
             }
+            Phase::Connected { .. } => self.on_connected_timer(now, call),
             _ => {}
         }
     }
@@ -746,7 +805,7 @@ impl Switch {
             self.opens.push_back(MediaCommand::Open {
                 call,
                 local_port: c.rtp_port,
-                conversation: call,
+                conversation: c.conversation,
                 expect_from: c.media.map(|m| m.remote),
             });
         }
@@ -934,6 +993,7 @@ impl Switch {
                 None => return,
             },
         };
+        let agent_leg = by == Party::Agent;
         let previous = media.replace(negotiated);
         if started && previous != Some(negotiated) {
             self.outputs
@@ -941,10 +1001,16 @@ impl Switch {
         }
         match previous.map(|p| p.sends()) {
             Some(true) if !negotiated.sends() => {
-                self.record(now, record_on, EventKind::Hold { by })
+                self.record(now, record_on, EventKind::Hold { by });
+                if agent_leg {
+                    self.on_agent_hold(now, call);
+                }
             }
             Some(false) if negotiated.sends() => {
-                self.record(now, record_on, EventKind::Resume { by })
+                self.record(now, record_on, EventKind::Resume { by });
+                if agent_leg {
+                    self.on_agent_resume(now, call);
+                }
             }
             _ => {}
         }
@@ -1014,6 +1080,7 @@ impl Switch {
             Some(Phase::Voicemail {
                 recording_since: None,
             }) => self.start_voicemail(now, call),
+            Some(Phase::Connected { .. }) => self.on_connected_prompt_finished(now, call),
             _ => {}
         }
     }
@@ -1301,18 +1368,20 @@ impl Switch {
         let c = self.calls.get(&caller);
         let call_id = c.map(|c| c.record_id.clone()).unwrap_or_default();
         LegOptions {
-            conversation: caller,
+            conversation: c.map_or(caller, |c| c.conversation),
             record: MediaRecordKey { call_id, role },
             media_timeout: self.dialplan.media.timeout,
             inband_dtmf: role == LegRole::Caller && c.is_some_and(|c| c.inband_dtmf),
             rtcp_mux: media.rtcp_mux,
+            hold_back_dtmf: role == LegRole::Agent,
         }
     }
 
     fn record(&mut self, now: Instant, call: CallId, kind: EventKind) {
-        let Some(c) = self.calls.get(&call) else {
+        let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        c.context.observe(&kind);
         let offset_ms = millis(now.saturating_duration_since(c.invited_at));
         self.outputs.push_back(Output::Record(RecordCommand::Event {
             call_id: c.record_id.clone(),
@@ -1349,6 +1418,13 @@ struct Incoming {
     offer: Option<String>,
     /// The authenticated desk phone that called, if it was one.
     phone: Option<String>,
+}
+
+impl Switch {
+    /// The media conversation of `caller`'s legs (its own id unless it joined another's).
+    fn conversation_of(&self, caller: CallId) -> CallId {
+        self.calls.get(&caller).map_or(caller, |c| c.conversation)
+    }
 }
 
 /// The user part of a SIP URI (`sip:1000@host` → `1000`), or the whole text.

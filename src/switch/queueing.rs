@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::acd::AgentState;
+use super::in_call_keys::KeySequence;
 use super::timeline::{EventKind, Party};
 use super::{MediaCommand, Output, Phase, RecordCommand, Switch};
 use crate::config::{Queue, QueueExit};
@@ -74,6 +75,23 @@ pub(super) struct AgentLeg {
     pub play: Option<PlayId>,
     /// The leg's SDP session (our offer, the phone's answer, re-offers).
     pub sdp: Option<sdp::SdpSession>,
+    /// Why the switch called this phone.
+    pub purpose: LegPurpose,
+    /// In-call keys the agent is pressing.
+    pub keys: KeySequence,
+}
+
+/// Why the switch called an agent's phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum LegPurpose {
+    /// A queued caller offered to the agent.
+    QueueOffer,
+    /// The target of a transfer (blind, or an attended one's colleague).
+    TransferTarget,
+    /// The transferring agent called back when the target did not answer.
+    Recall,
+    /// A colleague the agent consults before an attended transfer.
+    Consultation,
 }
 
 impl Switch {
@@ -484,7 +502,7 @@ impl Switch {
         self.opens.push_back(MediaCommand::Open {
             call: leg,
             local_port: port,
-            conversation: caller,
+            conversation: self.conversation_of(caller),
             expect_from: None,
         });
         let deadline = now + self.dialplan.standards.answer_deadline();
@@ -503,6 +521,8 @@ impl Switch {
                 whisper: VecDeque::new(),
                 play: None,
                 sdp: Some(session),
+                purpose: LegPurpose::QueueOffer,
+                keys: KeySequence::default(),
             },
         );
         self.set_leg_timer(leg, Some(deadline));

@@ -177,6 +177,88 @@ pub enum EventKind {
         side: Party,
         silent_ms: u64,
     },
+    /// The agent pressed an in-call key sequence (`*4` + reason, `#1` + number, ...); its
+    /// digits were not passed to the caller. `action` names what it did, or why nothing.
+    InCallKeys {
+        agent: String,
+        keys: String,
+        action: String,
+    },
+    /// The reason the caller is (or will be) held for: chosen by the agent's keys (`by` =
+    /// "keys") or the queue's default (`by` = "default").
+    HoldReason {
+        agent: String,
+        reason: String,
+        expected_s: u32,
+        by: String,
+    },
+    /// A check-back prompt started during a hold (the `number`th of this hold).
+    HoldCheckBack {
+        number: u32,
+    },
+    /// The hold outlasted its reason's expected duration: the caller hears an apology and a
+    /// fresh estimate.
+    HoldOverrun {
+        reason: String,
+        estimate_s: u32,
+    },
+    /// The hold passed the maximum: the agent is reminded in a whisper.
+    HoldReminder {
+        agent: String,
+        held_s: u32,
+    },
+    /// A hold ended (resume, transfer or hang-up) after `duration_ms`.
+    HoldEnded {
+        reason: String,
+        duration_ms: u64,
+        check_backs: u32,
+    },
+    /// An agent asked for a transfer: `kind` "blind" or "attended", `method` "refer",
+    /// "keys" or "invite_replaces", `target` what was dialled.
+    TransferRequested {
+        agent: String,
+        kind: String,
+        method: String,
+        target: String,
+    },
+    /// The caller heard where they are going and the expected wait.
+    TransferExplained {
+        target: String,
+        expected_wait_s: u32,
+    },
+    /// The caller now talks to `agent` (the transfer's target).
+    TransferCompleted {
+        agent: String,
+        kind: String,
+    },
+    /// A transfer did not reach anyone (`reason`, the target's `status` when it answered
+    /// one); the caller was kept.
+    TransferFailed {
+        target: String,
+        reason: String,
+        status: Option<u16>,
+    },
+    /// The caller goes back: to the transferring agent (`to` = agent id) or to the front of
+    /// a queue (`to` = "queue:NAME").
+    Recall {
+        to: String,
+        reason: String,
+    },
+    /// A bridged call's agent leg was lost (`reason`: "bye", "media_timeout", "failed"); the
+    /// caller stays and is queued again.
+    AgentLegLost {
+        agent: String,
+        reason: String,
+    },
+    /// The caller went back into `queue`, at the front.
+    Requeued {
+        queue: String,
+    },
+    /// The call's context was handed to `agent` (whisper and record): `items` names what.
+    ContextHandedOver {
+        agent: String,
+        items: Vec<String>,
+    },
 }
 
 impl EventKind {
@@ -215,6 +297,20 @@ impl EventKind {
             EventKind::Resume { .. } => "resume",
             EventKind::MediaBeforeAck => "media_before_ack",
             EventKind::MediaTimeout { .. } => "media_timeout",
+            EventKind::InCallKeys { .. } => "in_call_keys",
+            EventKind::HoldReason { .. } => "hold_reason",
+            EventKind::HoldCheckBack { .. } => "hold_check_back",
+            EventKind::HoldOverrun { .. } => "hold_overrun",
+            EventKind::HoldReminder { .. } => "hold_reminder",
+            EventKind::HoldEnded { .. } => "hold_ended",
+            EventKind::TransferRequested { .. } => "transfer_requested",
+            EventKind::TransferExplained { .. } => "transfer_explained",
+            EventKind::TransferCompleted { .. } => "transfer_completed",
+            EventKind::TransferFailed { .. } => "transfer_failed",
+            EventKind::Recall { .. } => "recall",
+            EventKind::AgentLegLost { .. } => "agent_leg_lost",
+            EventKind::Requeued { .. } => "requeued",
+            EventKind::ContextHandedOver { .. } => "context_handed_over",
         }
     }
 }

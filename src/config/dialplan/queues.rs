@@ -56,6 +56,14 @@ pub struct Queue {
     /// After this many refused offers in a row an agent is set not ready, as if they had
     /// dialled the not-ready code (default 3; 0 never pauses; Asterisk's `autopause`).
     pub pause_after_refusals: u32,
+    /// The hold reasons (`[hold.reason.NAME]`) agents of this queue may give, by name;
+    /// empty: all of them.
+    pub hold_reasons: Vec<String>,
+    /// The reason a hold gets when the agent chose none; `None`: the dialplan's default.
+    pub default_hold_reason: Option<String>,
+    /// A prompt naming the department this queue serves ("the sales department"), said in
+    /// the transfer explanation; `None`: the generic "a colleague from another department".
+    pub department: Option<String>,
 }
 
 impl Queue {
@@ -315,6 +323,9 @@ impl Checker<'_> {
             whisper,
             retry_after_refusal,
             pause_after_refusals,
+            hold_reasons: Vec::new(),
+            default_hold_reason: None,
+            department: None,
         }
     }
 

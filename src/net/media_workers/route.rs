@@ -57,6 +57,8 @@ impl Router {
             MediaCommand::Redirect { call, .. }
             | MediaCommand::Play { call, .. }
             | MediaCommand::PlayLoop { call, .. }
+            | MediaCommand::PlayMixed { call, .. }
+            | MediaCommand::SendDtmf { call, .. }
             | MediaCommand::Stop { call }
             | MediaCommand::Unbridge { call }
             | MediaCommand::RecordCaller { call, .. }
@@ -137,6 +139,7 @@ mod tests {
                 media_timeout: Duration::from_secs(60),
                 inband_dtmf: false,
                 rtcp_mux: false,
+                hold_back_dtmf: false,
             },
         }
     }

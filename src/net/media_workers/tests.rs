@@ -224,6 +224,7 @@ fn options(conversation: CallId) -> LegOptions {
         media_timeout: Duration::from_secs(60),
         inband_dtmf: false,
         rtcp_mux: false,
+        hold_back_dtmf: false,
     }
 }
 

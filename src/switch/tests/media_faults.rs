@@ -375,6 +375,7 @@ fn legs_start_with_the_dialplans_media_timeout_and_in_band_dtmf_from_the_callers
                     media_timeout: TWO_SECONDS,
                     inband_dtmf: true,
                     rtcp_mux: false,
+                    hold_back_dtmf: false,
                 }
             ),
             (
@@ -388,6 +389,7 @@ fn legs_start_with_the_dialplans_media_timeout_and_in_band_dtmf_from_the_callers
                     media_timeout: TWO_SECONDS,
                     inband_dtmf: false,
                     rtcp_mux: false,
+                    hold_back_dtmf: true,
                 }
             ),
         ]
