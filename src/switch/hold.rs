@@ -39,4 +39,31 @@ impl Switch {
     pub(super) fn on_connected_timer(&mut self, now: Instant, call: CallId) {
         let _ = (now, call);
     }
+
+    /// Ends the caller's hold, if any (resume, transfer, join, hang-up): the music stops,
+    /// `HoldEnded` is recorded, and with `thank` the caller hears "thank you for waiting"
+    /// (the bridged agent's audio follows when it ends).
+    pub(super) fn end_hold(&mut self, now: Instant, caller: CallId, thank: bool) {
+        let _ = (now, caller, thank);
+    }
+
+    /// The switch itself holds `caller` (the agent pressed the attended-transfer keys and is
+    /// consulting a colleague): the same explanation, music and check-backs as a hold from
+    /// the phone.
+    pub(super) fn hold_by_switch(&mut self, now: Instant, caller: CallId) {
+        let _ = (now, caller);
+    }
+
+    /// `caller` lost its agent (agent leg gone without a hang-up, or a transfer that found
+    /// nobody): it hears `apology` and goes back into `queue` at the front, and the next
+    /// agent's whisper says it was reconnected. Records `Requeued`.
+    pub(super) fn requeue_at_front(
+        &mut self,
+        now: Instant,
+        caller: CallId,
+        queue: &str,
+        apology: &str,
+    ) {
+        let _ = (now, caller, queue, apology);
+    }
 }
