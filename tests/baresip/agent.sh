@@ -7,6 +7,9 @@
 #   # defaults: 127.0.0.1:5060 1001 sample-1001 60 (phone 1001 of hardware/phones.toml, whose
 #   # agent is ready as soon as it registers and has the sales skill)
 #
+# With CONTROL=PORT in the environment the phone's keys can be pressed from another terminal
+# (hold, resume, transfer): `tests/baresip/keys.sh PORT hold` — see README "Hold and transfer".
+#
 # The switch must already be running (`cargo run --release -- serve`). Recordings are kept
 # under a temp dir (`play FILE`, from sox). Needs baresip-core and sox (tests/run.sh installs
 # both).
@@ -46,6 +49,12 @@ sed -e "s|{{SIP_PORT}}|$sip_port|" \
     -e "s|{{MIC_WAV}}|$work/microphone.wav|" \
     -e "s|{{SND_PATH}}|$work/recordings|" \
     "$here/config.template" >"$work/config/config"
+if [ -n "${CONTROL:-}" ]; then
+    case "$CONTROL" in
+        ''|*[!0-9]*) echo "agent.sh: CONTROL must be a TCP port number, not '$CONTROL'" >&2; exit 2 ;;
+    esac
+    printf 'module_app\t\tctrl_tcp.so\nctrl_tcp_listen\t\t127.0.0.1:%s\n' "$CONTROL" >>"$work/config/config"
+fi
 echo "<sip:$extension@$addr>;auth_pass=$password;answermode=auto;audio_codecs=pcma,pcmu;regint=3600" \
     >"$work/config/accounts"
 
@@ -66,6 +75,9 @@ if [ -z "$registered" ]; then
     exit 1
 fi
 echo "phone $extension registered with $addr; answering calls for $seconds s (baresip log: $work/baresip.log)"
+if [ -n "${CONTROL:-}" ]; then
+    echo "its keys: tests/baresip/keys.sh $CONTROL hold | resume | transfer NUMBER | hangup"
+fi
 wait "$phone" || true
 wait "$phone" 2>/dev/null || true  # again, when a Ctrl-C ended the first wait
 

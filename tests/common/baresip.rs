@@ -104,6 +104,30 @@ impl Baresip {
     /// Starts baresip with `tests/baresip/config.template` (its SIP port, RTP range from the
     /// port block, a microphone playing a tone of `mic_hz`) and this one `accounts` line.
     pub fn start(ports: PortBlock, account: &str, mic_hz: f64, run_for: Duration) -> Baresip {
+        Baresip::start_with_lines(ports, account, mic_hz, run_for, "")
+    }
+
+    /// `start` with the `ctrl_tcp` module listening on 127.0.0.1:`control_port`, so the test
+    /// can press the phone's hold, resume and transfer keys (`BaresipControl`).
+    pub fn start_controlled(
+        ports: PortBlock,
+        account: &str,
+        mic_hz: f64,
+        run_for: Duration,
+        control_port: u16,
+    ) -> Baresip {
+        let lines =
+            format!("module_app\t\tctrl_tcp.so\nctrl_tcp_listen\t\t127.0.0.1:{control_port}\n");
+        Baresip::start_with_lines(ports, account, mic_hz, run_for, &lines)
+    }
+
+    fn start_with_lines(
+        ports: PortBlock,
+        account: &str,
+        mic_hz: f64,
+        run_for: Duration,
+        extra_config: &str,
+    ) -> Baresip {
         let dir = tempfile::Builder::new()
             .prefix("hotline-baresip-")
             .tempdir()
@@ -137,7 +161,8 @@ impl Baresip {
                     ("SND_PATH", recordings.display().to_string()),
                 ],
             );
-            std::fs::write(config_dir.join("config"), config).expect("write config");
+            std::fs::write(config_dir.join("config"), format!("{config}{extra_config}"))
+                .expect("write config");
             std::fs::write(config_dir.join("accounts"), format!("{account}\n")).expect("accounts");
             let console = std::fs::File::create(&console_path).expect("console log");
             let mut child = Command::new("baresip")
@@ -218,5 +243,64 @@ impl Drop for Baresip {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// baresip's remote control (`ctrl_tcp`): netstring-framed JSON commands, the same commands
+/// as its menu (`hold`, `resume`, `transfer sip:...`, `hangup`).
+pub struct BaresipControl {
+    stream: std::net::TcpStream,
+    token: u32,
+}
+
+impl BaresipControl {
+    /// Connects (bounded: baresip may still be starting).
+    pub fn connect(port: u16, limit: Duration) -> BaresipControl {
+        let deadline = Instant::now() + limit;
+        loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(stream) => {
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(5)))
+                        .expect("read timeout");
+                    return BaresipControl { stream, token: 0 };
+                }
+                Err(e) if Instant::now() >= deadline => {
+                    panic!("baresip's ctrl_tcp on 127.0.0.1:{port} did not accept: {e}")
+                }
+                Err(_) => thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// Sends `command` with `params` and returns baresip's response (its JSON text).
+    pub fn command(&mut self, command: &str, params: &str) -> String {
+        use std::io::{Read, Write};
+        self.token += 1;
+        let json = serde_json::json!({
+            "command": command,
+            "params": params,
+            "token": self.token.to_string(),
+        })
+        .to_string();
+        let frame = format!("{}:{json},", json.len());
+        self.stream
+            .write_all(frame.as_bytes())
+            .expect("send to ctrl_tcp");
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        // One netstring back: "LEN:{...},"; baresip may also send events, which are skipped.
+        loop {
+            let n = match self.stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            reply.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&reply).to_string();
+            if text.contains("\"response\"") && text.trim_end().ends_with(',') {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&reply).to_string()
     }
 }

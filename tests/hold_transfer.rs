@@ -1,0 +1,498 @@
+//! Hold and transfer from real desk phones (issue 8), observed where people are: what the
+//! caller's RTP carried (the prompts' exact frames, `common::heard`, and the agents' tones),
+//! what the phones saw (baresip's console, SIPp's messages), and the call's one record.
+//!
+//! baresip is the agent's desk phone whose keys the test presses through `ctrl_tcp` (hold,
+//! resume, and transfer — baresip's blind transfer is REFER); a SIPp scenario is the phone that
+//! does an attended transfer (REFER with Replaces, as Yealink and Polycom phones do); SIPp desk
+//! phones stand in for colleagues who answer, are busy or never answer. Each test reserves its
+//! own port blocks.
+
+mod common;
+
+use std::thread;
+use std::time::Duration;
+
+use common::heard::{tone_packets, PromptFrames};
+use common::*;
+use serde_json::Value;
+
+/// Ten frames (200 ms) of a prompt's exact audio make it heard (see tests/caller_heard.rs).
+const MIN_FRAMES: usize = 10;
+/// The number that skips the greeting and starts in the main menu (1 = sales, 2 = support).
+const MENU_NUMBER: &str = "4018";
+/// The tone each party speaks, so the caller can tell whose voice crossed the bridge.
+const CALLER_HZ: f64 = 700.0;
+const FIRST_AGENT_HZ: f64 = 600.0;
+const SECOND_AGENT_HZ: f64 = 900.0;
+
+/// Phones 1001 (sales, accounts and operator: not support) and 1002 (support only), ready
+/// when registered; a fast ring
+/// cadence (ring 3 ends 1.2 s after the INVITE), a 1 s wrap-up, and `MENU_NUMBER`.
+fn agents_config() -> ConfigCopy {
+    let phones: [(&str, &[&str]); 2] = [
+        ("1001", &["sales", "accounts", "operator"]),
+        ("1002", &["support"]),
+    ];
+    let entries: Vec<PhoneEntry> = phones
+        .iter()
+        .map(|(extension, skills)| {
+            let mut entry = PhoneEntry::desk_phone(extension, &format!("sample-{extension}"));
+            entry.skills = skills.iter().map(|s| s.to_string()).collect();
+            entry
+        })
+        .collect();
+    let config = ConfigCopy::for_agents(&entries);
+    config.set_table("queue.support", &[("wrap_up", "\"1s\"")]);
+    config.set_table(
+        "hotline.menu_first",
+        &[
+            ("numbers", &format!("[\"{MENU_NUMBER}\"]")),
+            ("language", "\"zh\""),
+            ("flow", "\"main_menu\""),
+        ],
+    );
+    config
+}
+
+/// A trunk caller on `MENU_NUMBER` who presses 1 (sales) half a second into the menu, speaks a
+/// 700 Hz tone to the switch, and hangs up `talk` after pressing it; what it hears arrives on
+/// the port block's RTP sink.
+fn caller(switch: &Switch, talk: Duration, tag: &str) -> Sipp {
+    let ports = switch.ports;
+    Sipp::new("queue_caller.xml", switch)
+        .service(MENU_NUMBER)
+        .call_id_tag(tag)
+        .key("caller", "13900000001")
+        .key("codec_pt", 8)
+        .key("codec_name", "PCMA")
+        .key("rtp_sink", ports.rtp_sink())
+        .file("caller_audio.pcap", tone_pcap(8, CALLER_HZ, 90))
+        .set("first_digit_ms", 500)
+        .set("who_hangs_up", "caller")
+        .hold(talk)
+        .timeout(Duration::from_secs(90))
+}
+
+/// A baresip desk phone for `extension`, registered, answering by itself, speaking `hz`,
+/// with its keys reachable through `ctrl_tcp`.
+fn baresip_phone(
+    ports: PortBlock,
+    switch: &Switch,
+    extension: &str,
+    hz: f64,
+    run_for: Duration,
+) -> (Baresip, BaresipControl) {
+    let control_port = ports.sip_port();
+    let phone = Baresip::start_controlled(
+        ports,
+        &baresip_agent_account(extension, &format!("sample-{extension}"), switch.sip.port()),
+        hz,
+        run_for,
+        control_port,
+    );
+    assert!(
+        phone.wait_for("200 OK", Duration::from_secs(10)),
+        "baresip {extension} did not register:\n{}\n--- switch log ---\n{}",
+        phone.console(),
+        switch.log_tail()
+    );
+    let control = BaresipControl::connect(control_port, Duration::from_secs(5));
+    (phone, control)
+}
+
+/// Waits (bounded) for the caller's record to have event `name`; panics with the record.
+fn await_event(switch: &Switch, call_id: &str, name: &str, limit: Duration) {
+    await_event_seen_by(switch, call_id, name, limit, "");
+}
+
+/// `await_event`, with what a phone saw (its console, its answer to a key) in the panic.
+fn await_event_seen_by(switch: &Switch, call_id: &str, name: &str, limit: Duration, phone: &str) {
+    if !rtp_peer::wait_for_event(switch, call_id, name, limit) {
+        panic!(
+            "no {name} on the call within {limit:?}: {:#}\n--- log ---\n{}\n--- phone ---\n{phone}",
+            switch.call(call_id).unwrap_or(Value::Null),
+            switch.log_tail()
+        );
+    }
+}
+
+/// The prompts the caller heard, in order, without repeats in a row ("zh/moh" once per stretch).
+fn heard_in_order(switch: &Switch, heard: &RtpHeard) -> Vec<String> {
+    let frames = PromptFrames::load(&switch.config_dir);
+    let mut labels = frames.labels(&heard.received, MIN_FRAMES);
+    labels.dedup();
+    labels
+}
+
+/// True when `wanted` appear in `labels` in this order (others may come between).
+fn in_order(labels: &[String], wanted: &[&str]) -> bool {
+    let mut rest = labels.iter();
+    wanted.iter().all(|w| rest.any(|l| l == w))
+}
+
+/// The packet index where the caller's first hearing of prompt `label` ends.
+fn end_of(switch: &Switch, heard: &RtpHeard, label: &str) -> usize {
+    let frames = PromptFrames::load(&switch.config_dir);
+    frames
+        .heard(&heard.received, MIN_FRAMES)
+        .iter()
+        .find(|p| p.labels.iter().any(|l| l == label))
+        .map(|p| p.last_packet)
+        .unwrap_or_else(|| panic!("the caller never heard {label}"))
+}
+
+#[test]
+fn a_caller_held_from_a_baresip_desk_phone_hears_why_and_how_long_then_music_then_thanks() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start_with(ports, agents_config());
+    let run_for = Duration::from_secs(40);
+    let (mut phone, mut keys) = baresip_phone(ports, &switch, "1001", FIRST_AGENT_HZ, run_for);
+
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = caller(&switch, Duration::from_secs(20), "held");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.spawn();
+    await_event(&switch, &call_id, "bridged", Duration::from_secs(15));
+    thread::sleep(Duration::from_secs(2));
+    let held = keys.command("hold", "");
+    await_event(&switch, &call_id, "hold_reason", Duration::from_secs(5));
+    // The explanation (about 5 s) and some music.
+    thread::sleep(Duration::from_secs(8));
+    let resumed = keys.command("resume", "");
+    await_event(&switch, &call_id, "hold_ended", Duration::from_secs(5));
+    let caller_run = caller_run.join().expect("caller thread");
+    let heard = sink.finish();
+    phone.finish(Duration::from_secs(5));
+    assert_sipp_ok("the held caller", &caller_run, &switch);
+
+    let labels = heard_in_order(&switch, &heard);
+    assert!(
+        in_order(
+            &labels,
+            &[
+                "zh/hold",
+                "zh/digit_2",
+                "zh/minutes",
+                "zh/thanks_patience",
+                "zh/moh",
+                "zh/hold_return"
+            ]
+        ),
+        "the caller heard {labels:?} (hold: {held}, resume: {resumed})"
+    );
+    // The agent's voice before the hold and again after the thank-you, never during it.
+    let agent = tone_packets(&heard.received, FIRST_AGENT_HZ);
+    let thanks_end = end_of(&switch, &heard, "zh/hold_return");
+    let hold_start = PromptFrames::load(&switch.config_dir)
+        .heard(&heard.received, MIN_FRAMES)
+        .iter()
+        .find(|p| p.labels.iter().any(|l| l == "zh/hold"))
+        .map(|p| p.first_packet)
+        .expect("the caller heard the hold explanation");
+    assert!(
+        agent.iter().filter(|&&n| n < hold_start).count() >= 50,
+        "the caller heard the agent for a second before the hold"
+    );
+    assert!(
+        agent.iter().filter(|&&n| n > thanks_end).count() >= 50,
+        "the caller heard the agent again after the thank-you"
+    );
+    assert_eq!(
+        agent
+            .iter()
+            .filter(|&&n| n > hold_start + 5 && n < thanks_end)
+            .count(),
+        0,
+        "the caller heard the agent while on hold"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let reason = event(&call, "hold_reason");
+    assert_eq!(reason["reason"], "lookup", "{call:#}");
+    assert_eq!(reason["expected_s"], 120, "{call:#}");
+    assert_eq!(reason["by"], "default", "{call:#}");
+    let ended = event(&call, "hold_ended");
+    let held_ms = ended["duration_ms"].as_u64().unwrap_or(0);
+    assert!(
+        (7_000..12_000).contains(&held_ms),
+        "hold lasted {held_ms} ms: {call:#}"
+    );
+}
+
+#[test]
+fn a_blind_transfer_from_baresip_to_a_queue_number_explains_and_hands_the_context_over() {
+    let ports = PortBlock::reserve();
+    let second = PortBlock::reserve();
+    let switch = Switch::start_with(ports, agents_config());
+    let run_for = Duration::from_secs(45);
+    let (mut first_phone, mut keys) =
+        baresip_phone(ports, &switch, "1001", FIRST_AGENT_HZ, run_for);
+    let mut second_phone = Baresip::start(
+        second,
+        &baresip_agent_account("1002", "sample-1002", switch.sip.port()),
+        SECOND_AGENT_HZ,
+        run_for,
+    );
+    assert!(
+        second_phone.wait_for("200 OK", Duration::from_secs(10)),
+        "baresip 1002 did not register:\n{}",
+        second_phone.console()
+    );
+
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = caller(&switch, Duration::from_secs(26), "blind");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.spawn();
+    await_event(&switch, &call_id, "bridged", Duration::from_secs(15));
+    thread::sleep(Duration::from_secs(2));
+    // 8002 is the support queue's transfer number in the shipped dialplan.
+    let transfer = keys.command(
+        "transfer",
+        &format!("sip:8002@127.0.0.1:{}", switch.sip.port()),
+    );
+    await_event_seen_by(
+        &switch,
+        &call_id,
+        "transfer_completed",
+        Duration::from_secs(20),
+        &format!("{transfer}\n{}", first_phone.console()),
+    );
+    let caller_run = caller_run.join().expect("caller thread");
+    let heard = sink.finish();
+    first_phone.finish(Duration::from_secs(5));
+    second_phone.finish(Duration::from_secs(5));
+    assert_sipp_ok("the transferred caller", &caller_run, &switch);
+
+    let labels = heard_in_order(&switch, &heard);
+    assert!(
+        in_order(
+            &labels,
+            &[
+                "zh/transfer_to",
+                "zh/dept_support",
+                "zh/transfer_colleague",
+                "zh/transfer_no_repeat"
+            ]
+        ),
+        "the caller heard {labels:?} (transfer: {transfer})"
+    );
+    let explained = end_of(&switch, &heard, "zh/transfer_no_repeat");
+    let second_agent = tone_packets(&heard.received, SECOND_AGENT_HZ);
+    assert!(
+        second_agent.iter().filter(|&&n| n > explained).count() >= 50,
+        "the caller heard the support agent after the explanation"
+    );
+    // baresip saw its REFER accepted and the call leave it.
+    let console = first_phone.console();
+    assert!(
+        console.contains("transfer") || console.contains("REFER"),
+        "baresip 1001 console:\n{console}"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let requested = event(&call, "transfer_requested");
+    assert_eq!(requested["agent"], "a1001", "{call:#}");
+    assert_eq!(requested["kind"], "blind", "{call:#}");
+    assert_eq!(requested["method"], "refer", "{call:#}");
+    assert_eq!(requested["target"], "8002", "{call:#}");
+    let handed = event(&call, "context_handed_over");
+    assert_eq!(handed["agent"], "a1002", "{call:#}");
+    assert_eq!(event(&call, "transfer_completed")["agent"], "a1002");
+    // One record from the first ring to the last hang-up, both agents on it.
+    assert!(
+        event_names(&call)
+            .iter()
+            .filter(|n| *n == "bridged")
+            .count()
+            >= 2,
+        "{call:#}"
+    );
+}
+
+#[test]
+fn an_attended_transfer_with_refer_and_replaces_joins_the_caller_and_the_colleague() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start_with(ports, agents_config());
+    let agent = DeskPhone::new(PhoneEntry::desk_phone("1001", "sample-1001"), ports, 0);
+    let colleague = DeskPhone::new(PhoneEntry::desk_phone("1002", "sample-1002"), ports, 1);
+    for phone in [&agent, &colleague] {
+        let run = phone.register(switch.sip);
+        assert_sipp_ok("REGISTER", &run, &switch);
+    }
+    let colleague_run = colleague.take_call(
+        switch.sip,
+        "agent_answers.xml",
+        &[
+            ("answer_after_ms", "300".into()),
+            ("who_hangs_up", "switch".into()),
+            ("talk_ms", "0".into()),
+        ],
+        Duration::from_secs(60),
+    );
+    let transferring = Sipp::towards("agent_attended_transfer.xml", switch.sip, ports)
+        .service("1001")
+        .local_port(agent.sip_port)
+        .media_port(agent.media_port)
+        .key("rtp_sink", agent.rtp_sink)
+        .key("consult_rtp", agent.rtp_sink + 2)
+        .credentials("1001", "sample-1001")
+        .call_id_tag("attended-1001")
+        .set("hold_after_ms", 2000)
+        .set("consult_target", "1002")
+        .set("consult_ms", 2500)
+        .timeout(Duration::from_secs(60));
+    let transferring = transferring.spawn();
+    assert!(wait_for_udp_listener(
+        agent.sip_port,
+        Duration::from_secs(10)
+    ));
+
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = caller(&switch, Duration::from_secs(25), "attended");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let heard = sink.finish();
+    let transferring = transferring.join().expect("transferring phone");
+    let colleague_run = colleague_run.join().expect("colleague phone");
+    assert_sipp_ok("the transferring phone", &transferring, &switch);
+    assert_sipp_ok("the colleague's phone", &colleague_run, &switch);
+    assert_sipp_ok("the caller", &caller_run, &switch);
+
+    // The phone saw its REFER accepted and the transfer's progress to the end.
+    assert_eq!(
+        transferring.log_lines("refer").len(),
+        1,
+        "{}",
+        transferring.logs
+    );
+    let notifies = transferring.log_lines("notify");
+    assert!(
+        notifies.iter().any(|l| l.contains("SIP/2.0 100"))
+            && notifies.iter().any(|l| l.contains("SIP/2.0 200")),
+        "NOTIFYs the phone saw: {notifies:?}"
+    );
+
+    let labels = heard_in_order(&switch, &heard);
+    assert!(
+        in_order(&labels, &["zh/hold", "zh/hold_return"]),
+        "the caller heard {labels:?}"
+    );
+    let thanks_end = end_of(&switch, &heard, "zh/hold_return");
+    let colleague_heard = tone_packets(&heard.received, colleague.tone_hz);
+    assert!(
+        colleague_heard.iter().filter(|&&n| n > thanks_end).count() >= 50,
+        "the caller heard the colleague after the thank-you ({} packets of their tone)",
+        colleague_heard.len()
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let requested = event(&call, "transfer_requested");
+    assert_eq!(requested["kind"], "attended", "{call:#}");
+    assert_eq!(requested["agent"], "a1001", "{call:#}");
+    assert_eq!(event(&call, "transfer_completed")["agent"], "a1002");
+}
+
+#[test]
+fn a_blind_transfer_to_an_extension_nobody_answers_comes_back_to_the_transferring_agent() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start_with(ports, agents_config());
+    let run_for = Duration::from_secs(40);
+    let (mut phone, mut keys) = baresip_phone(ports, &switch, "1001", FIRST_AGENT_HZ, run_for);
+    // 1002's phone rings and never answers.
+    let silent = DeskPhone::new(PhoneEntry::desk_phone("1002", "sample-1002"), ports, 1);
+    let run = silent.register(switch.sip);
+    assert_sipp_ok("REGISTER of 1002", &run, &switch);
+    let never = silent.take_call(
+        switch.sip,
+        "agent_never_answers.xml",
+        &[],
+        Duration::from_secs(30),
+    );
+
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = caller(&switch, Duration::from_secs(22), "recall");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.spawn();
+    await_event(&switch, &call_id, "bridged", Duration::from_secs(15));
+    thread::sleep(Duration::from_secs(2));
+    let transfer = keys.command(
+        "transfer",
+        &format!("sip:1002@127.0.0.1:{}", switch.sip.port()),
+    );
+    await_event(&switch, &call_id, "recall", Duration::from_secs(20));
+    let caller_run = caller_run.join().expect("caller thread");
+    let heard = sink.finish();
+    phone.finish(Duration::from_secs(5));
+    let _ = never.join();
+    assert_sipp_ok("the caller", &caller_run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let offered = find_event(&call, "offer_ended", |e| e["agent"] == "a1002")
+        .unwrap_or_else(|| panic!("no offer to 1002 ended: {call:#}"));
+    assert_eq!(offered["rings"], 3, "rang three rings: {call:#}");
+    assert_eq!(offered["outcome"], "no_answer", "{call:#}");
+    let failed = event(&call, "transfer_failed");
+    assert_eq!(failed["target"], "1002", "{call:#}");
+    assert_eq!(event(&call, "recall")["to"], "a1001", "{call:#}");
+
+    let labels = heard_in_order(&switch, &heard);
+    assert!(
+        in_order(&labels, &["zh/transfer_recall"]),
+        "the caller heard {labels:?} (transfer: {transfer})"
+    );
+    let back = end_of(&switch, &heard, "zh/transfer_recall");
+    let agent = tone_packets(&heard.received, FIRST_AGENT_HZ);
+    assert!(
+        agent.iter().filter(|&&n| n > back).count() >= 50,
+        "the caller was back with the first agent after the apology"
+    );
+}
+
+#[test]
+fn a_blind_transfer_to_a_busy_extension_keeps_the_caller_with_the_agent() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start_with(ports, agents_config());
+    let run_for = Duration::from_secs(35);
+    let (mut phone, mut keys) = baresip_phone(ports, &switch, "1001", FIRST_AGENT_HZ, run_for);
+    let busy = DeskPhone::new(PhoneEntry::desk_phone("1002", "sample-1002"), ports, 1);
+    let run = busy.register(switch.sip);
+    assert_sipp_ok("REGISTER of 1002", &run, &switch);
+    let refusing = busy.take_call(switch.sip, "agent_busy.xml", &[], Duration::from_secs(30));
+
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = caller(&switch, Duration::from_secs(16), "busy");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.spawn();
+    await_event(&switch, &call_id, "bridged", Duration::from_secs(15));
+    thread::sleep(Duration::from_secs(2));
+    let transfer = keys.command(
+        "transfer",
+        &format!("sip:1002@127.0.0.1:{}", switch.sip.port()),
+    );
+    await_event(
+        &switch,
+        &call_id,
+        "transfer_failed",
+        Duration::from_secs(15),
+    );
+    let caller_run = caller_run.join().expect("caller thread");
+    let heard = sink.finish();
+    phone.finish(Duration::from_secs(5));
+    let _ = refusing.join();
+    // The caller hung up by itself at the end: it was never dropped.
+    assert_sipp_ok("the caller", &caller_run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let failed = event(&call, "transfer_failed");
+    assert_eq!(failed["status"], 486, "{call:#} (transfer: {transfer})");
+    assert_eq!(event(&call, "recall")["to"], "a1001", "{call:#}");
+    let hangup = event(&call, "hangup");
+    assert_eq!(hangup["by"], "caller", "{call:#}");
+    let back = end_of(&switch, &heard, "zh/transfer_recall");
+    let agent = tone_packets(&heard.received, FIRST_AGENT_HZ);
+    assert!(
+        agent.iter().filter(|&&n| n > back).count() >= 50,
+        "the caller talks to the first agent again"
+    );
+}
