@@ -496,3 +496,64 @@ fn a_blind_transfer_to_a_busy_extension_keeps_the_caller_with_the_agent() {
         "the caller talks to the first agent again"
     );
 }
+
+#[test]
+fn an_agent_chooses_the_hold_reason_with_star_four_and_the_caller_never_hears_the_keys() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start_with(ports, agents_config());
+    let agent = DeskPhone::new(PhoneEntry::desk_phone("1001", "sample-1001"), ports, 0);
+    let run = agent.register(switch.sip);
+    assert_sipp_ok("REGISTER of 1001", &run, &switch);
+    let phone = agent.take_call(
+        switch.sip,
+        "agent_keys_then_hold.xml",
+        &[("hold_after_ms", "1500".into()), ("held_ms", "7000".into())],
+        Duration::from_secs(60),
+    );
+
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = caller(&switch, Duration::from_secs(18), "keys");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let heard = sink.finish();
+    let phone = phone.join().expect("desk phone");
+    assert_sipp_ok("the caller", &caller_run, &switch);
+    assert_sipp_ok("the desk phone", &phone, &switch);
+
+    // Only audio reached the caller: the agent's *, 4 and 2 were not relayed as events.
+    assert_eq!(
+        heard.payload_types,
+        vec![8],
+        "payload types the caller received"
+    );
+    let labels = heard_in_order(&switch, &heard);
+    assert!(
+        in_order(
+            &labels,
+            &[
+                "zh/hold_colleague",
+                "zh/digit_3",
+                "zh/minutes",
+                "zh/thanks_patience",
+                "zh/hold_return"
+            ]
+        ),
+        "the caller heard {labels:?}"
+    );
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let keys = event(&call, "in_call_keys");
+    assert_eq!(keys["keys"], "*42", "{call:#}");
+    assert_eq!(keys["agent"], "a1001", "{call:#}");
+    let reason = event(&call, "hold_reason");
+    assert_eq!(reason["reason"], "colleague", "{call:#}");
+    assert_eq!(reason["expected_s"], 180, "{call:#}");
+    assert_eq!(reason["by"], "keys", "{call:#}");
+    // The caller's own digit (1, sales) is its only one: the agent's keys are not the caller's.
+    let digits: Vec<Value> = events(&call)
+        .into_iter()
+        .filter(|e| e["event"] == "dtmf")
+        .map(|e| e["digit"].clone())
+        .collect();
+    assert_eq!(digits, vec![Value::from("1")], "{call:#}");
+}
