@@ -145,6 +145,20 @@ fn check_dialled_numbers_are_distinct(
             ));
         }
     }
+    if let Some(outside) = &dialplan.transfer.outside {
+        for phone in &hardware.phones {
+            if phone.extension.starts_with(&outside.prefix) {
+                errors.push(ConfigError::new(
+                    phone.file.as_str(),
+                    format!("phone.{}", error::key_segment(&phone.extension)),
+                    format!(
+                        "extension \"{}\" starts with the outside transfer prefix \"{}\", so a transfer to it would go out through the trunk",
+                        phone.extension, outside.prefix
+                    ),
+                ));
+            }
+        }
+    }
     for phone in &hardware.phones {
         if let Some(hotline) = dialplan.hotline_for(&phone.extension) {
             errors.push(ConfigError::new(

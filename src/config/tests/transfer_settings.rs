@@ -117,6 +117,23 @@ fn a_transfer_number_that_is_an_extension_is_refused() {
 }
 
 #[test]
+fn extensions_starting_with_the_outside_prefix_are_refused() {
+    let errors = errors_for(&with(
+        "[transfer]\noutside = { prefix = \"100\", trunk = \"127.0.0.1:5080\" }\n",
+    ));
+    let message = |extension: &str| {
+        format!("hardware/phones.toml: phone.{extension}: extension \"{extension}\" starts with the outside transfer prefix \"100\", so a transfer to it would go out through the trunk")
+    };
+    assert_eq!(errors, vec![message("1001"), message("1002")]);
+    assert_eq!(
+        errors_for(&with(
+            "[transfer]\noutside = { prefix = \"0\", trunk = \"127.0.0.1:5080\" }\n",
+        )),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
 fn transfer_settings_and_in_call_keys_in_two_files_are_refused_naming_both() {
     let dir = write_dir(&with("[transfer]\n[in_call_keys]\n"));
     std::fs::write(
