@@ -86,6 +86,40 @@ say en transfer_no_repeat "You will not need to explain again."
 say zh minutes "分鐘。"
 say en minutes "minutes."
 
+# Hold reasons (issue 8): each opens "<reason> digit_N minutes thanks_patience"; `hold`
+# above is the "looking something up" reason. The overrun starts the fresh estimate the
+# same way: "hold_overrun digit_N minutes thanks_patience".
+say zh hold_colleague "為了向相關同事確認,需要請您稍等約"
+say en hold_colleague "To check this with a colleague, I need to place you on hold for about"
+say zh hold_system "為了在系統中為您核實,需要請您稍等約"
+say en hold_system "To check this in our system, I need to place you on hold for about"
+say zh hold_overrun "對不起,讓您久等了,還需要大約"
+say en hold_overrun "Sorry to keep you waiting. It will take about another"
+
+# Transfer explanation with a department:
+# "transfer_to dept_X transfer_colleague digit_N minutes transfer_no_repeat"
+# (without a department: "transfer digit_N minutes transfer_no_repeat").
+say zh transfer_to "您的問題需要由"
+say en transfer_to "Your question needs a colleague from"
+say zh transfer_colleague "的同事為您處理,現在為您轉接,預計等待"
+say en transfer_colleague "who will help you. I am transferring you now. The expected wait is about"
+# Departments a queue serves ([queue.NAME] department = "dept_..."), said in the middle.
+say zh dept_sales "銷售部"
+say en dept_sales "the sales department"
+say zh dept_support "技術支持部"
+say en dept_support "technical support"
+say zh dept_accounts "賬戶部"
+say en dept_accounts "the accounts department"
+say zh dept_operator "客戶服務部"
+say en dept_operator "customer service"
+# When a transfer was not answered, and when an agent's phone dropped the call.
+say zh transfer_recall "對不起,同事暫時無法接聽,現在為您轉回原客服人員。"
+say en transfer_recall "Sorry, my colleague could not take your call. I am bringing you back to your agent."
+say zh transfer_requeue "對不起,同事暫時無法接聽,我們正在為您安排其他客服人員,您無需重複說明。"
+say en transfer_requeue "Sorry, my colleague could not take your call. We are finding you another agent; you will not need to explain again."
+say zh reconnect_apology "對不起,通話中斷了,正在為您重新接通,您無需重複說明。"
+say en reconnect_apology "Sorry, we were cut off. We are connecting you to an agent again; you will not need to explain again."
+
 say zh queue_first "您是下一位。"
 say en queue_first "You are next in line."
 say zh less_than_a_minute "不到一分鐘。"
@@ -110,6 +144,25 @@ say zh whisper_tier_vip "貴賓客戶"
 say en whisper_tier_vip "V I P caller"
 say zh whisper_tier_gold "金卡客戶"
 say en whisper_tier_gold "Gold caller"
+# Whispers of issue 8: a transferred, returned or reconnected caller, a verified account,
+# the hold reason the previous agent gave (whisper_hold_<REASON>), and the reminder to an
+# agent whose caller has been on hold too long ("whisper_hold_reminder digit_N minutes").
+say zh whisper_transferred "轉接來電"
+say en whisper_transferred "Transferred call"
+say zh whisper_verified "賬戶已驗證"
+say en whisper_verified "Account verified"
+say zh whisper_recall "轉回來電"
+say en whisper_recall "Call returned to you"
+say zh whisper_reconnect "中斷重接來電"
+say en whisper_reconnect "Reconnected caller"
+say zh whisper_hold_lookup "查詢信息"
+say en whisper_hold_lookup "Looked up information"
+say zh whisper_hold_colleague "諮詢同事"
+say en whisper_hold_colleague "Consulted a colleague"
+say zh whisper_hold_system "核實系統"
+say en whisper_hold_system "Checked the system"
+say zh whisper_hold_reminder "客戶已等待"
+say en whisper_hold_reminder "Caller on hold for"
 
 # Feature code confirmations, heard on the agent's desk phone.
 say zh agent_logged_in "您已登錄,可以接聽來電。"
@@ -126,6 +179,26 @@ if wanted beep; then
     mkdir -p zh en
     sox -D -n -r 8000 -c 1 -b 16 -e signed-integer zh/beep.wav synth 0.4 sine 1000 fade 0.01 0.4 0.01 vol -6dB
     cp zh/beep.wav en/beep.wav
+fi
+
+# confirm_tone: the agent's in-call key sequence was taken (a hold reason chosen): two short
+# 1.2 kHz beeps, 0.3 s in all, with 5 ms ramps; the same in every language.
+if wanted confirm_tone; then
+    mkdir -p zh en
+    sox -D -n -r 8000 -c 1 "$tmp/cbeep.wav" synth 0.1 sine 1200 fade 0.005 0.1 0.005 vol -6dB
+    sox -D -n -r 8000 -c 1 "$tmp/cgap.wav" trim 0 0.1
+    sox -D "$tmp/cbeep.wav" "$tmp/cgap.wav" "$tmp/cbeep.wav" -r 8000 -c 1 -b 16 \
+        -e signed-integer zh/confirm_tone.wav
+    cp zh/confirm_tone.wav en/confirm_tone.wav
+fi
+
+# ringback: what a transferred caller hears while an extension rings, 450 Hz 1 s on, 4 s
+# off (the Chinese ringing tone, GB 3380), played in a loop; the same in every language.
+if wanted ringback; then
+    mkdir -p zh en
+    sox -D -n -r 8000 -c 1 "$tmp/ring.wav" synth 1 sine 450 fade 0.01 1 0.01 vol -8dB
+    sox -D "$tmp/ring.wav" -r 8000 -c 1 -b 16 -e signed-integer zh/ringback.wav pad 0 4
+    cp zh/ringback.wav en/ringback.wav
 fi
 
 # moh: music on hold, a gentle 20 s loop with no words, the same in every language. Eight

@@ -3,8 +3,10 @@
 //! stay visible to the agent's phone; RTP is taken only from the caller (a third address
 //! cannot press keys in its menu); a caller behind NAT hears audio at the port it sends from;
 //! and a caller that goes silent without BYE is hung up after the media timeout, freeing its
-//! agent. The caller is written by hand (`common::rtp_peer`) so every header field is the
-//! test's; agents are SIPp desk phones whose RTP lands on a test socket.
+//! agent; an agent's keys (telephone-events) stay with the switch while the agent's voice
+//! still reaches the caller (issue 8). The caller is written by hand (`common::rtp_peer`) so
+//! every header field is the test's; agents are SIPp desk phones whose RTP lands on a test
+//! socket.
 
 mod common;
 
@@ -430,4 +432,103 @@ fn a_trunk_set_for_inband_dtmf_has_a_tone_in_the_audio_heard_as_a_digit() {
             );
         }
     }
+}
+
+/// An agent's keys (issue 8): telephone-events from the agent's phone are the switch's in-call
+/// keys and never reach the caller, while the agent's voice still does.
+#[test]
+fn an_agents_telephone_events_never_reach_the_callers_socket_but_the_agents_voice_does() {
+    let ports = PortBlock::reserve();
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001");
+    let config = ConfigCopy::for_agents(std::slice::from_ref(&entry));
+    straight_to_the_menu(&config);
+    let switch = Switch::start_with(ports, config);
+    let phone = DeskPhone::new(entry, ports, 0);
+    let phone_run = phone.take_call(
+        switch.sip,
+        "agent_answers_with_events.xml",
+        &[
+            ("answer_after_ms", "100".to_string()),
+            ("who_hangs_up", "caller".into()),
+            ("talk_ms", "0".into()),
+        ],
+        Duration::from_secs(60),
+    );
+    register(&phone, &switch);
+    // The phone's SDP names this socket: the switch's agent leg sends here and takes RTP
+    // from here, so the test speaks and presses keys as the agent's phone.
+    let agent_rtp = UdpSocket::bind(("127.0.0.1", phone.rtp_sink)).expect("bind the phone's RTP");
+    agent_rtp
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("read timeout");
+
+    let mut caller = caller_bridged_to_the_agent(&switch, "agent-keys");
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let agent_leg = loop {
+        caller.talk(Duration::from_millis(20));
+        if let Ok((_, from)) = agent_rtp.recv_from(&mut buf) {
+            break from;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the switch sent the agent's phone no RTP within 5 s\n{}",
+            switch.log_tail()
+        );
+    };
+
+    // *4 then 2, as an agent choosing a hold reason presses them, then a word.
+    let (ssrc, mut seq, mut ts) = (0xA6E7_0001u32, 1000u16, 50_000u32);
+    let send = |seq: u16, ts: u32, pt: u8, marker: bool, payload: &[u8]| {
+        let packet = rtp_bytes(&RtpOut {
+            payload_type: pt,
+            marker,
+            seq,
+            timestamp: ts,
+            ssrc,
+            payload,
+        });
+        agent_rtp.send_to(&packet, agent_leg).expect("send RTP");
+    };
+    let mut heard = Vec::new();
+    for digit in ['*', '4', '2'] {
+        for (i, (duration, end)) in [(160u16, false), (320, false), (480, true), (480, true)]
+            .into_iter()
+            .enumerate()
+        {
+            let [d0, d1] = duration.to_be_bytes();
+            let flags = if end { 0x80 | 10 } else { 10 };
+            send(seq, ts, 101, i == 0, &[event_code(digit), flags, d0, d1]);
+            seq = seq.wrapping_add(1);
+            heard.extend(caller.talk(Duration::from_millis(20)));
+        }
+        ts = ts.wrapping_add(1600);
+    }
+    for index in 0..5u8 {
+        send(seq, ts, 8, index == 0, &marked_payload(index));
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(160);
+        heard.extend(caller.talk(Duration::from_millis(20)));
+    }
+    heard.extend(caller.talk(Duration::from_millis(300)));
+    caller.hang_up();
+    let _ = caller.wait_for_bye(Duration::from_millis(200));
+    let phone_run = phone_run.join().expect("phone thread");
+    assert_sipp_ok("the desk phone", &phone_run, &switch);
+
+    let events: Vec<&ReceivedRtp> = heard
+        .iter()
+        .filter(|p| p.payload_type == caller.event_pt)
+        .collect();
+    assert_eq!(
+        events.len(),
+        0,
+        "the agent's keys reached the caller as telephone-events: {events:?}"
+    );
+    let voice: Vec<u8> = heard.iter().filter_map(marked_index).collect();
+    assert_eq!(
+        voice,
+        vec![0, 1, 2, 3, 4],
+        "the agent's voice after the keys reaches the caller"
+    );
 }

@@ -24,7 +24,8 @@ use super::error::{key_segment, ConfigError};
 
 pub use feature_codes::{FeatureCode, FeatureCodes};
 pub use flows::{Action, Collect, Flow, Menu, Step};
-pub use hold::{HoldReason, HoldSettings};
+pub(crate) use hold::describe_hold;
+pub use hold::{hold_whisper_prompt, HoldReason, HoldSettings, HOLD_PROMPTS};
 pub(crate) use hotlines::describe_entry;
 pub use hotlines::{Entry, Hotline};
 pub(crate) use media::describe_media;
@@ -35,15 +36,18 @@ pub use queues::{
 pub(crate) use standards::describe_standards;
 pub use standards::Standards;
 pub use tiers::Tier;
-pub use transfer::{InCallKeys, OutsideTransfer, TransferSettings};
+pub(crate) use transfer::describe_transfer;
+pub use transfer::{InCallKeys, OutsideTransfer, TransferSettings, TRANSFER_PROMPTS};
 
 use feature_codes::RawFeatureCodes;
 use flows::{RawFlow, Target};
+use hold::RawHold;
 use hotlines::{check_numbers_unique, RawHotline};
 use media::RawMedia;
 use queues::{check_overflow_loops, RawQueue};
 use standards::RawStandards;
 use tiers::{check_tier_numbers_unique, RawTier};
+use transfer::{check_transfer_numbers, RawInCallKeys, RawTransfer};
 
 /// Everything from `dialplans/*.toml`, merged and validated.
 #[derive(Debug, Clone, Default)]
@@ -168,6 +172,9 @@ struct RawFile {
     tier: BTreeMap<String, RawTier>,
     feature_codes: Option<RawFeatureCodes>,
     media: Option<RawMedia>,
+    hold: Option<RawHold>,
+    transfer: Option<RawTransfer>,
+    in_call_keys: Option<RawInCallKeys>,
 }
 
 /// Reads and checks every `dialplans/*.toml` under `dir`. Problems go to `errors`; the
@@ -241,8 +248,31 @@ pub(crate) fn read_toml_files(
     Some(files)
 }
 
+/// Which file sets a table that may be set in one file only (`[media]`, `[hold]` …): the
+/// first; each later one is an error naming it.
+fn claim_table(
+    claimed: &mut Option<String>,
+    file: &str,
+    present: bool,
+    key: &str,
+    what: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    if !present {
+        return;
+    }
+    match claimed {
+        Some(first) => errors.push(ConfigError::new(
+            file,
+            key,
+            format!("{what} are already set in {first}; set them in one file only"),
+        )),
+        None => *claimed = Some(file.to_string()),
+    }
+}
+
 fn build_dialplan(
-    files: Vec<(String, RawFile)>,
+    mut files: Vec<(String, RawFile)>,
     all_files_parsed: bool,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Dialplan> {
@@ -254,6 +284,9 @@ fn build_dialplan(
     let mut standards_file: Option<String> = None;
     let mut feature_codes_file: Option<String> = None;
     let mut media_file: Option<String> = None;
+    let mut hold_file: Option<String> = None;
+    let mut transfer_file: Option<String> = None;
+    let mut in_call_keys_file: Option<String> = None;
     for (file, raw) in &files {
         for (kind, names, seen) in [
             ("flow", raw.flow.keys().collect::<Vec<_>>(), &mut flow_files),
@@ -303,11 +336,59 @@ fn build_dialplan(
                 None => media_file = Some(file.clone()),
             }
         }
+        for (claimed, present, key, what) in [
+            (&mut hold_file, raw.hold.is_some(), "hold", "hold settings"),
+            (
+                &mut transfer_file,
+                raw.transfer.is_some(),
+                "transfer",
+                "transfer settings",
+            ),
+            (
+                &mut in_call_keys_file,
+                raw.in_call_keys.is_some(),
+                "in_call_keys",
+                "in-call keys",
+            ),
+        ] {
+            claim_table(claimed, file, present, key, what, errors);
+        }
     }
-    let names = Names {
+    let mut names = Names {
         flows: flow_files.keys().cloned().collect(),
         queues: queue_files.keys().cloned().collect(),
+        hold_reasons: BTreeSet::new(),
+        default_hold_reason: String::new(),
     };
+
+    // Hold, transfer and in-call keys first: queues name hold reasons.
+    let mut hold = HoldSettings::default();
+    let mut transfer = TransferSettings::default();
+    let mut in_call_keys = InCallKeys::default();
+    for (file, raw) in &mut files {
+        let mut check = Checker {
+            file,
+            names: &names,
+            errors: &mut *errors,
+        };
+        if let Some(raw_hold) = raw.hold.take() {
+            if hold_file.as_deref() == Some(file.as_str()) {
+                hold = check.hold(raw_hold);
+            }
+        }
+        if let Some(raw_transfer) = raw.transfer.take() {
+            if transfer_file.as_deref() == Some(file.as_str()) {
+                transfer = check.transfer(raw_transfer);
+            }
+        }
+        if let Some(raw_keys) = raw.in_call_keys.take() {
+            if in_call_keys_file.as_deref() == Some(file.as_str()) {
+                in_call_keys = check.in_call_keys(raw_keys);
+            }
+        }
+    }
+    names.hold_reasons = hold.reasons.keys().cloned().collect();
+    names.default_hold_reason = hold.default_reason.clone();
 
     let mut standards = Standards::default();
     let mut hotlines = Vec::new();
@@ -374,6 +455,13 @@ fn build_dialplan(
     check_numbers_unique(&hotlines, errors);
     check_overflow_loops(&queues, errors);
     check_tier_numbers_unique(&tiers, errors);
+    check_transfer_numbers(
+        transfer_file.as_deref(),
+        &transfer,
+        &hotlines,
+        &feature_codes,
+        errors,
+    );
     hotlines.sort_by(|a, b| a.name.cmp(&b.name));
     Some(Dialplan {
         standards,
@@ -383,15 +471,18 @@ fn build_dialplan(
         tiers,
         feature_codes,
         media,
-        hold: HoldSettings::default(),
-        transfer: TransferSettings::default(),
-        in_call_keys: InCallKeys::default(),
+        hold,
+        transfer,
+        in_call_keys,
     })
 }
 
 struct Names {
     flows: BTreeSet<String>,
     queues: BTreeSet<String>,
+    /// The hold reasons of `[hold]` (or the shipped ones) and the dialplan's default.
+    hold_reasons: BTreeSet<String>,
+    default_hold_reason: String,
 }
 
 /// Converts one file's raw tables, reporting problems under that file's name.

@@ -19,6 +19,10 @@ mod sample_passwords;
 use std::path::{Path, PathBuf};
 
 pub use dialplan::{
+    hold_whisper_prompt, HoldReason, HoldSettings, InCallKeys, OutsideTransfer, TransferSettings,
+    HOLD_PROMPTS, TRANSFER_PROMPTS,
+};
+pub use dialplan::{
     Action, Collect, Dialplan, Entry, FeatureCode, FeatureCodes, Flow, Hotline, MediaSettings,
     Menu, PromptUse, Queue, QueueExit, Reach, Standards, Step, Strategy, Tier,
     ANNOUNCEMENT_PROMPTS, CALLBACK_PROMPTS, VOICEMAIL_PROMPTS,
@@ -132,6 +136,29 @@ fn check_dialled_numbers_are_distinct(
             ));
         }
     }
+    for number in dialplan.transfer.numbers.keys() {
+        if let Some(phone) = hardware.phone_by_extension(number) {
+            errors.push(ConfigError::new(
+                phone.file.as_str(),
+                format!("phone.{}", error::key_segment(&phone.extension)),
+                format!("extension \"{number}\" is also a transfer number in [transfer] numbers"),
+            ));
+        }
+    }
+    if let Some(outside) = &dialplan.transfer.outside {
+        for phone in &hardware.phones {
+            if phone.extension.starts_with(&outside.prefix) {
+                errors.push(ConfigError::new(
+                    phone.file.as_str(),
+                    format!("phone.{}", error::key_segment(&phone.extension)),
+                    format!(
+                        "extension \"{}\" starts with the outside transfer prefix \"{}\", so a transfer to it would go out through the trunk",
+                        phone.extension, outside.prefix
+                    ),
+                ));
+            }
+        }
+    }
     for phone in &hardware.phones {
         if let Some(hotline) = dialplan.hotline_for(&phone.extension) {
             errors.push(ConfigError::new(
@@ -196,6 +223,11 @@ pub fn summary(config: &Config) -> String {
         .map(|(feature, code)| format!("{code} {}", feature.config_name().replace('_', " ")))
         .collect();
     out.push_str(&format!("feature codes: {}\n", codes.join(", ")));
+    out.push_str(&format!(
+        "hold: {}\ntransfer: {}\n",
+        dialplan::describe_hold(&dialplan.hold),
+        dialplan::describe_transfer(&dialplan.transfer, &dialplan.in_call_keys)
+    ));
     out.push_str("phones:\n");
     if config.hardware.phones.is_empty() {
         out.push_str("  none\n");
@@ -255,8 +287,22 @@ fn describe_queue(queue: &Queue) -> String {
             .whisper
             .as_ref()
             .map(|whisper| format!("; whisper {whisper}"))
-            .unwrap_or_default()
-    )
+            .unwrap_or_default(),
+    ) + &describe_queue_hold_and_department(queue)
+}
+
+fn describe_queue_hold_and_department(queue: &Queue) -> String {
+    let mut out = String::new();
+    if !queue.hold_reasons.is_empty() {
+        out.push_str(&format!("; hold reasons {}", queue.hold_reasons.join(", ")));
+    }
+    if let Some(reason) = &queue.default_hold_reason {
+        out.push_str(&format!("; default hold reason {reason}"));
+    }
+    if let Some(department) = &queue.department {
+        out.push_str(&format!("; department {department}"));
+    }
+    out
 }
 
 fn describe_phone(phone: &Phone) -> String {

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::dialplan::{Dialplan, PromptUse};
+use super::dialplan::{hold_whisper_prompt, Dialplan, PromptUse, HOLD_PROMPTS, TRANSFER_PROMPTS};
 use super::duration::format_seconds;
+use super::error::key_segment;
 use super::error::ConfigError;
-use super::Config;
+use super::{Config, Queue, QueueExit};
 
 /// Audio formats the prompt decoder reads.
 pub const PROMPT_EXTENSIONS: &[&str] = &["wav", "flac", "mp3", "ogg"];
@@ -110,6 +111,29 @@ pub(crate) fn prompt_uses_by_language(dialplan: &Dialplan) -> Vec<(PromptUse, BT
             }
         }
     }
+    // A caller in any queue may be transferred to a queue by its transfer number, and then
+    // hears that queue's prompts in their own language.
+    let transferred: BTreeSet<String> = queue_languages.values().flatten().cloned().collect();
+    let mut targets: Vec<&str> = dialplan
+        .transfer
+        .numbers
+        .values()
+        .map(String::as_str)
+        .collect();
+    while let Some(target) = targets.pop() {
+        let Some((name, queue)) = dialplan.queues.get_key_value(target) else {
+            continue;
+        };
+        let languages = queue_languages.entry(name.as_str()).or_default();
+        let before = languages.len();
+        languages.extend(transferred.iter().cloned());
+        // Its overflow queue is reached too, in the same languages.
+        if let QueueExit::Overflow(next) = &queue.exit {
+            if languages.len() > before || !queue_languages.contains_key(next.as_str()) {
+                targets.push(next.as_str());
+            }
+        }
+    }
     let mut uses = Vec::new();
     for (flow_name, languages) in flow_languages {
         if let Some(flow) = dialplan.flows.get(flow_name) {
@@ -123,9 +147,48 @@ pub(crate) fn prompt_uses_by_language(dialplan: &Dialplan) -> Vec<(PromptUse, BT
             for prompt_use in queue.prompt_uses() {
                 uses.push((prompt_use, languages.clone()));
             }
+            for prompt_use in hold_and_transfer_uses(dialplan, queue) {
+                uses.push((prompt_use, languages.clone()));
+            }
         }
     }
     uses
+}
+
+/// What a caller of `queue` and its agent may hear on hold and on a transfer (issue 8): the
+/// reasons the queue's agents may give with their whispers and every hold prompt (under
+/// `queue.NAME.hold_reasons`), and the transfer explanation, apologies and whispers (under
+/// `queue.NAME`). A queue a transfer number leads to is checked, department included, in
+/// every language a caller of any queue may speak (see `prompt_uses_by_language`).
+fn hold_and_transfer_uses(dialplan: &Dialplan, queue: &Queue) -> Vec<PromptUse> {
+    let key = format!("queue.{}", key_segment(&queue.name));
+    let use_at = |key: String, prompt: &str| PromptUse {
+        file: queue.file.clone(),
+        key,
+        prompt: prompt.to_string(),
+        greeting: false,
+    };
+    let reasons_key = format!("{key}.hold_reasons");
+    let mut out = Vec::new();
+    for reason in dialplan.hold.reasons.values() {
+        if queue.hold_reasons.is_empty() || queue.hold_reasons.contains(&reason.name) {
+            out.push(use_at(reasons_key.clone(), &reason.prompt));
+            out.push(use_at(
+                reasons_key.clone(),
+                &hold_whisper_prompt(&reason.name),
+            ));
+        }
+    }
+    for prompt in HOLD_PROMPTS {
+        out.push(use_at(reasons_key.clone(), prompt));
+    }
+    for digit in 0..10 {
+        out.push(use_at(reasons_key.clone(), &format!("digit_{digit}")));
+    }
+    for prompt in TRANSFER_PROMPTS {
+        out.push(use_at(key.clone(), prompt));
+    }
+    out
 }
 
 fn missing_message(prompt: &str, language: &str) -> String {

@@ -43,6 +43,31 @@ const QUEUE_PROMPTS: &[&str] = &[
     "digit_9",
     "callback_offer",
     "callback_confirmed",
+    // Hold and transfer (issue 8), with the three shipped hold reasons.
+    "hold",
+    "hold_colleague",
+    "hold_system",
+    "whisper_hold_lookup",
+    "whisper_hold_colleague",
+    "whisper_hold_system",
+    "thanks_patience",
+    "hold_checkback",
+    "hold_return",
+    "hold_overrun",
+    "confirm_tone",
+    "whisper_hold_reminder",
+    "transfer",
+    "transfer_to",
+    "transfer_colleague",
+    "transfer_no_repeat",
+    "ringback",
+    "transfer_recall",
+    "transfer_requeue",
+    "reconnect_apology",
+    "whisper_transferred",
+    "whisper_verified",
+    "whisper_recall",
+    "whisper_reconnect",
 ];
 /// One agent who can take any queue in these tests, one with a skill.
 const PHONES: &str = r#"
@@ -1392,5 +1417,7 @@ fn a_rest_after_refusal_under_a_second_would_be_a_storm_and_is_refused() {
     );
 }
 
+mod hold_settings;
 mod media_settings;
 mod registrar_settings;
+mod transfer_settings;

@@ -1330,3 +1330,6 @@ fn a_trunk_set_for_inband_dtmf_reports_a_tone_digit_once() {
 fn a_trunk_not_set_for_inband_dtmf_reports_no_tones() {
     assert_eq!(inband_digits(false), vec![]);
 }
+
+#[path = "engine_dtmf_tests.rs"]
+mod dtmf;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use super::comfort_noise::{noise_level, ComfortNoise, CN_PAYLOAD_TYPE};
 use super::command::LegOptions;
 use super::dtmf::{DtmfDetector, DtmfDigit};
+use super::dtmf_send::{digit_event, DtmfSender, EventPacket};
 use super::event::MediaEvent;
 use super::inband_dtmf::InbandDtmf;
 use super::jitter::{FrameKind, JitterBuffer};
@@ -212,6 +213,10 @@ pub struct Leg {
     source: Source,
     stream: OutgoingStream,
     dtmf: DtmfDetector,
+    /// Digits the switch asked this leg to send its far end (`SendDtmf`).
+    dtmf_out: DtmfSender,
+    /// The timestamp of the telephone-event being sent: that of its first packet.
+    dtmf_timestamp: u32,
     recorder: Option<Recorder>,
     rtp_arrived: bool,
     /// When the source leg last gave this one something to send or mix.
@@ -249,6 +254,8 @@ impl Leg {
             source: Source::Silence,
             stream,
             dtmf: DtmfDetector::new(),
+            dtmf_out: DtmfSender::new(),
+            dtmf_timestamp: 0,
             recorder: None,
             rtp_arrived: false,
             fed_at: None,
@@ -381,6 +388,37 @@ impl Leg {
     /// Whether RTCP shares the RTP port on this leg.
     pub fn rtcp_mux(&self) -> bool {
         self.negotiated.as_ref().is_some_and(|n| n.options.rtcp_mux)
+    }
+
+    /// Whether telephone-events from this leg's far end stay here (reported to the switch,
+    /// never relayed): an agent's in-call keys.
+    pub fn holds_back_dtmf(&self) -> bool {
+        self.negotiated
+            .as_ref()
+            .is_some_and(|n| n.options.hold_back_dtmf)
+    }
+
+    /// `SendDtmf`: queues `digit` to go to the far end as RFC 4733 telephone-events on this
+    /// leg's stream, from the next tick. Dropped (and logged) when the leg negotiated no
+    /// telephone-event, is not started, or `digit` is not a keypad key.
+    pub fn send_dtmf(&mut self, digit: char) {
+        let call = self.call;
+        let digit_text = digit.escape_debug();
+        let Some(n) = &self.negotiated else {
+            tracing::debug!(call = %call, digit = %digit_text, "digit not sent: the leg has no media yet");
+            return;
+        };
+        if n.telephone_event.is_none() {
+            tracing::debug!(call = %call, digit = %digit_text, "digit not sent: the far end negotiated no telephone-event");
+            return;
+        }
+        let Some(event) = digit_event(digit) else {
+            tracing::debug!(call = %call, digit = %digit_text, "digit not sent: not a keypad key");
+            return;
+        };
+        if !self.dtmf_out.push(event) {
+            tracing::debug!(call = %call, digit = %digit_text, "digit not sent: too many digits waiting");
+        }
     }
 
     /// A datagram on the RTP port. Strangers are dropped before anything is parsed beyond the
@@ -516,6 +554,10 @@ impl Leg {
         if self.source.relays() != Some(from) {
             return;
         }
+        // A digit of our own is going out: its packets replace the relayed audio.
+        if self.dtmf_out.sending() {
+            return;
+        }
         let payload_type = match arrival.kind {
             ArrivalKind::Audio(_) => n.payload_type,
             ArrivalKind::TelephoneEvent => match n.telephone_event {
@@ -612,6 +654,8 @@ impl Leg {
         let codec = n.codec;
         let quiet = silence(codec);
         let mut ended = None;
+        // Whether the relay of a talking leg sends this tick's audio (no frame made here).
+        let mut relaying = false;
         match &mut self.source {
             Source::Silence => self.frame = *quiet,
             Source::Playlist(playlist) => {
@@ -626,16 +670,17 @@ impl Leg {
                     .fed_at
                     .is_some_and(|at| now.saturating_duration_since(at) <= FILL_AFTER)
                 {
-                    return;
-                }
-                // The other leg is quiet (VAD) or silent: keep the stream going, with comfort
-                // noise at the level its far end last announced, or silence.
-                match self.fill_level {
-                    Some(level) => {
-                        self.noise.fill(level, &mut self.fill_pcm);
-                        codec.encode_into(&self.fill_pcm, &mut self.frame);
+                    relaying = true;
+                } else {
+                    // The other leg is quiet (VAD) or silent: keep the stream going, with
+                    // comfort noise at the level its far end last announced, or silence.
+                    match self.fill_level {
+                        Some(level) => {
+                            self.noise.fill(level, &mut self.fill_pcm);
+                            codec.encode_into(&self.fill_pcm, &mut self.frame);
+                        }
+                        None => self.frame = *quiet,
                     }
-                    None => self.frame = *quiet,
                 }
             }
             Source::Mix { playlist, .. } => {
@@ -669,8 +714,25 @@ impl Leg {
         };
         if !n.sending {
             self.stream.interrupt();
+            self.dtmf_out.cancel();
             return;
         }
+        let telephone_event = n.telephone_event;
+        match telephone_event {
+            Some(event_type) => {
+                if let Some(packet) = self.dtmf_out.next_packet() {
+                    self.send_event(now, event_type, packet, outbox);
+                    return;
+                }
+            }
+            None => self.dtmf_out.cancel(),
+        }
+        if relaying {
+            return;
+        }
+        let Some(n) = &self.negotiated else {
+            return;
+        };
         let (payload_type, target) = (n.payload_type, n.target());
         let Some(buffer) = outbox.buffer() else {
             return;
@@ -683,6 +745,38 @@ impl Leg {
         if let Some(n) = &mut self.negotiated {
             n.rtcp.on_rtp_sent(now, header.timestamp, FRAME_SAMPLES);
         }
+    }
+
+    /// One telephone-event packet of a digit the switch sent, in place of this tick's audio:
+    /// next on the leg's own stream, with the event's start timestamp (RFC 4733 2.5.1).
+    fn send_event(
+        &mut self,
+        now: Instant,
+        payload_type: u8,
+        packet: EventPacket,
+        outbox: &mut Outbox,
+    ) {
+        let Some(n) = &mut self.negotiated else {
+            return;
+        };
+        let target = n.target();
+        let Some(buffer) = outbox.buffer() else {
+            return;
+        };
+        // The stream moves on by one frame per tick as for audio, so what follows the event
+        // is timed right; the packets themselves all carry the event's start.
+        let mut header = self.stream.local(now);
+        let clock = header.timestamp;
+        if packet.first {
+            self.dtmf_timestamp = header.timestamp;
+        }
+        header.marker = packet.first;
+        header.timestamp = self.dtmf_timestamp;
+        let (head, body) = buffer.split_at_mut(HEADER_LEN);
+        write_header(head, &header, payload_type);
+        body[..packet.payload.len()].copy_from_slice(&packet.payload);
+        outbox.commit(self.call, false, target, HEADER_LEN + packet.payload.len());
+        n.rtcp.on_rtp_sent(now, clock, packet.payload.len());
     }
 
     /// What follows a play: the bridged leg again, or silence.

@@ -1,13 +1,14 @@
 //! Media: everything that happens to audio inside one call, on a 20 ms tick.
 //!
 //! Owns G.711 coding (`g711`), RTP packets in and out (`rtp`), RFC 4733 telephone-event
-//! detection (`dtmf`), the prompt cache decoded once at start-up (`prompt`), the recorder
-//! (`recorder`) that writes what a caller says to a WAV file, and the media engine of one
-//! worker (`engine::MediaEngine`): whole conversations of legs (`leg`) fed from explicit
-//! sources (`source`), each outgoing stream renumbered by offsets (`stream`), packets queued
-//! in reused slots (`outbox`), with RTCP (`rtcp`), a jitter-buffer tap (`jitter`,
-//! `inband_dtmf`) and comfort noise (`comfort_noise`). The switch drives it with commands
-//! (`command`) and hears back events (`event`); a leg's figures end up in `quality`.
+//! detection (`dtmf`) and sending (`dtmf_send`), the prompt cache decoded once at start-up
+//! (`prompt`), the recorder (`recorder`) that writes what a caller says to a WAV file, and
+//! the media engine of one worker (`engine::MediaEngine`): whole conversations of legs
+//! (`leg`) fed from explicit sources (`source`), each outgoing stream renumbered by offsets
+//! (`stream`), packets queued in reused slots (`outbox`), with RTCP (`rtcp`), a jitter-buffer
+//! tap (`jitter`, `inband_dtmf`) and comfort noise (`comfort_noise`). The switch drives it
+//! with commands (`command`) and hears back events (`event`); a leg's figures end up in
+//! `quality`.
 //!
 //! Must not touch: sockets, clocks or timers (the `net/` driver owns them and calls the
 //! engine's `on_tick` every 20 ms), SIP or call state (`sip/`, `switch/`), or storage.
@@ -18,6 +19,7 @@
 pub mod comfort_noise;
 pub mod command;
 pub mod dtmf;
+pub mod dtmf_send;
 pub mod engine;
 pub mod event;
 pub mod g711;

@@ -86,6 +86,9 @@ impl Queue {
         if let Some(whisper) = &self.whisper {
             out.push(use_at("whisper", whisper));
         }
+        if let Some(department) = &self.department {
+            out.push(use_at("department", department));
+        }
         for prompt in ANNOUNCEMENT_PROMPTS {
             out.push(use_at("announce_every", prompt));
         }
@@ -200,6 +203,9 @@ pub(super) struct RawQueue {
     whisper: Option<String>,
     retry_after_refusal: Option<String>,
     pause_after_refusals: Option<u32>,
+    hold_reasons: Option<Vec<String>>,
+    default_hold_reason: Option<String>,
+    department: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -308,6 +314,11 @@ impl Checker<'_> {
         let pause_after_refusals = raw
             .pause_after_refusals
             .unwrap_or(DEFAULT_PAUSE_AFTER_REFUSALS);
+        let (hold_reasons, default_hold_reason) =
+            self.queue_hold_reasons(&key, raw.hold_reasons, raw.default_hold_reason);
+        let department = raw
+            .department
+            .map(|department| self.prompt_name(&format!("{key}.department"), department));
         Queue {
             name: name.to_string(),
             prompt,
@@ -323,10 +334,77 @@ impl Checker<'_> {
             whisper,
             retry_after_refusal,
             pause_after_refusals,
-            hold_reasons: Vec::new(),
-            default_hold_reason: None,
-            department: None,
+            hold_reasons,
+            default_hold_reason,
+            department,
         }
+    }
+
+    /// `hold_reasons` and `default_hold_reason`: reasons that exist, each listed once, and a
+    /// default the queue's agents may give.
+    fn queue_hold_reasons(
+        &mut self,
+        key: &str,
+        listed: Option<Vec<String>>,
+        default: Option<String>,
+    ) -> (Vec<String>, Option<String>) {
+        let names = self.names;
+        let list_key = format!("{key}.hold_reasons");
+        let listed = match listed {
+            Some(listed) if listed.is_empty() => {
+                self.error(
+                    &list_key,
+                    "an empty list gives agents no reason to choose; leave hold_reasons out to allow every reason",
+                );
+                Vec::new()
+            }
+            Some(listed) => listed,
+            None => Vec::new(),
+        };
+        for (index, reason) in listed.iter().enumerate() {
+            let item_key = format!("{list_key}[{index}]");
+            if !names.hold_reasons.contains(reason) {
+                self.error(
+                    &item_key,
+                    format!(
+                        "unknown hold reason \"{reason}\" (declare it as [hold.reason.{}])",
+                        key_segment(reason)
+                    ),
+                );
+            } else if listed[..index].contains(reason) {
+                self.error(
+                    &item_key,
+                    format!("hold reason \"{reason}\" is listed twice"),
+                );
+            }
+        }
+        let allowed = |reason: &str| listed.is_empty() || listed.iter().any(|r| r == reason);
+        match &default {
+            Some(reason) if !names.hold_reasons.contains(reason) => self.error(
+                &format!("{key}.default_hold_reason"),
+                format!(
+                    "unknown hold reason \"{reason}\" (declare it as [hold.reason.{}])",
+                    key_segment(reason)
+                ),
+            ),
+            Some(reason) if !allowed(reason) => self.error(
+                &format!("{key}.default_hold_reason"),
+                format!("\"{reason}\" is not in this queue's hold_reasons; add it there or choose one of them"),
+            ),
+            None if !allowed(&names.default_hold_reason)
+                && names.hold_reasons.contains(&names.default_hold_reason) =>
+            {
+                self.error(
+                    &list_key,
+                    format!(
+                        "leaves out the dialplan's default reason \"{}\"; add it or set default_hold_reason",
+                        names.default_hold_reason
+                    ),
+                )
+            }
+            _ => {}
+        }
+        (listed, default)
     }
 
     pub(super) fn queue_exit(&mut self, key: &str, queue: &str, raw: RawQueueExit) -> QueueExit {
