@@ -572,3 +572,54 @@ fn an_agent_losing_the_leg_during_hold_ends_the_hold_and_requeues() {
     }));
     assert!(h.switch.calls[&CallId(1)].hold.is_none());
 }
+
+#[test]
+fn a_phone_that_never_acks_our_answer_to_its_reinvite_is_lost_and_the_caller_requeued() {
+    let (mut h, _leg, invite) = connected(false, |_| {});
+    let sdp = phone_sdp(4, "sendrecv");
+    h.sip_from_phone("1001", &from_phone(&invite, "INVITE", 1, Some(&sdp)));
+    h.advance(Duration::from_secs(31));
+    assert!(!h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::AgentLegLost { .. })));
+    h.advance(Duration::from_secs(2));
+    assert!(h.kinds().contains(&EventKind::AgentLegLost {
+        agent: "a1001".into(),
+        reason: "failed".into()
+    }));
+    assert_eq!(h.outcome(), None);
+    assert_eq!(h.switch.acd.waiting("sales"), vec![CallId(1)]);
+}
+
+#[test]
+fn a_hold_by_the_switch_explains_and_plays_music_without_touching_either_sdp() {
+    let (mut h, leg, _invite) = connected(false, |_| {});
+    let (mark, events, sent) = (h.media.len(), h.kinds().len(), h.sent.len());
+    h.switch.hold_by_switch(h.now, CallId(1));
+    h.collect();
+    hear_all_out(&mut h);
+    assert_eq!(
+        heard(&h, mark, leg),
+        strings(&[
+            "caller play hold",
+            "caller play digit_2",
+            "caller play minutes",
+            "caller play thanks_patience",
+            "caller loop moh",
+        ])
+    );
+    assert_eq!(
+        hold_events(&h, events)[..2],
+        [
+            EventKind::Hold { by: Party::Switch },
+            EventKind::HoldReason {
+                agent: "a1001".into(),
+                reason: "lookup".into(),
+                expected_s: 120,
+                by: "default".into()
+            },
+        ]
+    );
+    assert_eq!(h.sent.len(), sent, "no re-INVITE to anyone");
+}
