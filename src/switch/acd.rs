@@ -120,6 +120,8 @@ struct Waiting {
     entered: Instant,
     /// Arrival order among equal priorities.
     seq: u64,
+    /// Put back at the front (lost their agent): before everyone not put back.
+    front: bool,
 }
 
 #[derive(Debug, Default)]
@@ -284,10 +286,43 @@ impl Acd {
             priority,
             entered: now,
             seq: self.arrivals,
+            front: false,
         });
-        line.waiting
-            .sort_by(|a, b| b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq)));
+        Acd::sort_line(line);
         self.position(queue, caller).unwrap_or(1)
+    }
+
+    /// Put a caller back in line at the front (they lost their agent): ahead of every
+    /// caller, whatever their priority, behind only those put back earlier. Returns their
+    /// position.
+    pub fn enqueue_front(
+        &mut self,
+        queue: &str,
+        caller: CallId,
+        priority: u32,
+        now: Instant,
+    ) -> u32 {
+        self.arrivals += 1;
+        let line = self.lines.entry(queue.to_string()).or_default();
+        line.waiting.retain(|w| w.caller != caller);
+        line.waiting.push(Waiting {
+            caller,
+            priority,
+            entered: now,
+            seq: self.arrivals,
+            front: true,
+        });
+        Acd::sort_line(line);
+        self.position(queue, caller).unwrap_or(1)
+    }
+
+    fn sort_line(line: &mut QueueLine) {
+        line.waiting.sort_by(|a, b| {
+            b.front
+                .cmp(&a.front)
+                .then(b.priority.cmp(&a.priority))
+                .then(a.seq.cmp(&b.seq))
+        });
     }
 
     pub fn position(&self, queue: &str, caller: CallId) -> Option<u32> {

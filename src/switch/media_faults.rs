@@ -36,10 +36,9 @@ impl Switch {
     }
 
     /// The agent's phone sent nothing for the media timeout: the agent leg ends (BYE to the
-    /// phone) and so does the call, the caller hearing BYE too.
-    ///
-    /// Issue 8 will keep the caller instead and put them back at the head of the queue; until
-    /// then a silent agent ends the call like a silent caller does.
+    /// phone), the agent is set not ready, and a bridged caller is kept: an apology, then
+    /// back to the front of the queue (issue 8, "interrupted and re-answered"). A leg that
+    /// is not a caller's connected one ends the call, as before.
     pub(super) fn on_leg_media_timeout(&mut self, now: Instant, leg: CallId, silent_ms: u64) {
         let Some(l) = self.legs.get(&leg) else {
             return;
@@ -56,6 +55,9 @@ impl Switch {
                 silent_ms,
             },
         );
+        if self.agent_leg_lost(now, leg, "media_timeout") {
+            return;
+        }
         self.hang_up_with(
             now,
             caller,

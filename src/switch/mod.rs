@@ -180,6 +180,11 @@ struct Call {
     hold: Option<HoldExplanation>,
     /// The caller is being transferred.
     transfer: Option<TransferState>,
+    /// The hold reason the agent chose with keys for the coming (or current) hold.
+    chosen_hold_reason: Option<String>,
+    /// The caller went back into a queue after losing its agent: the next agent's whisper
+    /// says so.
+    requeued: bool,
 }
 
 pub struct Switch {
@@ -275,7 +280,10 @@ impl Switch {
                     interrupted: false,
                     play,
                     ..
-                } => self.on_whisper_finished(now, call, play),
+                } => {
+                    self.on_whisper_finished(now, call, play);
+                    self.on_agent_prompt_finished(call, play);
+                }
                 MediaEvent::Quality { record, quality } => self.record_quality(record, quality),
                 MediaEvent::MediaTimeout { silent_ms } => {
                     self.on_leg_media_timeout(now, call, silent_ms)
@@ -317,6 +325,11 @@ impl Switch {
     /// The driver could not open or use a call's media socket: the call cannot go on.
     pub fn handle_media_failure(&mut self, now: Instant, call: CallId, why: &str) {
         tracing::error!(call = %call, why, "media failed");
+        if self.agent_leg_lost(now, call, "failed") {
+            // A bridged caller is kept and queued again.
+            self.drain_endpoint(now);
+            return;
+        }
         if let Some(leg) = self.legs.get_mut(&call) {
             // The agent's side cannot carry the call: end it for both, as a failure.
             leg.media_started = false;
@@ -562,7 +575,11 @@ impl Switch {
                 self.on_leg_failed(now, call, status);
                 self.forget_leg(call);
             }
-            CallEvent::Bye { call } | CallEvent::AckTimeout { call } => self.on_leg_bye(now, call),
+            CallEvent::Bye { call } => self.on_leg_bye(now, call),
+            // The phone never ACKed our answer to its re-INVITE: it is gone.
+            CallEvent::AckTimeout { call } if !self.agent_leg_lost(now, call, "failed") => {
+                self.on_leg_bye(now, call)
+            }
             CallEvent::Ended { call } => self.forget_leg(call),
             CallEvent::RemoteSdp { call, sdp } => self.on_remote_answer(now, call, Some(&sdp)),
             CallEvent::Reoffer { call, offer } => self.on_reoffer(now, call, offer.as_deref()),
@@ -678,6 +695,8 @@ impl Switch {
                 context: CallContext::default(),
                 hold: None,
                 transfer: None,
+                chosen_hold_reason: None,
+                requeued: false,
             },
         );
         self.record(now, call, EventKind::Invite { from, to });

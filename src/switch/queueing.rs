@@ -561,7 +561,8 @@ impl Switch {
             return;
         };
         if l.state != LegState::Ringing {
-            return;
+            // Answered: the timer waits for the agent's next in-call key.
+            return self.on_agent_keys_timeout(now, leg);
         }
         let agent = l.agent.clone();
         self.cancel_offer(now, leg, "no_answer");
@@ -722,9 +723,12 @@ impl Switch {
         self.set_timer(caller, None);
         // The whisper names the queue, then the caller's tier when it has a prompt of its
         // own, e.g. "sales call" + "VIP caller".
-        let Some(queue_whisper) = self.queue_settings(&wait.queue).and_then(|q| q.whisper) else {
+        // A caller who lost their agent: "reconnected caller" first.
+        let reconnect = self.take_reconnect_whisper(caller);
+        let queue_whisper = self.queue_settings(&wait.queue).and_then(|q| q.whisper);
+        if queue_whisper.is_none() && reconnect.is_none() {
             return self.bridge(now, leg);
-        };
+        }
         let number = self
             .calls
             .get(&caller)
@@ -735,7 +739,7 @@ impl Switch {
             .priority_of(&number)
             .1
             .map(|tier| format!("whisper_tier_{tier}"));
-        let whisper: VecDeque<PromptId> = [Some(queue_whisper), tier_whisper]
+        let whisper: VecDeque<PromptId> = [reconnect, queue_whisper, tier_whisper]
             .into_iter()
             .flatten()
             .filter_map(|name| self.find_prompt(caller, &name, &self.language_of(caller)))
@@ -845,6 +849,7 @@ impl Switch {
         self.release_leg(leg);
         self.legs.remove(&leg);
         if let Some(Phase::Connected { .. }) = self.calls.get(&caller).map(|c| &c.phase) {
+            self.end_hold(now, caller, false);
             self.record(
                 now,
                 caller,
@@ -860,6 +865,7 @@ impl Switch {
 
     /// The caller's side of a connected call ended: hang up the agent and wrap up.
     pub(super) fn caller_left_connected(&mut self, now: Instant, caller: CallId) {
+        self.end_hold(now, caller, false);
         let Some(Phase::Connected { leg, .. }) = self.calls.get(&caller).map(|c| c.phase.clone())
         else {
             return;

@@ -16,6 +16,8 @@ mod agent_refusals;
 mod agents;
 mod answering;
 mod floods;
+mod hold;
+mod in_call_keys;
 mod ivr;
 mod media_faults;
 mod queues;
@@ -35,7 +37,9 @@ fn shipped() -> (Config, Arc<PromptLibrary>) {
     // Decoding and resampling every shipped prompt is most of a test's time: once per run.
     static PROMPTS: std::sync::OnceLock<Arc<PromptLibrary>> = std::sync::OnceLock::new();
     let prompts = PROMPTS.get_or_init(|| {
-        Arc::new(PromptLibrary::load(&dir.join("prompts")).expect("shipped prompts load"))
+        let mut library = PromptLibrary::load(&dir.join("prompts")).expect("shipped prompts load");
+        add_test_prompts(&mut library);
+        Arc::new(library)
     });
     (config, Arc::clone(prompts))
 }
@@ -629,4 +633,32 @@ fn offered_caller(invite: &str) -> String {
         .and_then(|from| from.split("sip:").nth(1).map(str::to_string))
         .and_then(|rest| rest.split('@').next().map(str::to_string))
         .unwrap()
+}
+
+/// Issue 8's prompts, for the library the switch tests use, where the shipped set does not
+/// hold them (yet): one second of a quiet tone each, in every language.
+const ISSUE_8_PROMPTS: &[&str] = &[
+    "hold_colleague",
+    "hold_system",
+    "hold_overrun",
+    "whisper_hold_reminder",
+    "confirm_tone",
+    "reconnect_apology",
+    "whisper_reconnect",
+];
+
+fn add_test_prompts(library: &mut PromptLibrary) {
+    let tone: Vec<i16> = (0..8000)
+        .map(|i| if i % 16 < 8 { 500 } else { -500 })
+        .collect();
+    for language in library.languages() {
+        for name in ISSUE_8_PROMPTS {
+            if library.find(&language, name).is_none() {
+                let file = Path::new("test")
+                    .join(&language)
+                    .join(format!("{name}.wav"));
+                library.add_pcm(&language, name, &file, &tone);
+            }
+        }
+    }
 }
