@@ -22,6 +22,7 @@ mod queues;
 mod refusals;
 mod reoffers;
 mod timer_walk;
+mod transfer;
 
 const CALLER: &str = "127.0.0.1:5070";
 const OFFER_PCMA: &str =
@@ -35,7 +36,9 @@ fn shipped() -> (Config, Arc<PromptLibrary>) {
     // Decoding and resampling every shipped prompt is most of a test's time: once per run.
     static PROMPTS: std::sync::OnceLock<Arc<PromptLibrary>> = std::sync::OnceLock::new();
     let prompts = PROMPTS.get_or_init(|| {
-        Arc::new(PromptLibrary::load(&dir.join("prompts")).expect("shipped prompts load"))
+        let mut library = PromptLibrary::load(&dir.join("prompts")).expect("shipped prompts load");
+        add_missing_transfer_prompts(&mut library);
+        Arc::new(library)
     });
     (config, Arc::clone(prompts))
 }
@@ -629,4 +632,41 @@ fn offered_caller(invite: &str) -> String {
         .and_then(|from| from.split("sip:").nth(1).map(str::to_string))
         .and_then(|rest| rest.split('@').next().map(str::to_string))
         .unwrap()
+}
+
+/// Issue 8's transfer prompt names (briefs/prompts.txt) the shipped prompts may not have yet.
+const TRANSFER_PROMPTS: [&str; 17] = [
+    "transfer_to",
+    "transfer_colleague",
+    "dept_sales",
+    "dept_support",
+    "dept_accounts",
+    "dept_operator",
+    "ringback",
+    "transfer_recall",
+    "transfer_requeue",
+    "whisper_transferred",
+    "whisper_verified",
+    "whisper_recall",
+    "whisper_hold_lookup",
+    "whisper_hold_colleague",
+    "whisper_hold_system",
+    "whisper_reconnect",
+    "reconnect_apology",
+];
+
+/// Each missing transfer prompt as a 0.4 s tone, in both languages, so the switch's prompt
+/// sequences can be checked before the real recordings ship.
+fn add_missing_transfer_prompts(library: &mut PromptLibrary) {
+    let tone: Vec<i16> = (0..3200)
+        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    for language in ["zh", "en"] {
+        for name in TRANSFER_PROMPTS {
+            if library.find(language, name).is_none() {
+                let file = format!("prompts/{language}/{name}.wav");
+                library.add_pcm(language, name, Path::new(&file), &tone);
+            }
+        }
+    }
 }
