@@ -1032,15 +1032,30 @@ impl Switch {
         self.transfer_leg_lost(now, caller, "no_answer", None, 480);
     }
 
-    /// The agent's phone on `leg` hung up while it was transferring its caller, or after it
-    /// did: the caller stays where the transfer put them, the agent wraps up. Returns false
-    /// when `leg` is the caller's current agent (a plain hang-up).
+    /// A BYE on a leg a transfer involves. The transferring agent's phone hung up while it
+    /// was transferring its caller, or after it did: the caller stays where the transfer put
+    /// them, the agent wraps up. The target (or recalled) phone hung up during its whisper,
+    /// before the caller heard it: the transfer failed, and the caller is recalled. Returns
+    /// false for any other leg (the caller's current agent hanging up).
     pub(super) fn on_transferor_bye(&mut self, now: Instant, leg: CallId) -> bool {
         let Some(l) = self.legs.get(&leg) else {
             return false;
         };
-        let (caller, agent) = (l.caller, l.agent.clone());
+        let (caller, agent, state) = (l.caller, l.agent.clone(), l.state);
         let c = self.calls.get(&caller);
+        let whispering_target = state == LegState::Whisper
+            && c.is_some_and(|c| c.transfer.is_some())
+            && matches!(c.map(|c| &c.phase), Some(Phase::Connected { leg: current, .. }) if *current == leg);
+        if whispering_target {
+            self.set_leg_timer(leg, None);
+            self.release_leg(leg);
+            self.legs.remove(&leg);
+            if matches!(self.acd.agent(&agent).map(|a| &a.state), Some(AgentState::Talking { caller: c }) if *c == caller)
+            {
+                self.acd.set_state(&agent, AgentState::Ready, now);
+            }
+            return self.transfer_leg_lost(now, caller, "failed", None, 480);
+        }
         let transfer = c
             .and_then(|c| c.transfer.clone())
             .filter(|t| t.transferor_leg == Some(leg));
@@ -1093,16 +1108,19 @@ impl Switch {
                 c.phase = Phase::Transferring { leg: None };
             }
         }
-        self.finish_refer(now, caller, 487);
-        self.record(
-            now,
-            caller,
-            EventKind::TransferFailed {
-                target: t.target.clone(),
-                reason: "caller_left".into(),
-                status: None,
-            },
-        );
+        if t.step == TransferStep::Target {
+            // (A recall follows a failure already recorded.)
+            self.finish_refer(now, caller, 487);
+            self.record(
+                now,
+                caller,
+                EventKind::TransferFailed {
+                    target: t.target.clone(),
+                    reason: "caller_left".into(),
+                    status: None,
+                },
+            );
+        }
         if let Some(c) = self.calls.get_mut(&caller) {
             c.transfer = None;
         }

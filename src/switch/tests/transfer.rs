@@ -849,3 +849,59 @@ fn an_outside_number_that_never_answers_is_cancelled_at_thirty_seconds() {
 }
 
 use crate::switch::transfer::OUTSIDE_RING;
+
+#[test]
+fn the_transferors_bye_after_the_final_notify_ends_only_its_own_leg() {
+    let (mut h, leg, first_invite) = caller_talking_to_a1001();
+    refer(&mut h, leg, "1002");
+    let invite = h.invites_to_agents().last().unwrap().clone();
+    let target = answer(&mut h, "1002", &invite);
+    for _ in 0..2 {
+        h.hear_out(target);
+    }
+    assert!(is_connected_to(&h, target));
+    // The phone hangs up on the NOTIFY, as most do: its BYE is answered, nothing else.
+    phone_bye(&mut h, "1001", &first_invite);
+    assert_eq!(
+        h.sent.last().map(|m| m.starts_with("SIP/2.0 200")),
+        Some(true),
+        "{:?}",
+        h.sent.last()
+    );
+    h.advance(TRANSFEROR_GRACE * 2);
+    assert_eq!(requests_in(&h, &first_invite, "BYE"), 0, "nothing left to end");
+    assert_eq!(byes_to_caller(&h), 0);
+    assert!(is_connected_to(&h, target));
+    assert!(!h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::Hangup { .. })));
+    assert_eq!(h.outcome(), None);
+}
+
+#[test]
+fn a_target_that_hangs_up_during_its_whisper_fails_the_transfer_and_the_caller_goes_back() {
+    let (mut h, leg, _) = caller_talking_to_a1001();
+    refer(&mut h, leg, "1002");
+    let invite = h.invites_to_agents().last().unwrap().clone();
+    answer(&mut h, "1002", &invite);
+    let mark = h.kinds().len();
+    phone_bye(&mut h, "1002", &invite);
+    assert_eq!(byes_to_caller(&h), 0);
+    let kinds = kinds_since(&h, mark);
+    assert!(
+        kinds.contains(&EventKind::TransferFailed {
+            target: "1002".into(),
+            reason: "failed".into(),
+            status: None,
+        }),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&EventKind::Recall {
+        to: "a1001".into(),
+        reason: "failed".into(),
+    }));
+    assert_eq!(h.agent_state("a1002"), "ready");
+    h.hear_out(CallId(1));
+    assert!(is_connected_to(&h, leg));
+}
