@@ -980,6 +980,7 @@ impl Switch {
             return false;
         };
         let (caller, agent, state) = (l.caller, l.agent.clone(), l.state);
+        let consultation = l.purpose == LegPurpose::Consultation;
         if self.transfer_leg_of(leg).is_some() && state == LegState::Ringing {
             if let Some(l) = self.legs.get_mut(&leg) {
                 l.state = LegState::Cancelling;
@@ -1001,14 +1002,15 @@ impl Switch {
         let transferring_from_it = c
             .and_then(|c| c.transfer.as_ref())
             .is_some_and(|t| t.transferor_leg == Some(leg));
-        let talking_to_another = match c.map(|c| &c.phase) {
-            Some(Phase::Connected { leg: current, .. }) => *current != leg,
-            Some(_) => false,
-            None => true,
-        };
+        // The caller is with someone else now (or in a queue again, or gone).
+        let not_current = !matches!(
+            c.map(|c| &c.phase),
+            Some(Phase::Connected { leg: current, .. }) if *current == leg
+        );
         if matches!(state, LegState::Connected | LegState::Whisper)
+            && !consultation
             && !transferring_from_it
-            && talking_to_another
+            && not_current
         {
             // The phone kept its leg after the transfer completed: end it.
             self.end_leg(now, leg);
@@ -1042,6 +1044,7 @@ impl Switch {
             return false;
         };
         let (caller, agent, state) = (l.caller, l.agent.clone(), l.state);
+        let not_consultation = l.purpose != LegPurpose::Consultation;
         let c = self.calls.get(&caller);
         let whispering_target = state == LegState::Whisper
             && c.is_some_and(|c| c.transfer.is_some())
@@ -1059,7 +1062,9 @@ impl Switch {
         let transfer = c
             .and_then(|c| c.transfer.clone())
             .filter(|t| t.transferor_leg == Some(leg));
-        let talking_to_another = matches!(c.map(|c| &c.phase), Some(Phase::Connected { leg: current, .. }) if *current != leg);
+        // A consultation call's legs are the consultation's to handle.
+        let talking_to_another = not_consultation
+            && matches!(c.map(|c| &c.phase), Some(Phase::Connected { leg: current, .. }) if *current != leg);
         if transfer.is_none() && !talking_to_another {
             return false;
         }

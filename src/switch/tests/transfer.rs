@@ -869,7 +869,11 @@ fn the_transferors_bye_after_the_final_notify_ends_only_its_own_leg() {
         h.sent.last()
     );
     h.advance(TRANSFEROR_GRACE * 2);
-    assert_eq!(requests_in(&h, &first_invite, "BYE"), 0, "nothing left to end");
+    assert_eq!(
+        requests_in(&h, &first_invite, "BYE"),
+        0,
+        "nothing left to end"
+    );
     assert_eq!(byes_to_caller(&h), 0);
     assert!(is_connected_to(&h, target));
     assert!(!h
