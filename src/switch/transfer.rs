@@ -153,11 +153,9 @@ impl Switch {
             self.calls.get(&l.caller).map(|c| &c.phase),
             Some(Phase::Connected { leg: current, .. }) if *current == leg
         );
-        let transferring = self
-            .calls
-            .get(&l.caller)
-            .is_some_and(|c| c.transfer.is_some());
-        if l.state != LegState::Connected || !connected || transferring {
+        // (A caller being transferred is not connected with this leg: a second REFER is
+        // refused here too.)
+        if l.state != LegState::Connected || !connected {
             return Err(403);
         }
         if user.is_empty() {
@@ -1086,12 +1084,7 @@ impl Switch {
             }
         }
         self.wrap_up_agent(now, caller, &agent, &t.from_queue);
-        if t.step == TransferStep::Back
-            && matches!(
-                self.calls.get(&caller).map(|c| &c.phase),
-                Some(Phase::Transferring { leg: None })
-            )
-        {
+        if t.step == TransferStep::Back {
             // The caller was about to be put back through to that phone.
             self.stop_prompts(now, caller);
             self.requeue_after_transfer(now, caller, "transferor_left");

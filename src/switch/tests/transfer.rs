@@ -909,3 +909,83 @@ fn a_target_that_hangs_up_during_its_whisper_fails_the_transfer_and_the_caller_g
     h.hear_out(CallId(1));
     assert!(is_connected_to(&h, leg));
 }
+
+#[test]
+fn outside_numbers_that_are_not_plain_digits_within_24_are_refused_with_404() {
+    let (mut h, leg, _) = caller_talking_to_a1001();
+    let too_long = format!("9{}", "1".repeat(25));
+    for number in ["9", "9+", "91380a", "9138;00", too_long.as_str()] {
+        refer(&mut h, leg, number);
+    }
+    assert_eq!(
+        refer_answers(),
+        vec![(leg, ReferAnswer::Refused(404)); 5],
+        "nothing goes out to a number the trunk cannot dial"
+    );
+    assert!(is_connected_to(&h, leg));
+    refer(&mut h, leg, &format!("9+{}", "1".repeat(24)));
+    assert_eq!(refer_answers().last(), Some(&(leg, ReferAnswer::Accepted)));
+    assert!(h
+        .invites_to_agents()
+        .last()
+        .unwrap()
+        .starts_with(&format!("INVITE sip:+{}@{TRUNK} ", "1".repeat(24))));
+}
+
+#[test]
+fn a_second_refer_during_a_transfer_is_refused_with_403() {
+    let (mut h, leg, _) = caller_talking_to_a1001();
+    refer(&mut h, leg, "1002");
+    refer(&mut h, leg, "8002");
+    assert_eq!(
+        refer_answers(),
+        vec![
+            (leg, ReferAnswer::Accepted),
+            (leg, ReferAnswer::Refused(403))
+        ]
+    );
+}
+
+#[test]
+fn a_transferor_hanging_up_during_the_recall_apology_sends_the_caller_to_the_queue_front() {
+    let (mut h, leg, first_invite) = caller_talking_to_a1001();
+    let now = h.now;
+    h.switch.acd.set_state(
+        "a1002",
+        acd::AgentState::NotReady {
+            reason: "break".into(),
+        },
+        now,
+    );
+    refer(&mut h, leg, "1002");
+    assert_eq!(h.prompts.label(h.playing()).unwrap().1, "transfer_recall");
+    let mark = h.kinds().len();
+    phone_bye(&mut h, "1001", &first_invite);
+    let kinds = kinds_since(&h, mark);
+    assert!(
+        kinds.contains(&EventKind::Recall {
+            to: "queue:sales".into(),
+            reason: "transferor_left".into()
+        }),
+        "{kinds:?}"
+    );
+    assert_eq!(byes_to_caller(&h), 0);
+    assert!(h.switch.calls[&CallId(1)].transfer.is_none());
+}
+
+#[test]
+fn an_agent_hanging_up_in_the_whisper_of_a_plain_queue_call_is_no_transfer() {
+    REFER_ANSWERS.with(|answers| answers.borrow_mut().clear());
+    let mut h = Harness::queued_caller(transfer_plan, '1');
+    let invite = h.invites_to_agents()[0].clone();
+    answer(&mut h, "1001", &invite); // the whisper plays
+    phone_bye(&mut h, "1001", &invite);
+    assert!(!matches!(
+        h.switch.calls.get(&CallId(1)).map(|c| &c.phase),
+        Some(Phase::Transferring { .. })
+    ));
+    assert!(!h.kinds().iter().any(|k| matches!(
+        k,
+        EventKind::TransferFailed { .. } | EventKind::Recall { .. }
+    )));
+}
