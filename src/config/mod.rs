@@ -27,8 +27,6 @@ pub use dialplan::{
     Menu, PromptUse, Queue, QueueExit, Reach, Standards, Step, Strategy, Tier,
     ANNOUNCEMENT_PROMPTS, CALLBACK_PROMPTS, VOICEMAIL_PROMPTS,
 };
-// Issue 8 (hold piece): the hold and in-call key settings the switch reads.
-pub use dialplan::{HoldReason, InCallKeys};
 pub use duration::{format_duration, format_seconds, parse_duration, RingCadence};
 pub use error::ConfigError;
 pub use hardware::{parse_network, AgentInfo, Hardware, Phone, PhoneKind, TrunkPeer, DIGEST_REALM};

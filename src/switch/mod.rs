@@ -123,6 +123,11 @@ enum Phase {
         position: u32,
         deadline: Instant,
     },
+    /// Being transferred (blind) to an extension or an outside number, or recalled to the
+    /// transferring agent (`Call::transfer` says which): `leg` rings for the caller, who
+    /// hears the explanation then ringback; `None` while nothing rings (the apology before
+    /// going back to the transferring agent's leg).
+    Transferring { leg: Option<CallId> },
     /// Leaving a message (recording since the offer and beep ended).
     Voicemail { recording_since: Option<Instant> },
     /// A last prompt plays, then the switch hangs up for `reason`.
@@ -525,7 +530,7 @@ impl Switch {
             CallEvent::Bye { call } => {
                 let outcome = match self.calls.get(&call).map(|c| &c.phase) {
                     // Hung up while waiting for an agent: the queue lost the call.
-                    Some(Phase::Queued(_)) => "abandoned",
+                    Some(Phase::Queued(_)) | Some(Phase::Transferring { .. }) => "abandoned",
                     _ => "completed",
                 };
                 // A caller leaving a message ends it by hanging up.
@@ -1100,6 +1105,7 @@ impl Switch {
                 recording_since: None,
             }) => self.start_voicemail(now, call),
             Some(Phase::Connected { .. }) => self.on_connected_prompt_finished(now, call),
+            Some(Phase::Transferring { .. }) => self.on_transfer_prompts_done(now, call),
             _ => {}
         }
     }

@@ -167,7 +167,7 @@ impl Switch {
         }
     }
 
-    fn arm_queue_timer(&mut self, call: CallId) {
+    pub(super) fn arm_queue_timer(&mut self, call: CallId) {
         let at = match self.calls.get(&call).map(|c| &c.phase) {
             Some(Phase::Queued(wait)) => Some(wait.announce_at.min(wait.exit_at)),
             Some(Phase::CallbackOffer { deadline, .. }) => Some(*deadline),
@@ -542,7 +542,7 @@ impl Switch {
         );
     }
 
-    fn set_leg_timer(&mut self, leg: CallId, at: Option<Instant>) {
+    pub(super) fn set_leg_timer(&mut self, leg: CallId, at: Option<Instant>) {
         let Some(l) = self.legs.get_mut(&leg) else {
             return;
         };
@@ -557,6 +557,9 @@ impl Switch {
 
     /// Three rings passed on an agent's phone: give up on it.
     pub(super) fn on_leg_timer(&mut self, now: Instant, leg: CallId) {
+        if self.on_transfer_leg_timer(now, leg) {
+            return;
+        }
         let Some(l) = self.legs.get(&leg) else {
             return;
         };
@@ -564,7 +567,7 @@ impl Switch {
             // Answered: the timer waits for the agent's next in-call key.
             return self.on_agent_keys_timeout(now, leg);
         }
-        let agent = l.agent.clone();
+        let (agent, caller) = (l.agent.clone(), l.caller);
         self.cancel_offer(now, leg, "no_answer");
         // An agent who lets a call ring out is not at the phone.
         self.acd.set_state(
@@ -574,6 +577,7 @@ impl Switch {
             },
             now,
         );
+        self.transfer_offer_rang_out(now, caller);
         self.dispatch(now);
     }
 
@@ -641,6 +645,9 @@ impl Switch {
 
     /// SIP events for agent legs.
     pub(super) fn on_leg_answered(&mut self, now: Instant, leg: CallId, answer: Option<String>) {
+        if self.on_transfer_leg_answered(now, leg, answer.as_deref()) {
+            return;
+        }
         let Some(l) = self.legs.get(&leg) else {
             return;
         };
@@ -722,13 +729,10 @@ impl Switch {
         }
         self.set_timer(caller, None);
         // The whisper names the queue, then the caller's tier when it has a prompt of its
-        // own, e.g. "sales call" + "VIP caller".
+        // own, e.g. "sales call" + "VIP caller"; a transferred caller's context around them.
         // A caller who lost their agent: "reconnected caller" first.
         let reconnect = self.take_reconnect_whisper(caller);
         let queue_whisper = self.queue_settings(&wait.queue).and_then(|q| q.whisper);
-        if queue_whisper.is_none() && reconnect.is_none() {
-            return self.bridge(now, leg);
-        }
         let number = self
             .calls
             .get(&caller)
@@ -739,9 +743,13 @@ impl Switch {
             .priority_of(&number)
             .1
             .map(|tier| format!("whisper_tier_{tier}"));
-        let whisper: VecDeque<PromptId> = [reconnect, queue_whisper, tier_whisper]
+        let names = [reconnect, queue_whisper, tier_whisper]
             .into_iter()
             .flatten()
+            .collect();
+        let names = self.whisper_with_context(now, caller, &agent, names);
+        let whisper: VecDeque<PromptId> = names
+            .into_iter()
             .filter_map(|name| self.find_prompt(caller, &name, &self.language_of(caller)))
             .collect();
         if whisper.is_empty() {
@@ -818,9 +826,13 @@ impl Switch {
                 transcoding: agent_codec != caller_codec,
             },
         );
+        self.on_transfer_bridged(now, caller, leg);
     }
 
     pub(super) fn on_leg_failed(&mut self, now: Instant, leg: CallId, status: u16) {
+        if self.on_transfer_leg_failed(now, leg, status) {
+            return;
+        }
         let Some(l) = self.legs.get(&leg) else {
             return;
         };
@@ -842,6 +854,9 @@ impl Switch {
 
     /// The agent hung up (BYE from the phone) or the leg failed after answering.
     pub(super) fn on_leg_bye(&mut self, now: Instant, leg: CallId) {
+        if self.on_transferor_bye(now, leg) {
+            return;
+        }
         let Some(l) = self.legs.get(&leg) else {
             return;
         };
@@ -866,6 +881,7 @@ impl Switch {
     /// The caller's side of a connected call ended: hang up the agent and wrap up.
     pub(super) fn caller_left_connected(&mut self, now: Instant, caller: CallId) {
         self.end_hold(now, caller, false);
+        self.caller_left_during_transfer(now, caller);
         let Some(Phase::Connected { leg, .. }) = self.calls.get(&caller).map(|c| c.phase.clone())
         else {
             return;
@@ -880,6 +896,12 @@ impl Switch {
         else {
             return;
         };
+        self.wrap_up_agent(now, caller, &agent, &queue);
+    }
+
+    /// `agent`, talking to `caller` from `queue`, wraps up (once).
+    pub(super) fn wrap_up_agent(&mut self, now: Instant, caller: CallId, agent: &str, queue: &str) {
+        let agent = agent.to_string();
         // Both sides' hang-ups pass through here; the agent wraps up once.
         let talking = matches!(
             self.acd.agent(&agent).map(|a| &a.state),
@@ -889,7 +911,7 @@ impl Switch {
             return;
         }
         let wrap_up = self
-            .queue_settings(&queue)
+            .queue_settings(queue)
             .map(|q| q.wrap_up)
             .unwrap_or(Duration::from_secs(15));
         self.record(
@@ -932,7 +954,7 @@ impl Switch {
         self.release_leg(leg);
     }
 
-    fn release_leg(&mut self, leg: CallId) {
+    pub(super) fn release_leg(&mut self, leg: CallId) {
         let Some(l) = self.legs.get_mut(&leg) else {
             return;
         };

@@ -24,6 +24,7 @@ mod queues;
 mod refusals;
 mod reoffers;
 mod timer_walk;
+mod transfer;
 
 const CALLER: &str = "127.0.0.1:5070";
 const OFFER_PCMA: &str =
