@@ -121,8 +121,8 @@ impl Switch {
                 return self.endpoint.reject_once(now, call, 481, None);
             }
         };
-        if early_only || state == LegState::Ringing {
-            // RFC 3891 3: early-only and the dialog is confirmed.
+        if early_only {
+            // RFC 3891 3: early-only, and the connected leg's dialog is confirmed.
             return self.endpoint.reject_once(now, call, 486, None);
         }
         let Some(offer) = incoming.offer.as_deref() else {
