@@ -112,7 +112,7 @@ impl Switch {
             tracing::info!(call = %call, "INVITE with Replaces names a dialog that cannot be replaced: 403");
             return self.endpoint.reject_once(now, call, 403, None);
         };
-        let (caller, old_agent, state) = (old.caller, old.agent.clone(), old.state);
+        let (caller, old_agent) = (old.caller, old.agent.clone());
         let queue = match self.calls.get(&caller).map(|c| &c.phase) {
             Some(Phase::Connected { leg, queue, .. }) if *leg == named => queue.clone(),
             _ => {
@@ -1250,18 +1250,12 @@ impl Switch {
                 Ok(answer) => (answer, session.negotiated()),
                 Err(error) => {
                     self.rtp_ports.release(port);
-                    let status = if matches!(error, SdpError::Malformed(_)) {
-                        400
-                    } else {
-                        488
+                    let (status, reason) = match error {
+                        SdpError::Malformed(_) => (400, "malformed SDP offer"),
+                        SdpError::NoAudio => (488, "no audio stream in the offer"),
+                        SdpError::NoCommonCodec => (488, "no common codec (PCMU/PCMA)"),
                     };
-                    self.reject(
-                        now,
-                        call,
-                        status,
-                        None,
-                        &format!("consultation offer: {error}"),
-                    );
+                    self.reject(now, call, status, None, reason);
                     return false;
                 }
             },

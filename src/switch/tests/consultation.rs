@@ -1062,3 +1062,52 @@ fn a_second_consultation_while_one_is_in_progress_is_refused_busy() {
     assert_eq!(s.h.responses_to("consult-again"), vec![407, 100, 486]);
     assert_eq!(s.h.agent_state("a1003"), "ready");
 }
+
+#[test]
+fn agent_hanging_up_while_the_keys_colleague_still_rings_cancels_the_colleague() {
+    let mut s = Scene::new();
+    s.keys("1002");
+    s.colleague_rings();
+    let colleague_call_id = header_value(&s.invite_to("1002"), "Call-ID").unwrap();
+    let bye = s.la.request("BYE", "", "");
+    s.h.sip_from_phone("1001", &bye);
+    assert_eq!(s.requests_in(&colleague_call_id), vec!["INVITE", "CANCEL"]);
+    assert_eq!(s.h.agent_state("a1002"), "ready");
+    assert!(s.h.switch.consultations.is_empty());
+    // Nobody was on the line to take the caller: the agent's hang-up ends the call.
+    assert_eq!(s.requests_in(&call_id_of(1)), vec!["BYE"]);
+}
+
+#[test]
+fn consulting_a_colleague_who_is_on_a_call_gives_busy_without_ringing_their_phone() {
+    let mut s = Scene::new();
+    // Sales caller 2 goes to a1004, the other sales agent.
+    let second = s.h.queue_nth_caller_for_sales(2, "13900000002");
+    let invite = s.invite_to("1004");
+    s.h.sip_from_phone("1004", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
+    let leg =
+        s.h.switch
+            .legs
+            .iter()
+            .find(|(_, l)| l.caller == second)
+            .map(|(c, _)| *c)
+            .unwrap();
+    s.h.hear_out(leg);
+    assert_eq!(s.h.agent_state("a1004"), "talking");
+    let invites = s.h.invites_to_agents().len();
+    let (consult, _) = s.consult("1004");
+    assert_eq!(
+        s.h.invites_to_agents().len(),
+        invites,
+        "no INVITE to a busy colleague"
+    );
+    assert_eq!(
+        s.h.playing_on(consult),
+        s.h.prompt(&s.h.switch.calls[&s.caller].language, "busy")
+    );
+    assert!(s.events_of_caller().contains(&EventKind::TransferFailed {
+        target: "1004".into(),
+        reason: "unavailable".into(),
+        status: None
+    }));
+}
