@@ -61,6 +61,9 @@ pub(super) struct Consultation {
     pub colleague_was: Option<AgentState>,
     /// LB answered (keys) — from the phone, C's phase says it.
     pub answered: bool,
+    /// The agent completed before the colleague answered (semi-attended): the agent has
+    /// left, the caller stays on hold until LB answers and is then joined with it.
+    pub handed_over: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,6 +287,7 @@ impl Switch {
                 colleague_leg: None,
                 colleague_was: None,
                 answered: false,
+                handed_over: false,
             },
         );
         // The phone's own colleague: no reason to make it ring.
@@ -376,6 +380,7 @@ impl Switch {
         if self
             .join_with_colleague(now, caller, "refer", Some(call))
             .is_err()
+            && self.hand_over_ringing(now, caller, call).is_err()
         {
             self.endpoint.refuse_refer(now, call, 403);
             self.transfer_refused(now, caller, "colleague not answered yet", 403);
@@ -433,6 +438,7 @@ impl Switch {
                 colleague_leg: None,
                 colleague_was: None,
                 answered: false,
+                handed_over: false,
             },
         );
         self.hold_by_switch(now, caller);
@@ -621,6 +627,11 @@ impl Switch {
     fn hand_over(&mut self, now: Instant, caller: CallId, from: &str, to: &str, queue: &str) {
         self.acd.set_state(to, AgentState::Talking { caller }, now);
         self.wrap_up(now, caller, from, queue);
+        self.completed_to(now, caller, to);
+    }
+
+    /// The record says the caller talks with `to` now, and what context they got.
+    fn completed_to(&mut self, now: Instant, caller: CallId, to: &str) {
         self.record(
             now,
             caller,
@@ -807,8 +818,95 @@ impl Switch {
                 self.stop_prompts(now, consult);
                 self.close_with(now, consult, &format!("consultation {reason}"), "busy");
             }
+            None if consultation.handed_over => {
+                // The transferring agent has gone: the caller goes back to the front of
+                // their queue, with an apology.
+                let queue = match self.calls.get(&caller).map(|c| &c.phase) {
+                    Some(Phase::Connected { queue, .. }) => queue.clone(),
+                    _ => String::new(),
+                };
+                self.requeue_at_front(now, caller, &queue, "transfer_requeue");
+            }
             None => self.back_to_caller(now, caller, consultation.agent_leg),
         }
+    }
+
+    /// Semi-attended: the REFER on `refer_on` came while the colleague's phone still rings
+    /// (the consultation call hears ringback, so the phone thinks it connected). The agent
+    /// is done — the REFER is answered, LA and C end, the agent wraps up — and the caller,
+    /// still hearing the hold, is joined with the colleague when they answer. Err (nothing
+    /// changed) when the colleague is not ringing for this consultation.
+    fn hand_over_ringing(
+        &mut self,
+        now: Instant,
+        caller: CallId,
+        refer_on: CallId,
+    ) -> Result<(), ()> {
+        let consultation = self.consultations.get(&caller).cloned().ok_or(())?;
+        let (Some(leg_b), ConsultTarget::Agent(agent_b), Some(_)) = (
+            consultation.colleague_leg,
+            &consultation.to,
+            consultation.call,
+        ) else {
+            return Err(());
+        };
+        if !self
+            .legs
+            .get(&leg_b)
+            .is_some_and(|l| l.state == LegState::Ringing)
+        {
+            return Err(());
+        }
+        let Some(Phase::Connected {
+            leg: leg_a,
+            agent: agent_a,
+            queue,
+        }) = self.calls.get(&caller).map(|c| c.phase.clone())
+        else {
+            return Err(());
+        };
+        self.endpoint.accept_refer(now, refer_on);
+        if let Some(l) = self.legs.get_mut(&leg_b) {
+            l.caller = caller;
+        }
+        if let Some(c) = self.calls.get_mut(&caller) {
+            c.phase = Phase::Connected {
+                leg: leg_b,
+                agent: agent_b.clone(),
+                queue: queue.clone(),
+            };
+        }
+        if matches!(
+            self.acd.agent(agent_b).map(|a| &a.state),
+            Some(AgentState::Ringing { .. })
+        ) {
+            self.acd
+                .set_state(agent_b, AgentState::Ringing { caller }, now);
+        }
+        self.record(
+            now,
+            caller,
+            EventKind::TransferRequested {
+                agent: agent_a.clone(),
+                kind: "attended".into(),
+                method: "refer".into(),
+                target: consultation.target.clone(),
+            },
+        );
+        self.wrap_up(now, caller, &agent_a, &queue);
+        self.endpoint.notify_refer(now, refer_on, 200, true);
+        self.end_leg(now, leg_a);
+        if let Some(c) = self.consultations.get_mut(&caller) {
+            c.handed_over = true;
+            c.call = None;
+            c.agent_leg = leg_b;
+        }
+        self.end_consultation_dialogs(
+            now,
+            &consultation_without_colleague(&consultation),
+            Some("attended transfer completed"),
+        );
+        Ok(())
     }
 
     /// By keys: the agent's leg hears the caller again, after the hold's thank-you.
@@ -873,6 +971,21 @@ impl Switch {
             return;
         };
         let (consult, agent_leg) = (consultation.call, consultation.agent_leg);
+        if consultation.handed_over {
+            // Semi-attended: the caller was waiting for exactly this answer.
+            self.consultations.remove(&caller);
+            if let Some(l) = self.legs.get_mut(&leg) {
+                l.state = LegState::Connected;
+                l.purpose = LegPurpose::TransferTarget;
+            }
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Bridge { a: caller, b: leg }));
+            self.end_hold(now, caller, true);
+            self.acd
+                .set_state(&colleague, AgentState::Talking { caller }, now);
+            self.completed_to(now, caller, &colleague);
+            return;
+        }
         self.acd
             .set_state(&colleague, AgentState::Talking { caller: on }, now);
         match consult {
@@ -1299,4 +1412,12 @@ fn context_items(context: &CallContext) -> Vec<String> {
         items.push("agents".to_string());
     }
     items
+}
+
+/// The consultation as far as its dialogs go, the colleague's leg left out (handed over).
+fn consultation_without_colleague(consultation: &Consultation) -> Consultation {
+    Consultation {
+        colleague_leg: None,
+        ..consultation.clone()
+    }
 }

@@ -603,9 +603,96 @@ fn refer_naming_a_dialog_outside_its_consultation_is_refused_with_403() {
 }
 
 #[test]
-fn refer_before_the_colleague_answers_is_refused_and_the_colleague_keeps_ringing() {
+fn refer_while_the_colleague_still_rings_hands_the_caller_over_when_they_answer() {
+    let mut s = Scene::new();
+    let (consult, dialog) = s.consult("1002");
+    s.colleague_rings();
+    let now = s.h.now;
+    // Semi-attended: the consultation call hears ringback, so the phone transfers now.
+    s.h.switch
+        .on_refer_event(now, s.agent_leg, replaces(&dialog.call_id), None);
+    s.h.collect();
+    assert_eq!(
+        s.requests_in(&s.la.call_id).last().map(String::as_str),
+        Some("BYE")
+    );
+    assert_eq!(s.requests_in(&dialog.call_id), vec!["BYE"]);
+    assert_eq!(s.h.agent_state("a1001"), "wrap-up");
+    assert_eq!(s.h.agent_state("a1002"), "ringing");
+    assert!(s
+        .events_of_caller()
+        .contains(&EventKind::TransferRequested {
+            agent: "a1001".into(),
+            kind: "attended".into(),
+            method: "refer".into(),
+            target: "1002".into(),
+        }));
+    let leg = s.colleague_answers();
+    assert!(s.h.media.ends_with(&[MediaCommand::Bridge {
+        a: s.caller,
+        b: leg
+    }]));
+    assert!(!s
+        .h
+        .media
+        .contains(&MediaCommand::Bridge { a: consult, b: leg }));
+    assert_eq!(
+        s.phase(s.caller),
+        Phase::Connected {
+            leg,
+            agent: "a1002".into(),
+            queue: "sales".into()
+        }
+    );
+    assert_eq!(s.h.agent_state("a1002"), "talking");
+    let events = s.events_of_caller();
+    assert!(events.contains(&EventKind::TransferCompleted {
+        agent: "a1002".into(),
+        kind: "attended".into(),
+    }));
+    assert!(s.h.switch.consultations.is_empty());
+    assert!(
+        s.requests_in(&call_id_of(1)).is_empty(),
+        "the caller is kept"
+    );
+}
+
+#[test]
+fn refer_while_the_colleague_rings_then_rings_out_keeps_the_caller() {
     let mut s = Scene::new();
     let (_, dialog) = s.consult("1002");
+    s.colleague_rings();
+    let colleague_call_id = header_value(&s.invite_to("1002"), "Call-ID").unwrap();
+    let now = s.h.now;
+    s.h.switch
+        .on_refer_event(now, s.agent_leg, replaces(&dialog.call_id), None);
+    s.h.collect();
+    let deadline = s.h.switch.dialplan.standards.answer_deadline();
+    s.h.advance(deadline);
+    assert_eq!(s.requests_in(&colleague_call_id), vec!["INVITE", "CANCEL"]);
+    assert!(s.events_of_caller().contains(&EventKind::TransferFailed {
+        target: "1002".into(),
+        reason: "no_answer".into(),
+        status: None
+    }));
+    assert_eq!(s.h.agent_state("a1002"), "ready");
+    assert!(s.h.switch.consultations.is_empty());
+    assert!(
+        s.requests_in(&call_id_of(1)).is_empty(),
+        "the caller is kept"
+    );
+}
+
+#[test]
+fn refer_before_a_queue_consultation_is_answered_is_refused_with_403() {
+    let mut s = Scene::with(|config| {
+        config
+            .dialplan
+            .transfer
+            .numbers
+            .insert("8002".into(), "support".into());
+    });
+    let (consult, dialog) = s.consult("8002");
     let now = s.h.now;
     s.h.switch
         .on_refer_event(now, s.agent_leg, replaces(&dialog.call_id), None);
@@ -615,7 +702,10 @@ fn refer_before_the_colleague_answers_is_refused_and_the_colleague_keeps_ringing
         reason: "colleague not answered yet".into(),
         status: Some(403)
     }));
-    assert_eq!(s.h.agent_state("a1002"), "ringing");
+    assert!(
+        matches!(s.phase(consult), Phase::Queued(_)),
+        "the consultation call waits on"
+    );
     assert!(matches!(s.phase(s.caller), Phase::Connected { leg, .. } if leg == s.agent_leg));
 }
 
