@@ -667,8 +667,13 @@ fn refer_while_the_colleague_rings_then_rings_out_keeps_the_caller() {
     s.h.switch
         .on_refer_event(now, s.agent_leg, replaces(&dialog.call_id), None);
     s.h.collect();
+    assert_eq!(s.h.agent_state("a1001"), "wrap-up", "the agent is done at the REFER");
     let deadline = s.h.switch.dialplan.standards.answer_deadline();
     s.h.advance(deadline);
+    assert!(
+        !s.h.switch.calls[&s.caller].finished,
+        "the caller is not hung up when the colleague never answers"
+    );
     assert_eq!(s.requests_in(&colleague_call_id), vec!["INVITE", "CANCEL"]);
     assert!(s.events_of_caller().contains(&EventKind::TransferFailed {
         target: "1002".into(),
