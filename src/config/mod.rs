@@ -23,6 +23,8 @@ pub use dialplan::{
     Menu, PromptUse, Queue, QueueExit, Reach, Standards, Step, Strategy, Tier,
     ANNOUNCEMENT_PROMPTS, CALLBACK_PROMPTS, VOICEMAIL_PROMPTS,
 };
+// Issue 8 (consultation piece): outside transfers, for the switch's tests.
+pub use dialplan::OutsideTransfer;
 pub use duration::{format_duration, format_seconds, parse_duration, RingCadence};
 pub use error::ConfigError;
 pub use hardware::{parse_network, AgentInfo, Hardware, Phone, PhoneKind, TrunkPeer, DIGEST_REALM};

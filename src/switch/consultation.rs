@@ -33,7 +33,7 @@ use super::timeline::{EventKind, Party};
 use super::{Call, Incoming, MediaCommand, Output, Phase, RecordCommand, Switch};
 use crate::media::{Codec, LegRole};
 use crate::sip::sdp::{self, Direction, SdpError, SdpSession};
-use crate::sip::{CallEvent, CallId, DialogRef, ReferTarget};
+use crate::sip::{Binding, CallEvent, CallId, DialogRef, ReferTarget, Transport};
 use crate::store::NewCall;
 
 /// The wrap-up of an agent whose caller's queue is gone.
@@ -53,7 +53,7 @@ pub(super) struct Consultation {
     pub call_sip_id: Option<String>,
     /// What A dialled.
     pub target: String,
-    /// Whom C or LA is for: an agent or a queue.
+    /// Whom C or LA is for: an agent, a queue or an outside number.
     pub to: ConsultTarget,
     /// The colleague's leg the switch rang (LB); for a queue, the queue's own offer legs.
     pub colleague_leg: Option<CallId>,
@@ -72,6 +72,21 @@ pub(super) enum ConsultTarget {
     Agent(String),
     /// A queue, by name (dialled by one of `[transfer] numbers`).
     Queue(String),
+    /// An outside number (dialled with `[transfer] outside`'s prefix, which is stripped),
+    /// called through that trunk.
+    Outside { number: String, trunk: SocketAddr },
+}
+
+impl ConsultTarget {
+    /// The `agent` of the leg that calls this target: the agent's id, or `outside:NUMBER`
+    /// (no agent: the ACD ignores it).
+    fn leg_agent(&self) -> String {
+        match self {
+            ConsultTarget::Agent(id) => id.clone(),
+            ConsultTarget::Queue(queue) => format!("queue:{queue}"),
+            ConsultTarget::Outside { number, .. } => format!("outside:{number}"),
+        }
+    }
 }
 
 impl Switch {
@@ -308,9 +323,9 @@ impl Switch {
             c.phase = Phase::Consulting { caller };
         }
         match to {
-            ConsultTarget::Agent(colleague) => {
+            ConsultTarget::Agent(_) | ConsultTarget::Outside { .. } => {
                 let codec = self.codec_of_call(call);
-                if self.ring_colleague(now, caller, call, &colleague, codec) {
+                if self.ring_colleague(now, caller, call, &to, codec) {
                     self.play_ringback(now, call);
                 } else {
                     self.consultation_failed(now, caller, "unavailable", None);
@@ -408,8 +423,11 @@ impl Switch {
             }
             return;
         }
-        let Some(ConsultTarget::Agent(colleague)) = self.consult_target(number) else {
-            // Only an extension can be consulted by keys (a queue needs a call of its own).
+        let Some(to) = self
+            .consult_target(number)
+            .filter(|to| !matches!(to, ConsultTarget::Queue(_)))
+        else {
+            // A queue needs a call of its own: only an extension or an outside number.
             self.record(
                 now,
                 caller,
@@ -422,7 +440,7 @@ impl Switch {
             self.play_on_leg(now, caller, leg, "invalid", false);
             return;
         };
-        if colleague == agent {
+        if to == ConsultTarget::Agent(agent.clone()) {
             self.play_on_leg(now, caller, leg, "invalid", false);
             return;
         }
@@ -434,7 +452,7 @@ impl Switch {
                 call: None,
                 call_sip_id: None,
                 target: number.to_string(),
-                to: ConsultTarget::Agent(colleague.clone()),
+                to: to.clone(),
                 colleague_leg: None,
                 colleague_was: None,
                 answered: false,
@@ -447,7 +465,7 @@ impl Switch {
             .get(&leg)
             .and_then(|l| l.media)
             .map_or(Codec::Pcmu, |m| m.codec);
-        if self.ring_colleague(now, caller, caller, &colleague, codec) {
+        if self.ring_colleague(now, caller, caller, &to, codec) {
             self.play_on_leg(now, caller, leg, "ringback", true);
         } else {
             self.consultation_failed(now, caller, "unavailable", None);
@@ -570,7 +588,11 @@ impl Switch {
                 _ => return Err(()),
             },
             None => match (consultation.colleague_leg, &consultation.to) {
-                (Some(leg), ConsultTarget::Agent(b)) if consultation.answered => (leg, b.clone()),
+                (Some(leg), ConsultTarget::Agent(_) | ConsultTarget::Outside { .. })
+                    if consultation.answered =>
+                {
+                    (leg, consultation.to.leg_agent())
+                }
                 _ => return Err(()),
             },
         };
@@ -843,13 +865,10 @@ impl Switch {
         refer_on: CallId,
     ) -> Result<(), ()> {
         let consultation = self.consultations.get(&caller).cloned().ok_or(())?;
-        let (Some(leg_b), ConsultTarget::Agent(agent_b), Some(_)) = (
-            consultation.colleague_leg,
-            &consultation.to,
-            consultation.call,
-        ) else {
+        let (Some(leg_b), Some(_)) = (consultation.colleague_leg, consultation.call) else {
             return Err(());
         };
+        let agent_b = &consultation.to.leg_agent();
         if !self
             .legs
             .get(&leg_b)
@@ -967,9 +986,7 @@ impl Switch {
             return;
         };
         consultation.answered = true;
-        let ConsultTarget::Agent(colleague) = consultation.to.clone() else {
-            return;
-        };
+        let colleague = consultation.to.leg_agent();
         let (consult, agent_leg) = (consultation.call, consultation.agent_leg);
         if consultation.handed_over {
             // Semi-attended: the caller was waiting for exactly this answer.
@@ -1053,6 +1070,7 @@ impl Switch {
         if let ConsultTarget::Agent(colleague) = &consultation.to {
             self.wrap_up(now, caller, colleague, &queue);
         }
+        // An outside party has no wrap-up.
         self.back_to_caller(now, caller, consultation.agent_leg);
         true
     }
@@ -1064,19 +1082,37 @@ impl Switch {
         now: Instant,
         caller: CallId,
         on: CallId,
-        colleague: &str,
+        to: &ConsultTarget,
         codec: Codec,
     ) -> bool {
-        let Some(agent) = self.acd.agent(colleague) else {
-            return false;
+        let colleague = to.leg_agent();
+        let colleague = colleague.as_str();
+        let (was, binding) = match to {
+            ConsultTarget::Agent(id) => {
+                let Some(agent) = self.acd.agent(id) else {
+                    return false;
+                };
+                if matches!(
+                    agent.state,
+                    AgentState::Talking { .. } | AgentState::Ringing { .. }
+                ) {
+                    return false;
+                }
+                let binding = self.endpoint.bindings(&agent.spec.user).into_iter().next();
+                (Some(agent.state.clone()), binding)
+            }
+            ConsultTarget::Outside { number, trunk } => (
+                None,
+                Some(Binding {
+                    user: number.clone(),
+                    contact: format!("sip:{number}@{trunk}"),
+                    address: *trunk,
+                    transport: Transport::Udp,
+                    expires_at: now,
+                }),
+            ),
+            ConsultTarget::Queue(_) => return false,
         };
-        if matches!(
-            agent.state,
-            AgentState::Talking { .. } | AgentState::Ringing { .. }
-        ) {
-            return false;
-        }
-        let (was, user) = (agent.state.clone(), agent.spec.user.clone());
         let Some(consultant) = self
             .consultations
             .get(&caller)
@@ -1085,7 +1121,7 @@ impl Switch {
         else {
             return false;
         };
-        let Some(binding) = self.endpoint.bindings(&user).into_iter().next() else {
+        let Some(binding) = binding else {
             return false;
         };
         let Some(port) = self.rtp_ports.allocate() else {
@@ -1129,13 +1165,13 @@ impl Switch {
             l.timer = Some(deadline);
         }
         self.timers.insert((deadline, leg));
-        if was == AgentState::Ready {
+        if was == Some(AgentState::Ready) {
             self.acd
                 .set_state(colleague, AgentState::Ringing { caller: on }, now);
         }
         if let Some(c) = self.consultations.get_mut(&caller) {
             c.colleague_leg = Some(leg);
-            c.colleague_was = Some(was);
+            c.colleague_was = was;
         }
         true
     }
@@ -1226,12 +1262,26 @@ impl Switch {
         if let Some(agent) = self.acd.agents().find(|a| a.spec.extension == number) {
             return Some(ConsultTarget::Agent(agent.spec.id.clone()));
         }
-        self.dialplan
-            .transfer
-            .numbers
-            .get(number)
-            .filter(|queue| self.dialplan.queues.contains_key(*queue))
-            .map(|queue| ConsultTarget::Queue(queue.clone()))
+        let transfer = &self.dialplan.transfer;
+        if let Some(queue) = transfer.numbers.get(number) {
+            return self
+                .dialplan
+                .queues
+                .contains_key(queue)
+                .then(|| ConsultTarget::Queue(queue.clone()));
+        }
+        let outside = transfer.outside.as_ref()?;
+        let rest = number.strip_prefix(outside.prefix.as_str())?;
+        // Digits (and a leading +) only: the number goes into a Request-URI.
+        let dialable = !rest.is_empty()
+            && rest.len() <= 32
+            && rest
+                .char_indices()
+                .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'));
+        dialable.then(|| ConsultTarget::Outside {
+            number: rest.to_string(),
+            trunk: outside.trunk,
+        })
     }
 
     /// Our call or leg a `Replaces` names: the endpoint's dialogs first, then the

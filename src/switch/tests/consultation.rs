@@ -667,7 +667,11 @@ fn refer_while_the_colleague_rings_then_rings_out_keeps_the_caller() {
     s.h.switch
         .on_refer_event(now, s.agent_leg, replaces(&dialog.call_id), None);
     s.h.collect();
-    assert_eq!(s.h.agent_state("a1001"), "wrap-up", "the agent is done at the REFER");
+    assert_eq!(
+        s.h.agent_state("a1001"),
+        "wrap-up",
+        "the agent is done at the REFER"
+    );
     let deadline = s.h.switch.dialplan.standards.answer_deadline();
     s.h.advance(deadline);
     assert!(
@@ -1205,4 +1209,65 @@ fn consulting_a_colleague_who_is_on_a_call_gives_busy_without_ringing_their_phon
         reason: "unavailable".into(),
         status: None
     }));
+}
+
+fn with_outside_numbers(config: &mut Config) {
+    config.dialplan.transfer.outside = Some(crate::config::OutsideTransfer {
+        prefix: "9".into(),
+        trunk: "127.0.0.1:5090".parse().unwrap(),
+    });
+}
+
+#[test]
+fn consultation_with_an_outside_number_goes_through_the_trunk_and_refer_joins_the_caller_with_it() {
+    let mut s = Scene::with(with_outside_numbers);
+    let (consult, dialog) = s.consult("913800138000");
+    let invite = s.h.invites_to_agents().last().cloned().unwrap();
+    assert!(
+        invite.starts_with("INVITE sip:13800138000@127.0.0.1:5090 SIP/2.0"),
+        "the prefix is stripped and the trunk called: {invite}"
+    );
+    let mark = s.h.media.len();
+    s.h.sip(&phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
+    let leg = started_since(&s.h, mark);
+    assert!(s
+        .h
+        .media
+        .contains(&MediaCommand::Bridge { a: consult, b: leg }));
+    let now = s.h.now;
+    s.h.switch
+        .on_refer_event(now, s.agent_leg, replaces(&dialog.call_id), None);
+    s.h.collect();
+    assert_eq!(
+        s.phase(s.caller),
+        Phase::Connected {
+            leg,
+            agent: "outside:13800138000".into(),
+            queue: "sales".into()
+        }
+    );
+    assert!(s.h.media.contains(&MediaCommand::Bridge {
+        a: s.caller,
+        b: leg
+    }));
+    assert_eq!(s.h.agent_state("a1001"), "wrap-up");
+    assert!(s
+        .events_of_caller()
+        .contains(&EventKind::TransferRequested {
+            agent: "a1001".into(),
+            kind: "attended".into(),
+            method: "refer".into(),
+            target: "913800138000".into(),
+        }));
+}
+
+#[test]
+fn outside_numbers_that_are_not_digits_are_no_consultation_target() {
+    let mut s = Scene::with(with_outside_numbers);
+    let invites = s.h.invites_to_agents().len();
+    let invite = authenticated_invite(&mut s.h, "1001", "9evil", "consult-evil", "");
+    s.h.sip_from_phone("1001", &invite);
+    assert_eq!(s.h.responses_to("consult-evil"), vec![407, 100, 404]);
+    assert_eq!(s.h.invites_to_agents().len(), invites);
+    assert!(s.h.switch.consultations.is_empty());
 }
