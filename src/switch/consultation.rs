@@ -1100,7 +1100,7 @@ impl Switch {
 
     /// What a number dialled during a call reaches: an agent's extension, or a queue's
     /// transfer number.
-    fn consult_target(&self, number: &str) -> Option<ConsultTarget> {
+    pub(super) fn consult_target(&self, number: &str) -> Option<ConsultTarget> {
         if number.is_empty() {
             return None;
         }

@@ -11,6 +11,7 @@
 use super::*;
 use crate::media::prompt::PromptLibrary;
 use crate::sip::{DialogRef, ReferTarget};
+use crate::switch::consultation::ConsultTarget;
 use crate::switch::queueing::LegPurpose;
 
 /// The shipped prompts, plus a `ringback` while the media piece has not shipped one yet.
@@ -434,6 +435,25 @@ fn colleague_who_does_not_answer_in_three_rings_is_cancelled_and_the_agent_hears
 }
 
 #[test]
+fn colleague_phone_refusals_are_recorded_by_their_reason() {
+    for (status, reason) in [(603, "declined"), (480, "no_answer"), (500, "failed")] {
+        let mut s = Scene::new();
+        s.consult("1002");
+        let invite = s.invite_to("1002");
+        s.h.sip_from_phone("1002", &phone_response(&invite, status, None));
+        assert!(
+            s.events_of_caller().contains(&EventKind::TransferFailed {
+                target: "1002".into(),
+                reason: reason.into(),
+                status: Some(status)
+            }),
+            "{status}: {:?}",
+            s.events_of_caller()
+        );
+    }
+}
+
+#[test]
 fn colleague_phone_busy_ends_the_consultation_with_busy_and_keeps_the_caller() {
     let mut s = Scene::new();
     let (consult, _) = s.consult("1002");
@@ -505,6 +525,12 @@ fn assert_joined(s: &Scene, colleague_leg: CallId, consult_sip_id: Option<&str>,
         })
         .expect("TransferCompleted");
     assert!(requested < completed);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, EventKind::TransferFailed { .. })),
+        "a completed transfer records no failure: {events:?}"
+    );
     assert_eq!(
         events[completed + 1],
         EventKind::ContextHandedOver {
@@ -672,11 +698,19 @@ fn refer_while_the_colleague_rings_then_rings_out_keeps_the_caller() {
         "wrap-up",
         "the agent is done at the REFER"
     );
+    let leg = s.h.switch.consultations[&s.caller].colleague_leg.unwrap();
     let deadline = s.h.switch.dialplan.standards.answer_deadline();
     s.h.advance(deadline);
     assert!(
         !s.h.switch.calls[&s.caller].finished,
         "the caller is not hung up when the colleague never answers"
+    );
+    assert!(
+        !s.h.media.contains(&MediaCommand::Bridge {
+            a: s.caller,
+            b: leg
+        }),
+        "never bridged with a colleague who did not answer"
     );
     assert_eq!(s.requests_in(&colleague_call_id), vec!["INVITE", "CANCEL"]);
     assert!(s.events_of_caller().contains(&EventKind::TransferFailed {
@@ -1270,4 +1304,23 @@ fn outside_numbers_that_are_not_digits_are_no_consultation_target() {
     assert_eq!(s.h.responses_to("consult-evil"), vec![407, 100, 404]);
     assert_eq!(s.h.invites_to_agents().len(), invites);
     assert!(s.h.switch.consultations.is_empty());
+}
+
+#[test]
+fn outside_numbers_are_digits_with_an_optional_leading_plus_up_to_32() {
+    let s = Scene::with(with_outside_numbers);
+    let outside = |number: &str| ConsultTarget::Outside {
+        number: number.into(),
+        trunk: "127.0.0.1:5090".parse().unwrap(),
+    };
+    let target = |number: &str| s.h.switch.consult_target(number);
+    assert_eq!(target("9+8613800138000"), Some(outside("+8613800138000")));
+    assert_eq!(
+        target(&format!("9{}", "1".repeat(32))),
+        Some(outside(&"1".repeat(32)))
+    );
+    assert_eq!(target(&format!("9{}", "1".repeat(33))), None);
+    assert_eq!(target("91+2"), None);
+    assert_eq!(target("9"), None);
+    assert_eq!(target("8613800138000"), None, "without the prefix");
 }
