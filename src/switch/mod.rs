@@ -134,6 +134,9 @@ enum Phase {
     Closing { reason: String },
     /// BYE sent or final response given; waiting for the endpoint to forget the call.
     Leaving,
+    /// A desk phone's consultation call while its agent's `caller` is held: ringback while
+    /// the colleague's phone rings (see `consultation`).
+    Consulting { caller: CallId },
 }
 
 struct Call {
@@ -217,6 +220,8 @@ pub struct Switch {
     /// `MediaCommand::Open`s not yet polled: they go out before any datagram, so a socket
     /// is open before the offer or answer naming it leaves.
     opens: VecDeque<MediaCommand>,
+    /// Attended transfers in progress, by the held caller (one each; at most one per agent).
+    consultations: BTreeMap<CallId, consultation::Consultation>,
 }
 
 impl Switch {
@@ -257,6 +262,7 @@ impl Switch {
             last_play: 0,
             trunks: Vec::new(),
             opens: VecDeque::new(),
+            consultations: BTreeMap::new(),
         }
     }
 
@@ -573,6 +579,9 @@ impl Switch {
 
     /// Events for the switch's INVITEs to agents.
     fn on_leg_event(&mut self, now: Instant, event: CallEvent) {
+        if self.on_consultation_leg_event(now, &event) {
+            return;
+        }
         match event {
             CallEvent::OutgoingProgress { .. } => {}
             CallEvent::OutgoingAnswered { call, sdp } => self.on_leg_answered(now, call, sdp),
@@ -941,6 +950,9 @@ impl Switch {
         let feature_code = c.feature_code.clone();
         self.set_timer(call, None);
         self.start_media(call);
+        if self.on_consultation_confirmed(now, call) {
+            return;
+        }
         if let Some((phone, code)) = feature_code {
             return self.apply_feature_code(now, call, &phone, &code);
         }
@@ -1359,6 +1371,7 @@ impl Switch {
     }
 
     fn forget(&mut self, now: Instant, call: CallId) {
+        self.on_consultation_call_gone(now, call);
         self.caller_left_connected(now, call);
         self.leave_queue(now, call, "caller_left");
         self.end_media(call);

@@ -557,7 +557,7 @@ impl Switch {
 
     /// Three rings passed on an agent's phone: give up on it.
     pub(super) fn on_leg_timer(&mut self, now: Instant, leg: CallId) {
-        if self.on_transfer_leg_timer(now, leg) {
+        if self.on_consultation_leg_timer(now, leg) || self.on_transfer_leg_timer(now, leg) {
             return;
         }
         let Some(l) = self.legs.get(&leg) else {

@@ -15,6 +15,7 @@ use crate::sip::{Binding, EndpointConfig};
 mod agent_refusals;
 mod agents;
 mod answering;
+mod consultation;
 mod floods;
 mod hold;
 mod in_call_keys;
