@@ -362,9 +362,20 @@ fn a_notify_is_retransmitted_over_udp_until_timer_f_then_the_subscription_ends_q
     );
     assert_eq!(sent.len(), notify_at.len(), "nothing else sent: {sent:#?}");
     assert!(h.events().is_empty(), "a lost NOTIFY is no event");
+    // The subscription is over before its 60 s: a new transfer may be asked for at once.
+    let again = h.referred(
+        Duration::from_secs(41),
+        3,
+        &tag,
+        "Refer-To: <sip:2002@127.0.0.1>\r\n",
+    );
+    assert_eq!(again.user, "2002");
+    h.endpoint
+        .refuse_refer(h.at(Duration::from_secs(41)), call, 603);
+    assert_eq!(status_of(&h.one()), 603);
     h.endpoint
         .notify_refer(h.at(Duration::from_secs(41)), call, 200, true);
-    assert!(h.transmits().is_empty(), "the subscription is over");
+    assert!(h.transmits().is_empty(), "nothing to report on");
     // The call itself goes on.
     h.endpoint.hangup(h.at(Duration::from_secs(42)), call);
     assert!(first_line(&h.one()).starts_with("BYE sip:1000@127.0.0.1:5070"));
