@@ -1237,6 +1237,35 @@ Max-Forwards: 70\r\nl: 0\r\n\r\n";
     }
 
     #[test]
+    fn require_replaces_is_supported_and_transfers_are_allowed() {
+        let require = request(&INVITE.replace("Max-Forwards", "Require: replaces\r\nMax-Forwards"));
+        assert_eq!(require.refusal(), None);
+        assert_eq!(
+            ALLOW,
+            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, UPDATE, REFER, NOTIFY"
+        );
+        assert_eq!(SUPPORTED, "replaces");
+    }
+
+    #[test]
+    fn a_reason_of_our_own_replaces_the_standard_one() {
+        let seed = request(INVITE).seed;
+        let text = ResponseText {
+            status: 400,
+            seed: &seed,
+            to_tag: Some("t"),
+            contact: None,
+            record_route: &[],
+            extra: &[],
+            body: None,
+        };
+        assert!(text.write().starts_with(b"SIP/2.0 400 Bad Request\r\n"));
+        assert!(text
+            .write_with_reason("Missing Refer-To")
+            .starts_with(b"SIP/2.0 400 Missing Refer-To\r\n"));
+    }
+
+    #[test]
     fn rejection_reasons_carry_no_raw_bytes() {
         let text = INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 IN\x1b[2JVITE");
         let rejected = parse(text.as_bytes()).unwrap_err();

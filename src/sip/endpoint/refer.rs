@@ -79,6 +79,15 @@ impl Endpoint {
             debug!(%call, "accept_refer without a REFER waiting; ignored");
             return;
         };
+        if self
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.phase == Phase::Terminating)
+        {
+            // We hung up while the switch decided: nothing left to transfer.
+            let reason = Some("Call Is Ending");
+            return self.reply_in_dialog(now, call, &request, route, 481, reason, &[]);
+        }
         self.reply_in_dialog(now, call, &request, route, 202, None, &[]);
         if let Some(c) = self.calls.get_mut(&call) {
             c.refer = Some(ReferState::Subscribed(Subscription {

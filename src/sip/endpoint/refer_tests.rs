@@ -439,6 +439,89 @@ fn our_hangup_stops_the_notifies() {
 }
 
 #[test]
+fn a_refer_accepted_after_our_hangup_gets_481_and_no_notify() {
+    let mut h = Harness::new();
+    let (call, tag) = h.confirmed();
+    h.referred(ms(1000), 2, &tag, "Refer-To: <sip:2001@127.0.0.1>\r\n");
+    h.endpoint.hangup(h.at(ms(1001)), call);
+    assert!(first_line(&h.one()).starts_with("BYE "));
+    h.endpoint.accept_refer(h.at(ms(1002)), call);
+    assert_eq!(first_line(&h.one()), "SIP/2.0 481 Call Is Ending");
+}
+
+#[test]
+fn over_tcp_the_notify_uses_the_callers_connection_and_is_not_retransmitted() {
+    let mut h = Harness::new();
+    let invite = format!(
+        "INVITE sip:4008@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/TCP {CALLER};branch=z9hG4bK-tinv\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:1000@127.0.0.1:5070>;tag=caller-tag\r\n\
+To: <sip:4008@127.0.0.1:5060>\r\n\
+Call-ID: {CALL_ID}\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:1000@127.0.0.1:5999;transport=tcp>\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    let source = addr("127.0.0.1:40123");
+    let t0 = h.at(Duration::ZERO);
+    h.endpoint
+        .handle_input(t0, Transport::Tcp, source, invite.as_bytes());
+    let call = match h.events().as_slice() {
+        [CallEvent::Incoming { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    h.endpoint.answer(h.at(ms(1)), call, "v=0\r\n");
+    let ok = h.transmits().pop().unwrap();
+    let tag = tag_of(&header(&text_of(&ok), "To").unwrap());
+    let over_tcp =
+        |text: String| text.replace("SIP/2.0/UDP 127.0.0.1:5070", "SIP/2.0/TCP 127.0.0.1:5070");
+    let ack = over_tcp(from_caller("ACK", 1, "z9hG4bK-tack", &tag, ""));
+    h.endpoint
+        .handle_input(h.at(ms(5)), Transport::Tcp, source, ack.as_bytes());
+    h.events();
+    let refer = over_tcp(refer(
+        2,
+        "z9hG4bK-tref",
+        &tag,
+        "Refer-To: <sip:2001@127.0.0.1>\r\n",
+    ));
+    h.endpoint
+        .handle_input(h.at(ms(1000)), Transport::Tcp, source, refer.as_bytes());
+    assert!(matches!(h.events().as_slice(), [CallEvent::Refer { .. }]));
+    h.endpoint.accept_refer(h.at(ms(1000)), call);
+    let sent = h.transmits();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent.iter()
+            .map(|t| (t.transport, t.destination))
+            .collect::<Vec<_>>(),
+        vec![(Transport::Tcp, source), (Transport::Tcp, source)]
+    );
+    assert!(text_of(&sent[1]).contains("Via: SIP/2.0/TCP 127.0.0.1:5060;branch="));
+    let later = h.run_until(Duration::from_secs(40));
+    assert!(later.is_empty(), "{later:#?}");
+    // Timer F ended the subscription: a new transfer may be asked for.
+    let again = over_tcp(refer_to_2002(3, &tag));
+    h.endpoint.handle_input(
+        h.at(Duration::from_secs(41)),
+        Transport::Tcp,
+        source,
+        again.as_bytes(),
+    );
+    assert!(matches!(h.events().as_slice(), [CallEvent::Refer { .. }]));
+}
+
+fn refer_to_2002(cseq: u32, tag: &str) -> String {
+    refer(
+        cseq,
+        &format!("z9hG4bK-2002-{cseq}"),
+        tag,
+        "Refer-To: <sip:2002@127.0.0.1>\r\n",
+    )
+}
+
+#[test]
 fn a_refused_refer_gets_the_switchs_status_and_no_notify() {
     let mut h = Harness::new();
     let (call, tag) = h.confirmed();
