@@ -10,7 +10,8 @@
 //!
 //! Here: the transaction and call tables, routing of inbound messages, the server
 //! transactions' timers and the response writers. By concept: [`registration`] (who a phone
-//! is), [`in_dialog`] (requests within a call), [`outgoing`] (calls we place).
+//! is), [`in_dialog`] (requests within a call), [`outgoing`] (calls we place), [`refer`]
+//! (transfers: REFER, its NOTIFYs, Replaces).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};

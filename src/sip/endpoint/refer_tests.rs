@@ -264,6 +264,10 @@ fn a_refer_waits_for_the_switch_then_gets_202_and_a_notify_saying_100_trying() {
     assert_eq!(sent[0].destination, addr(CALLER));
     assert_eq!(header(&accepted, "CSeq").as_deref(), Some("2 REFER"));
     assert_eq!(tag_of(&header(&accepted, "To").unwrap()), tag);
+    assert_eq!(
+        header(&accepted, "Contact").as_deref(),
+        Some("<sip:hotline@127.0.0.1:5060>")
+    );
     let notify = text_of(&sent[1]);
     assert_eq!(
         first_line(&sent[1]),
@@ -529,6 +533,7 @@ fn a_refused_refer_gets_the_switchs_status_and_no_notify() {
     h.endpoint.refuse_refer(h.at(ms(1001)), call, 404);
     let refused = h.one();
     assert_eq!(first_line(&refused), "SIP/2.0 404 Not Found");
+    assert_eq!(header(&text_of(&refused), "Contact"), None);
     assert_eq!(
         header(&text_of(&refused), "CSeq").as_deref(),
         Some("2 REFER")
@@ -753,6 +758,9 @@ fn missing_repeated_or_unreadable_refer_to_gets_400_with_the_reason() {
         ),
         ("Refer-To: 2001\r\n", "SIP/2.0 400 Bad Refer-To"),
         ("Refer-To: <sip:2001@>\r\n", "SIP/2.0 400 Bad Refer-To"),
+        ("Refer-To: <sip:@host>\r\n", "SIP/2.0 400 Bad Refer-To"),
+        ("Refer-To: <sip:%20@host>\r\n", "SIP/2.0 400 Bad Refer-To"),
+        ("Refer-To: <sip:2001@ho$t>\r\n", "SIP/2.0 400 Bad Refer-To"),
         ("Refer-To: <sip:20 01@host>\r\n", "SIP/2.0 400 Bad Refer-To"),
         (
             "Refer-To: <sip:20%0D%0AX-Evil:%201@host>\r\n",
@@ -970,6 +978,42 @@ fn a_refer_storm_on_one_call_gets_one_event_and_500_with_retry_after_for_the_res
     assert_eq!(body(&done), "SIP/2.0 486 Busy Here\r\n");
     let next = h.referred(ms(3100), 61, &tag, "Refer-To: <sip:2002@127.0.0.1>\r\n");
     assert_eq!(next.user, "2002");
+}
+
+#[test]
+fn a_subscription_left_without_news_lapses_60_s_after_its_last_notify() {
+    let mut h = Harness::new();
+    let (call, tag) = h.confirmed();
+    h.referred(ms(1000), 2, &tag, "Refer-To: <sip:2001@127.0.0.1>\r\n");
+    h.endpoint.accept_refer(h.at(ms(1000)), call);
+    let trying = text_of(&h.transmits()[1]);
+    h.input(ms(1010), CALLER, &answer_to(&trying, 200));
+    // Progress at 50 s renews it until 110 s.
+    h.endpoint
+        .notify_refer(h.at(Duration::from_secs(50)), call, 180, false);
+    let ringing = text_of(&h.one());
+    h.input(Duration::from_secs(50), CALLER, &answer_to(&ringing, 200));
+    let busy = h.refused(
+        Duration::from_secs(62),
+        3,
+        &tag,
+        "Refer-To: <sip:2002@127.0.0.1>\r\n",
+    );
+    assert_eq!(status_of(&busy), 500);
+    let busy = h.refused(
+        Duration::from_millis(109_999),
+        4,
+        &tag,
+        "Refer-To: <sip:2002@127.0.0.1>\r\n",
+    );
+    assert_eq!(status_of(&busy), 500);
+    let taken = h.referred(
+        Duration::from_secs(110),
+        5,
+        &tag,
+        "Refer-To: <sip:2002@127.0.0.1>\r\n",
+    );
+    assert_eq!(taken.user, "2002");
 }
 
 #[test]
