@@ -865,7 +865,7 @@ fn check_date(headers: &[(String, String)]) -> Result<(), Invalid> {
 
 /// The user of a Request-URI with its %-escapes decoded (`%34%30%30%38` is 4008), unless
 /// the result would not be printable text; then it stays as received.
-pub(crate) fn decode_user(user: &str) -> String {
+fn decode_user(user: &str) -> String {
     let bytes = user.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

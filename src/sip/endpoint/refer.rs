@@ -95,7 +95,8 @@ impl Endpoint {
                 in_flight: None,
                 waiting: None,
                 ended: false,
-                expires_at: now + Duration::from_secs(SUBSCRIPTION_SECONDS),
+                // Set by each active NOTIFY, the first one next.
+                expires_at: now,
             }));
         }
         self.send_notify(now, call, 100, false);
@@ -345,11 +346,12 @@ impl Endpoint {
         }
         sub.in_flight = None;
         match status {
-            Some(200..=299) => match sub.waiting.take() {
-                Some((status, last)) => self.send_notify(now, call, status, last),
-                None if sub.ended => c.refer = None,
-                None => {}
-            },
+            Some(200..=299) => {
+                // An ended subscription stays as it is (`ended`) until the call's next REFER.
+                if let Some((status, last)) = sub.waiting.take() {
+                    self.send_notify(now, call, status, last);
+                }
+            }
             _ => {
                 // 481/408/timeout: the phone has already let go of the call (often it hangs
                 // up right after the 202). Nothing more is sent; the call itself goes on.
