@@ -405,6 +405,69 @@ fn a_notify_answered_481_ends_the_subscription_but_not_the_call() {
 }
 
 #[test]
+fn a_percent_without_two_hex_digits_stays_as_written_and_a_referred_by_without_scheme_is_dropped() {
+    let mut h = Harness::new();
+    let (call, tag) = h.confirmed();
+    h.input(
+        ms(1000),
+        CALLER,
+        &refer(
+            2,
+            "z9hG4bK-pct",
+            &tag,
+            "Refer-To: <sip:2001@127.0.0.1?Replaces=c%zz%4z1%3Bto-tag%3Da>\r\nReferred-By: agent1001\r\n",
+        ),
+    );
+    assert_eq!(
+        h.events(),
+        vec![CallEvent::Refer {
+            call,
+            target: target(
+                "sip:2001@127.0.0.1",
+                "2001",
+                "127.0.0.1",
+                Some(dialog("c%zz%4z1", Some("a"), None))
+            ),
+            referred_by: None,
+        }]
+    );
+}
+
+#[test]
+fn a_replaces_of_600_bytes_is_read_and_one_of_601_is_refused() {
+    let mut h = Harness::new();
+    let at_limit = format!("c1;to-tag=a;from-tag=b;x={}", "p".repeat(600 - 25));
+    assert_eq!(at_limit.len(), 600);
+    h.input(
+        Duration::ZERO,
+        CALLER,
+        &invite_with(
+            "lim-1",
+            "z9hG4bK-lim1",
+            &format!("Replaces: {at_limit}\r\n"),
+        ),
+    );
+    match h.events().as_slice() {
+        [CallEvent::Incoming { replaces, .. }] => {
+            assert_eq!(replaces, &Some(dialog("c1", Some("a"), Some("b"))))
+        }
+        other => panic!("{other:?}"),
+    }
+    h.transmits();
+    h.input(
+        ms(1),
+        CALLER,
+        &invite_with(
+            "lim-2",
+            "z9hG4bK-lim2",
+            &format!("Replaces: {at_limit}p\r\n"),
+        ),
+    );
+    assert_eq!(first_line(&h.one()), "SIP/2.0 400 Bad Replaces Header");
+    assert!(h.events().is_empty());
+}
+
+#[test]
 fn a_bye_right_after_the_202_means_no_notify_is_ever_sent() {
     let mut h = Harness::new();
     let (call, tag) = h.confirmed();
@@ -806,7 +869,7 @@ fn missing_repeated_or_unreadable_refer_to_gets_400_with_the_reason() {
 #[test]
 fn oversized_refer_to_and_replaces_are_refused_without_an_event() {
     let mut h = Harness::new();
-    let (_, tag) = h.confirmed();
+    let (call, tag) = h.confirmed();
     let long_user = "9".repeat(3000);
     let refused = h.refused(
         ms(1000),
@@ -815,6 +878,20 @@ fn oversized_refer_to_and_replaces_are_refused_without_an_event() {
         &format!("Refer-To: <sip:{long_user}@127.0.0.1>\r\n"),
     );
     assert_eq!(first_line(&refused), "SIP/2.0 400 Refer-To Too Long");
+    // The limit itself (2048 bytes) is allowed; one byte more is not.
+    let at_limit = format!("<sip:{}@127.0.0.1>", "7".repeat(2048 - 16));
+    assert_eq!(at_limit.len(), 2048);
+    let refused = h.refused(
+        ms(1000),
+        2,
+        &tag,
+        &format!("Refer-To: {}>\r\n", &at_limit[..2047]),
+    );
+    assert_eq!(first_line(&refused), "SIP/2.0 400 Refer-To Too Long");
+    let taken = h.referred(ms(1000), 2, &tag, &format!("Refer-To: {at_limit}\r\n"));
+    assert_eq!(taken.user.len(), 2032);
+    h.endpoint.refuse_refer(h.at(ms(1000)), call, 603);
+    h.transmits();
     let long_call_id = "c".repeat(300);
     let refused = h.refused(
         ms(1001),
