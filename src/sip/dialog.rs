@@ -141,6 +141,22 @@ impl Dialog {
         contact: &str,
         body: Option<(&str, &str)>,
     ) -> OutgoingRequest {
+        self.request_with_headers(method, branch, advertised, transport, contact, &[], body)
+    }
+
+    /// Like [`Dialog::request_with_body`], with extra header fields (our own names and
+    /// values, e.g. a NOTIFY's Event and Subscription-State) before the body.
+    #[allow(clippy::too_many_arguments)]
+    pub fn request_with_headers(
+        &mut self,
+        method: &str,
+        branch: &str,
+        advertised: SocketAddr,
+        transport: Transport,
+        contact: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, &str)>,
+    ) -> OutgoingRequest {
         self.local_seq += 1;
         let mut out = self.build(
             method,
@@ -150,17 +166,26 @@ impl Dialog {
             transport,
             contact,
         );
-        if let Some((content_type, text)) = body {
-            let head = out.payload.len() - "Content-Length: 0\r\n\r\n".len();
-            out.payload.truncate(head);
-            out.payload.extend_from_slice(
-                format!(
+        if headers.is_empty() && body.is_none() {
+            return out;
+        }
+        let head = out.payload.len() - "Content-Length: 0\r\n\r\n".len();
+        out.payload.truncate(head);
+        let mut tail = String::new();
+        for (name, value) in headers {
+            let _ = write!(tail, "{name}: {value}\r\n");
+        }
+        match body {
+            Some((content_type, text)) => {
+                let _ = write!(
+                    tail,
                     "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{text}",
                     text.len()
-                )
-                .as_bytes(),
-            );
+                );
+            }
+            None => tail.push_str("Content-Length: 0\r\n\r\n"),
         }
+        out.payload.extend_from_slice(tail.as_bytes());
         out
     }
 

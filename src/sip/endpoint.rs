@@ -10,7 +10,8 @@
 //!
 //! Here: the transaction and call tables, routing of inbound messages, the server
 //! transactions' timers and the response writers. By concept: [`registration`] (who a phone
-//! is), [`in_dialog`] (requests within a call), [`outgoing`] (calls we place).
+//! is), [`in_dialog`] (requests within a call), [`outgoing`] (calls we place), [`refer`]
+//! (transfers: REFER, its NOTIFYs, Replaces).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -195,6 +196,8 @@ struct Call {
     reoffer: Option<PendingReoffer>,
     /// Our own re-INVITE, in flight or waiting to retry after a 491.
     our_reinvite: Option<OurReinvite>,
+    /// The peer's transfer request (REFER) and its subscription, one at a time.
+    refer: Option<refer::ReferState>,
 }
 
 pub struct Endpoint {
@@ -577,7 +580,12 @@ impl Endpoint {
         if request.max_forwards == 0 && request.method != Method::Options {
             return self.reply_in_transaction(now, &request, route, 483, None, &[], None);
         }
-        if !matches!(request.method, Method::Other(_) | Method::Cancel) {
+        let refusal_applies = match &request.method {
+            Method::Other(name) => name == "REFER",
+            Method::Cancel => false,
+            _ => true,
+        };
+        if refusal_applies {
             if let Some(refusal) = request.refusal() {
                 debug!(%source, method = request.method.as_str(), status = refusal.status, "request refused before its method");
                 let extra: Vec<(&str, &str)> = refusal
@@ -606,6 +614,13 @@ impl Endpoint {
             Method::Bye => self.on_bye(now, route, &request),
             Method::Info => self.on_info(now, route, &request),
             Method::Other(ref name) if name == "UPDATE" => self.on_update(now, route, request),
+            Method::Other(ref name) if name == "REFER" => {
+                self.on_refer(now, source, route, request)
+            }
+            Method::Other(ref name) if name == "NOTIFY" => self.on_notify(now, route, &request),
+            Method::Other(ref name) if name == "SUBSCRIBE" => {
+                self.on_subscribe(now, route, &request)
+            }
             Method::Options => {
                 if request.to.tag.is_some() {
                     let Some(call) = self.dialog_of(&request) else {
@@ -670,6 +685,13 @@ impl Endpoint {
             debug!(call_id = %printable(&request.call_id), %source, "merged INVITE refused (482)");
             return self.reply_stateless(&request, route, 482, &[]);
         }
+        let replaces = match Endpoint::replaces_of(&request) {
+            Ok(replaces) => replaces,
+            Err(refusal) => {
+                debug!(%source, reason = refusal.reason, "INVITE with an unusable Replaces refused");
+                return self.reply_stateless_because(&request, route, refusal);
+            }
+        };
         let call = CallId(self.next_call);
         self.next_call += 1;
         let local_tag = new_tag(&mut self.rng);
@@ -693,7 +715,7 @@ impl Endpoint {
         self.dialogs
             .insert((request.call_id.clone(), local_tag), call);
         let sdp = request.body_text();
-        debug!(%call, call_id = %request.call_id, %source, "incoming INVITE");
+        debug!(%call, call_id = %printable(&request.call_id), %source, "incoming INVITE");
         self.events.push_back(CallEvent::Incoming {
             call,
             sip_call_id: request.call_id.clone(),
@@ -704,7 +726,7 @@ impl Endpoint {
             transport: route.transport,
             sdp: sdp.clone(),
             phone: phone.clone(),
-            replaces: None,
+            replaces,
         });
         self.calls.insert(
             call,
@@ -726,6 +748,7 @@ impl Endpoint {
                 quiet_end: false,
                 reoffer: None,
                 our_reinvite: None,
+                refer: None,
             },
         );
     }
@@ -1079,6 +1102,8 @@ mod timer_queue;
 mod in_dialog_tests;
 #[cfg(test)]
 mod phone_tests;
+#[cfg(test)]
+mod refer_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -14,10 +14,11 @@ mod wire;
 pub(crate) const MAX_MESSAGE_BYTES: usize = 65_535;
 
 /// Methods this user agent accepts (sent in Allow).
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, UPDATE";
+pub(crate) const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, UPDATE, REFER, NOTIFY";
 /// Option tags of the extensions we support (sent in Supported; a Require naming any other
-/// gets 420). None yet: no 100rel, no session timers, no replaces.
-pub(crate) const SUPPORTED: &str = "";
+/// gets 420): `replaces` (RFC 3891). No 100rel, no session timers, no norefersub.
+pub(crate) const SUPPORTED: &str = "replaces";
 /// Body types we take (sent in Accept; another Content-Type gets 415).
 pub(crate) const ACCEPT: &str = "application/sdp, application/dtmf-relay, application/dtmf";
 pub(crate) const USER_AGENT: &str = "hotline";
@@ -965,6 +966,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         486 => "Busy Here",
         487 => "Request Terminated",
         488 => "Not Acceptable Here",
+        489 => "Bad Event",
         491 => "Request Pending",
         500 => "Server Internal Error",
         501 => "Not Implemented",
@@ -1032,14 +1034,15 @@ pub struct ResponseText<'a> {
 
 impl ResponseText<'_> {
     pub fn write(&self) -> Vec<u8> {
+        self.write_with_reason(reason_phrase(self.status))
+    }
+
+    /// The response with our own reason phrase (a constant of ours, never network text),
+    /// to say which part of a request was refused ("Missing Refer-To").
+    pub fn write_with_reason(&self, reason: &str) -> Vec<u8> {
         let body_len = self.body.map_or(0, |(_, b)| b.len());
         let mut out = String::with_capacity(400 + body_len);
-        let _ = write!(
-            out,
-            "SIP/2.0 {} {}\r\n",
-            self.status,
-            reason_phrase(self.status)
-        );
+        let _ = write!(out, "SIP/2.0 {} {reason}\r\n", self.status);
         for via in &self.seed.vias {
             let _ = write!(out, "Via: {via}\r\n");
         }
@@ -1231,6 +1234,35 @@ Max-Forwards: 70\r\nl: 0\r\n\r\n";
             request(&INVITE.replace("Max-Forwards", "Content-Encoding: gzip\r\nMax-Forwards"));
         assert_eq!(gzip.refusal().map(|r| r.status), Some(415));
         assert_eq!(request(INVITE).refusal(), None);
+    }
+
+    #[test]
+    fn require_replaces_is_supported_and_transfers_are_allowed() {
+        let require = request(&INVITE.replace("Max-Forwards", "Require: replaces\r\nMax-Forwards"));
+        assert_eq!(require.refusal(), None);
+        assert_eq!(
+            ALLOW,
+            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, UPDATE, REFER, NOTIFY"
+        );
+        assert_eq!(SUPPORTED, "replaces");
+    }
+
+    #[test]
+    fn a_reason_of_our_own_replaces_the_standard_one() {
+        let seed = request(INVITE).seed;
+        let text = ResponseText {
+            status: 400,
+            seed: &seed,
+            to_tag: Some("t"),
+            contact: None,
+            record_route: &[],
+            extra: &[],
+            body: None,
+        };
+        assert!(text.write().starts_with(b"SIP/2.0 400 Bad Request\r\n"));
+        assert!(text
+            .write_with_reason("Missing Refer-To")
+            .starts_with(b"SIP/2.0 400 Missing Refer-To\r\n"));
     }
 
     #[test]

@@ -110,6 +110,7 @@ Content-Length: {len}\r\n\r\n{sdp}",
                 quiet_end: false,
                 reoffer: None,
                 our_reinvite: None,
+                refer: None,
             },
         );
         self.send(route, payload);
@@ -170,6 +171,8 @@ Content-Length: {len}\r\n\r\n{sdp}",
                 if client.method == "BYE" {
                     debug!(%call, status = response.status, "BYE answered");
                     self.end_terminating(call);
+                } else if client.method == "NOTIFY" {
+                    self.on_notify_outcome(now, call, &response.branch, Some(response.status));
                 }
             }
         }
@@ -434,6 +437,7 @@ Call-ID: {}\r\nCSeq: {} CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\
     pub(super) fn run_client_timers(&mut self, now: Instant) {
         let mut out = Vec::new();
         let mut ended = Vec::new();
+        let mut notifies_lost = Vec::new();
         for key in self.clients.take_due(now) {
             let Some(client) = self.clients.get_mut(&key) else {
                 continue;
@@ -441,12 +445,17 @@ Call-ID: {}\r\nCSeq: {} CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\
             while let Some(event) = client.tx.handle_timeout(now) {
                 match event {
                     TransactionEvent::Retransmit(bytes) => out.push((client.route, bytes)),
-                    TransactionEvent::TimedOut => {
-                        if let Some(call) = client.call {
+                    TransactionEvent::TimedOut => match client.call {
+                        // A phone that hung up after the 202 answers no NOTIFY: not news.
+                        Some(call) if client.method == "NOTIFY" => {
+                            notifies_lost.push((call, key.0.clone()))
+                        }
+                        Some(call) => {
                             warn!(%call, method = %client.method, "request timed out (Timer F)");
                             ended.push(call);
                         }
-                    }
+                        None => {}
+                    },
                     TransactionEvent::Terminated => {}
                 }
             }
@@ -456,6 +465,9 @@ Call-ID: {}\r\nCSeq: {} CANCEL\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: 0\
         }
         for (route, bytes) in out {
             self.send(route, bytes);
+        }
+        for (call, branch) in notifies_lost {
+            self.on_notify_outcome(now, call, &branch, None);
         }
         for call in ended {
             if self
