@@ -484,7 +484,7 @@ impl Switch {
         if let Some(refer_on) = refer_on {
             self.endpoint.notify_refer(now, refer_on, 200, true);
         }
-        self.end_leg(now, leg_a);
+        self.end_transferor_leg(now, leg_a, refer_on);
         self.end_consultation_dialogs(now, &consultation, Some("attended transfer completed"));
         Ok(())
     }
@@ -759,7 +759,7 @@ impl Switch {
         );
         self.wrap_up(now, caller, &agent_a, &queue);
         self.endpoint.notify_refer(now, refer_on, 200, true);
-        self.end_leg(now, leg_a);
+        self.end_transferor_leg(now, leg_a, Some(refer_on));
         if let Some(c) = self.consultations.get_mut(&caller) {
             c.handed_over = true;
             c.call = None;
@@ -1316,5 +1316,19 @@ fn consultation_without_colleague(consultation: &Consultation) -> Consultation {
     Consultation {
         colleague_leg: None,
         ..consultation.clone()
+    }
+}
+
+impl Switch {
+    /// The transferring agent's leg after a completed attended transfer: when the REFER came
+    /// on it, its final NOTIFY must reach the phone first (one NOTIFY at a time, and none
+    /// after our BYE), so the phone gets `TRANSFEROR_GRACE` to hang up by itself, as phones
+    /// do after a successful transfer; otherwise it ends now.
+    fn end_transferor_leg(&mut self, now: Instant, leg_a: CallId, refer_on: Option<CallId>) {
+        if refer_on == Some(leg_a) {
+            self.set_leg_timer(leg_a, Some(now + super::transfer::TRANSFEROR_GRACE));
+        } else {
+            self.end_leg(now, leg_a);
+        }
     }
 }

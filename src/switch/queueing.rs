@@ -808,14 +808,24 @@ impl Switch {
             .get(&caller)
             .and_then(|c| c.media)
             .map(|m| m.codec);
-        if let Some(c) = self.calls.get_mut(&caller) {
-            c.prompt_queue.clear();
-            c.playing = None;
-            c.play = None;
-            c.looping = false;
+        // A transferred caller still hearing where they are going and the expected wait hears
+        // it to the end (the queue's music stops): the explanation's last words are what tell
+        // them they need not repeat themselves. The agent hears the caller meanwhile.
+        let explaining = self.calls.get(&caller).is_some_and(|c| {
+            c.transfer.is_some()
+                && !c.looping
+                && (c.playing.is_some() || !c.prompt_queue.is_empty())
+        });
+        if !explaining {
+            if let Some(c) = self.calls.get_mut(&caller) {
+                c.prompt_queue.clear();
+                c.playing = None;
+                c.play = None;
+                c.looping = false;
+            }
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Stop { call: caller }));
         }
-        self.outputs
-            .push_back(Output::Media(MediaCommand::Stop { call: caller }));
         self.outputs
             .push_back(Output::Media(MediaCommand::Bridge { a: caller, b: leg }));
         self.record(
@@ -863,7 +873,12 @@ impl Switch {
         let caller = l.caller;
         self.release_leg(leg);
         self.legs.remove(&leg);
-        if let Some(Phase::Connected { .. }) = self.calls.get(&caller).map(|c| &c.phase) {
+        // Only the caller's current agent hanging up ends the call: a leg the caller already
+        // left (transferred away) just goes.
+        if matches!(
+            self.calls.get(&caller).map(|c| &c.phase),
+            Some(Phase::Connected { leg: current, .. }) if *current == leg
+        ) {
             self.end_hold(now, caller, false);
             self.record(
                 now,

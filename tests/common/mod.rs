@@ -1161,17 +1161,8 @@ pub fn tone_pcap(payload_type: u8, hz: f64, seconds: u32) -> Vec<u8> {
         8 => linear_to_alaw,
         other => panic!("tone_pcap speaks G.711 only, not payload type {other}"),
     };
-    let mut out = Vec::new();
-    // pcap global header: magic, version 2.4, no zone, no accuracy, snaplen, Ethernet.
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
     let ssrc = 0x5ee0_0000 | (hz as u32 & 0xffff);
-    for packet in 0..seconds * 50 {
+    let packets = (0..seconds * 50).map(|packet| {
         let mut rtp = Vec::with_capacity(172);
         rtp.push(0x80);
         rtp.push(payload_type);
@@ -1183,6 +1174,58 @@ pub fn tone_pcap(payload_type: u8, hz: f64, seconds: u32) -> Vec<u8> {
             let sample = (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16;
             rtp.push(encode(sample));
         }
+        (packet as u64 * 20_000, rtp)
+    });
+    pcap_of(packets)
+}
+
+/// A pcap of RFC 4733 telephone-events (payload type 101) pressing `keys` one after the
+/// other, `gap_ms` apart: per key five updates 20 ms apart (the first with the marker bit),
+/// then three end packets, on one stream whose sequence numbers and timestamps only go
+/// forward — as a phone sends them (the sip-tester pcaps, one per digit, all reuse one
+/// stream with older sequence numbers, which a receiver rightly drops).
+pub fn keys_pcap(keys: &str, gap_ms: u64) -> Vec<u8> {
+    let mut packets = Vec::new();
+    let mut seq: u16 = 1000;
+    for (n, key) in keys.chars().enumerate() {
+        let event: u8 = match key {
+            '0'..='9' => key as u8 - b'0',
+            '*' => 10,
+            '#' => 11,
+            other => panic!("keys_pcap presses 0-9, * and #, not {other:?}"),
+        };
+        let start_us = n as u64 * gap_ms * 1000;
+        let timestamp = (start_us / 125) as u32;
+        for i in 0..8u64 {
+            let end = i >= 5;
+            let duration = (160 * (i.min(4) + 1)) as u16;
+            let mut rtp = vec![0x80, if i == 0 { 0x80 | 101 } else { 101 }];
+            rtp.extend_from_slice(&seq.to_be_bytes());
+            rtp.extend_from_slice(&timestamp.to_be_bytes());
+            rtp.extend_from_slice(&0x6b65_7973u32.to_be_bytes());
+            rtp.push(event);
+            rtp.push(if end { 0x80 | 10 } else { 10 });
+            rtp.extend_from_slice(&duration.to_be_bytes());
+            seq = seq.wrapping_add(1);
+            packets.push((start_us + i.min(5) * 20_000, rtp));
+        }
+    }
+    pcap_of(packets.into_iter())
+}
+
+/// RTP payloads at microsecond offsets, as a pcap SIPp's `play_pcap_audio` replays (it
+/// rewrites the addresses and ports and keeps the RTP header and the timing).
+fn pcap_of(packets: impl Iterator<Item = (u64, Vec<u8>)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    // pcap global header: magic, version 2.4, no zone, no accuracy, snaplen, Ethernet.
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (micros, rtp) in packets {
         let mut udp = Vec::with_capacity(rtp.len() + 8);
         udp.extend_from_slice(&4000u16.to_be_bytes());
         udp.extend_from_slice(&4000u16.to_be_bytes());
@@ -1196,7 +1239,6 @@ pub fn tone_pcap(payload_type: u8, hz: f64, seconds: u32) -> Vec<u8> {
         let mut frame = vec![0u8; 12];
         frame.extend_from_slice(&[0x08, 0x00]);
         frame.extend_from_slice(&ip);
-        let micros = packet as u64 * 20_000;
         out.extend_from_slice(&((micros / 1_000_000) as u32).to_le_bytes());
         out.extend_from_slice(&((micros % 1_000_000) as u32).to_le_bytes());
         out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
