@@ -164,7 +164,7 @@ fn assert_back_with_the_first_agent(switch: &Switch, heard: &RtpHeard, call: &Va
                 .any(|l| l == "zh/transfer_recall" || l == "zh/transfer_requeue")
         })
         .map(|p| p.last_packet)
-        .last()
+        .next_back()
         .unwrap_or_else(|| {
             panic!(
                 "no apology heard: {:?}",
@@ -178,8 +178,7 @@ fn assert_back_with_the_first_agent(switch: &Switch, heard: &RtpHeard, call: &Va
     );
     let last_bridge = events(call)
         .into_iter()
-        .filter(|e| e["event"] == "bridged")
-        .last()
+        .rfind(|e| e["event"] == "bridged")
         .expect("bridged");
     assert_eq!(last_bridge["agent"], "a1001", "{call:#}");
     assert_eq!(event(call, "recall")["to"], "a1001", "{call:#}");

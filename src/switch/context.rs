@@ -50,10 +50,8 @@ impl CallContext {
                 push_bounded(&mut self.transfers, target.clone());
                 self.transferred_by = Some(agent.clone());
             }
-            EventKind::AgentAnswered { agent, .. } => {
-                if self.agents.last() != Some(agent) {
-                    push_bounded(&mut self.agents, agent.clone())
-                }
+            EventKind::AgentAnswered { agent, .. } if self.agents.last() != Some(agent) => {
+                push_bounded(&mut self.agents, agent.clone())
             }
             _ => {}
         }
