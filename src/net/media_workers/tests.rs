@@ -179,18 +179,24 @@ fn peer() -> UdpSocket {
     socket
 }
 
-/// An even port whose odd neighbour is free too, found by binding both and letting go.
 /// An even port, and the odd one above it, free when probed. Drawn below Linux's ephemeral
 /// range (32768-60999), so a test elsewhere binding port 0 in parallel cannot be handed it
 /// between the probe and the worker's bind.
+///
+/// A port is handed out once per test process: the probe sockets close at once, so without
+/// this two legs of one test (or two tests) could be given the same free pair.
 fn free_port_pair() -> u16 {
     use rand::Rng;
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
     let mut rng = rand::thread_rng();
     loop {
         let port = rng.gen_range(10_000u16..16_000) * 2;
-        if UdpSocket::bind((LOOPBACK, port)).is_ok()
+        let mut handed_out = HANDED_OUT.lock().unwrap();
+        if !handed_out.contains(&port)
+            && UdpSocket::bind((LOOPBACK, port)).is_ok()
             && UdpSocket::bind((LOOPBACK, port + 1)).is_ok()
         {
+            handed_out.push(port);
             return port;
         }
     }
