@@ -99,12 +99,15 @@ impl Switch {
         self.dialplan.queues.get(queue).cloned()
     }
 
-    /// The IVR routed `call` to `queue`.
-    pub(super) fn enter_queue(&mut self, now: Instant, call: CallId, queue_name: &str) {
-        let Some(queue) = self.queue_settings(queue_name) else {
-            self.hang_up(now, call, &format!("no queue {queue_name}"));
-            return;
-        };
+    /// `call` takes its place in `queue_name` by its tier's priority, recorded with the
+    /// expected wait; its phase becomes `Queued`. Returns its position and expected wait.
+    pub(super) fn put_in_line(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        queue_name: &str,
+        queue: &Queue,
+    ) -> (u32, Duration) {
         let number = self
             .calls
             .get(&call)
@@ -135,6 +138,16 @@ impl Switch {
                 exit_at,
             }));
         }
+        (position, expected)
+    }
+
+    /// The IVR routed `call` to `queue`.
+    pub(super) fn enter_queue(&mut self, now: Instant, call: CallId, queue_name: &str) {
+        let Some(queue) = self.queue_settings(queue_name) else {
+            self.hang_up(now, call, &format!("no queue {queue_name}"));
+            return;
+        };
+        let (position, expected) = self.put_in_line(now, call, queue_name, &queue);
         self.stop_prompts(now, call);
         let language = self.language_of(call);
         self.queue_prompt(now, call, &queue.prompt, &language);

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::acd::AgentState;
 use super::in_call_keys::KeySequence;
-use super::queueing::{AgentLeg, LegPurpose, LegState, QueueWait};
+use super::queueing::{AgentLeg, LegPurpose, LegState};
 use super::timeline::EventKind;
 use super::{MediaCommand, Output, Phase, Switch};
 use crate::media::prompt::PromptId;
@@ -293,40 +293,10 @@ impl Switch {
     /// other, without the queue's own entry prompt (the transfer explanation replaces it).
     /// Returns the expected wait for the place they got.
     fn join_queue_for_transfer(&mut self, now: Instant, caller: CallId, queue: &str) -> Duration {
-        let settings = self.dialplan.queues.get(queue).cloned();
-        let number = self
-            .calls
-            .get(&caller)
-            .map(|c| c.caller_number.clone())
-            .unwrap_or_default();
-        let (priority, _) = self.dialplan.priority_of(&number);
-        let position = self.acd.enqueue(queue, caller, priority, now);
-        let expected = self.acd.expected_wait(queue, position);
-        self.record(
-            now,
-            caller,
-            EventKind::QueueEntered {
-                queue: queue.to_string(),
-                position,
-                expected_wait_s: expected.as_secs() as u32,
-                priority,
-            },
-        );
-        let (announce_every, exit_after) = settings
-            .map(|q| (q.announce_every, q.max_wait.saturating_sub(q.exit_notice)))
-            .unwrap_or((Duration::from_secs(30), Duration::from_secs(570)));
-        if let Some(c) = self.calls.get_mut(&caller) {
-            c.phase = Phase::Queued(Box::new(QueueWait {
-                queue: queue.to_string(),
-                entered: now,
-                priority,
-                tried: Default::default(),
-                offers: Vec::new(),
-                announce_at: now + announce_every,
-                exit_at: now + exit_after,
-            }));
+        match self.dialplan.queues.get(queue).cloned() {
+            Some(settings) => self.put_in_line(now, caller, queue, &settings).1,
+            None => Duration::ZERO,
         }
-        expected
     }
 
     /// "Your question needs a colleague from [department] ... the expected wait is about N
