@@ -623,3 +623,14 @@ fn a_hold_by_the_switch_explains_and_plays_music_without_touching_either_sdp() {
     );
     assert_eq!(h.sent.len(), sent, "no re-INVITE to anyone");
 }
+
+#[test]
+fn the_fresh_estimate_is_half_the_expected_time_rounded_up_to_whole_minutes_at_least_one() {
+    use crate::switch::hold::overrun_estimate;
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    assert_eq!(overrun_estimate(minutes(3)), minutes(2));
+    assert_eq!(overrun_estimate(minutes(10)), minutes(5));
+    assert_eq!(overrun_estimate(minutes(2)), minutes(1));
+    assert_eq!(overrun_estimate(Duration::from_secs(30)), minutes(1));
+    assert_eq!(overrun_estimate(Duration::ZERO), minutes(1));
+}
