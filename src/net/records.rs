@@ -1,8 +1,12 @@
 //! The call-record writer: one thread that owns the SQLite connection, so a slow disk
-//! never stalls signalling or media. Records are sent to it in order and written in order.
+//! never stalls signalling or media. Records are sent to it in order and written in order,
+//! gathered for at most [`BATCH_WINDOW`] into one transaction: a busy switch sends about a
+//! dozen commands per call, and one commit for each cost more CPU than the rest of the call's
+//! signalling.
 
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::store::Store;
 use crate::switch::RecordCommand;
@@ -10,6 +14,9 @@ use crate::switch::RecordCommand;
 /// Commands written in one transaction at most: a burst after a stall is still committed in
 /// bounded steps.
 const BATCH_LIMIT: usize = 512;
+/// How long the writer waits for more after the first command of a batch: what a record
+/// may lag behind the call, and what a `kill -9` can lose on top of the queue.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
 /// Writes one command; a failure is logged with the command and the rest go on.
 fn write(store: &Store, command: RecordCommand) {
@@ -34,6 +41,21 @@ fn write(store: &Store, command: RecordCommand) {
     }
 }
 
+/// `first` and whatever else arrives within `window` of it (at most [`BATCH_LIMIT`]): one
+/// commit for many events instead of one each.
+fn gather<T>(rx: &mpsc::Receiver<T>, first: T, window: Duration) -> Vec<T> {
+    let window_ends = Instant::now() + window;
+    let mut batch = vec![first];
+    while batch.len() < BATCH_LIMIT {
+        let left = window_ends.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(command) => batch.push(command),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    batch
+}
+
 pub struct RecordWriter {
     tx: Option<mpsc::Sender<RecordCommand>>,
     thread: Option<JoinHandle<()>>,
@@ -46,15 +68,7 @@ impl RecordWriter {
             .name("records".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
-                    // Whatever else is already waiting goes in the same batch: one commit
-                    // for a burst of events instead of one each.
-                    let mut batch = vec![first];
-                    while batch.len() < BATCH_LIMIT {
-                        match rx.try_recv() {
-                            Ok(command) => batch.push(command),
-                            Err(_) => break,
-                        }
-                    }
+                    let batch = gather(&rx, first, BATCH_WINDOW);
                     let batched = batch.len() > 1 && store.begin_batch().is_ok();
                     for command in batch {
                         write(&store, command);
@@ -95,6 +109,32 @@ mod tests {
     use super::*;
     use crate::store::NewCall;
     use crate::switch::timeline::{EventKind, TimelineEvent};
+
+    #[test]
+    fn commands_that_arrive_within_the_window_share_one_batch_and_later_ones_do_not() {
+        let (tx, rx) = mpsc::channel();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(2).unwrap();
+            std::thread::sleep(Duration::from_millis(1_500));
+            tx.send(3).unwrap();
+        });
+        let batch = gather(&rx, 1, Duration::from_millis(700));
+        assert_eq!(batch, vec![1, 2]);
+        sender.join().unwrap();
+        assert_eq!(rx.try_recv(), Ok(3));
+    }
+
+    #[test]
+    fn a_batch_stops_at_its_limit_even_inside_the_window() {
+        let (tx, rx) = mpsc::channel();
+        for i in 1..=BATCH_LIMIT + 5 {
+            tx.send(i).unwrap();
+        }
+        let batch = gather(&rx, 0, Duration::from_secs(30));
+        assert_eq!(batch, (0..BATCH_LIMIT).collect::<Vec<_>>());
+        assert_eq!(rx.try_recv(), Ok(BATCH_LIMIT));
+    }
 
     #[test]
     fn a_burst_of_commands_is_written_whole_in_order_even_with_a_bad_one_inside() {

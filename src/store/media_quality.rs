@@ -66,12 +66,14 @@ impl Store {
         quality: &LegQuality,
     ) -> Result<(), StoreError> {
         self.connection()
-            .execute(
+            .prepare_cached(
                 "INSERT OR REPLACE INTO media_quality (call_id, role, packets_sent,
                      packets_received, packets_lost, jitter_us, rtt_us, remote_packets_lost,
                      remote_jitter_us, rtcp_received, rtcp_sent, packets_from_strangers)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
+            )
+            .and_then(|mut insert| {
+                insert.execute(params![
                     call_id,
                     role.as_str(),
                     int(quality.packets_sent),
@@ -84,8 +86,8 @@ impl Store {
                     int(quality.rtcp_received),
                     int(quality.rtcp_sent),
                     int(quality.packets_from_strangers),
-                ],
-            )
+                ])
+            })
             .map_err(|source| match source {
                 rusqlite::Error::SqliteFailure(error, _)
                     if error.code == rusqlite::ErrorCode::ConstraintViolation =>

@@ -419,10 +419,8 @@ impl Store {
         match &event.kind {
             EventKind::Answered { .. } => {
                 transaction
-                    .execute(
-                        "UPDATE calls SET answered_at_ms = ?2 WHERE id = ?1",
-                        params![call_id, offset],
-                    )
+                    .prepare_cached("UPDATE calls SET answered_at_ms = ?2 WHERE id = ?1")
+                    .and_then(|mut update| update.execute(params![call_id, offset]))
                     .map_err(self.sqlite("record the answer time"))?;
             }
             EventKind::Hangup { by, reason } => {
@@ -430,38 +428,34 @@ impl Store {
                     .ok()
                     .and_then(|value| value.as_str().map(str::to_string));
                 transaction
-                    .execute(
+                    .prepare_cached(
                         "UPDATE calls SET ended_by = ?2, reason = ?3,
                              talk_ms = CASE WHEN bridged_at_ms IS NULL THEN talk_ms
                                             ELSE MAX(?4 - bridged_at_ms, 0) END
                          WHERE id = ?1",
-                        params![call_id, by, reason, offset],
                     )
+                    .and_then(|mut update| update.execute(params![call_id, by, reason, offset]))
                     .map_err(self.sqlite("record who hung up"))?;
             }
             EventKind::QueueEntered { queue, .. } => {
                 transaction
-                    .execute(
-                        "UPDATE calls SET queue = ?2 WHERE id = ?1",
-                        params![call_id, queue],
-                    )
+                    .prepare_cached("UPDATE calls SET queue = ?2 WHERE id = ?1")
+                    .and_then(|mut update| update.execute(params![call_id, queue]))
                     .map_err(self.sqlite("record the queue"))?;
             }
             EventKind::AgentAnswered { agent, wait_ms, .. } => {
                 let wait_ms = i64::try_from(*wait_ms).unwrap_or(i64::MAX);
                 transaction
-                    .execute(
-                        "UPDATE calls SET agent = ?2, wait_ms = ?3 WHERE id = ?1",
-                        params![call_id, agent, wait_ms],
-                    )
+                    .prepare_cached("UPDATE calls SET agent = ?2, wait_ms = ?3 WHERE id = ?1")
+                    .and_then(|mut update| update.execute(params![call_id, agent, wait_ms]))
                     .map_err(self.sqlite("record the answering agent"))?;
             }
             EventKind::Bridged { .. } => {
                 transaction
-                    .execute(
+                    .prepare_cached(
                         "UPDATE calls SET bridged_at_ms = ?2, talk_ms = NULL WHERE id = ?1",
-                        params![call_id, offset],
                     )
+                    .and_then(|mut update| update.execute(params![call_id, offset]))
                     .map_err(self.sqlite("record the bridge time"))?;
             }
             _ => {}
@@ -481,10 +475,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let updated = self
             .connection()
-            .execute(
-                "UPDATE calls SET ended_at = ?2, outcome = ?3 WHERE id = ?1",
-                params![call_id, format_timestamp(ended_at), outcome],
-            )
+            .prepare_cached("UPDATE calls SET ended_at = ?2, outcome = ?3 WHERE id = ?1")
+            .and_then(|mut update| {
+                update.execute(params![call_id, format_timestamp(ended_at), outcome])
+            })
             .map_err(self.sqlite("finish a call"))?;
         if updated == 0 {
             return Err(StoreError::UnknownCall {

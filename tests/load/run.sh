@@ -75,6 +75,14 @@ clk_tck="$(getconf CLK_TCK)"
 # Fields 14 and 15 of /proc/PID/stat (utime, stime in clock ticks); the command name in
 # field 2 may hold spaces, so count from the closing parenthesis.
 cpu_ticks() { sed 's/^.*) //' "/proc/$switch_pid/stat" | awk '{ print $12 + $13 }'; }
+# The same per thread, as "name ticks" lines summed by thread name (media-0, records, ...).
+thread_ticks() {
+    for stat in /proc/"$switch_pid"/task/*/stat; do
+        name="$(sed 's/^[^(]*(\(.*\)) .*$/\1/' "$stat" 2>/dev/null)" || continue
+        ticks="$(sed 's/^.*) //' "$stat" 2>/dev/null | awk '{ print $12 + $13 }')" || continue
+        echo "$name $ticks"
+    done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
+}
 
 # GAPS=1: capture what the switch sends to SIPp's media port (every call's stream) and report
 # the p99 and largest gap between consecutive packets of one stream.
@@ -87,6 +95,7 @@ if [ -n "${GAPS:-}" ]; then
 fi
 
 cpu_before="$(cpu_ticks)"
+threads_before="$(thread_ticks)"
 started="$(date +%s.%N)"
 set +e
 sipp "$sip" -sf "$repo/tests/scenarios/basic_call.xml" -s 4008 -i 127.0.0.1 \
@@ -101,6 +110,7 @@ set -e
 # Let the last BYEs and record writes settle before reading the clock.
 sleep 1
 cpu_after="$(cpu_ticks)"
+threads_after="$(thread_ticks)"
 finished="$(date +%s.%N)"
 hwm_kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$switch_pid/status")"
 gaps=""
@@ -133,6 +143,10 @@ BEGIN {
     printf "- call records: %d (hotline calls list)\n", records
     if (gaps != "") printf "- RTP the switch sent, gaps between packets of one stream: %s (dumpcap on lo)\n", gaps
 }'
+
+# Where the CPU went, per thread name (threads that ended during the run are not counted).
+join -a 2 -e 0 -o 0,1.2,2.2 <(echo "$threads_before") <(echo "$threads_after") |
+    awk -v calls="$CALLS" -v tck="$clk_tck" '{ ms = ($3 - $2) * 1000 / tck / calls; if (ms > 0) printf "  - thread %s: %.2f ms per call\n", $1, ms }'
 
 if [ "$sipp_status" -ne 0 ] || [ "$failed" -ne 0 ]; then
     echo "load: SIPp reported failures; first errors:" >&2
