@@ -35,6 +35,13 @@ fn write(store: &Store, command: RecordCommand) {
             role,
             quality,
         } => store.save_media_quality(call_id, *role, quality),
+        RecordCommand::RecordingStarted {
+            call_id,
+            file,
+            started_at,
+            offset_ms,
+        } => store.recording_started(call_id, file, *started_at, *offset_ms),
+        RecordCommand::RecordingFinished { call_id, end } => store.recording_finished(call_id, end),
     };
     if let Err(error) = result {
         tracing::error!(%error, ?command, "call record write failed");

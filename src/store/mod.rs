@@ -9,6 +9,7 @@
 
 pub mod file_modes;
 mod media_quality;
+mod recordings;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use serde::Serialize;
 use crate::switch::timeline::{EventKind, TimelineEvent};
 
 pub use media_quality::LegMedia;
+pub use recordings::{RecordingEnd, RecordingInfo, RecordingState, CHANNEL_MAP};
 pub use render::{render_call, render_list};
 
 /// The database file inside the data dir.
@@ -28,7 +30,7 @@ pub const DATABASE_FILE: &str = "hotline.db";
 
 /// Version written to `PRAGMA user_version` once the schema is in place. Each version's
 /// script upgrades the one before, so a database of any older version opens and upgrades.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE calls (
@@ -84,10 +86,11 @@ CREATE INDEX callbacks_by_requested_at ON callbacks (requested_at);
 ";
 
 /// The scripts that bring a database from version N-1 to N, in order.
-const MIGRATIONS: [(i64, &str); 3] = [
+const MIGRATIONS: [(i64, &str); 4] = [
     (1, SCHEMA_V1),
     (2, SCHEMA_V2),
     (3, media_quality::SCHEMA_V3),
+    (4, recordings::SCHEMA_V4),
 ];
 
 /// A store failure, naming the database file and what was being done.
@@ -218,6 +221,8 @@ pub struct CallRecord {
     /// Each leg's media figures (loss, jitter, round trip), the caller's first; empty when
     /// none were recorded.
     pub media: Vec<LegMedia>,
+    /// The call's QA recording (issue 9), when it was recorded.
+    pub recording: Option<RecordingInfo>,
 }
 
 fn serialize_timestamp<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -600,10 +605,13 @@ impl Store {
         }
         let media = Store::media_of(&connection, &summary.id)
             .map_err(self.sqlite("read a call's media figures"))?;
+        let recording = Store::recording_of(&connection, &summary.id)
+            .map_err(self.sqlite("read a call's recording"))?;
         Ok(Some(CallRecord {
             summary,
             events,
             media,
+            recording,
         }))
     }
 

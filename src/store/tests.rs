@@ -1043,3 +1043,94 @@ fn a_batch_is_committed_at_its_end_and_a_failed_write_inside_it_is_undone_alone(
     let summary = reader.call("c1").unwrap().unwrap().summary;
     assert_eq!(summary.outcome.as_deref(), Some("completed"));
 }
+
+#[test]
+fn a_recording_goes_from_recording_to_complete_and_its_row_travels_with_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .begin_call(&new_call("c1", "sip-1", "2026-12-01T02:00:00Z"))
+        .unwrap();
+    store
+        .begin_call(&new_call("c2", "sip-2", "2026-12-01T03:00:00Z"))
+        .unwrap();
+    let at: jiff::Timestamp = "2026-12-01T02:00:01Z".parse().unwrap();
+    store
+        .recording_started("c1", "recordings/2026/12/01/c1.wav", at, 1003)
+        .unwrap();
+    store
+        .recording_started("c2", "recordings/2026/12/01/c2.wav", at, 900)
+        .unwrap();
+    let unfinished: Vec<String> = store
+        .unfinished_recordings()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.call_id)
+        .collect();
+    assert_eq!(unfinished, vec!["c1", "c2"]);
+
+    let end = RecordingEnd {
+        state: RecordingState::Complete,
+        duration_ms: 61_240,
+        sha256: "ab".repeat(32),
+        lost_ms: 40,
+    };
+    store.recording_finished("c1", &end).unwrap();
+    let record = store.call("c1").unwrap().unwrap();
+    let recording = record.recording.expect("the call's recording");
+    assert_eq!(recording.file, "recordings/2026/12/01/c1.wav");
+    assert_eq!(recording.state, RecordingState::Complete);
+    assert_eq!(recording.offset_ms, 1003);
+    assert_eq!(recording.duration_ms, Some(61_240));
+    assert_eq!(recording.sha256.as_deref(), Some("ab".repeat(32).as_str()));
+    assert_eq!(recording.lost_ms, 40);
+    assert_eq!(recording.started_at, at);
+    let json = serde_json::to_value(&recording).unwrap();
+    assert_eq!(json["state"], "complete");
+    assert_eq!(
+        json["channels"],
+        serde_json::json!(["caller_said", "caller_heard"])
+    );
+    let unfinished: Vec<String> = store
+        .unfinished_recordings()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.call_id)
+        .collect();
+    assert_eq!(unfinished, vec!["c2"]);
+
+    let later: jiff::Timestamp = "2026-12-02T00:00:00Z".parse().unwrap();
+    let expired: Vec<String> = store
+        .recordings_started_before(later)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.call_id)
+        .collect();
+    assert_eq!(expired, vec!["c1"], "only finished recordings expire");
+    assert!(store.recordings_started_before(at).unwrap().is_empty());
+    store.recording_deleted("c1", later).unwrap();
+    assert_eq!(
+        store.recording("c1").unwrap().unwrap().state,
+        RecordingState::Deleted
+    );
+    assert!(store.call("c2").unwrap().unwrap().recording.is_some());
+}
+
+#[test]
+fn a_recording_of_an_unknown_call_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let at: jiff::Timestamp = "2026-12-01T02:00:01Z".parse().unwrap();
+    let error = store
+        .recording_started("ghost", "recordings/x.wav", at, 0)
+        .unwrap_err();
+    assert!(error.to_string().contains("ghost"), "{error}");
+    let end = RecordingEnd {
+        state: RecordingState::CutShort,
+        duration_ms: 1,
+        sha256: String::new(),
+        lost_ms: 0,
+    };
+    let error = store.recording_finished("ghost", &end).unwrap_err();
+    assert!(error.to_string().contains("ghost"), "{error}");
+}

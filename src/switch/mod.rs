@@ -88,6 +88,19 @@ pub enum RecordCommand {
         role: LegRole,
         quality: LegQuality,
     },
+    /// The call's QA recording began (issue 9): `file` relative to the data dir, its first
+    /// sample at `offset_ms` on the call's timeline.
+    RecordingStarted {
+        call_id: String,
+        file: String,
+        started_at: jiff::Timestamp,
+        offset_ms: u64,
+    },
+    /// The call's QA recording was finished, repaired or deleted.
+    RecordingFinished {
+        call_id: String,
+        end: crate::store::RecordingEnd,
+    },
 }
 
 /// Settings the core needs that are not in the dialplan.

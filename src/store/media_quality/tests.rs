@@ -4,7 +4,9 @@
 use rusqlite::Connection;
 
 use crate::media::quality::{LegQuality, LegRole};
-use crate::store::{render_call, NewCall, Store, StoreError, DATABASE_FILE, SCHEMA_V1, SCHEMA_V2};
+use crate::store::{
+    render_call, NewCall, Store, StoreError, DATABASE_FILE, SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION,
+};
 
 fn new_call(id: &str) -> NewCall {
     NewCall {
@@ -264,5 +266,5 @@ fn a_previous_release_database_gains_the_media_table() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, SCHEMA_VERSION);
 }
