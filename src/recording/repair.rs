@@ -1,0 +1,1 @@
+//! Repairs recordings a stopped switch left unfinished (filled in by the lead).

@@ -1,0 +1,1 @@
+//! Deletes recordings older than the retention setting (filled in by the lead).
