@@ -50,6 +50,9 @@ enum Command {
         /// 127.0.0.1 when that is 0.0.0.0.
         #[arg(long)]
         advertise: Option<IpAddr>,
+        /// Days a call's recording is kept after the call started; 0 keeps them forever.
+        #[arg(long, default_value_t = 90)]
+        retention_days: u32,
         #[command(flatten)]
         tcp: net::TcpLimits,
         /// Media worker threads, 1 to 64 (default: one per core less one, at least one).
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
             data,
             http: _,
             advertise,
+            retention_days,
             tcp,
             media_workers,
         } => serve(
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
             rtp_ports,
             &data,
             advertise,
+            retention_days,
             tcp,
             media_workers.unwrap_or_else(net::media_workers::default_media_workers),
         ),
@@ -208,6 +213,7 @@ fn serve(
     rtp_ports: (u16, u16),
     data: &Path,
     advertise: Option<IpAddr>,
+    retention_days: u32,
     tcp_limits: net::TcpLimits,
     media_workers: usize,
 ) -> Result<(), String> {
@@ -240,6 +246,10 @@ fn serve(
             interrupted,
             "calls left unfinished by the last run are marked interrupted"
         );
+    }
+    repair_recordings(&store, data)?;
+    if retention_days > 0 {
+        start_retention(data.to_path_buf(), retention_days);
     }
     let (start, wall_start) = (Instant::now(), jiff::Timestamp::now());
     let saved_bindings = store.load_bindings(wall_start).map_err(|e| e.to_string())?;
@@ -386,4 +396,60 @@ fn restore(
         },
         expires_at: now + left,
     })
+}
+
+/// Before any call: every recording a stopped switch left unfinished is made playable and
+/// marked cut short (see `recording::repair`).
+fn repair_recordings(store: &Store, data: &Path) -> Result<(), String> {
+    use hotline::recording::repair::{repair_unfinished, Repair};
+    for repair in repair_unfinished(store, data).map_err(|e| e.to_string())? {
+        match repair {
+            Repair::CutShort { call_id, file } => tracing::warn!(
+                call = %call_id,
+                duration_ms = file.duration_ms,
+                torn_bytes = file.torn_bytes,
+                "recording left unfinished by the last run repaired and marked cut short"
+            ),
+            Repair::Missing { call_id } => tracing::warn!(
+                call = %call_id,
+                "recording left unfinished by the last run has no file; marked cut short"
+            ),
+            Repair::Failed { call_id, why } => tracing::error!(
+                call = %call_id,
+                %why,
+                "recording left unfinished by the last run cannot be repaired; tried again at the next start"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Deletes recordings older than `days` now and every hour after, on a thread of its own
+/// with its own database connection (never on the signalling or media path).
+fn start_retention(data: PathBuf, days: u32) {
+    let spawned = std::thread::Builder::new()
+        .name("retention".into())
+        .spawn(move || loop {
+            match Store::open(&data).and_then(|store| {
+                hotline::recording::retention::sweep(&store, &data, jiff::Timestamp::now(), days)
+            }) {
+                Ok(sweep) => {
+                    if !sweep.deleted.is_empty() {
+                        tracing::info!(
+                            deleted = sweep.deleted.len(),
+                            days,
+                            "expired recordings deleted"
+                        );
+                    }
+                    for failed in sweep.failed {
+                        tracing::warn!(%failed, "expired recording cannot be deleted");
+                    }
+                }
+                Err(error) => tracing::error!(%error, "retention sweep failed"),
+            }
+            std::thread::sleep(Duration::from_secs(3600));
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the retention thread; recordings are kept");
+    }
 }

@@ -40,6 +40,8 @@ impl ServeOptions {
 pub enum Signal {
     Term,
     Int,
+    /// SIGKILL: the switch dies mid-whatever (crash-safety tests).
+    Kill,
 }
 
 impl Signal {
@@ -47,6 +49,7 @@ impl Signal {
         match self {
             Signal::Term => "-TERM",
             Signal::Int => "-INT",
+            Signal::Kill => "-KILL",
         }
     }
 }
