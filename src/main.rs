@@ -27,38 +27,41 @@ struct Cli {
     command: Command,
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Folder holding dialplans/, prompts/ and hardware/.
+    #[arg(long, default_value = ".")]
+    config: PathBuf,
+    /// SIP address, UDP and TCP on the same port.
+    #[arg(long, default_value = "0.0.0.0:5060")]
+    sip: SocketAddr,
+    /// RTP port range, LO-HI.
+    #[arg(long, default_value = "20000-29999", value_parser = parse_port_range)]
+    rtp_ports: (u16, u16),
+    /// Folder for the SQLite database and the recordings.
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+    /// HTTP address for the CTI API and QA pages (used from the next releases on).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// Address written in Via, Contact and SDP; defaults to the SIP address, or
+    /// 127.0.0.1 when that is 0.0.0.0.
+    #[arg(long)]
+    advertise: Option<IpAddr>,
+    /// Days a call's recording is kept after the call started; 0 keeps them forever.
+    #[arg(long, default_value_t = 90)]
+    retention_days: u32,
+    #[command(flatten)]
+    tcp: net::TcpLimits,
+    /// Media worker threads, 1 to 64 (default: one per core less one, at least one).
+    #[arg(long, value_parser = parse_media_workers)]
+    media_workers: Option<usize>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the switch.
-    Serve {
-        /// Folder holding dialplans/, prompts/ and hardware/.
-        #[arg(long, default_value = ".")]
-        config: PathBuf,
-        /// SIP address, UDP and TCP on the same port.
-        #[arg(long, default_value = "0.0.0.0:5060")]
-        sip: SocketAddr,
-        /// RTP port range, LO-HI.
-        #[arg(long, default_value = "20000-29999", value_parser = parse_port_range)]
-        rtp_ports: (u16, u16),
-        /// Folder for the SQLite database (and, later, recordings).
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
-        /// HTTP address for the CTI API and QA pages (used from the next releases on).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        http: SocketAddr,
-        /// Address written in Via, Contact and SDP; defaults to the SIP address, or
-        /// 127.0.0.1 when that is 0.0.0.0.
-        #[arg(long)]
-        advertise: Option<IpAddr>,
-        /// Days a call's recording is kept after the call started; 0 keeps them forever.
-        #[arg(long, default_value_t = 90)]
-        retention_days: u32,
-        #[command(flatten)]
-        tcp: net::TcpLimits,
-        /// Media worker threads, 1 to 64 (default: one per core less one, at least one).
-        #[arg(long, value_parser = parse_media_workers)]
-        media_workers: Option<usize>,
-    },
+    Serve(ServeArgs),
     /// Load and validate the configuration, print a summary.
     Check {
         #[arg(long, default_value = ".")]
@@ -130,26 +133,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     hotline::log_line::install();
     let result = match cli.command {
-        Command::Serve {
-            config,
-            sip,
-            rtp_ports,
-            data,
-            http: _,
-            advertise,
-            retention_days,
-            tcp,
-            media_workers,
-        } => serve(
-            &config,
-            sip,
-            rtp_ports,
-            &data,
-            advertise,
-            retention_days,
-            tcp,
-            media_workers.unwrap_or_else(net::media_workers::default_media_workers),
-        ),
+        Command::Serve(args) => serve(args),
         Command::Check { config, sip } => check(&config, sip),
         Command::Calls { command } => calls(command),
     };
@@ -207,16 +191,20 @@ fn check(dir: &Path, sip: SocketAddr) -> Result<(), String> {
     Ok(())
 }
 
-fn serve(
-    dir: &Path,
-    sip: SocketAddr,
-    rtp_ports: (u16, u16),
-    data: &Path,
-    advertise: Option<IpAddr>,
-    retention_days: u32,
-    tcp_limits: net::TcpLimits,
-    media_workers: usize,
-) -> Result<(), String> {
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let ServeArgs {
+        config: dir,
+        sip,
+        rtp_ports,
+        data,
+        http: _,
+        advertise,
+        retention_days,
+        tcp: tcp_limits,
+        media_workers,
+    } = args;
+    let (dir, data) = (dir.as_path(), data.as_path());
+    let media_workers = media_workers.unwrap_or_else(net::media_workers::default_media_workers);
     let (config, prompts) = load_all(dir)?;
     match net::raise_fd_limit() {
         Ok((before, after)) => tracing::debug!(before, after, "RLIMIT_NOFILE soft limit raised"),
