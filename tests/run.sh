@@ -64,6 +64,10 @@ have() { command -v "$1" >/dev/null 2>&1; }
 { have kamailio && compgen -G "/usr/lib/*/kamailio/modules/rr.so" >/dev/null; } || missing+=(kamailio)
 have sox || missing+=(sox)
 have espeak-ng || missing+=(espeak-ng)
+# The QA replay pages are tested in a real browser (tests/browser.rs): Debian's Chromium,
+# driven by Playwright from npm.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+{ have node && have npm; } || missing+=(nodejs npm)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "tests/run.sh: installing ${missing[*]}" >&2
@@ -77,6 +81,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 have cargo || { echo "tests/run.sh: cargo is not installed (https://rustup.rs)" >&2; exit 1; }
+
+# Playwright (playwright-core only: it drives the system Chromium, downloads no browser),
+# pinned by tests/browser/package-lock.json.
+if [ -f tests/browser/package-lock.json ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
+    echo "tests/run.sh: installing tests/browser's npm packages" >&2
+    (cd tests/browser && npm ci --no-audit --no-fund)
+fi
 
 log="$(mktemp -t hotline-tests-XXXXXX.log)"
 trap 'rm -f "$log"' EXIT
