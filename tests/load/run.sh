@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load run for the hotline (issue 2's numbers; a script, not a test):
-# SIPp places CALLS calls at RATE calls/s; each caller speaks (g711a.pcap), stays HOLD_MS
+# SIPp places CALLS calls at RATE calls/s; each caller speaks (CALLER_RTP below), stays HOLD_MS
 # through the greeting and main menu, then hangs up with BYE. Prints failures from SIPp's
 # statistics, the switch's CPU time per call (utime+stime from /proc/PID/stat) and its peak
 # RSS (VmHWM from /proc/PID/status), shaped to paste into a note.
@@ -16,6 +16,8 @@ RATE="${RATE:-30}"
 HOLD_MS="${HOLD_MS:-8000}"
 RTP_PORTS="${RTP_PORTS:-20000-23999}"
 SIPP_MEDIA_PORT="${SIPP_MEDIA_PORT:-19000}"
+# GAPS captures what the switch sends to the one pcap-mode media port (see below).
+CALLER_RTP="${CALLER_RTP:-$([ -n "${GAPS:-}" ] && echo pcap || echo stream)}"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
@@ -94,11 +96,24 @@ if [ -n "${GAPS:-}" ]; then
     sleep 1
 fi
 
+# CALLER_RTP=stream (default): each caller speaks from its own UDP socket (load_call.xml);
+# pcap: SIPp's play_pcap_audio (basic_call.xml), whose raw sockets make every datagram on
+# loopback cost more (see load_call.xml) — kept to compare with figures taken that way.
+case "$CALLER_RTP" in
+    stream)
+        command -v sox >/dev/null || { echo "load: CALLER_RTP=stream needs sox" >&2; exit 1; }
+        sox "$repo/prompts/en/main_menu.wav" -r 8000 -c 1 -t al "$work/caller.al"
+        sed "s|\[caller_audio\]|$work/caller.al|" "$repo/tests/scenarios/load_call.xml" >"$work/load_call.xml"
+        default_scenario="$work/load_call.xml" ;;
+    pcap) default_scenario="$repo/tests/scenarios/basic_call.xml" ;;
+    *) echo "load: CALLER_RTP must be stream or pcap" >&2; exit 2 ;;
+esac
+
 cpu_before="$(cpu_ticks)"
 threads_before="$(thread_ticks)"
 started="$(date +%s.%N)"
 set +e
-sipp "$sip" -sf "$repo/tests/scenarios/basic_call.xml" -s 4008 -i 127.0.0.1 \
+sipp "$sip" -sf "${SCENARIO:-$default_scenario}" -s 4008 -i 127.0.0.1 \
     -mp "$SIPP_MEDIA_PORT" -key rtp_sink "$SIPP_MEDIA_PORT" \
     -m "$CALLS" -r "$RATE" -rp 1000 -l "$((CALLS))" -d "$HOLD_MS" \
     -cid_str "load-%u@%s" -nostdin -timeout "$(( CALLS / RATE + HOLD_MS / 1000 + 60 ))s" -timeout_error \
@@ -133,10 +148,10 @@ records="$("$bin" calls list --data "$work/data" --json --limit 100000 2>/dev/nu
 
 awk -v calls="$CALLS" -v rate="$RATE" -v hold="$HOLD_MS" -v ok="$ok" -v failed="$failed" \
     -v status="$sipp_status" -v before="$cpu_before" -v after="$cpu_after" -v tck="$clk_tck" \
-    -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v gaps="$gaps" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
+    -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v gaps="$gaps" -v caller_rtp="$CALLER_RTP" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
 BEGIN {
     cpu_s = (after - before) / tck
-    printf "hotline load run: %d calls at %d calls/s, each %.1f s with caller speech (g711a.pcap), SIPp %s\n", calls, rate, hold / 1000, sipp_v
+    printf "hotline load run: %d calls at %d calls/s, each %.1f s with caller speech (%s), SIPp %s\n", calls, rate, hold / 1000, caller_rtp, sipp_v
     printf "- calls: %d successful, %d failed (SIPp exit %d)\n", ok, failed, status
     printf "- switch CPU: %.2f s over %.1f s wall = %.2f ms per call (utime+stime, /proc/PID/stat)\n", cpu_s, t1 - t0, (ok + failed > 0 ? cpu_s * 1000 / calls : 0)
     printf "- switch peak RSS: %.1f MiB (VmHWM)\n", hwm / 1024
