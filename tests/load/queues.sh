@@ -87,9 +87,25 @@ done
         printf 'agent = { id = "a%s", name = "Load agent %s" }\nskills = ["sales", "support", "accounts", "operator"]\nlogin_on_register = true\n' "$ext" "$ext"
     done
 } >"$config/hardware/phones.toml"
-# The audio both sides speak, from each SIPp's working directory: SIPp's A-law speech (7 s,
-# 33 packets/s), or with STEADY_AUDIO_S a steady 50 packets/s stream that long.
-mkdir -p "$work/phones" "$work/callers"
+# The audio both sides speak, from each SIPp's working directory.
+# CALLER_RTP=stream (default): SIPp's rtp_stream, a steady 50 packets/s of A-law speech from
+# each call's own UDP socket (scenario copies with [rtpstream_audio_port] in their SDP);
+# pcap: play_pcap_audio — SIPp's A-law speech (7 s, 33 packets/s), or with STEADY_AUDIO_S a
+# steady 50 packets/s that long — through raw sockets, each of which the kernel hands a copy
+# of every datagram on loopback (see tests/scenarios/load_call.xml), so figures taken that
+# way carry SIPp's cost too. The callers' DTMF "1" is a pcap either way.
+mkdir -p "$work/phones" "$work/callers" "$work/scenarios"
+cp "$scenarios"/*.xml "$work/scenarios/"
+if [ "${CALLER_RTP:-stream}" = stream ]; then
+    sox "$repo/prompts/en/main_menu.wav" -r 8000 -c 1 -t al "$work/audio.al"
+    sed -i -e 's|m=audio \[rtp_sink\]|m=audio [rtpstream_audio_port]|' \
+        -e "s|<exec play_pcap_audio=\"agent_audio.pcap\"/>|<exec rtp_stream=\"$work/audio.al,-1,8\"/>|" \
+        -e "s|<exec play_pcap_audio=\"caller_audio.pcap\"/>|<exec rtp_stream=\"$work/audio.al,-1,8\"/>|" \
+        "$work/scenarios/agent_answers.xml" "$work/scenarios/queue_caller.xml"
+    grep -q rtp_stream "$work/scenarios/agent_answers.xml" && grep -q rtp_stream "$work/scenarios/queue_caller.xml" ||
+        { echo "queues: the scenarios no longer have the lines CALLER_RTP=stream replaces" >&2; exit 1; }
+fi
+scenarios="$work/scenarios"
 if [ -n "${STEADY_AUDIO_S:-}" ]; then
     python3 "$repo/tests/load/steady_rtp_pcap.py" "$STEADY_AUDIO_S" "$work/phones/agent_audio.pcap"
     cp "$work/phones/agent_audio.pcap" "$work/callers/caller_audio.pcap"
