@@ -129,6 +129,21 @@ fn loud_frames(channel: &[i16], from_ms: u64, to_ms: u64) -> usize {
         .count()
 }
 
+/// A shipped prompt as a PCMA caller hears it.
+fn prompt_as_heard(switch: &Switch, name: &str) -> Vec<i16> {
+    let path = switch.config_dir.join(format!("prompts/zh/{name}.wav"));
+    hound::WavReader::open(path)
+        .expect("the shipped prompt")
+        .samples::<i16>()
+        .map(|s| alaw_to_linear(linear_to_alaw(s.unwrap())))
+        .collect()
+}
+
+/// Where `needle` first appears in `haystack`, sample for sample.
+fn find(haystack: &[i16], needle: &[i16]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 fn file_mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)

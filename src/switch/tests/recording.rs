@@ -127,7 +127,9 @@ fn connected(record: bool) -> (Harness, CallId) {
         },
         '1',
     );
-    let invite = h.invites_to_agents()[0].clone();
+    let Some(invite) = h.invites_to_agents().first().cloned() else {
+        panic!("no offer to an agent: {:#?}", h.kinds());
+    };
     h.sip_from_phone("1001", &phone_response(&invite, 200, Some(PHONE_SDP_PCMU)));
     let leg = *h.switch.legs.keys().next().expect("the agent leg");
     (h, leg)
