@@ -463,3 +463,80 @@ fn a_held_then_blind_transferred_call_is_one_recording_with_both_agents_on_the_r
         "journey: {length_ms} ms recorded for {call_ms} ms; first agent {first}/{first_frames}, caller {said}/{talk_frames}"
     );
 }
+
+#[test]
+fn the_agents_star_seven_writes_silence_until_pressed_again_and_the_timeline_says_how_long() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start_with(ports, two_agents());
+    let agent = DeskPhone::new(PhoneEntry::desk_phone("1001", "sample-1001"), ports, 0);
+    let run = agent.register(switch.sip);
+    assert_sipp_ok("REGISTER of 1001", &run, &switch);
+    // *7 at 2.0 s after the phone's answer (pause), *7 again at 2.8 s (resume); then the
+    // scenario holds and resumes the caller.
+    let phone = Sipp::towards("agent_keys_then_hold.xml", switch.sip, ports)
+        .service("1001")
+        .local_port(agent.sip_port)
+        .media_port(agent.media_port)
+        .key("rtp_sink", agent.rtp_sink)
+        .call_id_tag("pause-1001")
+        .file("agent_keys.pcap", keys_pcap("*7*7", 400))
+        .set("hold_after_ms", 2000)
+        .set("held_ms", 2000)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    assert!(wait_for_udp_listener(
+        agent.sip_port,
+        Duration::from_secs(10)
+    ));
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = caller(&switch, Duration::from_secs(12), "paused");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.run();
+    let heard = sink.finish();
+    let phone = phone.join().expect("desk phone");
+    assert_sipp_ok("the caller", &caller_run, &switch);
+    assert_sipp_ok("the desk phone", &phone, &switch);
+    assert_eq!(heard.payload_types, vec![8], "the caller got no key events");
+
+    switch.ended_call(&call_id, Duration::from_secs(10));
+    let call = finished_recording(&switch, &call_id);
+    assert_eq!(call["recording"]["state"], "complete", "{call:#}");
+    let paused = event(&call, "recording_paused");
+    let resumed = event(&call, "recording_resumed");
+    assert_eq!(paused["agent"], "a1001", "{call:#}");
+    assert_eq!(paused["by"], "agent", "{call:#}");
+    assert_eq!(resumed["agent"], "a1001", "{call:#}");
+    let span = offset_ms(&resumed) - offset_ms(&paused);
+    // Each offset is rounded down to the millisecond on its own.
+    let paused_ms = resumed["paused_ms"].as_u64().expect("paused_ms");
+    assert!(
+        paused_ms.abs_diff(span) <= 1,
+        "{paused_ms} ms, {span} ms apart: {call:#}"
+    );
+    assert!(
+        (600..=1000).contains(&span),
+        "the keys were 800 ms apart: {span} ms"
+    );
+
+    let path = switch
+        .data
+        .path()
+        .join(call["recording"]["file"].as_str().unwrap());
+    let wav = read_wav(&path);
+    let answered_at = offset_ms(&event(&call, "answered"));
+    let (from, to) = (
+        offset_ms(&paused) - answered_at,
+        offset_ms(&resumed) - answered_at,
+    );
+    // Silence on both channels through the pause (a tick either side for the tick grid and
+    // the channels' one-tick lag); the caller's tone on the left before and after it.
+    assert_eq!(loud_frames(&wav.left, from + 40, to), 0, "left paused");
+    assert_eq!(loud_frames(&wav.right, from + 40, to), 0, "right paused");
+    let before = tone_frames(&wav.left, from - 500, from, CALLER_HZ);
+    let after = tone_frames(&wav.left, to + 60, to + 560, CALLER_HZ);
+    assert!(
+        before >= 23 && after >= 23,
+        "caller's tone around the pause: {before}, {after}"
+    );
+    eprintln!("paused {span} ms; caller's tone frames: {before} before, {after} after");
+}
