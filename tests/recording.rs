@@ -540,3 +540,49 @@ fn the_agents_star_seven_writes_silence_until_pressed_again_and_the_timeline_say
     );
     eprintln!("paused {span} ms; caller's tone frames: {before} before, {after} after");
 }
+
+#[test]
+fn a_switch_stopped_with_sigterm_mid_call_finishes_the_recording_and_its_row_says_complete() {
+    let ports = PortBlock::reserve();
+    let config = ConfigCopy::of_shipped();
+    straight_to_the_menu(&config, true);
+    let mut switch = Switch::start_with(ports, config);
+    // No agent: the caller waits in the sales queue until the switch stops.
+    let caller =
+        caller(&switch, Duration::from_secs(30), "stopped").timeout(Duration::from_secs(40));
+    let call_id = caller.call_id(1);
+    let caller_run = caller.spawn();
+    assert!(rtp_peer::wait_for_event(
+        &switch,
+        &call_id,
+        "queue_entered",
+        Duration::from_secs(15)
+    ));
+    std::thread::sleep(Duration::from_secs(2));
+    let status = switch.terminate(Duration::from_secs(15));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the switch stopped: {status:?}"
+    );
+    let _ = caller_run.join();
+
+    let call = switch.call(&call_id).expect("the call's record");
+    let recording = &call["recording"];
+    assert_eq!(recording["state"], "complete", "{call:#}");
+    let path = switch.data.path().join(recording["file"].as_str().unwrap());
+    let bytes = std::fs::read(&path).expect("the recording");
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(recording["sha256"], digest.as_str(), "{call:#}");
+    let wav = read_wav(&path);
+    let length_ms = wav.left.len() as u64 / 8;
+    assert_eq!(recording["duration_ms"], length_ms, "{call:#}");
+    let call_ms = offset_ms(&event(&call, "hangup")) - offset_ms(&event(&call, "answered"));
+    assert!(
+        length_ms.abs_diff(call_ms) <= 40,
+        "{length_ms} ms for {call_ms} ms"
+    );
+    assert!(tone_frames(&wav.left, 1000, length_ms, CALLER_HZ) > 50);
+}
