@@ -256,6 +256,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let records = RecordWriter::start(store);
     let prompts = Arc::new(prompts);
+    // One thread writes every call's recording; the media workers' taps feed it.
+    let (journeys, recordings) = hotline::recording::service::start(data)
+        .map_err(|e| format!("cannot start the recording service: {e}"))?;
     let result = runtime.block_on(async {
         let listeners = Listeners::bind(sip)
             .await
@@ -310,11 +313,17 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         tracing::info!(media_workers = workers.workers, listen_ip = %workers.listen_ip, "media sockets bind the listen address");
         let media = net::MediaDriver::workers(workers, move |_| {
             hotline::media::engine::MediaEngine::new(Arc::clone(&prompts))
+                .with_journeys(journeys.clone())
         });
         net::run(switch, listeners, media, records, tcp_limits).await;
         Ok::<(), String>(())
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
+    // The workers are gone: the service finishes every open recording, then ends.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !recordings.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     result
 }
 

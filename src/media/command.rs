@@ -99,6 +99,19 @@ pub enum MediaCommand {
         telephone_event: Option<u8>,
         send: bool,
     },
+    /// Record the caller's whole journey on this (caller's) leg into `file` (relative to the
+    /// data dir): left what it says, right what it hears, one stereo frame per tick, until
+    /// `End`; the outcome comes back as `MediaEvent::JourneyRecorded` with `record_id`.
+    RecordJourney {
+        call: CallId,
+        record_id: String,
+        file: std::path::PathBuf,
+    },
+    /// Pause (frames written as silence) or resume the journey's recording.
+    PauseJourney {
+        call: CallId,
+        paused: bool,
+    },
 }
 
 /// How a leg's media behaves, fixed when it starts.

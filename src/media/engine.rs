@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::command::MediaCommand;
 use super::event::MediaEvent;
+use super::journey::JourneySink;
 use super::leg::{ArrivalKind, EventQueue, Leg};
 use super::outbox::Outbox;
 use super::prompt::{PromptId, PromptLibrary};
@@ -68,6 +69,8 @@ pub struct MediaEngine {
     /// Recorder writer threads report here; drained by `poll_event`.
     recordings: Receiver<(CallId, MediaEvent)>,
     recording_reports: Sender<(CallId, MediaEvent)>,
+    /// The recording service's queues, for journey recordings (none: they are refused).
+    journeys: Option<JourneySink>,
     /// The wall clock at one instant, so RTCP's NTP timestamps follow `now` without reading
     /// a clock: NTP(now) = wall_anchor + (now − instant_anchor).
     instant_anchor: Instant,
@@ -97,11 +100,18 @@ impl MediaEngine {
             events: EventQueue::new(),
             recordings,
             recording_reports,
+            journeys: None,
             instant_anchor: instant,
             wall_anchor: wall.duration_since(UNIX_EPOCH).unwrap_or_default(),
             #[cfg(test)]
             next_streams: std::collections::VecDeque::new(),
         }
+    }
+
+    /// Journey recordings go to the recording service behind `sink`.
+    pub fn with_journeys(mut self, sink: JourneySink) -> MediaEngine {
+        self.journeys = Some(sink);
+        self
     }
 
     /// The legs this engine holds.
@@ -260,6 +270,33 @@ impl ConversationEngine for MediaEngine {
             MediaCommand::RecordCaller { call, path, max } => {
                 if let Some(leg) = self.legs.get_mut(&call) {
                     leg.record(path, max, &self.recording_reports, &mut self.events);
+                }
+            }
+            MediaCommand::RecordJourney {
+                call,
+                record_id,
+                file,
+            } => match (&self.journeys, self.legs.get_mut(&call)) {
+                (Some(sink), Some(leg)) => {
+                    leg.record_journey(record_id, file, sink.clone(), &self.recording_reports)
+                }
+                _ => {
+                    tracing::warn!(call = %call, "journey recording refused: no recording service or no leg");
+                    self.events.push(
+                        call,
+                        MediaEvent::JourneyRecorded {
+                            record_id,
+                            duration_ms: 0,
+                            sha256: String::new(),
+                            lost_ms: 0,
+                            error: Some("no recording service or no media leg".into()),
+                        },
+                    );
+                }
+            },
+            MediaCommand::PauseJourney { call, paused } => {
+                if let Some(leg) = self.legs.get_mut(&call) {
+                    leg.pause_journey(paused);
                 }
             }
             MediaCommand::End { call } => {

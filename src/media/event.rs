@@ -39,4 +39,14 @@ pub enum MediaEvent {
     RecordingFinished {
         duration_ms: u64,
     },
+    /// A caller's journey recording (`RecordJourney`) was finished by the recording
+    /// service: its length, the SHA-256 of the whole file, and the span written as silence
+    /// because the queue overflowed. `error` says why the file could not be written.
+    JourneyRecorded {
+        record_id: String,
+        duration_ms: u64,
+        sha256: String,
+        lost_ms: u64,
+        error: Option<String>,
+    },
 }

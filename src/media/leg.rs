@@ -18,6 +18,7 @@ use super::dtmf_send::{digit_event, DtmfSender, EventPacket};
 use super::event::MediaEvent;
 use super::inband_dtmf::InbandDtmf;
 use super::jitter::{FrameKind, JitterBuffer};
+use super::journey::{JourneySink, JourneyTap};
 use super::outbox::Outbox;
 use super::outbox::RELAY_PAYLOAD_MAX;
 use super::prompt::{PromptId, PromptLibrary};
@@ -218,6 +219,8 @@ pub struct Leg {
     /// The timestamp of the telephone-event being sent: that of its first packet.
     dtmf_timestamp: u32,
     recorder: Option<Recorder>,
+    /// The caller's journey recording (QA), on a caller's leg.
+    journey: Option<Box<JourneyTap>>,
     rtp_arrived: bool,
     /// When the source leg last gave this one something to send or mix.
     fed_at: Option<Instant>,
@@ -257,6 +260,7 @@ impl Leg {
             dtmf_out: DtmfSender::new(),
             dtmf_timestamp: 0,
             recorder: None,
+            journey: None,
             rtp_arrived: false,
             fed_at: None,
             comfort_noise_level: None,
@@ -324,6 +328,9 @@ impl Leg {
         options: LegOptions,
     ) {
         self.conversation = options.conversation;
+        if let Some(journey) = &mut self.journey {
+            journey.set_codec(codec);
+        }
         match &mut self.negotiated {
             Some(n) => {
                 n.set_remote(remote);
@@ -376,6 +383,9 @@ impl Leg {
         n.telephone_event = telephone_event;
         if let Some(tap) = &mut n.tap {
             tap.jitter.set_codec(codec);
+        }
+        if let Some(journey) = &mut self.journey {
+            journey.set_codec(codec);
         }
         if n.sending != send {
             n.sending = send;
@@ -487,6 +497,15 @@ impl Leg {
                     packet.payload,
                 );
             }
+            if let Some(journey) = &mut self.journey {
+                journey.said(
+                    now,
+                    packet.sequence,
+                    packet.timestamp,
+                    packet.ssrc,
+                    packet.payload,
+                );
+            }
             if let Some(recorder) = &mut self.recorder {
                 let len = n.codec.decode_into(packet.payload, &mut self.decoded[..]);
                 if !recorder.write(&self.decoded[..len]) {
@@ -588,6 +607,9 @@ impl Leg {
         let body = &mut body[..RELAY_PAYLOAD_MAX];
         let len = match arrival.kind {
             ArrivalKind::Audio(source_codec) => {
+                if let Some(journey) = &mut self.journey {
+                    journey.relayed(source_codec, arrival.payload);
+                }
                 source_codec.transcode_into(codec, arrival.payload, body)
             }
             ArrivalKind::TelephoneEvent => {
@@ -614,6 +636,9 @@ impl Leg {
     ) {
         let call = self.call;
         let Some(n) = &mut self.negotiated else {
+            if let Some(journey) = &mut self.journey {
+                journey.on_silent_tick();
+            }
             return;
         };
         if self.recorder.as_mut().is_some_and(|r| !r.on_tick()) {
@@ -696,6 +721,15 @@ impl Leg {
                 if next.ended {
                     ended = Some(*playlist);
                 }
+            }
+        }
+        if let Some(journey) = &mut self.journey {
+            // What the caller heard this tick: what the relay sent on arrival, else the frame.
+            let sending = self.negotiated.as_ref().is_some_and(|n| n.sending);
+            match (relaying, sending) {
+                (true, _) => journey.on_tick(now, None),
+                (false, true) => journey.on_tick(now, Some((codec, &self.frame))),
+                (false, false) => journey.on_tick(now, Some((codec, quiet))),
             }
         }
         if let Some(playlist) = ended {
@@ -910,6 +944,38 @@ impl Leg {
                 events.push(call, MediaEvent::RecordingFinished { duration_ms: 0 });
             }
         }
+    }
+
+    /// `RecordJourney`: the caller's journey is recorded from the next tick until the leg
+    /// ends (a second one replaces the first, which is finished).
+    pub fn record_journey(
+        &mut self,
+        record_id: String,
+        file: PathBuf,
+        sink: JourneySink,
+        report: &Sender<(CallId, MediaEvent)>,
+    ) {
+        let codec = self.negotiated.as_ref().map_or(Codec::Pcmu, |n| n.codec);
+        self.journey = Some(Box::new(JourneyTap::start(
+            self.call,
+            record_id,
+            file,
+            codec,
+            sink,
+            report.clone(),
+        )));
+    }
+
+    /// `PauseJourney`: paused frames are written as silence.
+    pub fn pause_journey(&mut self, paused: bool) {
+        if let Some(journey) = &mut self.journey {
+            journey.set_paused(paused);
+        }
+    }
+
+    /// The journey recording's frames so far, if one runs.
+    pub fn journey_frames(&self) -> Option<u64> {
+        self.journey.as_ref().map(|j| j.frames())
     }
 
     /// `End`: the recording (if any) is finished by its writer; the leg's figures go on the

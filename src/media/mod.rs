@@ -25,6 +25,7 @@ pub mod event;
 pub mod g711;
 pub mod inband_dtmf;
 pub mod jitter;
+pub mod journey;
 pub mod leg;
 pub mod outbox;
 pub mod prompt;

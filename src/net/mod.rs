@@ -165,6 +165,10 @@ pub async fn run(
     };
     let mut shutdown = Box::pin(shutdown_signal());
     let mut stopping_since: Option<Instant> = None;
+    // Journey recordings the media side has not reported finished: at shutdown the workers
+    // keep running until they are (bounded by the grace), so their rows say complete. One
+    // per call in progress, so bounded by the switch's admission.
+    let mut recordings_open: std::collections::HashSet<String> = std::collections::HashSet::new();
 
     loop {
         let wake = switch.poll_timeout();
@@ -186,7 +190,12 @@ pub async fn run(
                         Err(refusal) => tracing::debug!(%peer, ?refusal, open = tcp.len(), "TCP connection refused"),
                     },
                     Inbound::TcpClosed { peer, id } => tcp.closed(peer, id),
-                    Inbound::Media { call, event } => switch.handle_media_event(now, call, event),
+                    Inbound::Media { call, event } => {
+                        if let MediaEvent::JourneyRecorded { record_id, .. } = &event {
+                            recordings_open.remove(record_id);
+                        }
+                        switch.handle_media_event(now, call, event)
+                    }
                     Inbound::MediaFailed { call, why } => {
                         media.forget(call);
                         switch.handle_media_failure(now, call, &why);
@@ -230,6 +239,12 @@ pub async fn run(
                     },
                 },
                 Output::Media(command) => {
+                    if let crate::media::command::MediaCommand::RecordJourney {
+                        record_id, ..
+                    } = &command
+                    {
+                        recordings_open.insert(record_id.clone());
+                    }
                     media.send(command);
                 }
                 Output::Record(command) => records.send(command),
@@ -238,7 +253,8 @@ pub async fn run(
         media.flush();
 
         if let Some(since) = stopping_since {
-            if switch.is_idle() || since.elapsed() > SHUTDOWN_GRACE {
+            if (switch.is_idle() && recordings_open.is_empty()) || since.elapsed() > SHUTDOWN_GRACE
+            {
                 break;
             }
         }

@@ -6,6 +6,8 @@
 
 pub mod repair;
 pub mod retention;
+pub mod service;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 

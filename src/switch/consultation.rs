@@ -1239,6 +1239,7 @@ impl Switch {
                 transfer: None,
                 chosen_hold_reason: None,
                 requeued: false,
+                recording: None,
             },
         );
         self.record(

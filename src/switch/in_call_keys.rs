@@ -33,6 +33,8 @@ enum Keys {
     Pass(char),
     /// The hold-reason keys and a reason digit.
     HoldReason(char),
+    /// The pause-recording keys: pause or resume the call's recording.
+    PauseRecording,
     /// Transfer keys, a number and `#` (or the digit timeout).
     Transfer { attended: bool, number: String },
     /// A sequence that names nothing (or a transfer without a number).
@@ -45,7 +47,11 @@ fn classify(keys: &InCallKeys, seq: &str, finished: bool) -> Keys {
         &keys.hold_reason,
         &keys.blind_transfer,
         &keys.attended_transfer,
+        &keys.pause_recording,
     ];
+    if !keys.pause_recording.is_empty() && seq == keys.pause_recording {
+        return Keys::PauseRecording;
+    }
     if !keys.hold_reason.is_empty() {
         if let Some(rest) = seq.strip_prefix(keys.hold_reason.as_str()) {
             return match rest.chars().next() {
@@ -151,6 +157,20 @@ impl Switch {
     fn act_on_keys(&mut self, now: Instant, leg: CallId, seq: &str, keys: Keys) {
         match keys {
             Keys::HoldReason(digit) => self.choose_hold_reason(now, leg, seq, digit),
+            Keys::PauseRecording => {
+                self.set_key_timer(leg, None);
+                match self.connected_caller_of(leg) {
+                    Some(caller) if self.toggle_recording_pause(now, caller, leg) => {
+                        let action = match self.recording_paused(caller) {
+                            true => "pause_recording",
+                            false => "resume_recording",
+                        };
+                        self.record_keys(now, leg, seq, action);
+                        self.play_mixed_to_agent(caller, leg, "confirm_tone");
+                    }
+                    _ => self.keys_done(now, leg, seq, "not_recording"),
+                }
+            }
             Keys::Transfer { attended, number } => {
                 let action = if attended {
                     format!("attended_transfer:{number}")

@@ -18,6 +18,7 @@ mod in_call_keys;
 pub mod ivr;
 mod media_faults;
 mod queueing;
+mod recording;
 pub mod rtp_ports;
 pub mod timeline;
 mod transfer;
@@ -206,6 +207,8 @@ struct Call {
     /// The caller went back into a queue after losing its agent: the next agent's whisper
     /// says so.
     requeued: bool,
+    /// The call's QA recording, from the answer when its hotline records.
+    recording: Option<recording::Recording>,
 }
 
 pub struct Switch {
@@ -332,6 +335,7 @@ impl Switch {
             MediaEvent::RtpArrived => self.on_rtp_arrived(now, call),
             MediaEvent::MediaTimeout { silent_ms } => self.on_media_timeout(now, call, silent_ms),
             MediaEvent::Quality { record, quality } => self.record_quality(record, quality),
+            MediaEvent::JourneyRecorded { .. } => self.on_journey_recorded(call, event),
         }
         self.drain_endpoint(now);
     }
@@ -724,6 +728,7 @@ impl Switch {
                 transfer: None,
                 chosen_hold_reason: None,
                 requeued: false,
+                recording: None,
             },
         );
         self.record(now, call, EventKind::Invite { from, to });
@@ -858,6 +863,7 @@ impl Switch {
         let sdp = c.local_sdp.clone();
         self.endpoint.answer(now, call, &sdp);
         self.record(now, call, EventKind::Answered { rings });
+        self.start_recording(now, call);
         // Media starts with the ACK (see `on_confirmed`), never toward an unconfirmed `c=`.
         self.set_timer(call, Some(now + ACK_WAIT));
     }

@@ -259,6 +259,21 @@ pub enum EventKind {
         agent: String,
         items: Vec<String>,
     },
+    /// The call's QA recording began (at the answer): `file` relative to the data dir.
+    RecordingStarted {
+        file: String,
+    },
+    /// `by` paused the recording (`*7`): what follows is written as silence.
+    RecordingPaused {
+        by: Party,
+        agent: String,
+    },
+    /// `by` resumed the recording after `paused_ms` of silence.
+    RecordingResumed {
+        by: Party,
+        agent: String,
+        paused_ms: u64,
+    },
 }
 
 impl EventKind {
@@ -311,6 +326,9 @@ impl EventKind {
             EventKind::AgentLegLost { .. } => "agent_leg_lost",
             EventKind::Requeued { .. } => "requeued",
             EventKind::ContextHandedOver { .. } => "context_handed_over",
+            EventKind::RecordingStarted { .. } => "recording_started",
+            EventKind::RecordingPaused { .. } => "recording_paused",
+            EventKind::RecordingResumed { .. } => "recording_resumed",
         }
     }
 }

@@ -22,6 +22,9 @@ pub struct Hotline {
     pub entry: Entry,
     /// The dialplan file it came from, relative to the config dir.
     pub file: String,
+    /// Calls are recorded for QA from the answer (`record = false` turns it off), with the
+    /// recording notice played first.
+    pub record: bool,
 }
 
 /// Where a hotline's calls start.
@@ -60,6 +63,7 @@ pub(super) struct RawHotline {
     language: Option<String>,
     flow: Option<String>,
     hours: Option<RawHours>,
+    record: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +126,7 @@ impl Checker<'_> {
             language,
             entry,
             file: self.file.to_string(),
+            record: raw.record.unwrap_or(true),
         })
     }
 

@@ -70,6 +70,8 @@ pub struct InCallKeys {
     pub attended_transfer: String,
     /// A sequence left unfinished this long is dropped (default 3 s).
     pub digit_timeout: Duration,
+    /// Pause or resume the call's recording (default `*7`, a toggle): card numbers, PCI.
+    pub pause_recording: String,
 }
 
 impl Default for InCallKeys {
@@ -79,6 +81,7 @@ impl Default for InCallKeys {
             blind_transfer: "#1".into(),
             attended_transfer: "*2".into(),
             digit_timeout: Duration::from_secs(3),
+            pause_recording: "*7".into(),
         }
     }
 }
@@ -104,6 +107,7 @@ pub(super) struct RawInCallKeys {
     blind_transfer: Option<String>,
     attended_transfer: Option<String>,
     digit_timeout: Option<String>,
+    pause_recording: Option<String>,
 }
 
 /// `*` or `#`, then keys of the keypad: what a phone without feature buttons can send.
@@ -186,6 +190,9 @@ impl Checker<'_> {
                 DIGIT_TIMEOUT_RANGE,
                 "how long an unfinished key sequence waits for its next key",
             ),
+            pause_recording: raw
+                .pause_recording
+                .unwrap_or(defaults.pause_recording.clone()),
         };
         let sequences = keys.sequences();
         for (index, (name, sequence)) in sequences.iter().enumerate() {
@@ -219,11 +226,12 @@ impl Checker<'_> {
 
 impl InCallKeys {
     /// (key in `[in_call_keys]`, sequence) in the order hold reason, blind, attended.
-    pub fn sequences(&self) -> [(&'static str, &str); 3] {
+    pub fn sequences(&self) -> [(&'static str, &str); 4] {
         [
             ("hold_reason", self.hold_reason.as_str()),
             ("blind_transfer", self.blind_transfer.as_str()),
             ("attended_transfer", self.attended_transfer.as_str()),
+            ("pause_recording", self.pause_recording.as_str()),
         ]
     }
 }

@@ -22,6 +22,7 @@ fn without_the_tables_agents_transfer_to_extensions_with_the_usual_keys() {
             blind_transfer: "#1".into(),
             attended_transfer: "*2".into(),
             digit_timeout: Duration::from_secs(3),
+            pause_recording: "*7".into(),
         }
     );
     let summary = summary(&config);
@@ -36,7 +37,7 @@ fn transfer_numbers_and_an_outside_trunk_are_read() {
     let config = load(
         write_dir(&with(
             "[transfer]\nnumbers = { \"8001\" = \"sales\", \"8100\" = \"sales\" }\noutside = { prefix = \"0\", trunk = \"127.0.0.1:5080\" }\n\
-             [in_call_keys]\nhold_reason = \"#4\"\nblind_transfer = \"##\"\nattended_transfer = \"*3\"\ndigit_timeout = \"5s\"\n",
+             [in_call_keys]\nhold_reason = \"#4\"\nblind_transfer = \"##\"\nattended_transfer = \"*3\"\ndigit_timeout = \"5s\"\npause_recording = \"*8\"\n",
         ))
         .path(),
     )
@@ -61,6 +62,7 @@ fn transfer_numbers_and_an_outside_trunk_are_read() {
             blind_transfer: "##".into(),
             attended_transfer: "*3".into(),
             digit_timeout: Duration::from_secs(5),
+            pause_recording: "*8".into(),
         }
     );
     let summary = summary(&config);
@@ -158,7 +160,7 @@ fn unknown_transfer_and_key_settings_are_refused() {
     );
     assert_eq!(
         errors_for(&with("[in_call_keys]\nhold = \"*4\"\n")),
-        vec!["dialplans/hotline.toml:2: in_call_keys.hold: unknown field `hold`, expected one of `hold_reason`, `blind_transfer`, `attended_transfer`, `digit_timeout`"]
+        vec!["dialplans/hotline.toml:2: in_call_keys.hold: unknown field `hold`, expected one of `hold_reason`, `blind_transfer`, `attended_transfer`, `digit_timeout`, `pause_recording`"]
     );
 }
 
@@ -183,7 +185,11 @@ fn key_sequences_are_keypad_keys_after_star_or_hash_and_none_begins_another() {
             format!("{file}: in_call_keys.attended_transfer: \"#12\" and the blind transfer keys \"#1\" begin alike; no sequence may begin another, or the shorter would always be taken first"),
         ),
         (
-            "hold_reason = \"*\"",
+            "pause_recording = \"*4\"",
+            format!("{file}: in_call_keys.pause_recording: \"*4\" is also the hold reason keys; each sequence must be different"),
+        ),
+        (
+            "hold_reason = \"*\"\npause_recording = \"#7\"",
             format!("{file}: in_call_keys.attended_transfer: \"*2\" and the hold reason keys \"*\" begin alike; no sequence may begin another, or the shorter would always be taken first"),
         ),
         (

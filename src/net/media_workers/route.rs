@@ -62,6 +62,8 @@ impl Router {
             | MediaCommand::Stop { call }
             | MediaCommand::Unbridge { call }
             | MediaCommand::RecordCaller { call, .. }
+            | MediaCommand::RecordJourney { call, .. }
+            | MediaCommand::PauseJourney { call, .. }
             | MediaCommand::Renegotiate { call, .. } => {
                 let worker = self.worker_of.get(call).copied();
                 if worker.is_none() {

@@ -22,6 +22,7 @@ mod in_call_keys;
 mod ivr;
 mod media_faults;
 mod queues;
+mod recording;
 mod refusals;
 mod reoffers;
 mod timer_walk;
@@ -66,6 +67,11 @@ impl Harness {
 
     fn at(wall: &str, edit: impl FnOnce(&mut Config)) -> Harness {
         let (mut config, prompts) = shipped();
+        // Recording (on by default) has its own tests (`recording.rs`); the others see the
+        // media commands of a call without it.
+        for hotline in &mut config.dialplan.hotlines {
+            hotline.record = false;
+        }
         edit(&mut config);
         let t0 = Instant::now();
         let mut endpoint = Endpoint::new(EndpointConfig {

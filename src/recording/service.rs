@@ -1,0 +1,308 @@
+//! The recording service: ONE thread writing every journey recording (issue 9), fed by the
+//! media workers' taps through a bounded frame queue (never blocking them) and an unbounded
+//! control channel for starts and ends.
+//!
+//! Owns the open recordings by caller leg, the write schedule (audio batched and the header
+//! rewritten with the length at least every [`FLUSH_EVERY`], `fdatasync` every
+//! [`SYNC_EVERY`]), and the outcome each recording reports back to its media engine as
+//! `MediaEvent::JourneyRecorded` (the worker passes it to the switch, which writes the
+//! record). Must not: touch the store or the switch, or be waited on by a media thread.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::writer::{FinishedFile, RecordingFile, TICK_BYTES};
+use crate::media::journey::{JourneyControl, JourneyFrame, JourneySink};
+use crate::media::{MediaEvent, FRAME_MS};
+use crate::sip::CallId;
+
+/// Frames the queue holds between the taps and the service: about 0.8 s of 300 calls.
+pub const FRAME_QUEUE: usize = 12_000;
+/// The header names the audio on disk at most this long after it was recorded.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Audio reaches the disk (`fdatasync`) at most this long after it was written.
+pub const SYNC_EVERY: Duration = Duration::from_secs(5);
+/// A recording's batch is written early once it holds this much (two seconds).
+const BATCH_BYTES: usize = 100 * TICK_BYTES;
+
+struct Active {
+    file: RecordingFile,
+    record_id: String,
+    report: Sender<(CallId, MediaEvent)>,
+    /// `End` came: the file holds this many frames once the queue is drained.
+    end: Option<u64>,
+}
+
+/// Every recording being written, by caller leg. Bounded by the calls the switch admits:
+/// only the switch starts recordings.
+pub struct Recordings {
+    data_dir: PathBuf,
+    active: HashMap<CallId, Active>,
+    /// Frames for no open recording (a file that could not be created).
+    pub stray_frames: u64,
+}
+
+impl Recordings {
+    pub fn new(data_dir: &Path) -> Recordings {
+        Recordings {
+            data_dir: data_dir.to_path_buf(),
+            active: HashMap::new(),
+            stray_frames: 0,
+        }
+    }
+
+    pub fn active(&self) -> usize {
+        self.active.len()
+    }
+
+    pub fn control(&mut self, message: JourneyControl) {
+        match message {
+            JourneyControl::Start {
+                call,
+                record_id,
+                file,
+                report,
+            } => {
+                if let Some(previous) = self.active.remove(&call) {
+                    let frames = previous.file.frames();
+                    finish(call, previous, frames);
+                }
+                let path = self.data_dir.join(&file);
+                match RecordingFile::create(&path) {
+                    Ok(file) => {
+                        self.active.insert(
+                            call,
+                            Active {
+                                file,
+                                record_id,
+                                report,
+                                end: None,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(call = %call, path = %path.display(), error = %e, "cannot create the recording");
+                        let _ = report.send((
+                            call,
+                            MediaEvent::JourneyRecorded {
+                                record_id,
+                                duration_ms: 0,
+                                sha256: String::new(),
+                                lost_ms: 0,
+                                error: Some(format!("cannot create the recording: {e}")),
+                            },
+                        ));
+                    }
+                }
+            }
+            JourneyControl::End { call, frames } => {
+                if let Some(active) = self.active.get_mut(&call) {
+                    active.end = Some(frames);
+                }
+            }
+        }
+    }
+
+    /// Places a frame; false when no recording of its call is open.
+    pub fn frame(&mut self, frame: &JourneyFrame) -> bool {
+        let Some(active) = self.active.get_mut(&frame.call) else {
+            return false;
+        };
+        active.file.put(frame.index, &frame.pcm);
+        if active.file.pending_bytes() >= BATCH_BYTES {
+            if let Err(e) = active.file.flush() {
+                tracing::error!(call = %frame.call, error = %e, "recording write failed");
+            }
+        }
+        true
+    }
+
+    /// Some recording's `End` came and it is not finished yet.
+    pub fn any_ended(&self) -> bool {
+        self.active.values().any(|a| a.end.is_some())
+    }
+
+    /// Finishes every recording whose `End` came (call once the frame queue is drained).
+    pub fn finish_ended(&mut self) {
+        let ended: Vec<CallId> = self
+            .active
+            .iter()
+            .filter(|(_, a)| a.end.is_some())
+            .map(|(call, _)| *call)
+            .collect();
+        for call in ended {
+            if let Some(active) = self.active.remove(&call) {
+                let frames = active.end.unwrap_or(0);
+                finish(call, active, frames);
+            }
+        }
+    }
+
+    /// Finishes every recording as it stands (the service stops).
+    pub fn finish_all(&mut self) {
+        for (call, active) in std::mem::take(&mut self.active) {
+            let frames = active.end.unwrap_or_else(|| active.file.frames());
+            finish(call, active, frames);
+        }
+    }
+
+    /// Audio batches written and headers rewritten.
+    pub fn flush_all(&mut self) {
+        for (call, active) in &mut self.active {
+            if let Err(e) = active.file.flush() {
+                tracing::error!(call = %call, error = %e, "recording write failed");
+            }
+        }
+    }
+
+    pub fn sync_all(&mut self) {
+        for (call, active) in &mut self.active {
+            if let Err(e) = active.file.sync() {
+                tracing::error!(call = %call, error = %e, "recording sync failed");
+            }
+        }
+    }
+}
+
+fn finish(call: CallId, active: Active, frames: u64) {
+    let path = active.file.path().to_path_buf();
+    let event = match active.file.finish(frames) {
+        Ok(FinishedFile {
+            duration_ms,
+            sha256,
+            lost_frames,
+        }) => {
+            if lost_frames > 0 {
+                tracing::warn!(call = %call, lost_ms = lost_frames * FRAME_MS, "recording queue overflowed: the lost span is silence");
+            }
+            MediaEvent::JourneyRecorded {
+                record_id: active.record_id,
+                duration_ms,
+                sha256,
+                lost_ms: lost_frames * FRAME_MS,
+                error: None,
+            }
+        }
+        Err(e) => {
+            tracing::error!(call = %call, path = %path.display(), error = %e, "cannot finish the recording");
+            MediaEvent::JourneyRecorded {
+                record_id: active.record_id,
+                duration_ms: 0,
+                sha256: String::new(),
+                lost_ms: 0,
+                error: Some(e.to_string()),
+            }
+        }
+    };
+    let _ = active.report.send((call, event));
+}
+
+/// Starts the service thread writing under `data_dir`; the sink goes to every media engine.
+/// The thread ends (finishing every file) once every clone of the sink is gone.
+pub fn start(data_dir: &Path) -> io::Result<(JourneySink, JoinHandle<()>)> {
+    let (control, control_rx) = mpsc::channel();
+    let (frames, frames_rx) = mpsc::sync_channel(FRAME_QUEUE);
+    let sink = JourneySink {
+        control,
+        frames,
+        dropped: Arc::new(AtomicU64::new(0)),
+    };
+    let mut recordings = Recordings::new(data_dir);
+    let thread = std::thread::Builder::new()
+        .name("recordings".into())
+        .spawn(move || run(&mut recordings, &control_rx, &frames_rx))?;
+    Ok((sink, thread))
+}
+
+/// The service loop: frames as they come, control after them, the flush and sync schedule.
+pub fn run(
+    recordings: &mut Recordings,
+    control: &Receiver<JourneyControl>,
+    frames: &Receiver<JourneyFrame>,
+) {
+    let mut flushed = Instant::now();
+    let mut synced = Instant::now();
+    let mut control_open = true;
+    loop {
+        let mut frames_open = true;
+        match frames.recv_timeout(Duration::from_millis(100)) {
+            Ok(frame) => {
+                take_frame(recordings, control, &frame, &mut control_open);
+                // A batch: whatever else is queued now.
+                for _ in 0..FRAME_QUEUE {
+                    match frames.try_recv() {
+                        Ok(frame) => take_frame(recordings, control, &frame, &mut control_open),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => frames_open = false,
+        }
+        take_control(recordings, control, &mut control_open);
+        if recordings.any_ended() {
+            // Every frame sent before an `End` is in the queue now: place them, then finish.
+            while let Ok(frame) = frames.try_recv() {
+                take_frame(recordings, control, &frame, &mut control_open);
+            }
+            recordings.finish_ended();
+        }
+        if !frames_open && !control_open {
+            recordings.finish_all();
+            return;
+        }
+        let now = Instant::now();
+        if now.saturating_duration_since(flushed) >= FLUSH_EVERY {
+            recordings.flush_all();
+            flushed = now;
+        }
+        if now.saturating_duration_since(synced) >= SYNC_EVERY {
+            recordings.sync_all();
+            synced = now;
+        }
+    }
+}
+
+/// A frame for a recording whose `Start` is still on the control channel gets it first.
+fn take_frame(
+    recordings: &mut Recordings,
+    control: &Receiver<JourneyControl>,
+    frame: &JourneyFrame,
+    control_open: &mut bool,
+) {
+    if recordings.frame(frame) {
+        return;
+    }
+    take_control(recordings, control, control_open);
+    if !recordings.frame(frame) {
+        recordings.stray_frames += 1;
+    }
+}
+
+/// Every control message waiting.
+fn take_control(
+    recordings: &mut Recordings,
+    control: &Receiver<JourneyControl>,
+    control_open: &mut bool,
+) {
+    loop {
+        match control.try_recv() {
+            Ok(message) => recordings.control(message),
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Disconnected) => {
+                *control_open = false;
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

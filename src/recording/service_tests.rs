@@ -1,0 +1,111 @@
+use std::sync::atomic::Ordering;
+
+use super::*;
+use crate::media::journey::JourneyTap;
+use crate::media::Codec;
+
+#[test]
+fn frames_a_full_queue_dropped_are_written_as_silence_and_reported_as_lost_ms() {
+    let dir = tempfile::tempdir().unwrap();
+    let (control, control_rx) = mpsc::channel();
+    let (frames, frames_rx) = mpsc::sync_channel(4);
+    let sink = JourneySink {
+        control,
+        frames,
+        dropped: Arc::new(AtomicU64::new(0)),
+    };
+    let (report, reports) = mpsc::channel();
+    let mut tap = JourneyTap::start(
+        CallId(3),
+        "rec-3".into(),
+        "recordings/2026/12/01/rec-3.wav".into(),
+        Codec::Pcmu,
+        sink.clone(),
+        report,
+    );
+    // The service is not reading yet: four frames fit, six are dropped.
+    for _ in 0..10 {
+        tap.on_silent_tick();
+    }
+    assert_eq!(sink.dropped.load(Ordering::Relaxed), 6);
+    drop(tap);
+    drop(sink);
+    let mut recordings = Recordings::new(dir.path());
+    let service = std::thread::spawn(move || {
+        run(&mut recordings, &control_rx, &frames_rx);
+        recordings.stray_frames
+    });
+    let (call, event) = reports.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(call, CallId(3));
+    let path = dir.path().join("recordings/2026/12/01/rec-3.wav");
+    let bytes = std::fs::read(&path).unwrap();
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        event,
+        MediaEvent::JourneyRecorded {
+            record_id: "rec-3".into(),
+            duration_ms: 200,
+            sha256: digest,
+            lost_ms: 120,
+            error: None,
+        }
+    );
+    assert_eq!(hound::WavReader::open(&path).unwrap().duration(), 10 * 160);
+    assert_eq!(service.join().unwrap(), 0);
+}
+
+#[test]
+fn one_service_thread_writes_many_recordings_each_to_its_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sink, thread) = start(dir.path()).unwrap();
+    let (report, reports) = mpsc::channel();
+    let mut taps: Vec<JourneyTap> = (0..20)
+        .map(|n| {
+            JourneyTap::start(
+                CallId(n),
+                format!("r{n}"),
+                format!("recordings/r{n}.wav").into(),
+                Codec::Pcma,
+                sink.clone(),
+                report.clone(),
+            )
+        })
+        .collect();
+    for tick in 0..100 {
+        for (n, tap) in taps.iter_mut().enumerate() {
+            if tick < 50 + n {
+                tap.on_silent_tick();
+            }
+        }
+    }
+    drop(taps);
+    drop(sink);
+    let mut durations: Vec<(String, u64, u64)> = (0..20)
+        .map(
+            |_| match reports.recv_timeout(Duration::from_secs(5)).unwrap().1 {
+                MediaEvent::JourneyRecorded {
+                    record_id,
+                    duration_ms,
+                    lost_ms,
+                    ..
+                } => (record_id, duration_ms, lost_ms),
+                other => panic!("{other:?}"),
+            },
+        )
+        .collect();
+    durations.sort_by_key(|(_, d, _)| *d);
+    for (n, (record_id, duration_ms, lost_ms)) in durations.iter().enumerate() {
+        assert_eq!(record_id, &format!("r{n}"));
+        assert_eq!(*duration_ms, (50 + n as u64) * 20);
+        assert_eq!(*lost_ms, 0);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !thread.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(thread.is_finished(), "the service ends with its last sink");
+}

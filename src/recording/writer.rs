@@ -1,0 +1,164 @@
+//! One recording file being written: the canonical 44-byte header at creation, frames
+//! placed by their tick index (a missing index is written as silence and counted lost),
+//! audio appended in batches, the header rewritten in place with the length on disk,
+//! `fdatasync` when the service says, and at the end the file's SHA-256.
+//!
+//! Owns the file and its counters; when to flush and sync is the service's (`service.rs`).
+//! The file on disk is always the header plus whole 4-byte frames, so a `kill -9` at any
+//! moment leaves something `repair` makes playable.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::repair::sha256_of;
+use super::{duration_ms, header, FRAME_BYTES, HEADER_LEN};
+use crate::media::FRAME_SAMPLES;
+use crate::store::file_modes::{create_private_dir_all, PRIVATE_FILE_MODE};
+
+/// Bytes of one 20 ms stereo frame.
+pub const TICK_BYTES: usize = FRAME_SAMPLES * FRAME_BYTES as usize;
+/// The most audio one file takes (a RIFF header's sizes are 32-bit): later frames are
+/// dropped and counted lost.
+const MAX_DATA_BYTES: u64 = (u32::MAX as u64 - 36) / TICK_BYTES as u64 * TICK_BYTES as u64;
+
+/// How a finished recording ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedFile {
+    pub duration_ms: u64,
+    pub sha256: String,
+    /// Frames written as silence because they never arrived (queue overflow).
+    pub lost_frames: u64,
+}
+
+/// A recording being written.
+pub struct RecordingFile {
+    path: PathBuf,
+    file: File,
+    /// Audio bytes on disk after the header.
+    data_bytes: u64,
+    /// Audio bytes not yet written, in order after `data_bytes`.
+    pending: Vec<u8>,
+    /// The index of the next frame the file expects.
+    next_index: u64,
+    lost_frames: u64,
+    /// The header on disk names `data_bytes` (nothing written since it was).
+    header_current: bool,
+}
+
+impl RecordingFile {
+    /// Creates `path` (0600, its folders 0700) with an empty recording's header.
+    pub fn create(path: &Path) -> io::Result<RecordingFile> {
+        if let Some(dir) = path.parent() {
+            create_private_dir_all(dir)?;
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(true);
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(PRIVATE_FILE_MODE);
+        }
+        let mut file = options.open(path)?;
+        crate::store::file_modes::set_mode(path, PRIVATE_FILE_MODE)?;
+        file.write_all(&header(0))?;
+        Ok(RecordingFile {
+            path: path.to_path_buf(),
+            file,
+            data_bytes: 0,
+            pending: Vec::with_capacity(64 * TICK_BYTES),
+            next_index: 0,
+            lost_frames: 0,
+            header_current: true,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Frames placed so far (the next index expected).
+    pub fn frames(&self) -> u64 {
+        self.next_index
+    }
+
+    pub fn lost_frames(&self) -> u64 {
+        self.lost_frames
+    }
+
+    /// Bytes waiting to be written.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Places frame `index` (interleaved left, right): indexes skipped since the last one
+    /// are silence and counted lost; an index already placed is ignored.
+    pub fn put(&mut self, index: u64, pcm: &[i16; 2 * FRAME_SAMPLES]) {
+        if index < self.next_index {
+            return;
+        }
+        self.fill_silence_to(index);
+        if self.room() {
+            for sample in pcm {
+                self.pending.extend_from_slice(&sample.to_le_bytes());
+            }
+        } else {
+            self.lost_frames += 1;
+        }
+        self.next_index = index + 1;
+    }
+
+    /// Silence up to (not including) `index`, counted lost.
+    pub fn fill_silence_to(&mut self, index: u64) {
+        while self.next_index < index {
+            if self.room() {
+                self.pending.extend_from_slice(&[0; TICK_BYTES]);
+            }
+            self.lost_frames += 1;
+            self.next_index += 1;
+        }
+    }
+
+    fn room(&self) -> bool {
+        self.data_bytes + self.pending.len() as u64 + (TICK_BYTES as u64) <= MAX_DATA_BYTES
+    }
+
+    /// Appends what is pending and rewrites the header with the length now on disk.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.file
+                .write_all_at(&self.pending, HEADER_LEN + self.data_bytes)?;
+            self.data_bytes += self.pending.len() as u64;
+            self.pending.clear();
+            self.header_current = false;
+        }
+        if !self.header_current {
+            self.file.write_all_at(&header(self.data_bytes as u32), 0)?;
+            self.header_current = true;
+        }
+        Ok(())
+    }
+
+    /// `fdatasync`: what was flushed is on the disk.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// The last frames (up to `frames`, silence for any that never came), the header, a
+    /// sync, and the SHA-256 of the whole file.
+    pub fn finish(mut self, frames: u64) -> io::Result<FinishedFile> {
+        self.fill_silence_to(frames);
+        self.flush()?;
+        self.file.sync_all()?;
+        let mut reader = File::open(&self.path)?;
+        Ok(FinishedFile {
+            duration_ms: duration_ms(self.data_bytes),
+            sha256: sha256_of(&mut reader)?,
+            lost_frames: self.lost_frames,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

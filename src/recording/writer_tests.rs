@@ -1,0 +1,76 @@
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+
+fn frame(value: i16) -> [i16; 2 * FRAME_SAMPLES] {
+    let mut pcm = [value; 2 * FRAME_SAMPLES];
+    for right in pcm.iter_mut().skip(1).step_by(2) {
+        *right = -value;
+    }
+    pcm
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_file_parses_mid_recording_with_the_length_flushed_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("recordings/2026/12/01/c.wav");
+    let mut file = RecordingFile::create(&path).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+    assert_eq!(mode(&dir.path().join("recordings")), 0o700);
+    assert_eq!(hound::WavReader::open(&path).unwrap().len(), 0);
+    for index in 0..50 {
+        file.put(index, &frame(1000));
+    }
+    file.flush().unwrap();
+    for index in 50..60 {
+        file.put(index, &frame(2000));
+    }
+    // Ten frames wait in the batch: the file says 50 frames, and holds exactly them.
+    let reader = hound::WavReader::open(&path).unwrap();
+    assert_eq!(reader.spec().channels, 2);
+    assert_eq!(reader.duration(), 50 * 160);
+    let samples: Vec<i16> = reader.into_samples().map(|s| s.unwrap()).collect();
+    assert_eq!(samples.len(), 50 * 320);
+    assert_eq!((samples[0], samples[1]), (1000, -1000));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        HEADER_LEN + 50 * TICK_BYTES as u64
+    );
+    file.flush().unwrap();
+    assert_eq!(hound::WavReader::open(&path).unwrap().duration(), 60 * 160);
+}
+
+#[test]
+fn missing_frames_are_silence_counted_lost_up_to_the_end_and_the_digest_is_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.wav");
+    let mut file = RecordingFile::create(&path).unwrap();
+    file.put(0, &frame(500));
+    file.put(1, &frame(500));
+    file.put(5, &frame(700));
+    // A repeated or late index is ignored.
+    file.put(5, &frame(9));
+    file.put(2, &frame(9));
+    let finished = file.finish(8).unwrap();
+    assert_eq!(finished.lost_frames, 3 + 2);
+    assert_eq!(finished.duration_ms, 8 * 20);
+    let bytes = std::fs::read(&path).unwrap();
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(finished.sha256, digest);
+    let samples: Vec<i16> = hound::WavReader::open(&path)
+        .unwrap()
+        .into_samples()
+        .map(|s| s.unwrap())
+        .collect();
+    let left: Vec<i16> = samples.iter().step_by(2 * 160).copied().collect();
+    assert_eq!(left, vec![500, 500, 0, 0, 0, 700, 0, 0]);
+}
