@@ -3,7 +3,9 @@
 //! threshold: a loud tone, music-like steady sounds and noise score low), fed the
 //! recording's 8 kHz audio upsampled ×2 by a windowed-sinc half-band interpolator. Frame
 //! decisions are smoothed as WebRTC's VAD does: a short gap inside speech (hangover) is
-//! speech, and a blip shorter than a syllable is not.
+//! speech, and a blip shorter than a syllable is not. The network alone scores low pure
+//! tones (300–450 Hz: ringback, dial tone) as voice, so a frame whose energy sits in a
+//! few spectral lines ([`tonal_share`]) is never speech.
 
 use serde::Serialize;
 
@@ -64,6 +66,101 @@ pub fn frame_scores(samples: &[i16], sample_rate: u32) -> Vec<f32> {
         .collect()
 }
 
+/// Samples (at 8 kHz) of the window a frame's tonality is measured on: the frame and the
+/// one before it, 32 ms, so a pure tone's peak is 31 Hz bins wide.
+const TONE_WINDOW: usize = 256;
+
+/// Share of a window's energy held by its [`TONE_BINS`] strongest DFT bins above which the
+/// window is a tone (ringback, dial tone, DTMF, a beep), not a voice. A sinusoid under a Hann
+/// window puts over 99.9 % of its energy in 4 bins, a dual tone in 8; voiced speech (even
+/// espeak's buzzy voice, at most 97 % on the shipped prompts) spreads its energy over a dozen
+/// harmonics and their formants. Known limit: the onsets of plucked notes in the hold music
+/// are broadband and score as speech; the flags never read the audio during holds.
+pub const TONAL_SHARE: f64 = 0.99;
+const TONE_BINS: usize = 8;
+
+/// The share of `window`'s energy (Hann-windowed, zero-padded to 256) in its 8 strongest
+/// DFT bins: 1.0 for silence's limit of a single tone, far lower for speech and noise.
+pub fn tonal_share(window: &[i16]) -> f64 {
+    let n = TONE_WINDOW;
+    let mut re = [0.0f64; TONE_WINDOW];
+    let mut im = [0.0f64; TONE_WINDOW];
+    let len = window.len().min(n);
+    for (i, &sample) in window.iter().take(len).enumerate() {
+        let hann = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / len as f64).cos();
+        re[i] = f64::from(sample) * hann;
+    }
+    fft(&mut re, &mut im);
+    let mut energy: Vec<f64> = (1..n / 2).map(|k| re[k] * re[k] + im[k] * im[k]).collect();
+    let total: f64 = energy.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    energy.sort_by(|a, b| b.total_cmp(a));
+    energy.iter().take(TONE_BINS).sum::<f64>() / total
+}
+
+/// In-place radix-2 FFT of 256 points.
+fn fft(re: &mut [f64; TONE_WINDOW], im: &mut [f64; TONE_WINDOW]) {
+    let n = TONE_WINDOW;
+    let mut j = 0;
+    for i in 1..n {
+        let mut bit = n >> 1;
+        while j & bit != 0 {
+            j ^= bit;
+            bit >>= 1;
+        }
+        j |= bit;
+        if i < j {
+            re.swap(i, j);
+            im.swap(i, j);
+        }
+    }
+    let mut size = 2;
+    while size <= n {
+        let angle = -2.0 * std::f64::consts::PI / size as f64;
+        for start in (0..n).step_by(size) {
+            for k in 0..size / 2 {
+                let (w_re, w_im) = ((angle * k as f64).cos(), (angle * k as f64).sin());
+                let (a, b) = (start + k, start + k + size / 2);
+                let t_re = re[b] * w_re - im[b] * w_im;
+                let t_im = re[b] * w_im + im[b] * w_re;
+                re[b] = re[a] - t_re;
+                im[b] = im[a] - t_im;
+                re[a] += t_re;
+                im[a] += t_im;
+            }
+        }
+        size <<= 1;
+    }
+}
+
+/// Per 16 ms frame: speech or not. A frame is speech when the detector scores it at least
+/// `threshold` and it is not a tone ([`tonal_share`] of its 32 ms window below
+/// [`TONAL_SHARE`]).
+pub fn speech_frames(samples: &[i16], sample_rate: u32, threshold: f32) -> Vec<bool> {
+    let scores = frame_scores(samples, sample_rate);
+    // The tone check runs on 8 kHz audio: 16 ms = 128 samples there.
+    let narrow: std::borrow::Cow<'_, [i16]> = if sample_rate == 8_000 {
+        std::borrow::Cow::Borrowed(samples)
+    } else {
+        let wide = to_detector_rate(samples, sample_rate);
+        std::borrow::Cow::Owned(wide.iter().step_by(2).copied().collect())
+    };
+    scores
+        .iter()
+        .enumerate()
+        .map(|(i, &score)| {
+            if score < threshold {
+                return false;
+            }
+            let end = ((i + 1) * FRAME / 2).min(narrow.len());
+            let start = end.saturating_sub(TONE_WINDOW);
+            tonal_share(&narrow[start..end]) < TONAL_SHARE
+        })
+        .collect()
+}
+
 /// The speech spans of one channel, with the default smoothing.
 pub fn speech_segments(samples: &[i16], sample_rate: u32) -> Vec<Segment> {
     speech_segments_with(samples, sample_rate, &VadSettings::default())
@@ -80,10 +177,7 @@ pub fn speech_segments_with(
     } else {
         samples.len() as u64 * 1000 / u64::from(sample_rate)
     };
-    let speech: Vec<bool> = frame_scores(samples, sample_rate)
-        .into_iter()
-        .map(|score| score >= settings.threshold)
-        .collect();
+    let speech = speech_frames(samples, sample_rate, settings.threshold);
     smooth(&speech, settings, total_ms)
 }
 
