@@ -251,6 +251,7 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
     let mut queued_since: Option<(u64, String)> = None;
     let mut queued_ever = false;
     let mut answered = false;
+    // Set once the queue's outcome has its own flag.
     let mut abandoned = false;
     let wait = |out: &mut Vec<Flag>, from: u64, to: u64, how: &str| {
         let ms = to.saturating_sub(from);
@@ -312,7 +313,16 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
             }
             EventKind::Hangup { by, .. } => {
                 if let Some((since, queue)) = queued_since.take() {
-                    if *by == Party::Caller {
+                    if *by != Party::Caller {
+                        abandoned = true;
+                        out.push(flag(
+                            Rule::Abandoned,
+                            true,
+                            since,
+                            at,
+                            format!("hangup event: the switch ended the call in {queue}; not abandoned by the caller"),
+                        ));
+                    } else {
                         wait(
                             out,
                             since,
@@ -328,7 +338,7 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                             format!("hangup event: the caller hung up after {} in {queue} before an agent answered", seconds(at - since)),
                         ));
                     }
-                } else if !answered && *by == Party::Caller {
+                } else if !answered && !queued_ever && *by == Party::Caller {
                     abandoned = true;
                     let from = events
                         .iter()
