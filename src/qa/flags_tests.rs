@@ -36,7 +36,9 @@ fn of(flags: &[Flag], rule: Rule) -> Vec<&Flag> {
 }
 
 /// (passed, start, end, measured, threshold)
-fn shape(f: &Flag) -> (bool, u64, u64, Option<f64>, Option<f64>) {
+type Shape = (bool, u64, u64, Option<f64>, Option<f64>);
+
+fn shape(f: &Flag) -> Shape {
     (f.passed, f.start_ms, f.end_ms, f.measured, f.threshold)
 }
 
@@ -601,10 +603,7 @@ fn talk_over_longer_than_two_seconds_is_flagged_and_shorter_is_not() {
     );
 }
 
-fn greeting(
-    heard: &[(u64, u64)],
-    said: &[(u64, u64)],
-) -> Vec<(bool, u64, u64, Option<f64>, Option<f64>)> {
+fn greeting(heard: &[(u64, u64)], said: &[(u64, u64)]) -> Vec<Shape> {
     let events = vec![TimelineEvent {
         offset_ms: 20_000,
         kind: bridged("bob"),

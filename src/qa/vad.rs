@@ -262,8 +262,8 @@ fn upsample_by_two(samples: &[i16]) -> Vec<i16> {
         }
     };
     let mut out = Vec::with_capacity(samples.len() * 2);
-    for n in 0..samples.len() {
-        out.push(samples[n]);
+    for (n, &sample) in samples.iter().enumerate() {
+        out.push(sample);
         let n = n as isize;
         let mid: f64 = taps
             .iter()

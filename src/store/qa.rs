@@ -134,6 +134,15 @@ pub struct AgentWeekTotal {
     pub critical_failed: u32,
 }
 
+/// One agent's week while totalling.
+#[derive(Default)]
+struct WeekSums {
+    scores: u32,
+    calls: Vec<String>,
+    sum: u64,
+    critical_failed: u32,
+}
+
 fn int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -328,7 +337,7 @@ impl Store {
                 },
             )
             .map_err(self.sqlite("total scores"))?;
-        let mut totals: std::collections::BTreeMap<(String, String), (u32, Vec<String>, u64, u32)> =
+        let mut totals: std::collections::BTreeMap<(String, String), WeekSums> =
             std::collections::BTreeMap::new();
         for row in rows {
             let (agent, started_at, call_id, total, critical) =
@@ -345,25 +354,23 @@ impl Store {
                 .iso_week_date();
             let key = (agent, format!("{:04}-W{:02}", week.year(), week.week()));
             let entry = totals.entry(key).or_default();
-            entry.0 += 1;
-            if !entry.1.contains(&call_id) {
-                entry.1.push(call_id);
+            entry.scores += 1;
+            if !entry.calls.contains(&call_id) {
+                entry.calls.push(call_id);
             }
-            entry.2 += u64::from(total);
-            entry.3 += u32::from(critical);
+            entry.sum += u64::from(total);
+            entry.critical_failed += u32::from(critical);
         }
         Ok(totals
             .into_iter()
-            .map(
-                |((agent, week), (scores, calls, sum, critical_failed))| AgentWeekTotal {
-                    agent,
-                    week,
-                    scores,
-                    calls: calls.len() as u32,
-                    average: sum as f64 / f64::from(scores.max(1)),
-                    critical_failed,
-                },
-            )
+            .map(|((agent, week), sums)| AgentWeekTotal {
+                agent,
+                week,
+                scores: sums.scores,
+                calls: sums.calls.len() as u32,
+                average: sums.sum as f64 / f64::from(sums.scores.max(1)),
+                critical_failed: sums.critical_failed,
+            })
             .collect())
     }
 
