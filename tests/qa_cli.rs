@@ -322,6 +322,27 @@ fn a_recorded_calls_flags_come_from_its_audio_and_export_copies_the_wav() {
     );
     assert_eq!((mode(&wav_path), mode(&json_path)), (0o600, 0o600));
     let exported: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    // Exporting again replaces the files; a symlink planted in the way is replaced, never
+    // followed (its target keeps its content).
+    let decoy = out_dir.path().join("decoy");
+    std::fs::write(&decoy, b"keep").unwrap();
+    std::fs::remove_file(&wav_path).unwrap();
+    std::os::unix::fs::symlink(&decoy, &wav_path).unwrap();
+    hotline(&[
+        "qa",
+        "export",
+        "rec-1",
+        out_dir.path().to_str().unwrap(),
+        "--data",
+        &data,
+    ]);
+    assert_eq!(std::fs::read(&decoy).unwrap(), b"keep");
+    assert!(!std::fs::symlink_metadata(&wav_path)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read(&wav_path).unwrap(), wav);
+    assert_eq!(mode(&wav_path), 0o600);
     assert_eq!(exported["record"]["recording"]["state"], "complete");
     assert_eq!(
         exported["record"]["recording"]["channels"],

@@ -222,18 +222,21 @@ pub fn export(
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
     let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    // Replace, never follow or reuse: a file already there may have looser modes.
+    // Replace, never follow or reuse: a file (or a symlink) already there is removed, and
+    // the new file is created exclusively (O_EXCL) as 0600.
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
         _ => {}
     }
-    file_modes::create_private_file(path).map_err(fail)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .truncate(true)
+        .create_new(true)
+        .mode(0o600)
         .open(path)
         .map_err(fail)?;
+    file_modes::set_mode(path, 0o600).map_err(fail)?;
     file.write_all(bytes).map_err(fail)?;
     file.sync_all().map_err(fail)
 }
