@@ -335,7 +335,7 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                             false,
                             since,
                             at,
-                            format!("hangup event: the caller hung up after {} in {queue} before an agent answered", seconds(at - since)),
+                            format!("hangup event: the caller hung up after {} in {queue} before an agent answered", seconds(at.saturating_sub(since))),
                         ));
                     }
                 } else if !answered && !queued_ever && *by == Party::Caller {
@@ -349,7 +349,7 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                         false,
                         from,
                         at,
-                        format!("hangup event: the caller hung up after {} of ringing, before the answer", seconds(at - from)),
+                        format!("hangup event: the caller hung up after {} of ringing, before the answer", seconds(at.saturating_sub(from))),
                     ));
                 }
             }
@@ -371,6 +371,9 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
         ));
     }
 }
+
+/// Slack for a hold's start computed from its end and duration.
+const HOLD_ROUNDING_MS: u64 = 10;
 
 /// Each hold: explained at its start, and never longer than the check-back interval
 /// without a word to the caller. Evidence names the hold's number, the count and longest.
@@ -399,7 +402,10 @@ fn hold_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
             seconds(end - start),
             seconds(longest)
         );
-        let within = |e: &&TimelineEvent| e.offset_ms >= start && e.offset_ms <= end;
+        // The start is the end less the duration, each rounded down to the millisecond on
+        // its own: the hold's first events may sit a millisecond before it.
+        let within =
+            |e: &&TimelineEvent| e.offset_ms + HOLD_ROUNDING_MS >= start && e.offset_ms <= end;
         let reason = events.iter().filter(within).find_map(|e| match &e.kind {
             EventKind::HoldReason {
                 reason, expected_s, ..
@@ -411,12 +417,12 @@ fn hold_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
             Some((at, reason, expected_s)) => measured(
                 flag(
                     Rule::HoldExplained,
-                    at - start <= limit,
+                    at.saturating_sub(start) <= limit,
                     start,
                     end,
-                    format!("{about}: hold_reason event \"{reason}\" (about {expected_s} s) {} after the hold began, measured against threshold {}", seconds(at - start), seconds(limit)),
+                    format!("{about}: hold_reason event \"{reason}\" (about {expected_s} s) {} after the hold began, measured against threshold {}", seconds(at.saturating_sub(start)), seconds(limit)),
                 ),
-                (at - start) as f64 / 1000.0,
+                at.saturating_sub(start) as f64 / 1000.0,
                 limit as f64 / 1000.0,
             ),
             None => flag(
@@ -438,7 +444,11 @@ fn hold_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
             _ => None,
         }));
         told.push(end);
-        let gap = told.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        let gap = told
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .max()
+            .unwrap_or(0);
         let limit = settings.hold_check_back_max_ms;
         out.push(measured(
             flag(

@@ -344,6 +344,47 @@ fn a_late_explanation_fails_the_hold() {
     );
 }
 
+#[test]
+fn an_explanation_a_millisecond_before_the_rounded_hold_start_still_explains_it() {
+    // Hold at 60 000; HoldEnded at 70 000 says 9 999 ms (rounded down on its own), so the
+    // computed start is 60 001, after the explanation.
+    let r = record(vec![
+        (60_000, EventKind::Hold { by: Party::Agent }),
+        (
+            60_000,
+            EventKind::HoldReason {
+                agent: "bob".into(),
+                reason: "lookup".into(),
+                expected_s: 60,
+                by: "default".into(),
+            },
+        ),
+        (
+            70_000,
+            EventKind::HoldEnded {
+                reason: "lookup".into(),
+                duration_ms: 9_999,
+                check_backs: 0,
+            },
+        ),
+    ]);
+    let flags = flags(&r, None);
+    assert_eq!(
+        of(&flags, Rule::HoldExplained)
+            .iter()
+            .map(|f| shape(f))
+            .collect::<Vec<_>>(),
+        [(true, 60_001, 70_000, Some(0.0), Some(2.0))]
+    );
+    assert_eq!(
+        of(&flags, Rule::HoldCheckBacks)
+            .iter()
+            .map(|f| shape(f))
+            .collect::<Vec<_>>(),
+        [(true, 60_001, 70_000, Some(10.0), Some(31.0))]
+    );
+}
+
 fn transfer_requested(target: &str) -> EventKind {
     EventKind::TransferRequested {
         agent: "bob".into(),

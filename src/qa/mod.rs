@@ -305,3 +305,30 @@ pub fn refresh_flag_cache(store: &Store, data_dir: &Path, limit: usize) -> Resul
     }
     Ok(stale.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rule_is_stored_and_serialized_by_its_one_stable_name_with_two_labels() {
+        let mut names = std::collections::BTreeSet::new();
+        for rule in Rule::ALL {
+            assert_eq!(
+                serde_json::to_string(&rule).unwrap(),
+                format!("\"{}\"", rule.name())
+            );
+            assert_eq!(Rule::parse(rule.name()), Some(rule));
+            assert_eq!(
+                serde_json::from_str::<Rule>(&format!("\"{}\"", rule.name())).unwrap(),
+                rule
+            );
+            assert!(names.insert(rule.name()));
+            assert_ne!(rule.label("zh-CN"), rule.label("en"));
+        }
+        assert_eq!(names.len(), 16);
+        assert_eq!(Rule::GreetingWithin10s.name(), "greeting_within_10s");
+        assert_eq!(Rule::WaitUnder10min.name(), "wait_under_10min");
+        assert_eq!(Rule::parse("any"), None);
+    }
+}
