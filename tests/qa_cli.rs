@@ -285,6 +285,25 @@ fn a_recorded_calls_flags_come_from_its_audio_and_export_copies_the_wav() {
     assert_eq!(rows[0]["id"], "rec-1");
     assert_eq!(rows[0]["has_recording"], true);
     assert_eq!(rows[0]["failed_flags"], 1);
+    // An unknown call and an unknown rule are refused with a message, not a panic.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
+    cmd.args(["qa", "show", "no-such-call", "--data", &data]);
+    let (out, _) = run_bounded(&mut cmd, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "no call \"no-such-call\"\n"
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
+    cmd.args(["qa", "list", "--data", &data, "--flag", "rude"]);
+    let (out, _) = run_bounded(&mut cmd, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("\"rude\" is not a rule; use any or one of: answered_within_rings,"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let none = json(&hotline(&[
         "qa",
         "list",
