@@ -79,60 +79,93 @@ const TONE_WINDOW: usize = 256;
 pub const TONAL_SHARE: f64 = 0.99;
 const TONE_BINS: usize = 8;
 
-/// The share of `window`'s energy (Hann-windowed, zero-padded to 256) in its 8 strongest
-/// DFT bins: 1.0 for silence's limit of a single tone, far lower for speech and noise.
-pub fn tonal_share(window: &[i16]) -> f64 {
-    let n = TONE_WINDOW;
-    let mut re = [0.0f64; TONE_WINDOW];
-    let mut im = [0.0f64; TONE_WINDOW];
-    let len = window.len().min(n);
-    for (i, &sample) in window.iter().take(len).enumerate() {
-        let hann = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / len as f64).cos();
-        re[i] = f64::from(sample) * hann;
-    }
-    fft(&mut re, &mut im);
-    let mut energy: Vec<f64> = (1..n / 2).map(|k| re[k] * re[k] + im[k] * im[k]).collect();
-    let total: f64 = energy.iter().sum();
-    if total <= 0.0 {
-        return 0.0;
-    }
-    energy.sort_by(|a, b| b.total_cmp(a));
-    energy.iter().take(TONE_BINS).sum::<f64>() / total
+/// Measures [`tonal_share`]s: the Hann window and the FFT's twiddle factors computed once
+/// (a channel of an hour's call has 225,000 frames).
+pub struct ToneMeter {
+    hann: [f64; TONE_WINDOW],
+    twiddles: [(f64, f64); TONE_WINDOW / 2],
 }
 
-/// In-place radix-2 FFT of 256 points.
-fn fft(re: &mut [f64; TONE_WINDOW], im: &mut [f64; TONE_WINDOW]) {
-    let n = TONE_WINDOW;
-    let mut j = 0;
-    for i in 1..n {
-        let mut bit = n >> 1;
-        while j & bit != 0 {
-            j ^= bit;
-            bit >>= 1;
+impl Default for ToneMeter {
+    fn default() -> Self {
+        let mut hann = [0.0; TONE_WINDOW];
+        for (i, w) in hann.iter_mut().enumerate() {
+            *w = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / TONE_WINDOW as f64).cos();
         }
-        j |= bit;
-        if i < j {
-            re.swap(i, j);
-            im.swap(i, j);
+        let mut twiddles = [(0.0, 0.0); TONE_WINDOW / 2];
+        for (k, t) in twiddles.iter_mut().enumerate() {
+            let angle = -2.0 * std::f64::consts::PI * k as f64 / TONE_WINDOW as f64;
+            *t = (angle.cos(), angle.sin());
         }
+        ToneMeter { hann, twiddles }
     }
-    let mut size = 2;
-    while size <= n {
-        let angle = -2.0 * std::f64::consts::PI / size as f64;
-        for start in (0..n).step_by(size) {
-            for k in 0..size / 2 {
-                let (w_re, w_im) = ((angle * k as f64).cos(), (angle * k as f64).sin());
-                let (a, b) = (start + k, start + k + size / 2);
-                let t_re = re[b] * w_re - im[b] * w_im;
-                let t_im = re[b] * w_im + im[b] * w_re;
-                re[b] = re[a] - t_re;
-                im[b] = im[a] - t_im;
-                re[a] += t_re;
-                im[a] += t_im;
+}
+
+impl ToneMeter {
+    /// The share of `window`'s energy (its last 256 samples, Hann-windowed, zero-padded in
+    /// front when shorter) in its 8 strongest DFT bins: near 1.0 for a tone, far lower for
+    /// speech and noise, 0 for silence.
+    pub fn share(&self, window: &[i16]) -> f64 {
+        let n = TONE_WINDOW;
+        let mut re = [0.0f64; TONE_WINDOW];
+        let mut im = [0.0f64; TONE_WINDOW];
+        let take = window.len().min(n);
+        let pad = n - take;
+        for (i, &sample) in window[window.len() - take..].iter().enumerate() {
+            re[pad + i] = f64::from(sample) * self.hann[pad + i];
+        }
+        self.fft(&mut re, &mut im);
+        let mut energy = [0.0f64; TONE_WINDOW / 2 - 1];
+        for (k, e) in energy.iter_mut().enumerate() {
+            *e = re[k + 1] * re[k + 1] + im[k + 1] * im[k + 1];
+        }
+        let total: f64 = energy.iter().sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let (top, _, _) = energy.select_nth_unstable_by(TONE_BINS - 1, |a, b| b.total_cmp(a));
+        (top.iter().sum::<f64>() + energy[TONE_BINS - 1]) / total
+    }
+
+    /// In-place radix-2 FFT of 256 points.
+    fn fft(&self, re: &mut [f64; TONE_WINDOW], im: &mut [f64; TONE_WINDOW]) {
+        let n = TONE_WINDOW;
+        let mut j = 0;
+        for i in 1..n {
+            let mut bit = n >> 1;
+            while j & bit != 0 {
+                j ^= bit;
+                bit >>= 1;
+            }
+            j |= bit;
+            if i < j {
+                re.swap(i, j);
+                im.swap(i, j);
             }
         }
-        size <<= 1;
+        let mut size = 2;
+        while size <= n {
+            let stride = n / size;
+            for start in (0..n).step_by(size) {
+                for k in 0..size / 2 {
+                    let (w_re, w_im) = self.twiddles[k * stride];
+                    let (a, b) = (start + k, start + k + size / 2);
+                    let t_re = re[b] * w_re - im[b] * w_im;
+                    let t_im = re[b] * w_im + im[b] * w_re;
+                    re[b] = re[a] - t_re;
+                    im[b] = im[a] - t_im;
+                    re[a] += t_re;
+                    im[a] += t_im;
+                }
+            }
+            size <<= 1;
+        }
     }
+}
+
+/// [`ToneMeter::share`] with a meter of its own (for one-off measurements).
+pub fn tonal_share(window: &[i16]) -> f64 {
+    ToneMeter::default().share(window)
 }
 
 /// Per 16 ms frame: speech or not. A frame is speech when the detector scores it at least
@@ -147,6 +180,7 @@ pub fn speech_frames(samples: &[i16], sample_rate: u32, threshold: f32) -> Vec<b
         let wide = to_detector_rate(samples, sample_rate);
         std::borrow::Cow::Owned(wide.iter().step_by(2).copied().collect())
     };
+    let meter = ToneMeter::default();
     scores
         .iter()
         .enumerate()
@@ -156,7 +190,7 @@ pub fn speech_frames(samples: &[i16], sample_rate: u32, threshold: f32) -> Vec<b
             }
             let end = ((i + 1) * FRAME / 2).min(narrow.len());
             let start = end.saturating_sub(TONE_WINDOW);
-            tonal_share(&narrow[start..end]) < TONAL_SHARE
+            meter.share(&narrow[start..end]) < TONAL_SHARE
         })
         .collect()
 }
