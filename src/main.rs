@@ -1,4 +1,4 @@
-//! The `hotline` command: `serve`, `check`, `calls list`, `calls show`.
+//! The `hotline` command: `serve`, `check`, `calls list`, `calls show`, `qa list|show|export`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: CallsCommand,
     },
+    /// Quality review: flags, scores, exports.
+    Qa {
+        #[command(subcommand)]
+        command: hotline::qa::cli::QaCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -136,6 +141,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Check { config, sip } => check(&config, sip),
         Command::Calls { command } => calls(command),
+        Command::Qa { command } => hotline::qa::cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
