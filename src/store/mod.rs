@@ -11,6 +11,7 @@ pub mod file_modes;
 mod media_quality;
 mod recordings;
 mod render;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -24,13 +25,14 @@ use crate::switch::timeline::{EventKind, TimelineEvent};
 pub use media_quality::LegMedia;
 pub use recordings::{RecordingEnd, RecordingInfo, RecordingState, CHANNEL_MAP};
 pub use render::{render_call, render_list};
+pub use users::{StoredSession, StoredUser};
 
 /// The database file inside the data dir.
 pub const DATABASE_FILE: &str = "hotline.db";
 
 /// Version written to `PRAGMA user_version` once the schema is in place. Each version's
 /// script upgrades the one before, so a database of any older version opens and upgrades.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE calls (
@@ -86,11 +88,12 @@ CREATE INDEX callbacks_by_requested_at ON callbacks (requested_at);
 ";
 
 /// The scripts that bring a database from version N-1 to N, in order.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 5] = [
     (1, SCHEMA_V1),
     (2, SCHEMA_V2),
     (3, media_quality::SCHEMA_V3),
     (4, recordings::SCHEMA_V4),
+    (6, users::SCHEMA_V6),
 ];
 
 /// A store failure, naming the database file and what was being done.
