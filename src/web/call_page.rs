@@ -218,7 +218,7 @@ fn player(lang: Lang, id: &str, length_ms: u64, markers: &[Marker]) -> String {
         "<section id=\"replay\" data-peaks=\"/calls/{id}/peaks.json\" data-duration=\"{length_s:.3}\">\
          <audio id=\"player\" controls preload=\"auto\" src=\"/calls/{id}/recording.wav\"></audio>\
          <div class=\"wave\" id=\"wave\"><canvas id=\"waveform\" width=\"1200\" height=\"200\"></canvas>\
-         <div class=\"first30\" style=\"width:{first_30:.3}%\" title=\"{}\"></div>\
+         <div class=\"first30\" id=\"first30-shade\" data-share=\"{first_30:.3}\" title=\"{}\"></div>\
          <div id=\"playhead\"></div><div id=\"markers\">",
         lang.t("marker_first_30")
     );
@@ -226,7 +226,7 @@ fn player(lang: Lang, id: &str, length_ms: u64, markers: &[Marker]) -> String {
         let left = (marker.at_s / length_s * 100.0).clamp(0.0, 100.0);
         out.push_str(&format!(
             "<button type=\"button\" class=\"marker {group}{before}\" id=\"marker-{n}\" data-t=\"{t:.3}\" \
-             data-kind=\"{kind}\" style=\"left:{left:.3}%\" title=\"{kind} {t:.1} s {detail}\"><span>{kind}</span></button>",
+             data-kind=\"{kind}\" data-left=\"{left:.3}\" title=\"{kind} {t:.1} s {detail}\"><span>{kind}</span></button>",
             group = marker.group,
             before = if marker.before { " before" } else { "" },
             t = marker.at_s,

@@ -16,6 +16,23 @@
     audio.currentTime = Math.max(0, seconds);
   }
 
+  // Positions come as data attributes (the page's CSP allows no inline styles): each marker
+  // at its time, in the first lane where it overlaps no marker already placed.
+  var shade = document.getElementById("first30-shade");
+  if (shade) shade.style.width = shade.dataset.share + "%";
+  var lanes = [];
+  var waveWidth = document.getElementById("wave").clientWidth || 1;
+  Array.prototype.forEach.call(document.querySelectorAll("#markers .marker"), function (marker) {
+    marker.style.left = marker.dataset.left + "%";
+    var x = (parseFloat(marker.dataset.left) / 100) * waveWidth;
+    var half = marker.offsetWidth / 2 + 2;
+    var lane = 0;
+    while (lanes[lane] !== undefined && lanes[lane] > x - half) lane++;
+    lanes[lane] = x + half;
+    marker.style.top = lane === 0 ? "-1.5em" : (lane - 1) * 1.5 + 0.2 + "em";
+    marker.dataset.lane = String(lane);
+  });
+
   Array.prototype.forEach.call(document.querySelectorAll("#markers .marker"), function (marker) {
     marker.addEventListener("click", function () {
       firstThirtyEnd = null;

@@ -1,0 +1,280 @@
+//! The QA pages (issue 9) against a real `hotline serve --http 127.0.0.1:0`: users added with
+//! `hotline users add` (password on stdin), sign-in, the call list's filters, the call page,
+//! the recording served with HTTP Range (the exact bytes), 401 without a session, 404 for an
+//! agent asking for another agent's call, 403 for a form without its CSRF token, and the
+//! limit on failed sign-ins.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::web::{add_user, csrf_of, get, request, seed_call, sign_in, try_sign_in};
+use common::{PortBlock, Switch};
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn start() -> (Switch, SocketAddr) {
+    let switch = Switch::start(PortBlock::reserve());
+    let http = switch.http.expect("http= in the ready line");
+    (switch, http)
+}
+
+#[test]
+fn a_reviewer_finds_yesterdays_calls_by_agent_and_the_player_gets_the_exact_bytes_it_asks_for() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    let alice = seed_call(data, "call-alice-1", "alice", DAY);
+    let _bob = seed_call(data, "call-bob-1", "bob", DAY);
+    let _old = seed_call(data, "call-alice-old", "alice", 3 * DAY);
+    let cookie = sign_in(http, "rita", "rita-password-1");
+
+    // Click one: yesterday. Its page links each agent.
+    let yesterday = get(http, "/calls?day=yesterday", Some(&cookie));
+    assert_eq!(yesterday.status, 200);
+    let page = yesterday.text();
+    assert!(page.contains("data-call=\"call-alice-1\""), "{page}");
+    assert!(page.contains("data-call=\"call-bob-1\""));
+    assert!(!page.contains("data-call=\"call-alice-old\""));
+    assert!(
+        page.contains("href=\"/calls?day=yesterday&amp;agent=alice\""),
+        "{page}"
+    );
+    // Click two: the agent.
+    let by_agent = get(http, "/calls?day=yesterday&agent=alice", Some(&cookie));
+    assert_eq!(by_agent.status, 200);
+    let page = by_agent.text();
+    assert_eq!(page.matches("<tr data-call=").count(), 1, "{page}");
+    assert!(page.contains("data-call=\"call-alice-1\""));
+
+    // The call page: player, waveform, the hold marker at 14 s − 2 s on the recording.
+    let call = get(http, "/calls/call-alice-1", Some(&cookie));
+    assert_eq!(call.status, 200);
+    let page = call.text();
+    assert!(page.contains("<audio id=\"player\""));
+    assert!(page.contains("src=\"/calls/call-alice-1/recording.wav\""));
+    assert!(page.contains("<canvas id=\"waveform\""));
+    let hold_t = (alice.hold_at_ms - alice.recording_offset_ms) as f64 / 1000.0;
+    assert!(
+        page.contains(&format!("data-t=\"{hold_t:.3}\" data-kind=\"hold\"")),
+        "{page}"
+    );
+
+    let wav = "/calls/call-alice-1/recording.wav";
+    let len = alice.wav.len();
+    let range = |value: &str| {
+        request(
+            http,
+            "GET",
+            wav,
+            &[("Cookie", &cookie), ("Range", value)],
+            None,
+        )
+    };
+    let part = range("bytes=1000-1999");
+    assert_eq!(part.status, 206);
+    assert_eq!(
+        part.header("content-range"),
+        Some(format!("bytes 1000-1999/{len}").as_str())
+    );
+    assert_eq!(part.header("accept-ranges"), Some("bytes"));
+    assert_eq!(part.header("content-type"), Some("audio/wav"));
+    assert_eq!(part.body, alice.wav[1000..2000]);
+    let open = range(&format!("bytes={}-", len - 5000));
+    assert_eq!(open.status, 206);
+    assert_eq!(open.body, alice.wav[len - 5000..]);
+    let suffix = range("bytes=-100");
+    assert_eq!(suffix.status, 206);
+    assert_eq!(
+        suffix.header("content-range"),
+        Some(format!("bytes {}-{}/{len}", len - 100, len - 1).as_str())
+    );
+    assert_eq!(suffix.body, alice.wav[len - 100..]);
+    let beyond = range(&format!("bytes={len}-"));
+    assert_eq!(beyond.status, 416);
+    assert_eq!(
+        beyond.header("content-range"),
+        Some(format!("bytes */{len}").as_str())
+    );
+    let whole = get(http, wav, Some(&cookie));
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body, alice.wav);
+
+    // The waveform's peaks: both channels, 28 s at 8 kHz.
+    let peaks = get(
+        http,
+        "/calls/call-alice-1/peaks.json?buckets=500",
+        Some(&cookie),
+    );
+    assert_eq!(peaks.status, 200);
+    let peaks: serde_json::Value = serde_json::from_slice(&peaks.body).expect("peaks JSON");
+    assert_eq!(peaks["frames"], 28 * 8000);
+    assert_eq!(peaks["duration_ms"], 28_000);
+    assert_eq!(peaks["channels"][0]["name"], "caller_said");
+    assert_eq!(peaks["channels"][1]["name"], "caller_heard");
+    assert_eq!(
+        peaks["channels"][0]["max"].as_array().map(Vec::len),
+        Some(500)
+    );
+    // 448 frames a bucket: the left ramp 7·i − 10000 peaks at i = 447, the right is its negation.
+    assert_eq!(peaks["frames_per_bucket"], 448);
+    assert_eq!(peaks["channels"][0]["min"][0], -10_000);
+    assert_eq!(peaks["channels"][0]["max"][0], 7 * 447 - 10_000);
+    assert_eq!(peaks["channels"][1]["min"][0], 10_000 - 7 * 447);
+
+    // The export: the record as JSON, the WAV as a download.
+    let export = get(http, "/calls/call-alice-1/export.json", Some(&cookie));
+    assert_eq!(export.status, 200);
+    let export: serde_json::Value = serde_json::from_slice(&export.body).expect("export JSON");
+    assert_eq!(export["call"]["id"], "call-alice-1");
+    assert_eq!(export["call"]["agent"], "alice");
+    assert_eq!(export["call"]["recording"]["offset_ms"], 2_000);
+    let download = get(
+        http,
+        "/calls/call-alice-1/recording.wav?download=1",
+        Some(&cookie),
+    );
+    assert_eq!(
+        download.header("content-disposition"),
+        Some("attachment; filename=\"call-alice-1.wav\"")
+    );
+    assert_eq!(download.body.len(), len);
+}
+
+#[test]
+fn without_a_session_recordings_and_json_answer_401_and_pages_go_to_sign_in() {
+    let (switch, http) = start();
+    seed_call(switch.data.path(), "call-x", "alice", DAY);
+    for path in [
+        "/calls/call-x/recording.wav",
+        "/calls/call-x/peaks.json",
+        "/calls/call-x/export.json",
+    ] {
+        assert_eq!(get(http, path, None).status, 401, "{path}");
+        let forged = format!("hotline_session={}", "a".repeat(64));
+        assert_eq!(get(http, path, Some(&forged)).status, 401, "{path} forged");
+    }
+    let page = get(http, "/calls/call-x", None);
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.header("location"),
+        Some("/signin?next=%2Fcalls%2Fcall-x")
+    );
+    let list = get(http, "/calls?day=yesterday", None);
+    assert_eq!(list.status, 303);
+    assert_eq!(
+        list.header("location"),
+        Some("/signin?next=%2Fcalls%3Fday%3Dyesterday")
+    );
+}
+
+#[test]
+fn an_agent_sees_only_their_own_calls_and_gets_404_for_another_agents() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "alice", "agent", Some("alice"), "alice-password-1");
+    seed_call(data, "call-alice-2", "alice", DAY);
+    seed_call(data, "call-bob-2", "bob", DAY);
+    let cookie = sign_in(http, "alice", "alice-password-1");
+    let list = get(http, "/calls", Some(&cookie)).text();
+    assert!(list.contains("data-call=\"call-alice-2\""), "{list}");
+    assert!(!list.contains("call-bob-2"));
+    // Asking for bob's calls by filter shows none either.
+    let filtered = get(http, "/calls?agent=bob", Some(&cookie)).text();
+    assert!(!filtered.contains("call-bob-2"));
+    for path in [
+        "/calls/call-bob-2",
+        "/calls/call-bob-2/recording.wav",
+        "/calls/call-bob-2/peaks.json",
+        "/calls/call-bob-2/export.json",
+        "/calls/call-bob-2%40seed", // by SIP Call-ID too
+    ] {
+        assert_eq!(get(http, path, Some(&cookie)).status, 404, "{path}");
+    }
+    assert_eq!(get(http, "/calls/call-alice-2", Some(&cookie)).status, 200);
+    assert_eq!(
+        get(http, "/calls/call-alice-2/recording.wav", Some(&cookie)).status,
+        200
+    );
+}
+
+#[test]
+fn a_form_posted_without_its_csrf_token_gets_403_and_changes_nothing() {
+    let (switch, http) = start();
+    add_user(
+        switch.data.path(),
+        "rita",
+        "reviewer",
+        None,
+        "rita-password-1",
+    );
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let page = get(http, "/calls", Some(&cookie));
+    let token = csrf_of(&page.text());
+    let post = |body: &str| request(http, "POST", "/signout", &[("Cookie", &cookie)], Some(body));
+    assert_eq!(post("").status, 403);
+    assert_eq!(post(&format!("csrf={}", "0".repeat(64))).status, 403);
+    assert_eq!(
+        get(http, "/calls", Some(&cookie)).status,
+        200,
+        "still signed in"
+    );
+    let out = post(&format!("csrf={token}"));
+    assert_eq!(out.status, 303);
+    assert_eq!(out.header("location"), Some("/signin"));
+    assert_eq!(get(http, "/calls", Some(&cookie)).status, 303, "signed out");
+    assert_eq!(get(http, "/calls/x/peaks.json", Some(&cookie)).status, 401);
+}
+
+#[test]
+fn five_failed_sign_ins_refuse_even_the_right_password() {
+    let (switch, http) = start();
+    add_user(
+        switch.data.path(),
+        "rita",
+        "reviewer",
+        None,
+        "rita-password-1",
+    );
+    for attempt in 0..5 {
+        let reply = try_sign_in(http, "rita", "wrong-password");
+        assert_eq!(reply.status, 401, "attempt {attempt}");
+        assert!(reply.header("set-cookie").is_none());
+    }
+    let reply = try_sign_in(http, "rita", "rita-password-1");
+    assert_eq!(reply.status, 429);
+    assert!(reply.header("set-cookie").is_none());
+    // The address is closed for other names too.
+    add_user(
+        switch.data.path(),
+        "sam",
+        "supervisor",
+        None,
+        "sam-password-1",
+    );
+    assert_eq!(try_sign_in(http, "sam", "sam-password-1").status, 429);
+}
+
+#[test]
+fn what_a_request_sends_comes_back_escaped() {
+    let (_switch, http) = start();
+    let reply = get(
+        http,
+        "/signin?next=/%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+        None,
+    );
+    assert_eq!(reply.status, 200);
+    let page = reply.text();
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+    assert!(
+        page.contains("value=\"/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""),
+        "{page}"
+    );
+    assert_eq!(
+        reply
+            .header("content-security-policy")
+            .map(|c| c.contains("script-src 'self'")),
+        Some(true)
+    );
+}
