@@ -3,6 +3,7 @@ pub mod config;
 pub mod log_line;
 pub mod media;
 pub mod net;
+pub mod qa;
 pub mod recording;
 pub mod sip;
 pub mod store;

@@ -1,4 +1,5 @@
-//! The `hotline` command: `serve`, `check`, `calls list`, `calls show`, `users add`.
+//! The `hotline` command: `serve`, `check`, `calls list`, `calls show`, `qa list|show|export`,
+//! `users add`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -83,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         command: CallsCommand,
     },
+    /// Quality review: flags, scores, exports.
+    Qa {
+        #[command(subcommand)]
+        command: hotline::qa::cli::QaCommand,
+    },
     /// Users of the QA replay pages.
     Users {
         #[command(subcommand)]
@@ -166,6 +172,7 @@ fn main() -> ExitCode {
         Command::Check { config, sip } => check(&config, sip),
         Command::Calls { command } => calls(command),
         Command::Users { command } => users(command),
+        Command::Qa { command } => hotline::qa::cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

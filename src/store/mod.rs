@@ -9,6 +9,7 @@
 
 pub mod file_modes;
 mod media_quality;
+mod qa;
 mod recordings;
 mod render;
 mod users;
@@ -23,6 +24,7 @@ use serde::Serialize;
 use crate::switch::timeline::{EventKind, TimelineEvent};
 
 pub use media_quality::LegMedia;
+pub use qa::{AgentWeekTotal, CallFilter, FlagFilter, ReviewRow, MAX_PAGE};
 pub use recordings::{RecordingEnd, RecordingInfo, RecordingState, CHANNEL_MAP};
 pub use render::{render_call, render_list};
 pub use users::{StoredSession, StoredUser};
@@ -88,11 +90,12 @@ CREATE INDEX callbacks_by_requested_at ON callbacks (requested_at);
 ";
 
 /// The scripts that bring a database from version N-1 to N, in order.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, SCHEMA_V1),
     (2, SCHEMA_V2),
     (3, media_quality::SCHEMA_V3),
     (4, recordings::SCHEMA_V4),
+    (5, qa::SCHEMA_V5),
     (6, users::SCHEMA_V6),
 ];
 

@@ -1,0 +1,307 @@
+//! qa: automatic quality checks of recorded calls (issue 9) — the rules of STANDARDS.md
+//! measured on each call from its timeline and its stereo recording ([`flags`]), voice
+//! activity detection on the recording ([`vad`]), the §4 scorecard and its scoring
+//! ([`scorecard`]), and the `hotline qa` command ([`cli`]). Reviewers' overrides and saved
+//! scores live in the store (`store::qa`); this module only computes.
+//!
+//! Owns: the rule names, their labels (English and Chinese), their thresholds and how each
+//! is measured. Must not touch: sockets, the switch, the recording files' writing.
+
+pub mod audio;
+pub mod cli;
+pub mod flags;
+pub mod scorecard;
+pub mod vad;
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{CallRecord, RecordingState, Store, StoreError};
+
+pub use audio::StereoAudio;
+pub use flags::{flags, flags_with, QaSettings};
+
+/// One automatic check of STANDARDS.md, by its stable snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// S1: the switch answered the call within three rings.
+    AnsweredWithinRings,
+    /// S1: an agent's desk phone was answered within three rings (each offer).
+    AgentAnsweredWithinRings,
+    /// S1: every transfer target answered within three rings.
+    TransferTargetWithinRings,
+    /// S2: the agent's greeting started promptly and finished within 10 s of connect.
+    #[serde(rename = "greeting_within_10s")]
+    GreetingWithin10s,
+    /// A hold began with its reason and expected duration told to the caller.
+    HoldExplained,
+    /// During a hold the caller was never left longer than the check-back interval.
+    HoldCheckBacks,
+    /// A transfer was explained to the caller.
+    TransferExplained,
+    /// The transfer's expected wait was announced.
+    TransferWaitAnnounced,
+    /// The call's context was handed to the transfer target.
+    ContextHandedOver,
+    /// A transfer that reached nobody brought the caller back (recall) instead of losing them.
+    TransferRecalled,
+    /// S4: time in queue against 30 s.
+    #[serde(rename = "wait_under_30s")]
+    WaitUnder30s,
+    /// S5: time in queue against 10 minutes.
+    #[serde(rename = "wait_under_10min")]
+    WaitUnder10min,
+    /// The caller hung up before reaching an agent.
+    Abandoned,
+    /// Neither side spoke for longer than the threshold while connected.
+    Silence,
+    /// Both sides spoke at once for longer than the threshold.
+    TalkOver,
+    /// Part of the recording was lost (written as silence).
+    RecordingLost,
+}
+
+impl Rule {
+    /// Every rule, in the order flags are listed.
+    pub const ALL: [Rule; 16] = [
+        Rule::AnsweredWithinRings,
+        Rule::AgentAnsweredWithinRings,
+        Rule::TransferTargetWithinRings,
+        Rule::GreetingWithin10s,
+        Rule::HoldExplained,
+        Rule::HoldCheckBacks,
+        Rule::TransferExplained,
+        Rule::TransferWaitAnnounced,
+        Rule::ContextHandedOver,
+        Rule::TransferRecalled,
+        Rule::WaitUnder30s,
+        Rule::WaitUnder10min,
+        Rule::Abandoned,
+        Rule::Silence,
+        Rule::TalkOver,
+        Rule::RecordingLost,
+    ];
+
+    /// The stable name (as serialized, stored and accepted by `--flag`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::AnsweredWithinRings => "answered_within_rings",
+            Rule::AgentAnsweredWithinRings => "agent_answered_within_rings",
+            Rule::TransferTargetWithinRings => "transfer_target_within_rings",
+            Rule::GreetingWithin10s => "greeting_within_10s",
+            Rule::HoldExplained => "hold_explained",
+            Rule::HoldCheckBacks => "hold_check_backs",
+            Rule::TransferExplained => "transfer_explained",
+            Rule::TransferWaitAnnounced => "transfer_wait_announced",
+            Rule::ContextHandedOver => "context_handed_over",
+            Rule::TransferRecalled => "transfer_recalled",
+            Rule::WaitUnder30s => "wait_under_30s",
+            Rule::WaitUnder10min => "wait_under_10min",
+            Rule::Abandoned => "abandoned",
+            Rule::Silence => "silence",
+            Rule::TalkOver => "talk_over",
+            Rule::RecordingLost => "recording_lost",
+        }
+    }
+
+    /// The rule of a stable name.
+    pub fn parse(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|rule| rule.name() == name)
+    }
+
+    /// What the rule checks, in English.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Rule::AnsweredWithinRings => "Switch answered within 3 rings (S1)",
+            Rule::AgentAnsweredWithinRings => "Agent answered within 3 rings (S1)",
+            Rule::TransferTargetWithinRings => "Transfer target answered within 3 rings (S1)",
+            Rule::GreetingWithin10s => "Greeting finished within 10 s (S2)",
+            Rule::HoldExplained => "Hold explained (reason and expected time)",
+            Rule::HoldCheckBacks => "Check-backs played during the hold",
+            Rule::TransferExplained => "Transfer explained",
+            Rule::TransferWaitAnnounced => "Transfer's expected wait announced",
+            Rule::ContextHandedOver => "Context handed over on transfer",
+            Rule::TransferRecalled => "Failed transfer recalled",
+            Rule::WaitUnder30s => "Time in queue within 30 s (S4)",
+            Rule::WaitUnder10min => "Time in queue within 10 min (S5)",
+            Rule::Abandoned => "Caller not lost before an agent answered",
+            Rule::Silence => "No long silence while connected",
+            Rule::TalkOver => "No long talk-over",
+            Rule::RecordingLost => "Recording complete (nothing lost)",
+        }
+    }
+
+    /// What the rule checks, in Chinese.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Rule::AnsweredWithinRings => "系統三聲內接聽 (S1)",
+            Rule::AgentAnsweredWithinRings => "客服三聲內接聽 (S1)",
+            Rule::TransferTargetWithinRings => "轉接對象三聲內接聽 (S1)",
+            Rule::GreetingWithin10s => "開場白10秒內完成 (S2)",
+            Rule::HoldExplained => "保留前說明原因及時間",
+            Rule::HoldCheckBacks => "保留期間定時回報",
+            Rule::TransferExplained => "轉接前說明原因",
+            Rule::TransferWaitAnnounced => "轉接告知預計等待時間",
+            Rule::ContextHandedOver => "轉接時交接背景資料",
+            Rule::TransferRecalled => "轉接失敗後接回客戶",
+            Rule::WaitUnder30s => "排隊等候30秒內 (S4)",
+            Rule::WaitUnder10min => "排隊等候不超過10分鐘 (S5)",
+            Rule::Abandoned => "客戶未在接通前放棄",
+            Rule::Silence => "通話中無長時間靜默",
+            Rule::TalkOver => "無長時間搶話",
+            Rule::RecordingLost => "錄音完整無遺失",
+        }
+    }
+
+    /// The label in `language` ("zh..." gives Chinese, anything else English).
+    pub fn label(self, language: &str) -> &'static str {
+        if language.starts_with("zh") {
+            self.label_zh()
+        } else {
+            self.label_en()
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A reviewer's decision on a flag: it stands as `passed` whatever the measurement said.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagOverride {
+    /// The reviewer's user name.
+    pub by: String,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub at: Timestamp,
+    pub passed: bool,
+    pub comment: String,
+}
+
+/// One rule checked on one call: passed or not, where on the call's timeline, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flag {
+    pub rule: Rule,
+    /// What the measurement found (an override, if any, is in `overridden`).
+    pub passed: bool,
+    /// Milliseconds after the INVITE (the recording's time is this minus its offset_ms).
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// The event, or "measured X against threshold Y".
+    pub evidence: String,
+    /// The measured value, in the unit of `threshold` (rings, seconds).
+    pub measured: Option<f64>,
+    pub threshold: Option<f64>,
+    pub overridden: Option<FlagOverride>,
+}
+
+impl Flag {
+    /// The result that counts: the reviewer's override when there is one.
+    pub fn effective_passed(&self) -> bool {
+        self.overridden.as_ref().map_or(self.passed, |o| o.passed)
+    }
+}
+
+fn serialize_timestamp<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::store::format_timestamp(*ts))
+}
+
+/// Why a call's flags could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum QaError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no call \"{0}\"")]
+    UnknownCall(String),
+}
+
+/// A call's flags, the record they were computed from, and why the audio checks are
+/// missing when they are (no recording, deleted, unreadable).
+#[derive(Debug, Clone, Serialize)]
+pub struct CallFlags {
+    pub record: CallRecord,
+    pub flags: Vec<Flag>,
+    /// Set when the recording could not be used: the audio rules (greeting, silence,
+    /// talk-over) are then absent from `flags`.
+    pub audio_missing: Option<String>,
+}
+
+/// Loads a call (by id or SIP Call-ID) and its recording, computes its flags with the
+/// default settings, applies the reviewers' stored overrides and refreshes the call's row in
+/// the failed-flags cache the reviewers' list filters on.
+pub fn flags_for_call(store: &Store, data_dir: &Path, call_id: &str) -> Result<Vec<Flag>, QaError> {
+    Ok(review_call(store, data_dir, call_id, &QaSettings::default())?.flags)
+}
+
+/// [`flags_for_call`] with the record and the audio status kept, and chosen settings.
+pub fn review_call(
+    store: &Store,
+    data_dir: &Path,
+    call_id: &str,
+    settings: &QaSettings,
+) -> Result<CallFlags, QaError> {
+    let record = store
+        .call(call_id)?
+        .ok_or_else(|| QaError::UnknownCall(call_id.to_string()))?;
+    let (audio, audio_missing) = load_audio(&record, data_dir);
+    let mut flags = flags_with(&record, audio.as_ref(), settings);
+    let overrides = store.flag_overrides(&record.summary.id)?;
+    for flag in &mut flags {
+        flag.overridden = overrides
+            .iter()
+            .find(|(rule, start_ms, _)| *rule == flag.rule && *start_ms == flag.start_ms)
+            .map(|(_, _, o)| o.clone());
+    }
+    // Only a finished call's flags are final enough to cache.
+    let settled = record.summary.outcome.is_some()
+        && record
+            .recording
+            .as_ref()
+            .is_none_or(|r| r.state != RecordingState::Recording);
+    if settled {
+        let state = record.recording.as_ref().map(|r| r.state);
+        store.cache_failed_flags(&record.summary.id, &flags, state, Timestamp::now())?;
+    }
+    Ok(CallFlags {
+        record,
+        flags,
+        audio_missing,
+    })
+}
+
+/// The call's recording as samples, or why there is none to use.
+pub fn load_audio(record: &CallRecord, data_dir: &Path) -> (Option<StereoAudio>, Option<String>) {
+    let Some(recording) = &record.recording else {
+        return (None, Some("the call has no recording".into()));
+    };
+    if recording.state == RecordingState::Deleted {
+        return (None, Some("the recording was deleted by retention".into()));
+    }
+    let path = crate::recording::absolute_path(data_dir, &recording.file);
+    match StereoAudio::load(&path, recording.offset_ms) {
+        Ok(audio) => (Some(audio), None),
+        Err(error) => (
+            None,
+            Some(format!(
+                "the recording {} is unreadable: {error}",
+                recording.file
+            )),
+        ),
+    }
+}
+
+/// Computes and caches the flags of up to `limit` finished calls whose cache row is
+/// missing or stale (their recording changed state since): what `hotline qa list` and the
+/// web list run before filtering on flags. Returns how many were computed.
+pub fn refresh_flag_cache(store: &Store, data_dir: &Path, limit: usize) -> Result<usize, QaError> {
+    let stale = store.calls_without_flag_cache(limit)?;
+    for call_id in &stale {
+        review_call(store, data_dir, call_id, &QaSettings::default())?;
+    }
+    Ok(stale.len())
+}
