@@ -278,3 +278,88 @@ fn what_a_request_sends_comes_back_escaped() {
         Some(true)
     );
 }
+
+/// The reviewer items of a call page's scorecard form, each at full points unless `zero`.
+fn score_form(page: &str, csrf: &str, zero: &str) -> String {
+    let select = regex::Regex::new(
+        r#"<select name="points_([a-z0-9_]+)"><option(?: selected)?>(\d+)</option>"#,
+    )
+    .expect("regex");
+    let mut body = format!("csrf={csrf}");
+    for found in select.captures_iter(page) {
+        let (id, max) = (&found[1], &found[2]);
+        let points = if id == zero { "0" } else { max };
+        body.push_str(&format!("&points_{id}={points}&comment_{id}=ok"));
+    }
+    body
+}
+
+#[test]
+fn a_reviewer_scores_a_call_a_critical_item_zeroes_it_and_the_totals_show_it_while_an_agent_only_views(
+) {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    add_user(data, "alice", "agent", Some("alice"), "alice-password-1");
+    seed_call(data, "call-s", "alice", DAY);
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let page = get(http, "/calls/call-s", Some(&cookie)).text();
+    let csrf = csrf_of(&page);
+    let form = score_form(&page, &csrf, "identity_verified");
+    assert_eq!(
+        form.matches("&points_").count(),
+        10,
+        "the ten reviewer items: {form}"
+    );
+    let post = |cookie: &str, body: &str| {
+        request(
+            http,
+            "POST",
+            "/calls/call-s/score",
+            &[("Cookie", cookie)],
+            Some(body),
+        )
+    };
+    let forged = form.replace(&csrf, &"f".repeat(64));
+    assert_eq!(post(&cookie, &forged).status, 403);
+    assert!(!get(http, "/calls/call-s", Some(&cookie))
+        .text()
+        .contains("saved-score"));
+
+    let saved = post(&cookie, &form);
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    assert_eq!(saved.header("location"), Some("/calls/call-s#scorecard"));
+    let page = get(http, "/calls/call-s", Some(&cookie)).text();
+    assert!(
+        page.contains("class=\"saved-score\" data-total=\"0\""),
+        "{page}"
+    );
+    let export: serde_json::Value =
+        serde_json::from_slice(&get(http, "/calls/call-s/export.json", Some(&cookie)).body)
+            .expect("JSON");
+    assert_eq!(export["scores"][0]["reviewer"], "rita");
+    assert_eq!(export["scores"][0]["critical_failed"], true);
+    assert_eq!(export["scores"][0]["total"], 0);
+    assert_eq!(export["scores"].as_array().map(Vec::len), Some(1));
+
+    let totals = get(http, "/totals", Some(&cookie));
+    assert_eq!(totals.status, 200);
+    let totals = totals.text();
+    let row = regex::Regex::new(r#"<tr data-agent="alice" data-week="\d{4}-W\d{2}"><td><a href="/calls\?agent=alice">alice</a></td><td>\d{4}-W\d{2}</td><td>1</td><td>1</td><td>0.0</td><td>1</td></tr>"#)
+        .expect("regex");
+    assert!(row.is_match(&totals), "{totals}");
+
+    // An agent sees the score, has no form, and cannot post one.
+    let agent = sign_in(http, "alice", "alice-password-1");
+    let page = get(http, "/calls/call-s", Some(&agent)).text();
+    assert!(page.contains("data-total=\"0\""));
+    assert!(!page.contains("id=\"score-form\""));
+    let agent_csrf = csrf_of(&page);
+    let full = score_form(
+        &get(http, "/calls/call-s", Some(&cookie)).text(),
+        &agent_csrf,
+        "",
+    );
+    assert_eq!(post(&agent, &full).status, 403);
+    assert_eq!(get(http, "/totals", Some(&agent)).status, 403);
+}

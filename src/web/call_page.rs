@@ -8,26 +8,38 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
-use serde::Serialize;
 
 use super::recording_files::{recording_path, visible_call};
+use super::scoring::{flags_section, qa_of, scorecard_section, QaView};
 use super::text::{esc, url_component, Lang};
 use super::{blocking, layout, signed_in, Gate, Session, Shared};
 use crate::store::{CallRecord, RecordingState};
 use crate::switch::timeline::TimelineEvent;
 
-/// What QA says about a call, as the page and the export show it.
-#[derive(Debug, Default, Serialize)]
-pub(crate) struct QaView {
-    pub flags: Vec<serde_json::Value>,
-    pub scores: Vec<serde_json::Value>,
-    /// Why the flags could not be computed, if they could not.
-    pub error: Option<String>,
+/// A time as the pages show it: the switch's local time zone, to the second.
+pub(crate) fn local_time(at: jiff::Timestamp) -> String {
+    at.to_zoned(TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
-/// The call's flags and saved scores.
-pub(crate) fn qa_of(_app: &super::App, _call_id: &str) -> QaView {
-    QaView::default()
+/// Markers for the call's failed flags (after overrides), at each flag's start.
+pub fn flag_markers(
+    flags: &[crate::qa::Flag],
+    recording_offset_ms: u64,
+    lang: Lang,
+) -> Vec<Marker> {
+    flags
+        .iter()
+        .filter(|flag| !flag.effective_passed())
+        .map(|flag| Marker {
+            at_s: flag.start_ms.saturating_sub(recording_offset_ms) as f64 / 1000.0,
+            before: flag.start_ms < recording_offset_ms,
+            kind: format!("flag:{}", flag.rule.name()),
+            group: "flag",
+            detail: format!("{} — {}", flag.rule.label(lang.code()), flag.evidence),
+        })
+        .collect()
 }
 
 /// One marker on the waveform.
@@ -141,14 +153,9 @@ pub(super) async fn page(
 fn render(session: &Session, record: &CallRecord, recorded_ms: Option<u64>, qa: &QaView) -> String {
     let lang = session.lang;
     let call = &record.summary;
-    let tz = TimeZone::system();
     let id = url_component(&call.id);
     let mut out = format!("<h1>{} {}</h1>", lang.t("call"), esc(&call.id));
-    let started = call
-        .started_at
-        .to_zoned(tz)
-        .strftime("%Y-%m-%d %H:%M:%S")
-        .to_string();
+    let started = local_time(call.started_at);
     out.push_str("<dl class=\"facts\">");
     for (key, value) in [
         ("started", Some(started)),
@@ -187,12 +194,10 @@ fn render(session: &Session, record: &CallRecord, recorded_ms: Option<u64>, qa: 
                     lang.t("cut_short")
                 ));
             }
-            out.push_str(&player(
-                lang,
-                &id,
-                length_ms,
-                &markers(&record.events, recording.offset_ms),
-            ));
+            let mut all = markers(&record.events, recording.offset_ms);
+            all.extend(flag_markers(&qa.flags, recording.offset_ms, lang));
+            all.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+            out.push_str(&player(lang, &id, length_ms, &all));
         }
         _ => out.push_str(&format!(
             "<p class=\"no-recording\">{}</p>",
@@ -200,7 +205,8 @@ fn render(session: &Session, record: &CallRecord, recorded_ms: Option<u64>, qa: 
         )),
     }
     out.push_str(&timeline_table(lang, record));
-    out.push_str(&flags_section(lang, qa));
+    out.push_str(&flags_section(session, &call.id, qa));
+    out.push_str(&scorecard_section(session, &call.id, qa));
     out.push_str(&format!(
         "<section class=\"export\"><h2>{}</h2><a id=\"export-wav\" href=\"/calls/{id}/recording.wav?download=1\">{}</a> · \
          <a id=\"export-json\" href=\"/calls/{id}/export.json\">{}</a></section>",
@@ -268,15 +274,6 @@ fn timeline_table(lang: Lang, record: &CallRecord) -> String {
         ));
     }
     out.push_str("</tbody></table></section>");
-    out
-}
-
-fn flags_section(lang: Lang, qa: &QaView) -> String {
-    let mut out = format!("<section class=\"flags\"><h2>{}</h2>", lang.t("flags"));
-    if let Some(error) = &qa.error {
-        out.push_str(&format!("<p class=\"problem\">{}</p>", esc(error)));
-    }
-    out.push_str("</section>");
     out
 }
 

@@ -13,12 +13,13 @@ use serde::Deserialize;
 
 use super::text::{esc, url_component, Lang};
 use super::{blocking, layout, path_of, signed_in, store_error, Gate, Session, Shared};
+use crate::qa::Rule;
+#[cfg(test)]
 use crate::store::CallSummary;
+use crate::store::{CallFilter, FlagFilter, ReviewRow, MAX_PAGE};
 
 /// Calls on one page of the list.
 pub const PAGE_SIZE: usize = 50;
-/// The newest calls the list filters among.
-pub const SEARCHED_CALLS: usize = 20_000;
 
 /// The list's query string.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -71,23 +72,43 @@ impl ListQuery {
         (from, to)
     }
 
-    /// Whether the call passes the call-row filters (not the flag and score ones, which
-    /// need the QA results).
-    pub fn matches(
+    /// The store's filter for this query, for `user`, one page of [`PAGE_SIZE`]; None when
+    /// nothing can match (an agent asking for another agent's calls, an unknown flag).
+    pub fn to_filter(
         &self,
-        call: &CallSummary,
+        user: &super::auth::User,
         range: (Option<Timestamp>, Option<Timestamp>),
-    ) -> bool {
-        let same = |want: &Option<String>, have: &Option<String>| match filled(want) {
-            Some(want) => have.as_deref() == Some(want),
-            None => true,
+    ) -> Option<CallFilter> {
+        let text = |v: &Option<String>| filled(v).map(str::to_string);
+        let agent = match user.role {
+            super::auth::Role::Agent => {
+                let own = user.agent.clone()?;
+                if filled(&self.agent).is_some_and(|asked| asked != own) {
+                    return None;
+                }
+                Some(own)
+            }
+            _ => text(&self.agent),
         };
-        range.0.is_none_or(|from| call.started_at >= from)
-            && range.1.is_none_or(|to| call.started_at < to)
-            && same(&self.hotline, &call.hotline)
-            && same(&self.queue, &call.queue)
-            && same(&self.agent, &call.agent)
-            && filled(&self.caller).is_none_or(|c| call.from.contains(c))
+        let flagged = match filled(&self.flag) {
+            None => None,
+            Some("any") => Some(FlagFilter::AnyFailed),
+            Some(name) => Some(FlagFilter::Failed(Rule::parse(name)?)),
+        };
+        let score = |v: &Option<String>| filled(v).and_then(|s| s.parse::<u32>().ok());
+        Some(CallFilter {
+            from: range.0,
+            to: range.1,
+            hotline: text(&self.hotline),
+            queue: text(&self.queue),
+            agent,
+            caller: text(&self.caller),
+            flagged,
+            min_score: score(&self.score_min),
+            max_score: score(&self.score_max),
+            offset: (self.page() - 1) * PAGE_SIZE,
+            limit: PAGE_SIZE,
+        })
     }
 
     pub fn page(&self) -> usize {
@@ -125,32 +146,66 @@ impl ListQuery {
     }
 }
 
-/// A call's row with what QA found (when known).
-pub(crate) struct ListedCall {
-    pub call: CallSummary,
-    pub failed_flags: Option<Vec<String>>,
-    pub score: Option<f64>,
+/// Calls whose flags are computed before a list filtered on flags (the rest wait for the
+/// next list: each takes a VAD pass over its recording).
+pub const FLAGS_COMPUTED_PER_LIST: usize = 100;
+
+/// One page of the calls a user may see that match the query, newest first, the number
+/// of matching calls, and the agents of the matching calls (for the by-agent links).
+pub(crate) struct Found {
+    pub rows: Vec<ReviewRow>,
+    pub matching: u64,
+    pub agents: Vec<String>,
 }
 
-/// The calls a user may see that match the query, newest first.
 pub(crate) fn find_calls(
     app: &super::App,
     session: &Session,
     query: &ListQuery,
     now: Timestamp,
-) -> Result<Vec<ListedCall>, crate::store::StoreError> {
+) -> Result<Found, crate::store::StoreError> {
     let tz = TimeZone::system();
     let range = query.time_range(now, &tz);
-    let calls = app.store.list_calls(SEARCHED_CALLS)?;
-    Ok(calls
-        .into_iter()
-        .filter(|call| session.user.may_see(call) && query.matches(call, range))
-        .map(|call| ListedCall {
-            call,
-            failed_flags: None,
-            score: None,
-        })
-        .collect())
+    let Some(filter) = query.to_filter(&session.user, range) else {
+        return Ok(Found {
+            rows: Vec::new(),
+            matching: 0,
+            agents: Vec::new(),
+        });
+    };
+    if filter.flagged.is_some() {
+        if let Err(error) = crate::qa::refresh_flag_cache(
+            &app.store,
+            &app.settings.data_dir,
+            FLAGS_COMPUTED_PER_LIST,
+        ) {
+            tracing::warn!(%error, "QA pages: cannot compute flags before listing");
+        }
+    }
+    let rows = app.store.list_calls_filtered(&filter)?;
+    let matching = app.store.count_calls_filtered(&filter)?;
+    let mut agents = Vec::new();
+    if session.user.role != super::auth::Role::Agent {
+        let every_agent = CallFilter {
+            agent: None,
+            offset: 0,
+            limit: MAX_PAGE,
+            ..filter
+        };
+        agents = app
+            .store
+            .list_calls_filtered(&every_agent)?
+            .into_iter()
+            .filter_map(|row| row.summary.agent)
+            .collect();
+        agents.sort();
+        agents.dedup();
+    }
+    Ok(Found {
+        rows,
+        matching,
+        agents,
+    })
 }
 
 pub(super) async fn page(
@@ -166,35 +221,18 @@ pub(super) async fn page(
     };
     let lang = session.lang;
     let (q, s) = (query.clone(), session.clone());
-    let found = blocking(&app, move |app| {
-        let now = Timestamp::now();
-        let all_agents = {
-            let mut without_agent = q.clone();
-            without_agent.agent = None;
-            find_calls(app, &s, &without_agent, now)
-        };
-        (find_calls(app, &s, &q, now), all_agents)
-    })
-    .await;
-    let (calls, by_agent) = match found {
-        Ok((Ok(calls), Ok(by_agent))) => (calls, by_agent),
-        Ok((Err(e), _)) | Ok((_, Err(e))) => return store_error(e),
+    let found = blocking(&app, move |app| find_calls(app, &s, &q, Timestamp::now())).await;
+    let found = match found {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => return store_error(e),
         Err(response) => return response,
     };
-    let mut agents: Vec<String> = by_agent.into_iter().filter_map(|c| c.call.agent).collect();
-    agents.sort();
-    agents.dedup();
-    let body = render(lang, &session, &query, &calls, &agents);
+    let body = render(lang, &session, &query, &found);
     layout(lang, Some(&session), &here, lang.t("calls"), &body).into_response()
 }
 
-fn render(
-    lang: Lang,
-    session: &Session,
-    query: &ListQuery,
-    calls: &[ListedCall],
-    agents: &[String],
-) -> String {
+fn render(lang: Lang, session: &Session, query: &ListQuery, found: &Found) -> String {
+    let agents = &found.agents;
     let tz = TimeZone::system();
     let mut out = format!("<h1>{}</h1>", lang.t("calls"));
     // Quick days.
@@ -262,7 +300,30 @@ fn render(
         out.push_str(&field("agent", "agent", &query.agent, "text"));
     }
     out.push_str(&field("caller", "caller", &query.caller, "text"));
-    out.push_str(&field("flag", "flag", &query.flag, "text"));
+    out.push_str(&format!(
+        "<label>{} <select name=\"flag\"><option value=\"\"></option>",
+        lang.t("flag")
+    ));
+    let chosen = filled(&query.flag);
+    let mut options = vec![("any".to_string(), lang.t("any_failed").to_string())];
+    options.extend(
+        Rule::ALL
+            .iter()
+            .map(|rule| (rule.name().to_string(), rule.label(lang.code()).to_string())),
+    );
+    for (value, label) in options {
+        let selected = if chosen == Some(value.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "<option value=\"{}\"{selected}>{}</option>",
+            esc(&value),
+            esc(&label)
+        ));
+    }
+    out.push_str("</select></label> ");
     out.push_str(&field("score_min", "score_min", &query.score_min, "number"));
     out.push_str(&field("score_max", "score_max", &query.score_max, "number"));
     out.push_str(&format!(
@@ -271,12 +332,8 @@ fn render(
         lang.t("clear")
     ));
     let page = query.page();
-    let pages = calls.len().div_ceil(PAGE_SIZE).max(1);
-    let shown: Vec<&ListedCall> = calls
-        .iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
+    let pages = (found.matching as usize).div_ceil(PAGE_SIZE).max(1);
+    let shown = &found.rows;
     if shown.is_empty() {
         out.push_str(&format!("<p class=\"empty\">{}</p>", lang.t("no_calls")));
     } else {
@@ -295,7 +352,7 @@ fn render(
             lang.t("score"),
         ));
         for listed in shown {
-            let call = &listed.call;
+            let call = &listed.summary;
             let started = call
                 .started_at
                 .to_zoned(tz.clone())
@@ -305,10 +362,9 @@ fn render(
                 |ms: Option<u64>| ms.map(|ms| format!("{} s", ms / 1000)).unwrap_or_default();
             let flags = listed
                 .failed_flags
-                .as_ref()
-                .map(|f| f.join(", "))
+                .map(|f| f.to_string())
                 .unwrap_or_default();
-            let score = listed.score.map(|s| format!("{s:.0}")).unwrap_or_default();
+            let score = listed.score.map(|s| s.to_string()).unwrap_or_default();
             out.push_str(&format!(
                 "<tr data-call=\"{id}\"><td><a href=\"/calls/{href}\">{started}</a></td><td>{}</td><td>{}</td>\
                  <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -354,6 +410,7 @@ fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::auth::{Role, User};
 
     fn call(started: &str, agent: Option<&str>, from: &str) -> CallSummary {
         CallSummary {
@@ -388,40 +445,72 @@ mod tests {
         let range = query.time_range(now, &tz);
         assert_eq!(range.0, Some("2026-11-29T16:00:00Z".parse().unwrap()));
         assert_eq!(range.1, Some("2026-11-30T16:00:00Z".parse().unwrap()));
-        assert!(query.matches(&call("2026-11-29T16:00:00Z", None, "1"), range));
-        assert!(query.matches(&call("2026-11-30T15:59:59Z", None, "1"), range));
-        assert!(!query.matches(&call("2026-11-30T16:00:00Z", None, "1"), range));
-        assert!(!query.matches(&call("2026-11-29T15:59:59Z", None, "1"), range));
+    }
+
+    fn user(role: Role, agent: Option<&str>) -> User {
+        User {
+            name: "u".into(),
+            role,
+            agent: agent.map(String::from),
+        }
     }
 
     #[test]
-    fn a_date_range_includes_its_last_day_and_filters_combine() {
+    fn a_date_range_includes_its_last_day_and_the_query_becomes_the_stores_filter() {
         let tz = TimeZone::UTC;
         let query = ListQuery {
             from: Some("2026-11-01".into()),
             to: Some("2026-11-02".into()),
             agent: Some("alice".into()),
             caller: Some("5551".into()),
+            flag: Some("hold_explained".into()),
+            score_min: Some("60".into()),
+            page: Some("2".into()),
             ..ListQuery::default()
         };
         let range = query.time_range(Timestamp::UNIX_EPOCH, &tz);
-        assert!(query.matches(
-            &call("2026-11-02T23:59:00Z", Some("alice"), "sip:5551234@x"),
-            range
-        ));
-        assert!(!query.matches(
-            &call("2026-11-03T00:00:00Z", Some("alice"), "sip:5551234@x"),
-            range
-        ));
-        assert!(!query.matches(
-            &call("2026-11-02T10:00:00Z", Some("bob"), "sip:5551234@x"),
-            range
-        ));
-        assert!(!query.matches(
-            &call("2026-11-02T10:00:00Z", Some("alice"), "sip:999@x"),
-            range
-        ));
-        assert!(!query.matches(&call("2026-11-02T10:00:00Z", None, "sip:5551234@x"), range));
+        let filter = query.to_filter(&user(Role::Reviewer, None), range).unwrap();
+        assert_eq!(filter.from, Some("2026-11-01T00:00:00Z".parse().unwrap()));
+        assert_eq!(filter.to, Some("2026-11-03T00:00:00Z".parse().unwrap()));
+        assert_eq!(filter.agent.as_deref(), Some("alice"));
+        assert_eq!(filter.caller.as_deref(), Some("5551"));
+        assert_eq!(
+            filter.flagged,
+            Some(FlagFilter::Failed(Rule::HoldExplained))
+        );
+        assert_eq!((filter.min_score, filter.max_score), (Some(60), None));
+        assert_eq!((filter.offset, filter.limit), (PAGE_SIZE, PAGE_SIZE));
+        let unknown_flag = ListQuery {
+            flag: Some("nonsense".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            unknown_flag.to_filter(&user(Role::Reviewer, None), (None, None)),
+            None
+        );
+        let _ = call("2026-11-02T23:59:00Z", None, "1");
+    }
+
+    #[test]
+    fn an_agents_list_is_always_their_own_calls() {
+        let alice = user(Role::Agent, Some("alice"));
+        let filter = ListQuery::default()
+            .to_filter(&alice, (None, None))
+            .unwrap();
+        assert_eq!(filter.agent.as_deref(), Some("alice"));
+        let asks_for_bob = ListQuery {
+            agent: Some("bob".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(asks_for_bob.to_filter(&alice, (None, None)), None);
+        assert_eq!(
+            ListQuery::default().to_filter(&user(Role::Agent, None), (None, None)),
+            None
+        );
+        let supervisor = ListQuery::default()
+            .to_filter(&user(Role::Supervisor, None), (None, None))
+            .unwrap();
+        assert_eq!(supervisor.agent, None);
     }
 
     #[test]

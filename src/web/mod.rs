@@ -15,6 +15,7 @@ mod calls_list;
 pub mod peaks;
 pub mod range;
 mod recording_files;
+mod scoring;
 mod sign_in;
 pub mod text;
 
@@ -80,6 +81,9 @@ fn router(app: Shared) -> Router {
         .route("/calls/{id}/recording.wav", get(recording_files::wav))
         .route("/calls/{id}/peaks.json", get(recording_files::peaks))
         .route("/calls/{id}/export.json", get(recording_files::export))
+        .route("/calls/{id}/score", post(scoring::save_score))
+        .route("/calls/{id}/flags", post(scoring::override_flag))
+        .route("/totals", get(scoring::totals))
         .route("/assets/replay.js", get(replay_js))
         .route("/assets/style.css", get(style_css))
         .fallback(not_found)

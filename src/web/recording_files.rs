@@ -219,7 +219,7 @@ pub(super) async fn export(
     };
     let file_name = safe_file_name(&record.summary.id);
     let call_id = record.summary.id.clone();
-    let qa = match blocking(&app, move |app| super::call_page::qa_of(app, &call_id)).await {
+    let qa = match blocking(&app, move |app| super::scoring::qa_of(app, &call_id)).await {
         Ok(qa) => qa,
         Err(response) => return response,
     };

@@ -179,6 +179,17 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("evidence", "Evidence", "依据"),
     ("at", "At", "时间"),
     ("total", "Total", "总分"),
+    ("any_failed", "Any failed", "任一未通过"),
+    ("item", "Item", "项目"),
+    ("points", "Points", "分数"),
+    ("save_override", "Save decision", "保存更正"),
+    ("flag_markers", "Flags on the recording", "录音上的标记"),
+    ("audio_missing", "Audio checks not run", "未进行音频检查"),
+    ("critical_item", "critical", "关键项"),
+    ("saved", "Saved", "已保存"),
+    ("calls_count", "Calls", "通话数"),
+    ("critical_failed", "Critical failures", "严重错误数"),
+    ("scores_count", "Scorecards", "评分表数"),
 ];
 
 /// Text made safe to put in HTML, in an element or a quoted attribute.
