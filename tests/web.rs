@@ -363,3 +363,101 @@ fn a_reviewer_scores_a_call_a_critical_item_zeroes_it_and_the_totals_show_it_whi
     assert_eq!(post(&agent, &full).status, 403);
     assert_eq!(get(http, "/totals", Some(&agent)).status, 403);
 }
+
+#[test]
+fn the_pages_speak_chinese_when_chosen_or_when_the_browser_asks_and_english_otherwise() {
+    let (_switch, http) = start();
+    let chosen = get(http, "/lang/zh?back=%2Fsignin", None);
+    assert_eq!(chosen.status, 303);
+    assert_eq!(chosen.header("location"), Some("/signin"));
+    assert_eq!(
+        chosen.header("set-cookie"),
+        Some("hotline_lang=zh; Path=/; SameSite=Lax; Max-Age=31536000")
+    );
+    let zh = get(http, "/signin", Some("hotline_lang=zh")).text();
+    assert!(
+        zh.contains("<html lang=\"zh\">") && zh.contains("<h1>登录</h1>"),
+        "{zh}"
+    );
+    let asked = request(
+        http,
+        "GET",
+        "/signin",
+        &[("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5")],
+        None,
+    )
+    .text();
+    assert!(asked.contains("<h1>登录</h1>"), "{asked}");
+    let en = request(
+        http,
+        "GET",
+        "/signin",
+        &[("Accept-Language", "zh-CN"), ("Cookie", "hotline_lang=en")],
+        None,
+    )
+    .text();
+    assert!(
+        en.contains("<html lang=\"en\">") && en.contains("<h1>Sign in</h1>"),
+        "{en}"
+    );
+    // Only paths on this site are ways back.
+    let away = get(http, "/lang/en?back=%2F%2Fevil.example%2F", None);
+    assert_eq!(away.header("location"), Some("/calls"));
+}
+
+#[test]
+fn users_add_refuses_an_unknown_role_and_a_short_password() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str], password: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(["users", "add"])
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run hotline users add");
+        let _ = child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes());
+        child.wait_with_output().expect("wait")
+    };
+    let admin = run(&["root", "--role", "admin"], "long-enough-1");
+    assert!(!admin.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&admin.stderr).trim(),
+        "\"admin\" is not a role: reviewer, supervisor or agent"
+    );
+    let short = run(&["rita", "--role", "reviewer"], "short");
+    assert!(!short.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&short.stderr).trim(),
+        "a password is at least 8 characters"
+    );
+    let added = run(&["rita", "--role", "reviewer"], "long-enough-1");
+    assert!(added.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&added.stdout).trim(),
+        "user rita added (reviewer)"
+    );
+    let again = run(&["rita", "--role", "supervisor"], "long-enough-2");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "user rita updated (supervisor)"
+    );
+    // Only the hash is stored.
+    let store = hotline::store::Store::open(data.path()).expect("store");
+    let user = store.user("rita").expect("read").expect("rita");
+    assert!(
+        user.password_hash.starts_with("$argon2id$"),
+        "{}",
+        user.password_hash
+    );
+    assert!(!user.password_hash.contains("long-enough-2"));
+    assert_eq!(user.role, "supervisor");
+}

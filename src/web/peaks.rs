@@ -124,7 +124,7 @@ pub fn compute(reader: &mut impl Read, file_len: u64, buckets: usize) -> io::Res
 
 fn add_frame(channels: &mut [ChannelPeaks], frame: u64, per_bucket: u64, bytes: &[u8]) {
     let bucket = (frame / per_bucket) as usize;
-    let first_of_bucket = frame % per_bucket == 0;
+    let first_of_bucket = frame.is_multiple_of(per_bucket);
     for (c, channel) in channels.iter_mut().enumerate() {
         let sample = i16::from_le_bytes([bytes[2 * c], bytes[2 * c + 1]]);
         if first_of_bucket {
