@@ -200,3 +200,72 @@ impl Store {
             .map_err(self.sqlite("end expired sessions"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> jiff::Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn rita(hash: &str, role: &str) -> StoredUser {
+        StoredUser {
+            name: "rita".into(),
+            password_hash: hash.into(),
+            role: role.into(),
+            agent: None,
+        }
+    }
+
+    #[test]
+    fn a_user_is_saved_replaced_and_a_replaced_users_sessions_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = at("2026-12-01T00:00:00Z");
+        assert!(store.save_user(&rita("h1", "reviewer"), now).unwrap());
+        assert_eq!(store.user("rita").unwrap(), Some(rita("h1", "reviewer")));
+        assert_eq!(store.user("nobody").unwrap(), None);
+        store.create_session("idhash", "rita", "csrf", now).unwrap();
+        let session = store.session("idhash").unwrap().unwrap();
+        assert_eq!(session.user.name, "rita");
+        assert_eq!(session.csrf_token, "csrf");
+        assert_eq!((session.created_at, session.last_seen), (now, now));
+        // A new password: the old sessions end.
+        assert!(!store.save_user(&rita("h2", "supervisor"), now).unwrap());
+        assert_eq!(store.user("rita").unwrap(), Some(rita("h2", "supervisor")));
+        assert_eq!(store.session("idhash").unwrap(), None);
+    }
+
+    #[test]
+    fn sessions_are_touched_ended_and_swept_when_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0 = at("2026-12-01T00:00:00Z");
+        store.save_user(&rita("h", "reviewer"), t0).unwrap();
+        store.create_session("old", "rita", "c1", t0).unwrap();
+        store.create_session("used", "rita", "c2", t0).unwrap();
+        store.create_session("gone", "rita", "c3", t0).unwrap();
+        store
+            .touch_session("used", at("2026-12-01T10:00:00Z"))
+            .unwrap();
+        assert_eq!(
+            store.session("used").unwrap().unwrap().last_seen,
+            at("2026-12-01T10:00:00Z")
+        );
+        store.delete_session("gone").unwrap();
+        assert_eq!(store.session("gone").unwrap(), None);
+        let swept = store
+            .delete_expired_sessions(at("2026-12-01T05:00:00Z"), at("2026-11-01T00:00:00Z"))
+            .unwrap();
+        assert_eq!(swept, 1);
+        assert_eq!(store.session("old").unwrap(), None);
+        assert!(store.session("used").unwrap().is_some());
+        // Too old in absolute terms, however recently used.
+        let swept = store
+            .delete_expired_sessions(at("2026-12-01T05:00:00Z"), at("2026-12-01T00:00:01Z"))
+            .unwrap();
+        assert_eq!(swept, 1);
+        assert_eq!(store.session("used").unwrap(), None);
+    }
+}
