@@ -461,3 +461,39 @@ fn users_add_refuses_an_unknown_role_and_a_short_password() {
     assert!(!user.password_hash.contains("long-enough-2"));
     assert_eq!(user.role, "supervisor");
 }
+
+#[test]
+fn a_recording_cut_short_by_a_stopped_switch_plays_and_says_so() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    let call = seed_call(data, "call-cut", "alice", DAY);
+    let store = hotline::store::Store::open(data).expect("store");
+    store
+        .recording_finished(
+            "call-cut",
+            &hotline::store::RecordingEnd {
+                state: hotline::store::RecordingState::CutShort,
+                duration_ms: 28_000,
+                sha256: "0".repeat(64),
+                lost_ms: 0,
+            },
+        )
+        .expect("cut short");
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let page = get(http, "/calls/call-cut", Some(&cookie)).text();
+    assert!(
+        page.contains("<p class=\"cut-short\">Cut short (the switch stopped)</p>"),
+        "{page}"
+    );
+    assert!(page.contains("<audio id=\"player\""));
+    let part = request(
+        http,
+        "GET",
+        "/calls/call-cut/recording.wav",
+        &[("Cookie", &cookie), ("Range", "bytes=0-43")],
+        None,
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, call.wav[..44]);
+}
