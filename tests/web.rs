@@ -497,3 +497,53 @@ fn a_recording_cut_short_by_a_stopped_switch_plays_and_says_so() {
     assert_eq!(part.status, 206);
     assert_eq!(part.body, call.wav[..44]);
 }
+
+#[test]
+fn a_reviewer_overrides_a_flag_and_the_page_and_export_show_who_decided() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    seed_call(data, "call-o", "alice", DAY);
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let page = get(http, "/calls/call-o", Some(&cookie)).text();
+    let csrf = csrf_of(&page);
+    let flag = regex::Regex::new(
+        r#"<input type="hidden" name="rule" value="([a-z0-9_]+)"><input type="hidden" name="start_ms" value="(\d+)">"#,
+    )
+    .expect("regex");
+    let found = flag.captures(&page).expect("a flag with an override form");
+    let (rule, start) = (found[1].to_string(), found[2].to_string());
+    let export: serde_json::Value =
+        serde_json::from_slice(&get(http, "/calls/call-o/export.json", Some(&cookie)).body)
+            .expect("JSON");
+    let before = export["flags"]
+        .as_array()
+        .and_then(|flags| flags.iter().find(|f| f["rule"] == rule.as_str()).cloned())
+        .expect("the flag in the export");
+    let decided = if before["passed"] == true { "0" } else { "1" };
+    let body = format!("csrf={csrf}&rule={rule}&start_ms={start}&passed={decided}&comment=%3Cb%3Eheard+it%3C%2Fb%3E");
+    let saved = request(
+        http,
+        "POST",
+        "/calls/call-o/flags",
+        &[("Cookie", &cookie)],
+        Some(&body),
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    assert_eq!(saved.header("location"), Some("/calls/call-o#flags"));
+    let page = get(http, "/calls/call-o", Some(&cookie)).text();
+    assert!(
+        page.contains("(Overridden by rita: &lt;b&gt;heard it&lt;/b&gt;)"),
+        "{page}"
+    );
+    let export: serde_json::Value =
+        serde_json::from_slice(&get(http, "/calls/call-o/export.json", Some(&cookie)).body)
+            .expect("JSON");
+    let after = export["flags"]
+        .as_array()
+        .and_then(|flags| flags.iter().find(|f| f["rule"] == rule.as_str()).cloned())
+        .expect("the flag in the export");
+    assert_eq!(after["overridden"]["by"], "rita");
+    assert_eq!(after["overridden"]["passed"], decided == "1");
+    assert_eq!(after["overridden"]["comment"], "<b>heard it</b>");
+}

@@ -16,6 +16,7 @@
 pub mod auth;
 mod call_page;
 mod calls_list;
+mod computed;
 pub mod peaks;
 pub mod range;
 mod recording_files;
@@ -53,6 +54,8 @@ pub(crate) struct App {
     store: Store,
     settings: WebSettings,
     limiter: Mutex<SignInLimiter>,
+    peaks: computed::Computed<peaks::Peaks>,
+    flags: computed::Computed<Vec<crate::qa::Flag>>,
 }
 
 type Shared = Arc<App>;
@@ -64,6 +67,8 @@ pub async fn serve(listener: tokio::net::TcpListener, settings: WebSettings) -> 
         store,
         settings,
         limiter: Mutex::new(SignInLimiter::default()),
+        peaks: computed::Computed::default(),
+        flags: computed::Computed::default(),
     });
     let router = router(app);
     axum::serve(

@@ -191,14 +191,28 @@ pub(super) async fn peaks(
         return (StatusCode::NOT_FOUND, session.lang.t("no_recording")).into_response();
     };
     let buckets = query.buckets.unwrap_or(super::peaks::DEFAULT_BUCKETS);
-    let computed = blocking(&app, move |_| -> std::io::Result<super::peaks::Peaks> {
-        let file = File::open(&path)?;
-        let len = file.metadata()?.len();
-        super::peaks::compute(&mut BufReader::with_capacity(CHUNK, file), len, buckets)
-    })
+    let call_id = record.summary.id.clone();
+    let computed = blocking(
+        &app,
+        move |app| -> std::io::Result<std::sync::Arc<super::peaks::Peaks>> {
+            let file = File::open(&path)?;
+            let len = file.metadata()?.len();
+            let key = format!("{call_id}|{buckets}|{len}");
+            if let Some(peaks) = app.peaks.get(&key) {
+                return Ok(peaks);
+            }
+            let peaks = std::sync::Arc::new(super::peaks::compute(
+                &mut BufReader::with_capacity(CHUNK, file),
+                len,
+                buckets,
+            )?);
+            app.peaks.put(key, std::sync::Arc::clone(&peaks));
+            Ok(peaks)
+        },
+    )
     .await;
     match computed {
-        Ok(Ok(peaks)) => axum::Json(peaks).into_response(),
+        Ok(Ok(peaks)) => axum::Json(&*peaks).into_response(),
         Ok(Err(_)) => (StatusCode::NOT_FOUND, session.lang.t("no_recording")).into_response(),
         Err(response) => response,
     }

@@ -34,15 +34,43 @@ pub(crate) struct QaView {
 /// The call's flags (with overrides) and saved scores.
 pub(crate) fn qa_of(app: &super::App, call_id: &str) -> QaView {
     let mut view = QaView::default();
-    match crate::qa::flags_for_call(&app.store, &app.settings.data_dir, call_id) {
+    match flags_of(app, call_id) {
         Ok(flags) => view.flags = flags,
-        Err(error) => view.error = Some(error.to_string()),
+        Err(error) => view.error = Some(error),
     }
     match app.store.scores(call_id) {
         Ok(scores) => view.scores = scores,
         Err(error) => view.error = Some(error.to_string()),
     }
     view
+}
+
+/// A call's flags (with overrides), computed once per state of what they come from: the
+/// call's timeline and outcome, its recording's row and file length, the overrides.
+pub(crate) fn flags_of(app: &super::App, call_id: &str) -> Result<Vec<Flag>, String> {
+    let record = app
+        .store
+        .call(call_id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no call \"{call_id}\""))?;
+    let file_len = super::recording_files::recording_path(app, &record)
+        .and_then(|path| std::fs::metadata(path).ok())
+        .map(|m| m.len());
+    let overrides = app
+        .store
+        .flag_overrides(&record.summary.id)
+        .map_err(|e| e.to_string())?;
+    let key = format!(
+        "{}|{}|{:?}|{:?}|{file_len:?}|{overrides:?}",
+        record.summary.id, record.summary.event_count, record.summary.outcome, record.recording
+    );
+    if let Some(flags) = app.flags.get(&key) {
+        return Ok((*flags).clone());
+    }
+    let flags = crate::qa::flags_for_call(&app.store, &app.settings.data_dir, &record.summary.id)
+        .map_err(|e| e.to_string())?;
+    app.flags.put(key, std::sync::Arc::new(flags.clone()));
+    Ok(flags)
 }
 
 /// The flags' section: each flag with its evidence, and (for a reviewer) a form to decide
@@ -282,8 +310,7 @@ pub(super) async fn save_score(
     let call_id = record.summary.id.clone();
     let reviewer = session.user.name.clone();
     let saved = blocking(&app, move |app| -> Result<Result<(), String>, Response> {
-        let flags = crate::qa::flags_for_call(&app.store, &app.settings.data_dir, &call_id)
-            .map_err(|e| super::server_error(&e.to_string()))?;
+        let flags = flags_of(app, &call_id).map_err(|e| super::server_error(&e))?;
         let items = match submitted_items(&form, &flags) {
             Ok(items) => items,
             Err(why) => return Ok(Err(why)),
