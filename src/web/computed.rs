@@ -10,10 +10,13 @@ use std::sync::{Arc, Mutex};
 /// Entries kept per kind.
 pub const ENTRIES: usize = 64;
 
+/// The values by key, each with the count of puts when it was kept (oldest = lowest).
+type Entries<V> = HashMap<String, (u64, Arc<V>)>;
+
 /// A small map from a key to a computed value, oldest out first.
 #[derive(Debug)]
 pub struct Computed<V> {
-    entries: Mutex<(u64, HashMap<String, (u64, Arc<V>)>)>,
+    entries: Mutex<(u64, Entries<V>)>,
 }
 
 impl<V> Default for Computed<V> {
