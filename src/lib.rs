@@ -8,3 +8,4 @@ pub mod recording;
 pub mod sip;
 pub mod store;
 pub mod switch;
+pub mod web;

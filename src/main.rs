@@ -1,4 +1,5 @@
-//! The `hotline` command: `serve`, `check`, `calls list`, `calls show`, `qa list|show|export`.
+//! The `hotline` command: `serve`, `check`, `calls list`, `calls show`, `qa list|show|export`,
+//! `users add`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,13 @@ struct ServeArgs {
     /// Media worker threads, 1 to 64 (default: one per core less one, at least one).
     #[arg(long, value_parser = parse_media_workers)]
     media_workers: Option<usize>,
+    /// Mark the QA pages' session cookie Secure (set when users reach `--http` over https,
+    /// through a reverse proxy that terminates TLS).
+    #[arg(long)]
+    http_secure_cookies: bool,
+    /// Minutes a QA pages session may stay unused before it must sign in again.
+    #[arg(long, default_value_t = 720)]
+    session_idle_minutes: u64,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +88,28 @@ enum Command {
     Qa {
         #[command(subcommand)]
         command: hotline::qa::cli::QaCommand,
+    },
+    /// Users of the QA replay pages.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a user, or set an existing user's password, role and agent (their sessions end).
+    /// The password is asked for on a terminal, or read from the first line of stdin.
+    Add {
+        name: String,
+        /// reviewer, supervisor or agent.
+        #[arg(long)]
+        role: String,
+        /// For an agent: the agent name their calls carry (default: the user's name).
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
     },
 }
 
@@ -141,6 +171,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Check { config, sip } => check(&config, sip),
         Command::Calls { command } => calls(command),
+        Command::Users { command } => users(command),
         Command::Qa { command } => hotline::qa::cli::run(command),
     };
     match result {
@@ -203,11 +234,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         sip,
         rtp_ports,
         data,
-        http: _,
+        http,
         advertise,
         retention_days,
         tcp: tcp_limits,
         media_workers,
+        http_secure_cookies,
+        session_idle_minutes,
     } = args;
     let (dir, data) = (dir.as_path(), data.as_path());
     let media_workers = media_workers.unwrap_or_else(net::media_workers::default_media_workers);
@@ -305,8 +338,25 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             wall_start,
         );
         switch.set_trunks(trunks);
+        let web_listener = tokio::net::TcpListener::bind(http)
+            .await
+            .map_err(|e| format!("cannot listen for HTTP on {http}: {e}"))?;
+        let web_bound = web_listener.local_addr().map_err(|e| e.to_string())?;
+        let web_settings = hotline::web::WebSettings {
+            data_dir: data.to_path_buf(),
+            secure_cookies: http_secure_cookies,
+            sessions: hotline::web::auth::SessionLimits {
+                idle: Duration::from_secs(session_idle_minutes.max(1) * 60),
+                ..Default::default()
+            },
+        };
+        tokio::spawn(async move {
+            if let Err(error) = hotline::web::serve(web_listener, web_settings).await {
+                tracing::error!(%error, "QA pages stopped");
+            }
+        });
         println!(
-            "hotline ready sip={}",
+            "hotline ready sip={} http={web_bound}",
             SocketAddr::new(media_ip, bound.port())
         );
         tracing::info!(sip = %bound, media_ip = %media_ip, "hotline serving");
@@ -368,6 +418,112 @@ fn calls(command: CallsCommand) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn users(command: UsersCommand) -> Result<(), String> {
+    let UsersCommand::Add {
+        name,
+        role,
+        agent,
+        data,
+    } = command;
+    use hotline::web::auth::{hash_password, Role};
+    let role = Role::parse(&role)
+        .ok_or_else(|| format!("\"{role}\" is not a role: reviewer, supervisor or agent"))?;
+    let valid_name =
+        |n: &str| !n.is_empty() && n.chars().count() <= 64 && !n.chars().any(|c| c.is_control());
+    if !valid_name(&name) {
+        return Err("a user name is 1 to 64 characters, none of them control characters".into());
+    }
+    let agent = match role {
+        Role::Agent => Some(agent.unwrap_or_else(|| name.clone())),
+        _ if agent.is_some() => return Err("--agent is for users of role agent".into()),
+        _ => None,
+    };
+    let password = read_password()?;
+    if password.chars().count() < 8 {
+        return Err("a password is at least 8 characters".into());
+    }
+    let store = Store::open(&data).map_err(|e| e.to_string())?;
+    let user = store::StoredUser {
+        name: name.clone(),
+        password_hash: hash_password(&password)?,
+        role: role.as_str().to_string(),
+        agent,
+    };
+    let new = store
+        .save_user(&user, jiff::Timestamp::now())
+        .map_err(|e| e.to_string())?;
+    println!(
+        "user {name} {} ({})",
+        if new { "added" } else { "updated" },
+        role.as_str()
+    );
+    Ok(())
+}
+
+/// The password from the terminal (asked twice, not echoed) or the first line of stdin.
+fn read_password() -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let read_line = || -> Result<String, String> {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    };
+    if !stdin.is_terminal() {
+        return read_line();
+    }
+    let ask = |prompt: &str| -> Result<String, String> {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        let echo = EchoOff::new();
+        let line = read_line();
+        drop(echo);
+        eprintln!();
+        line
+    };
+    let first = ask("Password: ")?;
+    let again = ask("Password again: ")?;
+    if first != again {
+        return Err("the passwords differ".into());
+    }
+    Ok(first)
+}
+
+/// Turns the terminal's echo off until dropped.
+struct EchoOff(Option<libc::termios>);
+
+impl EchoOff {
+    fn new() -> EchoOff {
+        // SAFETY: tcgetattr/tcsetattr on stdin with a zeroed termios the call fills in.
+        unsafe {
+            let mut old: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut old) != 0 {
+                return EchoOff(None);
+            }
+            let mut quiet = old;
+            quiet.c_lflag &= !libc::ECHO;
+            if libc::tcsetattr(0, libc::TCSANOW, &quiet) != 0 {
+                return EchoOff(None);
+            }
+            EchoOff(Some(old))
+        }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        if let Some(old) = self.0 {
+            // SAFETY: restores the settings tcgetattr returned.
+            unsafe {
+                libc::tcsetattr(0, libc::TCSANOW, &old);
+            }
+        }
+    }
 }
 
 fn open_existing(data: &Path) -> Result<Store, String> {

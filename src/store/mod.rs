@@ -12,6 +12,7 @@ mod media_quality;
 mod qa;
 mod recordings;
 mod render;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -26,13 +27,14 @@ pub use media_quality::LegMedia;
 pub use qa::{AgentWeekTotal, CallFilter, FlagFilter, ReviewRow, MAX_PAGE};
 pub use recordings::{RecordingEnd, RecordingInfo, RecordingState, CHANNEL_MAP};
 pub use render::{render_call, render_list};
+pub use users::{StoredSession, StoredUser};
 
 /// The database file inside the data dir.
 pub const DATABASE_FILE: &str = "hotline.db";
 
 /// Version written to `PRAGMA user_version` once the schema is in place. Each version's
 /// script upgrades the one before, so a database of any older version opens and upgrades.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE calls (
@@ -88,12 +90,13 @@ CREATE INDEX callbacks_by_requested_at ON callbacks (requested_at);
 ";
 
 /// The scripts that bring a database from version N-1 to N, in order.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, SCHEMA_V1),
     (2, SCHEMA_V2),
     (3, media_quality::SCHEMA_V3),
     (4, recordings::SCHEMA_V4),
     (5, qa::SCHEMA_V5),
+    (6, users::SCHEMA_V6),
 ];
 
 /// A store failure, naming the database file and what was being done.

@@ -304,6 +304,8 @@ pub struct Switch {
     _config: Option<ConfigCopy>,
     /// Extra `serve` arguments (serve_options.rs); an `--rtp-ports` here replaces the block's.
     serve_args: Vec<String>,
+    /// The QA pages' address (`http=` in the ready line).
+    pub http: Option<SocketAddr>,
 }
 
 impl Switch {
@@ -343,6 +345,7 @@ impl Switch {
             stdout_rest: Arc::new(Mutex::new(String::new())),
             _config: config,
             serve_args,
+            http: None,
         };
         switch.serve("127.0.0.1:0");
         switch
@@ -416,6 +419,7 @@ impl Switch {
         };
         self.sip = ready_field(&line, "sip=")
             .unwrap_or_else(|| panic!("no sip= address in ready line {line:?}"));
+        self.http = ready_field(&line, "http=");
     }
 
     /// Stops the switch with SIGTERM (bounded by `limit`, then killed) and starts it again on
@@ -1475,3 +1479,4 @@ mod baresip;
 #[allow(unused_imports)]
 pub use baresip::*;
 pub mod rtp_peer;
+pub mod web;

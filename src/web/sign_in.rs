@@ -1,0 +1,238 @@
+//! The sign-in page, signing in (password check on the blocking pool, failed sign-ins
+//! limited per name and per address), signing out, and the language switch.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::auth;
+use super::text::{esc, Lang, LANG_COOKIE};
+use super::{blocking, layout, local_path, signed_in, store_error, Gate, Shared};
+
+#[derive(Deserialize)]
+pub(super) struct Next {
+    next: Option<String>,
+}
+
+pub(super) async fn form(headers: HeaderMap, Query(next): Query<Next>) -> Response {
+    let lang = super::lang_of(&headers);
+    sign_in_page(
+        lang,
+        next.next.as_deref().unwrap_or("/calls"),
+        None,
+        StatusCode::OK,
+    )
+}
+
+fn sign_in_page(lang: Lang, next: &str, problem: Option<&str>, status: StatusCode) -> Response {
+    let problem = problem
+        .map(|p| format!("<p class=\"problem\" role=\"alert\">{}</p>", esc(p)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>{title}</h1>{problem}<form method=\"post\" action=\"/signin\" class=\"signin\">\
+         <input type=\"hidden\" name=\"next\" value=\"{next}\">\
+         <label>{name} <input name=\"name\" autocomplete=\"username\" required maxlength=\"64\"></label>\
+         <label>{password} <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label>\
+         <button type=\"submit\">{title}</button></form>",
+        title = lang.t("sign_in"),
+        next = esc(local_path(next)),
+        name = lang.t("name"),
+        password = lang.t("password"),
+    );
+    (
+        status,
+        layout(lang, None, "/signin", lang.t("sign_in"), &body),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct SignIn {
+    name: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// What a sign-in attempt came to.
+enum Attempt {
+    Limited,
+    Wrong,
+    Session(String),
+}
+
+pub(super) async fn submit(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    let lang = super::lang_of(&headers);
+    let next = local_path(form.next.as_deref().unwrap_or("/calls")).to_string();
+    let address = peer.ip();
+    let name = form.name.clone();
+    let attempt = blocking(
+        &app,
+        move |app| -> Result<Attempt, crate::store::StoreError> {
+            {
+                let limiter = app
+                    .limiter
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if !limiter.allowed(&name, address, Instant::now()) {
+                    return Ok(Attempt::Limited);
+                }
+            }
+            let user = if name.len() <= 64 {
+                app.store.user(&name)?
+            } else {
+                None
+            };
+            // An unknown name costs the same Argon2 check as a known one.
+            let hash = user
+                .as_ref()
+                .map(|u| u.password_hash.as_str())
+                .unwrap_or(auth::dummy_hash());
+            let right = auth::verify_password(&form.password, hash) && user.is_some();
+            let mut limiter = app
+                .limiter
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if !right {
+                limiter.failed(&name, address, Instant::now());
+                return Ok(Attempt::Wrong);
+            }
+            limiter.succeeded(&name);
+            drop(limiter);
+            let now = jiff::Timestamp::now();
+            let limits = app.settings.sessions;
+            let idle_before = now - jiff::SignedDuration::try_from(limits.idle).unwrap_or_default();
+            let started_before =
+                now - jiff::SignedDuration::try_from(limits.absolute).unwrap_or_default();
+            app.store
+                .delete_expired_sessions(idle_before, started_before)?;
+            let id = auth::random_token();
+            app.store.create_session(
+                &auth::session_id_hash(&id),
+                &name,
+                &auth::random_token(),
+                now,
+            )?;
+            Ok(Attempt::Session(id))
+        },
+    )
+    .await;
+    let attempt = match attempt {
+        Ok(Ok(attempt)) => attempt,
+        Ok(Err(error)) => return store_error(error),
+        Err(response) => return response,
+    };
+    match attempt {
+        Attempt::Limited => {
+            tracing::warn!(address = %address, "QA pages: sign-in refused, too many failures");
+            sign_in_page(
+                lang,
+                &next,
+                Some(lang.t("too_many")),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+        }
+        Attempt::Wrong => {
+            tracing::info!(address = %address, "QA pages: failed sign-in");
+            sign_in_page(
+                lang,
+                &next,
+                Some(lang.t("bad_sign_in")),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+        Attempt::Session(id) => {
+            let cookie =
+                auth::session_cookie(&id, &app.settings.sessions, app.settings.secure_cookies);
+            (
+                StatusCode::SEE_OTHER,
+                [(header::SET_COOKIE, cookie), (header::LOCATION, next)],
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Csrf {
+    csrf: Option<String>,
+}
+
+pub(super) async fn sign_out(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Csrf>,
+) -> Response {
+    let session = match signed_in(&app, &headers, Gate::Page, "/calls").await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    if let Err(response) = super::check_csrf(&session, form.csrf.as_deref()) {
+        return response;
+    }
+    let id = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| auth::cookie(c, auth::SESSION_COOKIE))
+        .map(str::to_string)
+        .unwrap_or_default();
+    let ended = blocking(&app, move |app| {
+        app.store.delete_session(&auth::session_id_hash(&id))
+    })
+    .await;
+    match ended {
+        Ok(Ok(())) => (
+            StatusCode::SEE_OTHER,
+            [
+                (
+                    header::SET_COOKIE,
+                    auth::cleared_session_cookie(app.settings.secure_cookies),
+                ),
+                (header::LOCATION, "/signin".to_string()),
+            ],
+        )
+            .into_response(),
+        Ok(Err(error)) => store_error(error),
+        Err(response) => response,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Back {
+    back: Option<String>,
+}
+
+/// Sets the language cookie (a year) and goes back to the page.
+pub(super) async fn choose_language(
+    Path(code): Path<String>,
+    Query(back): Query<Back>,
+) -> Response {
+    let Some(lang) = Lang::parse(&code) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let back = local_path(back.back.as_deref().unwrap_or("/calls")).to_string();
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                format!(
+                    "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                    lang.code()
+                ),
+            ),
+            (header::LOCATION, back),
+        ],
+    )
+        .into_response()
+}

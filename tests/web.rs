@@ -1,0 +1,549 @@
+//! The QA pages (issue 9) against a real `hotline serve --http 127.0.0.1:0`: users added with
+//! `hotline users add` (password on stdin), sign-in, the call list's filters, the call page,
+//! the recording served with HTTP Range (the exact bytes), 401 without a session, 404 for an
+//! agent asking for another agent's call, 403 for a form without its CSRF token, and the
+//! limit on failed sign-ins.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::web::{add_user, csrf_of, get, request, seed_call, sign_in, try_sign_in};
+use common::{PortBlock, Switch};
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn start() -> (Switch, SocketAddr) {
+    let switch = Switch::start(PortBlock::reserve());
+    let http = switch.http.expect("http= in the ready line");
+    (switch, http)
+}
+
+#[test]
+fn a_reviewer_finds_yesterdays_calls_by_agent_and_the_player_gets_the_exact_bytes_it_asks_for() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    let alice = seed_call(data, "call-alice-1", "alice", DAY);
+    let _bob = seed_call(data, "call-bob-1", "bob", DAY);
+    let _old = seed_call(data, "call-alice-old", "alice", 3 * DAY);
+    let cookie = sign_in(http, "rita", "rita-password-1");
+
+    // Click one: yesterday. Its page links each agent.
+    let yesterday = get(http, "/calls?day=yesterday", Some(&cookie));
+    assert_eq!(yesterday.status, 200);
+    let page = yesterday.text();
+    assert!(page.contains("data-call=\"call-alice-1\""), "{page}");
+    assert!(page.contains("data-call=\"call-bob-1\""));
+    assert!(!page.contains("data-call=\"call-alice-old\""));
+    assert!(
+        page.contains("href=\"/calls?day=yesterday&amp;agent=alice\""),
+        "{page}"
+    );
+    // Click two: the agent.
+    let by_agent = get(http, "/calls?day=yesterday&agent=alice", Some(&cookie));
+    assert_eq!(by_agent.status, 200);
+    let page = by_agent.text();
+    assert_eq!(page.matches("<tr data-call=").count(), 1, "{page}");
+    assert!(page.contains("data-call=\"call-alice-1\""));
+
+    // The call page: player, waveform, the hold marker at 14 s − 2 s on the recording.
+    let call = get(http, "/calls/call-alice-1", Some(&cookie));
+    assert_eq!(call.status, 200);
+    let page = call.text();
+    assert!(page.contains("<audio id=\"player\""));
+    assert!(page.contains("src=\"/calls/call-alice-1/recording.wav\""));
+    assert!(page.contains("<canvas id=\"waveform\""));
+    let hold_t = (alice.hold_at_ms - alice.recording_offset_ms) as f64 / 1000.0;
+    assert!(
+        page.contains(&format!("data-t=\"{hold_t:.3}\" data-kind=\"hold\"")),
+        "{page}"
+    );
+
+    let wav = "/calls/call-alice-1/recording.wav";
+    let len = alice.wav.len();
+    let range = |value: &str| {
+        request(
+            http,
+            "GET",
+            wav,
+            &[("Cookie", &cookie), ("Range", value)],
+            None,
+        )
+    };
+    let part = range("bytes=1000-1999");
+    assert_eq!(part.status, 206);
+    assert_eq!(
+        part.header("content-range"),
+        Some(format!("bytes 1000-1999/{len}").as_str())
+    );
+    assert_eq!(part.header("accept-ranges"), Some("bytes"));
+    assert_eq!(part.header("content-type"), Some("audio/wav"));
+    assert_eq!(part.body, alice.wav[1000..2000]);
+    let open = range(&format!("bytes={}-", len - 5000));
+    assert_eq!(open.status, 206);
+    assert_eq!(open.body, alice.wav[len - 5000..]);
+    let suffix = range("bytes=-100");
+    assert_eq!(suffix.status, 206);
+    assert_eq!(
+        suffix.header("content-range"),
+        Some(format!("bytes {}-{}/{len}", len - 100, len - 1).as_str())
+    );
+    assert_eq!(suffix.body, alice.wav[len - 100..]);
+    let beyond = range(&format!("bytes={len}-"));
+    assert_eq!(beyond.status, 416);
+    assert_eq!(
+        beyond.header("content-range"),
+        Some(format!("bytes */{len}").as_str())
+    );
+    let whole = get(http, wav, Some(&cookie));
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body, alice.wav);
+
+    // The waveform's peaks: both channels, 28 s at 8 kHz.
+    let peaks = get(
+        http,
+        "/calls/call-alice-1/peaks.json?buckets=500",
+        Some(&cookie),
+    );
+    assert_eq!(peaks.status, 200);
+    let peaks: serde_json::Value = serde_json::from_slice(&peaks.body).expect("peaks JSON");
+    assert_eq!(peaks["frames"], 28 * 8000);
+    assert_eq!(peaks["duration_ms"], 28_000);
+    assert_eq!(peaks["channels"][0]["name"], "caller_said");
+    assert_eq!(peaks["channels"][1]["name"], "caller_heard");
+    assert_eq!(
+        peaks["channels"][0]["max"].as_array().map(Vec::len),
+        Some(500)
+    );
+    // 448 frames a bucket: the left ramp 7·i − 10000 peaks at i = 447, the right is its negation.
+    assert_eq!(peaks["frames_per_bucket"], 448);
+    assert_eq!(peaks["channels"][0]["min"][0], -10_000);
+    assert_eq!(peaks["channels"][0]["max"][0], 7 * 447 - 10_000);
+    assert_eq!(peaks["channels"][1]["min"][0], 10_000 - 7 * 447);
+
+    // The export: the record as JSON, the WAV as a download.
+    let export = get(http, "/calls/call-alice-1/export.json", Some(&cookie));
+    assert_eq!(export.status, 200);
+    let export: serde_json::Value = serde_json::from_slice(&export.body).expect("export JSON");
+    assert_eq!(export["call"]["id"], "call-alice-1");
+    assert_eq!(export["call"]["agent"], "alice");
+    assert_eq!(export["call"]["recording"]["offset_ms"], 2_000);
+    let download = get(
+        http,
+        "/calls/call-alice-1/recording.wav?download=1",
+        Some(&cookie),
+    );
+    assert_eq!(
+        download.header("content-disposition"),
+        Some("attachment; filename=\"call-alice-1.wav\"")
+    );
+    assert_eq!(download.body.len(), len);
+}
+
+#[test]
+fn without_a_session_recordings_and_json_answer_401_and_pages_go_to_sign_in() {
+    let (switch, http) = start();
+    seed_call(switch.data.path(), "call-x", "alice", DAY);
+    for path in [
+        "/calls/call-x/recording.wav",
+        "/calls/call-x/peaks.json",
+        "/calls/call-x/export.json",
+    ] {
+        assert_eq!(get(http, path, None).status, 401, "{path}");
+        let forged = format!("hotline_session={}", "a".repeat(64));
+        assert_eq!(get(http, path, Some(&forged)).status, 401, "{path} forged");
+    }
+    let page = get(http, "/calls/call-x", None);
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.header("location"),
+        Some("/signin?next=%2Fcalls%2Fcall-x")
+    );
+    let list = get(http, "/calls?day=yesterday", None);
+    assert_eq!(list.status, 303);
+    assert_eq!(
+        list.header("location"),
+        Some("/signin?next=%2Fcalls%3Fday%3Dyesterday")
+    );
+}
+
+#[test]
+fn an_agent_sees_only_their_own_calls_and_gets_404_for_another_agents() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "alice", "agent", Some("alice"), "alice-password-1");
+    seed_call(data, "call-alice-2", "alice", DAY);
+    seed_call(data, "call-bob-2", "bob", DAY);
+    let cookie = sign_in(http, "alice", "alice-password-1");
+    let list = get(http, "/calls", Some(&cookie)).text();
+    assert!(list.contains("data-call=\"call-alice-2\""), "{list}");
+    assert!(!list.contains("call-bob-2"));
+    // Asking for bob's calls by filter shows none either.
+    let filtered = get(http, "/calls?agent=bob", Some(&cookie)).text();
+    assert!(!filtered.contains("call-bob-2"));
+    for path in [
+        "/calls/call-bob-2",
+        "/calls/call-bob-2/recording.wav",
+        "/calls/call-bob-2/peaks.json",
+        "/calls/call-bob-2/export.json",
+        "/calls/call-bob-2%40seed", // by SIP Call-ID too
+    ] {
+        assert_eq!(get(http, path, Some(&cookie)).status, 404, "{path}");
+    }
+    assert_eq!(get(http, "/calls/call-alice-2", Some(&cookie)).status, 200);
+    assert_eq!(
+        get(http, "/calls/call-alice-2/recording.wav", Some(&cookie)).status,
+        200
+    );
+}
+
+#[test]
+fn a_form_posted_without_its_csrf_token_gets_403_and_changes_nothing() {
+    let (switch, http) = start();
+    add_user(
+        switch.data.path(),
+        "rita",
+        "reviewer",
+        None,
+        "rita-password-1",
+    );
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let page = get(http, "/calls", Some(&cookie));
+    let token = csrf_of(&page.text());
+    let post = |body: &str| request(http, "POST", "/signout", &[("Cookie", &cookie)], Some(body));
+    assert_eq!(post("").status, 403);
+    assert_eq!(post(&format!("csrf={}", "0".repeat(64))).status, 403);
+    assert_eq!(
+        get(http, "/calls", Some(&cookie)).status,
+        200,
+        "still signed in"
+    );
+    let out = post(&format!("csrf={token}"));
+    assert_eq!(out.status, 303);
+    assert_eq!(out.header("location"), Some("/signin"));
+    assert_eq!(get(http, "/calls", Some(&cookie)).status, 303, "signed out");
+    assert_eq!(get(http, "/calls/x/peaks.json", Some(&cookie)).status, 401);
+}
+
+#[test]
+fn five_failed_sign_ins_refuse_even_the_right_password() {
+    let (switch, http) = start();
+    add_user(
+        switch.data.path(),
+        "rita",
+        "reviewer",
+        None,
+        "rita-password-1",
+    );
+    for attempt in 0..5 {
+        let reply = try_sign_in(http, "rita", "wrong-password");
+        assert_eq!(reply.status, 401, "attempt {attempt}");
+        assert!(reply.header("set-cookie").is_none());
+    }
+    let reply = try_sign_in(http, "rita", "rita-password-1");
+    assert_eq!(reply.status, 429);
+    assert!(reply.header("set-cookie").is_none());
+    // The address is closed for other names too.
+    add_user(
+        switch.data.path(),
+        "sam",
+        "supervisor",
+        None,
+        "sam-password-1",
+    );
+    assert_eq!(try_sign_in(http, "sam", "sam-password-1").status, 429);
+}
+
+#[test]
+fn what_a_request_sends_comes_back_escaped() {
+    let (_switch, http) = start();
+    let reply = get(
+        http,
+        "/signin?next=/%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+        None,
+    );
+    assert_eq!(reply.status, 200);
+    let page = reply.text();
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+    assert!(
+        page.contains("value=\"/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""),
+        "{page}"
+    );
+    assert_eq!(
+        reply
+            .header("content-security-policy")
+            .map(|c| c.contains("script-src 'self'")),
+        Some(true)
+    );
+}
+
+/// The reviewer items of a call page's scorecard form, each at full points unless `zero`.
+fn score_form(page: &str, csrf: &str, zero: &str) -> String {
+    let select = regex::Regex::new(
+        r#"<select name="points_([a-z0-9_]+)"><option(?: selected)?>(\d+)</option>"#,
+    )
+    .expect("regex");
+    let mut body = format!("csrf={csrf}");
+    for found in select.captures_iter(page) {
+        let (id, max) = (&found[1], &found[2]);
+        let points = if id == zero { "0" } else { max };
+        body.push_str(&format!("&points_{id}={points}&comment_{id}=ok"));
+    }
+    body
+}
+
+#[test]
+fn a_reviewer_scores_a_call_a_critical_item_zeroes_it_and_the_totals_show_it_while_an_agent_only_views(
+) {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    add_user(data, "alice", "agent", Some("alice"), "alice-password-1");
+    seed_call(data, "call-s", "alice", DAY);
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let page = get(http, "/calls/call-s", Some(&cookie)).text();
+    let csrf = csrf_of(&page);
+    let form = score_form(&page, &csrf, "identity_verified");
+    assert_eq!(
+        form.matches("&points_").count(),
+        10,
+        "the ten reviewer items: {form}"
+    );
+    let post = |cookie: &str, body: &str| {
+        request(
+            http,
+            "POST",
+            "/calls/call-s/score",
+            &[("Cookie", cookie)],
+            Some(body),
+        )
+    };
+    let forged = form.replace(&csrf, &"f".repeat(64));
+    assert_eq!(post(&cookie, &forged).status, 403);
+    assert!(!get(http, "/calls/call-s", Some(&cookie))
+        .text()
+        .contains("saved-score"));
+
+    let saved = post(&cookie, &form);
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    assert_eq!(saved.header("location"), Some("/calls/call-s#scorecard"));
+    let page = get(http, "/calls/call-s", Some(&cookie)).text();
+    assert!(
+        page.contains("class=\"saved-score\" data-total=\"0\""),
+        "{page}"
+    );
+    let export: serde_json::Value =
+        serde_json::from_slice(&get(http, "/calls/call-s/export.json", Some(&cookie)).body)
+            .expect("JSON");
+    assert_eq!(export["scores"][0]["reviewer"], "rita");
+    assert_eq!(export["scores"][0]["critical_failed"], true);
+    assert_eq!(export["scores"][0]["total"], 0);
+    assert_eq!(export["scores"].as_array().map(Vec::len), Some(1));
+
+    let totals = get(http, "/totals", Some(&cookie));
+    assert_eq!(totals.status, 200);
+    let totals = totals.text();
+    let row = regex::Regex::new(r#"<tr data-agent="alice" data-week="\d{4}-W\d{2}"><td><a href="/calls\?agent=alice">alice</a></td><td>\d{4}-W\d{2}</td><td>1</td><td>1</td><td>0.0</td><td>1</td></tr>"#)
+        .expect("regex");
+    assert!(row.is_match(&totals), "{totals}");
+
+    // An agent sees the score, has no form, and cannot post one.
+    let agent = sign_in(http, "alice", "alice-password-1");
+    let page = get(http, "/calls/call-s", Some(&agent)).text();
+    assert!(page.contains("data-total=\"0\""));
+    assert!(!page.contains("id=\"score-form\""));
+    let agent_csrf = csrf_of(&page);
+    let full = score_form(
+        &get(http, "/calls/call-s", Some(&cookie)).text(),
+        &agent_csrf,
+        "",
+    );
+    assert_eq!(post(&agent, &full).status, 403);
+    assert_eq!(get(http, "/totals", Some(&agent)).status, 403);
+}
+
+#[test]
+fn the_pages_speak_chinese_when_chosen_or_when_the_browser_asks_and_english_otherwise() {
+    let (_switch, http) = start();
+    let chosen = get(http, "/lang/zh?back=%2Fsignin", None);
+    assert_eq!(chosen.status, 303);
+    assert_eq!(chosen.header("location"), Some("/signin"));
+    assert_eq!(
+        chosen.header("set-cookie"),
+        Some("hotline_lang=zh; Path=/; SameSite=Lax; Max-Age=31536000")
+    );
+    let zh = get(http, "/signin", Some("hotline_lang=zh")).text();
+    assert!(
+        zh.contains("<html lang=\"zh\">") && zh.contains("<h1>登录</h1>"),
+        "{zh}"
+    );
+    let asked = request(
+        http,
+        "GET",
+        "/signin",
+        &[("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5")],
+        None,
+    )
+    .text();
+    assert!(asked.contains("<h1>登录</h1>"), "{asked}");
+    let en = request(
+        http,
+        "GET",
+        "/signin",
+        &[("Accept-Language", "zh-CN"), ("Cookie", "hotline_lang=en")],
+        None,
+    )
+    .text();
+    assert!(
+        en.contains("<html lang=\"en\">") && en.contains("<h1>Sign in</h1>"),
+        "{en}"
+    );
+    // Only paths on this site are ways back.
+    let away = get(http, "/lang/en?back=%2F%2Fevil.example%2F", None);
+    assert_eq!(away.header("location"), Some("/calls"));
+}
+
+#[test]
+fn users_add_refuses_an_unknown_role_and_a_short_password() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str], password: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(["users", "add"])
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run hotline users add");
+        let _ = child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes());
+        child.wait_with_output().expect("wait")
+    };
+    let admin = run(&["root", "--role", "admin"], "long-enough-1");
+    assert!(!admin.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&admin.stderr).trim(),
+        "\"admin\" is not a role: reviewer, supervisor or agent"
+    );
+    let short = run(&["rita", "--role", "reviewer"], "short");
+    assert!(!short.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&short.stderr).trim(),
+        "a password is at least 8 characters"
+    );
+    let added = run(&["rita", "--role", "reviewer"], "long-enough-1");
+    assert!(added.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&added.stdout).trim(),
+        "user rita added (reviewer)"
+    );
+    let again = run(&["rita", "--role", "supervisor"], "long-enough-2");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "user rita updated (supervisor)"
+    );
+    // Only the hash is stored.
+    let store = hotline::store::Store::open(data.path()).expect("store");
+    let user = store.user("rita").expect("read").expect("rita");
+    assert!(
+        user.password_hash.starts_with("$argon2id$"),
+        "{}",
+        user.password_hash
+    );
+    assert!(!user.password_hash.contains("long-enough-2"));
+    assert_eq!(user.role, "supervisor");
+}
+
+#[test]
+fn a_recording_cut_short_by_a_stopped_switch_plays_and_says_so() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    let call = seed_call(data, "call-cut", "alice", DAY);
+    let store = hotline::store::Store::open(data).expect("store");
+    store
+        .recording_finished(
+            "call-cut",
+            &hotline::store::RecordingEnd {
+                state: hotline::store::RecordingState::CutShort,
+                duration_ms: 28_000,
+                sha256: "0".repeat(64),
+                lost_ms: 0,
+            },
+        )
+        .expect("cut short");
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let page = get(http, "/calls/call-cut", Some(&cookie)).text();
+    assert!(
+        page.contains("<p class=\"cut-short\">Cut short (the switch stopped)</p>"),
+        "{page}"
+    );
+    assert!(page.contains("<audio id=\"player\""));
+    let part = request(
+        http,
+        "GET",
+        "/calls/call-cut/recording.wav",
+        &[("Cookie", &cookie), ("Range", "bytes=0-43")],
+        None,
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, call.wav[..44]);
+}
+
+#[test]
+fn a_reviewer_overrides_a_flag_and_the_page_and_export_show_who_decided() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    seed_call(data, "call-o", "alice", DAY);
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let page = get(http, "/calls/call-o", Some(&cookie)).text();
+    let csrf = csrf_of(&page);
+    let flag = regex::Regex::new(
+        r#"<input type="hidden" name="rule" value="([a-z0-9_]+)"><input type="hidden" name="start_ms" value="(\d+)">"#,
+    )
+    .expect("regex");
+    let found = flag.captures(&page).expect("a flag with an override form");
+    let (rule, start) = (found[1].to_string(), found[2].to_string());
+    let export: serde_json::Value =
+        serde_json::from_slice(&get(http, "/calls/call-o/export.json", Some(&cookie)).body)
+            .expect("JSON");
+    let before = export["flags"]
+        .as_array()
+        .and_then(|flags| flags.iter().find(|f| f["rule"] == rule.as_str()).cloned())
+        .expect("the flag in the export");
+    let decided = if before["passed"] == true { "0" } else { "1" };
+    let body = format!("csrf={csrf}&rule={rule}&start_ms={start}&passed={decided}&comment=%3Cb%3Eheard+it%3C%2Fb%3E");
+    let saved = request(
+        http,
+        "POST",
+        "/calls/call-o/flags",
+        &[("Cookie", &cookie)],
+        Some(&body),
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    assert_eq!(saved.header("location"), Some("/calls/call-o#flags"));
+    let page = get(http, "/calls/call-o", Some(&cookie)).text();
+    assert!(
+        page.contains("(Overridden by rita: &lt;b&gt;heard it&lt;/b&gt;)"),
+        "{page}"
+    );
+    let export: serde_json::Value =
+        serde_json::from_slice(&get(http, "/calls/call-o/export.json", Some(&cookie)).body)
+            .expect("JSON");
+    let after = export["flags"]
+        .as_array()
+        .and_then(|flags| flags.iter().find(|f| f["rule"] == rule.as_str()).cloned())
+        .expect("the flag in the export");
+    assert_eq!(after["overridden"]["by"], "rita");
+    assert_eq!(after["overridden"]["passed"], decided == "1");
+    assert_eq!(after["overridden"]["comment"], "<b>heard it</b>");
+}
