@@ -137,22 +137,22 @@ impl Rule {
     /// What the rule checks, in Chinese.
     pub fn label_zh(self) -> &'static str {
         match self {
-            Rule::AnsweredWithinRings => "系統三聲內接聽 (S1)",
-            Rule::AgentAnsweredWithinRings => "客服三聲內接聽 (S1)",
-            Rule::TransferTargetWithinRings => "轉接對象三聲內接聽 (S1)",
-            Rule::GreetingWithin10s => "開場白10秒內完成 (S2)",
-            Rule::HoldExplained => "保留前說明原因及時間",
-            Rule::HoldCheckBacks => "保留期間定時回報",
-            Rule::TransferExplained => "轉接前說明原因",
-            Rule::TransferWaitAnnounced => "轉接告知預計等待時間",
-            Rule::ContextHandedOver => "轉接時交接背景資料",
-            Rule::TransferRecalled => "轉接失敗後接回客戶",
-            Rule::WaitUnder30s => "排隊等候30秒內 (S4)",
-            Rule::WaitUnder10min => "排隊等候不超過10分鐘 (S5)",
-            Rule::Abandoned => "客戶未在接通前放棄",
-            Rule::Silence => "通話中無長時間靜默",
-            Rule::TalkOver => "無長時間搶話",
-            Rule::RecordingLost => "錄音完整無遺失",
+            Rule::AnsweredWithinRings => "系统三声内接听 (S1)",
+            Rule::AgentAnsweredWithinRings => "客服三声内接听 (S1)",
+            Rule::TransferTargetWithinRings => "转接对象三声内接听 (S1)",
+            Rule::GreetingWithin10s => "开场白10秒内完成 (S2)",
+            Rule::HoldExplained => "保留前说明原因及时间",
+            Rule::HoldCheckBacks => "保留期间定时回报",
+            Rule::TransferExplained => "转接前说明原因",
+            Rule::TransferWaitAnnounced => "转接告知预计等待时间",
+            Rule::ContextHandedOver => "转接时交接背景资料",
+            Rule::TransferRecalled => "转接失败后接回客户",
+            Rule::WaitUnder30s => "排队等候30秒内 (S4)",
+            Rule::WaitUnder10min => "排队等候不超过10分钟 (S5)",
+            Rule::Abandoned => "客户未在接通前放弃",
+            Rule::Silence => "通话中无长时间静默",
+            Rule::TalkOver => "无长时间抢话",
+            Rule::RecordingLost => "录音完整无遗失",
         }
     }
 

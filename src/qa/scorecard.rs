@@ -60,7 +60,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "answered_within_rings",
         "Answered within 3 rings (S1)",
-        "三聲內接聽 (S1)",
+        "三声内接听 (S1)",
         10,
         Some(Rule::AnsweredWithinRings),
         false,
@@ -68,7 +68,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "greeting_within_10s",
         "Greeting within 10 s (S2)",
-        "開場白10秒內完成 (S2)",
+        "开场白10秒内完成 (S2)",
         10,
         Some(Rule::GreetingWithin10s),
         false,
@@ -76,7 +76,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "hold_explained",
         "Hold: explanation played, check-backs",
-        "保留:說明原因並定時回報",
+        "保留:说明原因并定时回报",
         5,
         Some(Rule::HoldExplained),
         false,
@@ -84,7 +84,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "transfer_explained",
         "Transfer: explained, wait announced, context handed over",
-        "轉接:說明原因、告知等待時間、交接背景",
+        "转接:说明原因、告知等待时间、交接背景",
         5,
         Some(Rule::TransferExplained),
         false,
@@ -92,7 +92,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "wait_in_queue",
         "Time in queue within 30 s (S4) and 10 min (S5)",
-        "排隊等候30秒內 (S4)、不超過10分鐘 (S5)",
+        "排队等候30秒内 (S4)、不超过10分钟 (S5)",
         5,
         Some(Rule::WaitUnder30s),
         false,
@@ -100,7 +100,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "greeting_content",
         "Greeting names company, centre and agent",
-        "開場白包含公司、中心及客服姓名",
+        "开场白包含公司、中心及客服姓名",
         10,
         None,
         false,
@@ -108,7 +108,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "identity_verified",
         "Identity verified (S3)",
-        "身份確認 (S3)",
+        "身份确认 (S3)",
         10,
         None,
         true,
@@ -116,7 +116,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "first_guiding_question",
         "First guiding question (S8)",
-        "首句引導 (S8)",
+        "首句引导 (S8)",
         5,
         None,
         false,
@@ -124,7 +124,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "listened",
         "Listened without interrupting",
-        "耐心傾聽不打斷",
+        "耐心倾听不打断",
         5,
         None,
         false,
@@ -132,7 +132,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "confirmed_need",
         "Confirmed the need",
-        "確認客戶需求",
+        "确认客户需求",
         5,
         None,
         false,
@@ -140,7 +140,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "no_forbidden_phrases",
         "No forbidden phrases",
-        "無禁用語",
+        "无禁用语",
         10,
         None,
         true,
@@ -148,7 +148,7 @@ pub const ITEMS: [Item; 15] = [
     item(
         "hold_permission",
         "Hold permission asked",
-        "保留前徵得同意",
+        "保留前征得同意",
         5,
         None,
         false,
@@ -156,16 +156,16 @@ pub const ITEMS: [Item; 15] = [
     item(
         "solution_next_steps",
         "Solution and next steps with a time",
-        "提供解決方案及時限",
+        "提供解决方案及时限",
         5,
         None,
         false,
     ),
-    item("summary", "Summary", "總結", 5, None, false),
+    item("summary", "Summary", "总结", 5, None, false),
     item(
         "closing",
         "Closing with thanks and a wish",
-        "結束語致謝及祝福",
+        "结束语致谢及祝福",
         5,
         None,
         false,

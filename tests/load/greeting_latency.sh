@@ -13,7 +13,7 @@ sip_port=26060 rtp_lo=33000 rtp_hi=33400
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 RUST_LOG=warn "$bin" serve --config "$repo" --sip "127.0.0.1:$sip_port" \
-    --rtp-ports "$rtp_lo-$rtp_hi" --data "$work/data" >"$work/out" 2>"$work/log" &
+    --rtp-ports "$rtp_lo-$rtp_hi" --data "$work/data" --http 127.0.0.1:0 >"$work/out" 2>"$work/log" &
 tshark -i lo -f "udp port $sip_port or udp portrange $rtp_lo-$rtp_hi" -w "$work/cap.pcap" \
     >/dev/null 2>&1 &
 sleep 2
