@@ -107,11 +107,24 @@ fn qa_show_has_the_switchs_answer_flag_at_the_real_ring_count_and_export_writes_
     )
     .unwrap();
     let json_path = target.join(format!("{id}.json"));
+    let wav_path = target.join(format!("{id}.wav"));
     assert_eq!(
         printed.trim(),
-        json_path.to_str().unwrap(),
-        "no recording: only the JSON"
+        format!("{}\n{}", wav_path.display(), json_path.display()),
+        "the call's recording and its JSON"
     );
+    let recording = &call["recording"];
+    assert_eq!(recording["state"], "complete", "{call:#}");
+    let original = switch
+        .data
+        .path()
+        .join(recording["file"].as_str().expect("the recording's file"));
+    assert_eq!(
+        std::fs::read(&wav_path).unwrap() == std::fs::read(&original).unwrap(),
+        true,
+        "the exported WAV is the recording, byte for byte"
+    );
+    assert_eq!(mode(&wav_path), 0o600);
     assert_eq!(mode(&json_path), 0o600);
     assert_eq!(mode(&target), 0o700);
     let exported: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
@@ -122,7 +135,8 @@ fn qa_show_has_the_switchs_answer_flag_at_the_real_ring_count_and_export_writes_
         flags_of(&exported, "answered_within_rings")[0]["measured"],
         2.0
     );
-    assert_eq!(exported["audio_missing"], "the call has no recording");
+    assert_eq!(exported["audio_missing"], Value::Null, "{exported:#}");
+    assert_eq!(exported["record"]["recording"], call["recording"]);
 }
 
 fn welcome() -> Vec<i16> {
