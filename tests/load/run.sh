@@ -57,6 +57,10 @@ from="${CONFIG_FROM:-$repo}"
 cp -r "$from/dialplans" "$from/prompts" "$from/hardware" "$config/"
 sed -i -e 's/^max_calls = .*/max_calls = 2000/' \
     -e 's/^new_calls_per_source = .*/new_calls_per_source = 1000/' "$config/dialplans/hotline.toml"
+# RECORDING=off: the hotline records no call (to measure what recording costs).
+if [ "${RECORDING:-on}" = off ]; then
+    sed -i -e '/^\[hotline\.service\]/a record = false' "$config/dialplans/hotline.toml"
+fi
 
 RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --config "$config" --sip 127.0.0.1:0 \
     --rtp-ports "$RTP_PORTS" --data "$work/data" --http 127.0.0.1:0 \
@@ -128,6 +132,8 @@ cpu_after="$(cpu_ticks)"
 threads_after="$(thread_ticks)"
 finished="$(date +%s.%N)"
 hwm_kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$switch_pid/status")"
+recorded_kib="$({ du -sk "$work/data/recordings" 2>/dev/null || true; } | awk '{ print $1 }')"
+recorded_kib="${recorded_kib:-0}"
 gaps=""
 if [ -n "$capture_pid" ]; then
     kill -INT "$capture_pid" 2>/dev/null || true
@@ -148,7 +154,7 @@ records="$("$bin" calls list --data "$work/data" --json --limit 100000 2>/dev/nu
 
 awk -v calls="$CALLS" -v rate="$RATE" -v hold="$HOLD_MS" -v ok="$ok" -v failed="$failed" \
     -v status="$sipp_status" -v before="$cpu_before" -v after="$cpu_after" -v tck="$clk_tck" \
-    -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v gaps="$gaps" -v caller_rtp="$CALLER_RTP" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
+    -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v gaps="$gaps" -v caller_rtp="$CALLER_RTP" -v recorded="$recorded_kib" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
 BEGIN {
     cpu_s = (after - before) / tck
     printf "hotline load run: %d calls at %d calls/s, each %.1f s with caller speech (%s), SIPp %s\n", calls, rate, hold / 1000, caller_rtp, sipp_v
@@ -156,6 +162,7 @@ BEGIN {
     printf "- switch CPU: %.2f s over %.1f s wall = %.2f ms per call (utime+stime, /proc/PID/stat)\n", cpu_s, t1 - t0, (ok + failed > 0 ? cpu_s * 1000 / calls : 0)
     printf "- switch peak RSS: %.1f MiB (VmHWM)\n", hwm / 1024
     printf "- call records: %d (hotline calls list)\n", records
+    printf "- recordings written: %.1f MiB, %.0f KiB/s over the run (du of DATA/recordings)\n", recorded / 1024, recorded / (t1 - t0)
     if (gaps != "") printf "- RTP the switch sent, gaps between packets of one stream: %s (dumpcap on lo)\n", gaps
 }'
 
