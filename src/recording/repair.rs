@@ -34,10 +34,7 @@ const MAX_DATA_BYTES: u64 = (u32::MAX as u64 - 36) / FRAME_BYTES * FRAME_BYTES;
 /// stopped right after creating it) becomes an empty, valid recording.
 pub fn repair_file(path: &Path) -> io::Result<RepairedFile> {
     let mut file = OpenOptions::new().read(true).write(true).open(path)?;
-    let len = file.metadata()?.len();
-    let audio = len.saturating_sub(HEADER_LEN);
-    let data_bytes = (audio / FRAME_BYTES * FRAME_BYTES).min(MAX_DATA_BYTES);
-    let torn_bytes = audio - data_bytes;
+    let (data_bytes, torn_bytes) = audio_extent(file.metadata()?.len());
     file.set_len(HEADER_LEN + data_bytes)?;
     file.seek(SeekFrom::Start(0))?;
     file.write_all(&header(data_bytes as u32))?;
@@ -49,6 +46,14 @@ pub fn repair_file(path: &Path) -> io::Result<RepairedFile> {
         sha256: sha256_of(&mut file)?,
         torn_bytes,
     })
+}
+
+/// Of a file `len` bytes long: the audio a header can describe (whole frames, at most what
+/// 32-bit RIFF sizes allow) and the bytes beyond it that are cut.
+fn audio_extent(len: u64) -> (u64, u64) {
+    let audio = len.saturating_sub(HEADER_LEN);
+    let data_bytes = (audio / FRAME_BYTES * FRAME_BYTES).min(MAX_DATA_BYTES);
+    (data_bytes, audio - data_bytes)
 }
 
 /// Hex SHA-256 of everything `reader` still holds.

@@ -176,3 +176,19 @@ fn a_file_that_cannot_be_opened_is_left_for_the_next_start_up() {
         RecordingState::Recording
     );
 }
+
+#[test]
+fn audio_past_what_a_riff_header_can_describe_is_cut_at_the_last_whole_frame_below_4_gib() {
+    // 2^32 - 36 bytes is the most a RIFF size can say; the last whole frame below it.
+    let most = 4_294_967_256;
+    assert_eq!(MAX_DATA_BYTES, most);
+    assert_eq!(most % FRAME_BYTES, 0);
+    assert!(most + 36 <= u64::from(u32::MAX));
+    assert_eq!(
+        audio_extent(HEADER_LEN + 5 * (1 << 30)),
+        (most, 5 * (1 << 30) - most)
+    );
+    assert_eq!(audio_extent(HEADER_LEN + most + 3), (most, 3));
+    assert_eq!(audio_extent(HEADER_LEN + 4_003), (4_000, 3));
+    assert_eq!(audio_extent(10), (0, 0));
+}
