@@ -119,9 +119,8 @@ fn qa_show_has_the_switchs_answer_flag_at_the_real_ring_count_and_export_writes_
         .data
         .path()
         .join(recording["file"].as_str().expect("the recording's file"));
-    assert_eq!(
+    assert!(
         std::fs::read(&wav_path).unwrap() == std::fs::read(&original).unwrap(),
-        true,
         "the exported WAV is the recording, byte for byte"
     );
     assert_eq!(mode(&wav_path), 0o600);
