@@ -159,6 +159,16 @@ pub fn ulaw_encode(s: i16) -> u8 {
     ULAW_ENCODE[s as u16 as usize]
 }
 
+/// The 256 samples the µ-law codes decode to (for loops that decode many bytes).
+pub fn ulaw_decode_table() -> &'static [i16; 256] {
+    &ULAW_DECODE
+}
+
+/// The 256 samples the A-law codes decode to.
+pub fn alaw_decode_table() -> &'static [i16; 256] {
+    &ALAW_DECODE
+}
+
 #[inline]
 pub fn ulaw_decode(b: u8) -> i16 {
     ULAW_DECODE[b as usize]

@@ -118,7 +118,7 @@ pub struct JitterBuffer {
     codec: Codec,
     depth_samples: usize,
     samples: [i16; RING],
-    filled: [bool; RING],
+    filled: Filled,
     frame: [i16; FRAME_SAMPLES],
     last_frame: [i16; FRAME_SAMPLES],
     silence: [i16; FRAME_SAMPLES],
@@ -126,8 +126,70 @@ pub struct JitterBuffer {
     stats: JitterStats,
 }
 
+/// The ring slot of an extended position (`RING` is a power of two, so this is
+/// `rem_euclid` for negative positions too).
 fn slot(position: i64) -> usize {
-    position.rem_euclid(RING as i64) as usize
+    (position as u64 as usize) & (RING - 1)
+}
+
+/// Slots `start..start + len` of the ring (`len <= RING`) as at most two contiguous ranges.
+fn spans(start: usize, len: usize) -> [std::ops::Range<usize>; 2] {
+    let first = (RING - start).min(len);
+    [start..start + first, 0..len - first]
+}
+
+/// Which ring slots hold a sample: one bit each, so a frame is checked, counted and cleared
+/// a word at a time (a bool per slot made the buffer the media thread's largest symbol).
+#[derive(Debug, Clone, Copy, Default)]
+struct Filled([u64; RING / 64]);
+
+impl Filled {
+    fn is_set(&self, slot: usize) -> bool {
+        self.0[slot / 64] & (1 << (slot % 64)) != 0
+    }
+
+    /// Calls `f(word, mask)` for the bits of slots `start..start + len`, wrapping.
+    fn words(start: usize, len: usize, mut f: impl FnMut(usize, u64)) {
+        let mut at = start;
+        let mut left = len.min(RING);
+        while left > 0 {
+            let bit = at % 64;
+            let take = (64 - bit).min(left);
+            let mask = if take == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << take) - 1) << bit
+            };
+            f(at / 64, mask);
+            left -= take;
+            at = (at + take) & (RING - 1);
+        }
+    }
+
+    fn set(&mut self, start: usize, len: usize) {
+        Filled::words(start, len, |w, mask| self.0[w] |= mask);
+    }
+
+    /// Clears the slots of positions `from..to` (all of them when the span covers the ring).
+    fn clear_positions(&mut self, from: i64, to: i64) {
+        if to <= from {
+            return;
+        }
+        let len = usize::try_from(to - from).unwrap_or(RING);
+        Filled::words(slot(from), len, |w, mask| self.0[w] &= !mask);
+    }
+
+    fn count(&self, start: usize, len: usize) -> usize {
+        let mut n = 0;
+        Filled::words(start, len, |w, mask| {
+            n += (self.0[w] & mask).count_ones() as usize
+        });
+        n
+    }
+
+    fn clear_all(&mut self) {
+        self.0 = [0; RING / 64];
+    }
 }
 
 impl JitterBuffer {
@@ -138,7 +200,7 @@ impl JitterBuffer {
             codec,
             depth_samples: (depth.as_micros() as usize * 8 / 1000).min(MAX_DEPTH_SAMPLES),
             samples: [0; RING],
-            filled: [false; RING],
+            filled: Filled::default(),
             frame: [0; FRAME_SAMPLES],
             last_frame: [0; FRAME_SAMPLES],
             silence: [0; FRAME_SAMPLES],
@@ -210,7 +272,7 @@ impl JitterBuffer {
             stream.end = position;
             stream.concealed_run = 0;
             stream.unconfirmed_lost = 0;
-            self.filled.fill(false);
+            self.filled.clear_all();
         }
         if position < stream.play {
             let fits = stream.end - position <= MAX_DEPTH_SAMPLES as i64;
@@ -243,9 +305,8 @@ impl JitterBuffer {
         let end = position + len as i64;
         if end - stream.play > MAX_DEPTH_SAMPLES as i64 {
             let new_play = end - MAX_DEPTH_SAMPLES as i64;
-            for p in stream.play..new_play.min(stream.end) {
-                self.filled[slot(p)] = false;
-            }
+            self.filled
+                .clear_positions(stream.play, new_play.min(stream.end));
             stream.play = new_play;
             self.stats.overflowed += 1;
         }
@@ -271,28 +332,27 @@ impl JitterBuffer {
             // Start exactly `target` behind the newest audio: a head start beyond it (two
             // 30 ms packets before the first tick) would only overflow later.
             let head = stream.end - target;
-            for p in stream.play..head {
-                self.filled[slot(p)] = false;
-            }
+            self.filled.clear_positions(stream.play, head);
             stream.play = stream.play.max(head);
             stream.playing = true;
         }
         let start = stream.play;
-        let mut present = 0;
-        for (i, out) in self.frame.iter_mut().enumerate() {
-            let s = slot(start + i as i64);
-            if self.filled[s] {
-                *out = self.samples[s];
-                present += 1;
-            }
-        }
+        let first = slot(start);
+        let present = self.filled.count(first, FRAME_SAMPLES);
         let kind = if present == FRAME_SAMPLES {
+            let [a, b] = spans(first, FRAME_SAMPLES);
+            let (front, back) = self.frame.split_at_mut(a.len());
+            front.copy_from_slice(&self.samples[a]);
+            back.copy_from_slice(&self.samples[b]);
             FrameKind::Received
         } else if present > 0 {
             for (i, out) in self.frame.iter_mut().enumerate() {
-                if !self.filled[slot(start + i as i64)] {
-                    *out = self.last_frame[i] / 2;
-                }
+                let s = slot(start + i as i64);
+                *out = if self.filled.is_set(s) {
+                    self.samples[s]
+                } else {
+                    self.last_frame[i] / 2
+                };
             }
             FrameKind::Received
         } else if stream.concealed_run < MAX_CONCEALED_FRAMES {
@@ -325,9 +385,8 @@ impl JitterBuffer {
         } else {
             stream.unconfirmed_lost += 1;
         }
-        for i in 0..FRAME_SAMPLES as i64 {
-            self.filled[slot(start + i)] = false;
-        }
+        self.filled
+            .clear_positions(start, start + FRAME_SAMPLES as i64);
         stream.play = start + FRAME_SAMPLES as i64;
         stream.end = stream.end.max(stream.play);
         self.stream = Some(stream);
@@ -359,7 +418,7 @@ impl JitterBuffer {
     }
 
     fn anchor(&mut self, now: Instant, sequence: u16, timestamp: u32, ssrc: u32, len: usize) {
-        self.filled.fill(false);
+        self.filled.clear_all();
         self.stream = Some(Stream {
             ssrc,
             highest_sequence: sequence,
@@ -394,11 +453,17 @@ impl JitterBuffer {
     }
 
     fn store(&mut self, position: i64, payload: &[u8]) {
-        for (i, &byte) in payload.iter().enumerate() {
-            let s = slot(position + i as i64);
-            self.samples[s] = self.codec.decode(byte);
-            self.filled[s] = true;
+        let table = self.codec.decode_table();
+        let first = slot(position);
+        let [a, b] = spans(first, payload.len());
+        let (front, back) = payload.split_at(a.len());
+        for (out, &byte) in self.samples[a].iter_mut().zip(front) {
+            *out = table[usize::from(byte)];
         }
+        for (out, &byte) in self.samples[b].iter_mut().zip(back) {
+            *out = table[usize::from(byte)];
+        }
+        self.filled.set(first, payload.len());
     }
 }
 

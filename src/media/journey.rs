@@ -136,10 +136,12 @@ impl JourneyTap {
             self.heard.copy_within(overflow..self.heard_len, 0);
             self.heard_len -= overflow;
         }
-        for &byte in &payload[..n] {
-            self.heard[self.heard_len] = codec.decode(byte);
-            self.heard_len += 1;
+        let table = codec.decode_table();
+        let at = self.heard_len;
+        for (out, &byte) in self.heard[at..at + n].iter_mut().zip(&payload[..n]) {
+            *out = table[usize::from(byte)];
         }
+        self.heard_len += n;
     }
 
     /// The tick: `sent` is the frame the caller was sent this tick (`None` when the relay
@@ -154,8 +156,9 @@ impl JourneyTap {
         let out = *heard;
         match sent {
             Some((codec, frame)) => {
+                let table = codec.decode_table();
                 for (slot, &byte) in heard.iter_mut().zip(frame.iter()) {
-                    *slot = codec.decode(byte);
+                    *slot = table[usize::from(byte)];
                 }
                 self.heard_len = 0;
             }

@@ -115,6 +115,14 @@ impl Codec {
         }
     }
 
+    /// What each of the 256 codes decodes to.
+    pub fn decode_table(self) -> &'static [i16; 256] {
+        match self {
+            Codec::Pcmu => g711::ulaw_decode_table(),
+            Codec::Pcma => g711::alaw_decode_table(),
+        }
+    }
+
     pub fn decode(self, byte: u8) -> i16 {
         match self {
             Codec::Pcmu => g711::ulaw_decode(byte),

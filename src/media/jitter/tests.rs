@@ -657,3 +657,31 @@ fn a_delay_that_grows_past_the_depth_resynchronises_instead_of_dropping_everythi
     let stats = jb.stats();
     assert_eq!((stats.late, stats.resets, stats.lost), (1, 0, 0));
 }
+
+#[test]
+fn the_filled_bits_wrap_around_the_ring_and_count_only_their_span() {
+    let mut filled = Filled::default();
+    // 160 slots from 450 wrap to slots 0..98.
+    filled.set(450, FRAME_SAMPLES);
+    assert_eq!(filled.count(450, FRAME_SAMPLES), FRAME_SAMPLES);
+    assert_eq!(filled.count(0, 98), 98);
+    assert_eq!(filled.count(98, 352), 0);
+    assert!(filled.is_set(511) && filled.is_set(0) && filled.is_set(97));
+    assert!(!filled.is_set(98) && !filled.is_set(449));
+    // A whole word and a partial one.
+    filled.set(128, 70);
+    assert_eq!(filled.count(120, 100), 70);
+    // Clearing by position: 1 << 40 is slot 0; the span wraps like the set did.
+    let base = 1i64 << 40;
+    filled.clear_positions(base - 62, base + 10);
+    assert_eq!(filled.count(450, FRAME_SAMPLES), FRAME_SAMPLES - 72);
+    assert!(!filled.is_set(511) && !filled.is_set(9) && filled.is_set(10));
+    filled.clear_positions(base, base);
+    assert!(filled.is_set(10));
+    // A span longer than the ring clears all of it.
+    filled.clear_positions(base, base + 10_000);
+    assert_eq!(filled.count(0, RING), 0);
+    assert_eq!(spans(450, FRAME_SAMPLES), [450..512, 0..98]);
+    assert_eq!(spans(0, FRAME_SAMPLES), [0..160, 0..0]);
+    assert_eq!(slot(-1), RING - 1);
+}
