@@ -648,26 +648,87 @@ fn audio_flags(
     settings: &QaSettings,
     out: &mut Vec<Flag>,
 ) {
-    let said = on_timeline(
-        vad::speech_segments_with(&audio.left, audio.sample_rate, &settings.vad),
-        audio.offset_ms,
-    );
-    let heard = on_timeline(
-        vad::speech_segments_with(&audio.right, audio.sample_rate, &settings.vad),
-        audio.offset_ms,
-    );
     let (rec_start, rec_end) = (audio.offset_ms, audio.end_ms());
-    greeting_flags(events, &said, &heard, rec_start, rec_end, settings, out);
     let spans: Vec<(u64, u64)> = connected_spans(events)
         .into_iter()
         .map(|(s, e)| (s.max(rec_start), e.min(rec_end)))
         .filter(|(s, e)| e > s)
         .collect();
+    let windows = listening_windows(events, &spans, rec_start, rec_end, settings);
+    let said = speech_in(&audio.left, audio, &windows, settings);
+    let heard = speech_in(&audio.right, audio, &windows, settings);
+    greeting_flags(events, &said, &heard, rec_start, rec_end, settings, out);
     if spans.is_empty() {
         return;
     }
     silence_flags(&spans, &said, &heard, settings, out);
     talk_over_flags(&spans, &said, &heard, settings, out);
+}
+
+/// Where the audio rules listen, on the call's timeline: while caller and agent are
+/// connected, and from each agent's connect for as long as a greeting may take. The rest of
+/// a journey (menu, queue, music) is never run through the detector: none of the rules
+/// reads it, and on a call that never reached an agent that is the whole recording.
+fn listening_windows(
+    events: &[TimelineEvent],
+    spans: &[(u64, u64)],
+    rec_start: u64,
+    rec_end: u64,
+    settings: &QaSettings,
+) -> Vec<(u64, u64)> {
+    let greeting = settings.greeting_max_ms + settings.greeting_turn_gap_ms;
+    let mut windows: Vec<(u64, u64)> = spans.to_vec();
+    windows.extend(events.iter().filter_map(|e| match e.kind {
+        EventKind::Bridged { .. } => {
+            let start = e.offset_ms.max(rec_start);
+            let end = e.offset_ms.saturating_add(greeting).min(rec_end);
+            (end > start).then_some((start, end))
+        }
+        _ => None,
+    }));
+    windows.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(windows.len());
+    for (start, end) in windows {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// The detector's warm-up before a window: it starts listening this much earlier, so the
+/// first words of a window are scored with context, as in a pass over the whole channel.
+const WARM_UP_MS: u64 = 1_000;
+
+/// Speech segments of one channel inside `windows`, on the call's timeline.
+fn speech_in(
+    channel: &[i16],
+    audio: &StereoAudio,
+    windows: &[(u64, u64)],
+    settings: &QaSettings,
+) -> Vec<(u64, u64)> {
+    let rate = u64::from(audio.sample_rate);
+    let index =
+        |ms: u64| ((ms.saturating_sub(audio.offset_ms) * rate / 1000) as usize).min(channel.len());
+    let mut speech = Vec::new();
+    for &(start, end) in windows {
+        // On the detector's 16 ms grid from the recording's start, as a whole-channel pass
+        // would frame it.
+        let into = start.saturating_sub(audio.offset_ms).saturating_sub(WARM_UP_MS);
+        let from_ms = audio.offset_ms + into / vad::FRAME_MS * vad::FRAME_MS;
+        let (first, last) = (index(from_ms), index(end));
+        speech.extend(
+            on_timeline(
+                vad::speech_segments_with(&channel[first..last], audio.sample_rate, &settings.vad),
+                from_ms,
+            )
+            .into_iter()
+            .map(|(s, e)| (s.max(start), e.min(end)))
+            .filter(|(s, e)| e > s),
+        );
+    }
+    speech
 }
 
 /// S2: after each new agent's bridge, the agent's opening turn on the right channel.

@@ -826,3 +826,72 @@ fn greeting_and_silence_are_measured_on_the_recording_itself() {
     assert!(of(&without, Rule::GreetingWithin10s).is_empty());
     assert!(of(&without, Rule::Silence).is_empty());
 }
+
+#[test]
+fn speech_the_caller_hears_while_held_is_not_the_agents_greeting() {
+    let speech = welcome();
+    let mut r = record(vec![
+        (1_000, EventKind::Answered { rings: 0 }),
+        (20_000, bridged("bob")),
+        (40_000, EventKind::Hold { by: Party::Agent }),
+        (
+            70_000,
+            EventKind::HoldEnded {
+                reason: "lookup".into(),
+                duration_ms: 30_000,
+                check_backs: 0,
+            },
+        ),
+        (90_000, hangup(Party::Caller)),
+    ]);
+    r.recording = Some(recording(1_000, 89_000, 0));
+    // The agent says nothing; the hold explanation (speech) plays at 45 s, and the menu's
+    // speech before the connect: neither is listened to for the greeting.
+    let audio = stereo(1_000, 89_000, &[(5_000, &speech), (45_000, &speech)], &[]);
+    let flags = flags(&r, Some(&audio));
+    assert_eq!(
+        of(&flags, Rule::GreetingWithin10s)
+            .iter()
+            .map(|f| shape(f))
+            .collect::<Vec<_>>(),
+        [(false, 20_000, 90_000, Some(70.0), Some(10.0))]
+    );
+    // Connected 20–40 s and 70–90 s: silent throughout, the held span is not silence.
+    assert_eq!(
+        of(&flags, Rule::Silence)
+            .iter()
+            .map(|f| shape(f))
+            .collect::<Vec<_>>(),
+        [
+            (false, 20_000, 40_000, Some(20.0), Some(5.0)),
+            (false, 70_000, 90_000, Some(20.0), Some(5.0)),
+        ]
+    );
+}
+
+#[test]
+fn a_greeting_after_a_window_that_starts_off_the_detectors_grid_is_measured_alike() {
+    // The same call as above but connected at 20.01 s: the speech is found on the
+    // recording's 16 ms grid, exactly as a pass over the whole channel finds it.
+    let speech = welcome();
+    let mut r = record(vec![
+        (1_000, EventKind::Answered { rings: 0 }),
+        (20_010, bridged("bob")),
+        (60_000, hangup(Party::Caller)),
+    ]);
+    r.recording = Some(recording(1_000, 59_000, 0));
+    let audio = stereo(1_000, 59_000, &[(21_000, &speech)], &[]);
+    let whole: Vec<(u64, u64)> = vad::speech_segments(&audio.right, 8_000)
+        .into_iter()
+        .map(|s| (s.start_ms + 1_000, s.end_ms + 1_000))
+        .collect();
+    assert_eq!(whole, [(21_032, 27_016)]);
+    let flags = flags(&r, Some(&audio));
+    assert_eq!(
+        of(&flags, Rule::GreetingWithin10s)
+            .iter()
+            .map(|f| shape(f))
+            .collect::<Vec<_>>(),
+        [(true, 20_010, 27_016, Some(7.006), Some(10.0))]
+    );
+}
