@@ -278,6 +278,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if retention_days > 0 {
         start_retention(data.to_path_buf(), retention_days);
     }
+    start_qa_review(data.to_path_buf());
     let (start, wall_start) = (Instant::now(), jiff::Timestamp::now());
     let saved_bindings = store.load_bindings(wall_start).map_err(|e| e.to_string())?;
     let media_ip = advertise.unwrap_or(if sip.ip().is_unspecified() {
@@ -581,6 +582,50 @@ fn repair_recordings(store: &Store, data: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Computes the QA flags of every call soon after it ends (a few calls at a time, at the
+/// lowest CPU priority, on a thread of its own with its own database connection), so a
+/// reviewer opening even an hour-long call finds its flags ready instead of waiting for the
+/// voice detector.
+fn start_qa_review(data: PathBuf) {
+    /// Calls flagged per pass; a pass that found none waits `IDLE` for calls to end.
+    const PER_PASS: usize = 4;
+    const IDLE: Duration = Duration::from_secs(2);
+    let spawned = std::thread::Builder::new()
+        .name("qa-review".into())
+        .spawn(move || {
+            // SAFETY: plain system calls on this thread's own id.
+            let niced = unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19)
+            };
+            if niced != 0 {
+                tracing::debug!(error = %std::io::Error::last_os_error(), "QA review thread keeps its priority");
+            }
+            let store = loop {
+                match Store::open(&data) {
+                    Ok(store) => break store,
+                    Err(error) => {
+                        tracing::error!(%error, "QA review cannot open the store; retrying in a minute");
+                        std::thread::sleep(Duration::from_secs(60));
+                    }
+                }
+            };
+            loop {
+                let pause = match hotline::qa::refresh_flag_cache(&store, &data, PER_PASS) {
+                    Ok(0) => IDLE,
+                    Ok(_) => Duration::from_millis(10),
+                    Err(error) => {
+                        tracing::warn!(%error, "QA review of finished calls failed");
+                        IDLE * 15
+                    }
+                };
+                std::thread::sleep(pause);
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the QA review thread; flags are computed when viewed");
+    }
 }
 
 /// Deletes recordings older than `days` now and every hour after, on a thread of its own

@@ -388,3 +388,45 @@ fn a_recorded_calls_flags_come_from_its_audio_and_export_copies_the_wav() {
         27_016
     );
 }
+
+#[test]
+fn the_running_switch_flags_a_finished_call_before_anyone_asks_and_its_page_reuses_them() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start(ports);
+    let data_dir = switch.data.path().to_path_buf();
+    let data = data_dir.to_str().unwrap().to_string();
+    seed_recorded_call(&data_dir, "rec-bg");
+
+    // Nobody runs `qa` or opens a page: the switch's own QA review thread computes them.
+    let store = Store::open(&data_dir).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let kept = loop {
+        if let Some(kept) = store.computed_flags("rec-bg").unwrap() {
+            break kept;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no flags computed in the background within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(kept.0.as_deref(), Some("complete"));
+    assert!(kept.1.contains("greeting_within_10s"), "{}", kept.1);
+
+    // The audio is gone from disk (the row still says complete): the reviewer's view still
+    // has the flags measured on it, so they were not measured again.
+    let record = store.call("rec-bg").unwrap().unwrap();
+    std::fs::remove_file(absolute_path(
+        &data_dir,
+        &record.recording.as_ref().unwrap().file,
+    ))
+    .unwrap();
+    let review = json(&hotline(&[
+        "qa", "show", "rec-bg", "--data", &data, "--json",
+    ]));
+    assert_eq!(review["audio_missing"], Value::Null, "{review:#}");
+    let greeting = flags_of(&review, "greeting_within_10s");
+    assert_eq!(greeting.len(), 1, "{review:#}");
+    assert_eq!(greeting[0]["end_ms"], 27_016, "{review:#}");
+    assert_eq!(flags_of(&review, "silence")[0]["measured"], 32.984);
+}

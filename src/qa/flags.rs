@@ -715,7 +715,9 @@ fn speech_in(
     for &(start, end) in windows {
         // On the detector's 16 ms grid from the recording's start, as a whole-channel pass
         // would frame it.
-        let into = start.saturating_sub(audio.offset_ms).saturating_sub(WARM_UP_MS);
+        let into = start
+            .saturating_sub(audio.offset_ms)
+            .saturating_sub(WARM_UP_MS);
         let from_ms = audio.offset_ms + into / vad::FRAME_MS * vad::FRAME_MS;
         let (first, last) = (index(from_ms), index(end));
         speech.extend(

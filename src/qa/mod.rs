@@ -184,7 +184,7 @@ pub struct FlagOverride {
 }
 
 /// One rule checked on one call: passed or not, where on the call's timeline, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flag {
     pub rule: Rule,
     /// What the measurement found (an override, if any, is in `overridden`).
@@ -197,6 +197,8 @@ pub struct Flag {
     /// The measured value, in the unit of `threshold` (rings, seconds).
     pub measured: Option<f64>,
     pub threshold: Option<f64>,
+    /// Never kept with computed flags: overrides are read from the store each time.
+    #[serde(default, skip_deserializing)]
     pub overridden: Option<FlagOverride>,
 }
 
@@ -248,8 +250,31 @@ pub fn review_call(
     let record = store
         .call(call_id)?
         .ok_or_else(|| QaError::UnknownCall(call_id.to_string()))?;
-    let (audio, audio_missing) = load_audio(&record, data_dir);
-    let mut flags = flags_with(&record, audio.as_ref(), settings);
+    let state = record.recording.as_ref().map(|r| r.state);
+    // Only a finished call's flags are final enough to keep.
+    let settled = record.summary.outcome.is_some() && state != Some(RecordingState::Recording);
+    let default_settings = *settings == QaSettings::default();
+    let kept = if settled && default_settings {
+        kept_flags(store, &record.summary.id, state)?
+    } else {
+        None
+    };
+    let fresh = kept.is_none();
+    let Computed {
+        mut flags,
+        audio_missing,
+        ..
+    } = match kept {
+        Some(kept) => kept,
+        None => {
+            let (audio, audio_missing) = load_audio(&record, data_dir);
+            Computed {
+                version: COMPUTED_VERSION,
+                flags: flags_with(&record, audio.as_ref(), settings),
+                audio_missing,
+            }
+        }
+    };
     let overrides = store.flag_overrides(&record.summary.id)?;
     for flag in &mut flags {
         flag.overridden = overrides
@@ -257,21 +282,62 @@ pub fn review_call(
             .find(|(rule, start_ms, _)| *rule == flag.rule && *start_ms == flag.start_ms)
             .map(|(_, _, o)| o.clone());
     }
-    // Only a finished call's flags are final enough to cache.
-    let settled = record.summary.outcome.is_some()
-        && record
-            .recording
-            .as_ref()
-            .is_none_or(|r| r.state != RecordingState::Recording);
     if settled {
-        let state = record.recording.as_ref().map(|r| r.state);
-        store.cache_failed_flags(&record.summary.id, &flags, state, Timestamp::now())?;
+        let now = Timestamp::now();
+        store.cache_failed_flags(&record.summary.id, &flags, state, now)?;
+        if fresh && default_settings {
+            let computed = Computed {
+                version: COMPUTED_VERSION,
+                flags: flags
+                    .iter()
+                    .map(|f| Flag {
+                        overridden: None,
+                        ..f.clone()
+                    })
+                    .collect(),
+                audio_missing: audio_missing.clone(),
+            };
+            match serde_json::to_string(&computed) {
+                Ok(json) => store.keep_computed_flags(&record.summary.id, state, &json, now)?,
+                Err(error) => tracing::warn!(%error, "QA: cannot keep a call's flags"),
+            }
+        }
     }
     Ok(CallFlags {
         record,
         flags,
         audio_missing,
     })
+}
+
+/// The version of the rules' measurements: kept flags of another version are computed
+/// afresh (raise it whenever a rule or the detector changes what it finds).
+const COMPUTED_VERSION: u32 = 1;
+
+/// A call's flags as computed (no overrides), as kept in the store.
+#[derive(Debug, Serialize, Deserialize)]
+struct Computed {
+    version: u32,
+    flags: Vec<Flag>,
+    audio_missing: Option<String>,
+}
+
+/// The flags kept for `call_id` when they were computed by this version of the rules with
+/// the recording in the state it is now.
+fn kept_flags(
+    store: &Store,
+    call_id: &str,
+    state: Option<RecordingState>,
+) -> Result<Option<Computed>, QaError> {
+    let Some((kept_state, json)) = store.computed_flags(call_id)? else {
+        return Ok(None);
+    };
+    if kept_state.as_deref() != state.map(RecordingState::as_str) {
+        return Ok(None);
+    }
+    Ok(serde_json::from_str::<Computed>(&json)
+        .ok()
+        .filter(|c| c.version == COMPUTED_VERSION))
 }
 
 /// The call's recording as samples, or why there is none to use.

@@ -54,6 +54,18 @@ CREATE INDEX qa_failed_rules_by_rule ON qa_failed_rules (rule);
 CREATE INDEX calls_by_agent ON calls (agent, started_at);
 ";
 
+/// Version 7: a call's computed flags themselves (JSON, before reviewers' overrides), kept
+/// so a long call's page needs no second pass of the voice detector; an override drops the
+/// failed-flags cache above, never these.
+pub(super) const SCHEMA_V7: &str = "
+CREATE TABLE qa_computed_flags (
+    call_id         TEXT PRIMARY KEY REFERENCES calls (id),
+    recording_state TEXT,           -- the recording's state the flags were computed with
+    flags           TEXT NOT NULL,  -- JSON, written by qa
+    computed_at     TEXT NOT NULL
+);
+";
+
 /// Which flags a listed call must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlagFilter {
@@ -413,6 +425,47 @@ impl Store {
         }
         transaction.commit().map_err(self.sqlite("cache flags"))?;
         Ok(())
+    }
+
+    /// Keeps a call's computed flags (`json`, written by `qa`) beside its cache row, so the
+    /// call's page shows them without running the detector again.
+    pub fn keep_computed_flags(
+        &self,
+        call_id: &str,
+        recording_state: Option<RecordingState>,
+        json: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.connection()
+            .execute(
+                "INSERT OR REPLACE INTO qa_computed_flags
+                     (call_id, recording_state, flags, computed_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    call_id,
+                    recording_state.map(RecordingState::as_str),
+                    json,
+                    format_timestamp(at)
+                ],
+            )
+            .map_err(|source| unknown_call_or(self, call_id, "keep computed flags", source))?;
+        Ok(())
+    }
+
+    /// A call's kept flags (as `keep_computed_flags` stored them) and the recording state
+    /// they were computed with, if any are kept.
+    pub fn computed_flags(
+        &self,
+        call_id: &str,
+    ) -> Result<Option<(Option<String>, String)>, StoreError> {
+        self.connection()
+            .query_row(
+                "SELECT recording_state, flags FROM qa_computed_flags WHERE call_id = ?1",
+                [call_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(self.sqlite("read computed flags"))
     }
 
     /// Finished calls (newest first, at most `limit`) whose flags are not cached, or were
