@@ -596,6 +596,17 @@ fn transfer_flags(events: &[TimelineEvent], out: &mut Vec<Flag>) {
     }
 }
 
+/// Whether any audio rule listens to this call: only calls that reached an agent have a
+/// greeting, silences or talk-over to measure.
+pub fn listens_to_audio(events: &[TimelineEvent]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::Bridged { .. } | EventKind::TransferCompleted { .. }
+        )
+    })
+}
+
 /// The spans in which caller and agent are talking: from each bridge (or the end of a
 /// hold) to the next hold, transfer request, lost agent leg or hang-up.
 pub fn connected_spans(events: &[TimelineEvent]) -> Vec<(u64, u64)> {

@@ -895,3 +895,26 @@ fn a_greeting_after_a_window_that_starts_off_the_detectors_grid_is_measured_alik
         [(true, 20_010, 27_016, Some(7.006), Some(10.0))]
     );
 }
+
+#[test]
+fn only_calls_that_reached_an_agent_are_listened_to() {
+    let menu_only = record(vec![
+        (1_000, EventKind::Answered { rings: 0 }),
+        (2_000, queue_entered()),
+        (30_000, hangup(Party::Caller)),
+    ]);
+    assert!(!listens_to_audio(&menu_only.events));
+    let bridged_call = record(vec![
+        (20_000, bridged("bob")),
+        (60_000, hangup(Party::Caller)),
+    ]);
+    assert!(listens_to_audio(&bridged_call.events));
+    let transferred = record(vec![(
+        20_000,
+        EventKind::TransferCompleted {
+            agent: "carol".into(),
+            kind: "blind".into(),
+        },
+    )]);
+    assert!(listens_to_audio(&transferred.events));
+}

@@ -267,7 +267,14 @@ pub fn review_call(
     } = match kept {
         Some(kept) => kept,
         None => {
-            let (audio, audio_missing) = load_audio(&record, data_dir);
+            // A call that never reached an agent has nothing the audio rules listen to: its
+            // recording is not read at all (most of a busy hour's calls, and the largest
+            // cost of flagging them).
+            let (audio, audio_missing) = if flags::listens_to_audio(&record.events) {
+                load_audio(&record, data_dir)
+            } else {
+                (None, recording_unusable(&record))
+            };
             Computed {
                 version: COMPUTED_VERSION,
                 flags: flags_with(&record, audio.as_ref(), settings),
@@ -340,14 +347,25 @@ fn kept_flags(
         .filter(|c| c.version == COMPUTED_VERSION))
 }
 
+/// Why the call's recording cannot be used, as far as its row tells (the file unread).
+fn recording_unusable(record: &CallRecord) -> Option<String> {
+    match &record.recording {
+        None => Some("the call has no recording".into()),
+        Some(r) if r.state == RecordingState::Deleted => {
+            Some("the recording was deleted by retention".into())
+        }
+        Some(_) => None,
+    }
+}
+
 /// The call's recording as samples, or why there is none to use.
 pub fn load_audio(record: &CallRecord, data_dir: &Path) -> (Option<StereoAudio>, Option<String>) {
-    let Some(recording) = &record.recording else {
-        return (None, Some("the call has no recording".into()));
-    };
-    if recording.state == RecordingState::Deleted {
-        return (None, Some("the recording was deleted by retention".into()));
+    if let Some(why) = recording_unusable(record) {
+        return (None, Some(why));
     }
+    let Some(recording) = &record.recording else {
+        return (None, None);
+    };
     let path = crate::recording::absolute_path(data_dir, &recording.file);
     match StereoAudio::load(&path, recording.offset_ms) {
         Ok(audio) => (Some(audio), None),
