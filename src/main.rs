@@ -592,6 +592,9 @@ fn start_qa_review(data: PathBuf) {
     /// Calls flagged per pass; a pass that found none waits `IDLE` for calls to end.
     const PER_PASS: usize = 4;
     const IDLE: Duration = Duration::from_secs(2);
+    /// Calls started longer ago than this are left to be flagged when viewed (those that
+    /// ended while the switch was down, or before this version).
+    const LOOK_BACK: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
     let spawned = std::thread::Builder::new()
         .name("qa-review".into())
         .spawn(move || {
@@ -612,7 +615,9 @@ fn start_qa_review(data: PathBuf) {
                 }
             };
             loop {
-                let pause = match hotline::qa::refresh_flag_cache(&store, &data, PER_PASS) {
+                let since = jiff::Timestamp::now() - LOOK_BACK;
+                let pause = match hotline::qa::refresh_recent_flag_cache(&store, &data, since, PER_PASS)
+                {
                     Ok(0) => IDLE,
                     Ok(_) => Duration::from_millis(10),
                     Err(error) => {

@@ -384,7 +384,24 @@ pub fn load_audio(record: &CallRecord, data_dir: &Path) -> (Option<StereoAudio>,
 /// web list run before filtering on flags. Returns how many were computed.
 pub fn refresh_flag_cache(store: &Store, data_dir: &Path, limit: usize) -> Result<usize, QaError> {
     let stale = store.calls_without_flag_cache(limit)?;
-    for call_id in &stale {
+    review_all(store, data_dir, &stale)
+}
+
+/// [`refresh_flag_cache`] among the calls started since `since` only: the switch's
+/// background review, which runs every few seconds (older calls are flagged when a
+/// reviewer lists or opens them).
+pub fn refresh_recent_flag_cache(
+    store: &Store,
+    data_dir: &Path,
+    since: Timestamp,
+    limit: usize,
+) -> Result<usize, QaError> {
+    let stale = store.recent_calls_without_flag_cache(since, limit)?;
+    review_all(store, data_dir, &stale)
+}
+
+fn review_all(store: &Store, data_dir: &Path, stale: &[String]) -> Result<usize, QaError> {
+    for call_id in stale {
         review_call(store, data_dir, call_id, &QaSettings::default())?;
     }
     Ok(stale.len())

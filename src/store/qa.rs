@@ -471,20 +471,46 @@ impl Store {
     /// Finished calls (newest first, at most `limit`) whose flags are not cached, or were
     /// cached before their recording changed state; calls still being recorded are left.
     pub fn calls_without_flag_cache(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.uncached_calls("", None, limit)
+    }
+
+    /// [`Store::calls_without_flag_cache`] among the calls started at or after `since` (found
+    /// through the start-time index: what a pass every few seconds can afford on a database
+    /// of years of calls).
+    pub fn recent_calls_without_flag_cache(
+        &self,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.uncached_calls("AND c.started_at >= ?2", Some(since), limit)
+    }
+
+    fn uncached_calls(
+        &self,
+        condition: &str,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare(
+            .prepare_cached(&format!(
                 "SELECT c.id FROM calls c
                  LEFT JOIN qa_flag_cache q ON q.call_id = c.id
                  LEFT JOIN recordings r ON r.call_id = c.id
-                 WHERE c.outcome IS NOT NULL
+                 WHERE c.outcome IS NOT NULL {condition}
                    AND (r.state IS NULL OR r.state != 'recording')
                    AND (q.call_id IS NULL OR q.recording_state IS NOT r.state)
-                 ORDER BY c.started_at DESC LIMIT ?1",
-            )
+                 ORDER BY c.started_at DESC LIMIT ?1"
+            ))
             .map_err(self.sqlite("find calls to flag"))?;
+        let limit = int(limit as u64);
+        let since = since.map(format_timestamp);
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&limit];
+        if let Some(since) = &since {
+            values.push(since);
+        }
         let rows = statement
-            .query_map([int(limit as u64)], |row| row.get::<_, String>(0))
+            .query_map(values.as_slice(), |row| row.get::<_, String>(0))
             .map_err(self.sqlite("find calls to flag"))?;
         rows.collect::<Result<_, _>>()
             .map_err(self.sqlite("find calls to flag"))

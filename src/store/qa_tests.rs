@@ -186,6 +186,12 @@ fn flagged_filters_read_the_failed_flags_cache_and_an_override_drops_it() {
     let store = Store::open(dir.path()).unwrap();
     three_calls(&store);
     assert_eq!(store.calls_without_flag_cache(10).unwrap(), ["c", "b", "a"]);
+    assert_eq!(store.calls_without_flag_cache(2).unwrap(), ["c", "b"]);
+    // The background review's look-back: from b's start on, then only c.
+    let since = |at: &str| store.recent_calls_without_flag_cache(ts(at), 10).unwrap();
+    assert_eq!(since("2026-11-30T10:00:00Z"), ["c", "b"]);
+    assert_eq!(since("2026-11-30T10:00:01Z"), ["c"]);
+    assert_eq!(since("2026-12-02T00:00:00Z"), Vec::<String>::new());
     let now = ts("2026-12-01T12:00:00Z");
     store
         .cache_failed_flags(
