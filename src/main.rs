@@ -589,11 +589,11 @@ fn repair_recordings(store: &Store, data: &Path) -> Result<(), String> {
 /// reviewer opening even an hour-long call finds its flags ready instead of waiting for the
 /// voice detector.
 fn start_qa_review(data: PathBuf) {
-    /// Calls flagged per pass; a pass that found none waits `IDLE` for calls to end.
-    const PER_PASS: usize = 4;
+    /// Calls reviewed per pass; a pass that found none waits `IDLE` for calls to end.
+    const PER_PASS: usize = 16;
     const IDLE: Duration = Duration::from_secs(2);
-    /// Calls started longer ago than this are left to be flagged when viewed (those that
-    /// ended while the switch was down, or before this version).
+    /// Calls that ended longer ago than this when the switch starts are left to be flagged
+    /// when viewed (those that ended while it was down, or before this version).
     const LOOK_BACK: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
     let spawned = std::thread::Builder::new()
         .name("qa-review".into())
@@ -614,12 +614,12 @@ fn start_qa_review(data: PathBuf) {
                     }
                 }
             };
+            let mut cursor = hotline::qa::ReviewCursor::since(jiff::Timestamp::now() - LOOK_BACK);
             loop {
-                let since = jiff::Timestamp::now() - LOOK_BACK;
-                let pause = match hotline::qa::refresh_recent_flag_cache(&store, &data, since, PER_PASS)
-                {
-                    Ok(0) => IDLE,
-                    Ok(_) => Duration::from_millis(10),
+                let now = jiff::Timestamp::now();
+                let pause = match hotline::qa::review_ended_calls(&store, &data, &mut cursor, now, PER_PASS) {
+                    Ok(n) if n == PER_PASS => Duration::from_millis(10),
+                    Ok(_) => IDLE,
                     Err(error) => {
                         tracing::warn!(%error, "QA review of finished calls failed");
                         IDLE * 15

@@ -384,27 +384,67 @@ pub fn load_audio(record: &CallRecord, data_dir: &Path) -> (Option<StereoAudio>,
 /// web list run before filtering on flags. Returns how many were computed.
 pub fn refresh_flag_cache(store: &Store, data_dir: &Path, limit: usize) -> Result<usize, QaError> {
     let stale = store.calls_without_flag_cache(limit)?;
-    review_all(store, data_dir, &stale)
-}
-
-/// [`refresh_flag_cache`] among the calls started since `since` only: the switch's
-/// background review, which runs every few seconds (older calls are flagged when a
-/// reviewer lists or opens them).
-pub fn refresh_recent_flag_cache(
-    store: &Store,
-    data_dir: &Path,
-    since: Timestamp,
-    limit: usize,
-) -> Result<usize, QaError> {
-    let stale = store.recent_calls_without_flag_cache(since, limit)?;
-    review_all(store, data_dir, &stale)
-}
-
-fn review_all(store: &Store, data_dir: &Path, stale: &[String]) -> Result<usize, QaError> {
-    for call_id in stale {
+    for call_id in &stale {
         review_call(store, data_dir, call_id, &QaSettings::default())?;
     }
     Ok(stale.len())
+}
+
+/// Where the switch's background review has got to: the end time and id of the last
+/// finished call it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewCursor {
+    pub ended_at: Timestamp,
+    pub id: String,
+}
+
+impl ReviewCursor {
+    /// Starts with the calls that ended after `since`.
+    pub fn since(since: Timestamp) -> ReviewCursor {
+        ReviewCursor {
+            ended_at: since,
+            id: String::new(),
+        }
+    }
+}
+
+/// How long a finished call's recording may still be being written before the review
+/// passes it by (it is flagged when viewed).
+pub const RECORDING_GRACE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// The switch's background review: computes and keeps the flags of up to `limit` calls that
+/// reached an agent and ended after `cursor`, oldest first, moving the cursor past each.
+/// A call whose recording is still being written (for at most [`RECORDING_GRACE`] after it
+/// ended) stops the pass until it is finished; a store failure stops it with the cursor on
+/// the call before. Returns how many calls were reviewed.
+pub fn review_ended_calls(
+    store: &Store,
+    data_dir: &Path,
+    cursor: &mut ReviewCursor,
+    now: Timestamp,
+    limit: usize,
+) -> Result<usize, QaError> {
+    let ended = store.answered_calls_ended_after((cursor.ended_at, &cursor.id), limit)?;
+    let mut reviewed = 0;
+    for call in ended {
+        if call.recording {
+            if now < call.ended_at + RECORDING_GRACE {
+                break;
+            }
+        } else {
+            match review_call(store, data_dir, &call.id, &QaSettings::default()) {
+                Ok(_) => reviewed += 1,
+                // Passed by (it is flagged when viewed) rather than retried for ever.
+                Err(QaError::Store(error)) => return Err(QaError::Store(error)),
+                Err(error) => tracing::warn!(call = %call.id, %error, "QA review passes a call by"),
+            }
+        }
+        *cursor = ReviewCursor {
+            ended_at: call.ended_at,
+            id: call.id,
+        };
+    }
+    Ok(reviewed)
 }
 
 #[cfg(test)]
@@ -431,5 +471,202 @@ mod tests {
         assert_eq!(Rule::GreetingWithin10s.name(), "greeting_within_10s");
         assert_eq!(Rule::WaitUnder10min.name(), "wait_under_10min");
         assert_eq!(Rule::parse("any"), None);
+    }
+
+    fn ended_call(store: &Store, id: &str, started_at: Timestamp, agent: bool) {
+        use crate::store::NewCall;
+        use crate::switch::timeline::{EventKind, Party, TimelineEvent};
+        store
+            .begin_call(&NewCall {
+                id: id.into(),
+                sip_call_id: format!("sip-{id}"),
+                from: "sip:1@trunk".into(),
+                to: "sip:4008@switch".into(),
+                hotline: Some("service".into()),
+                started_at,
+            })
+            .unwrap();
+        let mut events = vec![(1_000, EventKind::Answered { rings: 1 })];
+        if agent {
+            events.push((
+                5_000,
+                EventKind::AgentAnswered {
+                    agent: "bob".into(),
+                    rings: 1,
+                    wait_ms: 3_000,
+                },
+            ));
+            events.push((
+                5_000,
+                EventKind::Bridged {
+                    agent: "bob".into(),
+                    transcoding: false,
+                },
+            ));
+        }
+        events.push((
+            60_000,
+            EventKind::Hangup {
+                by: Party::Caller,
+                reason: "bye".into(),
+            },
+        ));
+        for (offset_ms, kind) in events {
+            store
+                .append_event(id, &TimelineEvent { offset_ms, kind })
+                .unwrap();
+        }
+        store
+            .finish_call(
+                id,
+                started_at + jiff::SignedDuration::from_secs(60),
+                "completed",
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn the_background_review_waits_for_a_recording_then_moves_past_each_call_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let ended = |i: i64| t0 + jiff::SignedDuration::from_secs(60 + i);
+        ended_call(&store, "a", t0, true);
+        ended_call(
+            &store,
+            "menu",
+            t0 + jiff::SignedDuration::from_secs(1),
+            false,
+        );
+        ended_call(&store, "b", t0 + jiff::SignedDuration::from_secs(2), true);
+        store
+            .recording_started("b", "2026/12/01/b.wav", t0, 1_000)
+            .unwrap();
+        ended_call(&store, "c", t0 + jiff::SignedDuration::from_secs(3), true);
+        let mut cursor = ReviewCursor::since(t0);
+
+        // b's recording is still being written 10 s after it ended: the pass stops at it.
+        let now = ended(2) + jiff::SignedDuration::from_secs(10);
+        assert_eq!(
+            review_ended_calls(&store, dir.path(), &mut cursor, now, 16).unwrap(),
+            1
+        );
+        assert_eq!(cursor.id, "a");
+        assert_eq!(cursor.ended_at, ended(0));
+        assert!(store.computed_flags("a").unwrap().is_some());
+        assert!(
+            store.computed_flags("menu").unwrap().is_none(),
+            "no agent: not taken"
+        );
+        assert!(store.computed_flags("b").unwrap().is_none());
+        assert!(store.computed_flags("c").unwrap().is_none());
+
+        // Finished: b and c are reviewed, and a second pass finds nothing new.
+        store
+            .recording_finished(
+                "b",
+                &crate::store::RecordingEnd {
+                    state: RecordingState::Complete,
+                    duration_ms: 59_000,
+                    sha256: String::new(),
+                    lost_ms: 0,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            review_ended_calls(&store, dir.path(), &mut cursor, now, 16).unwrap(),
+            2
+        );
+        assert_eq!((cursor.id.as_str(), cursor.ended_at), ("c", ended(3)));
+        let (state, _) = store.computed_flags("b").unwrap().unwrap();
+        assert_eq!(state.as_deref(), Some("complete"));
+        assert_eq!(
+            review_ended_calls(&store, dir.path(), &mut cursor, now, 16).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_recording_never_finished_is_passed_by_after_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        ended_call(&store, "stuck", t0, true);
+        store
+            .recording_started("stuck", "2026/12/01/stuck.wav", t0, 1_000)
+            .unwrap();
+        ended_call(
+            &store,
+            "next",
+            t0 + jiff::SignedDuration::from_secs(1),
+            true,
+        );
+        let end = t0 + jiff::SignedDuration::from_secs(60);
+        let mut cursor = ReviewCursor::since(t0);
+        let at = |s: i64| end + jiff::SignedDuration::from_secs(s);
+        assert_eq!(
+            review_ended_calls(&store, dir.path(), &mut cursor, at(59), 16).unwrap(),
+            0
+        );
+        assert_eq!(cursor, ReviewCursor::since(t0));
+        assert_eq!(
+            review_ended_calls(&store, dir.path(), &mut cursor, at(60), 16).unwrap(),
+            1
+        );
+        assert_eq!(cursor.id, "next");
+        assert!(store.computed_flags("stuck").unwrap().is_none());
+        assert!(store.computed_flags("next").unwrap().is_some());
+    }
+
+    #[test]
+    fn kept_flags_of_another_recording_state_or_version_are_computed_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        ended_call(&store, "a", t0, true);
+        store
+            .recording_started("a", "2026/12/01/a.wav", t0, 1_000)
+            .unwrap();
+        let end = |state| crate::store::RecordingEnd {
+            state,
+            duration_ms: 59_000,
+            sha256: String::new(),
+            lost_ms: 0,
+        };
+        store
+            .recording_finished("a", &end(RecordingState::Complete))
+            .unwrap();
+        // The file is not there: the flags say so, and are kept with the state.
+        let first = review_call(&store, dir.path(), "a", &QaSettings::default()).unwrap();
+        assert!(first
+            .audio_missing
+            .as_deref()
+            .unwrap()
+            .contains("unreadable"));
+        assert!(kept_flags(&store, "a", Some(RecordingState::Complete))
+            .unwrap()
+            .is_some());
+        assert!(kept_flags(&store, "a", Some(RecordingState::Deleted))
+            .unwrap()
+            .is_none());
+        // Retention deleted it: computed afresh, with the new reason.
+        store
+            .recording_finished("a", &end(RecordingState::Deleted))
+            .unwrap();
+        let after = review_call(&store, dir.path(), "a", &QaSettings::default()).unwrap();
+        assert_eq!(
+            after.audio_missing.as_deref(),
+            Some("the recording was deleted by retention")
+        );
+        // Flags kept by another version of the rules are not used.
+        let json = serde_json::json!({"version": COMPUTED_VERSION + 1, "flags": [], "audio_missing": null});
+        store
+            .keep_computed_flags("a", Some(RecordingState::Deleted), &json.to_string(), t0)
+            .unwrap();
+        assert!(kept_flags(&store, "a", Some(RecordingState::Deleted))
+            .unwrap()
+            .is_none());
+        let again = review_call(&store, dir.path(), "a", &QaSettings::default()).unwrap();
+        assert!(!again.flags.is_empty());
     }
 }

@@ -64,7 +64,18 @@ CREATE TABLE qa_computed_flags (
     flags           TEXT NOT NULL,  -- JSON, written by qa
     computed_at     TEXT NOT NULL
 );
+CREATE INDEX calls_by_ended_at ON calls (ended_at, id);
 ";
+
+/// A finished call the switch's background QA review may take: see
+/// [`Store::answered_calls_ended_after`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedCall {
+    pub id: String,
+    pub ended_at: Timestamp,
+    /// Its recording is still being written (the flags would not be final yet).
+    pub recording: bool,
+}
 
 /// Which flags a listed call must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -471,46 +482,73 @@ impl Store {
     /// Finished calls (newest first, at most `limit`) whose flags are not cached, or were
     /// cached before their recording changed state; calls still being recorded are left.
     pub fn calls_without_flag_cache(&self, limit: usize) -> Result<Vec<String>, StoreError> {
-        self.uncached_calls("", None, limit)
+        self.uncached_calls(limit)
     }
 
-    /// [`Store::calls_without_flag_cache`] among the calls started at or after `since` (found
-    /// through the start-time index: what a pass every few seconds can afford on a database
-    /// of years of calls).
-    pub fn recent_calls_without_flag_cache(
+    /// Calls that reached an agent (the ones whose recording the audio rules read) and
+    /// ended after the call `after` (its end time and id), oldest end first, at most
+    /// `limit`: the switch's background review walks them with a cursor, so each pass
+    /// costs what ended since the last one, through the end-time index.
+    pub fn answered_calls_ended_after(
         &self,
-        since: Timestamp,
+        after: (Timestamp, &str),
         limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        self.uncached_calls("AND c.started_at >= ?2", Some(since), limit)
-    }
-
-    fn uncached_calls(
-        &self,
-        condition: &str,
-        since: Option<Timestamp>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<EndedCall>, StoreError> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare_cached(&format!(
+            .prepare_cached(
+                "SELECT c.id, c.ended_at, r.state IS 'recording' FROM calls c
+                 LEFT JOIN recordings r ON r.call_id = c.id
+                 WHERE (c.ended_at, c.id) > (?1, ?2) AND c.agent IS NOT NULL
+                 ORDER BY c.ended_at, c.id LIMIT ?3",
+            )
+            .map_err(self.sqlite("find ended calls to review"))?;
+        let rows = statement
+            .query_map(
+                params![format_timestamp(after.0), after.1, int(limit as u64)],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, bool>(2)?,
+                    ))
+                },
+            )
+            .map_err(self.sqlite("find ended calls to review"))?;
+        let mut calls = Vec::new();
+        for row in rows {
+            let (id, ended_at, recording) =
+                row.map_err(self.sqlite("find ended calls to review"))?;
+            let ended_at = parse_timestamp(&ended_at).map_err(|message| StoreError::Corrupt {
+                path: self.path().to_path_buf(),
+                call_id: id.clone(),
+                what: "end time",
+                message,
+            })?;
+            calls.push(EndedCall {
+                id,
+                ended_at,
+                recording,
+            });
+        }
+        Ok(calls)
+    }
+
+    fn uncached_calls(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached(
                 "SELECT c.id FROM calls c
                  LEFT JOIN qa_flag_cache q ON q.call_id = c.id
                  LEFT JOIN recordings r ON r.call_id = c.id
-                 WHERE c.outcome IS NOT NULL {condition}
+                 WHERE c.outcome IS NOT NULL
                    AND (r.state IS NULL OR r.state != 'recording')
                    AND (q.call_id IS NULL OR q.recording_state IS NOT r.state)
-                 ORDER BY c.started_at DESC LIMIT ?1"
-            ))
+                 ORDER BY c.started_at DESC LIMIT ?1",
+            )
             .map_err(self.sqlite("find calls to flag"))?;
-        let limit = int(limit as u64);
-        let since = since.map(format_timestamp);
-        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&limit];
-        if let Some(since) = &since {
-            values.push(since);
-        }
         let rows = statement
-            .query_map(values.as_slice(), |row| row.get::<_, String>(0))
+            .query_map([int(limit as u64)], |row| row.get::<_, String>(0))
             .map_err(self.sqlite("find calls to flag"))?;
         rows.collect::<Result<_, _>>()
             .map_err(self.sqlite("find calls to flag"))

@@ -187,11 +187,6 @@ fn flagged_filters_read_the_failed_flags_cache_and_an_override_drops_it() {
     three_calls(&store);
     assert_eq!(store.calls_without_flag_cache(10).unwrap(), ["c", "b", "a"]);
     assert_eq!(store.calls_without_flag_cache(2).unwrap(), ["c", "b"]);
-    // The background review's look-back: from b's start on, then only c.
-    let since = |at: &str| store.recent_calls_without_flag_cache(ts(at), 10).unwrap();
-    assert_eq!(since("2026-11-30T10:00:00Z"), ["c", "b"]);
-    assert_eq!(since("2026-11-30T10:00:01Z"), ["c"]);
-    assert_eq!(since("2026-12-02T00:00:00Z"), Vec::<String>::new());
     let now = ts("2026-12-01T12:00:00Z");
     store
         .cache_failed_flags(
@@ -385,5 +380,58 @@ fn score_totals_are_per_agent_and_iso_week_of_the_call() {
             .map(|t| (t.agent.as_str(), t.scores))
             .collect::<Vec<_>>(),
         [("alice", 2), ("bob", 1)]
+    );
+}
+
+#[test]
+fn ended_calls_that_reached_an_agent_are_walked_by_end_time_then_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    three_calls(&store);
+    // A fourth ending at the same instant as b, and a menu-only call (no agent).
+    call(
+        &store,
+        "b2",
+        "sip:1@trunk",
+        "2026-11-30T10:00:00Z",
+        "carol",
+        "sales",
+    );
+    store
+        .begin_call(&NewCall {
+            id: "m".into(),
+            sip_call_id: "sip-m".into(),
+            from: "sip:2@trunk".into(),
+            to: "sip:4008@switch".into(),
+            hotline: Some("service".into()),
+            started_at: ts("2026-11-30T09:30:00Z"),
+        })
+        .unwrap();
+    store
+        .finish_call("m", ts("2026-11-30T09:31:00Z"), "completed")
+        .unwrap();
+    let walk = |at: &str, id: &str, limit: usize| -> Vec<String> {
+        store
+            .answered_calls_ended_after((ts(at), id), limit)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
+    };
+    assert_eq!(walk("2026-11-30T00:00:00Z", "", 10), ["a", "b", "b2", "c"]);
+    // The cursor sits on b: b2 ended at the same instant and still comes.
+    assert_eq!(walk("2026-11-30T10:01:00Z", "b", 10), ["b2", "c"]);
+    assert_eq!(walk("2026-11-30T10:01:00Z", "b2", 1), ["c"]);
+    assert_eq!(walk("2026-12-01T09:01:00Z", "c", 10), Vec::<String>::new());
+    let first = store
+        .answered_calls_ended_after((ts("2026-11-30T00:00:00Z"), ""), 1)
+        .unwrap();
+    assert_eq!(
+        first,
+        [EndedCall {
+            id: "a".into(),
+            ended_at: ts("2026-11-30T09:01:00Z"),
+            recording: false,
+        }]
     );
 }
