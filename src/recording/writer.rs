@@ -99,13 +99,14 @@ impl RecordingFile {
         }
         self.fill_silence_to(index);
         if self.room() {
-            // One resize, then a loop the compiler turns into wide stores (a push per
-            // sample was the service's largest symbol in a profile under load).
-            let start = self.pending.len();
-            self.pending.resize(start + TICK_BYTES, 0);
-            for (out, sample) in self.pending[start..].chunks_exact_mut(2).zip(pcm) {
+            // The frame as little-endian bytes on the stack, then one copy (a push per
+            // sample, then a zero-filled resize, were the service's largest symbols in
+            // profiles under load).
+            let mut bytes = [0u8; TICK_BYTES];
+            for (out, sample) in bytes.chunks_exact_mut(2).zip(pcm) {
                 out.copy_from_slice(&sample.to_le_bytes());
             }
+            self.pending.extend_from_slice(&bytes);
         } else {
             self.lost_frames += 1;
         }
