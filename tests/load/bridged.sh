@@ -7,6 +7,7 @@
 #   bash tests/load/bridged.sh                      # 100 calls, 30 s talk
 #   CALLERS=50 TALK_MS=20000 bash tests/load/bridged.sh
 #   HOTLINE_BIN=path/to/hotline bash tests/load/bridged.sh   # another build
+#   RECORDING=off bash tests/load/bridged.sh       # no call recorded (what recording costs)
 set -euo pipefail
 CALLERS="${CALLERS:-100}"
 TALK_MS="${TALK_MS:-30000}"

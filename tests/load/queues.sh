@@ -72,6 +72,10 @@ from="${CONFIG_FROM:-$repo}"
 cp -r "$from/dialplans" "$from/prompts" "$from/hardware" "$config/"
 sed -i -e 's/^max_calls = .*/max_calls = 2000/' \
     -e 's/^new_calls_per_source = .*/new_calls_per_source = 1000/' "$config/dialplans/hotline.toml"
+# RECORDING=off: the hotline records no call (to measure what recording costs).
+if [ "${RECORDING:-on}" = off ]; then
+    sed -i -e '/^\[hotline\.service\]/a record = false' "$config/dialplans/hotline.toml"
+fi
 for plan in "$config"/dialplans/*.toml; do
     awk -v wrap="$WRAP_UP" '
         /^[[:space:]]*\[/ { in_sales = ($0 ~ /^[[:space:]]*\[queue\.sales\][[:space:]]*$/) ; print; if (in_sales) printf "wrap_up = \"%s\"\n", wrap; next }
