@@ -9,7 +9,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::web::{add_user, csrf_of, get, request, seed_call, sign_in, try_sign_in};
+use common::web::{
+    add_user, csrf_of, get, request, seed_call, sets_a_session, sign_in, sign_in_form, try_sign_in,
+};
 use common::{PortBlock, Switch};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -240,11 +242,11 @@ fn five_failed_sign_ins_refuse_even_the_right_password() {
     for attempt in 0..5 {
         let reply = try_sign_in(http, "rita", "wrong-password");
         assert_eq!(reply.status, 401, "attempt {attempt}");
-        assert!(reply.header("set-cookie").is_none());
+        assert!(!sets_a_session(&reply));
     }
     let reply = try_sign_in(http, "rita", "rita-password-1");
     assert_eq!(reply.status, 429);
-    assert!(reply.header("set-cookie").is_none());
+    assert!(!sets_a_session(&reply));
     // The address is closed for other names too.
     add_user(
         switch.data.path(),
@@ -254,6 +256,68 @@ fn five_failed_sign_ins_refuse_even_the_right_password() {
         "sam-password-1",
     );
     assert_eq!(try_sign_in(http, "sam", "sam-password-1").status, 429);
+}
+
+/// Login CSRF: another site's page can post a name and password to /signin, but it cannot
+/// read or set the form's cookie, so without the form's own token no session is given.
+#[test]
+fn a_sign_in_posted_without_the_forms_token_gives_no_session() {
+    let (switch, http) = start();
+    add_user(
+        switch.data.path(),
+        "mallory",
+        "agent",
+        Some("1001"),
+        "mallory-password-1",
+    );
+    let body = |token: &str| format!("csrf={token}&name=mallory&password=mallory-password-1");
+    // A cross-site post: no cookie at all.
+    let bare = request(http, "POST", "/signin", &[], Some(&body("")));
+    assert_eq!(bare.status, 403, "{}", bare.text());
+    assert!(!sets_a_session(&bare));
+    assert!(
+        bare.text().contains("The sign-in form had expired"),
+        "{}",
+        bare.text()
+    );
+    // A token of its own that is not the cookie's.
+    let (cookie, token) = sign_in_form(http);
+    let (_, other) = sign_in_form(http);
+    assert_ne!(token, other, "each new form has its own token");
+    let forged = request(
+        http,
+        "POST",
+        "/signin",
+        &[("Cookie", &cookie)],
+        Some(&body(&other)),
+    );
+    assert_eq!(forged.status, 403);
+    assert!(!sets_a_session(&forged));
+    // The cookie is HttpOnly, SameSite=Strict and only sent back to /signin.
+    let form = get(http, "/signin", None);
+    let set = form.header("set-cookie").expect("token cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/signin"),
+        "{set}"
+    );
+    // The form's own token signs in, and is spent.
+    let signed = request(
+        http,
+        "POST",
+        "/signin",
+        &[("Cookie", &cookie)],
+        Some(&body(&token)),
+    );
+    assert_eq!(signed.status, 303, "{}", signed.text());
+    assert!(sets_a_session(&signed));
+    assert!(
+        signed
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("hotline_signin=;")),
+        "{:?}",
+        signed.headers
+    );
 }
 
 #[test]

@@ -1,12 +1,17 @@
 //! The sign-in page, signing in (password check on the blocking pool, failed sign-ins
 //! limited per name and per address), signing out, and the language switch.
+//!
+//! The sign-in form carries its own CSRF token before any session exists (a double-submit
+//! token: the form's hidden field must equal the `hotline_signin` cookie, HttpOnly and
+//! SameSite=Strict), so another site cannot post its own name and password here and sign a
+//! reviewer's browser in as someone else (login CSRF).
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
 
@@ -19,33 +24,69 @@ pub(super) struct Next {
     next: Option<String>,
 }
 
-pub(super) async fn form(headers: HeaderMap, Query(next): Query<Next>) -> Response {
+/// The cookie holding the sign-in form's token.
+pub const FORM_COOKIE: &str = "hotline_signin";
+
+/// The sign-in form's token the browser already holds, if it looks like one of ours.
+fn form_token_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| auth::cookie(c, FORM_COOKIE))
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+}
+
+pub(super) async fn form(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(next): Query<Next>,
+) -> Response {
     let lang = super::lang_of(&headers);
+    let token = form_token_of(&headers).unwrap_or_else(auth::random_token);
     sign_in_page(
         lang,
         next.next.as_deref().unwrap_or("/calls"),
+        &token,
+        app.settings.secure_cookies,
         None,
         StatusCode::OK,
     )
 }
 
-fn sign_in_page(lang: Lang, next: &str, problem: Option<&str>, status: StatusCode) -> Response {
+/// The sign-in page with `token` in its form and in the cookie it is checked against.
+fn sign_in_page(
+    lang: Lang,
+    next: &str,
+    token: &str,
+    secure: bool,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let problem = problem
         .map(|p| format!("<p class=\"problem\" role=\"alert\">{}</p>", esc(p)))
         .unwrap_or_default();
     let body = format!(
         "<h1>{title}</h1>{problem}<form method=\"post\" action=\"/signin\" class=\"signin\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
          <input type=\"hidden\" name=\"next\" value=\"{next}\">\
          <label>{name} <input name=\"name\" autocomplete=\"username\" required maxlength=\"64\"></label>\
          <label>{password} <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label>\
          <button type=\"submit\">{title}</button></form>",
         title = lang.t("sign_in"),
+        token = esc(token),
         next = esc(local_path(next)),
         name = lang.t("name"),
         password = lang.t("password"),
     );
+    let cookie = format!(
+        "{FORM_COOKIE}={token}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=86400{}",
+        if secure { "; Secure" } else { "" }
+    );
     (
         status,
+        [(header::SET_COOKIE, cookie)],
         layout(lang, None, "/signin", lang.t("sign_in"), &body),
     )
         .into_response()
@@ -56,6 +97,7 @@ pub(super) struct SignIn {
     name: String,
     password: String,
     next: Option<String>,
+    csrf: Option<String>,
 }
 
 /// What a sign-in attempt came to.
@@ -73,7 +115,21 @@ pub(super) async fn submit(
 ) -> Response {
     let lang = super::lang_of(&headers);
     let next = local_path(form.next.as_deref().unwrap_or("/calls")).to_string();
+    let secure = app.settings.secure_cookies;
     let address = peer.ip();
+    let Some(token) =
+        form_token_of(&headers).filter(|token| auth::csrf_matches(token, form.csrf.as_deref()))
+    else {
+        tracing::info!(address = %address, "QA pages: sign-in without the form's token refused");
+        return sign_in_page(
+            lang,
+            &next,
+            &auth::random_token(),
+            secure,
+            Some(lang.t("stale_sign_in")),
+            StatusCode::FORBIDDEN,
+        );
+    };
     let name = form.name.clone();
     let attempt = blocking(
         &app,
@@ -137,6 +193,8 @@ pub(super) async fn submit(
             sign_in_page(
                 lang,
                 &next,
+                &token,
+                secure,
                 Some(lang.t("too_many")),
                 StatusCode::TOO_MANY_REQUESTS,
             )
@@ -146,16 +204,26 @@ pub(super) async fn submit(
             sign_in_page(
                 lang,
                 &next,
+                &token,
+                secure,
                 Some(lang.t("bad_sign_in")),
                 StatusCode::UNAUTHORIZED,
             )
         }
         Attempt::Session(id) => {
-            let cookie =
-                auth::session_cookie(&id, &app.settings.sessions, app.settings.secure_cookies);
+            let cookie = auth::session_cookie(&id, &app.settings.sessions, secure);
+            // The form's token is spent: the next sign-in form gets a new one.
+            let spent = format!(
+                "{FORM_COOKIE}=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0{}",
+                if secure { "; Secure" } else { "" }
+            );
             (
                 StatusCode::SEE_OTHER,
-                [(header::SET_COOKIE, cookie), (header::LOCATION, next)],
+                AppendHeaders([
+                    (header::SET_COOKIE, cookie),
+                    (header::SET_COOKIE, spent),
+                    (header::LOCATION, next),
+                ]),
             )
                 .into_response()
         }

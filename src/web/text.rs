@@ -84,6 +84,11 @@ pub const LABELS: &[(&str, &str, &str)] = &[
         "用户名或密码错误。",
     ),
     (
+        "stale_sign_in",
+        "The sign-in form had expired. Please sign in again.",
+        "登录表单已过期，请重新登录。",
+    ),
+    (
         "too_many",
         "Too many failed sign-ins. Try again later.",
         "登录失败次数过多，请稍后再试。",

@@ -158,7 +158,12 @@ pub fn add_user(data: &Path, name: &str, role: &str, agent: Option<&str>, passwo
 pub fn sign_in(addr: SocketAddr, name: &str, password: &str) -> String {
     let reply = try_sign_in(addr, name, password);
     assert_eq!(reply.status, 303, "sign-in of {name}: {}", reply.text());
-    let set_cookie = reply.header("set-cookie").expect("a session cookie");
+    let set_cookie = reply
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("hotline_session="))
+        .map(|(_, v)| v.as_str())
+        .expect("a session cookie");
     set_cookie
         .split(';')
         .next()
@@ -166,9 +171,34 @@ pub fn sign_in(addr: SocketAddr, name: &str, password: &str) -> String {
         .to_string()
 }
 
+/// Opens the sign-in form as a browser would (its token cookie and hidden field), then posts
+/// the name and password with them.
 pub fn try_sign_in(addr: SocketAddr, name: &str, password: &str) -> Reply {
-    let body = format!("name={name}&password={password}&next=%2Fcalls");
-    request(addr, "POST", "/signin", &[], Some(&body))
+    let (cookie, token) = sign_in_form(addr);
+    let body = format!("csrf={token}&name={name}&password={password}&next=%2Fcalls");
+    request(addr, "POST", "/signin", &[("Cookie", &cookie)], Some(&body))
+}
+
+/// The sign-in form's token cookie (as a Cookie header value) and the token in its form.
+pub fn sign_in_form(addr: SocketAddr) -> (String, String) {
+    let form = request(addr, "GET", "/signin", &[], None);
+    assert_eq!(form.status, 200, "the sign-in form: {}", form.text());
+    let cookie = form
+        .header("set-cookie")
+        .expect("the sign-in form sets its token cookie")
+        .split(';')
+        .next()
+        .expect("cookie pair")
+        .to_string();
+    (cookie, csrf_of(&form.text()))
+}
+
+/// Whether an answer gives the browser a session.
+pub fn sets_a_session(reply: &Reply) -> bool {
+    reply
+        .headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("hotline_session="))
 }
 
 /// The CSRF token in a page's forms.
