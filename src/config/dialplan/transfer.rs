@@ -290,10 +290,11 @@ pub(crate) fn describe_transfer(transfer: &TransferSettings, keys: &InCallKeys) 
         None => "no outside numbers".to_string(),
     };
     format!(
-        "{numbers}; {outside}; keys {} hold reason, {} blind, {} attended (dropped after {})",
+        "{numbers}; {outside}; keys {} hold reason, {} blind, {} attended, {} pause recording (dropped after {})",
         keys.hold_reason,
         keys.blind_transfer,
         keys.attended_transfer,
+        keys.pause_recording,
         format_duration(keys.digit_timeout)
     )
 }

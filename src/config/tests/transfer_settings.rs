@@ -27,7 +27,7 @@ fn without_the_tables_agents_transfer_to_extensions_with_the_usual_keys() {
     );
     let summary = summary(&config);
     assert!(
-        summary.contains("\ntransfer: extensions only; no outside numbers; keys *4 hold reason, #1 blind, *2 attended (dropped after 3s)\n"),
+        summary.contains("\ntransfer: extensions only; no outside numbers; keys *4 hold reason, #1 blind, *2 attended, *7 pause recording (dropped after 3s)\n"),
         "{summary}"
     );
 }
@@ -67,7 +67,7 @@ fn transfer_numbers_and_an_outside_trunk_are_read() {
     );
     let summary = summary(&config);
     assert!(
-        summary.contains("\ntransfer: extensions and 8001 queue sales, 8100 queue sales; outside numbers 0… through 127.0.0.1:5080; keys #4 hold reason, ## blind, *3 attended (dropped after 5s)\n"),
+        summary.contains("\ntransfer: extensions and 8001 queue sales, 8100 queue sales; outside numbers 0… through 127.0.0.1:5080; keys #4 hold reason, ## blind, *3 attended, *8 pause recording (dropped after 5s)\n"),
         "{summary}"
     );
 }
