@@ -4,6 +4,7 @@
 //! valid as the file grows), the repair of files a stopped switch left unfinished, and
 //! retention. The media engine only hands frames over; the store only keeps the rows.
 
+pub mod disk_sync;
 pub mod repair;
 pub mod retention;
 pub mod service;

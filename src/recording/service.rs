@@ -3,10 +3,11 @@
 //! control channel for starts and ends.
 //!
 //! Owns the open recordings by caller leg, the write schedule (audio batched and the header
-//! rewritten with the length at least every [`FLUSH_EVERY`], `fdatasync` every
-//! [`SYNC_EVERY`]), and the outcome each recording reports back to its media engine as
-//! `MediaEvent::JourneyRecorded` (the worker passes it to the switch, which writes the
-//! record). Must not: touch the store or the switch, or be waited on by a media thread.
+//! rewritten with the length at least every [`FLUSH_EVERY`]; the disk sync is
+//! `disk_sync.rs`'s thread, started and stopped with this one), and the outcome each
+//! recording reports back to its media engine as `MediaEvent::JourneyRecorded` (the worker
+//! passes it to the switch, which writes the record). Must not: touch the store or the
+//! switch, wait for the disk to confirm a write, or be waited on by a media thread.
 
 use std::collections::HashMap;
 use std::io;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::disk_sync::{DiskSync, SYNC_EVERY};
 use super::writer::{FinishedFile, RecordingFile, TICK_BYTES};
 use crate::media::journey::{JourneyControl, JourneyFrame, JourneySink};
 use crate::media::{MediaEvent, FRAME_MS};
@@ -26,8 +28,6 @@ use crate::sip::CallId;
 pub const FRAME_QUEUE: usize = 12_000;
 /// The header names the audio on disk at most this long after it was recorded.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
-/// Audio reaches the disk (`fdatasync`) at most this long after it was written.
-pub const SYNC_EVERY: Duration = Duration::from_secs(5);
 /// How often the service takes what the taps queued (one tick of every call at a time).
 const DRAIN_EVERY: Duration = Duration::from_millis(20);
 /// A recording's batch is written early once it holds this much (two seconds).
@@ -162,14 +162,6 @@ impl Recordings {
             }
         }
     }
-
-    pub fn sync_all(&mut self) {
-        for (call, active) in &mut self.active {
-            if let Err(e) = active.file.sync() {
-                tracing::error!(call = %call, error = %e, "recording sync failed");
-            }
-        }
-    }
 }
 
 fn finish(call: CallId, active: Active, frames: u64) {
@@ -205,8 +197,9 @@ fn finish(call: CallId, active: Active, frames: u64) {
     let _ = active.report.send((call, event));
 }
 
-/// Starts the service thread writing under `data_dir`; the sink goes to every media engine.
-/// The thread ends (finishing every file) once every clone of the sink is gone.
+/// Starts the service thread writing under `data_dir`, and the sync thread beside it; the
+/// sink goes to every media engine. The thread ends (finishing every file, then one last
+/// sync) once every clone of the sink is gone.
 pub fn start(data_dir: &Path) -> io::Result<(JourneySink, JoinHandle<()>)> {
     let (control, control_rx) = mpsc::channel();
     let (frames, frames_rx) = mpsc::sync_channel(FRAME_QUEUE);
@@ -216,20 +209,23 @@ pub fn start(data_dir: &Path) -> io::Result<(JourneySink, JoinHandle<()>)> {
         dropped: Arc::new(AtomicU64::new(0)),
     };
     let mut recordings = Recordings::new(data_dir);
+    let disk_sync = DiskSync::start(data_dir, SYNC_EVERY)?;
     let thread = std::thread::Builder::new()
         .name("recordings".into())
-        .spawn(move || run(&mut recordings, &control_rx, &frames_rx))?;
+        .spawn(move || {
+            run(&mut recordings, &control_rx, &frames_rx);
+            disk_sync.stop();
+        })?;
     Ok((sink, thread))
 }
 
-/// The service loop: frames as they come, control after them, the flush and sync schedule.
+/// The service loop: frames as they come, control after them, the flush schedule.
 pub fn run(
     recordings: &mut Recordings,
     control: &Receiver<JourneyControl>,
     frames: &Receiver<JourneyFrame>,
 ) {
     let mut flushed = Instant::now();
-    let mut synced = Instant::now();
     let mut control_open = true;
     let mut frames_open = true;
     loop {
@@ -276,10 +272,6 @@ pub fn run(
         if now.saturating_duration_since(flushed) >= FLUSH_EVERY {
             recordings.flush_all();
             flushed = now;
-        }
-        if now.saturating_duration_since(synced) >= SYNC_EVERY {
-            recordings.sync_all();
-            synced = now;
         }
     }
 }

@@ -1,14 +1,15 @@
 //! One recording file being written: the canonical 44-byte header at creation, frames
 //! placed by their tick index (a missing index is written as silence and counted lost),
-//! audio appended in batches, the header rewritten in place with the length on disk,
-//! `fdatasync` when the service says, and at the end the file's SHA-256.
+//! audio appended in batches, the header rewritten in place with the length on disk, and
+//! at the end the file's SHA-256.
 //!
-//! Owns the file and its counters; when to flush and sync is the service's (`service.rs`).
+//! Owns the file and its counters; when to flush is the service's (`service.rs`), when the
+//! disk confirms it is `disk_sync.rs`'s.
 //! The file on disk is always the header plus whole 4-byte frames, so a `kill -9` at any
 //! moment leaves something `repair` makes playable.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +61,11 @@ impl RecordingFile {
             options.mode(PRIVATE_FILE_MODE);
         }
         let mut file = options.open(path)?;
-        crate::store::file_modes::set_mode(path, PRIVATE_FILE_MODE)?;
+        // A file that was there already keeps its mode through `open`: 0600 on the handle.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(PRIVATE_FILE_MODE))?;
+        }
         file.write_all(&header(0))?;
         Ok(RecordingFile {
             path: path.to_path_buf(),
@@ -144,19 +149,13 @@ impl RecordingFile {
         Ok(())
     }
 
-    /// `fdatasync`: what was flushed is on the disk.
-    pub fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-
-    /// The last frames (up to `frames`, silence for any that never came), the header, a
-    /// sync, and the SHA-256 of the whole file.
+    /// The last frames (up to `frames`, silence for any that never came), the header, and
+    /// the SHA-256 of the whole file (read back through the same handle).
     pub fn finish(mut self, frames: u64) -> io::Result<FinishedFile> {
         self.fill_silence_to(frames);
         self.flush()?;
-        // `fdatasync`: the audio and the file's length; its times need not be on the disk.
-        self.file.sync_data()?;
-        let mut reader = File::open(&self.path)?;
+        let mut reader = &self.file;
+        reader.seek(SeekFrom::Start(0))?;
         Ok(FinishedFile {
             duration_ms: duration_ms(self.data_bytes),
             sha256: sha256_of(&mut reader)?,
