@@ -7,7 +7,9 @@
 //! (on ext4 without a journal, a synchronous inode write per call), and it runs off the
 //! recordings thread, so writing audio never waits for the disk to confirm. A `kill -9`
 //! loses nothing either way (written audio is in the page cache); what this bounds is what a
-//! power cut can take: the last [`SYNC_EVERY`] of audio.
+//! power cut can take: the last [`SYNC_EVERY`] of audio, of a call still going or of one that
+//! ended in that time (its record already says `complete`; Asterisk and FreeSWITCH leave
+//! this to the kernel's own writeback, about 30 s).
 //!
 //! Owns only its thread and the directory handle. Must not: touch a recording's file.
 
