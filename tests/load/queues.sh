@@ -166,10 +166,7 @@ greeting_ms="$(soxi -D "$config/prompts/zh/welcome.wav" "$config/prompts/zh/reco
     awk '{ s += $1 } END { printf "%d", s * 1000 }')"
 first_digit_ms=$((greeting_ms + 1000))
 
-clk_tck="$(getconf CLK_TCK)"
-# Fields 14 and 15 of /proc/PID/stat (utime, stime in clock ticks); the command name in
-# field 2 may hold spaces, so count from the closing parenthesis.
-cpu_ticks() { sed 's/^.*) //' "/proc/$switch_pid/stat" | awk '{ print $12 + $13 }'; }
+source "$repo/tests/load/proc.sh"
 
 # Calls the phones' SIPp has in progress (its statistics file, rewritten every second).
 phone_calls() { stat_col "$work/phones_stat.csv" 'CurrentCall'; }
@@ -187,6 +184,7 @@ done) >"$work/samples" 2>/dev/null &
 sampler_pid=$!
 
 cpu_before="$(cpu_ticks)"
+threads_before="$(thread_ticks)"
 started="$(date +%s.%N)"
 set +e
 (cd "$work/callers" && sipp "$sip" -sf "$scenarios/queue_caller.xml" -s 4008 -i 127.0.0.1 \
@@ -202,6 +200,7 @@ callers_status=$?
 set -e
 sleep 2
 cpu_after="$(cpu_ticks)"
+threads_after="$(thread_ticks)"
 finished="$(date +%s.%N)"
 hwm_kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$switch_pid/status")"
 for _ in $(seq 50); do kill -0 "$phones_pid" 2>/dev/null || break; sleep 0.1; done
@@ -246,6 +245,8 @@ BEGIN {
     printf "- switch peak RSS: %.1f MiB (VmHWM)\n", hwm / 1024
     printf "- bridged: %s\n", bridged
 }'
+# Where the whole run's CPU went, per thread name.
+print_thread_cpu "$threads_before" "$threads_after" "$CALLERS"
 
 if [ "$callers_status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$lost" -ne 0 ] || [ "$register_failed" -ne 0 ]; then
     echo "queues: failures; first caller errors:" >&2

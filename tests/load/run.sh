@@ -77,18 +77,7 @@ done
 [ -n "$ready" ] || { echo "load: no ready line within 30 s" >&2; exit 1; }
 sip="$(sed -n 's/.*sip=\([^ ]*\).*/\1/p' <<<"$ready")"
 
-clk_tck="$(getconf CLK_TCK)"
-# Fields 14 and 15 of /proc/PID/stat (utime, stime in clock ticks); the command name in
-# field 2 may hold spaces, so count from the closing parenthesis.
-cpu_ticks() { sed 's/^.*) //' "/proc/$switch_pid/stat" | awk '{ print $12 + $13 }'; }
-# The same per thread, as "name ticks" lines summed by thread name (media-0, records, ...).
-thread_ticks() {
-    for stat in /proc/"$switch_pid"/task/*/stat; do
-        name="$(sed 's/^[^(]*(\(.*\)) .*$/\1/' "$stat" 2>/dev/null)" || continue
-        ticks="$(sed 's/^.*) //' "$stat" 2>/dev/null | awk '{ print $12 + $13 }')" || continue
-        echo "$name $ticks"
-    done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
-}
+source "$repo/tests/load/proc.sh"
 
 # GAPS=1: capture what the switch sends to SIPp's media port (every call's stream) and report
 # the p99 and largest gap between consecutive packets of one stream.
@@ -166,9 +155,8 @@ BEGIN {
     if (gaps != "") printf "- RTP the switch sent, gaps between packets of one stream: %s (dumpcap on lo)\n", gaps
 }'
 
-# Where the CPU went, per thread name (threads that ended during the run are not counted).
-join -a 2 -e 0 -o 0,1.2,2.2 <(echo "$threads_before") <(echo "$threads_after") |
-    awk -v calls="$CALLS" -v tck="$clk_tck" '{ ms = ($3 - $2) * 1000 / tck / calls; if (ms > 0) printf "  - thread %s: %.2f ms per call\n", $1, ms }'
+# Where the CPU went, per thread name.
+print_thread_cpu "$threads_before" "$threads_after" "$CALLS"
 
 if [ "$sipp_status" -ne 0 ] || [ "$failed" -ne 0 ]; then
     echo "load: SIPp reported failures; first errors:" >&2
