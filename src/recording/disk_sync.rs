@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -48,7 +48,7 @@ impl DiskSync {
                     Err(RecvTimeoutError::Timeout) => false,
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
                 };
-                match sync_filesystem(&handle) {
+                match sync_filesystem(handle.as_raw_fd()) {
                     Ok(()) => {
                         counted.fetch_add(1, Ordering::Relaxed);
                     }
@@ -78,10 +78,11 @@ impl DiskSync {
     }
 }
 
-/// `syncfs(2)`: every dirty page and inode of the filesystem holding `handle`.
-pub fn sync_filesystem(handle: &File) -> io::Result<()> {
-    // SAFETY: syncfs takes an open descriptor, which `handle` keeps open for the call.
-    if unsafe { libc::syncfs(handle.as_raw_fd()) } == 0 {
+/// `syncfs(2)`: every dirty page and inode of the filesystem holding the open file `fd`; a
+/// descriptor that is not open is an error (`EBADF`).
+pub fn sync_filesystem(fd: RawFd) -> io::Result<()> {
+    // SAFETY: syncfs only reads its integer argument; any value is defined (EBADF if closed).
+    if unsafe { libc::syncfs(fd) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
@@ -117,6 +118,15 @@ mod tests {
             started.elapsed() < Duration::from_secs(60),
             "stop waited for the schedule"
         );
+    }
+
+    #[test]
+    fn a_sync_the_kernel_refuses_is_an_error_not_a_success() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = File::open(dir.path()).unwrap();
+        assert!(sync_filesystem(open.as_raw_fd()).is_ok());
+        let error = sync_filesystem(-1).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EBADF));
     }
 
     #[test]
