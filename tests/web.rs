@@ -300,6 +300,22 @@ fn a_sign_in_posted_without_the_forms_token_gives_no_session() {
         set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/signin"),
         "{set}"
     );
+    // A token cookie the switch did not make (too short, or not hex) is replaced, not reused.
+    for planted in ["abc123".to_string(), "x".repeat(64)] {
+        let page = get(http, "/signin", Some(&format!("hotline_signin={planted}")));
+        let given = csrf_of(&page.text());
+        assert_ne!(given, planted);
+        assert!(
+            given.len() == 64 && given.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{given}"
+        );
+    }
+    let kept = get(http, "/signin", Some(&cookie));
+    assert_eq!(
+        format!("hotline_signin={}", csrf_of(&kept.text())),
+        cookie,
+        "ours is kept"
+    );
     // The form's own token signs in, and is spent.
     let signed = request(
         http,
