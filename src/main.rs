@@ -1,5 +1,5 @@
 //! The `hotline` command: `serve`, `check`, `calls list`, `calls show`, `qa list|show|export`,
-//! `users add`.
+//! `users add|list|remove`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -108,6 +108,17 @@ enum UsersCommand {
         /// For an agent: the agent name their calls carry (default: the user's name).
         #[arg(long)]
         agent: Option<String>,
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
+    /// Every user: name, role and (for an agent) the agent name their calls carry.
+    List {
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
+    /// Remove a user (someone who left): their sessions end at once; their scores stay.
+    Remove {
+        name: String,
         #[arg(long, default_value = "./data")]
         data: PathBuf,
     },
@@ -422,12 +433,36 @@ fn calls(command: CallsCommand) -> Result<(), String> {
 }
 
 fn users(command: UsersCommand) -> Result<(), String> {
-    let UsersCommand::Add {
-        name,
-        role,
-        agent,
-        data,
-    } = command;
+    let (name, role, agent, data) = match command {
+        UsersCommand::Add {
+            name,
+            role,
+            agent,
+            data,
+        } => (name, role, agent, data),
+        UsersCommand::List { data } => {
+            let store = Store::open(&data).map_err(|e| e.to_string())?;
+            let users = store.users().map_err(|e| e.to_string())?;
+            if users.is_empty() {
+                println!("no users (add one with: hotline users add NAME --role ROLE)");
+            }
+            for user in users {
+                match &user.agent {
+                    Some(agent) => println!("{}\t{}\tagent name {agent}", user.name, user.role),
+                    None => println!("{}\t{}", user.name, user.role),
+                }
+            }
+            return Ok(());
+        }
+        UsersCommand::Remove { name, data } => {
+            let store = Store::open(&data).map_err(|e| e.to_string())?;
+            if !store.remove_user(&name).map_err(|e| e.to_string())? {
+                return Err(format!("there is no user {name:?}"));
+            }
+            println!("user {name} removed; their sessions have ended");
+            return Ok(());
+        }
+    };
     use hotline::web::auth::{hash_password, Role};
     let role = Role::parse(&role)
         .ok_or_else(|| format!("\"{role}\" is not a role: reviewer, supervisor or agent"))?;

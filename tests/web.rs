@@ -485,6 +485,59 @@ fn the_pages_speak_chinese_when_chosen_or_when_the_browser_asks_and_english_othe
     assert_eq!(away.header("location"), Some("/calls"));
 }
 
+/// Someone who leaves is removed: their open session stops working at once and their
+/// password no longer signs in; `users list` shows who is left.
+#[test]
+fn a_removed_user_is_signed_out_at_once_and_cannot_sign_in() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    add_user(data, "alice", "agent", Some("1001"), "alice-password-1");
+    let users = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .arg("users")
+            .args(args)
+            .arg("--data")
+            .arg(data)
+            .output()
+            .expect("run hotline users")
+    };
+    let listed = users(&["list"]);
+    assert!(listed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "alice\tagent\tagent name 1001\nrita\treviewer\n"
+    );
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    assert_eq!(get(http, "/calls", Some(&cookie)).status, 200);
+
+    let removed = users(&["remove", "rita"]);
+    assert!(removed.status.success(), "{removed:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&removed.stdout).trim(),
+        "user rita removed; their sessions have ended"
+    );
+    assert_eq!(
+        get(http, "/calls", Some(&cookie)).status,
+        303,
+        "the session ended"
+    );
+    let again = try_sign_in(http, "rita", "rita-password-1");
+    assert_eq!(again.status, 401);
+    assert!(!sets_a_session(&again));
+    let listed = users(&["list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "alice\tagent\tagent name 1001\n"
+    );
+    let unknown = users(&["remove", "rita"]);
+    assert!(!unknown.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&unknown.stderr).trim(),
+        "there is no user \"rita\""
+    );
+}
+
 #[test]
 fn users_add_refuses_an_unknown_role_and_a_short_password() {
     let data = tempfile::tempdir().expect("tempdir");

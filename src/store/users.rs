@@ -81,6 +81,43 @@ impl Store {
         Ok(!existed)
     }
 
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<StoredUser>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT name, password_hash, role, agent FROM users ORDER BY name")
+            .map_err(self.sqlite("list the users"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(StoredUser {
+                    name: row.get(0)?,
+                    password_hash: row.get(1)?,
+                    role: row.get(2)?,
+                    agent: row.get(3)?,
+                })
+            })
+            .map_err(self.sqlite("list the users"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.sqlite("list the users"))
+    }
+
+    /// Removes the user of that name and ends their sessions; false when there was none.
+    /// What they scored and overrode keeps their name.
+    pub fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .savepoint()
+            .map_err(self.sqlite("start a transaction"))?;
+        transaction
+            .execute("DELETE FROM sessions WHERE user_name = ?1", [name])
+            .map_err(self.sqlite("end a user's sessions"))?;
+        let removed = transaction
+            .execute("DELETE FROM users WHERE name = ?1", [name])
+            .map_err(self.sqlite("remove a user"))?;
+        transaction.commit().map_err(self.sqlite("commit a user"))?;
+        Ok(removed > 0)
+    }
+
     /// The user of that name.
     pub fn user(&self, name: &str) -> Result<Option<StoredUser>, StoreError> {
         self.connection()
