@@ -9,6 +9,7 @@
 #   CALLS=50 RATE=10 HOLD_MS=8000 bash tests/load/run.sh
 #   HOTLINE_BIN=target/debug/hotline bash tests/load/run.sh   # skip the release build
 #   GAPS=1 bash tests/load/run.sh     # also the p99 gap between the packets the switch sends
+#   GAPS=1 FLOOD_RATE=2500 bash tests/load/run.sh   # ... while a second SIPp sends 2,500 OPTIONS/s
 set -euo pipefail
 
 CALLS="${CALLS:-300}"
@@ -102,6 +103,19 @@ case "$CALLER_RTP" in
     *) echo "load: CALLER_RTP must be stream or pcap" >&2; exit 2 ;;
 esac
 
+# FLOOD_RATE: a second SIPp, from another address (127.0.0.2, so the callers' per-source
+# admission is not what it meets), sends that many OPTIONS per second for as long as the calls
+# last; its answered and unanswered counts are printed with the rest.
+flood_pid=""
+flood_seconds=$(( CALLS / RATE + HOLD_MS / 1000 + 2 ))
+if [ -n "${FLOOD_RATE:-}" ]; then
+    sipp "$sip" -sf "$repo/tests/scenarios/options_flood.xml" -s 4008 -i 127.0.0.2 -p 0 \
+        -m "$(( FLOOD_RATE * flood_seconds ))" -r "$FLOOD_RATE" -l "$(( FLOOD_RATE * 3 ))" \
+        -nostdin -timeout "$(( flood_seconds + 30 ))s" -trace_stat -stf "$work/flood_stat.csv" -fd 1 \
+        >"$work/flood.out" 2>"$work/flood.err" &
+    flood_pid=$!
+fi
+
 cpu_before="$(cpu_ticks)"
 threads_before="$(thread_ticks)"
 started="$(date +%s.%N)"
@@ -114,6 +128,11 @@ sipp "$sip" -sf "${SCENARIO:-$default_scenario}" -s 4008 -i 127.0.0.1 \
     -trace_stat -stf "$work/sipp_stat.csv" -fd 1 \
     >"$work/sipp.out" 2>"$work/sipp.err"
 sipp_status=$?
+flood_status=""
+if [ -n "$flood_pid" ]; then
+    wait "$flood_pid"
+    flood_status=$?
+fi
 set -e
 # Let the last BYEs and record writes settle before reading the clock.
 sleep 1
@@ -133,17 +152,21 @@ if [ -n "$capture_pid" ]; then
         sort -n | awk '{ g[NR] = $1 } END { if (NR) printf "%d gaps: p50 %.2f ms, p99 %.2f ms, max %.2f ms", NR, g[int(NR * 0.5) + 1], g[int(NR * 0.99) + 1], g[NR] }')"
 fi
 
-stat_col() { # name -> value in the last row of SIPp's statistics CSV
+stat_col() { # name [csv] -> value in the last row of SIPp's statistics CSV
     awk -F';' -v name="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-        NF > 1 { last = $col } END { print last + 0 }' "$work/sipp_stat.csv"
+        NF > 1 { last = $col } END { print last + 0 }' "${2:-$work/sipp_stat.csv}"
 }
 ok="$(stat_col 'SuccessfulCall(C)')"
 failed="$(stat_col 'FailedCall(C)')"
+flood=""
+if [ -n "$flood_pid" ]; then
+    flood="$(stat_col 'SuccessfulCall(C)' "$work/flood_stat.csv") answered, $(stat_col 'FailedCall(C)' "$work/flood_stat.csv") unanswered within 2 s (SIPp exit $flood_status)"
+fi
 records="$("$bin" calls list --data "$work/data" --json --limit 100000 2>/dev/null | grep -o '"sip_call_id"' | wc -l || true)"
 
 awk -v calls="$CALLS" -v rate="$RATE" -v hold="$HOLD_MS" -v ok="$ok" -v failed="$failed" \
     -v status="$sipp_status" -v before="$cpu_before" -v after="$cpu_after" -v tck="$clk_tck" \
-    -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v gaps="$gaps" -v caller_rtp="$CALLER_RTP" -v recorded="$recorded_kib" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
+    -v hwm="$hwm_kib" -v t0="$started" -v t1="$finished" -v records="$records" -v gaps="$gaps" -v flood="$flood" -v flood_rate="${FLOOD_RATE:-0}" -v caller_rtp="$CALLER_RTP" -v recorded="$recorded_kib" -v sipp_v="$(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)" '
 BEGIN {
     cpu_s = (after - before) / tck
     printf "hotline load run: %d calls at %d calls/s, each %.1f s with caller speech (%s), SIPp %s\n", calls, rate, hold / 1000, caller_rtp, sipp_v
@@ -152,6 +175,7 @@ BEGIN {
     printf "- switch peak RSS: %.1f MiB (VmHWM)\n", hwm / 1024
     printf "- call records: %d (hotline calls list)\n", records
     printf "- recordings written: %.1f MiB, %.0f KiB/s over the run (du of DATA/recordings)\n", recorded / 1024, recorded / (t1 - t0)
+    if (flood != "") printf "- OPTIONS flood at %d/s from 127.0.0.2: %s\n", flood_rate, flood
     if (gaps != "") printf "- RTP the switch sent, gaps between packets of one stream: %s (dumpcap on lo)\n", gaps
 }'
 
