@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::web::{
-    add_user, csrf_of, get, request, seed_call, sets_a_session, sign_in, sign_in_form, try_sign_in,
+    add_user, csrf_of, device_cookie_set, get, request, seed_call, sets_a_session, sign_in,
+    sign_in_form, try_sign_in, try_sign_in_holding,
 };
 use common::{PortBlock, Switch};
 
@@ -256,6 +257,73 @@ fn five_failed_sign_ins_refuse_even_the_right_password() {
         "sam-password-1",
     );
     assert_eq!(try_sign_in(http, "sam", "sam-password-1").status, 429);
+}
+
+/// A stranger guessing a reviewer's password closes the name (and the address) for everyone
+/// else, but not for the browser the reviewer signed in from before: its device cookie
+/// counts its own failures only.
+#[test]
+fn a_strangers_failed_sign_ins_do_not_lock_out_the_browser_a_reviewer_used_before() {
+    let (switch, http) = start();
+    add_user(
+        switch.data.path(),
+        "rita",
+        "reviewer",
+        None,
+        "rita-password-1",
+    );
+    add_user(
+        switch.data.path(),
+        "sam",
+        "supervisor",
+        None,
+        "sam-password-1",
+    );
+    // Rita signs in once: her browser is given a device cookie, for /signin only.
+    let first = try_sign_in(http, "rita", "rita-password-1");
+    assert_eq!(first.status, 303, "{}", first.text());
+    let set = device_cookie_set(&first).expect("a device cookie on the first sign-in");
+    for attribute in [
+        "Path=/signin",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=15552000",
+    ] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    let device = set.split(';').next().unwrap().to_string();
+    // A stranger's five wrong guesses.
+    for attempt in 0..5 {
+        let reply = try_sign_in(http, "rita", "guess");
+        assert_eq!(reply.status, 401, "attempt {attempt}");
+    }
+    // Another browser, even with the right password, is refused...
+    let other = try_sign_in(http, "rita", "rita-password-1");
+    assert_eq!(other.status, 429);
+    assert!(!sets_a_session(&other));
+    // ...and Rita's own browser is let in, keeping its device cookie.
+    let hers = try_sign_in_holding(http, "rita", "rita-password-1", &device);
+    assert_eq!(hers.status, 303, "{}", hers.text());
+    assert!(sets_a_session(&hers));
+    assert_eq!(device_cookie_set(&hers), None);
+    // Her device counts for her name only, and a made-up device cookie for nothing.
+    assert_eq!(
+        try_sign_in_holding(http, "sam", "sam-password-1", &device).status,
+        429
+    );
+    let made_up = format!("hotline_device={}", "a".repeat(64));
+    assert_eq!(
+        try_sign_in_holding(http, "rita", "rita-password-1", &made_up).status,
+        429
+    );
+    // Wrong passwords from her browser count against it: five, then it is refused too.
+    for attempt in 0..5 {
+        let reply = try_sign_in_holding(http, "rita", "guess", &device);
+        assert_eq!(reply.status, 401, "attempt {attempt}");
+    }
+    let locked = try_sign_in_holding(http, "rita", "rita-password-1", &device);
+    assert_eq!(locked.status, 429);
+    assert!(!sets_a_session(&locked));
 }
 
 /// Login CSRF: another site's page can post a name and password to /signin, but it cannot

@@ -34,7 +34,7 @@ pub const DATABASE_FILE: &str = "hotline.db";
 
 /// Version written to `PRAGMA user_version` once the schema is in place. Each version's
 /// script upgrades the one before, so a database of any older version opens and upgrades.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE calls (
@@ -90,7 +90,7 @@ CREATE INDEX callbacks_by_requested_at ON callbacks (requested_at);
 ";
 
 /// The scripts that bring a database from version N-1 to N, in order.
-const MIGRATIONS: [(i64, &str); 7] = [
+const MIGRATIONS: [(i64, &str); 8] = [
     (1, SCHEMA_V1),
     (2, SCHEMA_V2),
     (3, media_quality::SCHEMA_V3),
@@ -98,6 +98,7 @@ const MIGRATIONS: [(i64, &str); 7] = [
     (5, qa::SCHEMA_V5),
     (6, users::SCHEMA_V6),
     (7, qa::SCHEMA_V7),
+    (8, users::SCHEMA_V8),
 ];
 
 /// A store failure, naming the database file and what was being done.

@@ -1,6 +1,7 @@
 //! The people who sign in to the QA replay pages (issue 9) and their sessions: a user's
 //! name, Argon2 password hash, role and (for an agent) the agent name their calls carry;
-//! a session's id hash, CSRF token and times. Hashing, ids and expiry rules live in
+//! a session's id hash, CSRF token and times; the browsers a user signed in from (trusted
+//! devices, by the hash of their cookie's token). Hashing, ids and expiry rules live in
 //! `web::auth`; this is only their rows.
 
 use rusqlite::{params, OptionalExtension};
@@ -26,6 +27,18 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_last_seen ON sessions (last_seen);
 ";
 
+/// Trusted devices: a browser that signed in as a user holds a random token in a cookie;
+/// only the token's SHA-256 is stored. Its sign-ins as that user are not refused for
+/// failures strangers caused (see `web::auth::SignInLimiter`).
+pub(super) const SCHEMA_V8: &str = "
+CREATE TABLE trusted_devices (
+    token_hash TEXT PRIMARY KEY,   -- SHA-256 of the device cookie's token
+    user_name  TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX trusted_devices_by_user ON trusted_devices (user_name, created_at);
+";
+
 /// A user as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredUser {
@@ -47,7 +60,9 @@ pub struct StoredSession {
 
 impl Store {
     /// Adds a user, or replaces the password, role and agent of the user of that name.
-    /// Returns true when the user was new. A replaced user's sessions are ended.
+    /// Returns true when the user was new. A replaced user's sessions are ended and the
+    /// browsers they signed in from are no longer trusted (a new password is often the
+    /// answer to a leaked one).
     pub fn save_user(&self, user: &StoredUser, now: jiff::Timestamp) -> Result<bool, StoreError> {
         let mut connection = self.connection();
         let transaction = connection
@@ -77,6 +92,12 @@ impl Store {
         transaction
             .execute("DELETE FROM sessions WHERE user_name = ?1", [&user.name])
             .map_err(self.sqlite("end a user's sessions"))?;
+        transaction
+            .execute(
+                "DELETE FROM trusted_devices WHERE user_name = ?1",
+                [&user.name],
+            )
+            .map_err(self.sqlite("forget a user's devices"))?;
         transaction.commit().map_err(self.sqlite("commit a user"))?;
         Ok(!existed)
     }
@@ -111,6 +132,9 @@ impl Store {
         transaction
             .execute("DELETE FROM sessions WHERE user_name = ?1", [name])
             .map_err(self.sqlite("end a user's sessions"))?;
+        transaction
+            .execute("DELETE FROM trusted_devices WHERE user_name = ?1", [name])
+            .map_err(self.sqlite("forget a user's devices"))?;
         let removed = transaction
             .execute("DELETE FROM users WHERE name = ?1", [name])
             .map_err(self.sqlite("remove a user"))?;
@@ -236,6 +260,57 @@ impl Store {
             )
             .map_err(self.sqlite("end expired sessions"))
     }
+
+    /// Trusts the browser whose device token hashes to `token_hash` for `user` (who must
+    /// exist), keeping only the user's `keep` newest devices.
+    pub fn trust_device(
+        &self,
+        token_hash: &str,
+        user: &str,
+        now: jiff::Timestamp,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .savepoint()
+            .map_err(self.sqlite("start a transaction"))?;
+        transaction
+            .execute(
+                "INSERT OR REPLACE INTO trusted_devices (token_hash, user_name, created_at)
+                 VALUES (?1, ?2, ?3)",
+                params![token_hash, user, format_timestamp(now)],
+            )
+            .map_err(self.sqlite("trust a device"))?;
+        transaction
+            .execute(
+                "DELETE FROM trusted_devices WHERE user_name = ?1 AND token_hash NOT IN
+                 (SELECT token_hash FROM trusted_devices WHERE user_name = ?1
+                  ORDER BY created_at DESC, token_hash LIMIT ?2)",
+                params![user, i64::try_from(keep).unwrap_or(i64::MAX)],
+            )
+            .map_err(self.sqlite("forget a user's oldest devices"))?;
+        transaction
+            .commit()
+            .map_err(self.sqlite("commit a device"))?;
+        Ok(())
+    }
+
+    /// The user the device of `token_hash` is trusted for, if it was trusted at or after
+    /// `trusted_since`.
+    pub fn device_user(
+        &self,
+        token_hash: &str,
+        trusted_since: jiff::Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        self.connection()
+            .query_row(
+                "SELECT user_name FROM trusted_devices WHERE token_hash = ?1 AND created_at >= ?2",
+                params![token_hash, format_timestamp(trusted_since)],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite("look up a device"))
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +347,50 @@ mod tests {
         assert!(!store.save_user(&rita("h2", "supervisor"), now).unwrap());
         assert_eq!(store.user("rita").unwrap(), Some(rita("h2", "supervisor")));
         assert_eq!(store.session("idhash").unwrap(), None);
+    }
+
+    #[test]
+    fn a_device_is_trusted_for_one_user_until_too_old_replaced_or_its_user_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0 = at("2026-12-01T00:00:00Z");
+        store.save_user(&rita("h", "reviewer"), t0).unwrap();
+        store.trust_device("d1", "rita", t0, 2).unwrap();
+        assert_eq!(
+            store.device_user("d1", t0).unwrap().as_deref(),
+            Some("rita")
+        );
+        assert_eq!(store.device_user("nothing", t0).unwrap(), None);
+        // Trusted before the cut-off: no longer.
+        assert_eq!(
+            store.device_user("d1", at("2026-12-01T00:00:01Z")).unwrap(),
+            None
+        );
+        // Only the newest two of a user's devices are kept.
+        store
+            .trust_device("d2", "rita", at("2026-12-02T00:00:00Z"), 2)
+            .unwrap();
+        store
+            .trust_device("d3", "rita", at("2026-12-03T00:00:00Z"), 2)
+            .unwrap();
+        assert_eq!(store.device_user("d1", t0).unwrap(), None);
+        assert!(store.device_user("d2", t0).unwrap().is_some());
+        assert!(store.device_user("d3", t0).unwrap().is_some());
+        // Another user's devices are not counted against rita's.
+        let mut sam = rita("h", "supervisor");
+        sam.name = "sam".into();
+        store.save_user(&sam, t0).unwrap();
+        store
+            .trust_device("s1", "sam", at("2026-12-04T00:00:00Z"), 2)
+            .unwrap();
+        assert!(store.device_user("d2", t0).unwrap().is_some());
+        // A new password forgets rita's devices; removing sam forgets his.
+        store.save_user(&rita("h2", "reviewer"), t0).unwrap();
+        assert_eq!(store.device_user("d2", t0).unwrap(), None);
+        assert_eq!(store.device_user("d3", t0).unwrap(), None);
+        assert!(store.device_user("s1", t0).unwrap().is_some());
+        assert!(store.remove_user("sam").unwrap());
+        assert_eq!(store.device_user("s1", t0).unwrap(), None);
     }
 
     #[test]

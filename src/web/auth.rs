@@ -111,7 +111,7 @@ pub fn random_token() -> String {
     hex(&bytes)
 }
 
-/// What the database keeps of a session id: its SHA-256, hex.
+/// What the database keeps of a session id or a device token: its SHA-256, hex.
 pub fn session_id_hash(id: &str) -> String {
     hex(&Sha256::digest(id.as_bytes()))
 }
@@ -205,13 +205,30 @@ pub fn cleared_session_cookie(secure: bool) -> String {
     )
 }
 
-/// Failed sign-ins allowed per name and per address in one window.
+/// Failed sign-ins allowed per name, per address and per trusted device in one window.
 pub const FAILURES_ALLOWED: u32 = 5;
 /// The window failed sign-ins are counted in.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Names and addresses whose failures are remembered at once; past this the oldest is
-/// forgotten (the table is keyed by what strangers send).
+/// Names, addresses and devices whose failures are remembered at once (each); past this
+/// the oldest is forgotten (the tables are keyed by what strangers send).
 pub const FAILURE_ENTRIES: usize = 4096;
+
+/// The cookie of a browser that signed in before: a random token whose SHA-256 the store
+/// keeps with the user it signed in as.
+pub const DEVICE_COOKIE: &str = "hotline_device";
+/// How long a device stays trusted after the sign-in that trusted it.
+pub const DEVICE_TRUSTED_FOR: Duration = Duration::from_secs(180 * 24 * 3600);
+/// Trusted devices kept per user (the newest).
+pub const DEVICES_PER_USER: usize = 10;
+
+/// The Set-Cookie value giving a browser its device token (sent only to /signin).
+pub fn device_cookie(token: &str, secure: bool) -> String {
+    format!(
+        "{DEVICE_COOKIE}={token}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        DEVICE_TRUSTED_FOR.as_secs(),
+        if secure { "; Secure" } else { "" }
+    )
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -219,18 +236,32 @@ struct Failures {
     count: u32,
 }
 
-/// Counts failed sign-ins per user name and per client address; either reaching
-/// [`FAILURES_ALLOWED`] within [`FAILURE_WINDOW`] refuses sign-ins (even right ones) from
-/// that name or address until the window passes.
+/// Who is signing in, as far as counting failures goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Signer<'a> {
+    /// A browser whose device cookie is trusted for the name it signs in as (the token's
+    /// hash): only its own failures count against it.
+    TrustedDevice(&'a str),
+    /// Anyone else, by address: failures count against the name and the address.
+    Address(IpAddr),
+}
+
+/// Counts failed sign-ins per user name and per client address, and per trusted device.
+/// A stranger's [`FAILURES_ALLOWED`] failures within [`FAILURE_WINDOW`] refuse sign-ins
+/// (even right ones) for that name, and from that address, until the window passes — but
+/// not from a browser that signed in as that user before ([`Signer::TrustedDevice`]), so
+/// a stranger guessing a reviewer's password cannot lock the reviewer out (OWASP's device
+/// cookies). A trusted device gets its own [`FAILURES_ALLOWED`].
 #[derive(Debug, Default)]
 pub struct SignInLimiter {
     by_name: HashMap<String, Failures>,
     by_address: HashMap<IpAddr, Failures>,
+    by_device: HashMap<String, Failures>,
 }
 
 impl SignInLimiter {
-    /// Whether a sign-in for `name` from `address` may be tried at `now`.
-    pub fn allowed(&self, name: &str, address: IpAddr, now: Instant) -> bool {
+    /// Whether a sign-in for `name` by `signer` may be tried at `now`.
+    pub fn allowed(&self, name: &str, signer: Signer<'_>, now: Instant) -> bool {
         let open = |entry: Option<&Failures>| match entry {
             Some(f) => {
                 now.saturating_duration_since(f.first) >= FAILURE_WINDOW
@@ -238,26 +269,49 @@ impl SignInLimiter {
             }
             None => true,
         };
-        open(self.by_name.get(name)) && open(self.by_address.get(&address))
+        match signer {
+            Signer::TrustedDevice(device) => open(self.by_device.get(device)),
+            Signer::Address(address) => {
+                open(self.by_name.get(name)) && open(self.by_address.get(&address))
+            }
+        }
     }
 
-    /// A sign-in for `name` from `address` failed at `now`.
-    pub fn failed(&mut self, name: &str, address: IpAddr, now: Instant) {
-        // Names are cut to what a user name can be so the table's keys stay small.
-        let name: String = name.chars().take(64).collect();
-        count(&mut self.by_name, name, now);
-        count(&mut self.by_address, address, now);
+    /// A sign-in for `name` by `signer` failed at `now`.
+    pub fn failed(&mut self, name: &str, signer: Signer<'_>, now: Instant) {
+        match signer {
+            Signer::TrustedDevice(device) => count(&mut self.by_device, device.to_string(), now),
+            Signer::Address(address) => {
+                // Names are cut to what a user name can be so the table's keys stay small.
+                let name: String = name.chars().take(64).collect();
+                count(&mut self.by_name, name, now);
+                count(&mut self.by_address, address, now);
+            }
+        }
     }
 
-    /// A sign-in for `name` succeeded: its name's count starts again (the address's does
-    /// not: one right password must not hide an address guessing other names).
-    pub fn succeeded(&mut self, name: &str) {
-        self.by_name.remove(name);
+    /// A sign-in for `name` by `signer` succeeded. From a trusted device only the device's
+    /// count starts again (the name's is what strangers did); otherwise the name's does
+    /// (the address's does not: one right password must not hide an address guessing
+    /// other names).
+    pub fn succeeded(&mut self, name: &str, signer: Signer<'_>) {
+        match signer {
+            Signer::TrustedDevice(device) => {
+                self.by_device.remove(device);
+            }
+            Signer::Address(_) => {
+                self.by_name.remove(name);
+            }
+        }
     }
 
-    /// Names and addresses remembered (for tests and bounds).
-    pub fn len(&self) -> (usize, usize) {
-        (self.by_name.len(), self.by_address.len())
+    /// Names, addresses and devices remembered (for tests and bounds).
+    pub fn len(&self) -> (usize, usize, usize) {
+        (
+            self.by_name.len(),
+            self.by_address.len(),
+            self.by_device.len(),
+        )
     }
 }
 
@@ -427,6 +481,7 @@ mod tests {
         let mut limiter = SignInLimiter::default();
         let t0 = Instant::now();
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let (a, b) = (Signer::Address(a), Signer::Address(b));
         for _ in 0..FAILURES_ALLOWED {
             assert!(limiter.allowed("alice", a, t0));
             limiter.failed("alice", a, t0);
@@ -438,6 +493,37 @@ mod tests {
         assert!(limiter.allowed("bob", b, t0));
         // Open again once the window has passed.
         assert!(limiter.allowed("alice", a, t0 + FAILURE_WINDOW));
+        // A right password from another address opens the name again, not the address.
+        limiter.succeeded("alice", b);
+        assert!(limiter.allowed("alice", b, t0));
+        assert!(!limiter.allowed("alice", a, t0));
+    }
+
+    #[test]
+    fn a_strangers_failures_do_not_lock_out_a_trusted_device_which_has_its_own_count() {
+        let mut limiter = SignInLimiter::default();
+        let t0 = Instant::now();
+        let stranger = Signer::Address("10.0.0.9".parse().unwrap());
+        for _ in 0..FAILURES_ALLOWED {
+            limiter.failed("alice", stranger, t0);
+        }
+        assert!(!limiter.allowed("alice", stranger, t0));
+        let device = Signer::TrustedDevice("device-of-alice");
+        assert!(limiter.allowed("alice", device, t0));
+        // The device's own failures count against it alone...
+        for _ in 0..FAILURES_ALLOWED {
+            assert!(limiter.allowed("alice", device, t0));
+            limiter.failed("alice", device, t0);
+        }
+        assert!(!limiter.allowed("alice", device, t0));
+        assert!(limiter.allowed("alice", Signer::TrustedDevice("another"), t0));
+        assert!(limiter.allowed("bob", Signer::Address("10.0.0.8".parse().unwrap()), t0));
+        assert_eq!(limiter.len(), (1, 1, 1));
+        // ...until it signs in; that does not clear what the stranger did to the name.
+        limiter.succeeded("alice", device);
+        assert!(limiter.allowed("alice", device, t0));
+        assert!(!limiter.allowed("alice", Signer::Address("10.0.0.7".parse().unwrap()), t0));
+        assert!(limiter.allowed("alice", device, t0 + FAILURE_WINDOW));
     }
 
     #[test]
@@ -446,12 +532,13 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..(FAILURE_ENTRIES as u32 + 100) {
             let address = IpAddr::from((i + 1).to_be_bytes());
-            limiter.failed(
-                &format!("name{i}"),
-                address,
-                t0 + Duration::from_millis(i as u64),
-            );
+            let at = t0 + Duration::from_millis(i as u64);
+            limiter.failed(&format!("name{i}"), Signer::Address(address), at);
+            limiter.failed("x", Signer::TrustedDevice(&format!("device{i}")), at);
         }
-        assert_eq!(limiter.len(), (FAILURE_ENTRIES, FAILURE_ENTRIES));
+        assert_eq!(
+            limiter.len(),
+            (FAILURE_ENTRIES, FAILURE_ENTRIES, FAILURE_ENTRIES)
+        );
     }
 }

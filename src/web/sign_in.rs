@@ -1,5 +1,6 @@
 //! The sign-in page, signing in (password check on the blocking pool, failed sign-ins
-//! limited per name and per address), signing out, and the language switch.
+//! limited per name and per address, and per device for a browser that signed in as that
+//! user before), signing out, and the language switch.
 //!
 //! The sign-in form carries its own CSRF token before any session exists (a double-submit
 //! token: the form's hidden field must equal the `hotline_signin` cookie, HttpOnly and
@@ -15,7 +16,7 @@ use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::auth;
+use super::auth::{self, Signer};
 use super::text::{esc, Lang, LANG_COOKIE};
 use super::{blocking, layout, local_path, signed_in, store_error, Gate, Shared};
 
@@ -26,6 +27,17 @@ pub(super) struct Next {
 
 /// The cookie holding the sign-in form's token.
 pub const FORM_COOKIE: &str = "hotline_signin";
+
+/// The device token the browser holds, if it looks like one of ours.
+fn device_token_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| auth::cookie(c, auth::DEVICE_COOKIE))
+        .filter(|t| auth::well_formed_token(t))
+        .map(str::to_string)
+}
 
 /// The sign-in form's token the browser already holds, if it looks like one of ours.
 fn form_token_of(headers: &HeaderMap) -> Option<String> {
@@ -104,7 +116,8 @@ pub(super) struct SignIn {
 enum Attempt {
     Limited,
     Wrong,
-    Session(String),
+    /// A session id, and a device token when this browser was not trusted yet.
+    Session(String, Option<String>),
 }
 
 pub(super) async fn submit(
@@ -131,15 +144,34 @@ pub(super) async fn submit(
         );
     };
     let name = form.name.clone();
+    let device_token = device_token_of(&headers);
     let attempt = blocking(
         &app,
         move |app| -> Result<Attempt, crate::store::StoreError> {
+            let now = jiff::Timestamp::now();
+            // A device cookie counts only for the name it was given to.
+            let trusted_since =
+                now - jiff::SignedDuration::try_from(auth::DEVICE_TRUSTED_FOR).unwrap_or_default();
+            let trusted_device = match device_token.as_deref() {
+                Some(token) if name.len() <= 64 => {
+                    let hash = auth::session_id_hash(token);
+                    app.store
+                        .device_user(&hash, trusted_since)?
+                        .filter(|user| *user == name)
+                        .map(|_| hash)
+                }
+                _ => None,
+            };
+            let signer = match trusted_device.as_deref() {
+                Some(hash) => Signer::TrustedDevice(hash),
+                None => Signer::Address(address),
+            };
             {
                 let limiter = app
                     .limiter
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                if !limiter.allowed(&name, address, Instant::now()) {
+                if !limiter.allowed(&name, signer, Instant::now()) {
                     return Ok(Attempt::Limited);
                 }
             }
@@ -159,12 +191,11 @@ pub(super) async fn submit(
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             if !right {
-                limiter.failed(&name, address, Instant::now());
+                limiter.failed(&name, signer, Instant::now());
                 return Ok(Attempt::Wrong);
             }
-            limiter.succeeded(&name);
+            limiter.succeeded(&name, signer);
             drop(limiter);
-            let now = jiff::Timestamp::now();
             let limits = app.settings.sessions;
             let idle_before = now - jiff::SignedDuration::try_from(limits.idle).unwrap_or_default();
             let started_before =
@@ -178,7 +209,21 @@ pub(super) async fn submit(
                 &auth::random_token(),
                 now,
             )?;
-            Ok(Attempt::Session(id))
+            // This browser is trusted for this user from now on.
+            let new_device = match trusted_device {
+                Some(_) => None,
+                None => {
+                    let token = auth::random_token();
+                    app.store.trust_device(
+                        &auth::session_id_hash(&token),
+                        &name,
+                        now,
+                        auth::DEVICES_PER_USER,
+                    )?;
+                    Some(token)
+                }
+            };
+            Ok(Attempt::Session(id, new_device))
         },
     )
     .await;
@@ -210,22 +255,22 @@ pub(super) async fn submit(
                 StatusCode::UNAUTHORIZED,
             )
         }
-        Attempt::Session(id) => {
+        Attempt::Session(id, new_device) => {
             let cookie = auth::session_cookie(&id, &app.settings.sessions, secure);
             // The form's token is spent: the next sign-in form gets a new one.
             let spent = format!(
                 "{FORM_COOKIE}=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0{}",
                 if secure { "; Secure" } else { "" }
             );
-            (
-                StatusCode::SEE_OTHER,
-                AppendHeaders([
-                    (header::SET_COOKIE, cookie),
-                    (header::SET_COOKIE, spent),
-                    (header::LOCATION, next),
-                ]),
-            )
-                .into_response()
+            let mut headers = vec![
+                (header::SET_COOKIE, cookie),
+                (header::SET_COOKIE, spent),
+                (header::LOCATION, next),
+            ];
+            if let Some(token) = new_device {
+                headers.push((header::SET_COOKIE, auth::device_cookie(&token, secure)));
+            }
+            (StatusCode::SEE_OTHER, AppendHeaders(headers)).into_response()
         }
     }
 }

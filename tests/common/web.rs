@@ -179,6 +179,29 @@ pub fn try_sign_in(addr: SocketAddr, name: &str, password: &str) -> Reply {
     request(addr, "POST", "/signin", &[("Cookie", &cookie)], Some(&body))
 }
 
+/// As [`try_sign_in`], from a browser that also holds `cookie` (a `name=value` pair).
+pub fn try_sign_in_holding(addr: SocketAddr, name: &str, password: &str, cookie: &str) -> Reply {
+    let (form_cookie, token) = sign_in_form(addr);
+    let body = format!("csrf={token}&name={name}&password={password}&next=%2Fcalls");
+    let cookies = format!("{form_cookie}; {cookie}");
+    request(
+        addr,
+        "POST",
+        "/signin",
+        &[("Cookie", &cookies)],
+        Some(&body),
+    )
+}
+
+/// The device cookie an answer sets (its whole Set-Cookie value), if any.
+pub fn device_cookie_set(reply: &Reply) -> Option<String> {
+    reply
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("hotline_device="))
+        .map(|(_, v)| v.clone())
+}
+
 /// The sign-in form's token cookie (as a Cookie header value) and the token in its form.
 pub fn sign_in_form(addr: SocketAddr) -> (String, String) {
     let form = request(addr, "GET", "/signin", &[], None);
