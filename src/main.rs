@@ -64,6 +64,11 @@ struct ServeArgs {
     /// Minutes a QA pages session may stay unused before it must sign in again.
     #[arg(long, default_value_t = 720)]
     session_idle_minutes: u64,
+    /// A reverse proxy in front of `--http` (repeat for several): for its requests the
+    /// client is the address it appended to X-Forwarded-For, so failed sign-ins are limited
+    /// per client instead of closing the proxy's one address for everyone.
+    #[arg(long = "http-trusted-proxy", value_name = "IP")]
+    http_trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Subcommand)]
@@ -252,6 +257,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         media_workers,
         http_secure_cookies,
         session_idle_minutes,
+        http_trusted_proxies,
     } = args;
     let (dir, data) = (dir.as_path(), data.as_path());
     let media_workers = media_workers.unwrap_or_else(net::media_workers::default_media_workers);
@@ -361,6 +367,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 idle: Duration::from_secs(session_idle_minutes.max(1) * 60),
                 ..Default::default()
             },
+            trusted_proxies: http_trusted_proxies,
         };
         tokio::spawn(async move {
             if let Err(error) = hotline::web::serve(web_listener, web_settings).await {

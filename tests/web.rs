@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use common::web::{
     add_user, csrf_of, device_cookie_set, get, request, seed_call, sets_a_session, sign_in,
-    sign_in_form, try_sign_in, try_sign_in_holding,
+    sign_in_form, try_sign_in, try_sign_in_from, try_sign_in_holding,
 };
-use common::{PortBlock, Switch};
+use common::{PortBlock, ServeOptions, Switch};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -257,6 +257,59 @@ fn five_failed_sign_ins_refuse_even_the_right_password() {
         "sam-password-1",
     );
     assert_eq!(try_sign_in(http, "sam", "sam-password-1").status, 429);
+    // 127.0.0.1 is no trusted proxy here: a forwarded-for header of its own changes nothing.
+    assert_eq!(
+        try_sign_in_from(http, "sam", "sam-password-1", "203.0.113.10").status,
+        429
+    );
+}
+
+/// Behind a reverse proxy named with `--http-trusted-proxy`, failed sign-ins are limited per
+/// client address the proxy reports, not per the proxy's one address for everyone; what a
+/// client writes in the header itself is not believed.
+#[test]
+fn behind_a_trusted_proxy_one_clients_failures_do_not_close_the_sign_in_for_the_others() {
+    let switch = Switch::start_with_options(
+        PortBlock::reserve(),
+        None,
+        ServeOptions {
+            extra_args: vec!["--http-trusted-proxy".into(), "127.0.0.1".into()],
+            ..ServeOptions::default()
+        },
+    );
+    let http = switch.http.expect("http= in the ready line");
+    add_user(
+        switch.data.path(),
+        "rita",
+        "reviewer",
+        None,
+        "rita-password-1",
+    );
+    add_user(
+        switch.data.path(),
+        "sam",
+        "supervisor",
+        None,
+        "sam-password-1",
+    );
+    // A stranger behind the proxy guesses at five names (so only its address counts).
+    for attempt in 0..5 {
+        let reply = try_sign_in_from(http, &format!("guess{attempt}"), "x", "203.0.113.9");
+        assert_eq!(reply.status, 401, "attempt {attempt}");
+    }
+    // That client is refused, even with a right password, also when it writes another
+    // address in front of the one the proxy appends...
+    assert_eq!(
+        try_sign_in_from(http, "sam", "sam-password-1", "203.0.113.9").status,
+        429
+    );
+    let forged = try_sign_in_from(http, "sam", "sam-password-1", "198.51.100.1, 203.0.113.9");
+    assert_eq!(forged.status, 429);
+    assert!(!sets_a_session(&forged));
+    // ...while another client of the same proxy signs in.
+    let other = try_sign_in_from(http, "rita", "rita-password-1", "203.0.113.10");
+    assert_eq!(other.status, 303, "{}", other.text());
+    assert!(sets_a_session(&other));
 }
 
 /// A stranger guessing a reviewer's password closes the name (and the address) for everyone

@@ -17,6 +17,7 @@ pub mod auth;
 mod call_page;
 mod calls_list;
 mod computed;
+pub mod forwarded;
 pub mod peaks;
 pub mod range;
 mod recording_files;
@@ -47,6 +48,8 @@ pub struct WebSettings {
     /// proxy terminating TLS in front of this listener).
     pub secure_cookies: bool,
     pub sessions: SessionLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--http-trusted-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// What every handler shares.

@@ -129,7 +129,8 @@ pub(super) async fn submit(
     let lang = super::lang_of(&headers);
     let next = local_path(form.next.as_deref().unwrap_or("/calls")).to_string();
     let secure = app.settings.secure_cookies;
-    let address = peer.ip();
+    let address =
+        super::forwarded::client_address(peer.ip(), &headers, &app.settings.trusted_proxies);
     let Some(token) =
         form_token_of(&headers).filter(|token| auth::csrf_matches(token, form.csrf.as_deref()))
     else {

@@ -193,6 +193,25 @@ pub fn try_sign_in_holding(addr: SocketAddr, name: &str, password: &str, cookie:
     )
 }
 
+/// As [`try_sign_in`], through a reverse proxy that says the client is `forwarded_for`
+/// (the X-Forwarded-For value it sends).
+pub fn try_sign_in_from(
+    addr: SocketAddr,
+    name: &str,
+    password: &str,
+    forwarded_for: &str,
+) -> Reply {
+    let (cookie, token) = sign_in_form(addr);
+    let body = format!("csrf={token}&name={name}&password={password}&next=%2Fcalls");
+    request(
+        addr,
+        "POST",
+        "/signin",
+        &[("Cookie", &cookie), ("X-Forwarded-For", forwarded_for)],
+        Some(&body),
+    )
+}
+
 /// The device cookie an answer sets (its whole Set-Cookie value), if any.
 pub fn device_cookie_set(reply: &Reply) -> Option<String> {
     reply
