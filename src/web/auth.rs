@@ -491,7 +491,8 @@ mod tests {
         assert!(!limiter.allowed("alice", b, t0));
         assert!(!limiter.allowed("bob", a, t0));
         assert!(limiter.allowed("bob", b, t0));
-        // Open again once the window has passed.
+        // Still closed a second before the quarter of an hour, open again at it.
+        assert!(!limiter.allowed("alice", a, t0 + Duration::from_secs(15 * 60 - 1)));
         assert!(limiter.allowed("alice", a, t0 + FAILURE_WINDOW));
         // A right password from another address opens the name again, not the address.
         limiter.succeeded("alice", b);

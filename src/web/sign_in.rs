@@ -154,14 +154,14 @@ pub(super) async fn submit(
             let trusted_since =
                 now - jiff::SignedDuration::try_from(auth::DEVICE_TRUSTED_FOR).unwrap_or_default();
             let trusted_device = match device_token.as_deref() {
-                Some(token) if name.len() <= 64 => {
+                Some(token) => {
                     let hash = auth::session_id_hash(token);
                     app.store
                         .device_user(&hash, trusted_since)?
                         .filter(|user| *user == name)
                         .map(|_| hash)
                 }
-                _ => None,
+                None => None,
             };
             let signer = match trusted_device.as_deref() {
                 Some(hash) => Signer::TrustedDevice(hash),
