@@ -685,3 +685,37 @@ fn the_filled_bits_wrap_around_the_ring_and_count_only_their_span() {
     assert_eq!(spans(0, FRAME_SAMPLES), [0..160, 0..0]);
     assert_eq!(slot(-1), RING - 1);
 }
+
+#[test]
+fn audio_still_buffered_from_the_old_source_is_never_played_after_a_reset() {
+    let codec = Codec::Pcma;
+    let clock = Clock::new();
+    let mut jb = JitterBuffer::new(codec, Duration::from_millis(40));
+    // Three frames of one source, buffered and not played yet...
+    for k in 0..3u16 {
+        jb.push(
+            clock.at(0),
+            k,
+            160 * u32::from(k),
+            SSRC,
+            &payload(codec, i64::from(k), 160),
+        );
+    }
+    // ...when another source takes over (an SBC switch-over); its second packet is lost.
+    jb.push(clock.at(1), 500, 90_000, 0xABCD, &payload(codec, 10, 160));
+    jb.push(clock.at(1), 502, 90_320, 0xABCD, &payload(codec, 12, 160));
+    assert_eq!(jb.stats().resets, 1);
+    let out: Vec<Out> = (0..3)
+        .map(|k| pop(&mut jb, clock.at(20 * k + 10)))
+        .collect();
+    // Playout starts 40 ms behind the newest audio, at the lost packet's place: concealed
+    // (from nothing yet), never the old source's frame whose ring slots it shares.
+    assert_eq!(
+        out,
+        vec![
+            Out(FrameKind::Concealed, 0, 0),
+            received(codec, 12),
+            concealed(codec, 12, 1),
+        ]
+    );
+}
