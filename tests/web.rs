@@ -23,6 +23,12 @@ fn start() -> (Switch, SocketAddr) {
     (switch, http)
 }
 
+/// A reviewer (rita, "rita-password-1") and a supervisor (sam, "sam-password-1").
+fn add_rita_and_sam(data: &std::path::Path) {
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    add_user(data, "sam", "supervisor", None, "sam-password-1");
+}
+
 #[test]
 fn a_reviewer_finds_yesterdays_calls_by_agent_and_the_player_gets_the_exact_bytes_it_asks_for() {
     let (switch, http) = start();
@@ -278,20 +284,7 @@ fn behind_a_trusted_proxy_one_clients_failures_do_not_close_the_sign_in_for_the_
         },
     );
     let http = switch.http.expect("http= in the ready line");
-    add_user(
-        switch.data.path(),
-        "rita",
-        "reviewer",
-        None,
-        "rita-password-1",
-    );
-    add_user(
-        switch.data.path(),
-        "sam",
-        "supervisor",
-        None,
-        "sam-password-1",
-    );
+    add_rita_and_sam(switch.data.path());
     // A stranger behind the proxy guesses at five names (so only its address counts).
     for attempt in 0..5 {
         let reply = try_sign_in_from(http, &format!("guess{attempt}"), "x", "203.0.113.9");
@@ -318,20 +311,7 @@ fn behind_a_trusted_proxy_one_clients_failures_do_not_close_the_sign_in_for_the_
 #[test]
 fn a_strangers_failed_sign_ins_do_not_lock_out_the_browser_a_reviewer_used_before() {
     let (switch, http) = start();
-    add_user(
-        switch.data.path(),
-        "rita",
-        "reviewer",
-        None,
-        "rita-password-1",
-    );
-    add_user(
-        switch.data.path(),
-        "sam",
-        "supervisor",
-        None,
-        "sam-password-1",
-    );
+    add_rita_and_sam(switch.data.path());
     // Rita signs in once: her browser is given a device cookie, for /signin only.
     let first = try_sign_in(http, "rita", "rita-password-1");
     assert_eq!(first.status, 303, "{}", first.text());
