@@ -669,4 +669,79 @@ mod tests {
         let again = review_call(&store, dir.path(), "a", &QaSettings::default()).unwrap();
         assert!(!again.flags.is_empty());
     }
+
+    fn answer_passed(flags: &CallFlags) -> Option<bool> {
+        flags
+            .flags
+            .iter()
+            .find(|f| f.rule == Rule::AnsweredWithinRings)
+            .map(|f| f.passed)
+    }
+
+    #[test]
+    fn flags_under_a_reviewers_own_settings_are_neither_taken_from_nor_kept_for_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        // The switch answered at the first ring: within the standard three, not within a
+        // reviewer's stricter none.
+        ended_call(&store, "a", t0, true);
+        let strict = QaSettings {
+            answer_within_rings: 0,
+            ..QaSettings::default()
+        };
+        let first = review_call(&store, dir.path(), "a", &strict).unwrap();
+        assert_eq!(answer_passed(&first), Some(false));
+        assert!(kept_flags(&store, "a", None).unwrap().is_none());
+        let standard = review_call(&store, dir.path(), "a", &QaSettings::default()).unwrap();
+        assert_eq!(answer_passed(&standard), Some(true));
+        assert!(kept_flags(&store, "a", None).unwrap().is_some());
+        // The stricter settings again: computed afresh, not the kept standard flags.
+        let again = review_call(&store, dir.path(), "a", &strict).unwrap();
+        assert_eq!(answer_passed(&again), Some(false));
+    }
+
+    #[test]
+    fn a_call_still_in_progress_has_nothing_kept_and_kept_flags_carry_no_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        store
+            .begin_call(&crate::store::NewCall {
+                id: "live".into(),
+                sip_call_id: "sip-live".into(),
+                from: "sip:1@trunk".into(),
+                to: "sip:4008@switch".into(),
+                hotline: Some("service".into()),
+                started_at: t0,
+            })
+            .unwrap();
+        review_call(&store, dir.path(), "live", &QaSettings::default()).unwrap();
+        assert!(store.computed_flags("live").unwrap().is_none());
+        // A finished call with a reviewer's override: the override is shown, never kept
+        // inside the computed flags (it is read from its own table each time).
+        ended_call(&store, "a", t0, true);
+        store
+            .save_flag_override(
+                "a",
+                Rule::AgentAnsweredWithinRings,
+                5_000,
+                &FlagOverride {
+                    by: "rita".into(),
+                    at: t0,
+                    passed: false,
+                    comment: "rang too long".into(),
+                },
+            )
+            .unwrap();
+        let reviewed = review_call(&store, dir.path(), "a", &QaSettings::default()).unwrap();
+        let agent_answer = reviewed
+            .flags
+            .iter()
+            .find(|f| f.rule == Rule::AgentAnsweredWithinRings)
+            .unwrap();
+        assert!(agent_answer.overridden.is_some(), "{agent_answer:?}");
+        let (_, json) = store.computed_flags("a").unwrap().unwrap();
+        assert!(!json.contains("rang too long"), "{json}");
+    }
 }
