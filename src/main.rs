@@ -314,7 +314,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let records = RecordWriter::start(store);
     let prompts = Arc::new(prompts);
     // One thread writes every call's recording; the media workers' taps feed it.
-    let (journeys, recordings) = hotline::recording::service::start(data)
+    let (journeys, recordings) = hotline::recording::service::start(data, media_workers)
         .map_err(|e| format!("cannot start the recording service: {e}"))?;
     let result = runtime.block_on(async {
         let listeners = Listeners::bind(sip)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::command::MediaCommand;
 use super::event::MediaEvent;
-use super::journey::JourneySink;
+use super::journey::{JourneySink, TickFrames};
 use super::leg::{ArrivalKind, EventQueue, Leg};
 use super::outbox::Outbox;
 use super::prompt::{PromptId, PromptLibrary};
@@ -71,6 +71,8 @@ pub struct MediaEngine {
     recording_reports: Sender<(CallId, MediaEvent)>,
     /// The recording service's queues, for journey recordings (none: they are refused).
     journeys: Option<JourneySink>,
+    /// The journey frames of the tick being made, sent to the service when it is over.
+    tick_frames: TickFrames,
     /// The wall clock at one instant, so RTCP's NTP timestamps follow `now` without reading
     /// a clock: NTP(now) = wall_anchor + (now − instant_anchor).
     instant_anchor: Instant,
@@ -101,6 +103,7 @@ impl MediaEngine {
             recordings,
             recording_reports,
             journeys: None,
+            tick_frames: TickFrames::new(),
             instant_anchor: instant,
             wall_anchor: wall.duration_since(UNIX_EPOCH).unwrap_or_default(),
             #[cfg(test)]
@@ -277,9 +280,12 @@ impl ConversationEngine for MediaEngine {
                 record_id,
                 file,
             } => match (&self.journeys, self.legs.get_mut(&call)) {
-                (Some(sink), Some(leg)) => {
-                    leg.record_journey(record_id, file, sink.clone(), &self.recording_reports)
-                }
+                (Some(sink), Some(leg)) => leg.record_journey(
+                    record_id,
+                    file,
+                    sink.control.clone(),
+                    &self.recording_reports,
+                ),
                 _ => {
                     tracing::warn!(call = %call, "journey recording refused: no recording service or no leg");
                     self.events.push(
@@ -371,7 +377,11 @@ impl ConversationEngine for MediaEngine {
                 &self.prompts,
                 &mut self.events,
                 &mut self.outbox,
+                &mut self.tick_frames,
             );
+        }
+        if let Some(sink) = &self.journeys {
+            self.tick_frames.send(sink);
         }
     }
 

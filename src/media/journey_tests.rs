@@ -8,24 +8,64 @@ fn code(packet: u64) -> u8 {
     (packet % 251) as u8
 }
 
-fn tap(capacity: usize) -> (JourneyTap, Receiver<JourneyFrame>, Receiver<JourneyControl>) {
-    let (control, control_rx) = mpsc::channel();
-    let (frames, frames_rx) = mpsc::sync_channel(capacity);
-    let sink = JourneySink {
-        control,
-        frames,
-        dropped: Arc::new(AtomicU64::new(0)),
-    };
-    let (report, _) = mpsc::channel();
-    let tap = JourneyTap::start(
-        CallId(7),
-        "r-7".into(),
-        "recordings/x.wav".into(),
-        Codec::Pcma,
-        sink,
-        report,
-    );
-    (tap, frames_rx, control_rx)
+/// A tap as its engine drives it: each tick's frame goes to the queue as that tick's batch.
+struct Harness {
+    tap: JourneyTap,
+    tick_frames: TickFrames,
+    sink: JourneySink,
+    batches: Receiver<FrameBatch>,
+    control: Receiver<JourneyControl>,
+}
+
+impl Harness {
+    /// A tap of `CallId(7)` whose queue holds `capacity` ticks.
+    fn new(capacity: usize) -> Harness {
+        let (control, control_rx) = mpsc::channel();
+        let (batches, batches_rx) = mpsc::sync_channel(capacity);
+        let sink = JourneySink {
+            control,
+            batches,
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        let (report, _) = mpsc::channel();
+        let tap = JourneyTap::start(
+            CallId(7),
+            "r-7".into(),
+            "recordings/x.wav".into(),
+            Codec::Pcma,
+            sink.control.clone(),
+            report,
+        );
+        Harness {
+            tap,
+            tick_frames: TickFrames::new(),
+            sink,
+            batches: batches_rx,
+            control: control_rx,
+        }
+    }
+
+    fn tick(&mut self, now: Instant, sent: Option<(Codec, &[u8; FRAME_SAMPLES])>) {
+        self.tap.on_tick(now, sent, &mut self.tick_frames);
+        self.tick_frames.send(&self.sink);
+    }
+
+    fn silent_tick(&mut self) {
+        self.tap.on_silent_tick(&mut self.tick_frames);
+        self.tick_frames.send(&self.sink);
+    }
+
+    /// The frames queued so far, as the service takes them.
+    fn received(&self) -> Vec<JourneyFrame> {
+        self.batches
+            .try_iter()
+            .flat_map(|batch| batch.frames)
+            .collect()
+    }
+
+    fn dropped(&self) -> u64 {
+        self.sink.dropped.load(Ordering::Relaxed)
+    }
 }
 
 fn left(frame: &JourneyFrame) -> Vec<i16> {
@@ -39,7 +79,7 @@ fn right(frame: &JourneyFrame) -> Vec<i16> {
 #[test]
 fn an_hour_of_ticks_with_loss_and_reordering_keeps_both_channels_on_the_tick_grid() {
     const TICKS: u64 = 60 * 60 * 50;
-    let (mut tap, frames, _control) = tap(4);
+    let mut h = Harness::new(4);
     let t0 = Instant::now();
     let mut checked = 0u64;
     // Packet k is sent during tick k: every 97th is lost, and every 13th pair arrives
@@ -56,11 +96,14 @@ fn an_hour_of_ticks_with_loss_and_reordering_keeps_both_channels_on_the_tick_gri
         };
         for k in order.into_iter().filter(|&k| k != u64::MAX && !lost(k)) {
             let payload = [code(k); FRAME_SAMPLES];
-            tap.said(now, k as u16, (k * 160) as u32, 0x1234, &payload);
+            h.tap
+                .said(now, k as u16, (k * 160) as u32, 0x1234, &payload);
         }
         let sent = [code(tick + 1000); FRAME_SAMPLES];
-        tap.on_tick(now, Some((Codec::Pcma, &sent)));
-        let frame = frames.try_recv().expect("one frame per tick");
+        h.tick(now, Some((Codec::Pcma, &sent)));
+        let batch = h.batches.try_recv().expect("one batch per tick");
+        assert_eq!(batch.frames.len(), 1);
+        let frame = batch.frames[0];
         assert_eq!(frame.index, tick, "the index is the tick");
         // The caller's side lags by the tick its jitter buffer holds; so does what it heard.
         if tick >= 3 && !(tick - 3..=tick).any(lost) {
@@ -79,22 +122,22 @@ fn an_hour_of_ticks_with_loss_and_reordering_keeps_both_channels_on_the_tick_gri
             checked += 1;
         }
     }
-    assert_eq!(tap.frames(), TICKS);
+    assert_eq!(h.tap.frames(), TICKS);
     assert!(checked > TICKS * 9 / 10, "{checked} frames checked");
-    assert_eq!(tap.sink.dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(h.dropped(), 0);
 }
 
 #[test]
 fn audio_relayed_from_the_bridged_leg_is_what_the_caller_heard_in_arrival_order() {
-    let (mut tap, frames, _control) = tap(16);
+    let mut h = Harness::new(16);
     let now = Instant::now();
     // Two packets in one tick, none in the next: the second is heard a tick later.
-    tap.relayed(Codec::Pcmu, &[0x10; FRAME_SAMPLES]);
-    tap.relayed(Codec::Pcmu, &[0x20; FRAME_SAMPLES]);
+    h.tap.relayed(Codec::Pcmu, &[0x10; FRAME_SAMPLES]);
+    h.tap.relayed(Codec::Pcmu, &[0x20; FRAME_SAMPLES]);
     for _ in 0..4 {
-        tap.on_tick(now, None);
+        h.tick(now, None);
     }
-    let rights: Vec<Vec<i16>> = frames.try_iter().map(|f| right(&f)).collect();
+    let rights: Vec<Vec<i16>> = h.received().iter().map(right).collect();
     let (a, b) = (Codec::Pcmu.decode(0x10), Codec::Pcmu.decode(0x20));
     assert_eq!(rights[0], vec![0; FRAME_SAMPLES]);
     assert_eq!(rights[1], vec![a; FRAME_SAMPLES]);
@@ -104,15 +147,15 @@ fn audio_relayed_from_the_bridged_leg_is_what_the_caller_heard_in_arrival_order(
 
 #[test]
 fn a_full_queue_drops_and_counts_frames_without_blocking_and_the_end_names_every_tick() {
-    let (mut tap, frames, control) = tap(3);
+    let mut h = Harness::new(3);
     for _ in 0..10 {
-        tap.on_silent_tick();
+        h.silent_tick();
     }
-    assert_eq!(tap.sink.dropped.load(Ordering::Relaxed), 7);
-    let indexes: Vec<u64> = frames.try_iter().map(|f| f.index).collect();
+    assert_eq!(h.dropped(), 7);
+    let indexes: Vec<u64> = h.received().iter().map(|f| f.index).collect();
     assert_eq!(indexes, vec![0, 1, 2]);
-    drop(tap);
-    let messages: Vec<JourneyControl> = control.try_iter().collect();
+    drop(h.tap);
+    let messages: Vec<JourneyControl> = h.control.try_iter().collect();
     assert!(matches!(
         messages[0],
         JourneyControl::Start {
@@ -132,15 +175,15 @@ fn a_full_queue_drops_and_counts_frames_without_blocking_and_the_end_names_every
 
 #[test]
 fn paused_frames_are_silence_on_both_channels_and_keep_their_place() {
-    let (mut tap, frames, _control) = tap(64);
+    let mut h = Harness::new(64);
     let now = Instant::now();
     let loud = [0x10u8; FRAME_SAMPLES];
     for tick in 0..9u64 {
-        tap.set_paused((3..6).contains(&tick));
-        tap.said(now, tick as u16, (tick * 160) as u32, 1, &loud);
-        tap.on_tick(now, Some((Codec::Pcma, &loud)));
+        h.tap.set_paused((3..6).contains(&tick));
+        h.tap.said(now, tick as u16, (tick * 160) as u32, 1, &loud);
+        h.tick(now, Some((Codec::Pcma, &loud)));
     }
-    let frames: Vec<JourneyFrame> = frames.try_iter().collect();
+    let frames: Vec<JourneyFrame> = h.received();
     assert_eq!(frames.len(), 9);
     let quiet: Vec<bool> = frames
         .iter()
@@ -152,4 +195,78 @@ fn paused_frames_are_silence_on_both_channels_and_keep_their_place() {
         "a tick of lag at the start, then ticks 3 to 5 paused"
     );
     assert_eq!(frames[8].index, 8);
+}
+
+/// Two taps of one engine (calls 7 and 8) and the queue their ticks go to.
+fn two_taps(capacity: usize) -> (Harness, JourneyTap) {
+    let h = Harness::new(capacity);
+    let (report, _) = mpsc::channel();
+    let other = JourneyTap::start(
+        CallId(8),
+        "r-8".into(),
+        "recordings/y.wav".into(),
+        Codec::Pcma,
+        h.sink.control.clone(),
+        report,
+    );
+    (h, other)
+}
+
+#[test]
+fn every_recordings_frame_of_one_tick_reaches_the_service_in_one_message_whose_vector_comes_back() {
+    let (mut h, mut other) = two_taps(8);
+    h.tick_frames.send(&h.sink);
+    assert!(
+        h.batches.try_recv().is_err(),
+        "a tick without frames sends nothing"
+    );
+    h.tap.on_silent_tick(&mut h.tick_frames);
+    other.on_silent_tick(&mut h.tick_frames);
+    assert_eq!(h.tick_frames.frames().len(), 2);
+    h.tick_frames.send(&h.sink);
+    assert!(h.tick_frames.frames().is_empty());
+    let batch = h.batches.try_recv().expect("one message for the tick");
+    assert!(h.batches.try_recv().is_err(), "only one");
+    let calls: Vec<(CallId, u64)> = batch.frames.iter().map(|f| (f.call, f.index)).collect();
+    assert_eq!(calls, vec![(CallId(7), 0), (CallId(8), 0)]);
+    // The service empties the vector and gives it back: the next tick after the one already
+    // being filled travels in it, so no tick allocates once the vectors go round.
+    let returned = batch.frames.as_ptr();
+    let mut emptied = batch.frames;
+    emptied.clear();
+    batch.spare.send(emptied).unwrap();
+    for _ in 0..2 {
+        h.tap.on_silent_tick(&mut h.tick_frames);
+        h.tick_frames.send(&h.sink);
+    }
+    let second = h.batches.try_recv().unwrap();
+    let third = h.batches.try_recv().unwrap();
+    assert_ne!(second.frames.as_ptr(), returned);
+    assert_eq!(
+        third.frames.as_ptr(),
+        returned,
+        "the returned vector is reused"
+    );
+    assert_eq!(third.frames[0].index, 2);
+}
+
+#[test]
+fn a_full_queue_drops_a_whole_tick_and_counts_each_of_its_frames() {
+    let (mut h, mut other) = two_taps(1);
+    for _ in 0..2 {
+        h.tap.on_silent_tick(&mut h.tick_frames);
+        other.on_silent_tick(&mut h.tick_frames);
+        h.tick_frames.send(&h.sink);
+    }
+    assert_eq!(h.dropped(), 2, "the second tick's two frames");
+    assert!(h.tick_frames.frames().is_empty(), "nothing carried over");
+    let first = h.batches.try_recv().unwrap();
+    assert_eq!(first.frames.len(), 2);
+    // Room again: the next tick goes through, with the indexes the taps moved on to.
+    h.tap.on_silent_tick(&mut h.tick_frames);
+    other.on_silent_tick(&mut h.tick_frames);
+    h.tick_frames.send(&h.sink);
+    assert_eq!(h.dropped(), 2);
+    let indexes: Vec<u64> = h.received().iter().map(|f| f.index).collect();
+    assert_eq!(indexes, vec![2, 2]);
 }

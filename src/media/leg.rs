@@ -18,7 +18,7 @@ use super::dtmf_send::{digit_event, DtmfSender, EventPacket};
 use super::event::MediaEvent;
 use super::inband_dtmf::InbandDtmf;
 use super::jitter::{FrameKind, JitterBuffer};
-use super::journey::{JourneySink, JourneyTap};
+use super::journey::{JourneyControl, JourneyTap, TickFrames};
 use super::outbox::Outbox;
 use super::outbox::RELAY_PAYLOAD_MAX;
 use super::prompt::{PromptId, PromptLibrary};
@@ -633,11 +633,12 @@ impl Leg {
         prompts: &PromptLibrary,
         events: &mut EventQueue,
         outbox: &mut Outbox,
+        journeys: &mut TickFrames,
     ) {
         let call = self.call;
         let Some(n) = &mut self.negotiated else {
             if let Some(journey) = &mut self.journey {
-                journey.on_silent_tick();
+                journey.on_silent_tick(journeys);
             }
             return;
         };
@@ -727,9 +728,9 @@ impl Leg {
             // What the caller heard this tick: what the relay sent on arrival, else the frame.
             let sending = self.negotiated.as_ref().is_some_and(|n| n.sending);
             match (relaying, sending) {
-                (true, _) => journey.on_tick(now, None),
-                (false, true) => journey.on_tick(now, Some((codec, &self.frame))),
-                (false, false) => journey.on_tick(now, Some((codec, quiet))),
+                (true, _) => journey.on_tick(now, None, journeys),
+                (false, true) => journey.on_tick(now, Some((codec, &self.frame)), journeys),
+                (false, false) => journey.on_tick(now, Some((codec, quiet)), journeys),
             }
         }
         if let Some(playlist) = ended {
@@ -952,7 +953,7 @@ impl Leg {
         &mut self,
         record_id: String,
         file: PathBuf,
-        sink: JourneySink,
+        control: Sender<JourneyControl>,
         report: &Sender<(CallId, MediaEvent)>,
     ) {
         let codec = self.negotiated.as_ref().map_or(Codec::Pcmu, |n| n.codec);
@@ -961,7 +962,7 @@ impl Leg {
             record_id,
             file,
             codec,
-            sink,
+            control,
             report.clone(),
         )));
     }

@@ -20,12 +20,15 @@ use std::time::{Duration, Instant};
 
 use super::disk_sync::{DiskSync, SYNC_EVERY};
 use super::writer::{FinishedFile, RecordingFile, TICK_BYTES};
-use crate::media::journey::{JourneyControl, JourneyFrame, JourneySink};
+use crate::media::journey::{FrameBatch, JourneyControl, JourneyFrame, JourneySink};
 use crate::media::{MediaEvent, FRAME_MS};
 use crate::sip::CallId;
 
-/// Frames the queue holds between the taps and the service: about 0.8 s of 300 calls.
-pub const FRAME_QUEUE: usize = 12_000;
+/// Ticks the queue holds between the taps and the service, per media worker: a second of
+/// every call (each message is one worker's tick, see `FrameBatch`).
+pub const QUEUE_TICKS_PER_WORKER: usize = 50;
+/// Batches taken in one pass at most, so a pass always ends (then control and flushes).
+const BATCHES_PER_PASS: usize = 4096;
 /// The header names the audio on disk at most this long after it was recorded.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often the service takes what the taps queued (one tick of every call at a time).
@@ -198,14 +201,14 @@ fn finish(call: CallId, active: Active, frames: u64) {
 }
 
 /// Starts the service thread writing under `data_dir`, and the sync thread beside it; the
-/// sink goes to every media engine. The thread ends (finishing every file, then one last
-/// sync) once every clone of the sink is gone.
-pub fn start(data_dir: &Path) -> io::Result<(JourneySink, JoinHandle<()>)> {
+/// sink goes to every one of `media_workers` engines. The thread ends (finishing every file,
+/// then one last sync) once every clone of the sink is gone.
+pub fn start(data_dir: &Path, media_workers: usize) -> io::Result<(JourneySink, JoinHandle<()>)> {
     let (control, control_rx) = mpsc::channel();
-    let (frames, frames_rx) = mpsc::sync_channel(FRAME_QUEUE);
+    let (batches, frames_rx) = mpsc::sync_channel(QUEUE_TICKS_PER_WORKER * media_workers.max(1));
     let sink = JourneySink {
         control,
-        frames,
+        batches,
         dropped: Arc::new(AtomicU64::new(0)),
     };
     let mut recordings = Recordings::new(data_dir);
@@ -223,7 +226,7 @@ pub fn start(data_dir: &Path) -> io::Result<(JourneySink, JoinHandle<()>)> {
 pub fn run(
     recordings: &mut Recordings,
     control: &Receiver<JourneyControl>,
-    frames: &Receiver<JourneyFrame>,
+    frames: &Receiver<FrameBatch>,
 ) {
     let mut flushed = Instant::now();
     let mut control_open = true;
@@ -241,14 +244,14 @@ pub fn run(
             }
         } else {
             match frames.recv_timeout(DRAIN_EVERY) {
-                Ok(frame) => take_frame(recordings, control, &frame, &mut control_open),
+                Ok(batch) => take_batch(recordings, control, batch, &mut control_open),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => frames_open = false,
             }
         }
-        for _ in 0..FRAME_QUEUE {
+        for _ in 0..BATCHES_PER_PASS {
             match frames.try_recv() {
-                Ok(frame) => take_frame(recordings, control, &frame, &mut control_open),
+                Ok(batch) => take_batch(recordings, control, batch, &mut control_open),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     frames_open = false;
@@ -259,8 +262,8 @@ pub fn run(
         take_control(recordings, control, &mut control_open);
         if recordings.any_ended() {
             // Every frame sent before an `End` is in the queue now: place them, then finish.
-            while let Ok(frame) = frames.try_recv() {
-                take_frame(recordings, control, &frame, &mut control_open);
+            while let Ok(batch) = frames.try_recv() {
+                take_batch(recordings, control, batch, &mut control_open);
             }
             recordings.finish_ended();
         }
@@ -274,6 +277,21 @@ pub fn run(
             flushed = now;
         }
     }
+}
+
+/// Places every frame of one tick, then gives the vector back to its engine.
+fn take_batch(
+    recordings: &mut Recordings,
+    control: &Receiver<JourneyControl>,
+    batch: FrameBatch,
+    control_open: &mut bool,
+) {
+    let FrameBatch { mut frames, spare } = batch;
+    for frame in &frames {
+        take_frame(recordings, control, frame, control_open);
+    }
+    frames.clear();
+    let _ = spare.send(frames);
 }
 
 /// A frame for a recording whose `Start` is still on the control channel gets it first.

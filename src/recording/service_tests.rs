@@ -1,17 +1,17 @@
 use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::media::journey::JourneyTap;
+use crate::media::journey::{JourneyTap, TickFrames};
 use crate::media::Codec;
 
 #[test]
 fn frames_a_full_queue_dropped_are_written_as_silence_and_reported_as_lost_ms() {
     let dir = tempfile::tempdir().unwrap();
     let (control, control_rx) = mpsc::channel();
-    let (frames, frames_rx) = mpsc::sync_channel(4);
+    let (batches, frames_rx) = mpsc::sync_channel(4);
     let sink = JourneySink {
         control,
-        frames,
+        batches,
         dropped: Arc::new(AtomicU64::new(0)),
     };
     let (report, reports) = mpsc::channel();
@@ -20,12 +20,14 @@ fn frames_a_full_queue_dropped_are_written_as_silence_and_reported_as_lost_ms() 
         "rec-3".into(),
         "recordings/2026/12/01/rec-3.wav".into(),
         Codec::Pcmu,
-        sink.clone(),
+        sink.control.clone(),
         report,
     );
-    // The service is not reading yet: four frames fit, six are dropped.
+    // The service is not reading yet: four ticks fit, six are dropped.
+    let mut tick_frames = TickFrames::new();
     for _ in 0..10 {
-        tap.on_silent_tick();
+        tap.on_silent_tick(&mut tick_frames);
+        tick_frames.send(&sink);
     }
     assert_eq!(sink.dropped.load(Ordering::Relaxed), 6);
     drop(tap);
@@ -61,7 +63,8 @@ fn frames_a_full_queue_dropped_are_written_as_silence_and_reported_as_lost_ms() 
 #[test]
 fn one_service_thread_writes_many_recordings_each_to_its_own_file() {
     let dir = tempfile::tempdir().unwrap();
-    let (sink, thread) = start(dir.path()).unwrap();
+    // Two workers' room: the 100 ticks below come faster than the service drains them.
+    let (sink, thread) = start(dir.path(), 2).unwrap();
     let (report, reports) = mpsc::channel();
     let mut taps: Vec<JourneyTap> = (0..20)
         .map(|n| {
@@ -70,17 +73,19 @@ fn one_service_thread_writes_many_recordings_each_to_its_own_file() {
                 format!("r{n}"),
                 format!("recordings/r{n}.wav").into(),
                 Codec::Pcma,
-                sink.clone(),
+                sink.control.clone(),
                 report.clone(),
             )
         })
         .collect();
+    let mut tick_frames = TickFrames::new();
     for tick in 0..100 {
         for (n, tap) in taps.iter_mut().enumerate() {
             if tick < 50 + n {
-                tap.on_silent_tick();
+                tap.on_silent_tick(&mut tick_frames);
             }
         }
+        tick_frames.send(&sink);
     }
     drop(taps);
     drop(sink);
