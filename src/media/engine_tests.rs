@@ -1333,3 +1333,78 @@ fn a_trunk_not_set_for_inband_dtmf_reports_no_tones() {
 
 #[path = "engine_dtmf_tests.rs"]
 mod dtmf;
+
+#[test]
+fn each_tick_sends_the_frames_of_every_recorded_leg_to_the_recording_service_as_one_message() {
+    use crate::media::journey::{FrameBatch, JourneyControl, JourneySink};
+    use std::sync::atomic::AtomicU64;
+    let mut h = Harness::new();
+    let (control, controls) = std::sync::mpsc::channel();
+    let (batches, received) = std::sync::mpsc::sync_channel::<FrameBatch>(16);
+    h.engine.journeys = Some(JourneySink {
+        control,
+        batches,
+        dropped: Arc::new(AtomicU64::new(0)),
+    });
+    let other_caller = CallId(3);
+    h.bridged_pair();
+    h.start(other_caller, addr(4100), Codec::Pcmu, None);
+    for call in [CALLER, other_caller] {
+        h.command(MediaCommand::RecordJourney {
+            call,
+            record_id: format!("journey-{}", call.0),
+            file: format!("recordings/{}.wav", call.0).into(),
+        });
+    }
+    h.tick();
+    h.tick();
+    h.tick();
+    let ticks: Vec<Vec<(CallId, u64)>> = received
+        .try_iter()
+        .map(|batch| {
+            let mut frames: Vec<(CallId, u64)> =
+                batch.frames.iter().map(|f| (f.call, f.index)).collect();
+            frames.sort();
+            frames
+        })
+        .collect();
+    assert_eq!(
+        ticks,
+        (0..3)
+            .map(|index| vec![(CALLER, index), (other_caller, index)])
+            .collect::<Vec<_>>(),
+        "one message per tick, a frame of each recorded leg, none of the agent's"
+    );
+    let starts = controls
+        .try_iter()
+        .filter(|m| matches!(m, JourneyControl::Start { .. }))
+        .count();
+    assert_eq!(starts, 2);
+    assert!(h.engine.poll_event().is_none(), "nothing refused");
+}
+
+#[test]
+fn an_engine_without_a_recording_service_refuses_a_journey_recording_and_says_why() {
+    let mut h = Harness::new();
+    h.start(CALLER, caller_phone(), Codec::Pcma, None);
+    h.command(MediaCommand::RecordJourney {
+        call: CALLER,
+        record_id: "journey-1".into(),
+        file: "recordings/1.wav".into(),
+    });
+    let refused =
+        std::iter::from_fn(|| h.engine.poll_event()).find_map(|(call, event)| match event {
+            MediaEvent::JourneyRecorded {
+                record_id, error, ..
+            } => Some((call, record_id, error)),
+            _ => None,
+        });
+    assert_eq!(
+        refused,
+        Some((
+            CALLER,
+            "journey-1".to_string(),
+            Some("no recording service or no media leg".to_string())
+        ))
+    );
+}
