@@ -435,3 +435,77 @@ fn ended_calls_that_reached_an_agent_are_walked_by_end_time_then_id() {
         }]
     );
 }
+
+#[test]
+fn a_calls_computed_flags_are_kept_with_their_recording_state_replaced_by_the_next_and_outlive_an_override(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    three_calls(&store);
+    let now = ts("2026-12-01T12:00:00Z");
+    assert_eq!(store.computed_flags("a").unwrap(), None);
+    store
+        .keep_computed_flags(
+            "a",
+            Some(RecordingState::Complete),
+            r#"{"version":1,"flags":[]}"#,
+            now,
+        )
+        .unwrap();
+    store
+        .keep_computed_flags("b", None, r#"{"version":1,"flags":[1]}"#, now)
+        .unwrap();
+    assert_eq!(
+        store.computed_flags("a").unwrap(),
+        Some((
+            Some("complete".to_string()),
+            r#"{"version":1,"flags":[]}"#.to_string()
+        ))
+    );
+    // Without a recording the state is absent, not an empty string.
+    assert_eq!(
+        store.computed_flags("b").unwrap(),
+        Some((None, r#"{"version":1,"flags":[1]}"#.to_string()))
+    );
+    // Only the calls whose flags were kept have any.
+    assert_eq!(store.computed_flags("c").unwrap(), None);
+    // Keeping them again (the recording was deleted since) replaces the earlier ones.
+    store
+        .keep_computed_flags(
+            "a",
+            Some(RecordingState::Deleted),
+            r#"{"version":1,"flags":[2]}"#,
+            ts("2026-12-02T12:00:00Z"),
+        )
+        .unwrap();
+    assert_eq!(
+        store.computed_flags("a").unwrap(),
+        Some((
+            Some("deleted".to_string()),
+            r#"{"version":1,"flags":[2]}"#.to_string()
+        ))
+    );
+    // A reviewer's override drops the failed-flags cache, never the computed flags.
+    store
+        .save_flag_override(
+            "a",
+            Rule::Silence,
+            1_000,
+            &FlagOverride {
+                by: "rita".into(),
+                at: now,
+                passed: true,
+                comment: String::new(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        store.computed_flags("a").unwrap().map(|(_, json)| json),
+        Some(r#"{"version":1,"flags":[2]}"#.to_string())
+    );
+    assert!(matches!(
+        store.keep_computed_flags("nope", None, "{}", now),
+        Err(StoreError::UnknownCall { .. })
+    ));
+    assert_eq!(store.computed_flags("nope").unwrap(), None);
+}
