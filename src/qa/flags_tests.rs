@@ -918,3 +918,47 @@ fn only_calls_that_reached_an_agent_are_listened_to() {
     )]);
     assert!(listens_to_audio(&transferred.events));
 }
+
+fn hold_ended(duration_ms: u64) -> EventKind {
+    EventKind::HoldEnded {
+        reason: "lookup".into(),
+        duration_ms,
+        check_backs: 0,
+    }
+}
+
+#[test]
+fn the_greeting_is_listened_for_through_its_limit_and_turn_gap_even_when_a_hold_ends_the_span_at_once(
+) {
+    // Connected at 20 s and held half a second later: after the connected span the only
+    // listening is the greeting's window, 11.5 s from the connect (the 10 s limit and the
+    // 1.5 s turn gap), to 31.5 s.
+    let speech = welcome();
+    let mut r = record(vec![
+        (1_000, EventKind::Answered { rings: 0 }),
+        (20_000, bridged("bob")),
+        (20_500, EventKind::Hold { by: Party::Agent }),
+        (60_000, hold_ended(39_500)),
+        (90_000, hangup(Party::Caller)),
+    ]);
+    r.recording = Some(recording(1_000, 89_000, 0));
+    // The caller hears speech from 29 s (29.032–35.016 in a whole pass): 9 s after connect,
+    // inside the window, which cuts it at 31.5 s.
+    let audio = stereo(1_000, 89_000, &[(29_000, &speech)], &[]);
+    let flags = flags(&r, Some(&audio));
+    assert_eq!(
+        of(&flags, Rule::GreetingWithin10s)
+            .iter()
+            .map(|f| shape(f))
+            .collect::<Vec<_>>(),
+        [(false, 20_000, 31_500, Some(11.5), Some(10.0))]
+    );
+    // The connected spans themselves are measured as before: silent after the hold.
+    assert_eq!(
+        of(&flags, Rule::Silence)
+            .iter()
+            .map(|f| shape(f))
+            .collect::<Vec<_>>(),
+        [(false, 60_000, 90_000, Some(30.0), Some(5.0))]
+    );
+}
