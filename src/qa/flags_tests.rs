@@ -962,3 +962,38 @@ fn the_greeting_is_listened_for_through_its_limit_and_turn_gap_even_when_a_hold_
         [(false, 60_000, 90_000, Some(30.0), Some(5.0))]
     );
 }
+
+#[test]
+fn speech_that_ends_exactly_as_a_hold_ends_is_not_heard_after_it() {
+    // The hold's announcement runs to the very moment the agent takes the caller back at
+    // 50.008 s (on the detector's 16 ms grid from the recording's start): a whole pass finds
+    // it at 44.024–50.008. Nothing of it is inside a listening window, so the agent said
+    // nothing at all.
+    let speech = welcome();
+    let mut r = record(vec![
+        (1_000, EventKind::Answered { rings: 0 }),
+        (20_000, bridged("bob")),
+        (20_500, EventKind::Hold { by: Party::Agent }),
+        (50_008, hold_ended(29_508)),
+        (90_000, hangup(Party::Caller)),
+    ]);
+    r.recording = Some(recording(1_000, 89_000, 0));
+    let audio = stereo(1_000, 89_000, &[(43_992, &speech)], &[]);
+    let whole: Vec<(u64, u64)> = vad::speech_segments(&audio.right, 8_000)
+        .into_iter()
+        .map(|s| (s.start_ms + 1_000, s.end_ms + 1_000))
+        .collect();
+    assert_eq!(whole, [(44_024, 50_008)]);
+    let flags = flags(&r, Some(&audio));
+    assert_eq!(
+        of(&flags, Rule::GreetingWithin10s)
+            .iter()
+            .map(|f| shape(f))
+            .collect::<Vec<_>>(),
+        [(false, 20_000, 90_000, Some(70.0), Some(10.0))]
+    );
+    assert_eq!(
+        of(&flags, Rule::GreetingWithin10s)[0].evidence,
+        "no speech from bob on the caller's side after connect at 20.0 s"
+    );
+}
