@@ -997,3 +997,46 @@ fn speech_that_ends_exactly_as_a_hold_ends_is_not_heard_after_it() {
         "no speech from bob on the caller's side after connect at 20.0 s"
     );
 }
+
+#[test]
+fn a_span_after_a_hold_is_listened_to_from_the_grid_point_a_second_before_it() {
+    // The agent greets at 2.5 s, holds from 10 s to 17.565 s (17.565 is 16.565 s into the
+    // recording, off the detector's 16 ms grid) while an announcement plays, speaks again
+    // from 17.765 s and the caller hangs up at 30 s.
+    let speech = welcome();
+    let mut r = record(vec![
+        (1_000, EventKind::Answered { rings: 0 }),
+        (2_000, bridged("bob")),
+        (10_000, EventKind::Hold { by: Party::Agent }),
+        (17_565, hold_ended(7_565)),
+        (30_000, hangup(Party::Caller)),
+    ]);
+    r.recording = Some(recording(1_000, 29_000, 0));
+    let audio = stereo(
+        1_000,
+        29_000,
+        &[(2_500, &speech), (10_200, &speech), (17_765, &speech)],
+        &[],
+    );
+    // The detector starts a second before the span, on the grid: at 16.552 s. What it
+    // finds from there is what the flags measure; a pass from the recording's start scores
+    // the same frames after a different history (and ends these words at 23.768 s).
+    let from_ms = 1_000 + (17_565 - 1_000 - 1_000) / vad::FRAME_MS * vad::FRAME_MS;
+    assert_eq!(from_ms, 16_552);
+    let warmed: Vec<(u64, u64)> =
+        vad::speech_segments(&audio.right[((from_ms - 1_000) * 8) as usize..], 8_000)
+            .into_iter()
+            .map(|s| (s.start_ms + from_ms, s.end_ms + from_ms))
+            .filter(|&(_, e)| e > 17_565)
+            .collect();
+    assert_eq!(warmed, [(17_784, 23_784)]);
+    let flags = flags(&r, Some(&audio));
+    // Silent from the agent's last words to the hang-up: 6.216 s.
+    assert_eq!(
+        of(&flags, Rule::Silence)
+            .iter()
+            .map(|f| shape(f))
+            .collect::<Vec<_>>(),
+        [(false, 23_784, 30_000, Some(6.216), Some(5.0))]
+    );
+}
