@@ -219,11 +219,22 @@ fn forged_lines_in_headers_and_junk_stay_escaped_inside_one_event_and_fail2ban_s
 
     // `calls show` of that call shows the From user's ESC escaped, not raw.
     let data = switch.data.path().to_str().expect("utf-8").to_string();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"));
-    // The bare LF ended the Call-ID header: the parser took "inj-4" and left the rest out.
-    cmd.args(["calls", "show", "inj-4", "--data", &data]);
-    let (out, killed) = run_bounded(&mut cmd, Duration::from_secs(15));
-    assert!(!killed && out.status.success(), "{out:?}");
+    // The record is written on the records thread, a moment after the call is logged: ask
+    // until it is there (a bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let out = loop {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"));
+        // The bare LF ended the Call-ID header: the parser took "inj-4" and left the rest out.
+        cmd.args(["calls", "show", "inj-4", "--data", &data]);
+        let (out, killed) = run_bounded(&mut cmd, Duration::from_secs(15));
+        assert!(!killed, "{out:?}");
+        let not_yet = String::from_utf8_lossy(&out.stderr).contains("no call \"inj-4\"");
+        if out.status.success() || !not_yet || Instant::now() >= deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(out.status.success(), "{out:?}");
     let shown = String::from_utf8(out.stdout).expect("utf-8");
     assert!(
         !shown.contains(|c: char| c.is_control() && c != '\n'),
