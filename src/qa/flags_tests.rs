@@ -42,6 +42,11 @@ fn shape(f: &Flag) -> Shape {
     (f.passed, f.start_ms, f.end_ms, f.measured, f.threshold)
 }
 
+/// The shapes of the flags of one rule, in order.
+fn shapes(flags: &[Flag], rule: Rule) -> Vec<Shape> {
+    of(flags, rule).into_iter().map(shape).collect()
+}
+
 fn hangup(by: Party) -> EventKind {
     EventKind::Hangup {
         by,
@@ -167,17 +172,11 @@ fn time_in_queue_is_measured_against_30_seconds_and_10_minutes() {
     ]);
     let flags = flags(&r, None);
     assert_eq!(
-        of(&flags, Rule::WaitUnder30s)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::WaitUnder30s),
         [(false, 5_000, 47_000, Some(42.0), Some(30.0))]
     );
     assert_eq!(
-        of(&flags, Rule::WaitUnder10min)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::WaitUnder10min),
         [(true, 5_000, 47_000, Some(42.0), Some(600.0))]
     );
     assert_eq!(
@@ -199,10 +198,7 @@ fn a_caller_who_hangs_up_in_the_queue_abandoned_after_their_wait() {
     ]);
     let flags = flags(&r, None);
     assert_eq!(
-        of(&flags, Rule::Abandoned)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::Abandoned),
         [(false, 5_000, 700_000, None, None)]
     );
     assert_eq!(
@@ -210,10 +206,7 @@ fn a_caller_who_hangs_up_in_the_queue_abandoned_after_their_wait() {
         "hangup event: the caller hung up after 695.0 s in support before an agent answered"
     );
     assert_eq!(
-        of(&flags, Rule::WaitUnder10min)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::WaitUnder10min),
         [(false, 5_000, 700_000, Some(695.0), Some(600.0))]
     );
     // Hanging up while the switch still rings is abandoning too; the switch ending a call
@@ -336,10 +329,7 @@ fn a_late_explanation_fails_the_hold() {
     ]);
     let flags = flags(&r, None);
     assert_eq!(
-        of(&flags, Rule::HoldExplained)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::HoldExplained),
         [(false, 60_000, 70_000, Some(2.5), Some(2.0))]
     );
 }
@@ -370,17 +360,11 @@ fn an_explanation_a_millisecond_before_the_rounded_hold_start_still_explains_it(
     ]);
     let flags = flags(&r, None);
     assert_eq!(
-        of(&flags, Rule::HoldExplained)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::HoldExplained),
         [(true, 60_001, 70_000, Some(0.0), Some(2.0))]
     );
     assert_eq!(
-        of(&flags, Rule::HoldCheckBacks)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::HoldCheckBacks),
         [(true, 60_001, 70_000, Some(10.0), Some(31.0))]
     );
 }
@@ -782,30 +766,21 @@ fn greeting_and_silence_are_measured_on_the_recording_itself() {
     let flags = flags(&r, Some(&audio));
     // The prompt's speech runs 32 ms to 6 016 ms into it (see the VAD tests): 21.032–27.016.
     assert_eq!(
-        of(&flags, Rule::GreetingWithin10s)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::GreetingWithin10s),
         [(true, 20_000, 27_016, Some(7.016), Some(10.0))]
     );
     // The caller's copy starts 35 s into the recording, half a 16 ms frame off the
     // detector's grid: its speech is 36.024–42.024. Silent from 27.016 to 36.024 (9.008 s)
     // and from 42.024 to the hang-up at 60 s (17.976 s).
     assert_eq!(
-        of(&flags, Rule::Silence)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::Silence),
         [
             (false, 27_016, 36_024, Some(9.008), Some(5.0)),
             (false, 42_024, 60_000, Some(17.976), Some(5.0)),
         ]
     );
     assert_eq!(
-        of(&flags, Rule::TalkOver)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::TalkOver),
         [(true, 20_000, 60_000, Some(0.0), Some(2.0))]
     );
     // Both at once from 22 s (21 s into the recording, half a frame off the grid):
@@ -850,18 +825,12 @@ fn speech_the_caller_hears_while_held_is_not_the_agents_greeting() {
     let audio = stereo(1_000, 89_000, &[(5_000, &speech), (45_000, &speech)], &[]);
     let flags = flags(&r, Some(&audio));
     assert_eq!(
-        of(&flags, Rule::GreetingWithin10s)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::GreetingWithin10s),
         [(false, 20_000, 90_000, Some(70.0), Some(10.0))]
     );
     // Connected 20–40 s and 70–90 s: silent throughout, the held span is not silence.
     assert_eq!(
-        of(&flags, Rule::Silence)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::Silence),
         [
             (false, 20_000, 40_000, Some(20.0), Some(5.0)),
             (false, 70_000, 90_000, Some(20.0), Some(5.0)),
@@ -888,10 +857,7 @@ fn a_greeting_after_a_window_that_starts_off_the_detectors_grid_is_measured_alik
     assert_eq!(whole, [(21_032, 27_016)]);
     let flags = flags(&r, Some(&audio));
     assert_eq!(
-        of(&flags, Rule::GreetingWithin10s)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::GreetingWithin10s),
         [(true, 20_010, 27_016, Some(7.006), Some(10.0))]
     );
 }
@@ -947,18 +913,12 @@ fn the_greeting_is_listened_for_through_its_limit_and_turn_gap_even_when_a_hold_
     let audio = stereo(1_000, 89_000, &[(29_000, &speech)], &[]);
     let flags = flags(&r, Some(&audio));
     assert_eq!(
-        of(&flags, Rule::GreetingWithin10s)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::GreetingWithin10s),
         [(false, 20_000, 31_500, Some(11.5), Some(10.0))]
     );
     // The connected spans themselves are measured as before: silent after the hold.
     assert_eq!(
-        of(&flags, Rule::Silence)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::Silence),
         [(false, 60_000, 90_000, Some(30.0), Some(5.0))]
     );
 }
@@ -986,10 +946,7 @@ fn speech_that_ends_exactly_as_a_hold_ends_is_not_heard_after_it() {
     assert_eq!(whole, [(44_024, 50_008)]);
     let flags = flags(&r, Some(&audio));
     assert_eq!(
-        of(&flags, Rule::GreetingWithin10s)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::GreetingWithin10s),
         [(false, 20_000, 90_000, Some(70.0), Some(10.0))]
     );
     assert_eq!(
@@ -1033,10 +990,7 @@ fn a_span_after_a_hold_is_listened_to_from_the_grid_point_a_second_before_it() {
     let flags = flags(&r, Some(&audio));
     // Silent from the agent's last words to the hang-up: 6.216 s.
     assert_eq!(
-        of(&flags, Rule::Silence)
-            .iter()
-            .map(|f| shape(f))
-            .collect::<Vec<_>>(),
+        shapes(&flags, Rule::Silence),
         [(false, 23_784, 30_000, Some(6.216), Some(5.0))]
     );
 }
