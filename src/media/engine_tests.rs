@@ -1341,11 +1341,16 @@ fn each_tick_sends_the_frames_of_every_recorded_leg_to_the_recording_service_as_
     let mut h = Harness::new();
     let (control, controls) = std::sync::mpsc::channel();
     let (batches, received) = std::sync::mpsc::sync_channel::<FrameBatch>(16);
-    h.engine.journeys = Some(JourneySink {
+    let sink = JourneySink {
         control,
         batches,
         dropped: Arc::new(AtomicU64::new(0)),
-    });
+    };
+    let engine = std::mem::replace(
+        &mut h.engine,
+        MediaEngine::new(Arc::new(PromptLibrary::new())),
+    );
+    h.engine = engine.with_journeys(sink);
     let other_caller = CallId(3);
     h.bridged_pair();
     h.start(other_caller, addr(4100), Codec::Pcmu, None);
