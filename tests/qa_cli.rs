@@ -203,13 +203,6 @@ fn seed_recorded_call(data: &Path, id: &str) -> Vec<u8> {
             .append_event(id, &TimelineEvent { offset_ms, kind })
             .unwrap();
     }
-    store
-        .finish_call(
-            id,
-            started_at + jiff::SignedDuration::from_secs(60),
-            "completed",
-        )
-        .unwrap();
     let file = relative_path(started_at, id);
     store
         .recording_started(id, &file, started_at, 1_000)
@@ -243,6 +236,17 @@ fn seed_recorded_call(data: &Path, id: &str) -> Vec<u8> {
                 sha256: String::new(),
                 lost_ms: 0,
             },
+        )
+        .unwrap();
+    // Ended last, as one whole call: the running switch's QA review takes a call once it
+    // has ended, and passes by one whose recording is still being written a minute after its
+    // end (this one ended nine minutes ago). Ended before its WAV was written, the call was
+    // caught half-recorded and never flagged, once in CI.
+    store
+        .finish_call(
+            id,
+            started_at + jiff::SignedDuration::from_secs(60),
+            "completed",
         )
         .unwrap();
     std::fs::read(&path).unwrap()

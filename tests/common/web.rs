@@ -328,13 +328,6 @@ pub fn seed_call(data: &Path, id: &str, agent: &str, ago: Duration) -> SeededCal
             .append_event(id, &TimelineEvent { offset_ms, kind })
             .expect("append event");
     }
-    store
-        .finish_call(
-            id,
-            started_at + jiff::SignedDuration::from_secs(30),
-            "completed",
-        )
-        .expect("finish call");
     let frames = 28 * 8000usize;
     let mut wav = hotline::recording::header((frames * 4) as u32).to_vec();
     for i in 0..frames {
@@ -361,6 +354,15 @@ pub fn seed_call(data: &Path, id: &str, agent: &str, ago: Duration) -> SeededCal
             },
         )
         .expect("recording finished");
+    // Ended last, as one whole call, as the running switch's QA review should first see it
+    // (see tests/qa_cli.rs's seed_recorded_call).
+    store
+        .finish_call(
+            id,
+            started_at + jiff::SignedDuration::from_secs(30),
+            "completed",
+        )
+        .expect("finish call");
     SeededCall {
         id: id.into(),
         wav,
