@@ -1,10 +1,11 @@
 //! The floor under the media workers (issue 7): PAIRS pairs of loopback legs, each leg's far
 //! end sending one 172-byte datagram every 20 ms, and one relay thread forwarding each
 //! datagram to the other leg's far end. The relay's CPU per packet, from
-//! CLOCK_THREAD_CPUTIME_ID over SECONDS after a 2 s warm-up, for three ways into the kernel:
+//! CLOCK_THREAD_CPUTIME_ID over SECONDS after a 2 s warm-up, for four ways into the kernel:
 //!
 //! - `epoll`: level-triggered epoll, one `recvfrom` per readiness, one `sendto` per packet,
 //!   then 2 ms of coalescing sleep after a wake-up that found datagrams (the worker's loop);
+//! - `connected`: as `epoll`, every leg `connect`ed to its far end, `recv` and `send`;
 //! - `uring`: one single-shot RECVMSG per socket, re-armed on completion, a SENDMSG per
 //!   packet, everything of one wake-up submitted with one `io_uring_enter`;
 //! - `multishot`: multishot RECVMSG into a provided-buffer ring (no re-arming), SENDMSG as
@@ -100,7 +101,8 @@ fn main() {
             "epoll" => relay_epoll(&legs, &far_addresses, stop, progress),
             "uring" => relay_uring(&legs, &far_addresses, stop, progress),
             "multishot" => relay_multishot(&legs, &far_addresses, stop, progress),
-            other => panic!("MODE is epoll, uring or multishot, not {other}"),
+            "connected" => relay_connected(&legs, &far_addresses, stop, progress),
+            other => panic!("MODE is epoll, connected, uring or multishot, not {other}"),
         }
     });
 
@@ -148,6 +150,47 @@ fn relay_epoll(legs: &[UdpSocket], far: &[SocketAddr], stop: &AtomicBool, progre
             if let Ok((len, _from)) = legs[i].recv_from(&mut buffer) {
                 let j = partner(i);
                 let _ = legs[j].send_to(&buffer[..len], far[j]);
+                relayed += 1;
+            }
+        }
+        if n > 0 {
+            std::thread::sleep(COALESCE);
+        }
+        progress.publish(relayed);
+    }
+    // SAFETY: closes the descriptor made above.
+    unsafe { libc::close(epoll) };
+}
+
+/// As `relay_epoll`, with every leg `connect`ed to its far end: `recv` and `send` without
+/// addresses, and the kernel keeps the route of each socket instead of looking it up per
+/// datagram (it also drops datagrams from any other source before they reach the relay).
+fn relay_connected(legs: &[UdpSocket], far: &[SocketAddr], stop: &AtomicBool, progress: &Progress) {
+    for (socket, to) in legs.iter().zip(far) {
+        socket.connect(to).expect("connect a leg to its far end");
+    }
+    // SAFETY: plain system calls on descriptors this function owns or borrows.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(epoll >= 0, "epoll_create1");
+    for (i, socket) in legs.iter().enumerate() {
+        let mut event = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: i as u64,
+        };
+        // SAFETY: as above.
+        unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, socket.as_raw_fd(), &mut event) };
+    }
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    let mut buffer = [0u8; 2048];
+    let mut relayed = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        // SAFETY: the kernel writes at most 256 events into `events`.
+        let n =
+            unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), 256, WAIT.as_millis() as i32) };
+        for event in &events[..n.max(0) as usize] {
+            let i = event.u64 as usize;
+            if let Ok(len) = legs[i].recv(&mut buffer) {
+                let _ = legs[partner(i)].send(&buffer[..len]);
                 relayed += 1;
             }
         }
