@@ -127,39 +127,14 @@ fn main() {
 }
 
 fn relay_epoll(legs: &[UdpSocket], far: &[SocketAddr], stop: &AtomicBool, progress: &Progress) {
-    // SAFETY: plain system calls on descriptors this function owns or borrows.
-    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    assert!(epoll >= 0, "epoll_create1");
-    for (i, socket) in legs.iter().enumerate() {
-        let mut event = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: i as u64,
+    epoll_loop(legs, stop, progress, |i, buffer| {
+        let Ok((len, _from)) = legs[i].recv_from(buffer) else {
+            return false;
         };
-        // SAFETY: as above.
-        unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, socket.as_raw_fd(), &mut event) };
-    }
-    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-    let mut buffer = [0u8; 2048];
-    let mut relayed = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        // SAFETY: the kernel writes at most 256 events into `events`.
-        let n =
-            unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), 256, WAIT.as_millis() as i32) };
-        for event in &events[..n.max(0) as usize] {
-            let i = event.u64 as usize;
-            if let Ok((len, _from)) = legs[i].recv_from(&mut buffer) {
-                let j = partner(i);
-                let _ = legs[j].send_to(&buffer[..len], far[j]);
-                relayed += 1;
-            }
-        }
-        if n > 0 {
-            std::thread::sleep(COALESCE);
-        }
-        progress.publish(relayed);
-    }
-    // SAFETY: closes the descriptor made above.
-    unsafe { libc::close(epoll) };
+        let j = partner(i);
+        let _ = legs[j].send_to(&buffer[..len], far[j]);
+        true
+    });
 }
 
 /// As `relay_epoll`, with every leg `connect`ed to its far end: `recv` and `send` without
@@ -169,6 +144,24 @@ fn relay_connected(legs: &[UdpSocket], far: &[SocketAddr], stop: &AtomicBool, pr
     for (socket, to) in legs.iter().zip(far) {
         socket.connect(to).expect("connect a leg to its far end");
     }
+    epoll_loop(legs, stop, progress, |i, buffer| {
+        let Ok(len) = legs[i].recv(buffer) else {
+            return false;
+        };
+        let _ = legs[partner(i)].send(&buffer[..len]);
+        true
+    });
+}
+
+/// The workers' loop: level-triggered epoll over `legs`, `forward` called once per ready
+/// leg (true when it relayed a datagram), 2 ms of coalescing sleep after a wake-up that
+/// found any.
+fn epoll_loop(
+    legs: &[UdpSocket],
+    stop: &AtomicBool,
+    progress: &Progress,
+    mut forward: impl FnMut(usize, &mut [u8]) -> bool,
+) {
     // SAFETY: plain system calls on descriptors this function owns or borrows.
     let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     assert!(epoll >= 0, "epoll_create1");
@@ -188,9 +181,7 @@ fn relay_connected(legs: &[UdpSocket], far: &[SocketAddr], stop: &AtomicBool, pr
         let n =
             unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), 256, WAIT.as_millis() as i32) };
         for event in &events[..n.max(0) as usize] {
-            let i = event.u64 as usize;
-            if let Ok(len) = legs[i].recv(&mut buffer) {
-                let _ = legs[partner(i)].send(&buffer[..len]);
+            if forward(event.u64 as usize, &mut buffer) {
                 relayed += 1;
             }
         }
