@@ -73,6 +73,7 @@ fn start(engine: &mut MediaEngine, now: Instant, call: CallId, codec: Codec) {
                 inband_dtmf: false,
                 rtcp_mux: false,
                 hold_back_dtmf: false,
+                signalling_host: None,
             },
         },
     );

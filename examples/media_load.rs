@@ -279,6 +279,7 @@ where
                     inband_dtmf: false,
                     rtcp_mux: false,
                     hold_back_dtmf: false,
+                    signalling_host: None,
                 },
             });
             // Bound now, before the next probe can pick the same ports.

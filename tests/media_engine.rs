@@ -220,6 +220,92 @@ fn telephone_events_from_a_third_address_do_not_reach_the_menu_but_the_callers_o
 }
 
 #[test]
+fn a_stranger_who_sends_before_the_caller_does_neither_presses_its_keys_nor_hears_its_call() {
+    let ports = PortBlock::reserve();
+    let config = ConfigCopy::of_shipped();
+    straight_to_the_menu(&config);
+    let switch = Switch::start_with(ports, config);
+    let mut caller = RawCaller::new(&switch, MENU_NUMBER, "bleed");
+    placed_call(&mut caller, &switch);
+    // The greeting's first packet: the call's media port is open and its leg started.
+    let started = Instant::now() + Duration::from_secs(5);
+    let mut to_caller = Vec::new();
+    while to_caller.is_empty() && Instant::now() < started {
+        to_caller.extend(receive_rtp(&caller.rtp));
+    }
+    assert!(!to_caller.is_empty(), "no greeting within 5 s of the ACK");
+
+    // RTP Bleed: before the caller's first packet, a host that is neither the SDP's nor the
+    // SIP's sends the call's media port audio and then a 2 (support).
+    let stranger = UdpSocket::bind("127.0.0.5:0").expect("bind a socket on 127.0.0.5");
+    stranger
+        .set_read_timeout(Some(Duration::from_millis(5)))
+        .expect("read timeout");
+    for i in 0..5u16 {
+        let packet = RtpOut {
+            payload_type: 8,
+            marker: i == 0,
+            seq: 500 + i,
+            timestamp: 7_000 + u32::from(i) * 160,
+            ssrc: 0xBAD0_0002,
+            payload: &[0x55; 160],
+        };
+        caller.send_from(&stranger, &packet);
+    }
+    caller.send_digit_from(&stranger, '2', 0xBAD0_0002, 505, 7_800);
+    // For a second, the stranger and the (still silent) caller listen.
+    let mut to_stranger = Vec::new();
+    to_caller.clear();
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        to_stranger.extend(receive_rtp(&stranger));
+        to_caller.extend(receive_rtp(&caller.rtp));
+    }
+    assert_eq!(
+        to_stranger.len(),
+        0,
+        "the stranger was latched onto and got the caller's audio\n{}",
+        switch.log_tail()
+    );
+    assert!(
+        to_caller.len() >= 30,
+        "the caller heard {} packets of its greeting in 1 s",
+        to_caller.len()
+    );
+    let during_attack = switch
+        .call(&caller.call_id)
+        .expect("the live call's record");
+    let names = event_names(&during_attack);
+    assert!(
+        !names.iter().any(|n| n == "dtmf" || n == "queue_entered"),
+        "the stranger's 2 reached the menu: {during_attack:#}"
+    );
+
+    // The caller's own 1 does.
+    caller.talk(Duration::from_millis(300));
+    caller.press('1');
+    caller.talk(Duration::from_millis(1_500));
+    caller.hang_up();
+    let _ = caller.wait_for_bye(Duration::from_millis(200));
+    let call = switch.ended_call(&caller.call_id, Duration::from_secs(10));
+    let names = event_names(&call);
+    assert_eq!(
+        names.iter().filter(|n| *n == "dtmf").count(),
+        1,
+        "exactly the caller's one digit: {call:#}"
+    );
+    assert_eq!(event(&call, "queue_entered")["queue"], "sales", "{call:#}");
+    let refused = call["media"]
+        .as_array()
+        .and_then(|legs| legs.iter().find(|l| l["role"] == "caller"))
+        .map(|leg| leg["packets_from_strangers"].as_u64().unwrap_or(0));
+    assert!(
+        refused.is_some_and(|n| n >= 10),
+        "the stranger's 10 packets are counted on the caller's leg: {call:#}"
+    );
+}
+
+#[test]
 fn a_caller_behind_nat_hears_the_greeting_at_the_port_it_sends_from() {
     let ports = PortBlock::reserve();
     let switch = Switch::start(ports);

@@ -1,7 +1,7 @@
 //! The commands the switch gives the media engine: one call leg's media each, from opening
 //! its socket to ending it. The switch decides; the engine (and its driver) carries out.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::prompt::PromptId;
@@ -131,4 +131,10 @@ pub struct LegOptions {
     /// Telephone-events from this leg are reported (`MediaEvent::Dtmf`) but not relayed to
     /// the bridged leg: an agent's in-call keys never reach the caller.
     pub hold_back_dtmf: bool,
+    /// The host the far end's SIP comes from (the INVITE's source, or the address a phone
+    /// registered from). Besides the SDP's own host, only this one may be latched onto: a
+    /// far end behind NAT sends its RTP from where its SIP comes from, and anyone else who
+    /// sends before the far end does is a stranger, not the call (RTP Bleed). `None`: the
+    /// SDP's host only.
+    pub signalling_host: Option<IpAddr>,
 }

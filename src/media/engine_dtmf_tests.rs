@@ -15,6 +15,7 @@ fn caller_and_agent_holding_back_keys(h: &mut Harness) {
         Some(101),
         LegOptions {
             hold_back_dtmf: true,
+            signalling_host: None,
             ..options(AGENT, LegRole::Agent)
         },
     );

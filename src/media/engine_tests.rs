@@ -64,6 +64,7 @@ fn options(call: CallId, role: LegRole) -> LegOptions {
         inband_dtmf: false,
         rtcp_mux: false,
         hold_back_dtmf: false,
+        signalling_host: None,
     }
 }
 
@@ -676,7 +677,12 @@ fn a_strangers_digits_never_reach_the_switch() {
 fn a_phone_behind_nat_is_latched_on_its_first_packet_and_hears_audio_there() {
     let mut h = Harness::new();
     let nat = SocketAddr::from(([198, 51, 100, 7], 31_337));
-    h.start(CALLER, caller_phone(), Codec::Pcmu, None);
+    // Its SIP comes from the NAT's address too.
+    let options = LegOptions {
+        signalling_host: Some(nat.ip()),
+        ..options(CALLER, LegRole::Caller)
+    };
+    h.start_with(CALLER, caller_phone(), Codec::Pcmu, None, options);
     h.tick();
     assert_eq!(
         h.heard()[0].to,
@@ -700,6 +706,48 @@ fn a_phone_behind_nat_is_latched_on_its_first_packet_and_hears_audio_there() {
     });
     h.tick();
     assert_eq!(h.heard()[0].to, moved);
+}
+
+#[test]
+fn a_stranger_who_sends_before_the_far_end_does_is_not_latched_onto_and_hears_nothing() {
+    // RTP Bleed: someone who sprays the port range before the caller's first packet would
+    // otherwise become "the caller": press its keys and get its audio.
+    let mut h = Harness::new();
+    let nat = SocketAddr::from(([198, 51, 100, 7], 31_337));
+    let options = LegOptions {
+        signalling_host: Some(nat.ip()),
+        ..options(CALLER, LegRole::Caller)
+    };
+    h.start_with(CALLER, caller_phone(), Codec::Pcmu, Some(101), options);
+    h.receive(CALLER, stranger(), &rtp(0, 2, 1, 160, &speech(1)));
+    h.receive(
+        CALLER,
+        stranger(),
+        &rtp(101, 2, 2, 320, &[1, 0x8A, 0x03, 0x20]),
+    );
+    h.tick();
+    assert_eq!(h.heard()[0].to, caller_phone(), "still the SDP's address");
+    assert_eq!(
+        h.events(),
+        vec![],
+        "no RtpArrived, no digit from a stranger"
+    );
+    let quality = h.engine.quality(CALLER).unwrap();
+    assert_eq!(
+        (quality.packets_received, quality.packets_from_strangers),
+        (0, 2)
+    );
+    // The far end, from behind its NAT, is then taken and answered where it sends from.
+    h.receive(CALLER, nat, &rtp(0, 1, 1, 160, &speech(2)));
+    h.tick();
+    assert_eq!(h.heard()[0].to, nat);
+    // Without a host for its SIP, only the SDP's host may be latched onto.
+    let mut h = Harness::new();
+    h.start(AGENT, agent_phone(), Codec::Pcmu, None);
+    h.receive(AGENT, nat, &rtp(0, 1, 1, 160, &speech(3)));
+    h.tick();
+    assert_eq!(h.heard()[0].to, agent_phone());
+    assert_eq!(h.engine.quality(AGENT).unwrap().packets_from_strangers, 1);
 }
 
 #[test]

@@ -196,6 +196,12 @@ impl Negotiated {
             .unwrap_or_else(|| SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)))
     }
 
+    /// Whether `from` may be taken as the far end before anything was latched: the SDP's
+    /// host (another port on it too), or the host its SIP comes from (behind NAT).
+    fn may_latch_onto(&self, from: SocketAddr) -> bool {
+        from.ip() == self.remote.ip() || Some(from.ip()) == self.options.signalling_host
+    }
+
     fn set_remote(&mut self, remote: SocketAddr) {
         if remote != self.remote {
             self.remote = remote;
@@ -448,7 +454,7 @@ impl Leg {
         let may_latch = self
             .negotiated
             .as_ref()
-            .is_some_and(|n| n.latched.is_none());
+            .is_some_and(|n| n.latched.is_none() && n.may_latch_onto(from));
         if !known && !may_latch {
             self.packets_from_strangers += 1;
             return None;
@@ -468,7 +474,8 @@ impl Leg {
             // Before Start: proof of the answer only.
             return None;
         };
-        // Symmetric RTP: the first source (or the SDP's own address) is the far end.
+        // Symmetric RTP: the first source from the SDP's host or the SIP's (or the SDP's own
+        // address) is the far end.
         n.latched = Some(from);
         n.activity.last_rtp = Some(now);
         n.rtcp

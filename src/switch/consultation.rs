@@ -817,7 +817,8 @@ impl Switch {
         l.media = Some(media);
         l.media_started = true;
         self.clear_leg_timer(leg);
-        let options = self.leg_options(on, LegRole::Agent, &media);
+        let signalling_host = self.legs.get(&leg).map(|l| l.signalling_host);
+        let options = self.leg_options(on, LegRole::Agent, &media, signalling_host);
         self.outputs.push_back(Output::Media(MediaCommand::Start {
             call: leg,
             local_port: port,
@@ -1003,6 +1004,7 @@ impl Switch {
                 sdp: Some(session),
                 purpose: LegPurpose::Consultation,
                 keys: KeySequence::default(),
+                signalling_host: binding.address.ip(),
             },
         );
         let deadline = now + self.dialplan.standards.answer_deadline();
@@ -1223,6 +1225,7 @@ impl Switch {
                 media_opened: false,
                 awaiting_ack: false,
                 inband_dtmf: false,
+                signalling_host: incoming.source.ip(),
                 ivr: None,
                 prompt_queue: VecDeque::new(),
                 playing: None,

@@ -177,6 +177,9 @@ struct Call {
     awaiting_ack: bool,
     /// The trunk the call came from listens for DTMF tones in the audio.
     inband_dtmf: bool,
+    /// Where the INVITE came from: besides its SDP's host, the only host the caller's RTP
+    /// may be latched onto (`LegOptions::signalling_host`).
+    signalling_host: std::net::IpAddr,
     ivr: Option<Ivr>,
     /// Prompts queued behind the one playing; the IVR hears one "finished" for the lot.
     prompt_queue: VecDeque<PromptId>,
@@ -712,6 +715,7 @@ impl Switch {
                 media_opened: false,
                 awaiting_ack: false,
                 inband_dtmf,
+                signalling_host: source.ip(),
                 ivr: None,
                 prompt_queue: VecDeque::new(),
                 playing: None,
@@ -878,7 +882,8 @@ impl Switch {
         }
         c.media_started = true;
         let local_port = c.rtp_port;
-        let options = self.leg_options(call, LegRole::Caller, &media);
+        let signalling_host = Some(c.signalling_host);
+        let options = self.leg_options(call, LegRole::Caller, &media, signalling_host);
         self.outputs.push_back(Output::Media(MediaCommand::Start {
             call,
             local_port,
@@ -1418,10 +1423,16 @@ impl Switch {
     }
 
     /// The options a leg's media starts with: its record key, RTCP multiplexing as its SDP
-    /// agreed, and the media settings — the
+    /// agreed, the host its SIP comes from, and the media settings — the
     /// dialplan's media timeout, and in-band DTMF as the caller's trunk says (agents' phones
     /// send telephone-events).
-    fn leg_options(&self, caller: CallId, role: LegRole, media: &Negotiated) -> LegOptions {
+    fn leg_options(
+        &self,
+        caller: CallId,
+        role: LegRole,
+        media: &Negotiated,
+        signalling_host: Option<std::net::IpAddr>,
+    ) -> LegOptions {
         let c = self.calls.get(&caller);
         let call_id = c.map(|c| c.record_id.clone()).unwrap_or_default();
         LegOptions {
@@ -1431,6 +1442,7 @@ impl Switch {
             inband_dtmf: role == LegRole::Caller && c.is_some_and(|c| c.inband_dtmf),
             rtcp_mux: media.rtcp_mux,
             hold_back_dtmf: role == LegRole::Agent,
+            signalling_host,
         }
     }
 

@@ -79,6 +79,9 @@ pub(super) struct AgentLeg {
     pub purpose: LegPurpose,
     /// In-call keys the agent is pressing.
     pub keys: KeySequence,
+    /// Where the phone's SIP comes from (its binding's address): besides its SDP's host, the
+    /// only host its RTP may be latched onto.
+    pub signalling_host: std::net::IpAddr,
 }
 
 /// Why the switch called an agent's phone.
@@ -536,6 +539,7 @@ impl Switch {
                 sdp: Some(session),
                 purpose: LegPurpose::QueueOffer,
                 keys: KeySequence::default(),
+                signalling_host: binding.address.ip(),
             },
         );
         self.set_leg_timer(leg, Some(deadline));
@@ -723,7 +727,8 @@ impl Switch {
             l.media_started = true;
         }
         self.set_leg_timer(leg, None);
-        let options = self.leg_options(caller, LegRole::Agent, &media);
+        let signalling_host = self.legs.get(&leg).map(|l| l.signalling_host);
+        let options = self.leg_options(caller, LegRole::Agent, &media, signalling_host);
         self.outputs.push_back(Output::Media(MediaCommand::Start {
             call: leg,
             local_port: port,

@@ -496,6 +496,7 @@ impl Switch {
                 sdp: Some(session),
                 purpose,
                 keys: KeySequence::default(),
+                signalling_host: binding.address.ip(),
             },
         );
         self.set_leg_timer(leg, Some(deadline));
@@ -809,7 +810,8 @@ impl Switch {
             l.media = Some(media);
             l.media_started = true;
         }
-        let options = self.leg_options(caller, LegRole::Agent, &media);
+        let signalling_host = self.legs.get(&leg).map(|l| l.signalling_host);
+        let options = self.leg_options(caller, LegRole::Agent, &media, signalling_host);
         self.outputs.push_back(Output::Media(MediaCommand::Start {
             call: leg,
             local_port: port,

@@ -142,6 +142,7 @@ mod tests {
                 inband_dtmf: false,
                 rtcp_mux: false,
                 hold_back_dtmf: false,
+                signalling_host: None,
             },
         }
     }

@@ -231,6 +231,7 @@ fn options(conversation: CallId) -> LegOptions {
         inband_dtmf: false,
         rtcp_mux: false,
         hold_back_dtmf: false,
+        signalling_host: None,
     }
 }
 

@@ -112,7 +112,7 @@ impl Switch {
             expect_from: Some(media.remote),
         });
         self.endpoint.answer(now, call, &answer);
-        let options = self.leg_options(caller, LegRole::Agent, &media);
+        let options = self.leg_options(caller, LegRole::Agent, &media, Some(incoming.source.ip()));
         self.outputs.push_back(Output::Media(MediaCommand::Start {
             call,
             local_port: port,
@@ -139,6 +139,7 @@ impl Switch {
                 sdp: Some(session),
                 purpose: LegPurpose::TransferTarget,
                 keys: KeySequence::default(),
+                signalling_host: incoming.source.ip(),
             },
         );
         if let Some(c) = self.calls.get_mut(&caller) {

@@ -370,6 +370,7 @@ fn legs_start_with_the_dialplans_media_timeout_and_in_band_dtmf_from_the_callers
                     inband_dtmf: true,
                     rtcp_mux: false,
                     hold_back_dtmf: false,
+                    signalling_host: Some([127, 0, 0, 1].into()),
                 }
             ),
             (
@@ -384,6 +385,7 @@ fn legs_start_with_the_dialplans_media_timeout_and_in_band_dtmf_from_the_callers
                     inband_dtmf: false,
                     rtcp_mux: false,
                     hold_back_dtmf: true,
+                    signalling_host: Some([127, 0, 0, 1].into()),
                 }
             ),
         ]
