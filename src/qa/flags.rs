@@ -665,47 +665,18 @@ fn audio_flags(
         .map(|(s, e)| (s.max(rec_start), e.min(rec_end)))
         .filter(|(s, e)| e > s)
         .collect();
-    let windows = listening_windows(events, &spans, rec_start, rec_end, settings);
-    let said = speech_in(&audio.left, audio, &windows, settings);
-    let heard = speech_in(&audio.right, audio, &windows, settings);
+    // The rules listen only while caller and agent are connected: what the caller hears
+    // before (menu, queue) and while held or being transferred (announcements, music) is
+    // the switch's, never the agent's, and on a call that never reached an agent that is
+    // the whole recording.
+    let said = speech_in(&audio.left, audio, &spans, settings);
+    let heard = speech_in(&audio.right, audio, &spans, settings);
     greeting_flags(events, &said, &heard, rec_start, rec_end, settings, out);
     if spans.is_empty() {
         return;
     }
     silence_flags(&spans, &said, &heard, settings, out);
     talk_over_flags(&spans, &said, &heard, settings, out);
-}
-
-/// Where the audio rules listen, on the call's timeline: while caller and agent are
-/// connected, and from each agent's connect for as long as a greeting may take. The rest of
-/// a journey (menu, queue, music) is never run through the detector: none of the rules
-/// reads it, and on a call that never reached an agent that is the whole recording.
-fn listening_windows(
-    events: &[TimelineEvent],
-    spans: &[(u64, u64)],
-    rec_start: u64,
-    rec_end: u64,
-    settings: &QaSettings,
-) -> Vec<(u64, u64)> {
-    let greeting = settings.greeting_max_ms + settings.greeting_turn_gap_ms;
-    let mut windows: Vec<(u64, u64)> = spans.to_vec();
-    windows.extend(events.iter().filter_map(|e| match e.kind {
-        EventKind::Bridged { .. } => {
-            let start = e.offset_ms.max(rec_start);
-            let end = e.offset_ms.saturating_add(greeting).min(rec_end);
-            (end > start).then_some((start, end))
-        }
-        _ => None,
-    }));
-    windows.sort_unstable();
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(windows.len());
-    for (start, end) in windows {
-        match merged.last_mut() {
-            Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
-        }
-    }
-    merged
 }
 
 /// The detector's warm-up before a window: it starts listening this much earlier, so the
@@ -754,6 +725,7 @@ fn greeting_flags(
     settings: &QaSettings,
     out: &mut Vec<Flag>,
 ) {
+    let prompts = prompt_spans(events);
     let mut greeted: Vec<&str> = Vec::new();
     for e in events {
         let EventKind::Bridged { agent, .. } = &e.kind else {
@@ -769,10 +741,14 @@ fn greeting_flags(
         }
         let limit = settings.greeting_max_ms;
         let start_limit = settings.greeting_start_max_ms;
-        let mut turn = heard
-            .iter()
-            .filter(|(_, end)| *end > connect)
-            .map(|&(start, end)| (start.max(connect), end));
+        // Sound already going at the connect (cut to the span, it starts exactly there) is
+        // the tail of what the caller heard before: a prompt, music. Speech that starts
+        // while the switch plays the caller a prompt (the one after a hold) is the
+        // switch's. The agent's greeting is the first other speech after the connect.
+        let agents = |&&(start, _): &&(u64, u64)| {
+            start > connect && !prompts.iter().any(|&(s, e)| start >= s && start < e)
+        };
+        let mut turn = heard.iter().filter(agents).copied();
         let Some((first_start, first_end)) = turn.next() else {
             out.push(measured(
                 flag(
@@ -820,6 +796,36 @@ fn greeting_flags(
             limit as f64 / 1000.0,
         ));
     }
+}
+
+/// When the switch played the caller a prompt: from each start to its finish, or to
+/// whatever cut it without one (the next prompt, a bridge, a hold, the hang-up).
+fn prompt_spans(events: &[TimelineEvent]) -> Vec<(u64, u64)> {
+    let mut spans = Vec::new();
+    let mut playing: Option<u64> = None;
+    for e in events {
+        let ends = matches!(
+            e.kind,
+            EventKind::PromptStarted { .. }
+                | EventKind::PromptFinished { .. }
+                | EventKind::Bridged { .. }
+                | EventKind::TransferCompleted { .. }
+                | EventKind::Hold { .. }
+                | EventKind::Hangup { .. }
+        );
+        if ends {
+            if let Some(start) = playing.take() {
+                spans.push((start, e.offset_ms));
+            }
+        }
+        if matches!(e.kind, EventKind::PromptStarted { .. }) {
+            playing = Some(e.offset_ms);
+        }
+    }
+    if let Some(start) = playing {
+        spans.push((start, u64::MAX));
+    }
+    spans
 }
 
 /// The parts of `span` not covered by any of `covered` (sorted or not).

@@ -673,6 +673,30 @@ fn the_greeting_is_the_agents_first_turn_after_connect_measured_to_its_end() {
         greeting(&[(15_000, 20_000), (20_300, 24_000)], &[]),
         [(true, 20_000, 24_000, Some(4.0), Some(10.0))]
     );
+    // A prompt still playing at the connect is not the agent's greeting, whether the
+    // detector's segment reaches back before it or was cut to start there.
+    assert_eq!(
+        greeting(&[(15_000, 20_100), (20_300, 24_000)], &[]),
+        [(true, 20_000, 24_000, Some(4.0), Some(10.0))]
+    );
+    assert_eq!(
+        greeting(&[(20_000, 20_100), (20_300, 24_000)], &[]),
+        [(true, 20_000, 24_000, Some(4.0), Some(10.0))]
+    );
+}
+
+#[test]
+fn an_agent_who_says_nothing_fails_the_greeting_even_when_a_prompt_ends_after_the_connect() {
+    // An audit's call: the caller heard the tail of a prompt for 0.1 s after the connect,
+    // then the agent's phone sent only a tone; the greeting "passed" in 0.1 s.
+    assert_eq!(
+        greeting(&[(18_500, 20_100)], &[]),
+        [(false, 20_000, 120_000, Some(100.0), Some(10.0))]
+    );
+    assert_eq!(
+        greeting(&[(20_000, 20_100)], &[]),
+        [(false, 20_000, 120_000, Some(100.0), Some(10.0))]
+    );
 }
 
 #[test]
@@ -894,11 +918,10 @@ fn hold_ended(duration_ms: u64) -> EventKind {
 }
 
 #[test]
-fn the_greeting_is_listened_for_through_its_limit_and_turn_gap_even_when_a_hold_ends_the_span_at_once(
-) {
-    // Connected at 20 s and held half a second later: after the connected span the only
-    // listening is the greeting's window, 11.5 s from the connect (the 10 s limit and the
-    // 1.5 s turn gap), to 31.5 s.
+fn an_announcement_heard_while_held_just_after_the_connect_is_not_the_agents_greeting() {
+    // Connected at 20 s and held half a second later; the hold's announcement (speech) plays
+    // from 29 s, 9 s after the connect. It is the switch's voice, not the agent's: the agent
+    // said nothing (an audit found such an announcement passing as the greeting).
     let speech = welcome();
     let mut r = record(vec![
         (1_000, EventKind::Answered { rings: 0 }),
@@ -908,18 +931,29 @@ fn the_greeting_is_listened_for_through_its_limit_and_turn_gap_even_when_a_hold_
         (90_000, hangup(Party::Caller)),
     ]);
     r.recording = Some(recording(1_000, 89_000, 0));
-    // The caller hears speech from 29 s (29.032–35.016 in a whole pass): 9 s after connect,
-    // inside the window, which cuts it at 31.5 s.
     let audio = stereo(1_000, 89_000, &[(29_000, &speech)], &[]);
     let flags = flags(&r, Some(&audio));
     assert_eq!(
         shapes(&flags, Rule::GreetingWithin10s),
-        [(false, 20_000, 31_500, Some(11.5), Some(10.0))]
+        [(false, 20_000, 90_000, Some(70.0), Some(10.0))]
+    );
+    assert_eq!(
+        of(&flags, Rule::GreetingWithin10s)[0].evidence,
+        "no speech from bob on the caller's side after connect at 20.0 s"
     );
     // The connected spans themselves are measured as before: silent after the hold.
     assert_eq!(
         shapes(&flags, Rule::Silence),
         [(false, 60_000, 90_000, Some(30.0), Some(5.0))]
+    );
+    // Once taken back, the agent's first words are the greeting, however late.
+    let audio = stereo(1_000, 89_000, &[(29_000, &speech), (61_000, &speech)], &[]);
+    let later = super::flags(&r, Some(&audio));
+    let greeting = of(&later, Rule::GreetingWithin10s)[0];
+    assert!(!greeting.passed);
+    assert!(
+        greeting.start_ms == 20_000 && (67_000..68_000).contains(&greeting.end_ms),
+        "{greeting:?}"
     );
 }
 
@@ -992,5 +1026,78 @@ fn a_span_after_a_hold_is_listened_to_from_the_grid_point_a_second_before_it() {
     assert_eq!(
         shapes(&flags, Rule::Silence),
         [(false, 23_784, 30_000, Some(6.216), Some(5.0))]
+    );
+}
+
+fn prompt(offset_ms: u64, started: bool) -> (u64, EventKind) {
+    let kind = if started {
+        EventKind::PromptStarted {
+            name: "hold_return".into(),
+            language: "en".into(),
+        }
+    } else {
+        EventKind::PromptFinished {
+            name: "hold_return".into(),
+            interrupted: false,
+        }
+    };
+    (offset_ms, kind)
+}
+
+fn greeting_over(events: Vec<(u64, EventKind)>, heard: &[(u64, u64)]) -> Vec<Shape> {
+    let events: Vec<TimelineEvent> = events
+        .into_iter()
+        .map(|(offset_ms, kind)| TimelineEvent { offset_ms, kind })
+        .collect();
+    let mut out = Vec::new();
+    greeting_flags(
+        &events,
+        &[],
+        heard,
+        0,
+        120_000,
+        &QaSettings::default(),
+        &mut out,
+    );
+    out.iter().map(shape).collect()
+}
+
+#[test]
+fn a_prompt_the_switch_plays_the_caller_after_a_hold_is_not_the_agents_greeting() {
+    // An audit's call: held at once, taken back at 30 s, when the switch said "thank you
+    // for holding" for 1.5 s; the agent's phone only ever sent a tone.
+    let held_at_once = || {
+        vec![
+            (20_000, bridged("bob")),
+            (20_500, EventKind::Hold { by: Party::Agent }),
+            (30_000, hold_ended(9_500)),
+            prompt(30_000, true),
+            prompt(31_500, false),
+        ]
+    };
+    assert_eq!(
+        greeting_over(held_at_once(), &[(30_016, 31_500)]),
+        [(false, 20_000, 120_000, Some(100.0), Some(10.0))]
+    );
+    // The agent's own first words after the prompt are the greeting (late).
+    assert_eq!(
+        greeting_over(held_at_once(), &[(30_016, 31_500), (32_000, 34_000)]),
+        [(false, 20_000, 34_000, Some(14.0), Some(10.0))]
+    );
+    // A prompt the bridge cut without a "finished" (ringback's "connecting") ends there.
+    assert_eq!(
+        greeting_over(
+            vec![prompt(15_000, true), (20_000, bridged("bob"))],
+            &[(20_500, 23_000)]
+        ),
+        [(true, 20_000, 23_000, Some(3.0), Some(10.0))]
+    );
+    // One still playing at the end of the timeline covers the rest of it.
+    assert_eq!(
+        greeting_over(
+            vec![(20_000, bridged("bob")), prompt(21_000, true)],
+            &[(21_500, 23_000)]
+        ),
+        [(false, 20_000, 120_000, Some(100.0), Some(10.0))]
     );
 }
