@@ -505,10 +505,15 @@ impl Endpoint {
             }
             return;
         };
-        let (status, extra): (u16, &[(&str, &str)]) = if !self.is_trusted(source.ip()) {
-            (403, &[])
+        // A trusted peer is told what is wrong (RFC 3261 20.43, code 399); a stranger learns
+        // nothing of how its message was read.
+        let trusted = self.is_trusted(source.ip());
+        let warning = warning_text(&rejected.reason.to_string());
+        let with_warning = [("Warning", warning.as_str())];
+        let (status, extra): (u16, &[(&str, &str)]) = if trusted {
+            (rejected.status, &with_warning)
         } else {
-            (rejected.status, &[])
+            (403, &[])
         };
         if log_it {
             warn!(%source, reason = %rejected.reason, status, "refused a malformed SIP request");
@@ -977,6 +982,25 @@ fn next_hop_route(call: &Call, next_hop: Option<SocketAddr>) -> Route {
         transport: call.route.transport,
         destination,
     }
+}
+
+/// A Warning header's value naming why a request was refused: `399 hotline "reason"`, the
+/// reason cut to 200 characters of printable ASCII (anything else becomes `?`) with quotes
+/// and backslashes escaped, so nothing a peer sent can break the header.
+fn warning_text(reason: &str) -> String {
+    let mut text = String::from("399 hotline \"");
+    for c in reason.chars().take(200) {
+        match c {
+            '"' | '\\' => {
+                text.push('\\');
+                text.push(c);
+            }
+            ' '..='~' => text.push(c),
+            _ => text.push('?'),
+        }
+    }
+    text.push('"');
+    text
 }
 
 /// The one line that stands for an interval's malformed messages (fail2ban need not read it:

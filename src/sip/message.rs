@@ -947,6 +947,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         380 => "Alternative Service",
         400 => "Bad Request",
         401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -955,14 +956,18 @@ pub fn reason_phrase(status: u16) -> &'static str {
         408 => "Request Timeout",
         410 => "Gone",
         413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
         415 => "Unsupported Media Type",
         416 => "Unsupported URI Scheme",
         420 => "Bad Extension",
+        421 => "Extension Required",
+        423 => "Interval Too Brief",
         480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
         482 => "Loop Detected",
         483 => "Too Many Hops",
         484 => "Address Incomplete",
+        485 => "Ambiguous",
         486 => "Busy Here",
         487 => "Request Terminated",
         488 => "Not Acceptable Here",
@@ -970,8 +975,10 @@ pub fn reason_phrase(status: u16) -> &'static str {
         491 => "Request Pending",
         500 => "Server Internal Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Server Time-out",
+        505 => "Version Not Supported",
         513 => "Message Too Large",
         600 => "Busy Everywhere",
         603 => "Decline",
@@ -1334,6 +1341,7 @@ Max-Forwards: 70\r\nl: 0\r\n\r\n";
         let version = INVITE.replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia");
         let rejected = parse(version.as_bytes()).unwrap_err();
         assert_eq!((rejected.reason, rejected.status), (Invalid::Version, 505));
+        assert_eq!(reason_phrase(505), "Version Not Supported");
         // The request line says NEWMETHOD, the CSeq still INVITE.
         let mismatch = INVITE.replacen("INVITE sip:", "NEWMETHOD sip:", 1);
         assert_eq!(parse(mismatch.as_bytes()).unwrap_err().status, 501);

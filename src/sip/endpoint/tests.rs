@@ -509,6 +509,29 @@ Call-ID: s1\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
 }
 
 #[test]
+fn a_warnings_text_cannot_break_its_header() {
+    assert_eq!(
+        super::warning_text("bad CSeq \"1\\x\"\r\nVia: evil\u{1b}[31m 中"),
+        "399 hotline \"bad CSeq \\\"1\\\\x\\\"??Via: evil?[31m ?\""
+    );
+    assert_eq!(super::warning_text(&"x".repeat(500)).len(), 14 + 200);
+}
+
+#[test]
+fn a_strangers_malformed_request_gets_403_and_no_word_of_what_is_wrong() {
+    let mut h = Harness::new();
+    let stranger = "192.0.2.7:5060";
+    let invite = Invite::default()
+        .text()
+        .replace(CALLER, stranger)
+        .replace("Max-Forwards: 70\r\n", "");
+    h.input(Duration::ZERO, Transport::Udp, stranger, &invite);
+    let sent = h.transmits();
+    assert_eq!(status_of(&sent[0].payload), 403);
+    assert_eq!(header(&text_of(&sent[0]), "Warning"), None);
+}
+
+#[test]
 fn malformed_requests_get_400_or_are_dropped_never_a_panic() {
     let mut h = Harness::new();
     let good = Invite::default().text();
@@ -550,9 +573,15 @@ fn malformed_requests_get_400_or_are_dropped_never_a_panic() {
         &good.replace("CSeq: 1 INVITE", "CSeq: 1 BYE"),
     );
     assert_eq!(h.statuses(), vec![400]);
-    // Missing Max-Forwards and missing From tag.
+    // Missing Max-Forwards and missing From tag; the 400 says what is missing.
     h.udp(Duration::ZERO, &good.replace("Max-Forwards: 70\r\n", ""));
-    assert_eq!(h.statuses(), vec![400]);
+    let sent = h.transmits();
+    assert_eq!(status_of(&sent[0].payload), 400);
+    let warning = header(&text_of(&sent[0]), "Warning").unwrap_or_default();
+    assert!(
+        warning.starts_with("399 hotline \"") && warning.contains("Max-Forwards"),
+        "{warning}"
+    );
     h.udp(Duration::ZERO, &good.replace(";tag=caller-tag", ""));
     assert_eq!(h.statuses(), vec![400]);
     // Body shorter than Content-Length (a truncated datagram).
