@@ -560,3 +560,52 @@ fn the_switch_raises_its_open_file_limit_to_the_hard_limit_at_start_up() {
         "started with soft {soft}, hard {hard}"
     );
 }
+
+#[test]
+fn a_stranger_holding_every_connection_place_cannot_lock_out_the_trunk() {
+    let ports = PortBlock::reserve();
+    let config = ConfigCopy::of_shipped();
+    config.trust_only("127.0.0.1");
+    let switch = Switch::start_with_options(
+        ports,
+        Some(config),
+        ServeOptions {
+            extra_args: ["--tcp-max-connections", "8", "--tcp-max-per-address", "4"]
+                .map(String::from)
+                .to_vec(),
+            ..ServeOptions::default()
+        },
+    );
+    // The stranger holds every place with idle connections from two untrusted addresses
+    // (accepted in order, before the trunk's).
+    let mut held: Vec<TcpStream> = (0..8)
+        .map(|n| connect_from(if n < 4 { "127.0.1.1" } else { "127.0.1.2" }, switch.sip))
+        .collect();
+    let mut trunk = connect(&switch);
+    let request = options(&switch, &trunk, "trunk-while-full");
+    trunk.write_all(request.as_bytes()).expect("send");
+    let answer = read_response(&mut trunk, Duration::from_secs(5)).unwrap_or_else(|| {
+        panic!(
+            "the trunk got no answer while a stranger held every TCP place\n{}",
+            switch.log_tail()
+        )
+    });
+    assert_eq!(status_line(&answer), "SIP/2.0 200 OK", "{answer}");
+    // The stranger's oldest connection made room; its newest is still open.
+    let (_, closed) =
+        read_until_closed_or_quiet(&mut held[0], Duration::from_secs(3), Duration::from_secs(3));
+    assert!(closed, "the stranger's oldest connection is still open");
+    let (_, closed) = read_until_closed_or_quiet(
+        &mut held[7],
+        Duration::from_millis(300),
+        Duration::from_millis(300),
+    );
+    assert!(!closed, "more than the oldest was closed");
+    assert!(
+        switch
+            .log_tail()
+            .contains("TCP connections at their limit"),
+        "{}",
+        switch.log_tail()
+    );
+}

@@ -169,6 +169,7 @@ pub async fn run(
     // keep running until they are (bounded by the grace), so their rows say complete. One
     // per call in progress, so bounded by the switch's admission.
     let mut recordings_open: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut tcp_pressure = tcp_connections::TcpPressure::default();
 
     loop {
         let wake = switch.poll_timeout();
@@ -184,11 +185,14 @@ pub async fn run(
                 let now = Instant::now();
                 match inbound {
                     Inbound::Sip { transport, source, bytes } => switch.handle_sip(now, transport, source, &bytes),
-                    Inbound::TcpAccepted { stream, peer } => match tcp.admit(peer) {
-                        Ok(ends) => sip_transport::spawn_connection(stream, ends, frames_tx.clone(), inbox_tx.clone()),
-                        // Dropping the stream closes it at once.
-                        Err(refusal) => tracing::debug!(%peer, ?refusal, open = tcp.len(), "TCP connection refused"),
-                    },
+                    Inbound::TcpAccepted { stream, peer } => {
+                        match tcp.admit(peer, switch.trusts(peer.ip())) {
+                            Ok(ends) => sip_transport::spawn_connection(stream, ends, frames_tx.clone(), inbox_tx.clone()),
+                            // Dropping the stream closes it at once.
+                            Err(refusal) => tracing::debug!(%peer, ?refusal, open = tcp.len(), "TCP connection refused"),
+                        }
+                        tcp_pressure.report(Instant::now(), &tcp);
+                    }
                     Inbound::TcpClosed { peer, id } => tcp.closed(peer, id),
                     Inbound::Media { call, event } => {
                         if let MediaEvent::JourneyRecorded { record_id, .. } = &event {
@@ -206,6 +210,9 @@ pub async fn run(
                 // The channel never closes: this task holds a sender.
                 if let Some(frame) = frame {
                     switch.handle_sip(Instant::now(), Transport::Tcp, frame.peer, &frame.bytes);
+                    for peer in switch.take_vetted_tcp_peers() {
+                        tcp.vet(peer);
+                    }
                 }
             }
             _ = sleep => switch.handle_timeout(Instant::now()),

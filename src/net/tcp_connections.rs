@@ -1,13 +1,18 @@
 //! The table of open SIP-over-TCP connections, owned by the core task: which connection a
 //! `Transmit { transport: Tcp, destination }` goes out on (the one accepted from or opened to
 //! `destination`; a new outgoing one when there is none), who may connect (per-address and
-//! total caps, the descriptor share of `tcp_limits`), and each connection's bounded write
-//! queue. The connections' own tasks live in `sip_transport`.
+//! total caps, the descriptor share of `tcp_limits`), which connections are vetted (accepted
+//! from a trusted network, carrying an authenticated phone's REGISTER, or opened by the
+//! switch) and so never make room for another, and each connection's bounded write queue.
+//! When the table is full, the oldest unvetted connection is closed to admit a new one: a
+//! stranger holding every slot with idle connections cannot lock out a trunk or a phone.
+//! The connections' own tasks live in `sip_transport`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,6 +29,8 @@ pub(super) enum Direction {
 struct Connection {
     id: u64,
     direction: Direction,
+    /// Never closed to make room: trusted, authenticated or ours.
+    vetted: bool,
     queue: mpsc::UnboundedSender<Vec<u8>>,
     queued: Arc<AtomicUsize>,
     _close: oneshot::Sender<()>,
@@ -63,6 +70,10 @@ pub(super) enum Sent {
 
 pub(super) struct TcpConnections {
     limits: TcpLimits,
+    /// Unvetted connections closed to admit others, since start.
+    pub evicted: u64,
+    /// Connections refused, since start.
+    pub refused: u64,
     by_peer: HashMap<SocketAddr, Connection>,
     accepted_per_ip: HashMap<IpAddr, usize>,
     next_id: u64,
@@ -80,6 +91,8 @@ impl TcpConnections {
     fn with_soft_limit(limits: TcpLimits, base_fds: usize, soft_limit: fn() -> u64) -> Self {
         TcpConnections {
             limits,
+            evicted: 0,
+            refused: 0,
             by_peer: HashMap::new(),
             accepted_per_ip: HashMap::new(),
             next_id: 1,
@@ -92,17 +105,26 @@ impl TcpConnections {
         self.by_peer.len()
     }
 
-    /// Admits a connection accepted from `peer`, or says why not (the caller drops it).
-    pub fn admit(&mut self, peer: SocketAddr) -> Result<ConnectionEnds, Refusal> {
+    /// Admits a connection accepted from `peer` (`trusted`: from a trusted network), or says
+    /// why not (the caller drops it).
+    pub fn admit(&mut self, peer: SocketAddr, trusted: bool) -> Result<ConnectionEnds, Refusal> {
         let from_ip = self
             .accepted_per_ip
             .get(&peer.ip().to_canonical())
             .copied()
             .unwrap_or(0);
         if from_ip >= self.limits.max_per_address {
+            self.refused += 1;
             return Err(Refusal::PerAddressCap);
         }
-        self.open(peer, Direction::Accepted)
+        self.open(peer, Direction::Accepted, trusted)
+    }
+
+    /// The connection from `peer` carried an authenticated phone's request: it is kept.
+    pub fn vet(&mut self, peer: SocketAddr) {
+        if let Some(connection) = self.by_peer.get_mut(&peer) {
+            connection.vetted = true;
+        }
     }
 
     /// Queues `payload` on the connection to `destination`, or opens one.
@@ -122,7 +144,7 @@ impl TcpConnections {
             }
             return Sent::Queued;
         }
-        match self.open(destination, Direction::Opened) {
+        match self.open(destination, Direction::Opened, true) {
             Ok(ends) => {
                 let connection = &self.by_peer[&destination];
                 connection
@@ -149,15 +171,33 @@ impl TcpConnections {
         self.accepted_per_ip.clear();
     }
 
-    fn open(&mut self, peer: SocketAddr, direction: Direction) -> Result<ConnectionEnds, Refusal> {
-        if self.by_peer.len() >= self.limits.max_connections {
-            return Err(Refusal::TotalCap);
-        }
-        if self.by_peer.len() >= tcp_share((self.soft_limit)(), self.base_fds) {
-            return Err(Refusal::DescriptorShare);
-        }
+    fn open(
+        &mut self,
+        peer: SocketAddr,
+        direction: Direction,
+        vetted: bool,
+    ) -> Result<ConnectionEnds, Refusal> {
         // A peer that reconnects from the same address and port replaces its old connection.
         self.remove(peer);
+        let full = if self.by_peer.len() >= self.limits.max_connections {
+            Some(Refusal::TotalCap)
+        } else if self.by_peer.len() >= tcp_share((self.soft_limit)(), self.base_fds) {
+            Some(Refusal::DescriptorShare)
+        } else {
+            None
+        };
+        if let Some(refusal) = full {
+            match self.oldest_unvetted() {
+                Some(oldest) => {
+                    self.remove(oldest);
+                    self.evicted += 1;
+                }
+                None => {
+                    self.refused += 1;
+                    return Err(refusal);
+                }
+            }
+        }
         let id = self.next_id;
         self.next_id += 1;
         let (queue, outbound) = mpsc::unbounded_channel();
@@ -168,6 +208,7 @@ impl TcpConnections {
             Connection {
                 id,
                 direction,
+                vetted,
                 queue,
                 queued: Arc::clone(&queued),
                 _close: close,
@@ -190,6 +231,15 @@ impl TcpConnections {
         })
     }
 
+    /// The unvetted connection open longest (the smallest id), if any.
+    fn oldest_unvetted(&self) -> Option<SocketAddr> {
+        self.by_peer
+            .iter()
+            .filter(|(_, c)| !c.vetted)
+            .min_by_key(|(_, c)| c.id)
+            .map(|(peer, _)| *peer)
+    }
+
     fn remove(&mut self, peer: SocketAddr) {
         let Some(connection) = self.by_peer.remove(&peer) else {
             return;
@@ -203,6 +253,43 @@ impl TcpConnections {
                 }
             }
         }
+    }
+}
+
+/// How often at most a full connection table is reported.
+const PRESSURE_REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// The warning that the table is full: one line per [`PRESSURE_REPORT_EVERY`] at most, with
+/// the connections closed to make room and refused since the last, so a flood of connects
+/// is seen at the default log level without a line each.
+#[derive(Default)]
+pub(super) struct TcpPressure {
+    reported_at: Option<Instant>,
+    evicted: u64,
+    refused: u64,
+}
+
+impl TcpPressure {
+    /// Logs the warning when the table turned someone away since the last one and the last
+    /// was long enough ago; says whether it did.
+    pub fn report(&mut self, now: Instant, table: &TcpConnections) -> bool {
+        let (evicted, refused) = (table.evicted - self.evicted, table.refused - self.refused);
+        if evicted + refused == 0
+            || self
+                .reported_at
+                .is_some_and(|at| now.saturating_duration_since(at) < PRESSURE_REPORT_EVERY)
+        {
+            return false;
+        }
+        tracing::warn!(
+            open = table.len(),
+            closed_to_make_room = evicted,
+            refused,
+            "TCP connections at their limit: the oldest not yet authenticated are closed for newcomers"
+        );
+        self.reported_at = Some(now);
+        (self.evicted, self.refused) = (table.evicted, table.refused);
+        true
     }
 }
 

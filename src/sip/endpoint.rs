@@ -224,6 +224,9 @@ pub struct Endpoint {
     events: VecDeque<CallEvent>,
     /// Which malformed messages get a log line of their own; the rest are summarised.
     malformed: malformed_log::MalformedLog,
+    /// TCP peers whose REGISTER was just authenticated, for the transport to keep their
+    /// connections (`take_vetted_tcp_peers`); bounded in case nobody takes them.
+    vetted_tcp: Vec<SocketAddr>,
 }
 
 impl Endpoint {
@@ -272,6 +275,7 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             malformed: malformed_log::MalformedLog::default(),
+            vetted_tcp: Vec::new(),
         }
     }
 
@@ -288,6 +292,16 @@ impl Endpoint {
     /// The phone's current bindings (an expired one goes when its timer is handled).
     pub fn bindings(&self, user: &str) -> Vec<Binding> {
         self.registrar.bindings(user)
+    }
+
+    /// Whether `ip` is in a trusted network (a trunk's).
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.is_trusted(ip)
+    }
+
+    /// The TCP peers whose REGISTER was authenticated since the last call.
+    pub fn take_vetted_tcp_peers(&mut self) -> Vec<SocketAddr> {
+        std::mem::take(&mut self.vetted_tcp)
     }
 
     /// Calls the endpoint still knows (offered, answered, confirmed or hanging up).

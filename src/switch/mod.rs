@@ -291,6 +291,16 @@ impl Switch {
         self.trunks = trunks;
     }
 
+    /// Whether `ip` is in a trusted network (a trunk's): its TCP connections are kept.
+    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        self.endpoint.trusts(ip)
+    }
+
+    /// TCP peers whose phone just authenticated a REGISTER: their connections are kept.
+    pub fn take_vetted_tcp_peers(&mut self) -> Vec<SocketAddr> {
+        self.endpoint.take_vetted_tcp_peers()
+    }
+
     pub fn handle_sip(
         &mut self,
         now: Instant,

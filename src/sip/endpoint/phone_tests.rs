@@ -976,3 +976,35 @@ fn a_trunk_invite_is_offered_without_a_phone() {
 
 mod attacks;
 mod calls_to_phones;
+
+#[test]
+fn an_authenticated_register_over_tcp_vouches_for_its_connection_and_nothing_else_does() {
+    let mut h = Harness::new();
+    // Over UDP there is no connection to keep.
+    h.registered(Duration::ZERO, Register::new("1001"));
+    assert!(h.endpoint.take_vetted_tcp_peers().is_empty());
+    // Over TCP: the challenge alone vouches for nothing; the authenticated REGISTER does.
+    let mut register = Register::new("1002");
+    h.input(ms(10), Transport::Tcp, PHONE, &register.text());
+    let text = h.sent_one();
+    assert_eq!(status_of(&text), 401, "{text}");
+    assert!(h.endpoint.take_vetted_tcp_peers().is_empty());
+    let nonce = param(header(&text, "WWW-Authenticate").unwrap(), "nonce").unwrap();
+    register.cseq += 1;
+    register.authorization = Some(
+        Answer {
+            alg: Alg::Md5,
+            user: "1002",
+            password: "sample-1002",
+            nonce: &nonce,
+            method: "REGISTER",
+            uri: REGISTRAR_URI,
+            nc: Some("00000001"),
+        }
+        .header_value(),
+    );
+    h.input(ms(20), Transport::Tcp, PHONE, &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+    assert_eq!(h.endpoint.take_vetted_tcp_peers(), vec![addr(PHONE)]);
+    assert!(h.endpoint.take_vetted_tcp_peers().is_empty(), "taken once");
+}

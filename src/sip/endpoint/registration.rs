@@ -9,6 +9,10 @@
 
 use super::*;
 
+/// Authenticated TCP peers held for the transport at most (it takes them after every
+/// message); more would mean nobody takes them.
+const MAX_VETTED_WAITING: usize = 1024;
+
 impl Endpoint {
     /// What a source outside the trunks may send: REGISTER, a phone's new INVITE (both
     /// authenticated next), and requests within a dialog or INVITE of a phone it knows.
@@ -63,7 +67,11 @@ impl Endpoint {
     ) {
         let user = uri_user(&request.to.uri).unwrap_or_default().to_owned();
         match self.authenticate(now, source, &request, &user, AuthKind::Registrar) {
-            AuthOutcome::Accepted => {}
+            AuthOutcome::Accepted => {
+                if route.transport == Transport::Tcp && self.vetted_tcp.len() < MAX_VETTED_WAITING {
+                    self.vetted_tcp.push(source);
+                }
+            }
             AuthOutcome::Challenge { stale } => {
                 return self.challenge(now, &request, route, &user, AuthKind::Registrar, stale)
             }
