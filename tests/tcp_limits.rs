@@ -602,9 +602,7 @@ fn a_stranger_holding_every_connection_place_cannot_lock_out_the_trunk() {
     );
     assert!(!closed, "more than the oldest was closed");
     assert!(
-        switch
-            .log_tail()
-            .contains("TCP connections at their limit"),
+        switch.log_tail().contains("TCP connections at their limit"),
         "{}",
         switch.log_tail()
     );

@@ -463,7 +463,7 @@ fn what_a_request_sends_comes_back_escaped() {
 /// The reviewer items of a call page's scorecard form, each at full points unless `zero`.
 fn score_form(page: &str, csrf: &str, zero: &str) -> String {
     let select = regex::Regex::new(
-        r#"<select name="points_([a-z0-9_]+)"><option(?: selected)?>(\d+)</option>"#,
+        r#"<select name="points_([a-z0-9_]+)" required><option value=""(?: selected)?>—</option><option(?: selected)?>(\d+)</option>"#,
     )
     .expect("regex");
     let mut body = format!("csrf={csrf}");
@@ -501,6 +501,22 @@ fn a_reviewer_scores_a_call_a_critical_item_zeroes_it_and_the_totals_show_it_whi
             Some(body),
         )
     };
+    // Nothing is scored before the reviewer scores it: every item starts blank.
+    assert_eq!(
+        page.matches("<option value=\"\" selected>—</option>").count(),
+        10,
+        "{page}"
+    );
+    // A form with an item left blank is not saved, and says which item.
+    let blank = form.replace("points_greeting_content=10", "points_greeting_content=");
+    assert_ne!(blank, form);
+    let refused = post(&cookie, &blank);
+    assert_eq!(refused.status, 400);
+    let why = refused.text();
+    assert!(
+        why.contains("Not saved: no points chosen for") && why.contains("href=\"/calls\""),
+        "{why}"
+    );
     let forged = form.replace(&csrf, &"f".repeat(64));
     assert_eq!(post(&cookie, &forged).status, 403);
     assert!(!get(http, "/calls/call-s", Some(&cookie))
@@ -515,6 +531,9 @@ fn a_reviewer_scores_a_call_a_critical_item_zeroes_it_and_the_totals_show_it_whi
         page.contains("class=\"saved-score\" data-total=\"0\""),
         "{page}"
     );
+    // The reviewer's own scores come back chosen, none blank.
+    assert_eq!(page.matches("<option value=\"\" selected>").count(), 0);
+    assert_eq!(page.matches("<option selected>0</option>").count(), 1);
     let export: serde_json::Value =
         serde_json::from_slice(&get(http, "/calls/call-s/export.json", Some(&cookie)).body)
             .expect("JSON");

@@ -207,19 +207,23 @@ pub(crate) fn scorecard_section(session: &Session, call_id: &str, qa: &QaView) -
             ));
             continue;
         }
+        // An item not scored yet starts blank, and the form cannot be sent until it is
+        // scored: a reviewer who only marks the critical item does not give the rest full
+        // marks unread.
         let previous = mine.and_then(|s| s.items.iter().find(|i| i.id == item.id));
-        let chosen = previous.map(|p| p.points).unwrap_or(item.points);
-        let options: String = (0..=item.points)
-            .rev()
-            .map(|p| {
-                format!(
-                    "<option{}>{p}</option>",
-                    if p == chosen { " selected" } else { "" }
-                )
-            })
-            .collect();
+        let chosen = previous.map(|p| p.points);
+        let mut options = format!(
+            "<option value=\"\"{}>—</option>",
+            if chosen.is_none() { " selected" } else { "" }
+        );
+        for p in (0..=item.points).rev() {
+            options.push_str(&format!(
+                "<option{}>{p}</option>",
+                if Some(p) == chosen { " selected" } else { "" }
+            ));
+        }
         out.push_str(&format!(
-            "<tr data-item=\"{id}\"><td>{label}</td><td><select name=\"points_{id}\">{options}</select> / {max}</td>\
+            "<tr data-item=\"{id}\"><td>{label}</td><td><select name=\"points_{id}\" required>{options}</select> / {max}</td>\
              <td><input name=\"comment_{id}\" maxlength=\"{COMMENT_CHARS}\" value=\"{comment}\"></td></tr>",
             id = item.id,
             max = item.points,
@@ -233,10 +237,16 @@ pub(crate) fn scorecard_section(session: &Session, call_id: &str, qa: &QaView) -
     out
 }
 
+/// A scorecard or flag decision that could not be saved: what was wrong, and the way back.
 fn bad_request(lang: Lang, why: &str) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        Html(format!("<p>{}: {}</p>", lang.t("forbidden"), esc(why))),
+        Html(format!(
+            "<p>{}: {}</p><p><a href=\"/calls\">{}</a></p>",
+            lang.t("not_saved"),
+            esc(why),
+            lang.t("calls")
+        )),
     )
         .into_response()
 }
@@ -246,6 +256,7 @@ fn bad_request(lang: Lang, why: &str) -> Response {
 pub fn submitted_items(
     form: &HashMap<String, String>,
     flags: &[Flag],
+    lang: Lang,
 ) -> Result<Vec<ItemScore>, String> {
     let auto = scorecard::auto_items(flags);
     ITEMS
@@ -261,7 +272,9 @@ pub fn submitted_items(
             let points = form
                 .get(&format!("points_{}", item.id))
                 .and_then(|p| p.trim().parse::<u32>().ok())
-                .ok_or_else(|| format!("no points for {}", item.id))?;
+                .ok_or_else(|| {
+                    format!("{} \"{}\"", lang.t("no_points"), item.label(lang.code()))
+                })?;
             let comment: String = form
                 .get(&format!("comment_{}", item.id))
                 .map(|c| c.chars().take(COMMENT_CHARS).collect())
@@ -309,9 +322,10 @@ pub(super) async fn save_score(
     };
     let call_id = record.summary.id.clone();
     let reviewer = session.user.name.clone();
+    let lang = session.lang;
     let saved = blocking(&app, move |app| -> Result<Result<(), String>, Response> {
         let flags = flags_of(app, &call_id).map_err(|e| super::server_error(&e))?;
-        let items = match submitted_items(&form, &flags) {
+        let items = match submitted_items(&form, &flags, lang) {
             Ok(items) => items,
             Err(why) => return Ok(Err(why)),
         };
@@ -393,7 +407,8 @@ fn see_other(to: &str) -> Response {
 
 #[derive(Deserialize)]
 pub(super) struct TotalsQuery {
-    weeks: Option<u32>,
+    /// Read leniently: anything but a number of weeks shows the default.
+    weeks: Option<String>,
 }
 
 /// Totals per agent and per ISO week over the last N weeks (default 8, at most 104).
@@ -414,7 +429,11 @@ pub(super) async fn totals(
         )
             .into_response();
     }
-    let weeks = query.weeks.unwrap_or(8).clamp(1, 104);
+    let weeks = query
+        .weeks
+        .and_then(|w| w.trim().parse::<u32>().ok())
+        .unwrap_or(8)
+        .clamp(1, 104);
     let found = blocking(&app, move |app| {
         let to = Timestamp::now() + jiff::SignedDuration::from_hours(24);
         let from = to - jiff::SignedDuration::from_hours(24 * 7 * i64::from(weeks));
@@ -479,7 +498,7 @@ mod tests {
             threshold: Some(3.0),
             overridden: None,
         };
-        let items = submitted_items(&form, &[failed]).unwrap();
+        let items = submitted_items(&form, &[failed], Lang::En).unwrap();
         assert_eq!(items.len(), ITEMS.len());
         let rings = items
             .iter()
@@ -500,13 +519,19 @@ mod tests {
             .collect();
         let first = ITEMS.iter().find(|i| i.auto.is_none()).unwrap();
         form.insert(format!("comment_{}", first.id), "x".repeat(5_000));
-        let items = submitted_items(&form, &[]).unwrap();
+        let items = submitted_items(&form, &[], Lang::En).unwrap();
         let commented = items.iter().find(|i| i.id == first.id).unwrap();
         assert_eq!(commented.comment.chars().count(), COMMENT_CHARS);
         // Every reviewer item 0: a critical one among them zeroes the total.
         let score = Score::new("c", "rita", Timestamp::UNIX_EPOCH, items).unwrap();
         assert_eq!((score.total, score.critical_failed), (0, true));
         form.remove(&format!("points_{}", first.id));
-        assert!(submitted_items(&form, &[]).is_err());
+        assert_eq!(
+            submitted_items(&form, &[], Lang::En),
+            Err(format!("no points chosen for \"{}\"", first.label("en")))
+        );
+        // The blank choice an unscored item starts with is no score either.
+        form.insert(format!("points_{}", first.id), String::new());
+        assert!(submitted_items(&form, &[], Lang::Zh).is_err_and(|e| e.starts_with("未选择分数")));
     }
 }

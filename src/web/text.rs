@@ -124,6 +124,8 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("page", "Page", "页"),
     ("not_found", "Not found.", "未找到。"),
     ("forbidden", "Not allowed.", "无权操作。"),
+    ("not_saved", "Not saved", "未保存"),
+    ("no_points", "no points chosen for", "未选择分数："),
     ("call", "Call", "通话"),
     ("timeline", "Timeline", "时间线"),
     (
@@ -192,7 +194,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("audio_missing", "Audio checks not run", "未进行音频检查"),
     ("critical_item", "critical", "关键项"),
     ("saved", "Saved", "已保存"),
-    ("calls_count", "Calls", "通话数"),
+    ("calls_count", "Scored calls", "已评分通话数"),
     ("critical_failed", "Critical failures", "严重错误数"),
     ("scores_count", "Scorecards", "评分表数"),
 ];
