@@ -601,6 +601,26 @@ fn a_stranger_holding_every_connection_place_cannot_lock_out_the_trunk() {
         Duration::from_millis(300),
     );
     assert!(!closed, "more than the oldest was closed");
+    // The trunk's connection, from a trusted network, is never the one that makes room:
+    // eight more of the stranger's close only the stranger's own.
+    let _more: Vec<TcpStream> = (0..8)
+        .map(|n| connect_from(if n < 4 { "127.0.1.3" } else { "127.0.1.4" }, switch.sip))
+        .collect();
+    let (_, closed) =
+        read_until_closed_or_quiet(&mut held[7], Duration::from_secs(3), Duration::from_secs(3));
+    assert!(
+        closed,
+        "the stranger's newest first-round connection is still open"
+    );
+    let request = options(&switch, &trunk, "trunk-again");
+    trunk.write_all(request.as_bytes()).expect("send");
+    let answer = read_response(&mut trunk, Duration::from_secs(5)).unwrap_or_else(|| {
+        panic!(
+            "the trunk's connection was closed to make room for a stranger\n{}",
+            switch.log_tail()
+        )
+    });
+    assert_eq!(status_line(&answer), "SIP/2.0 200 OK", "{answer}");
     assert!(
         switch.log_tail().contains("TCP connections at their limit"),
         "{}",

@@ -360,3 +360,65 @@ fn a_double_crlf_gets_one_crlf_back_even_split_across_packets() {
     let answer = read_message(&mut stream, Duration::from_secs(5)).expect("an answer");
     assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A stranger who fills every TCP place
+
+/// Whether `stream` is closed by the far end within `limit` (reads and discards until then).
+fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 256];
+    while Instant::now() < deadline {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn a_registered_phones_connection_outlives_a_stranger_who_fills_every_tcp_place() {
+    let ports = PortBlock::reserve();
+    let entry = PhoneEntry::desk_phone("1001", "secret-1001");
+    let config = ConfigCopy::for_agents(&[entry]);
+    // Loopback is no trusted network here: the phone and the stranger are just addresses.
+    config.trust_only("127.0.0.9");
+    let switch = Switch::start_with_options(
+        ports,
+        Some(config),
+        ServeOptions {
+            extra_args: vec!["--tcp-max-connections".into(), "4".into()],
+            ..ServeOptions::default()
+        },
+    );
+    let mut phone = register_over_tcp(&switch, "1001", "secret-1001", 5999);
+    // The stranger opens eight idle connections: each newcomer takes the place of the
+    // oldest one nobody vouched for, never the phone's.
+    let mut stranger: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(switch.sip).expect("connect"))
+        .collect();
+    assert!(
+        closed_within(&mut stranger[0], Duration::from_secs(5)),
+        "the stranger's first connection was never closed to make room\n{}",
+        switch.log_tail()
+    );
+    assert!(!closed_within(&mut stranger[7], Duration::from_millis(300)));
+    // The phone's connection still carries its keep-alive and gets the pong.
+    phone.write_all(b"\r\n\r\n").expect("keep-alive");
+    phone
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("read timeout");
+    let mut pong = [0u8; 2];
+    let read = phone.read(&mut pong);
+    assert!(
+        matches!(read, Ok(2)) && pong == *b"\r\n",
+        "the registered phone's connection was closed for the stranger: {read:?}\n{}",
+        switch.log_tail()
+    );
+}

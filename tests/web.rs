@@ -503,7 +503,8 @@ fn a_reviewer_scores_a_call_a_critical_item_zeroes_it_and_the_totals_show_it_whi
     };
     // Nothing is scored before the reviewer scores it: every item starts blank.
     assert_eq!(
-        page.matches("<option value=\"\" selected>—</option>").count(),
+        page.matches("<option value=\"\" selected>—</option>")
+            .count(),
         10,
         "{page}"
     );
