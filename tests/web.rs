@@ -801,3 +801,35 @@ fn a_reviewer_overrides_a_flag_and_the_page_and_export_show_who_decided() {
     assert_eq!(after["overridden"]["passed"], decided == "1");
     assert_eq!(after["overridden"]["comment"], "<b>heard it</b>");
 }
+
+#[test]
+fn a_filter_the_list_cannot_use_is_named_on_the_page_not_silently_dropped() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    seed_call(data, "call-f", "alice", DAY);
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let page = get(
+        http,
+        "/calls?from=2026-13-45&score_min=%3Cb%3E",
+        Some(&cookie),
+    )
+    .text();
+    assert!(
+        page.contains("data-filter=\"from\">Not applied: From “2026-13-45” is not a date"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-filter=\"score_min\">Not applied: Score at least “&lt;b&gt;” is not a whole number"),
+        "{page}"
+    );
+    // The rest of the list is still shown, unfiltered by what was not understood.
+    assert!(page.contains("call-f"), "{page}");
+    let zh = get(
+        http,
+        "/calls?to=bad",
+        Some(&format!("{cookie}; hotline_lang=zh")),
+    )
+    .text();
+    assert!(zh.contains("未应用: 到 “bad” 不是日期"), "{zh}");
+}

@@ -111,6 +111,32 @@ impl ListQuery {
         })
     }
 
+    /// The filters given a value the list cannot use, each with the text key of why: they
+    /// are left out of the search, and the page says so rather than look filtered.
+    pub fn ignored(&self) -> Vec<(&'static str, &str, &'static str)> {
+        let mut out = Vec::new();
+        if let Some(day) = filled(&self.day) {
+            if !["today", "yesterday", "7d"].contains(&day) {
+                out.push(("day", day, "not_a_day"));
+            }
+        }
+        for (name, value) in [("from", &self.from), ("to", &self.to)] {
+            if let Some(v) = filled(value).filter(|v| v.parse::<Date>().is_err()) {
+                out.push((name, v, "not_a_date"));
+            }
+        }
+        for (name, value) in [
+            ("score_min", &self.score_min),
+            ("score_max", &self.score_max),
+            ("page", &self.page),
+        ] {
+            if let Some(v) = filled(value).filter(|v| v.parse::<u32>().is_err()) {
+                out.push((name, v, "not_a_number"));
+            }
+        }
+        out
+    }
+
     pub fn page(&self) -> usize {
         filled(&self.page)
             .and_then(|p| p.parse::<usize>().ok())
@@ -331,6 +357,15 @@ fn render(lang: Lang, session: &Session, query: &ListQuery, found: &Found) -> St
         lang.t("filter"),
         lang.t("clear")
     ));
+    for (name, value, why) in query.ignored() {
+        out.push_str(&format!(
+            "<p class=\"ignored\" data-filter=\"{name}\">{}: {} “{}” {}</p>",
+            lang.t("not_applied"),
+            lang.t(name),
+            esc(value),
+            lang.t(why)
+        ));
+    }
     let page = query.page();
     let pages = (found.matching as usize).div_ceil(PAGE_SIZE).max(1);
     let shown = &found.rows;
@@ -511,6 +546,36 @@ mod tests {
             .to_filter(&user(Role::Supervisor, None), (None, None))
             .unwrap();
         assert_eq!(supervisor.agent, None);
+    }
+
+    #[test]
+    fn filters_the_list_cannot_use_are_named_not_silently_dropped() {
+        let query = ListQuery {
+            day: Some("tomorrow".into()),
+            from: Some("2026-13-45".into()),
+            to: Some("2026-11-03".into()),
+            score_min: Some("-5".into()),
+            score_max: Some("80".into()),
+            page: Some("two".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            query.ignored(),
+            [
+                ("day", "tomorrow", "not_a_day"),
+                ("from", "2026-13-45", "not_a_date"),
+                ("score_min", "-5", "not_a_number"),
+                ("page", "two", "not_a_number"),
+            ]
+        );
+        let fine = ListQuery {
+            day: Some("7d".into()),
+            to: Some("bad".into()),
+            score_max: Some(" ".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(fine.ignored(), [("to", "bad", "not_a_date")]);
+        assert_eq!(ListQuery::default().ignored(), []);
     }
 
     #[test]
