@@ -69,6 +69,13 @@ fn a_reviewer_finds_yesterdays_calls_by_agent_and_the_player_gets_the_exact_byte
         page.contains(&format!("data-t=\"{hold_t:.3}\" data-kind=\"hold\"")),
         "{page}"
     );
+    // The timeline table gives the hold on both clocks: the call's and the player's.
+    let hold_row = format!(
+        "<tr><td>{:.1} s <span class=\"rec-at\">(in the recording 0:{:04.1})</span></td><td>hold</td>",
+        alice.hold_at_ms as f64 / 1000.0,
+        hold_t
+    );
+    assert!(page.contains(&hold_row), "{hold_row}\n{page}");
 
     let wav = "/calls/call-alice-1/recording.wav";
     let len = alice.wav.len();

@@ -205,7 +205,8 @@ fn render(session: &Session, record: &CallRecord, recorded_ms: Option<u64>, qa: 
         )),
     }
     out.push_str(&timeline_table(lang, record));
-    out.push_str(&flags_section(session, &call.id, qa));
+    let offset = recording.map(|r| r.offset_ms);
+    out.push_str(&flags_section(session, &call.id, qa, offset));
     out.push_str(&scorecard_section(session, &call.id, qa));
     out.push_str(&format!(
         "<section class=\"export\"><h2>{}</h2><a id=\"export-wav\" href=\"/calls/{id}/recording.wav?download=1\">{}</a> · \
@@ -232,7 +233,13 @@ fn player(lang: Lang, id: &str, length_ms: u64, markers: &[Marker]) -> String {
         let left = (marker.at_s / length_s * 100.0).clamp(0.0, 100.0);
         out.push_str(&format!(
             "<button type=\"button\" class=\"marker {group}{before}\" id=\"marker-{n}\" data-t=\"{t:.3}\" \
-             data-kind=\"{kind}\" data-left=\"{left:.3}\" title=\"{kind} {t:.1} s {detail}\"><span>{kind}</span></button>",
+             data-kind=\"{kind}\" data-left=\"{left:.3}\" title=\"{kind} {clock} {detail}\"><span>{kind}</span></button>",
+            clock = esc(&format!(
+                "{}:{:04.1} {}",
+                (marker.at_s / 60.0).floor(),
+                marker.at_s % 60.0,
+                lang.t("in_recording")
+            )),
             group = marker.group,
             before = if marker.before { " before" } else { "" },
             t = marker.at_s,
@@ -257,18 +264,43 @@ fn player(lang: Lang, id: &str, length_ms: u64, markers: &[Marker]) -> String {
     out
 }
 
+/// A moment of the call on both of the page's clocks: seconds since the INVITE (the
+/// timeline's), then where it is in the recording as the player shows it (m:ss.s), when
+/// the recording has it.
+pub(crate) fn both_clocks(lang: Lang, at_ms: u64, recording_offset_ms: Option<u64>) -> String {
+    let call = format!("{:.1} s", at_ms as f64 / 1000.0);
+    match recording_offset_ms.filter(|offset| at_ms >= *offset) {
+        Some(offset) => {
+            let tenths = (at_ms - offset + 50) / 100;
+            format!(
+                "{call} <span class=\"rec-at\">({} {}:{:02}.{})</span>",
+                lang.t("in_recording"),
+                tenths / 600,
+                tenths / 10 % 60,
+                tenths % 10
+            )
+        }
+        None => call,
+    }
+}
+
 fn timeline_table(lang: Lang, record: &CallRecord) -> String {
-    let offset = record.recording.as_ref().map(|r| r.offset_ms).unwrap_or(0);
+    let recording = record
+        .recording
+        .as_ref()
+        .filter(|r| r.state != RecordingState::Deleted);
+    let offset = recording.map(|r| r.offset_ms).unwrap_or(0);
     let mut out = format!(
-        "<section><h2>{}</h2><table class=\"timeline\"><tbody>",
-        lang.t("timeline")
+        "<section><h2>{}</h2><p class=\"clocks\">{}</p><table class=\"timeline\"><tbody>",
+        lang.t("timeline"),
+        lang.t("clocks_explained")
     );
     for marker_event in record.events.iter() {
         let one = markers(std::slice::from_ref(marker_event), offset);
         let detail = one.first().map(|m| m.detail.clone()).unwrap_or_default();
         out.push_str(&format!(
-            "<tr><td>{:.1} s</td><td>{}</td><td>{}</td></tr>",
-            marker_event.offset_ms as f64 / 1000.0,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            both_clocks(lang, marker_event.offset_ms, recording.map(|r| r.offset_ms)),
             esc(marker_event.kind.name()),
             esc(&detail)
         ));
@@ -281,6 +313,26 @@ fn timeline_table(lang: Lang, record: &CallRecord) -> String {
 mod tests {
     use super::*;
     use crate::switch::timeline::{EventKind, Party};
+
+    #[test]
+    fn a_moment_is_shown_on_the_calls_clock_and_the_players() {
+        // The audit's hold: 19.899 s after the INVITE, the recording began at 1.0 s.
+        assert_eq!(
+            both_clocks(Lang::En, 19_899, Some(1_000)),
+            "19.9 s <span class=\"rec-at\">(in the recording 0:18.9)</span>"
+        );
+        assert_eq!(
+            both_clocks(Lang::Zh, 75_049, Some(1_000)),
+            "75.0 s <span class=\"rec-at\">(录音中 1:14.0)</span>"
+        );
+        // Before the recording, or without one: the call's clock alone.
+        assert_eq!(both_clocks(Lang::En, 999, Some(1_000)), "1.0 s");
+        assert_eq!(
+            both_clocks(Lang::En, 1_000, Some(1_000)),
+            "1.0 s <span class=\"rec-at\">(in the recording 0:00.0)</span>"
+        );
+        assert_eq!(both_clocks(Lang::En, 19_899, None), "19.9 s");
+    }
 
     #[test]
     fn a_marker_sits_at_the_event_offset_less_the_recording_offset() {

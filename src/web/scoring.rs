@@ -75,7 +75,12 @@ pub(crate) fn flags_of(app: &super::App, call_id: &str) -> Result<Vec<Flag>, Str
 
 /// The flags' section: each flag with its evidence, and (for a reviewer) a form to decide
 /// it passed or failed.
-pub(crate) fn flags_section(session: &Session, call_id: &str, qa: &QaView) -> String {
+pub(crate) fn flags_section(
+    session: &Session,
+    call_id: &str,
+    qa: &QaView,
+    recording_offset_ms: Option<u64>,
+) -> String {
     let lang = session.lang;
     let mut out = format!(
         "<section class=\"flags\" id=\"flags\"><h2>{}</h2>",
@@ -133,11 +138,11 @@ pub(crate) fn flags_section(session: &Session, call_id: &str, qa: &QaView) -> St
             String::new()
         };
         out.push_str(&format!(
-            "<tr class=\"flag {cls}\" data-rule=\"{rule}\"><td>{label}</td><td>{at:.1} s</td><td>{evidence}</td><td>{state}{overridden}</td><td>{form}</td></tr>",
+            "<tr class=\"flag {cls}\" data-rule=\"{rule}\"><td>{label}</td><td>{at}</td><td>{evidence}</td><td>{state}{overridden}</td><td>{form}</td></tr>",
             cls = if flag.effective_passed() { "passed" } else { "failed" },
             rule = esc(flag.rule.name()),
             label = esc(flag.rule.label(lang.code())),
-            at = flag.start_ms as f64 / 1000.0,
+            at = super::call_page::both_clocks(lang, flag.start_ms, recording_offset_ms),
             evidence = esc(&flag.evidence),
         ));
     }

@@ -126,6 +126,12 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("not_found", "Not found.", "未找到。"),
     ("forbidden", "Not allowed.", "无权操作。"),
     ("not_saved", "Not saved", "未保存"),
+    ("in_recording", "in the recording", "录音中"),
+    (
+        "clocks_explained",
+        "Times count from the call's INVITE; in brackets, where that moment is in the recording (the player's clock).",
+        "时间从通话的 INVITE 起算；括号内是该时刻在录音中的位置（播放器的时间）。"
+    ),
     ("not_applied", "Not applied", "未应用"),
     (
         "not_a_date",
