@@ -208,6 +208,15 @@ fn an_agent_sees_only_their_own_calls_and_gets_404_for_another_agents() {
     ] {
         assert_eq!(get(http, path, Some(&cookie)).status, 404, "{path}");
     }
+    // The page says so in the site's layout, with the way back, and never whose call it is.
+    let refused = get(http, "/calls/call-bob-2", Some(&cookie)).text();
+    assert!(
+        refused.contains("<nav>")
+            && refused.contains("There is no such call, or it is not one you may see.")
+            && refused.contains("<a href=\"/calls\">Calls</a></p>")
+            && !refused.contains("bob"),
+        "{refused}"
+    );
     assert_eq!(get(http, "/calls/call-alice-2", Some(&cookie)).status, 200);
     assert_eq!(
         get(http, "/calls/call-alice-2/recording.wav", Some(&cookie)).status,
@@ -569,7 +578,9 @@ fn a_reviewer_scores_a_call_a_critical_item_zeroes_it_and_the_totals_show_it_whi
         "",
     );
     assert_eq!(post(&agent, &full).status, 403);
-    assert_eq!(get(http, "/totals", Some(&agent)).status, 403);
+    let refused = get(http, "/totals", Some(&agent));
+    assert_eq!(refused.status, 403);
+    assert!(refused.text().contains("<nav>"), "{}", refused.text());
 }
 
 #[test]

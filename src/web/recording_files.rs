@@ -29,8 +29,25 @@ pub(crate) async fn visible_call(
         .map_err(store_error)?;
     match found {
         Some(record) if session.user.may_see(&record.summary) => Ok(record),
-        _ => Err((StatusCode::NOT_FOUND, session.lang.t("not_found")).into_response()),
+        _ => Err(call_not_found(session)),
     }
+}
+
+/// A call that does not exist, or that this user may not see (the two look alike): the
+/// site's page with a sentence and the way back to the list.
+pub(crate) fn call_not_found(session: &Session) -> Response {
+    let lang = session.lang;
+    let body = format!(
+        "<h1>{}</h1><p>{}</p><p><a href=\"/calls\">{}</a></p>",
+        lang.t("not_found"),
+        lang.t("call_not_found"),
+        lang.t("calls")
+    );
+    (
+        StatusCode::NOT_FOUND,
+        super::layout(lang, Some(session), "/calls", lang.t("not_found"), &body),
+    )
+        .into_response()
 }
 
 /// The recording's file, when it has one on disk.

@@ -428,9 +428,15 @@ pub(super) async fn totals(
     };
     let lang = session.lang;
     if !session.user.role.may_score() {
+        let body = format!(
+            "<h1>{}</h1><p>{}</p><p><a href=\"/calls\">{}</a></p>",
+            lang.t("totals"),
+            lang.t("reviewer_only"),
+            lang.t("calls")
+        );
         return (
             StatusCode::FORBIDDEN,
-            Html(format!("<p>{}</p>", lang.t("forbidden"))),
+            layout(lang, Some(&session), "/totals", lang.t("totals"), &body),
         )
             .into_response();
     }

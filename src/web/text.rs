@@ -126,6 +126,11 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("not_found", "Not found.", "未找到。"),
     ("forbidden", "Not allowed.", "无权操作。"),
     ("not_saved", "Not saved", "未保存"),
+    (
+        "call_not_found",
+        "There is no such call, or it is not one you may see.",
+        "没有这个通话，或您无权查看。"
+    ),
     ("in_recording", "in the recording", "录音中"),
     (
         "clocks_explained",
