@@ -167,6 +167,24 @@ fn a_relayed_stream_keeps_reordering_duplicates_and_gaps_with_sequence_and_times
     }
 }
 
+/// The caller presses 1 in the menu, is queued for sales, hangs up; the ended call's
+/// record, which holds exactly that one digit.
+fn presses_1_for_sales_and_hangs_up(caller: &mut RawCaller, switch: &Switch) -> serde_json::Value {
+    caller.press('1');
+    caller.talk(Duration::from_millis(1_500));
+    caller.hang_up();
+    let _ = caller.wait_for_bye(Duration::from_millis(200));
+    let call = switch.ended_call(&caller.call_id, Duration::from_secs(10));
+    let names = event_names(&call);
+    assert_eq!(
+        names.iter().filter(|n| *n == "dtmf").count(),
+        1,
+        "exactly the caller's one digit: {call:#}"
+    );
+    assert_eq!(event(&call, "queue_entered")["queue"], "sales", "{call:#}");
+    call
+}
+
 #[test]
 fn telephone_events_from_a_third_address_do_not_reach_the_menu_but_the_callers_own_do() {
     let ports = PortBlock::reserve();
@@ -204,19 +222,8 @@ fn telephone_events_from_a_third_address_do_not_reach_the_menu_but_the_callers_o
     );
 
     // The caller's own 1 does.
-    caller.press('1');
-    caller.talk(Duration::from_millis(1_500));
-    caller.hang_up();
-    let _ = caller.wait_for_bye(Duration::from_millis(200));
-    let call = switch.ended_call(&caller.call_id, Duration::from_secs(10));
-    let names = event_names(&call);
-    assert_eq!(
-        names.iter().filter(|n| *n == "dtmf").count(),
-        1,
-        "exactly the caller's one digit: {call:#}"
-    );
+    let call = presses_1_for_sales_and_hangs_up(&mut caller, &switch);
     assert_eq!(event(&call, "dtmf")["digit"], "1", "{call:#}");
-    assert_eq!(event(&call, "queue_entered")["queue"], "sales", "{call:#}");
 }
 
 #[test]
@@ -283,18 +290,7 @@ fn a_stranger_who_sends_before_the_caller_does_neither_presses_its_keys_nor_hear
 
     // The caller's own 1 does.
     caller.talk(Duration::from_millis(300));
-    caller.press('1');
-    caller.talk(Duration::from_millis(1_500));
-    caller.hang_up();
-    let _ = caller.wait_for_bye(Duration::from_millis(200));
-    let call = switch.ended_call(&caller.call_id, Duration::from_secs(10));
-    let names = event_names(&call);
-    assert_eq!(
-        names.iter().filter(|n| *n == "dtmf").count(),
-        1,
-        "exactly the caller's one digit: {call:#}"
-    );
-    assert_eq!(event(&call, "queue_entered")["queue"], "sales", "{call:#}");
+    let call = presses_1_for_sales_and_hangs_up(&mut caller, &switch);
     let refused = call["media"]
         .as_array()
         .and_then(|legs| legs.iter().find(|l| l["role"] == "caller"))

@@ -561,6 +561,16 @@ fn the_switch_raises_its_open_file_limit_to_the_hard_limit_at_start_up() {
     );
 }
 
+/// The trunk's OPTIONS on `trunk` gets its 200 within 5 s; `failure` says what it means
+/// when not.
+fn trunk_is_answered(switch: &Switch, trunk: &mut TcpStream, call_id: &str, failure: &str) {
+    let request = options(switch, trunk, call_id);
+    trunk.write_all(request.as_bytes()).expect("send");
+    let answer = read_response(trunk, Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("the trunk: {failure}\n{}", switch.log_tail()));
+    assert_eq!(status_line(&answer), "SIP/2.0 200 OK", "{answer}");
+}
+
 #[test]
 fn a_stranger_holding_every_connection_place_cannot_lock_out_the_trunk() {
     let ports = PortBlock::reserve();
@@ -582,15 +592,12 @@ fn a_stranger_holding_every_connection_place_cannot_lock_out_the_trunk() {
         .map(|n| connect_from(if n < 4 { "127.0.1.1" } else { "127.0.1.2" }, switch.sip))
         .collect();
     let mut trunk = connect(&switch);
-    let request = options(&switch, &trunk, "trunk-while-full");
-    trunk.write_all(request.as_bytes()).expect("send");
-    let answer = read_response(&mut trunk, Duration::from_secs(5)).unwrap_or_else(|| {
-        panic!(
-            "the trunk got no answer while a stranger held every TCP place\n{}",
-            switch.log_tail()
-        )
-    });
-    assert_eq!(status_line(&answer), "SIP/2.0 200 OK", "{answer}");
+    trunk_is_answered(
+        &switch,
+        &mut trunk,
+        "trunk-while-full",
+        "no answer while a stranger held every TCP place",
+    );
     // The stranger's oldest connection made room; its newest is still open.
     let (_, closed) =
         read_until_closed_or_quiet(&mut held[0], Duration::from_secs(3), Duration::from_secs(3));
@@ -612,15 +619,12 @@ fn a_stranger_holding_every_connection_place_cannot_lock_out_the_trunk() {
         closed,
         "the stranger's newest first-round connection is still open"
     );
-    let request = options(&switch, &trunk, "trunk-again");
-    trunk.write_all(request.as_bytes()).expect("send");
-    let answer = read_response(&mut trunk, Duration::from_secs(5)).unwrap_or_else(|| {
-        panic!(
-            "the trunk's connection was closed to make room for a stranger\n{}",
-            switch.log_tail()
-        )
-    });
-    assert_eq!(status_line(&answer), "SIP/2.0 200 OK", "{answer}");
+    trunk_is_answered(
+        &switch,
+        &mut trunk,
+        "trunk-again",
+        "its connection was closed to make room for a stranger",
+    );
     assert!(
         switch.log_tail().contains("TCP connections at their limit"),
         "{}",
