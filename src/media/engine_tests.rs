@@ -741,6 +741,17 @@ fn a_stranger_who_sends_before_the_far_end_does_is_not_latched_onto_and_hears_no
     h.receive(CALLER, nat, &rtp(0, 1, 1, 160, &speech(2)));
     h.tick();
     assert_eq!(h.heard()[0].to, nat);
+    // A dual-stack SIP socket names the NAT's host in its IPv4-mapped form: the same host.
+    let mut h = Harness::new();
+    let mapped: std::net::IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+    let dual_stack = LegOptions {
+        signalling_host: Some(mapped),
+        ..self::options(CALLER, LegRole::Caller)
+    };
+    h.start_with(CALLER, caller_phone(), Codec::Pcmu, None, dual_stack);
+    h.receive(CALLER, nat, &rtp(0, 1, 1, 160, &speech(2)));
+    h.tick();
+    assert_eq!(h.heard()[0].to, nat);
     // Without a host for its SIP, only the SDP's host may be latched onto.
     let mut h = Harness::new();
     h.start(AGENT, agent_phone(), Codec::Pcmu, None);

@@ -198,8 +198,12 @@ impl Negotiated {
 
     /// Whether `from` may be taken as the far end before anything was latched: the SDP's
     /// host (another port on it too), or the host its SIP comes from (behind NAT).
+    /// Hosts compare in canonical form: a dual-stack SIP socket sees an IPv4 phone as
+    /// `::ffff:a.b.c.d`, its RTP socket as `a.b.c.d`.
     fn may_latch_onto(&self, from: SocketAddr) -> bool {
-        from.ip() == self.remote.ip() || Some(from.ip()) == self.options.signalling_host
+        let from = from.ip().to_canonical();
+        from == self.remote.ip().to_canonical()
+            || self.options.signalling_host.map(|h| h.to_canonical()) == Some(from)
     }
 
     fn set_remote(&mut self, remote: SocketAddr) {

@@ -799,7 +799,7 @@ fn greeting_flags(
 }
 
 /// When the switch played the caller a prompt: from each start to its finish, or to
-/// whatever cut it without one (the next prompt, a bridge, a hold, the hang-up).
+/// whatever cut it without one (the next prompt, a bridge, a hold or its end, the hang-up).
 fn prompt_spans(events: &[TimelineEvent]) -> Vec<(u64, u64)> {
     let mut spans = Vec::new();
     let mut playing: Option<u64> = None;
@@ -811,6 +811,8 @@ fn prompt_spans(events: &[TimelineEvent]) -> Vec<(u64, u64)> {
                 | EventKind::Bridged { .. }
                 | EventKind::TransferCompleted { .. }
                 | EventKind::Hold { .. }
+                | EventKind::Resume { .. }
+                | EventKind::HoldEnded { .. }
                 | EventKind::Hangup { .. }
         );
         if ends {

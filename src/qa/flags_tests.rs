@@ -1092,6 +1092,19 @@ fn a_prompt_the_switch_plays_the_caller_after_a_hold_is_not_the_agents_greeting(
         ),
         [(true, 20_000, 23_000, Some(3.0), Some(10.0))]
     );
+    // A hold's end stops whatever the hold played, announced or not.
+    assert_eq!(
+        greeting_over(
+            vec![
+                (20_000, bridged("bob")),
+                (20_500, EventKind::Hold { by: Party::Agent }),
+                prompt(21_000, true),
+                (30_000, hold_ended(9_500)),
+            ],
+            &[(31_000, 33_000)]
+        ),
+        [(false, 20_000, 33_000, Some(13.0), Some(10.0))]
+    );
     // One still playing at the end of the timeline covers the rest of it.
     assert_eq!(
         greeting_over(
