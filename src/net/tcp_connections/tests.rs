@@ -284,4 +284,8 @@ fn a_full_table_is_reported_at_most_once_every_ten_seconds() {
         Some(Refusal::PerAddressCap)
     );
     assert!(pressure.report(start + Duration::from_secs(30), &t));
+    assert!(
+        !pressure.report(start + Duration::from_secs(45), &t),
+        "that refusal was reported already"
+    );
 }
