@@ -1079,6 +1079,11 @@ fn a_prompt_the_switch_plays_the_caller_after_a_hold_is_not_the_agents_greeting(
         greeting_over(held_at_once(), &[(30_016, 31_500)]),
         [(false, 20_000, 120_000, Some(100.0), Some(10.0))]
     );
+    // Words that start the moment the prompt finishes are the agent's.
+    assert_eq!(
+        greeting_over(held_at_once(), &[(31_500, 33_000)]),
+        [(false, 20_000, 33_000, Some(13.0), Some(10.0))]
+    );
     // The agent's own first words after the prompt are the greeting (late).
     assert_eq!(
         greeting_over(held_at_once(), &[(30_016, 31_500), (32_000, 34_000)]),
