@@ -1007,4 +1007,23 @@ fn an_authenticated_register_over_tcp_vouches_for_its_connection_and_nothing_els
     assert_eq!(status_of(&h.sent_one()), 200);
     assert_eq!(h.endpoint.take_vetted_tcp_peers(), vec![addr(PHONE)]);
     assert!(h.endpoint.take_vetted_tcp_peers().is_empty(), "taken once");
+    // Nobody taking them: the list stops at its bound.
+    let waiting = super::registration::MAX_VETTED_WAITING;
+    h.endpoint.vetted_tcp = vec![addr("192.0.2.99:1"); waiting];
+    register.cseq += 1;
+    register.authorization = Some(
+        Answer {
+            alg: Alg::Md5,
+            user: "1002",
+            password: "sample-1002",
+            nonce: &nonce,
+            method: "REGISTER",
+            uri: REGISTRAR_URI,
+            nc: Some("00000002"),
+        }
+        .header_value(),
+    );
+    h.input(ms(30), Transport::Tcp, PHONE, &register.text());
+    assert_eq!(status_of(&h.sent_one()), 200);
+    assert_eq!(h.endpoint.take_vetted_tcp_peers().len(), waiting);
 }

@@ -11,7 +11,7 @@ use super::*;
 
 /// Authenticated TCP peers held for the transport at most (it takes them after every
 /// message); more would mean nobody takes them.
-const MAX_VETTED_WAITING: usize = 1024;
+pub(super) const MAX_VETTED_WAITING: usize = 1024;
 
 impl Endpoint {
     /// What a source outside the trunks may send: REGISTER, a phone's new INVITE (both
