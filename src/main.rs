@@ -110,13 +110,17 @@ enum UsersCommand {
         /// reviewer, supervisor or agent.
         #[arg(long)]
         role: String,
-        /// For an agent: the agent name their calls carry (default: the user's name).
+        /// For an agent: their agent id or name in the desk-phone list (default: the user's
+        /// name); a name is stored as its id, which is what their calls carry.
         #[arg(long)]
         agent: Option<String>,
         #[arg(long, default_value = "./data")]
         data: PathBuf,
+        /// Folder holding hardware/phones.toml, where agent names are looked up.
+        #[arg(long, default_value = ".")]
+        config: PathBuf,
     },
-    /// Every user: name, role and (for an agent) the agent name their calls carry.
+    /// Every user: name, role and (for an agent) the agent id their calls carry.
     List {
         #[arg(long, default_value = "./data")]
         data: PathBuf,
@@ -368,6 +372,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 ..Default::default()
             },
             trusted_proxies: http_trusted_proxies,
+            agents: hotline::web::agents::AgentNames::new(
+                config
+                    .hardware
+                    .phones
+                    .iter()
+                    .map(|phone| (phone.agent.id.clone(), phone.agent.name.clone())),
+            ),
         };
         tokio::spawn(async move {
             if let Err(error) = hotline::web::serve(web_listener, web_settings).await {
@@ -440,13 +451,14 @@ fn calls(command: CallsCommand) -> Result<(), String> {
 }
 
 fn users(command: UsersCommand) -> Result<(), String> {
-    let (name, role, agent, data) = match command {
+    let (name, role, agent, data, config_dir) = match command {
         UsersCommand::Add {
             name,
             role,
             agent,
             data,
-        } => (name, role, agent, data),
+            config,
+        } => (name, role, agent, data, config),
         UsersCommand::List { data } => {
             let store = Store::open(&data).map_err(|e| e.to_string())?;
             let users = store.users().map_err(|e| e.to_string())?;
@@ -455,7 +467,7 @@ fn users(command: UsersCommand) -> Result<(), String> {
             }
             for user in users {
                 match &user.agent {
-                    Some(agent) => println!("{}\t{}\tagent name {agent}", user.name, user.role),
+                    Some(agent) => println!("{}\t{}\tagent {agent}", user.name, user.role),
                     None => println!("{}\t{}", user.name, user.role),
                 }
             }
@@ -488,6 +500,7 @@ fn users(command: UsersCommand) -> Result<(), String> {
         return Err("a password is at least 8 characters".into());
     }
     let store = Store::open(&data).map_err(|e| e.to_string())?;
+    let agent = agent.map(|given| agent_of_user(&config_dir, &store, given));
     let user = store::StoredUser {
         name: name.clone(),
         password_hash: hash_password(&password)?,
@@ -503,6 +516,55 @@ fn users(command: UsersCommand) -> Result<(), String> {
         role.as_str()
     );
     Ok(())
+}
+
+/// The agent id a user of role agent is given for `given` (an id or a name): a name in the
+/// desk-phone list becomes its id. An agent the list does not have and no recorded call
+/// carries is kept, with a warning: that user sees no calls until one does.
+fn agent_of_user(config_dir: &Path, store: &Store, given: String) -> String {
+    let phones = config_dir.join("hardware").join("phones.toml");
+    let names = match config::load_hardware(config_dir) {
+        Ok(hardware) => hotline::web::agents::AgentNames::new(
+            hardware
+                .phones
+                .iter()
+                .map(|phone| (phone.agent.id.clone(), phone.agent.name.clone())),
+        ),
+        Err(errors) => {
+            let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
+            eprintln!(
+                "warning: cannot read the desk-phone list in {}: {first}",
+                config_dir.display()
+            );
+            hotline::web::agents::AgentNames::default()
+        }
+    };
+    let id = names.resolve(&given).to_string();
+    if id != given {
+        println!("agent {given} is {id} in {}", phones.display());
+        return id;
+    }
+    let listed = names.ids().any(|known| known == id);
+    let on_a_call = store
+        .count_calls_filtered(&store::CallFilter {
+            agent: Some(id.clone()),
+            ..Default::default()
+        })
+        .is_ok_and(|calls| calls > 0);
+    if !listed && !on_a_call {
+        let known: Vec<String> = names.ids().map(|known| names.label(known)).collect();
+        let known = if known.is_empty() {
+            String::new()
+        } else {
+            format!(" (agents there: {})", known.join(", "))
+        };
+        eprintln!(
+            "warning: agent {id:?} is not in {} and no recorded call carries it: this user \
+             sees no calls until one does{known}",
+            phones.display(),
+        );
+    }
+    id
 }
 
 /// The password from the terminal (asked twice, not echoed) or the first line of stdin.

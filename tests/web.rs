@@ -159,6 +159,87 @@ fn a_reviewer_finds_yesterdays_calls_by_agent_and_the_player_gets_the_exact_byte
 }
 
 #[test]
+fn agents_are_named_from_the_desk_phone_list_and_the_pickers_offer_what_the_calls_have() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    // a1001 is 王芳 and a1004 Emily Chen in hardware/phones.toml; "gone" is in no list.
+    seed_call(data, "call-wang", "a1001", DAY);
+    seed_call(data, "call-emily", "a1004", DAY);
+    seed_call(data, "call-gone", "gone", DAY);
+    let cookie = sign_in(http, "rita", "rita-password-1");
+
+    let page = get(http, "/calls?day=yesterday", Some(&cookie)).text();
+    // The by-agent links and the agent column name the person, with the id.
+    assert!(
+        page.contains("data-agent=\"a1001\">王芳 (a1001)</a>"),
+        "{page}"
+    );
+    assert!(page.contains("data-agent=\"a1004\">Emily Chen (a1004)</a>"));
+    assert!(page.contains("data-agent=\"gone\">gone</a>"));
+    let wang_row = page
+        .split("<tr data-call=\"call-wang\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("call-wang's row");
+    assert!(wang_row.contains("<td>王芳 (a1001)</td>"), "{wang_row}");
+    // Pickers, not free text: each offers "all" and the values the calls carry.
+    assert!(
+        page.contains(
+            "<select name=\"agent\" id=\"pick-agent\"><option value=\"\">All</option>\
+             <option value=\"a1001\">王芳 (a1001)</option>\
+             <option value=\"a1004\">Emily Chen (a1004)</option>\
+             <option value=\"gone\">gone</option></select>"
+        ),
+        "{page}"
+    );
+    assert!(page.contains(
+        "<select name=\"hotline\" id=\"pick-hotline\"><option value=\"\">All</option>\
+         <option value=\"support\">support</option></select>"
+    ));
+    assert!(page.contains(
+        "<select name=\"queue\" id=\"pick-queue\"><option value=\"\">All</option>\
+         <option value=\"general\">general</option></select>"
+    ));
+    assert!(!page.contains("<input name=\"agent\""));
+
+    // A name typed into the address (or a bookmark) finds that agent's calls.
+    let by_name = get(
+        http,
+        "/calls?day=yesterday&agent=%E7%8E%8B%E8%8A%B3",
+        Some(&cookie),
+    )
+    .text();
+    assert_eq!(by_name.matches("<tr data-call=").count(), 1, "{by_name}");
+    assert!(by_name.contains("data-call=\"call-wang\""));
+    assert!(by_name.contains("<option value=\"a1001\" selected>王芳 (a1001)</option>"));
+    // A chosen value no call has stays in its picker, selected, and the list is empty.
+    let none = get(http, "/calls?day=yesterday&queue=nosuch", Some(&cookie)).text();
+    assert!(
+        none.contains("<option value=\"nosuch\" selected>nosuch</option>"),
+        "{none}"
+    );
+    assert_eq!(none.matches("<tr data-call=").count(), 0);
+
+    // Totals name the agent too.
+    let call_page = get(http, "/calls/call-wang", Some(&cookie)).text();
+    let form = score_form(&call_page, &csrf_of(&call_page), "");
+    let saved = request(
+        http,
+        "POST",
+        "/calls/call-wang/score",
+        &[("Cookie", &cookie)],
+        Some(&form),
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    let totals = get(http, "/totals", Some(&cookie)).text();
+    assert!(
+        totals.contains("<a href=\"/calls?agent=a1001\">王芳 (a1001)</a>"),
+        "{totals}"
+    );
+}
+
+#[test]
 fn without_a_session_recordings_and_json_answer_401_and_pages_go_to_sign_in() {
     let (switch, http) = start();
     seed_call(switch.data.path(), "call-x", "alice", DAY);
@@ -645,7 +726,7 @@ fn a_removed_user_is_signed_out_at_once_and_cannot_sign_in() {
     assert!(listed.status.success());
     assert_eq!(
         String::from_utf8_lossy(&listed.stdout),
-        "alice\tagent\tagent name 1001\nrita\treviewer\n"
+        "alice\tagent\tagent 1001\nrita\treviewer\n"
     );
     let cookie = sign_in(http, "rita", "rita-password-1");
     assert_eq!(get(http, "/calls", Some(&cookie)).status, 200);
@@ -667,13 +748,74 @@ fn a_removed_user_is_signed_out_at_once_and_cannot_sign_in() {
     let listed = users(&["list"]);
     assert_eq!(
         String::from_utf8_lossy(&listed.stdout),
-        "alice\tagent\tagent name 1001\n"
+        "alice\tagent\tagent 1001\n"
     );
     let unknown = users(&["remove", "rita"]);
     assert!(!unknown.status.success());
     assert_eq!(
         String::from_utf8_lossy(&unknown.stderr).trim(),
         "there is no user \"rita\""
+    );
+}
+
+/// An agent user is tied to the id their calls carry: a name from the desk-phone list
+/// becomes its id, and an agent nobody has heard of is warned about.
+#[test]
+fn users_add_takes_an_agents_name_for_its_id_and_warns_of_an_agent_no_call_carries() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let add = |args: &[&str]| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(["users", "add"])
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run hotline users add");
+        let _ = child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"long-enough-1\n");
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{out:?}");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // hardware/phones.toml (the default --config .): a1001 is 王芳, a1002 李強.
+    let (said, warned) = add(&["wang", "--role", "agent", "--agent", "王芳"]);
+    assert_eq!(
+        said,
+        "agent 王芳 is a1001 in ./hardware/phones.toml\nuser wang added (agent)\n"
+    );
+    assert_eq!(warned, "");
+    // Without --agent, the user's own name is looked up.
+    let (said, _) = add(&["李強", "--role", "agent"]);
+    assert!(said.starts_with("agent 李強 is a1002 in"), "{said}");
+    let (_, warned) = add(&["a1003", "--role", "agent"]);
+    assert_eq!(warned, "", "an id in the list is fine as it is");
+    let (said, warned) = add(&["x", "--role", "agent", "--agent", "nobody"]);
+    assert_eq!(said, "user x added (agent)\n");
+    assert!(
+        warned.starts_with(
+            "warning: agent \"nobody\" is not in ./hardware/phones.toml and no recorded call \
+             carries it: this user sees no calls until one does (agents there: 王芳 (a1001), "
+        ),
+        "{warned}"
+    );
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(["users", "list", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("users list");
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "a1003\tagent\tagent a1003\nwang\tagent\tagent a1001\nx\tagent\tagent nobody\n李強\tagent\tagent a1002\n"
     );
 }
 

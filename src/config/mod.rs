@@ -79,6 +79,16 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigError>> {
     }
 }
 
+/// Only the device lists of `dir/hardware/` (desk phones and trunks), for commands that
+/// need no dialplan or prompts.
+pub fn load_hardware(dir: &Path) -> Result<Hardware, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    match hardware::load_hardware(dir, &mut errors) {
+        Some(hardware) if errors.is_empty() => Ok(hardware),
+        _ => Err(errors),
+    }
+}
+
 /// A queue no agent can answer would hold every caller until the exit.
 fn check_queues_have_agents(
     dialplan: &Dialplan,

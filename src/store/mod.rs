@@ -24,7 +24,9 @@ use serde::Serialize;
 use crate::switch::timeline::{EventKind, TimelineEvent};
 
 pub use media_quality::LegMedia;
-pub use qa::{AgentWeekTotal, CallFilter, FlagFilter, ReviewRow, MAX_PAGE};
+pub use qa::{
+    AgentWeekTotal, CallFilter, FilterChoices, FlagFilter, ReviewRow, MAX_CHOICES, MAX_PAGE,
+};
 pub use recordings::{RecordingEnd, RecordingInfo, RecordingState, CHANNEL_MAP};
 pub use render::{render_call, render_list};
 pub use users::{StoredSession, StoredUser};

@@ -615,6 +615,72 @@ impl Store {
     }
 }
 
+/// What the list's pickers offer: the hotlines, queues and agents of the calls a filter
+/// matches, each with its own filter left out (so the picker shows the alternatives).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterChoices {
+    pub hotlines: Vec<String>,
+    pub queues: Vec<String>,
+    pub agents: Vec<String>,
+}
+
+/// The most values one picker offers.
+pub const MAX_CHOICES: usize = 200;
+
+impl Store {
+    /// The hotlines, queues and agents of the calls `filter` matches (paging ignored), each
+    /// sorted and at most [`MAX_CHOICES`].
+    pub fn filter_choices(&self, filter: &CallFilter) -> Result<FilterChoices, StoreError> {
+        let distinct = |column: &str, filter: CallFilter| -> Result<Vec<String>, StoreError> {
+            let (condition, values) = filter_sql(&filter);
+            let joiner = if condition.is_empty() {
+                "WHERE"
+            } else {
+                " AND"
+            };
+            let sql = format!(
+                "SELECT DISTINCT c.{column} FROM ({}) c {condition}{joiner} c.{column} IS NOT NULL \
+                 AND c.{column} <> '' ORDER BY 1 LIMIT {MAX_CHOICES}",
+                review_select()
+            );
+            let params: Vec<&dyn rusqlite::ToSql> =
+                values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+            let connection = self.connection();
+            let mut statement = connection
+                .prepare(&sql)
+                .map_err(self.sqlite("list filter choices"))?;
+            let rows = statement
+                .query_map(params.as_slice(), |row| row.get::<_, String>(0))
+                .map_err(self.sqlite("list filter choices"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(self.sqlite("list filter choices"))
+        };
+        Ok(FilterChoices {
+            hotlines: distinct(
+                "hotline",
+                CallFilter {
+                    hotline: None,
+                    ..filter.clone()
+                },
+            )?,
+            queues: distinct(
+                "queue",
+                CallFilter {
+                    queue: None,
+                    ..filter.clone()
+                },
+            )?,
+            agents: distinct(
+                "agent",
+                CallFilter {
+                    agent: None,
+                    ..filter.clone()
+                },
+            )?,
+        })
+    }
+}
+
 /// A foreign-key failure means the call does not exist.
 fn unknown_call_or(
     store: &Store,

@@ -181,6 +181,36 @@ fn the_review_list_filters_by_date_agent_queue_caller_and_pages() {
 }
 
 #[test]
+fn the_pickers_offer_what_the_other_filters_leave_each_without_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    three_calls(&store);
+    let choices = |filter: CallFilter| store.filter_choices(&filter).unwrap();
+    let all = choices(CallFilter::default());
+    assert_eq!(all.hotlines, ["service"]);
+    assert_eq!(all.queues, ["sales", "support"]);
+    assert_eq!(all.agents, ["alice", "bob"]);
+    // Yesterday's sales calls: bob's only; but the queue picker still offers support
+    // (yesterday's other queue), and the agent picker ignores the agent chosen.
+    let yesterday_sales_alice = CallFilter {
+        from: Some(ts("2026-11-30T00:00:00Z")),
+        to: Some(ts("2026-12-01T00:00:00Z")),
+        queue: Some("sales".into()),
+        agent: Some("alice".into()),
+        ..CallFilter::default()
+    };
+    let some = choices(yesterday_sales_alice);
+    assert_eq!(some.queues, ["support"]);
+    assert_eq!(some.agents, ["bob"]);
+    assert_eq!(some.hotlines, Vec::<String>::new());
+    let none = choices(CallFilter {
+        caller: Some("nobody".into()),
+        ..CallFilter::default()
+    });
+    assert_eq!(none, FilterChoices::default());
+}
+
+#[test]
 fn flagged_filters_read_the_failed_flags_cache_and_an_override_drops_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

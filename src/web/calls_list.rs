@@ -11,12 +11,13 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use super::agents::AgentNames;
 use super::text::{esc, url_component, Lang};
 use super::{blocking, layout, path_of, signed_in, store_error, Gate, Session, Shared};
 use crate::qa::Rule;
 #[cfg(test)]
 use crate::store::CallSummary;
-use crate::store::{CallFilter, FlagFilter, ReviewRow, MAX_PAGE};
+use crate::store::{CallFilter, FilterChoices, FlagFilter, ReviewRow};
 
 /// Calls on one page of the list.
 pub const PAGE_SIZE: usize = 50;
@@ -177,11 +178,12 @@ impl ListQuery {
 pub const FLAGS_COMPUTED_PER_LIST: usize = 100;
 
 /// One page of the calls a user may see that match the query, newest first, the number
-/// of matching calls, and the agents of the matching calls (for the by-agent links).
+/// of matching calls, and (for reviewers and supervisors) what the hotline, queue and agent
+/// pickers offer.
 pub(crate) struct Found {
     pub rows: Vec<ReviewRow>,
     pub matching: u64,
-    pub agents: Vec<String>,
+    pub choices: FilterChoices,
 }
 
 pub(crate) fn find_calls(
@@ -196,7 +198,7 @@ pub(crate) fn find_calls(
         return Ok(Found {
             rows: Vec::new(),
             matching: 0,
-            agents: Vec::new(),
+            choices: FilterChoices::default(),
         });
     };
     if filter.flagged.is_some() {
@@ -210,34 +212,23 @@ pub(crate) fn find_calls(
     }
     let rows = app.store.list_calls_filtered(&filter)?;
     let matching = app.store.count_calls_filtered(&filter)?;
-    let mut agents = Vec::new();
-    if session.user.role != super::auth::Role::Agent {
-        let every_agent = CallFilter {
-            agent: None,
-            offset: 0,
-            limit: MAX_PAGE,
-            ..filter
-        };
-        agents = app
-            .store
-            .list_calls_filtered(&every_agent)?
-            .into_iter()
-            .filter_map(|row| row.summary.agent)
-            .collect();
-        agents.sort();
-        agents.dedup();
-    }
+    // An agent's list is their own calls: no picker, and nothing of other agents' calls.
+    let choices = if session.user.role == super::auth::Role::Agent {
+        FilterChoices::default()
+    } else {
+        app.store.filter_choices(&filter)?
+    };
     Ok(Found {
         rows,
         matching,
-        agents,
+        choices,
     })
 }
 
 pub(super) async fn page(
     State(app): State<Shared>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    Query(mut query): Query<ListQuery>,
     request: Request,
 ) -> Response {
     let here = path_of(&request);
@@ -246,6 +237,10 @@ pub(super) async fn page(
         Err(response) => return response,
     };
     let lang = session.lang;
+    // A name typed for the agent means that agent's id.
+    if let Some(typed) = filled(&query.agent) {
+        query.agent = Some(app.settings.agents.resolve(typed).to_string());
+    }
     let (q, s) = (query.clone(), session.clone());
     let found = blocking(&app, move |app| find_calls(app, &s, &q, Timestamp::now())).await;
     let found = match found {
@@ -253,12 +248,18 @@ pub(super) async fn page(
         Ok(Err(e)) => return store_error(e),
         Err(response) => return response,
     };
-    let body = render(lang, &session, &query, &found);
+    let body = render(lang, &session, &query, &found, &app.settings.agents);
     layout(lang, Some(&session), &here, lang.t("calls"), &body).into_response()
 }
 
-fn render(lang: Lang, session: &Session, query: &ListQuery, found: &Found) -> String {
-    let agents = &found.agents;
+fn render(
+    lang: Lang,
+    session: &Session,
+    query: &ListQuery,
+    found: &Found,
+    names: &AgentNames,
+) -> String {
+    let agents = &found.choices.agents;
     let tz = TimeZone::system();
     let mut out = format!("<h1>{}</h1>", lang.t("calls"));
     // Quick days.
@@ -302,9 +303,10 @@ fn render(lang: Lang, session: &Session, query: &ListQuery, found: &Found) -> St
                 ""
             };
             out.push_str(&format!(
-                "<a href=\"{}\" class=\"agent-link\" data-agent=\"{a}\"{current}>{a}</a> ",
+                "<a href=\"{}\" class=\"agent-link\" data-agent=\"{}\"{current}>{}</a> ",
                 esc(&href),
-                a = esc(agent)
+                esc(agent),
+                esc(&names.label(agent))
             ));
         }
         out.push_str("</p>");
@@ -320,10 +322,34 @@ fn render(lang: Lang, session: &Session, query: &ListQuery, found: &Found) -> St
     out.push_str("<form method=\"get\" action=\"/calls\" class=\"filters\">");
     out.push_str(&field("from", "from", &query.from, "date"));
     out.push_str(&field("to", "to", &query.to, "date"));
-    out.push_str(&field("hotline", "hotline", &query.hotline, "text"));
-    out.push_str(&field("queue", "queue", &query.queue, "text"));
-    if session.user.role != super::auth::Role::Agent {
-        out.push_str(&field("agent", "agent", &query.agent, "text"));
+    if session.user.role == super::auth::Role::Agent {
+        out.push_str(&field("hotline", "hotline", &query.hotline, "text"));
+        out.push_str(&field("queue", "queue", &query.queue, "text"));
+    } else {
+        let as_is = |value: &str| value.to_string();
+        let choices = &found.choices;
+        out.push_str(&picker(
+            lang,
+            "hotline",
+            &query.hotline,
+            &choices.hotlines,
+            &as_is,
+        ));
+        out.push_str(&picker(
+            lang,
+            "queue",
+            &query.queue,
+            &choices.queues,
+            &as_is,
+        ));
+        let label = |id: &str| names.label(id);
+        out.push_str(&picker(
+            lang,
+            "agent",
+            &query.agent,
+            &choices.agents,
+            &label,
+        ));
     }
     out.push_str(&field("caller", "caller", &query.caller, "text"));
     out.push_str(&format!(
@@ -406,7 +432,7 @@ fn render(lang: Lang, session: &Session, query: &ListQuery, found: &Found) -> St
                 esc(&call.from),
                 esc(call.hotline.as_deref().unwrap_or("")),
                 esc(call.queue.as_deref().unwrap_or("")),
-                esc(call.agent.as_deref().unwrap_or("")),
+                esc(&call.agent.as_deref().map(|a| names.label(a)).unwrap_or_default()),
                 seconds(call.duration_ms),
                 seconds(call.wait_ms),
                 esc(call.outcome.as_deref().unwrap_or("")),
@@ -439,6 +465,38 @@ fn render(lang: Lang, session: &Session, query: &ListQuery, found: &Found) -> St
         ));
     }
     out.push_str("</p>");
+    out
+}
+
+/// A `<select>` named `name` offering "all" and `values` (shown by `label`); a chosen
+/// value the calls no longer have stays offered, so the form shows what is applied.
+fn picker(
+    lang: Lang,
+    name: &str,
+    chosen: &Option<String>,
+    values: &[String],
+    label: &dyn Fn(&str) -> String,
+) -> String {
+    let chosen = filled(chosen);
+    let mut out = format!(
+        "<label>{} <select name=\"{name}\" id=\"pick-{name}\"><option value=\"\">{}</option>",
+        lang.t(name),
+        lang.t("all")
+    );
+    let missing = chosen.filter(|c| !values.iter().any(|v| v == c));
+    for value in missing.into_iter().chain(values.iter().map(String::as_str)) {
+        let selected = if chosen == Some(value) {
+            " selected"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "<option value=\"{}\"{selected}>{}</option>",
+            esc(value),
+            esc(&label(value))
+        ));
+    }
+    out.push_str("</select></label> ");
     out
 }
 

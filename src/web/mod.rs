@@ -13,6 +13,7 @@
 // the framework's.
 #![allow(clippy::result_large_err)]
 
+pub mod agents;
 pub mod auth;
 mod call_page;
 mod calls_list;
@@ -50,6 +51,8 @@ pub struct WebSettings {
     pub sessions: SessionLimits,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`--http-trusted-proxy`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The desk-phone list's agent names, shown beside the ids calls carry.
+    pub agents: agents::AgentNames,
 }
 
 /// What every handler shares.

@@ -471,7 +471,8 @@ pub(super) async fn totals(
         ));
         for total in &totals {
             body.push_str(&format!(
-                "<tr data-agent=\"{a}\" data-week=\"{w}\"><td><a href=\"/calls?agent={q}\">{a}</a></td><td>{w}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+                "<tr data-agent=\"{a}\" data-week=\"{w}\"><td><a href=\"/calls?agent={q}\">{}</a></td><td>{w}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+                esc(&app.settings.agents.label(&total.agent)),
                 total.calls,
                 total.scores,
                 total.average,

@@ -100,6 +100,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("last_7_days", "Last 7 days", "最近7天"),
     ("by_agent", "By agent", "按坐席"),
     ("all_agents", "All agents", "全部坐席"),
+    ("all", "All", "全部"),
     ("from", "From", "从"),
     ("to", "To", "到"),
     ("day", "Day", "日期"),
