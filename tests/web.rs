@@ -239,6 +239,76 @@ fn agents_are_named_from_the_desk_phone_list_and_the_pickers_offer_what_the_call
     );
 }
 
+/// A request the pages cannot read gets the site's page in the reader's language, never the
+/// framework's own English ("Invalid URL", "Failed to deserialize").
+#[test]
+fn requests_the_pages_cannot_read_are_answered_in_the_sites_words() {
+    let (switch, http) = start();
+    let data = switch.data.path();
+    add_user(data, "rita", "reviewer", None, "rita-password-1");
+    seed_call(data, "call-r", "alice", DAY);
+    let cookie = sign_in(http, "rita", "rita-password-1");
+    let framework = [
+        "Invalid URL",
+        "Failed to deserialize",
+        "Cannot parse",
+        "Content-Type",
+    ];
+    let in_site_words = |reply: &common::web::Reply, sentence: &str| {
+        let text = reply.text();
+        assert!(text.contains(sentence), "{text}");
+        for words in framework {
+            assert!(!text.contains(words), "{text}");
+        }
+        text
+    };
+
+    let nowhere = get(http, "/nowhere", None);
+    assert_eq!(nowhere.status, 404);
+    let page = in_site_words(&nowhere, "There is no page at this address.");
+    assert!(page.contains("<html lang=\"en\">") && page.contains("href=\"/calls\""));
+    let chinese = request(
+        http,
+        "GET",
+        "/nowhere",
+        &[("Accept-Language", "zh-CN")],
+        None,
+    );
+    in_site_words(&chinese, "此地址没有页面。");
+
+    let not_text = get(http, "/calls/%ff", Some(&cookie));
+    assert_eq!(not_text.status, 404);
+    in_site_words(
+        &not_text,
+        "There is no such call, or it is not one you may see.",
+    );
+    let not_text = get(http, "/calls/%ff/recording.wav", Some(&cookie));
+    assert_eq!(not_text.status, 404);
+
+    for bad in ["-1", "abc", "0"] {
+        let peaks = get(
+            http,
+            &format!("/calls/call-r/peaks.json?buckets={bad}"),
+            Some(&cookie),
+        );
+        assert_eq!(peaks.status, 400, "buckets={bad}");
+        in_site_words(&peaks, "buckets is a whole number, 1 or more.");
+    }
+    let many = get(
+        http,
+        "/calls/call-r/peaks.json?buckets=99999",
+        Some(&cookie),
+    );
+    assert_eq!(many.status, 200, "more than drawn is drawn at the most");
+
+    let half_a_form = request(http, "POST", "/signin", &[], Some("name=rita"));
+    assert_eq!(half_a_form.status, 422);
+    in_site_words(
+        &half_a_form,
+        "The form could not be read. Open its page again and send it from there.",
+    );
+}
+
 #[test]
 fn without_a_session_recordings_and_json_answer_401_and_pages_go_to_sign_in() {
     let (switch, http) = start();
@@ -992,4 +1062,9 @@ fn a_filter_the_list_cannot_use_is_named_on_the_page_not_silently_dropped() {
     )
     .text();
     assert!(zh.contains("未应用: 到 “bad” 不是日期"), "{zh}");
+    // The header names the reviewer's role in the page's language too.
+    assert!(
+        zh.contains("<span class=\"who\">rita (质检员)</span>"),
+        "{zh}"
+    );
 }

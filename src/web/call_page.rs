@@ -4,12 +4,13 @@
 //! clicking one seeks there), the first 30 seconds shaded with a button to play them,
 //! per-channel volume and speed controls, the QA flags, the scorecard and the export links.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
 
 use super::recording_files::{recording_path, visible_call};
+use super::rejections::CallId;
 use super::scoring::{flags_section, qa_of, scorecard_section, QaView};
 use super::text::{esc, url_component, Lang};
 use super::{blocking, layout, signed_in, Gate, Session, Shared};
@@ -113,7 +114,7 @@ pub fn markers(events: &[TimelineEvent], recording_offset_ms: u64) -> Vec<Marker
 
 pub(super) async fn page(
     State(app): State<Shared>,
-    Path(id): Path<String>,
+    CallId(id): CallId,
     headers: HeaderMap,
 ) -> Response {
     let here = format!("/calls/{}", url_component(&id));

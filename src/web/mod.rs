@@ -22,6 +22,7 @@ pub mod forwarded;
 pub mod peaks;
 pub mod range;
 mod recording_files;
+mod rejections;
 mod scoring;
 mod sign_in;
 pub mod text;
@@ -101,7 +102,7 @@ fn router(app: Shared) -> Router {
         .route("/totals", get(scoring::totals))
         .route("/assets/replay.js", get(replay_js))
         .route("/assets/style.css", get(style_css))
-        .fallback(not_found)
+        .fallback(rejections::not_found)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(app)
 }
@@ -121,15 +122,6 @@ async fn style_css() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         STYLE_CSS,
-    )
-        .into_response()
-}
-
-async fn not_found(headers: HeaderMap) -> Response {
-    let lang = lang_of(&headers);
-    (
-        StatusCode::NOT_FOUND,
-        Html(format!("<p>{}</p>", lang.t("not_found"))),
     )
         .into_response()
 }
@@ -304,7 +296,7 @@ pub(crate) fn layout(
              <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button type=\"submit\">{}</button></form></nav>",
             esc(&session.user.name),
-            esc(session.user.role.as_str()),
+            lang.t(&format!("role_{}", session.user.role.as_str())),
             esc(&session.csrf),
             lang.t("sign_out"),
         ));

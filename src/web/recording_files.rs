@@ -9,12 +9,13 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::range::{self, RangeAnswer};
+use super::rejections::CallId;
 use super::{blocking, signed_in, store_error, Gate, Session, Shared};
 use crate::store::{CallRecord, RecordingState};
 
@@ -75,7 +76,7 @@ const CHUNK: usize = 64 * 1024;
 
 pub(super) async fn wav(
     State(app): State<Shared>,
-    Path(id): Path<String>,
+    CallId(id): CallId,
     Query(query): Query<WavQuery>,
     headers: HeaderMap,
 ) -> Response {
@@ -187,12 +188,13 @@ pub(crate) fn safe_file_name(id: &str) -> String {
 
 #[derive(Deserialize)]
 pub(super) struct PeaksQuery {
-    buckets: Option<usize>,
+    /// Read here, not by the framework, so a bad value gets the site's sentence.
+    buckets: Option<String>,
 }
 
 pub(super) async fn peaks(
     State(app): State<Shared>,
-    Path(id): Path<String>,
+    CallId(id): CallId,
     Query(query): Query<PeaksQuery>,
     headers: HeaderMap,
 ) -> Response {
@@ -207,7 +209,14 @@ pub(super) async fn peaks(
     let Some(path) = recording_path(&app, &record) else {
         return (StatusCode::NOT_FOUND, session.lang.t("no_recording")).into_response();
     };
-    let buckets = query.buckets.unwrap_or(super::peaks::DEFAULT_BUCKETS);
+    let buckets = match query.buckets.as_deref().map(str::trim) {
+        None | Some("") => super::peaks::DEFAULT_BUCKETS,
+        Some(text) => match text.parse::<usize>() {
+            // More than MAX_BUCKETS are drawn as MAX_BUCKETS.
+            Ok(n) if n >= 1 => n,
+            _ => return (StatusCode::BAD_REQUEST, session.lang.t("buckets_range")).into_response(),
+        },
+    };
     let call_id = record.summary.id.clone();
     let computed = blocking(
         &app,
@@ -237,7 +246,7 @@ pub(super) async fn peaks(
 
 pub(super) async fn export(
     State(app): State<Shared>,
-    Path(id): Path<String>,
+    CallId(id): CallId,
     headers: HeaderMap,
 ) -> Response {
     let session = match signed_in(&app, &headers, Gate::Api, "").await {

@@ -6,14 +6,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::recording_files::visible_call;
+use super::rejections::{CallId, FormOf};
 use super::text::{esc, url_component, Lang};
 use super::{blocking, check_csrf, layout, signed_in, store_error, Gate, Session, Shared};
 use crate::qa::scorecard::{self, ItemScore, Score, ITEMS};
@@ -313,9 +313,9 @@ async fn scorer(
 
 pub(super) async fn save_score(
     State(app): State<Shared>,
-    Path(id): Path<String>,
+    CallId(id): CallId,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    FormOf(form): FormOf<HashMap<String, String>>,
 ) -> Response {
     let session = match scorer(&app, &headers, &form).await {
         Ok(session) => session,
@@ -354,9 +354,9 @@ pub(super) async fn save_score(
 
 pub(super) async fn override_flag(
     State(app): State<Shared>,
-    Path(id): Path<String>,
+    CallId(id): CallId,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    FormOf(form): FormOf<HashMap<String, String>>,
 ) -> Response {
     let session = match scorer(&app, &headers, &form).await {
         Ok(session) => session,

@@ -13,10 +13,10 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
-use axum::Form;
 use serde::Deserialize;
 
 use super::auth::{self, Signer};
+use super::rejections::FormOf;
 use super::text::{esc, Lang, LANG_COOKIE};
 use super::{blocking, layout, local_path, signed_in, store_error, Gate, Shared};
 
@@ -124,7 +124,7 @@ pub(super) async fn submit(
     State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<SignIn>,
+    FormOf(form): FormOf<SignIn>,
 ) -> Response {
     let lang = super::lang_of(&headers);
     let next = local_path(form.next.as_deref().unwrap_or("/calls")).to_string();
@@ -284,7 +284,7 @@ pub(super) struct Csrf {
 pub(super) async fn sign_out(
     State(app): State<Shared>,
     headers: HeaderMap,
-    Form(form): Form<Csrf>,
+    FormOf(form): FormOf<Csrf>,
 ) -> Response {
     let session = match signed_in(&app, &headers, Gate::Page, "/calls").await {
         Ok(session) => session,

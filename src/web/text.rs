@@ -101,6 +101,9 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("by_agent", "By agent", "按坐席"),
     ("all_agents", "All agents", "全部坐席"),
     ("all", "All", "全部"),
+    ("role_reviewer", "reviewer", "质检员"),
+    ("role_supervisor", "supervisor", "主管"),
+    ("role_agent", "agent", "坐席"),
     ("from", "From", "从"),
     ("to", "To", "到"),
     ("day", "Day", "日期"),
@@ -125,6 +128,22 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("next", "Next", "下一页"),
     ("page", "Page", "页"),
     ("not_found", "Not found.", "未找到。"),
+    (
+        "no_such_page",
+        "There is no page at this address.",
+        "此地址没有页面。"
+    ),
+    ("form_unreadable", "Form not read", "表单无法读取"),
+    (
+        "buckets_range",
+        "buckets is a whole number, 1 or more.",
+        "buckets 须为不小于 1 的整数。"
+    ),
+    (
+        "form_send_again",
+        "The form could not be read. Open its page again and send it from there.",
+        "无法读取该表单。请重新打开其页面，再从那里提交。"
+    ),
     ("forbidden", "Not allowed.", "无权操作。"),
     ("not_saved", "Not saved", "未保存"),
     (
