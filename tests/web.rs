@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::web::{
-    add_user, csrf_of, device_cookie_set, get, request, seed_call, sets_a_session, sign_in,
-    sign_in_form, try_sign_in, try_sign_in_from, try_sign_in_holding,
+    add_user, csrf_of, device_cookie_set, get, request, seed_call, seed_call_in_queue,
+    sets_a_session, sign_in, sign_in_form, try_sign_in, try_sign_in_from, try_sign_in_holding,
 };
 use common::{PortBlock, ServeOptions, Switch};
 
@@ -342,11 +342,17 @@ fn an_agent_sees_only_their_own_calls_and_gets_404_for_another_agents() {
     let data = switch.data.path();
     add_user(data, "alice", "agent", Some("alice"), "alice-password-1");
     seed_call(data, "call-alice-2", "alice", DAY);
-    seed_call(data, "call-bob-2", "bob", DAY);
+    seed_call_in_queue(data, "call-bob-2", "bob", DAY, "vip");
     let cookie = sign_in(http, "alice", "alice-password-1");
     let list = get(http, "/calls", Some(&cookie)).text();
     assert!(list.contains("data-call=\"call-alice-2\""), "{list}");
     assert!(!list.contains("call-bob-2"));
+    // Her pickers offer what her calls carry: no agent picker, nothing of bob's calls.
+    assert!(list.contains(
+        "<select name=\"queue\" id=\"pick-queue\"><option value=\"\">All</option>\
+         <option value=\"general\">general</option></select>"
+    ));
+    assert!(!list.contains("pick-agent") && !list.contains("bob") && !list.contains("vip"));
     // Asking for bob's calls by filter shows none either.
     let filtered = get(http, "/calls?agent=bob", Some(&cookie)).text();
     assert!(!filtered.contains("call-bob-2"));

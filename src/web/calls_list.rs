@@ -212,17 +212,21 @@ pub(crate) fn find_calls(
     }
     let rows = app.store.list_calls_filtered(&filter)?;
     let matching = app.store.count_calls_filtered(&filter)?;
-    // An agent's list is their own calls: no picker, and nothing of other agents' calls.
-    let choices = if session.user.role == super::auth::Role::Agent {
-        FilterChoices::default()
-    } else {
-        app.store.filter_choices(&filter)?
-    };
+    let choices = shown_choices(session.user.role, app.store.filter_choices(&filter)?);
     Ok(Found {
         rows,
         matching,
         choices,
     })
+}
+
+/// What the pickers may offer `role`: an agent's list is their own calls, so the hotline and
+/// queue pickers offer what those carry, and nothing names another agent.
+fn shown_choices(role: super::auth::Role, mut choices: FilterChoices) -> FilterChoices {
+    if role == super::auth::Role::Agent {
+        choices.agents.clear();
+    }
+    choices
 }
 
 pub(super) async fn page(
@@ -322,26 +326,23 @@ fn render(
     out.push_str("<form method=\"get\" action=\"/calls\" class=\"filters\">");
     out.push_str(&field("from", "from", &query.from, "date"));
     out.push_str(&field("to", "to", &query.to, "date"));
-    if session.user.role == super::auth::Role::Agent {
-        out.push_str(&field("hotline", "hotline", &query.hotline, "text"));
-        out.push_str(&field("queue", "queue", &query.queue, "text"));
-    } else {
-        let as_is = |value: &str| value.to_string();
-        let choices = &found.choices;
-        out.push_str(&picker(
-            lang,
-            "hotline",
-            &query.hotline,
-            &choices.hotlines,
-            &as_is,
-        ));
-        out.push_str(&picker(
-            lang,
-            "queue",
-            &query.queue,
-            &choices.queues,
-            &as_is,
-        ));
+    let as_is = |value: &str| value.to_string();
+    let choices = &found.choices;
+    out.push_str(&picker(
+        lang,
+        "hotline",
+        &query.hotline,
+        &choices.hotlines,
+        &as_is,
+    ));
+    out.push_str(&picker(
+        lang,
+        "queue",
+        &query.queue,
+        &choices.queues,
+        &as_is,
+    ));
+    if session.user.role != super::auth::Role::Agent {
         let label = |id: &str| names.label(id);
         out.push_str(&picker(
             lang,
@@ -604,6 +605,23 @@ mod tests {
             .to_filter(&user(Role::Supervisor, None), (None, None))
             .unwrap();
         assert_eq!(supervisor.agent, None);
+    }
+
+    #[test]
+    fn an_agent_is_offered_no_other_agent() {
+        let choices = FilterChoices {
+            hotlines: vec!["support".into()],
+            queues: vec!["general".into()],
+            agents: vec!["alice".into(), "bob".into()],
+        };
+        let for_agent = shown_choices(Role::Agent, choices.clone());
+        assert_eq!(for_agent.agents, Vec::<String>::new());
+        assert_eq!(
+            (for_agent.hotlines, for_agent.queues),
+            (choices.hotlines.clone(), choices.queues.clone())
+        );
+        assert_eq!(shown_choices(Role::Reviewer, choices.clone()), choices);
+        assert_eq!(shown_choices(Role::Supervisor, choices.clone()), choices);
     }
 
     #[test]

@@ -266,6 +266,17 @@ pub struct SeededCall {
 /// recording starting at the answer (2 s): left a ramp, right its negation, so every byte
 /// range has its own content.
 pub fn seed_call(data: &Path, id: &str, agent: &str, ago: Duration) -> SeededCall {
+    seed_call_in_queue(data, id, agent, ago, "general")
+}
+
+/// [`seed_call`], the caller queued in `queue`.
+pub fn seed_call_in_queue(
+    data: &Path,
+    id: &str,
+    agent: &str,
+    ago: Duration,
+    queue: &str,
+) -> SeededCall {
     let store = Store::open(data).expect("open the store");
     let started_at = jiff::Timestamp::now() - jiff::SignedDuration::try_from(ago).expect("ago");
     store
@@ -285,7 +296,7 @@ pub fn seed_call(data: &Path, id: &str, agent: &str, ago: Duration) -> SeededCal
         (
             3_000,
             EventKind::QueueEntered {
-                queue: "general".into(),
+                queue: queue.into(),
                 position: 1,
                 expected_wait_s: 10,
                 priority: 0,
