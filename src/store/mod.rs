@@ -36,7 +36,7 @@ pub const DATABASE_FILE: &str = "hotline.db";
 
 /// Version written to `PRAGMA user_version` once the schema is in place. Each version's
 /// script upgrades the one before, so a database of any older version opens and upgrades.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE calls (
@@ -92,7 +92,7 @@ CREATE INDEX callbacks_by_requested_at ON callbacks (requested_at);
 ";
 
 /// The scripts that bring a database from version N-1 to N, in order.
-const MIGRATIONS: [(i64, &str); 8] = [
+const MIGRATIONS: [(i64, &str); 9] = [
     (1, SCHEMA_V1),
     (2, SCHEMA_V2),
     (3, media_quality::SCHEMA_V3),
@@ -101,6 +101,7 @@ const MIGRATIONS: [(i64, &str); 8] = [
     (6, users::SCHEMA_V6),
     (7, qa::SCHEMA_V7),
     (8, users::SCHEMA_V8),
+    (9, qa::SCHEMA_V9),
 ];
 
 /// A store failure, naming the database file and what was being done.

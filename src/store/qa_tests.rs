@@ -181,33 +181,64 @@ fn the_review_list_filters_by_date_agent_queue_caller_and_pages() {
 }
 
 #[test]
-fn the_pickers_offer_what_the_other_filters_leave_each_without_its_own() {
+fn the_pickers_offer_the_values_of_the_calls_in_the_range_or_of_one_agents_calls() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     three_calls(&store);
-    let choices = |filter: CallFilter| store.filter_choices(&filter).unwrap();
-    let all = choices(CallFilter::default());
+    let choices = |from: Option<&str>, to: Option<&str>, agent: Option<&str>| {
+        store
+            .filter_choices(from.map(ts), to.map(ts), agent)
+            .unwrap()
+    };
+    let all = choices(None, None, None);
     assert_eq!(all.hotlines, ["service"]);
     assert_eq!(all.queues, ["sales", "support"]);
     assert_eq!(all.agents, ["alice", "bob"]);
-    // Yesterday's sales calls: bob's only; but the queue picker still offers support
-    // (yesterday's other queue), and the agent picker ignores the agent chosen.
-    let yesterday_sales_alice = CallFilter {
-        from: Some(ts("2026-11-30T00:00:00Z")),
-        to: Some(ts("2026-12-01T00:00:00Z")),
-        queue: Some("sales".into()),
-        agent: Some("alice".into()),
-        ..CallFilter::default()
-    };
-    let some = choices(yesterday_sales_alice);
-    assert_eq!(some.queues, ["support"]);
-    assert_eq!(some.agents, ["bob"]);
-    assert_eq!(some.hotlines, Vec::<String>::new());
-    let none = choices(CallFilter {
-        caller: Some("nobody".into()),
-        ..CallFilter::default()
-    });
-    assert_eq!(none, FilterChoices::default());
+    // 30 November: a (alice, support) and b (bob, sales); c is on 1 December.
+    let nov_30 = (Some("2026-11-30T00:00:00Z"), Some("2026-12-01T00:00:00Z"));
+    let day = choices(nov_30.0, nov_30.1, None);
+    assert_eq!(day.queues, ["sales", "support"]);
+    assert_eq!(day.agents, ["alice", "bob"]);
+    // The end is not included; the start is.
+    let dec_1 = choices(Some("2026-12-01T09:00:00Z"), None, None);
+    assert_eq!(
+        (dec_1.queues, dec_1.agents),
+        (vec!["sales".to_string()], vec!["alice".to_string()])
+    );
+    let before_c = choices(None, Some("2026-12-01T09:00:00Z"), None);
+    assert_eq!(before_c.queues, ["sales", "support"]);
+    let before_a = choices(None, Some("2026-11-30T09:00:00Z"), None);
+    assert_eq!(before_a, FilterChoices::default());
+    // One agent's calls: alice answered support on the 30th and sales on the 1st.
+    let alice = choices(None, None, Some("alice"));
+    assert_eq!(alice.queues, ["sales", "support"]);
+    assert_eq!(alice.agents, ["alice"]);
+    let alice_nov_30 = choices(nov_30.0, nov_30.1, Some("alice"));
+    assert_eq!(alice_nov_30.queues, ["support"]);
+    assert_eq!(choices(None, None, Some("carol")), FilterChoices::default());
+}
+
+#[test]
+fn a_picker_offers_at_most_max_choices_values_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for n in 0..MAX_CHOICES + 5 {
+        call(
+            &store,
+            &format!("c{n}"),
+            "sip:1@trunk",
+            "2026-11-30T09:00:00Z",
+            &format!("agent{n:04}"),
+            "q",
+        );
+    }
+    let agents = store.filter_choices(None, None, None).unwrap().agents;
+    assert_eq!(agents.len(), MAX_CHOICES);
+    assert_eq!(agents[0], "agent0000");
+    assert_eq!(
+        agents[MAX_CHOICES - 1],
+        format!("agent{:04}", MAX_CHOICES - 1)
+    );
 }
 
 #[test]

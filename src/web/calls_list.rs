@@ -178,8 +178,8 @@ impl ListQuery {
 pub const FLAGS_COMPUTED_PER_LIST: usize = 100;
 
 /// One page of the calls a user may see that match the query, newest first, the number
-/// of matching calls, and (for reviewers and supervisors) what the hotline, queue and agent
-/// pickers offer.
+/// of matching calls, and what the hotline, queue and agent pickers offer: the values the
+/// calls in the query's date range carry (the user's own calls, for an agent).
 pub(crate) struct Found {
     pub rows: Vec<ReviewRow>,
     pub matching: u64,
@@ -212,7 +212,12 @@ pub(crate) fn find_calls(
     }
     let rows = app.store.list_calls_filtered(&filter)?;
     let matching = app.store.count_calls_filtered(&filter)?;
-    let choices = shown_choices(session.user.role, app.store.filter_choices(&filter)?);
+    let own = match session.user.role {
+        super::auth::Role::Agent => filter.agent.as_deref(),
+        _ => None,
+    };
+    let choices = app.store.filter_choices(filter.from, filter.to, own)?;
+    let choices = shown_choices(session.user.role, choices);
     Ok(Found {
         rows,
         matching,
