@@ -1,3 +1,5 @@
+//! Tests of the evidence sentences: every one worded in Chinese with its values kept.
+
 use super::*;
 use crate::qa::Rule;
 

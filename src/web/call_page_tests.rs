@@ -1,3 +1,5 @@
+//! Tests of the call page: markers, clocks, and the whole page read in Chinese.
+
 use super::*;
 use crate::switch::timeline::{EventKind, Party};
 

@@ -1,3 +1,5 @@
+//! Tests of the timeline's words: every event kind named, every detail worded, in both languages.
+
 use super::*;
 use crate::switch::timeline::Party;
 
