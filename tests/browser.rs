@@ -92,5 +92,5 @@ fn in_chromium_a_reviewer_replays_a_call_from_its_markers_and_an_agent_sees_only
         switch.log_tail()
     );
     // Every check ran (a script that stopped early would print fewer).
-    assert_eq!(stdout.matches("ok: ").count(), 18, "{stdout}");
+    assert_eq!(stdout.matches("ok: ").count(), 31, "{stdout}");
 }

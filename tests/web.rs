@@ -71,7 +71,7 @@ fn a_reviewer_finds_yesterdays_calls_by_agent_and_the_player_gets_the_exact_byte
     );
     // The timeline table gives the hold on both clocks: the call's and the player's.
     let hold_row = format!(
-        "<tr><td>{:.1} s <span class=\"rec-at\">(in the recording 0:{:04.1})</span></td><td>hold</td>",
+        "<tr data-kind=\"hold\"><td>{:.1} s <span class=\"rec-at\">(in the recording 0:{:04.1})</span></td><td>Hold</td>",
         alice.hold_at_ms as f64 / 1000.0,
         hold_t
     );
@@ -156,6 +156,33 @@ fn a_reviewer_finds_yesterdays_calls_by_agent_and_the_player_gets_the_exact_byte
         Some("attachment; filename=\"call-alice-1.wav\"")
     );
     assert_eq!(download.body.len(), len);
+
+    // In Chinese the timeline, the markers and the flags' evidence read in Chinese; the
+    // ids stay in data-kind, and the export keeps its English ids and evidence.
+    let zh_cookie = format!("{cookie}; hotline_lang=zh");
+    let zh = get(http, "/calls/call-alice-1", Some(&zh_cookie)).text();
+    assert!(
+        zh.contains("data-kind=\"hold\"><td>14.0 s") && zh.contains("<td>保留</td>"),
+        "{zh}"
+    );
+    assert!(zh.contains("<span>坐席接听</span>"), "{zh}");
+    assert!(!zh.contains(">agent_answered<") && !zh.contains("agent_answered event:"));
+    assert!(
+        zh.contains("坐席接听事件：alice 从队列 general 接听"),
+        "{zh}"
+    );
+    let zh_export = get(http, "/calls/call-alice-1/export.json", Some(&zh_cookie));
+    let zh_export: serde_json::Value =
+        serde_json::from_slice(&zh_export.body).expect("export JSON");
+    assert_eq!(zh_export, export);
+    assert!(zh_export["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent_answered event: alice answered from general")));
 }
 
 #[test]

@@ -10,6 +10,7 @@
 use crate::store::CallRecord;
 use crate::switch::timeline::{EventKind, Party, TimelineEvent};
 
+use super::evidence::{BroughtBack, Evidence, HoldAbout, QueueSpellEnd, TransferAbout};
 use super::vad::{self, Segment, VadSettings};
 use super::{Flag, Rule, StereoAudio};
 
@@ -82,16 +83,17 @@ pub fn flags_with(
     if let Some(recording) = &record.recording {
         let end_ms = recording.offset_ms + recording.duration_ms.unwrap_or(0);
         let lost = recording.lost_ms;
-        out.push(Flag {
-            rule: Rule::RecordingLost,
-            passed: lost == 0,
-            start_ms: recording.offset_ms,
-            end_ms,
-            evidence: format!("measured {} lost against threshold 0 s", seconds(lost)),
-            measured: Some(lost as f64 / 1000.0),
-            threshold: Some(0.0),
-            overridden: None,
-        });
+        out.push(measured(
+            flag(
+                Rule::RecordingLost,
+                lost == 0,
+                recording.offset_ms,
+                end_ms,
+                Evidence::RecordingLost { lost_ms: lost },
+            ),
+            lost as f64 / 1000.0,
+            0.0,
+        ));
     }
     if let Some(audio) = audio {
         audio_flags(events, audio, settings, &mut out);
@@ -100,21 +102,17 @@ pub fn flags_with(
     out
 }
 
-/// "12.3 s".
-fn seconds(ms: u64) -> String {
-    format!("{:.1} s", ms as f64 / 1000.0)
-}
-
-fn flag(rule: Rule, passed: bool, start_ms: u64, end_ms: u64, evidence: String) -> Flag {
+fn flag(rule: Rule, passed: bool, start_ms: u64, end_ms: u64, evidence: Evidence) -> Flag {
     Flag {
         rule,
         passed,
         start_ms,
         end_ms: end_ms.max(start_ms),
-        evidence,
+        evidence: evidence.english(),
         measured: None,
         threshold: None,
         overridden: None,
+        sentence: Some(evidence),
     }
 }
 
@@ -172,7 +170,10 @@ fn ring_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
                     *rings <= limit,
                     ringing_at,
                     at,
-                    format!("answered event: switch answered at ring {rings}, measured {rings} against threshold {limit}"),
+                    Evidence::SwitchAnswered {
+                        rings: *rings,
+                        limit,
+                    },
                 ),
                 f64::from(*rings),
                 f64::from(limit),
@@ -181,15 +182,15 @@ fn ring_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
             EventKind::TransferRequested { .. } => requested_at = at,
             EventKind::AgentAnswered { agent, rings, .. } => {
                 let transfer = in_transfer(&transfers, i, at);
-                let (rule, from, who) = if transfer {
-                    (Rule::TransferTargetWithinRings, requested_at, "transfer target")
+                let (rule, from) = if transfer {
+                    (Rule::TransferTargetWithinRings, requested_at)
                 } else {
                     let from = offered_at
                         .iter()
                         .rev()
                         .find(|(a, _)| a == agent)
                         .map_or(at, |(_, t)| *t);
-                    (Rule::AgentAnsweredWithinRings, from, "agent")
+                    (Rule::AgentAnsweredWithinRings, from)
                 };
                 out.push(measured(
                     flag(
@@ -197,7 +198,12 @@ fn ring_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
                         *rings <= limit,
                         from,
                         at,
-                        format!("agent_answered event: {who} {agent} answered at ring {rings}, measured {rings} against threshold {limit}"),
+                        Evidence::AgentAnswered {
+                            transfer_target: transfer,
+                            agent: agent.clone(),
+                            rings: *rings,
+                            limit,
+                        },
                     ),
                     f64::from(*rings),
                     f64::from(limit),
@@ -224,7 +230,11 @@ fn ring_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
                         false,
                         from,
                         at,
-                        format!("offer_ended event: {agent} did not answer in {rings} rings, measured {rings} against threshold {limit}"),
+                        Evidence::OfferNotAnswered {
+                            agent: agent.clone(),
+                            rings: *rings,
+                            limit,
+                        },
                     ),
                     f64::from(*rings),
                     f64::from(limit),
@@ -236,7 +246,9 @@ fn ring_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
                     false,
                     requested_at,
                     at,
-                    format!("transfer_failed event: {target} did not answer (no_answer)"),
+                    Evidence::TransferTargetNotAnswered {
+                        target: target.clone(),
+                    },
                 ));
             }
             _ => {}
@@ -253,7 +265,7 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
     let mut answered = false;
     // Set once the queue's outcome has its own flag.
     let mut abandoned = false;
-    let wait = |out: &mut Vec<Flag>, from: u64, to: u64, how: &str| {
+    let wait = |out: &mut Vec<Flag>, from: u64, to: u64, end: QueueSpellEnd| {
         let ms = to.saturating_sub(from);
         for (rule, limit) in [
             (Rule::WaitUnder30s, settings.wait_target_ms),
@@ -265,11 +277,11 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                     ms <= limit,
                     from,
                     to,
-                    format!(
-                        "{how}: measured {} in queue against threshold {}",
-                        seconds(ms),
-                        seconds(limit)
-                    ),
+                    Evidence::Waited {
+                        end: end.clone(),
+                        waited_ms: ms,
+                        limit_ms: limit,
+                    },
                 ),
                 ms as f64 / 1000.0,
                 limit as f64 / 1000.0,
@@ -297,18 +309,16 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                         out,
                         from,
                         at,
-                        &format!("agent_answered event: {agent} answered from {queue}"),
+                        QueueSpellEnd::AgentAnswered {
+                            agent: agent.clone(),
+                            queue,
+                        },
                     );
                 }
             }
             EventKind::QueueExit { .. } | EventKind::CallbackRequested { .. } => {
                 if let Some((since, queue)) = queued_since.take() {
-                    wait(
-                        out,
-                        since,
-                        at,
-                        &format!("queue_exit event: left {queue} by choice"),
-                    );
+                    wait(out, since, at, QueueSpellEnd::LeftByChoice { queue });
                 }
             }
             EventKind::Hangup { by, .. } => {
@@ -320,14 +330,16 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                             true,
                             since,
                             at,
-                            format!("hangup event: the switch ended the call in {queue}; not abandoned by the caller"),
+                            Evidence::SwitchEndedInQueue { queue },
                         ));
                     } else {
                         wait(
                             out,
                             since,
                             at,
-                            &format!("hangup event: caller left {queue}"),
+                            QueueSpellEnd::CallerLeft {
+                                queue: queue.clone(),
+                            },
                         );
                         abandoned = true;
                         out.push(flag(
@@ -335,7 +347,10 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                             false,
                             since,
                             at,
-                            format!("hangup event: the caller hung up after {} in {queue} before an agent answered", seconds(at.saturating_sub(since))),
+                            Evidence::AbandonedInQueue {
+                                waited_ms: at.saturating_sub(since),
+                                queue,
+                            },
                         ));
                     }
                 } else if !answered && !queued_ever && *by == Party::Caller {
@@ -349,7 +364,9 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                         false,
                         from,
                         at,
-                        format!("hangup event: the caller hung up after {} of ringing, before the answer", seconds(at.saturating_sub(from))),
+                        Evidence::AbandonedWhileRinging {
+                            rang_ms: at.saturating_sub(from),
+                        },
                     ));
                 }
             }
@@ -367,7 +384,7 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
             true,
             first,
             end,
-            "the caller stayed until an agent answered or chose a way out of the queue".into(),
+            Evidence::StayedInQueue,
         ));
     }
 }
@@ -396,12 +413,12 @@ fn hold_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
     let count = holds.len();
     let longest = holds.iter().map(|(s, e, _)| e - s).max().unwrap_or(0);
     for (n, &(start, end, check_backs)) in holds.iter().enumerate() {
-        let about = format!(
-            "hold {} of {count}, {} (longest {})",
-            n + 1,
-            seconds(end - start),
-            seconds(longest)
-        );
+        let about = HoldAbout {
+            number: n + 1,
+            count,
+            held_ms: end - start,
+            longest_ms: longest,
+        };
         // The start is the end less the duration, each rounded down to the millisecond on
         // its own: the hold's first events may sit a millisecond before it.
         let within =
@@ -420,7 +437,13 @@ fn hold_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
                     at.saturating_sub(start) <= limit,
                     start,
                     end,
-                    format!("{about}: hold_reason event \"{reason}\" (about {expected_s} s) {} after the hold began, measured against threshold {}", seconds(at.saturating_sub(start)), seconds(limit)),
+                    Evidence::HoldExplained {
+                        hold: about.clone(),
+                        reason: reason.clone(),
+                        expected_s: *expected_s,
+                        after_ms: at.saturating_sub(start),
+                        limit_ms: limit,
+                    },
                 ),
                 at.saturating_sub(start) as f64 / 1000.0,
                 limit as f64 / 1000.0,
@@ -430,7 +453,9 @@ fn hold_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
                 false,
                 start,
                 end,
-                format!("{about}: no hold_reason event: the caller heard music without a reason"),
+                Evidence::HoldNotExplained {
+                    hold: about.clone(),
+                },
             ),
         };
         out.push(explained);
@@ -456,7 +481,12 @@ fn hold_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
                 gap <= limit,
                 start,
                 end,
-                format!("{about}: {check_backs} check-back(s) played; measured {} longest without a word against threshold {}", seconds(gap), seconds(limit)),
+                Evidence::HoldCheckBacks {
+                    hold: about,
+                    check_backs,
+                    gap_ms: gap,
+                    limit_ms: limit,
+                },
             ),
             gap as f64 / 1000.0,
             limit as f64 / 1000.0,
@@ -477,7 +507,11 @@ fn transfer_flags(events: &[TimelineEvent], out: &mut Vec<Flag>) {
             } => (agent, kind, target),
             _ => continue,
         };
-        let about = format!("{kind} transfer by {agent} to {target}");
+        let about = TransferAbout {
+            kind: kind.clone(),
+            agent: agent.clone(),
+            target: target.clone(),
+        };
         let after: Vec<&TimelineEvent> = events[i + 1..]
             .iter()
             .filter(|e| e.offset_ms <= end)
@@ -500,10 +534,10 @@ fn transfer_flags(events: &[TimelineEvent], out: &mut Vec<Flag>) {
                     true,
                     start,
                     stop,
-                    format!(
-                        "{about}: transfer_explained event {} after the request",
-                        seconds(at - start)
-                    ),
+                    Evidence::TransferExplained {
+                        transfer: about.clone(),
+                        after_ms: at - start,
+                    },
                 ));
                 out.push(measured(
                     flag(
@@ -511,7 +545,10 @@ fn transfer_flags(events: &[TimelineEvent], out: &mut Vec<Flag>) {
                         true,
                         start,
                         stop,
-                        format!("{about}: expected wait of {wait_s} s announced"),
+                        Evidence::TransferWaitAnnounced {
+                            transfer: about.clone(),
+                            wait_s,
+                        },
                     ),
                     f64::from(wait_s),
                     0.0,
@@ -524,7 +561,9 @@ fn transfer_flags(events: &[TimelineEvent], out: &mut Vec<Flag>) {
                         false,
                         start,
                         stop,
-                        format!("{about}: no transfer_explained event before it ended"),
+                        Evidence::TransferNotExplained {
+                            transfer: about.clone(),
+                        },
                     ));
                 }
             }
@@ -549,21 +588,21 @@ fn transfer_flags(events: &[TimelineEvent], out: &mut Vec<Flag>) {
                         true,
                         start,
                         at,
-                        format!(
-                            "{about}: context_handed_over event to {agent}: {}",
-                            if items.is_empty() {
-                                "(nothing collected)".to_string()
-                            } else {
-                                items.join(", ")
-                            }
-                        ),
+                        Evidence::ContextHandedOver {
+                            transfer: about.clone(),
+                            agent: agent.clone(),
+                            items: items.clone(),
+                        },
                     ),
                     None => flag(
                         Rule::ContextHandedOver,
                         false,
                         start,
                         at,
-                        format!("{about}: {to} took the call without a context_handed_over event"),
+                        Evidence::ContextNotHandedOver {
+                            transfer: about.clone(),
+                            to: to.clone(),
+                        },
                     ),
                 });
             }
@@ -572,10 +611,12 @@ fn transfer_flags(events: &[TimelineEvent], out: &mut Vec<Flag>) {
                     .iter()
                     .skip_while(|e| e.offset_ms < at)
                     .find_map(|e| match &e.kind {
-                        EventKind::Recall { to, .. } => Some(format!("recall event to {to}")),
-                        EventKind::Requeued { queue } => {
-                            Some(format!("requeued event to the front of {queue}"))
+                        EventKind::Recall { to, .. } => {
+                            Some(BroughtBack::Recall { to: to.clone() })
                         }
+                        EventKind::Requeued { queue } => Some(BroughtBack::Requeued {
+                            queue: queue.clone(),
+                        }),
                         _ => None,
                     });
                 out.push(flag(
@@ -584,10 +625,15 @@ fn transfer_flags(events: &[TimelineEvent], out: &mut Vec<Flag>) {
                     start,
                     at,
                     match back {
-                        Some(how) => format!("{about} failed ({reason}); {how}"),
-                        None => {
-                            format!("{about} failed ({reason}) and the caller was not brought back")
-                        }
+                        Some(back) => Evidence::TransferRecalled {
+                            transfer: about.clone(),
+                            reason: reason.clone(),
+                            back,
+                        },
+                        None => Evidence::TransferNotRecalled {
+                            transfer: about.clone(),
+                            reason: reason.clone(),
+                        },
                     },
                 ));
             }
@@ -756,10 +802,10 @@ fn greeting_flags(
                     false,
                     connect,
                     rec_end,
-                    format!(
-                        "no speech from {agent} on the caller's side after connect at {}",
-                        seconds(connect)
-                    ),
+                    Evidence::NoGreeting {
+                        agent: agent.clone(),
+                        connect_ms: connect,
+                    },
                 ),
                 (rec_end - connect) as f64 / 1000.0,
                 limit as f64 / 1000.0,
@@ -781,16 +827,14 @@ fn greeting_flags(
                 took <= limit && late <= start_limit,
                 connect,
                 end,
-                format!(
-                    "{agent}'s greeting from {} to {} after connect at {}: measured {} against threshold {} (start {} against {})",
-                    seconds(late),
-                    seconds(took),
-                    seconds(connect),
-                    seconds(took),
-                    seconds(limit),
-                    seconds(late),
-                    seconds(start_limit)
-                ),
+                Evidence::Greeting {
+                    agent: agent.clone(),
+                    late_ms: late,
+                    took_ms: took,
+                    connect_ms: connect,
+                    limit_ms: limit,
+                    start_limit_ms: start_limit,
+                },
             ),
             took as f64 / 1000.0,
             limit as f64 / 1000.0,
@@ -874,11 +918,10 @@ fn silence_flags(
                         false,
                         s,
                         e,
-                        format!(
-                            "measured {} with neither side speaking against threshold {}",
-                            seconds(e - s),
-                            seconds(limit)
-                        ),
+                        Evidence::Silence {
+                            silent_ms: e - s,
+                            limit_ms: limit,
+                        },
                     ),
                     (e - s) as f64 / 1000.0,
                     limit as f64 / 1000.0,
@@ -893,11 +936,10 @@ fn silence_flags(
                 true,
                 spans[0].0,
                 spans[spans.len() - 1].1,
-                format!(
-                    "measured {} longest silence while connected against threshold {}",
-                    seconds(longest),
-                    seconds(limit)
-                ),
+                Evidence::LongestSilence {
+                    longest_ms: longest,
+                    limit_ms: limit,
+                },
             ),
             longest as f64 / 1000.0,
             limit as f64 / 1000.0,
@@ -936,11 +978,10 @@ fn talk_over_flags(
                             false,
                             s,
                             e,
-                            format!(
-                                "measured {} with both sides speaking against threshold {}",
-                                seconds(e - s),
-                                seconds(limit)
-                            ),
+                            Evidence::TalkOver {
+                                both_ms: e - s,
+                                limit_ms: limit,
+                            },
                         ),
                         (e - s) as f64 / 1000.0,
                         limit as f64 / 1000.0,
@@ -956,11 +997,10 @@ fn talk_over_flags(
                 true,
                 spans[0].0,
                 spans[spans.len() - 1].1,
-                format!(
-                    "measured {} longest talk-over against threshold {}",
-                    seconds(longest),
-                    seconds(limit)
-                ),
+                Evidence::LongestTalkOver {
+                    longest_ms: longest,
+                    limit_ms: limit,
+                },
             ),
             longest as f64 / 1000.0,
             limit as f64 / 1000.0,

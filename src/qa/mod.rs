@@ -9,6 +9,7 @@
 
 pub mod audio;
 pub mod cli;
+pub mod evidence;
 pub mod flags;
 pub mod scorecard;
 pub mod vad;
@@ -200,6 +201,10 @@ pub struct Flag {
     /// Never kept with computed flags: overrides are read from the store each time.
     #[serde(default, skip_deserializing)]
     pub overridden: Option<FlagOverride>,
+    /// `evidence` as a sentence with its values, to word in the reviewer's language; not
+    /// exported (kept flags keep it beside them, see `Computed`).
+    #[serde(skip)]
+    pub sentence: Option<evidence::Evidence>,
 }
 
 impl Flag {
@@ -265,7 +270,7 @@ pub fn review_call(
         audio_missing,
         ..
     } = match kept {
-        Some(kept) => kept,
+        Some(kept) => kept.with_sentences(),
         None => {
             // A call that never reached an agent has nothing the audio rules listen to: its
             // recording is not read at all (most of a busy hour's calls, and the largest
@@ -279,6 +284,7 @@ pub fn review_call(
                 version: COMPUTED_VERSION,
                 flags: flags_with(&record, audio.as_ref(), settings),
                 audio_missing,
+                sentences: Vec::new(),
             }
         }
     };
@@ -303,6 +309,7 @@ pub fn review_call(
                     })
                     .collect(),
                 audio_missing: audio_missing.clone(),
+                sentences: flags.iter().map(|f| f.sentence.clone()).collect(),
             };
             match serde_json::to_string(&computed) {
                 Ok(json) => store.keep_computed_flags(&record.summary.id, state, &json, now)?,
@@ -319,7 +326,7 @@ pub fn review_call(
 
 /// The version of the rules' measurements: kept flags of another version are computed
 /// afresh (raise it whenever a rule or the detector changes what it finds).
-const COMPUTED_VERSION: u32 = 2;
+const COMPUTED_VERSION: u32 = 3;
 
 /// A call's flags as computed (no overrides), as kept in the store.
 #[derive(Debug, Serialize, Deserialize)]
@@ -327,6 +334,20 @@ struct Computed {
     version: u32,
     flags: Vec<Flag>,
     audio_missing: Option<String>,
+    /// Each flag's evidence sentence, in the order of `flags` (a flag's own serialization,
+    /// the export's, leaves it out).
+    #[serde(default)]
+    sentences: Vec<Option<evidence::Evidence>>,
+}
+
+impl Computed {
+    /// The kept flags with their evidence sentences put back.
+    fn with_sentences(mut self) -> Computed {
+        for (flag, sentence) in self.flags.iter_mut().zip(self.sentences.drain(..)) {
+            flag.sentence = sentence;
+        }
+        self
+    }
 }
 
 /// The flags kept for `call_id` when they were computed by this version of the rules with
@@ -743,5 +764,37 @@ mod tests {
         assert!(agent_answer.overridden.is_some(), "{agent_answer:?}");
         let (_, json) = store.computed_flags("a").unwrap().unwrap();
         assert!(!json.contains("rang too long"), "{json}");
+    }
+
+    #[test]
+    fn kept_flags_come_back_with_their_evidence_sentences_and_the_export_leaves_them_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        ended_call(&store, "a", t0, true);
+        let fresh = review_call(&store, dir.path(), "a", &QaSettings::default()).unwrap();
+        assert!(store.computed_flags("a").unwrap().is_some());
+        let kept = review_call(&store, dir.path(), "a", &QaSettings::default()).unwrap();
+        assert!(!kept.flags.is_empty());
+        assert_eq!(kept.flags, fresh.flags);
+        for flag in &kept.flags {
+            let sentence = flag.sentence.as_ref().expect("a kept flag's sentence");
+            assert_eq!(sentence.english(), flag.evidence);
+        }
+        let exported = serde_json::to_value(&kept.flags[0]).unwrap();
+        let keys: Vec<&String> = exported.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "end_ms",
+                "evidence",
+                "measured",
+                "overridden",
+                "passed",
+                "rule",
+                "start_ms",
+                "threshold"
+            ]
+        );
     }
 }

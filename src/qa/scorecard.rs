@@ -291,7 +291,15 @@ pub fn total(items: &[ItemScore]) -> (u32, bool) {
 /// The auto-scored items filled in from the flags (overrides count): full points when
 /// every covered flag passed, 0 when one failed (the comment names which), full points
 /// with "not applicable" when the call had no such flag (no hold, no transfer, no queue).
+/// Comments in English, as saved and exported.
 pub fn auto_items(flags: &[Flag]) -> Vec<ItemScore> {
+    auto_items_in(flags, "en")
+}
+
+/// [`auto_items`] with the comments in `language` ("zh..." gives Chinese, naming the failed
+/// rules by their Chinese labels; anything else English, naming them by their ids).
+pub fn auto_items_in(flags: &[Flag], language: &str) -> Vec<ItemScore> {
+    let chinese = language.starts_with("zh");
     ITEMS
         .iter()
         .filter_map(|item| {
@@ -303,18 +311,35 @@ pub fn auto_items(flags: &[Flag]) -> Vec<ItemScore> {
                 .filter(|f| !f.effective_passed())
                 .collect();
             let (points, comment) = if covered.is_empty() {
-                (
-                    item.points,
-                    "not applicable: nothing on this call to check".to_string(),
-                )
+                let comment = if chinese {
+                    "不适用：此通话没有需要检查的内容"
+                } else {
+                    "not applicable: nothing on this call to check"
+                };
+                (item.points, comment.to_string())
             } else if failed.is_empty() {
-                (item.points, format!("{} flag(s) passed", covered.len()))
+                let comment = if chinese {
+                    format!("{} 项标记通过", covered.len())
+                } else {
+                    format!("{} flag(s) passed", covered.len())
+                };
+                (item.points, comment)
             } else {
-                let names: Vec<String> = failed
-                    .iter()
-                    .map(|f| format!("{} at {:.1} s", f.rule, f.start_ms as f64 / 1000.0))
-                    .collect();
-                (0, format!("failed: {}", names.join("; ")))
+                let at = |f: &Flag| f.start_ms as f64 / 1000.0;
+                let comment = if chinese {
+                    let names: Vec<String> = failed
+                        .iter()
+                        .map(|f| format!("{}（{:.1} 秒）", f.rule.label_zh(), at(f)))
+                        .collect();
+                    format!("未通过：{}", names.join("；"))
+                } else {
+                    let names: Vec<String> = failed
+                        .iter()
+                        .map(|f| format!("{} at {:.1} s", f.rule, at(f)))
+                        .collect();
+                    format!("failed: {}", names.join("; "))
+                };
+                (0, comment)
             };
             Some(ItemScore {
                 id: item.id.to_string(),
@@ -401,6 +426,7 @@ mod tests {
             measured: None,
             threshold: None,
             overridden: None,
+            sentence: None,
         }
     }
 
@@ -430,6 +456,25 @@ mod tests {
             by_id(&items, "transfer_explained"),
             (5, "not applicable: nothing on this call to check".into())
         );
+        let chinese = auto_items_in(&flags, "zh");
+        assert_eq!(
+            by_id(&chinese, "answered_within_rings"),
+            (0, "未通过：客服三声内接听 (S1)（20.0 秒）".into())
+        );
+        assert_eq!(
+            by_id(&chinese, "hold_explained"),
+            (5, "2 项标记通过".into())
+        );
+        assert_eq!(
+            by_id(&chinese, "transfer_explained"),
+            (5, "不适用：此通话没有需要检查的内容".into())
+        );
+        for item in &chinese {
+            assert!(
+                !item.comment.chars().any(|c| c.is_ascii_lowercase()),
+                "{item:?}"
+            );
+        }
         flags[1].overridden = Some(super::super::FlagOverride {
             by: "rev".into(),
             at: Timestamp::UNIX_EPOCH,

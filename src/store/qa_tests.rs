@@ -71,6 +71,7 @@ fn flag(rule: Rule, passed: bool) -> Flag {
         measured: None,
         threshold: None,
         overridden: None,
+        sentence: None,
     }
 }
 

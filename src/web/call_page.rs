@@ -3,12 +3,16 @@
 //! on the waveform (a marker's time on the recording = event offset − recording offset;
 //! clicking one seeks there), the first 30 seconds shaded with a button to play them,
 //! per-channel volume and speed controls, the QA flags, the scorecard and the export links.
+//! Every word of it in the reviewer's language: event kinds and details from
+//! [`event_text`](super::event_text), flags' evidence from their sentences; raw ids stay
+//! in `data-kind` for machines. The page's script (assets/replay.js) places the markers.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
 
+use super::event_text::{event_detail, kind_label};
 use super::recording_files::{recording_path, visible_call};
 use super::rejections::CallId;
 use super::scoring::{flags_section, qa_of, scorecard_section, QaView};
@@ -37,10 +41,19 @@ pub fn flag_markers(
             at_s: flag.start_ms.saturating_sub(recording_offset_ms) as f64 / 1000.0,
             before: flag.start_ms < recording_offset_ms,
             kind: format!("flag:{}", flag.rule.name()),
+            label: flag.rule.label(lang.code()).to_string(),
             group: "flag",
-            detail: format!("{} — {}", flag.rule.label(lang.code()), flag.evidence),
+            detail: evidence_text(flag, lang),
         })
         .collect()
+}
+
+/// A flag's evidence in `lang` (English as kept when a flag has no sentence).
+pub(crate) fn evidence_text(flag: &crate::qa::Flag, lang: Lang) -> String {
+    match &flag.sentence {
+        Some(sentence) => sentence.text(lang.code()),
+        None => flag.evidence.clone(),
+    }
 }
 
 /// One marker on the waveform.
@@ -50,11 +63,13 @@ pub struct Marker {
     pub at_s: f64,
     /// Whether the event happened before the recording began.
     pub before: bool,
-    /// The event's name ("answered", "hold", ...).
+    /// The event's id ("answered", "hold", "flag:silence", ...), for machines.
     pub kind: String,
+    /// What the reviewer reads: the event's or flag's name in the page's language.
+    pub label: String,
     /// A group for the marker's colour.
     pub group: &'static str,
-    /// The event's details, "key=value" joined.
+    /// The event's details (or the flag's evidence) in the page's language.
     pub detail: String,
 }
 
@@ -82,31 +97,19 @@ fn skipped(kind: &str) -> bool {
 }
 
 /// The markers of a call's timeline on a recording whose sample 0 is at `recording_offset_ms`.
-pub fn markers(events: &[TimelineEvent], recording_offset_ms: u64) -> Vec<Marker> {
+pub fn markers(events: &[TimelineEvent], recording_offset_ms: u64, lang: Lang) -> Vec<Marker> {
     events
         .iter()
         .filter(|e| !skipped(e.kind.name()))
         .map(|event| {
-            let kind = event.kind.name().to_string();
-            let detail = match serde_json::to_value(&event.kind) {
-                Ok(serde_json::Value::Object(fields)) => fields
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "event")
-                    .map(|(k, v)| match v {
-                        serde_json::Value::String(s) => format!("{k}={s}"),
-                        other => format!("{k}={other}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                _ => String::new(),
-            };
-            let before = event.offset_ms < recording_offset_ms;
+            let kind = event.kind.name();
             Marker {
                 at_s: event.offset_ms.saturating_sub(recording_offset_ms) as f64 / 1000.0,
-                before,
-                group: group_of(&kind),
-                kind,
-                detail,
+                before: event.offset_ms < recording_offset_ms,
+                group: group_of(kind),
+                kind: kind.to_string(),
+                label: kind_label(kind, lang).to_string(),
+                detail: event_detail(&event.kind, lang),
             }
         })
         .collect()
@@ -174,7 +177,12 @@ fn render(session: &Session, record: &CallRecord, recorded_ms: Option<u64>, qa: 
             call.wait_ms
                 .map(|ms| format!("{:.1} s", ms as f64 / 1000.0)),
         ),
-        ("outcome", call.outcome.clone()),
+        (
+            "outcome",
+            call.outcome
+                .as_deref()
+                .map(|outcome| crate::qa::evidence::code_word(outcome, lang.code())),
+        ),
     ] {
         out.push_str(&format!(
             "<dt>{}</dt><dd>{}</dd>",
@@ -195,7 +203,7 @@ fn render(session: &Session, record: &CallRecord, recorded_ms: Option<u64>, qa: 
                     lang.t("cut_short")
                 ));
             }
-            let mut all = markers(&record.events, recording.offset_ms);
+            let mut all = markers(&record.events, recording.offset_ms, lang);
             all.extend(flag_markers(&qa.flags, recording.offset_ms, lang));
             all.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
             out.push_str(&player(lang, &id, length_ms, &all));
@@ -219,22 +227,26 @@ fn render(session: &Session, record: &CallRecord, recorded_ms: Option<u64>, qa: 
     out
 }
 
-fn player(lang: Lang, id: &str, length_ms: u64, markers: &[Marker]) -> String {
+pub(crate) fn player(lang: Lang, id: &str, length_ms: u64, markers: &[Marker]) -> String {
     let length_s = (length_ms as f64 / 1000.0).max(0.001);
     let first_30 = (30.0 / length_s * 100.0).min(100.0);
     let mut out = format!(
-        "<section id=\"replay\" data-peaks=\"/calls/{id}/peaks.json\" data-duration=\"{length_s:.3}\">\
+        "<section id=\"replay\" data-peaks=\"/calls/{id}/peaks.json\" data-duration=\"{length_s:.3}\" \
+         data-caller-said=\"{said}\" data-caller-heard=\"{heard}\">\
          <audio id=\"player\" controls preload=\"auto\" src=\"/calls/{id}/recording.wav\"></audio>\
          <div class=\"wave\" id=\"wave\"><canvas id=\"waveform\" width=\"1200\" height=\"200\"></canvas>\
-         <div class=\"first30\" id=\"first30-shade\" data-share=\"{first_30:.3}\" title=\"{}\"></div>\
-         <div id=\"playhead\"></div><div id=\"markers\">",
-        lang.t("marker_first_30")
+         <div class=\"first30\" id=\"first30-shade\" data-share=\"{first_30:.3}\" title=\"{shade}\"></div>\
+         <div id=\"playhead\"></div><div id=\"markers\" data-cluster=\"{cluster}\">",
+        shade = lang.t("marker_first_30"),
+        said = lang.t("caller_said"),
+        heard = lang.t("caller_heard"),
+        cluster = lang.t("marker_cluster"),
     );
     for (n, marker) in markers.iter().enumerate() {
         let left = (marker.at_s / length_s * 100.0).clamp(0.0, 100.0);
         out.push_str(&format!(
             "<button type=\"button\" class=\"marker {group}{before}\" id=\"marker-{n}\" data-t=\"{t:.3}\" \
-             data-kind=\"{kind}\" data-left=\"{left:.3}\" title=\"{kind} {clock} {detail}\"><span>{kind}</span></button>",
+             data-kind=\"{kind}\" data-left=\"{left:.3}\" title=\"{label} {clock} {detail}\"><span>{label}</span></button>",
             clock = esc(&format!(
                 "{}:{:04.1} {}",
                 (marker.at_s / 60.0).floor(),
@@ -245,6 +257,7 @@ fn player(lang: Lang, id: &str, length_ms: u64, markers: &[Marker]) -> String {
             before = if marker.before { " before" } else { "" },
             t = marker.at_s,
             kind = esc(&marker.kind),
+            label = esc(&marker.label),
             detail = esc(&marker.detail),
         ));
     }
@@ -290,20 +303,18 @@ fn timeline_table(lang: Lang, record: &CallRecord) -> String {
         .recording
         .as_ref()
         .filter(|r| r.state != RecordingState::Deleted);
-    let offset = recording.map(|r| r.offset_ms).unwrap_or(0);
     let mut out = format!(
         "<section><h2>{}</h2><p class=\"clocks\">{}</p><table class=\"timeline\"><tbody>",
         lang.t("timeline"),
         lang.t("clocks_explained")
     );
-    for marker_event in record.events.iter() {
-        let one = markers(std::slice::from_ref(marker_event), offset);
-        let detail = one.first().map(|m| m.detail.clone()).unwrap_or_default();
+    for event in record.events.iter() {
         out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            both_clocks(lang, marker_event.offset_ms, recording.map(|r| r.offset_ms)),
-            esc(marker_event.kind.name()),
-            esc(&detail)
+            "<tr data-kind=\"{}\"><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(event.kind.name()),
+            both_clocks(lang, event.offset_ms, recording.map(|r| r.offset_ms)),
+            esc(kind_label(event.kind.name(), lang)),
+            esc(&event_detail(&event.kind, lang))
         ));
     }
     out.push_str("</tbody></table></section>");
@@ -311,69 +322,5 @@ fn timeline_table(lang: Lang, record: &CallRecord) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::switch::timeline::{EventKind, Party};
-
-    #[test]
-    fn a_moment_is_shown_on_the_calls_clock_and_the_players() {
-        // The audit's hold: 19.899 s after the INVITE, the recording began at 1.0 s.
-        assert_eq!(
-            both_clocks(Lang::En, 19_899, Some(1_000)),
-            "19.9 s <span class=\"rec-at\">(in the recording 0:18.9)</span>"
-        );
-        assert_eq!(
-            both_clocks(Lang::Zh, 75_049, Some(1_000)),
-            "75.0 s <span class=\"rec-at\">(录音中 1:14.0)</span>"
-        );
-        // Before the recording, or without one: the call's clock alone.
-        assert_eq!(both_clocks(Lang::En, 999, Some(1_000)), "1.0 s");
-        assert_eq!(
-            both_clocks(Lang::En, 1_000, Some(1_000)),
-            "1.0 s <span class=\"rec-at\">(in the recording 0:00.0)</span>"
-        );
-        assert_eq!(both_clocks(Lang::En, 19_899, None), "19.9 s");
-    }
-
-    #[test]
-    fn a_marker_sits_at_the_event_offset_less_the_recording_offset() {
-        let events = vec![
-            TimelineEvent {
-                offset_ms: 500,
-                kind: EventKind::Ringing,
-            },
-            TimelineEvent {
-                offset_ms: 2_000,
-                kind: EventKind::Answered { rings: 1 },
-            },
-            TimelineEvent {
-                offset_ms: 14_250,
-                kind: EventKind::Hold { by: Party::Agent },
-            },
-            TimelineEvent {
-                offset_ms: 15_000,
-                kind: EventKind::Confirmed,
-            },
-        ];
-        let markers = markers(&events, 2_000);
-        assert_eq!(markers.len(), 3, "confirmed has no marker of its own");
-        assert_eq!((markers[0].at_s, markers[0].before), (0.0, true));
-        assert_eq!(markers[0].group, "ring");
-        assert_eq!((markers[1].at_s, markers[1].before), (0.0, false));
-        assert_eq!(markers[1].detail, "rings=1");
-        assert_eq!(markers[2].at_s, 12.25);
-        assert_eq!(markers[2].kind, "hold");
-        assert_eq!(markers[2].group, "hold");
-        assert_eq!(markers[2].detail, "by=agent");
-    }
-
-    #[test]
-    fn events_fall_into_the_groups_the_page_colours() {
-        assert_eq!(group_of("hold_reason"), "hold");
-        assert_eq!(group_of("transfer_requested"), "transfer");
-        assert_eq!(group_of("menu_choice"), "menu");
-        assert_eq!(group_of("queue_entered"), "queue");
-        assert_eq!(group_of("hangup"), "hangup");
-        assert_eq!(group_of("recording_paused"), "pause");
-    }
-}
+#[path = "call_page_tests.rs"]
+mod tests;

@@ -18,6 +18,7 @@ pub mod auth;
 mod call_page;
 mod calls_list;
 mod computed;
+mod event_text;
 pub mod forwarded;
 pub mod peaks;
 pub mod range;

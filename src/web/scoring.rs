@@ -143,7 +143,7 @@ pub(crate) fn flags_section(
             rule = esc(flag.rule.name()),
             label = esc(flag.rule.label(lang.code())),
             at = super::call_page::both_clocks(lang, flag.start_ms, recording_offset_ms),
-            evidence = esc(&flag.evidence),
+            evidence = esc(&super::call_page::evidence_text(flag, lang)),
         ));
     }
     out.push_str("</tbody></table></section>");
@@ -181,7 +181,7 @@ pub(crate) fn scorecard_section(session: &Session, call_id: &str, qa: &QaView) -
         .iter()
         .rev()
         .find(|s| s.reviewer == session.user.name);
-    let auto = scorecard::auto_items(&qa.flags);
+    let auto = scorecard::auto_items_in(&qa.flags, lang.code());
     out.push_str(&format!(
         "<form method=\"post\" action=\"/calls/{}/score\" id=\"score-form\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
@@ -509,6 +509,7 @@ mod tests {
             measured: Some(4.0),
             threshold: Some(3.0),
             overridden: None,
+            sentence: None,
         };
         let items = submitted_items(&form, &[failed], Lang::En).unwrap();
         assert_eq!(items.len(), ITEMS.len());

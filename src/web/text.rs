@@ -216,6 +216,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("no_scores", "No scores yet.", "暂无评分。"),
     ("state", "State", "状态"),
     ("marker_first_30", "The first 30 seconds", "前30秒"),
+    ("marker_cluster", "{n} events", "{n} 个事件"),
     (
         "cut_short",
         "Cut short (the switch stopped)",

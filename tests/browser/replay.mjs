@@ -44,6 +44,62 @@ async function fresh() {
   return browser;
 }
 
+// Where the markers and their clusters are: every visible one's box against the waveform's,
+// its row, and the markers hidden in clusters.
+async function markerLayout(page) {
+  return page.evaluate(() => {
+    const wave = document.getElementById("wave").getBoundingClientRect();
+    const shown = Array.from(document.querySelectorAll("#markers .marker, #markers .marker-cluster")).filter(
+      (m) => m.getClientRects().length > 0 && !m.closest(".marker-list"),
+    );
+    return {
+      wave: { left: wave.left, right: wave.right },
+      shown: shown.map((m) => {
+        const box = m.getBoundingClientRect();
+        return {
+          kind: m.dataset.kind || m.id,
+          left: box.left,
+          right: box.right,
+          lane: Number(m.dataset.lane),
+          width: box.width,
+          height: box.height,
+        };
+      }),
+      clustered: Array.from(document.querySelectorAll("#markers .marker.in-cluster")).map((m) => ({
+        kind: m.dataset.kind,
+        cluster: m.dataset.cluster,
+        clusterShown: !!document.getElementById(m.dataset.cluster),
+      })),
+      clusters: Array.from(document.querySelectorAll("#markers .marker-cluster")).map((c) => ({
+        id: c.id,
+        count: Number(c.dataset.count),
+        text: c.textContent,
+      })),
+    };
+  });
+}
+
+function checkLayout(layout, what) {
+  const outside = layout.shown.filter((m) => m.left < layout.wave.left - 0.5 || m.right > layout.wave.right + 0.5);
+  check(outside.length === 0, `${what}: no marker label runs out of the waveform box`, { wave: layout.wave, outside });
+  const lanes = Math.max(...layout.shown.map((m) => m.lane));
+  check(lanes <= 2, `${what}: the markers take at most 3 rows`, layout.shown);
+  check(
+    layout.shown.every((m) => m.width > 0 && m.height > 0) && layout.clustered.every((m) => m.clusterShown),
+    `${what}: every marker is visible, or in a visible cluster`,
+    layout,
+  );
+}
+
+// Clicks the marker of `kind`, opening its cluster first when it is in one.
+async function clickMarker(page, kind) {
+  const cluster = await page.$eval(`#markers .marker[data-kind="${kind}"]`, (m) =>
+    m.classList.contains("in-cluster") ? m.dataset.cluster : "",
+  );
+  if (cluster) await page.click(`#${cluster}`);
+  await page.click(`#markers .marker[data-kind="${kind}"]`);
+}
+
 async function signIn(context, name, password) {
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
@@ -98,24 +154,25 @@ try {
     "the timeline's markers are on the waveform",
     kinds,
   );
-  check(markers.every((m) => m.width > 0 && m.height > 0), "every marker is visible", markers);
+  checkLayout(await markerLayout(page), "at the page's width");
   const placed = await page.$eval('#markers .marker[data-kind="hold"]', (m) => {
     const wave = document.getElementById("wave").getBoundingClientRect();
     const box = m.getBoundingClientRect();
     const duration = Number(document.getElementById("replay").dataset.duration);
-    return { centre: box.left + box.width / 2 - wave.left, expected: (Number(m.dataset.t) / duration) * wave.width };
+    const tick = parseFloat(m.style.getPropertyValue("--tick"));
+    return { tick: box.left + tick - wave.left, expected: (Number(m.dataset.t) / duration) * wave.width };
   });
-  check(Math.abs(placed.centre - placed.expected) < 3, "the hold marker sits at its time on the waveform", placed);
+  check(Math.abs(placed.tick - placed.expected) < 3, "the hold marker's tick sits at its time on the waveform", placed);
 
   // Clicking the hold marker moves the player to the hold.
   await page.waitForFunction(() => document.getElementById("player").readyState >= 1);
   const hold = markers.find((m) => m.kind === "hold");
-  await page.click('#markers .marker[data-kind="hold"]');
+  await clickMarker(page, "hold");
   await page.waitForFunction((t) => Math.abs(document.getElementById("player").currentTime - t) < 0.05, hold.t);
   const at = await page.$eval("#player", (a) => a.currentTime);
   check(Math.abs(at - hold.t) < 0.05, `clicking the hold marker seeks to ${hold.t} s`, at);
   const hangup = markers.find((m) => m.kind === "hangup");
-  await page.click('#markers .marker[data-kind="hangup"]');
+  await clickMarker(page, "hangup");
   await page.waitForFunction((t) => Math.abs(document.getElementById("player").currentTime - t) < 0.05, hangup.t);
   check(true, `clicking the hang-up marker seeks to ${hangup.t} s`);
 
@@ -126,6 +183,47 @@ try {
   await page.selectOption("#speed", "1.5");
   const rate = await page.$eval("#player", (a) => a.playbackRate);
   check(rate === 1.5, "the speed control sets the playback rate", rate);
+
+  // On a narrow page the markers crowd: those with no room in the three rows go into a
+  // cluster that says how many it holds; clicking it lists them, and a listed marker still
+  // seeks to its time.
+  await page.setViewportSize({ width: 320, height: 800 });
+  await page.waitForFunction(
+    () => document.getElementById("markers").dataset.width === String(document.getElementById("wave").clientWidth),
+  );
+  const narrow = await markerLayout(page);
+  checkLayout(narrow, "on a narrow page");
+  const cluster = narrow.clusters.find((c) => c.count >= 2);
+  check(cluster && cluster.text.includes(String(cluster.count)), "a cluster shows how many markers it holds", narrow.clusters);
+  await page.click(`#${cluster.id}`);
+  const listed = await page.$$eval("#markers .marker-list .marker", (ms) =>
+    ms.map((m) => {
+      const box = m.getBoundingClientRect();
+      const wave = document.getElementById("wave").getBoundingClientRect();
+      return { kind: m.dataset.kind, t: Number(m.dataset.t), inside: box.left >= wave.left - 0.5 && box.right <= wave.right + 0.5, width: box.width };
+    }),
+  );
+  check(
+    listed.length === cluster.count && listed.every((m) => m.inside && m.width > 0),
+    "clicking the cluster lists its markers inside the waveform box",
+    listed,
+  );
+  const member = listed[listed.length - 1];
+  await page.click(`#markers .marker-list .marker[data-kind="${member.kind}"]`);
+  await page.waitForFunction((t) => Math.abs(document.getElementById("player").currentTime - t) < 0.05, member.t);
+  check(true, `clicking a listed ${member.kind} marker seeks to ${member.t} s`);
+  check(
+    (await page.$$("#markers .marker-list")).length === 0,
+    "the list closes once a marker is chosen",
+  );
+
+  // In Chinese the markers and the channels read in Chinese; data-kind keeps the ids.
+  await browser.addCookies([{ name: "hotline_lang", value: "zh", url: base }]);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.reload();
+  const zh = await page.$eval('#markers .marker[data-kind="agent_answered"]', (m) => ({ text: m.textContent, title: m.title }));
+  check(zh.text === "坐席接听" && zh.title.startsWith("坐席接听 ") && !/[a-z]{3,}/.test(zh.title.replace("alice", "")), "in Chinese a marker reads in Chinese", zh);
+  checkLayout(await markerLayout(page), "in Chinese");
   await page.close();
 
   // An agent cannot open another agent's call.

@@ -16,27 +16,139 @@
     audio.currentTime = Math.max(0, seconds);
   }
 
-  // Positions come as data attributes (the page's CSP allows no inline styles): each marker
-  // at its time, in the first lane where it overlaps no marker already placed.
+  // Positions come as data attributes (the page's CSP allows no inline styles). Each marker
+  // stands at its time, its tick there, its label kept inside the waveform's box (near an
+  // edge the label runs inward), in the first of at most MAX_ROWS rows where it overlaps
+  // nothing. A marker that fits in no row joins the marker placed just before it in a
+  // cluster, which shows how many it holds and lists them when clicked. Laid out again
+  // when the width changes.
   var shade = document.getElementById("first30-shade");
   if (shade) shade.style.width = shade.dataset.share + "%";
-  var lanes = [];
-  var waveWidth = document.getElementById("wave").clientWidth || 1;
-  Array.prototype.forEach.call(document.querySelectorAll("#markers .marker"), function (marker) {
-    marker.style.left = marker.dataset.left + "%";
-    var x = (parseFloat(marker.dataset.left) / 100) * waveWidth;
-    var half = marker.offsetWidth / 2 + 2;
-    var lane = 0;
-    while (lanes[lane] !== undefined && lanes[lane] > x - half) lane++;
-    lanes[lane] = x + half;
-    marker.style.top = lane === 0 ? "-1.5em" : (lane - 1) * 1.5 + 0.2 + "em";
-    marker.dataset.lane = String(lane);
+  var MAX_ROWS = 3;
+  var GAP = 2;
+  var wave = document.getElementById("wave");
+  var markerBox = document.getElementById("markers");
+  var allMarkers = Array.prototype.slice.call(markerBox.querySelectorAll(".marker"));
+  var clusterWord = markerBox.dataset.cluster || "{n}";
+
+  function rowTop(row) {
+    return row === 0 ? "-1.5em" : (row - 1) * 1.5 + 0.2 + "em";
+  }
+
+  // Puts the listed markers back into their (hidden) cluster.
+  function closeLists() {
+    Array.prototype.forEach.call(markerBox.querySelectorAll(".marker-list"), function (list) {
+      var cluster = document.getElementById(list.dataset.for);
+      Array.prototype.slice.call(list.children).forEach(function (member) {
+        member.classList.remove("in-list");
+        member.classList.add("in-cluster");
+        markerBox.appendChild(member);
+      });
+      list.remove();
+      if (cluster) cluster.setAttribute("aria-expanded", "false");
+    });
+  }
+
+  // Lists a cluster's markers under it, inside the box; each still seeks when clicked.
+  function openList(cluster, members) {
+    closeLists();
+    var width = wave.clientWidth || 1;
+    var list = document.createElement("div");
+    list.className = "marker-list";
+    list.dataset.for = cluster.id;
+    members.forEach(function (member) {
+      member.classList.remove("in-cluster");
+      member.classList.add("in-list");
+      list.appendChild(member);
+    });
+    markerBox.appendChild(list);
+    var left = Math.min(parseFloat(cluster.style.left) || 0, width - list.offsetWidth);
+    list.style.left = Math.max(0, left) + "px";
+    list.style.top = "calc(" + cluster.style.top + " + 1.6em)";
+    cluster.setAttribute("aria-expanded", "true");
+  }
+
+  function place(element, x, left, row) {
+    element.style.left = left + "px";
+    element.style.top = rowTop(row);
+    element.style.setProperty("--tick", x - left + "px");
+    element.dataset.lane = String(row);
+  }
+
+  function layOut() {
+    closeLists();
+    Array.prototype.forEach.call(markerBox.querySelectorAll(".marker-cluster"), function (c) {
+      c.remove();
+    });
+    allMarkers.forEach(function (marker) {
+      marker.classList.remove("in-cluster");
+      delete marker.dataset.cluster;
+    });
+    var width = wave.clientWidth || 1;
+    markerBox.dataset.width = String(width);
+    var rows = [];
+    var last = null;
+    var clusters = 0;
+    allMarkers.forEach(function (marker) {
+      var x = (parseFloat(marker.dataset.left) / 100) * width;
+      var w = marker.offsetWidth;
+      var left = Math.max(0, Math.min(x - w / 2, width - w));
+      var row = 0;
+      while (row < MAX_ROWS && rows[row] !== undefined && rows[row] + GAP > left) row++;
+      if (row < MAX_ROWS || !last) {
+        row = Math.min(row, MAX_ROWS - 1);
+        place(marker, x, left, row);
+        rows[row] = left + w;
+        last = { marker: marker, x: x, left: left, row: row, cluster: null, members: [marker] };
+        return;
+      }
+      // No row has room: into the cluster of the marker placed last (it overlaps this one).
+      if (!last.cluster) {
+        var cluster = document.createElement("button");
+        cluster.type = "button";
+        cluster.className = last.marker.className.replace(/\bmarker\b/, "marker-cluster");
+        cluster.id = "marker-cluster-" + clusters++;
+        cluster.setAttribute("aria-expanded", "false");
+        markerBox.appendChild(cluster);
+        last.cluster = cluster;
+        last.marker.classList.add("in-cluster");
+        last.marker.dataset.cluster = cluster.id;
+        var members = last.members;
+        cluster.addEventListener("click", function () {
+          if (cluster.getAttribute("aria-expanded") === "true") closeLists();
+          else openList(cluster, members);
+        });
+      }
+      last.members.push(marker);
+      marker.classList.add("in-cluster");
+      marker.dataset.cluster = last.cluster.id;
+      last.cluster.textContent = clusterWord.replace("{n}", String(last.members.length));
+      last.cluster.title = last.members
+        .map(function (m) {
+          return m.textContent;
+        })
+        .join(" · ");
+      last.cluster.dataset.count = String(last.members.length);
+      // The cluster starts where its first marker's label did and grows to the right, into
+      // room nothing in its row has taken yet, kept inside the box.
+      var clusterWidth = last.cluster.offsetWidth;
+      var clusterLeft = Math.max(0, Math.min(last.left, width - clusterWidth));
+      place(last.cluster, last.x, clusterLeft, last.row);
+      rows[last.row] = Math.max(rows[last.row], clusterLeft + clusterWidth);
+    });
+  }
+  layOut();
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(layOut, 100);
   });
 
-  Array.prototype.forEach.call(document.querySelectorAll("#markers .marker"), function (marker) {
+  allMarkers.forEach(function (marker) {
     marker.addEventListener("click", function () {
       firstThirtyEnd = null;
       seek(parseFloat(marker.dataset.t));
+      if (marker.classList.contains("in-list")) closeLists();
     });
   });
 
@@ -47,6 +159,12 @@
       seek(((event.clientX - box.left) / box.width) * duration);
     }
   });
+
+  // The channels' names in the page's language.
+  var channelNames = {
+    caller_said: replay.dataset.callerSaid,
+    caller_heard: replay.dataset.callerHeard,
+  };
 
   function draw(peaks) {
     var ratio = window.devicePixelRatio || 1;
@@ -71,7 +189,7 @@
       }
       context.fillStyle = "#57606a";
       context.font = 11 * ratio + "px sans-serif";
-      context.fillText(channel.name, 4 * ratio, band * index + 12 * ratio);
+      context.fillText(channelNames[channel.name] || channel.name, 4 * ratio, band * index + 12 * ratio);
     });
     canvas.dataset.buckets = String(peaks.channels[0] ? peaks.channels[0].max.length : 0);
     canvas.dataset.drawn = "yes";
