@@ -143,7 +143,7 @@ pub(super) async fn page(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let body = render(&session, &record, recorded_ms, &qa);
+    let body = render(&session, &record, recorded_ms, &qa, &app.settings.agents);
     layout(
         session.lang,
         Some(&session),
@@ -154,7 +154,13 @@ pub(super) async fn page(
     .into_response()
 }
 
-fn render(session: &Session, record: &CallRecord, recorded_ms: Option<u64>, qa: &QaView) -> String {
+fn render(
+    session: &Session,
+    record: &CallRecord,
+    recorded_ms: Option<u64>,
+    qa: &QaView,
+    names: &super::agents::AgentNames,
+) -> String {
     let lang = session.lang;
     let call = &record.summary;
     let id = url_component(&call.id);
@@ -166,7 +172,7 @@ fn render(session: &Session, record: &CallRecord, recorded_ms: Option<u64>, qa: 
         ("caller", Some(call.from.clone())),
         ("hotline", call.hotline.clone()),
         ("queue", call.queue.clone()),
-        ("agent", call.agent.clone()),
+        ("agent", call.agent.as_deref().map(|id| names.label(id))),
         (
             "duration",
             call.duration_ms

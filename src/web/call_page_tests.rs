@@ -197,6 +197,11 @@ fn read_by_a_reviewer(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// The desk-phone list's names: alice is 王芳.
+fn names() -> super::super::agents::AgentNames {
+    super::super::agents::AgentNames::new([("alice".to_string(), "王芳".to_string())])
+}
+
 /// The words of lower-case ASCII letters (ids included) in `text`.
 fn english_words(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '\''))
@@ -216,7 +221,7 @@ fn a_chinese_call_page_has_no_english_event_ids_evidence_or_comments_left() {
         scores: Vec::new(),
         error: None,
     };
-    let page = render(&reviewer(Lang::Zh), &record, Some(68_000), &qa);
+    let page = render(&reviewer(Lang::Zh), &record, Some(68_000), &qa, &names());
     let read = read_by_a_reviewer(&page);
     // Only the call's own values (its id, numbers, agent, queue, prompt name) and the
     // seconds' unit are in Latin letters.
@@ -249,6 +254,7 @@ fn a_chinese_call_page_has_no_english_event_ids_evidence_or_comments_left() {
     }
     // The words a reviewer reads, in Chinese, with the measured values kept.
     for phrase in [
+        "<dd>王芳 (alice)</dd>",
         ">坐席接听<",
         ">开始播放提示音<",
         "应答事件：系统在第 4 声振铃时接听，测得 4 声，阈值 3 声",
@@ -270,7 +276,7 @@ fn a_chinese_call_page_has_no_english_event_ids_evidence_or_comments_left() {
         assert!(page.contains(id), "{id} missing");
     }
     // The same page in English reads the same facts in English.
-    let english = render(&reviewer(Lang::En), &record, Some(68_000), &qa);
+    let english = render(&reviewer(Lang::En), &record, Some(68_000), &qa, &names());
     assert!(english.contains(">Agent answered<"), "{english}");
     assert!(english.contains(&flags[0].evidence.replace('"', "&quot;")));
     assert!(english.contains("failed: answered_within_rings at 0.0 s"));
