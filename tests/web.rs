@@ -902,6 +902,13 @@ fn users_add_takes_an_agents_name_for_its_id_and_warns_of_an_agent_no_call_carri
     assert!(said.starts_with("agent 李強 is a1002 in"), "{said}");
     let (_, warned) = add(&["a1003", "--role", "agent"]);
     assert_eq!(warned, "", "an id in the list is fine as it is");
+    // An agent no longer in the list but on a recorded call is fine as it is.
+    seed_call(data.path(), "call-gone", "gone", DAY);
+    let (said, warned) = add(&["g", "--role", "agent", "--agent", "gone"]);
+    assert_eq!(
+        (said.as_str(), warned.as_str()),
+        ("user g added (agent)\n", "")
+    );
     let (said, warned) = add(&["x", "--role", "agent", "--agent", "nobody"]);
     assert_eq!(said, "user x added (agent)\n");
     assert!(
@@ -918,7 +925,7 @@ fn users_add_takes_an_agents_name_for_its_id_and_warns_of_an_agent_no_call_carri
         .expect("users list");
     assert_eq!(
         String::from_utf8_lossy(&listed.stdout),
-        "a1003\tagent\tagent a1003\nwang\tagent\tagent a1001\nx\tagent\tagent nobody\n李強\tagent\tagent a1002\n"
+        "a1003\tagent\tagent a1003\ng\tagent\tagent gone\nwang\tagent\tagent a1001\nx\tagent\tagent nobody\n李強\tagent\tagent a1002\n"
     );
 }
 

@@ -83,10 +83,8 @@ pub fn load(dir: &Path) -> Result<Config, Vec<ConfigError>> {
 /// need no dialplan or prompts.
 pub fn load_hardware(dir: &Path) -> Result<Hardware, Vec<ConfigError>> {
     let mut errors = Vec::new();
-    match hardware::load_hardware(dir, &mut errors) {
-        Some(hardware) if errors.is_empty() => Ok(hardware),
-        _ => Err(errors),
-    }
+    // None exactly when it found a problem.
+    hardware::load_hardware(dir, &mut errors).ok_or(errors)
 }
 
 /// A queue no agent can answer would hold every caller until the exit.

@@ -1093,6 +1093,28 @@ fn phone_kind_must_be_known() {
     assert_eq!(PhoneKind::Softphone.to_string(), "softphone");
 }
 
+/// `users add` reads only the device lists: no dialplan needed, and a broken list is an
+/// error, not a half-read list.
+#[test]
+fn the_device_lists_load_alone_and_a_broken_one_is_an_error() {
+    let dir = write_dir(GOOD);
+    std::fs::remove_dir_all(dir.path().join("dialplans")).unwrap();
+    let hardware = super::load_hardware(dir.path()).unwrap();
+    assert_eq!(hardware.phones.len(), 2);
+    std::fs::write(
+        dir.path().join("hardware/phones.toml"),
+        PHONES.replace("kind = \"headset\"", "kind = \"deskphone\""),
+    )
+    .unwrap();
+    let errors: Vec<String> = super::load_hardware(dir.path())
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("hardware/phones.toml: phone.1002.kind:"));
+}
+
 #[test]
 fn a_phone_needs_a_password_or_an_ha1() {
     assert_eq!(
