@@ -255,16 +255,33 @@ impl Switch {
                 self.dispatch(now);
             }
             Destination::Agent(agent) => {
-                let free = self.acd.agent(&agent).is_some_and(|a| {
-                    a.registered && matches!(a.state, AgentState::Ready | AgentState::WrapUp { .. })
-                });
+                let state = self
+                    .acd
+                    .agent(&agent)
+                    .map(|a| (a.registered, a.state.clone()));
+                // On a call: busy (486). Logged out, not ready or with no phone registered:
+                // unavailable (480, RFC 3261 §21.4.18), as for a phone that does not answer.
+                let on_a_call = matches!(
+                    state,
+                    Some((
+                        true,
+                        AgentState::Ringing { .. } | AgentState::Talking { .. }
+                    ))
+                );
+                let free = matches!(
+                    state,
+                    Some((true, AgentState::Ready | AgentState::WrapUp { .. }))
+                );
                 let ringing = if free {
                     self.ring_agent(now, caller, &agent, LegPurpose::TransferTarget)
                 } else {
                     None
                 };
                 let Some(target_leg) = ringing else {
-                    return self.fail_transfer(now, caller, "busy", None, 486);
+                    return match on_a_call {
+                        true => self.fail_transfer(now, caller, "busy", None, 486),
+                        false => self.fail_transfer(now, caller, "unavailable", None, 480),
+                    };
                 };
                 if let Some(c) = self.calls.get_mut(&caller) {
                     c.phase = Phase::Transferring {
@@ -585,6 +602,19 @@ impl Switch {
             }
             return;
         }
+        if !self.ring_transferor(now, caller, reason) {
+            self.requeue_after_transfer(now, caller, reason);
+        } else if !self.queue_prompt(now, caller, "transfer_recall", &language) {
+            self.play_loop(caller, "ringback");
+        }
+    }
+
+    /// Rings the transferring agent's phone again when they are free (ready, or in the
+    /// wrap-up their leg's end began); false when they are not.
+    fn ring_transferor(&mut self, now: Instant, caller: CallId, reason: &str) -> bool {
+        let Some(t) = self.calls.get(&caller).and_then(|c| c.transfer.clone()) else {
+            return false;
+        };
         let free = self.acd.agent(&t.by_agent).is_some_and(|a| {
             a.registered && matches!(a.state, AgentState::Ready | AgentState::WrapUp { .. })
         });
@@ -593,16 +623,12 @@ impl Switch {
         } else {
             None
         };
-        match ringing {
-            Some(leg) => {
-                self.set_transfer(caller, TransferStep::Recall, Some(leg));
-                self.record_recall(now, caller, &t.by_agent, reason);
-                if !self.queue_prompt(now, caller, "transfer_recall", &language) {
-                    self.play_loop(caller, "ringback");
-                }
-            }
-            None => self.requeue_after_transfer(now, caller, reason),
-        }
+        let Some(leg) = ringing else {
+            return false;
+        };
+        self.set_transfer(caller, TransferStep::Recall, Some(leg));
+        self.record_recall(now, caller, &t.by_agent, reason);
+        true
     }
 
     fn set_transfer(&mut self, caller: CallId, step: TransferStep, leg: Option<CallId>) {
@@ -1057,9 +1083,15 @@ impl Switch {
         }
         self.wrap_up_agent(now, caller, &agent, &t.from_queue);
         if t.step == TransferStep::Back {
-            // The caller was about to be put back through to that phone.
+            // The caller was about to be put back through to that phone, and has heard
+            // why: a phone that hangs up on the failed transfer's NOTIFY is rung again at
+            // once (its agent is free), to ringback; else the front of the queue.
             self.stop_prompts(now, caller);
-            self.requeue_after_transfer(now, caller, "transferor_left");
+            if self.ring_transferor(now, caller, "transferor_left") {
+                self.play_loop(caller, "ringback");
+            } else {
+                self.requeue_after_transfer(now, caller, "transferor_left");
+            }
         }
         true
     }

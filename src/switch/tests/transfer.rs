@@ -358,36 +358,31 @@ fn blind_transfer_to_an_extension_rings_back_and_recalls_to_the_transferors_leg_
     assert_eq!(byes_to_caller(&h), 0);
 }
 
-#[test]
-fn a_busy_target_fails_at_once_and_the_caller_is_put_back_through_to_the_agent() {
+/// A REFER to agent `extension`'s phone while that agent is `state`: the transfer fails at
+/// once with `reason` and the NOTIFY's `status`, and the caller is put back through.
+fn transfer_to_an_agent_who_cannot_take_it(state: acd::AgentState, reason: &str, status: u16) {
     let (mut h, leg, _) = caller_talking_to_a1001();
     let now = h.now;
-    h.switch.acd.set_state(
-        "a1002",
-        acd::AgentState::NotReady {
-            reason: "break".into(),
-        },
-        now,
-    );
+    h.switch.acd.set_state("a1002", state, now);
     let invites = h.invites_to_agents().len();
     let mark = h.kinds().len();
     refer(&mut h, leg, "1002");
     assert_eq!(
         h.invites_to_agents().len(),
         invites,
-        "a busy phone is not rung"
+        "a phone that cannot take it is not rung"
     );
     assert_eq!(
         kinds_since(&h, mark)[1..],
         [
             EventKind::TransferFailed {
                 target: "1002".into(),
-                reason: "busy".into(),
+                reason: reason.into(),
                 status: None,
             },
             EventKind::Recall {
                 to: "a1001".into(),
-                reason: "busy".into(),
+                reason: reason.into(),
             },
             started("transfer_recall"),
         ]
@@ -396,18 +391,37 @@ fn a_busy_target_fails_at_once_and_the_caller_is_put_back_through_to_the_agent()
         refer_answers(),
         vec![
             (leg, ReferAnswer::Accepted),
-            (
-                leg,
-                ReferAnswer::Notified {
-                    status: 486,
-                    last: true
-                }
-            )
+            (leg, ReferAnswer::Notified { status, last: true })
         ]
     );
     h.hear_out(CallId(1));
     assert!(is_connected_to(&h, leg));
     assert_eq!(byes_to_caller(&h), 0);
+}
+
+#[test]
+fn a_target_on_a_call_is_busy_486_and_the_caller_is_put_back_through_to_the_agent() {
+    transfer_to_an_agent_who_cannot_take_it(
+        acd::AgentState::Talking {
+            caller: CallId(999),
+        },
+        "busy",
+        486,
+    );
+}
+
+/// RFC 3261 §21.4.18: 480 for a callee who is not taking calls, as for one who does not
+/// answer; 486 is for one on a call.
+#[test]
+fn a_target_not_ready_or_logged_out_is_unavailable_480_not_busy() {
+    transfer_to_an_agent_who_cannot_take_it(
+        acd::AgentState::NotReady {
+            reason: "break".into(),
+        },
+        "unavailable",
+        480,
+    );
+    transfer_to_an_agent_who_cannot_take_it(acd::AgentState::LoggedOut, "unavailable", 480);
 }
 
 #[test]
@@ -951,8 +965,11 @@ fn a_second_refer_during_a_transfer_is_refused_with_403() {
     );
 }
 
+/// Many phones (baresip among them) hang up when the failed transfer's final NOTIFY comes:
+/// their agent is free, so the caller, who has just heard why, is put back through by
+/// ringing that phone again — not sent to wait in the queue while it sits in wrap-up.
 #[test]
-fn a_transferor_hanging_up_during_the_recall_apology_sends_the_caller_to_the_queue_front() {
+fn a_transferor_hanging_up_during_the_recall_apology_is_rung_again_at_once() {
     let (mut h, leg, first_invite) = caller_talking_to_a1001();
     let now = h.now;
     h.switch.acd.set_state(
@@ -964,6 +981,62 @@ fn a_transferor_hanging_up_during_the_recall_apology_sends_the_caller_to_the_que
     );
     refer(&mut h, leg, "1002");
     assert_eq!(h.prompts.label(h.playing()).unwrap().1, "transfer_recall");
+    let invites = h.invites_to_agents().len();
+    let mark = h.kinds().len();
+    phone_bye(&mut h, "1001", &first_invite);
+    let kinds = kinds_since(&h, mark);
+    assert_eq!(
+        kinds,
+        [
+            EventKind::WrapUp {
+                agent: "a1001".into(),
+                seconds: 15
+            },
+            EventKind::PromptFinished {
+                name: "transfer_recall".into(),
+                interrupted: true
+            },
+            EventKind::Offered {
+                agent: "a1001".into(),
+                extension: "1001".into()
+            },
+            EventKind::Recall {
+                to: "a1001".into(),
+                reason: "transferor_left".into()
+            },
+        ],
+        "{kinds:?}"
+    );
+    let recall = h.invites_to_agents()[invites..].to_vec();
+    assert_eq!(recall.len(), 1, "one new INVITE");
+    assert_eq!(phone_extension(&recall[0]), "1001");
+    assert!(
+        matches!(h.media.last(), Some(MediaCommand::PlayLoop { call: CallId(1), prompt, .. }) if *prompt == h.prompt("zh", "ringback"))
+    );
+    let back = answer(&mut h, "1001", &recall[0]);
+    h.hear_out(back);
+    assert!(is_connected_to(&h, back));
+    assert_eq!(h.agent_state("a1001"), "talking");
+    assert_eq!(byes_to_caller(&h), 0);
+}
+
+/// When that agent cannot be rung (they logged out), the caller goes to the front of the
+/// queue they came from.
+#[test]
+fn a_transferor_gone_during_the_recall_apology_sends_the_caller_to_the_queue_front() {
+    let (mut h, leg, first_invite) = caller_talking_to_a1001();
+    let now = h.now;
+    h.switch.acd.set_state(
+        "a1002",
+        acd::AgentState::NotReady {
+            reason: "break".into(),
+        },
+        now,
+    );
+    refer(&mut h, leg, "1002");
+    let now = h.now;
+    h.switch.acd.set_registered("1001", false, now);
+    let invites = h.invites_to_agents().len();
     let mark = h.kinds().len();
     phone_bye(&mut h, "1001", &first_invite);
     let kinds = kinds_since(&h, mark);
@@ -973,6 +1046,12 @@ fn a_transferor_hanging_up_during_the_recall_apology_sends_the_caller_to_the_que
             reason: "transferor_left".into()
         }),
         "{kinds:?}"
+    );
+    assert!(
+        h.invites_to_agents()[invites..]
+            .iter()
+            .all(|invite| phone_extension(invite) != "1001"),
+        "the phone that left is not rung"
     );
     assert_eq!(byes_to_caller(&h), 0);
     assert!(h.switch.calls[&CallId(1)].transfer.is_none());
