@@ -531,6 +531,62 @@ fn a_blind_transfer_to_a_busy_extension_keeps_the_caller_with_the_agent() {
     assert_back_with_the_first_agent(&switch, &heard, &call);
 }
 
+/// A transfer to a phone that is not registered fails at once with 480 (not "busy"); baresip
+/// hangs up on that final NOTIFY, and the switch rings it again at once — the caller does
+/// not wait out the agent's 15 s wrap-up in the queue.
+#[test]
+fn a_blind_transfer_to_a_phone_that_is_not_registered_is_unavailable_and_the_agent_is_rung_again_at_once(
+) {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start_with(ports, agents_config());
+    let run_for = Duration::from_secs(35);
+    let (mut phone, mut keys) = baresip_phone(ports, &switch, "1001", FIRST_AGENT_HZ, run_for);
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = caller(&switch, Duration::from_secs(20), "unregistered");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.spawn();
+    await_event(&switch, &call_id, "bridged", Duration::from_secs(15));
+    thread::sleep(Duration::from_secs(2));
+    let transfer = keys.command(
+        "transfer",
+        &format!("sip:1002@127.0.0.1:{}", switch.sip.port()),
+    );
+    await_event(
+        &switch,
+        &call_id,
+        "transfer_failed",
+        Duration::from_secs(15),
+    );
+    let caller_run = caller_run.join().expect("caller thread");
+    let heard = sink.finish();
+    phone.finish(Duration::from_secs(5));
+    let console = phone.console();
+    assert_sipp_ok("the caller", &caller_run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let failed = event(&call, "transfer_failed");
+    assert_eq!(
+        failed["reason"], "unavailable",
+        "{call:#} (transfer: {transfer})"
+    );
+    // What the phone was told, in the REFER's NOTIFY.
+    assert!(
+        console.contains("480 Temporarily Unavailable"),
+        "baresip saw no 480: {console}"
+    );
+    let back = events(&call)
+        .into_iter()
+        .rfind(|e| e["event"] == "bridged")
+        .expect("bridged again");
+    assert_eq!(back["agent"], "a1001", "{call:#}");
+    let waited_ms = offset_ms(&back) - offset_ms(&failed);
+    assert!(
+        waited_ms < 8_000,
+        "back with the agent {waited_ms} ms after the failure, not after a wrap-up: {call:#}"
+    );
+    assert_back_with_the_first_agent(&switch, &heard, &call);
+}
+
 #[test]
 fn an_agent_chooses_the_hold_reason_with_star_four_and_the_caller_never_hears_the_keys() {
     let ports = PortBlock::reserve();

@@ -1083,13 +1083,17 @@ impl Switch {
         }
         self.wrap_up_agent(now, caller, &agent, &t.from_queue);
         if t.step == TransferStep::Back {
-            // The caller was about to be put back through to that phone, and has heard
-            // why: a phone that hangs up on the failed transfer's NOTIFY is rung again at
-            // once (its agent is free), to ringback; else the front of the queue.
-            self.stop_prompts(now, caller);
+            // The caller was hearing why they are being put back through to that phone. A
+            // phone that hangs up on the failed transfer's final NOTIFY (baresip does) has a
+            // free agent: it is rung again at once, and the apology goes on, ringback after
+            // it. An agent who cannot be rung: the front of the queue.
             if self.ring_transferor(now, caller, "transferor_left") {
-                self.play_loop(caller, "ringback");
+                let apologising = self.calls.get(&caller).is_some_and(|c| c.playing.is_some());
+                if !apologising {
+                    self.play_loop(caller, "ringback");
+                }
             } else {
+                self.stop_prompts(now, caller);
                 self.requeue_after_transfer(now, caller, "transferor_left");
             }
         }

@@ -992,10 +992,6 @@ fn a_transferor_hanging_up_during_the_recall_apology_is_rung_again_at_once() {
                 agent: "a1001".into(),
                 seconds: 15
             },
-            EventKind::PromptFinished {
-                name: "transfer_recall".into(),
-                interrupted: true
-            },
             EventKind::Offered {
                 agent: "a1001".into(),
                 extension: "1001".into()
@@ -1010,6 +1006,9 @@ fn a_transferor_hanging_up_during_the_recall_apology_is_rung_again_at_once() {
     let recall = h.invites_to_agents()[invites..].to_vec();
     assert_eq!(recall.len(), 1, "one new INVITE");
     assert_eq!(phone_extension(&recall[0]), "1001");
+    // The apology is heard to its end, then ringback while the phone rings.
+    assert_eq!(h.prompts.label(h.playing()).unwrap().1, "transfer_recall");
+    h.hear_out(CallId(1));
     assert!(
         matches!(h.media.last(), Some(MediaCommand::PlayLoop { call: CallId(1), prompt, .. }) if *prompt == h.prompt("zh", "ringback"))
     );
