@@ -346,6 +346,57 @@ fn the_voicemail_caller_hears_the_offer_then_the_whole_beep_and_is_recorded_from
     );
 }
 
+#[test]
+fn a_caller_overflowing_to_the_operator_is_offered_voicemail_at_its_maximum_wait_from_the_first_queue(
+) {
+    // Nobody registered. Sales moves callers on to the operator 4 s after they join it; the
+    // operator offers voicemail 6 s after they first queued: 2 s later, not 6 s.
+    let ports = PortBlock::reserve();
+    let config = ConfigCopy::of_shipped();
+    config.set_table(
+        "queue.sales",
+        &[
+            ("max_wait", "\"6s\""),
+            ("exit_notice", "\"2s\""),
+            ("exit", "{ overflow = \"operator\" }"),
+        ],
+    );
+    config.set_table(
+        "queue.operator",
+        &[("max_wait", "\"8s\""), ("exit_notice", "\"2s\"")],
+    );
+    let switch = Switch::start_with(ports, config);
+    let prompts = PromptFrames::load(&switch.config_dir);
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = sales_caller(&switch, 8, Duration::from_secs(14), "heard-overflow-wait");
+    let call_id = caller.call_id(1);
+    let run = caller.run();
+    let heard = sink.finish();
+    assert_sipp_ok("the caller", &run, &switch);
+
+    let all = prompts.heard(&heard.received, MIN_FRAMES);
+    let first = |label: &str| {
+        all.iter()
+            .find(|h| h.label() == label)
+            .map(|h| heard.received[h.first_packet].at)
+            .unwrap_or_else(|| panic!("no {label}: {}", describe(&prompts, &heard)))
+    };
+    let queued = first("zh/connecting");
+    let offered = first("zh/voicemail_offer");
+    let waited = offered.duration_since(queued);
+    // The offer comes 6 s after the caller first queued (a fresh maximum wait in the
+    // operator's line would make it 10 s); the prompts' own timing may shift it a little.
+    assert!(
+        waited >= Duration::from_millis(5_500) && waited <= Duration::from_millis(7_500),
+        "voicemail offered {waited:?} after the caller first queued; {}",
+        describe(&prompts, &heard)
+    );
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let exit = find_event(&call, "queue_exit", |e| e["queue"] == "operator")
+        .unwrap_or_else(|| panic!("no exit from the operator: {call:#}"));
+    assert_eq!(exit["reason"], "voicemail", "{call:#}");
+}
+
 /// The current minute of the day in Asia/Shanghai (UTC+8 all year: no daylight saving).
 fn shanghai_minute_now() -> i64 {
     let secs = SystemTime::now()

@@ -44,7 +44,7 @@ use flows::{RawFlow, Target};
 use hold::RawHold;
 use hotlines::{check_numbers_unique, RawHotline};
 use media::RawMedia;
-use queues::{check_overflow_loops, RawQueue};
+use queues::{check_overflow_leaves_time, check_overflow_loops, RawQueue};
 use standards::RawStandards;
 use tiers::{check_tier_numbers_unique, RawTier};
 use transfer::{check_transfer_numbers, RawInCallKeys, RawTransfer};
@@ -453,7 +453,10 @@ fn build_dialplan(
     }
     // File order first, so the later definition is the one reported.
     check_numbers_unique(&hotlines, errors);
-    check_overflow_loops(&queues, errors);
+    // A loop is reported alone: its queues cannot all wait longer than the one before.
+    if !check_overflow_loops(&queues, errors) {
+        check_overflow_leaves_time(&queues, errors);
+    }
     check_tier_numbers_unique(&tiers, errors);
     check_transfer_numbers(
         transfer_file.as_deref(),

@@ -1049,6 +1049,23 @@ fn overflow_queues_must_not_loop() {
 }
 
 #[test]
+fn an_overflow_queue_must_move_callers_on_later_than_the_queue_sending_them() {
+    let overflowing = |sales: &str| format!("{}\n[queue.support]\n", with_sales_queue(sales));
+    // Both wait the default 10m less 30s: callers would arrive only to leave.
+    assert_single_error(
+        &overflowing("exit = { overflow = \"support\" }"),
+        "dialplans/hotline.toml: queue.sales.exit.overflow: callers overflow to support after waiting 570s here, but the maximum wait counts from the first queue and support moves them on at 570s (max_wait less exit_notice), leaving them no time there; give sales a shorter max_wait",
+    );
+    assert_eq!(
+        errors_for(&overflowing(
+            "exit = { overflow = \"support\" }\nmax_wait = \"10m\"\nexit_notice = \"31s\""
+        )),
+        Vec::<String>::new(),
+        "one second in support is time there"
+    );
+}
+
+#[test]
 fn an_exit_is_exactly_one_thing() {
     assert_single_error(
         &with_sales_queue("exit = { callback = true, voicemail = true }"),

@@ -256,8 +256,9 @@ fn ring_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
     }
 }
 
-/// S4, S5 and abandonment, per spell in a queue (entered or requeued, until an agent
-/// answered, the caller chose a way out, or hung up).
+/// S4, S5 and abandonment, per spell of waiting (entered a queue or requeued, until an
+/// agent answered, the caller chose a way out, or hung up). An overflow to another queue
+/// does not end the spell: the caller is still waiting, and the standards count it all.
 fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Flag>) {
     let transfers = transfer_spans(events);
     let mut queued_since: Option<(u64, String)> = None;
@@ -293,9 +294,9 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
         match &e.kind {
             EventKind::QueueEntered { queue, .. } => {
                 queued_ever = true;
-                if queued_since.is_none() {
-                    queued_since = Some((at, queue.clone()));
-                }
+                // Named by the queue the caller is in now: after an overflow, the last one.
+                let since = queued_since.take().map_or(at, |(since, _)| since);
+                queued_since = Some((since, queue.clone()));
             }
             EventKind::Requeued { queue } => {
                 queued_ever = true;
@@ -316,6 +317,7 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                     );
                 }
             }
+            EventKind::QueueExit { reason, .. } if reason.starts_with("overflow ") => {}
             EventKind::QueueExit { .. } | EventKind::CallbackRequested { .. } => {
                 if let Some((since, queue)) = queued_since.take() {
                     wait(out, since, at, QueueSpellEnd::LeftByChoice { queue });

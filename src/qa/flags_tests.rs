@@ -191,6 +191,60 @@ fn time_in_queue_is_measured_against_30_seconds_and_10_minutes() {
 }
 
 #[test]
+fn a_wait_that_overflows_to_another_queue_is_one_wait_from_the_first_queue() {
+    let in_queue = |queue: &str| EventKind::QueueEntered {
+        queue: queue.into(),
+        position: 1,
+        expected_wait_s: 20,
+        priority: 0,
+    };
+    let r = record(vec![
+        (5_000, in_queue("sales")),
+        (
+            305_000,
+            EventKind::QueueExit {
+                queue: "sales".into(),
+                reason: "overflow support".into(),
+            },
+        ),
+        (305_000, in_queue("support")),
+        // The switch counts the whole wait too.
+        (665_000, agent_answered("bob", 1, 660_000)),
+        (665_100, bridged("bob")),
+        (700_000, hangup(Party::Caller)),
+    ]);
+    let flags = flags(&r, None);
+    assert_eq!(
+        shapes(&flags, Rule::WaitUnder10min),
+        [(false, 5_000, 665_000, Some(660.0), Some(600.0))]
+    );
+    assert_eq!(
+        shapes(&flags, Rule::WaitUnder30s),
+        [(false, 5_000, 665_000, Some(660.0), Some(30.0))]
+    );
+    assert_eq!(
+        of(&flags, Rule::WaitUnder10min)[0].evidence,
+        "agent_answered event: bob answered from support: measured 660.0 s in queue against threshold 600.0 s"
+    );
+    // Any other way out of a queue ends the wait there.
+    let offered_a_callback = record(vec![
+        (5_000, in_queue("sales")),
+        (
+            305_000,
+            EventKind::QueueExit {
+                queue: "sales".into(),
+                reason: "callback_offer".into(),
+            },
+        ),
+        (320_000, hangup(Party::Caller)),
+    ]);
+    assert_eq!(
+        shapes(&flags_fn(&offered_a_callback), Rule::WaitUnder10min),
+        [(true, 5_000, 305_000, Some(300.0), Some(600.0))]
+    );
+}
+
+#[test]
 fn a_caller_who_hangs_up_in_the_queue_abandoned_after_their_wait() {
     let r = record(vec![
         (5_000, queue_entered()),

@@ -326,7 +326,7 @@ pub fn review_call(
 
 /// The version of the rules' measurements: kept flags of another version are computed
 /// afresh (raise it whenever a rule or the detector changes what it finds).
-const COMPUTED_VERSION: u32 = 3;
+const COMPUTED_VERSION: u32 = 4;
 
 /// A call's flags as computed (no overrides), as kept in the store.
 #[derive(Debug, Serialize, Deserialize)]

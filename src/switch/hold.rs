@@ -225,6 +225,7 @@ impl Switch {
         let wait = QueueWait {
             queue: queue.to_string(),
             entered: now,
+            waiting_since: now,
             priority,
             tried: BTreeSet::new(),
             offers: Vec::new(),

@@ -32,7 +32,12 @@ const DEFAULT_RETRY_AFTER_REFUSAL: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct QueueWait {
     pub queue: String,
+    /// When the caller joined this queue (its place in line, and the queue's own waits).
     pub entered: Instant,
+    /// When the caller's wait began: the first queue since an agent last had them. An
+    /// overflow keeps it, so the maximum wait (standard S5) bounds the whole wait, not each
+    /// queue's share of it.
+    pub waiting_since: Instant,
     pub priority: u32,
     /// Agents already offered this caller (and who did not take it) since the last round.
     pub tried: BTreeSet<String>,
@@ -103,13 +108,16 @@ impl Switch {
     }
 
     /// `call` takes its place in `queue_name` by its tier's priority, recorded with the
-    /// expected wait; its phase becomes `Queued`. Returns its position and expected wait.
+    /// expected wait; its phase becomes `Queued`, leaving the queue the way it says when it
+    /// has waited `max_wait` less the notice since `waiting_since`. Returns its position and
+    /// expected wait.
     pub(super) fn put_in_line(
         &mut self,
         now: Instant,
         call: CallId,
         queue_name: &str,
         queue: &Queue,
+        waiting_since: Instant,
     ) -> (u32, Duration) {
         let number = self
             .calls
@@ -129,11 +137,14 @@ impl Switch {
                 priority,
             },
         );
-        let exit_at = now + queue.max_wait.saturating_sub(queue.exit_notice);
+        // The dialplan gives every overflow queue a longer maximum wait than the queue before
+        // it, so this is in the future; never in the past, whatever a caller's history.
+        let exit_at = (waiting_since + queue.max_wait.saturating_sub(queue.exit_notice)).max(now);
         if let Some(c) = self.calls.get_mut(&call) {
             c.phase = Phase::Queued(Box::new(QueueWait {
                 queue: queue_name.to_string(),
                 entered: now,
+                waiting_since,
                 priority,
                 tried: BTreeSet::new(),
                 offers: Vec::new(),
@@ -144,13 +155,19 @@ impl Switch {
         (position, expected)
     }
 
-    /// The IVR routed `call` to `queue`.
+    /// The IVR routed `call` to `queue`: its wait begins.
     pub(super) fn enter_queue(&mut self, now: Instant, call: CallId, queue_name: &str) {
+        self.join_queue(now, call, queue_name, now);
+    }
+
+    /// `call` joins `queue_name`, having waited since `waiting_since` (now, or its first
+    /// queue's entry when it overflows).
+    fn join_queue(&mut self, now: Instant, call: CallId, queue_name: &str, waiting_since: Instant) {
         let Some(queue) = self.queue_settings(queue_name) else {
             self.hang_up(now, call, &format!("no queue {queue_name}"));
             return;
         };
-        let (position, expected) = self.put_in_line(now, call, queue_name, &queue);
+        let (position, expected) = self.put_in_line(now, call, queue_name, &queue, waiting_since);
         self.stop_prompts(now, call);
         let language = self.language_of(call);
         self.queue_prompt(now, call, &queue.prompt, &language);
@@ -291,7 +308,7 @@ impl Switch {
                         reason: format!("overflow {overflow}"),
                     },
                 );
-                self.enter_queue(now, call, &overflow);
+                self.join_queue(now, call, &overflow, wait.waiting_since);
             }
             QueueExit::Voicemail => {
                 self.record(
@@ -708,15 +725,15 @@ impl Switch {
             self.cancel_offer(now, *other, "answered_elsewhere");
         }
         self.acd.remove(&wait.queue, caller);
-        let waited = now - wait.entered;
-        self.acd.record_wait(&wait.queue, waited);
+        // The queue's expected wait learns from its own share; the caller waited it all.
+        self.acd.record_wait(&wait.queue, now - wait.entered);
         self.record(
             now,
             caller,
             EventKind::AgentAnswered {
                 agent: agent.clone(),
                 rings,
-                wait_ms: waited.as_millis() as u64,
+                wait_ms: (now - wait.waiting_since).as_millis() as u64,
             },
         );
         self.acd

@@ -311,7 +311,7 @@ impl Switch {
     /// Returns the expected wait for the place they got.
     fn join_queue_for_transfer(&mut self, now: Instant, caller: CallId, queue: &str) -> Duration {
         match self.dialplan.queues.get(queue).cloned() {
-            Some(settings) => self.put_in_line(now, caller, queue, &settings).1,
+            Some(settings) => self.put_in_line(now, caller, queue, &settings, now).1,
             None => Duration::ZERO,
         }
     }

@@ -450,10 +450,11 @@ impl Checker<'_> {
 }
 
 /// Overflow moves a caller on; a ring of overflows would move them round for ever.
+/// Overflow queues that go round in a loop, each loop reported once; true if there was one.
 pub(super) fn check_overflow_loops(
     queues: &BTreeMap<String, Queue>,
     errors: &mut Vec<ConfigError>,
-) {
+) -> bool {
     let mut reported: BTreeSet<&str> = BTreeSet::new();
     for start in queues.values() {
         let mut path: Vec<&str> = vec![start.name.as_str()];
@@ -482,6 +483,44 @@ pub(super) fn check_overflow_loops(
             }
             path.push(next.as_str());
             current = next_queue;
+        }
+    }
+    !reported.is_empty()
+}
+
+/// A caller's maximum wait counts from the first queue they joined, across overflows
+/// (standard S5 bounds the whole wait), so an overflow queue must move callers on later
+/// than the queue that sends them there, or they would arrive only to leave again.
+pub(super) fn check_overflow_leaves_time(
+    queues: &BTreeMap<String, Queue>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let moved_on_after = |q: &Queue| q.max_wait.saturating_sub(q.exit_notice);
+    for queue in queues.values() {
+        let QueueExit::Overflow(next) = &queue.exit else {
+            continue;
+        };
+        let Some(next_queue) = queues.get(next) else {
+            continue;
+        };
+        if next_queue.name == queue.name {
+            continue;
+        }
+        let here = moved_on_after(queue);
+        let there = moved_on_after(next_queue);
+        if there <= here {
+            errors.push(ConfigError::new(
+                queue.file.as_str(),
+                format!("queue.{}.exit.overflow", key_segment(&queue.name)),
+                format!(
+                    "callers overflow to {} after waiting {} here, but the maximum wait counts from the first queue and {} moves them on at {} (max_wait less exit_notice), leaving them no time there; give {} a shorter max_wait",
+                    next_queue.name,
+                    format_duration(here),
+                    next_queue.name,
+                    format_duration(there),
+                    queue.name
+                ),
+            ));
         }
     }
 }

@@ -167,6 +167,77 @@ fn a_full_queue_overflows_to_another_queue_whose_agents_take_the_call() {
 }
 
 #[test]
+fn the_maximum_wait_counts_from_the_first_queue_across_an_overflow() {
+    // Sales moves callers on after 2m30s to the operator, which takes messages 4m30s after
+    // the caller first queued: 2 minutes in the operator's line, not another 4m30s.
+    let mut h = Harness::queued_caller(
+        |c| {
+            nobody_answers(c);
+            let sales = c.dialplan.queues.get_mut("sales").unwrap();
+            sales.max_wait = Duration::from_secs(180);
+            sales.exit = QueueExit::Overflow("operator".into());
+            let operator = c.dialplan.queues.get_mut("operator").unwrap();
+            operator.max_wait = Duration::from_secs(300);
+        },
+        '1',
+    );
+    let entered = h.now;
+    let exits = |h: &Harness| -> Vec<String> {
+        h.kinds()
+            .into_iter()
+            .filter_map(|k| match k {
+                EventKind::QueueExit { queue, reason } => Some(format!("{queue}: {reason}")),
+                _ => None,
+            })
+            .collect()
+    };
+    h.advance_to(entered + Duration::from_secs(149));
+    assert_eq!(exits(&h), Vec::<String>::new());
+    h.advance_to(entered + Duration::from_secs(150));
+    assert_eq!(exits(&h), ["sales: overflow operator"]);
+    h.advance_to(entered + Duration::from_secs(269));
+    assert_eq!(exits(&h), ["sales: overflow operator"]);
+    h.advance_to(entered + Duration::from_secs(270));
+    assert_eq!(
+        exits(&h),
+        ["sales: overflow operator", "operator: voicemail"]
+    );
+    assert!(h.finish_prompt().ends_with("voicemail_offer.wav"));
+}
+
+#[test]
+fn the_wait_an_agent_answers_after_counts_every_queue_the_caller_waited_in() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            let sales = c.dialplan.queues.get_mut("sales").unwrap();
+            sales.skills = vec!["nobody".into()];
+            sales.max_wait = Duration::from_secs(60);
+            sales.exit_notice = Duration::from_secs(10);
+            sales.exit = QueueExit::Overflow("support".into());
+        },
+        '1',
+    );
+    assert!(h.invites_to_agents().is_empty());
+    h.advance(Duration::from_secs(50));
+    let invites = h.invites_to_agents();
+    assert_eq!(invites.len(), 1, "support's agent is offered the call");
+    h.advance(Duration::from_secs(2));
+    h.sip_from_phone(
+        &phone_extension(&invites[0]),
+        &phone_response(&invites[0], 200, Some(PHONE_SDP_PCMU)),
+    );
+    let waits: Vec<u64> = h
+        .kinds()
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::AgentAnswered { wait_ms, .. } => Some(wait_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits, [52_000], "50 s in sales and 2 s in support");
+}
+
+#[test]
 fn a_caller_who_hangs_up_after_leaving_a_message_keeps_the_voicemail() {
     let mut h = Harness::queued_caller(
         |c| {
