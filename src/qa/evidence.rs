@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 pub enum QueueSpellEnd {
     /// An agent answered the caller from the queue.
     AgentAnswered { agent: String, queue: String },
-    /// The caller chose a way out (callback, voicemail, overflow).
-    LeftByChoice { queue: String },
+    /// The queue's maximum wait came and the switch moved the caller on its `exit`
+    /// (`callback_offer` or `voicemail`; an overflow continues the wait in the next queue).
+    ExitTaken { queue: String, exit: String },
     /// The caller hung up while queued.
     CallerLeft { queue: String },
 }
@@ -293,8 +294,8 @@ impl Evidence {
                     QueueSpellEnd::AgentAnswered { agent, queue } => {
                         format!("agent_answered event: {agent} answered from {queue}")
                     }
-                    QueueSpellEnd::LeftByChoice { queue } => {
-                        format!("queue_exit event: left {queue} by choice")
+                    QueueSpellEnd::ExitTaken { queue, exit } => {
+                        format!("queue_exit event: {queue}'s maximum wait came and the switch took its exit ({exit})")
                     }
                     QueueSpellEnd::CallerLeft { queue } => {
                         format!("hangup event: caller left {queue}")
@@ -483,8 +484,11 @@ impl Evidence {
                     QueueSpellEnd::AgentAnswered { agent, queue } => {
                         format!("坐席接听事件：{agent} 从队列 {queue} 接听")
                     }
-                    QueueSpellEnd::LeftByChoice { queue } => {
-                        format!("离开队列事件：来电者主动离开队列 {queue}")
+                    QueueSpellEnd::ExitTaken { queue, exit } => {
+                        format!(
+                            "离开队列事件：队列 {queue} 已到最长等候时间，交换机转入{}",
+                            code_word(exit, "zh")
+                        )
                     }
                     QueueSpellEnd::CallerLeft { queue } => {
                         format!("挂机事件：来电者离开队列 {queue}")

@@ -76,8 +76,9 @@ fn samples() -> Vec<(Rule, Evidence)> {
         (
             Rule::WaitUnder10min,
             Waited {
-                end: QueueSpellEnd::LeftByChoice {
+                end: QueueSpellEnd::ExitTaken {
                     queue: "售后".into(),
+                    exit: "callback_offer".into(),
                 },
                 waited_ms: 42_000,
                 limit_ms: 600_000,

@@ -318,9 +318,10 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                 }
             }
             EventKind::QueueExit { reason, .. } if reason.starts_with("overflow ") => {}
-            EventKind::QueueExit { .. } | EventKind::CallbackRequested { .. } => {
+            EventKind::QueueExit { reason, .. } => {
                 if let Some((since, queue)) = queued_since.take() {
-                    wait(out, since, at, QueueSpellEnd::LeftByChoice { queue });
+                    let exit = reason.clone();
+                    wait(out, since, at, QueueSpellEnd::ExitTaken { queue, exit });
                 }
             }
             EventKind::Hangup { by, .. } => {

@@ -238,9 +238,15 @@ fn a_wait_that_overflows_to_another_queue_is_one_wait_from_the_first_queue() {
         ),
         (320_000, hangup(Party::Caller)),
     ]);
+    let flags = flags_fn(&offered_a_callback);
     assert_eq!(
-        shapes(&flags_fn(&offered_a_callback), Rule::WaitUnder10min),
+        shapes(&flags, Rule::WaitUnder10min),
         [(true, 5_000, 305_000, Some(300.0), Some(600.0))]
+    );
+    // The switch moved the caller on; it was not the caller's choice.
+    assert_eq!(
+        of(&flags, Rule::WaitUnder10min)[0].evidence,
+        "queue_exit event: sales's maximum wait came and the switch took its exit (callback_offer): measured 300.0 s in queue against threshold 600.0 s"
     );
 }
 
