@@ -25,6 +25,8 @@ const MENU_NUMBER: &str = "4018";
 const CALLER_HZ: f64 = 700.0;
 const FIRST_AGENT_HZ: f64 = 600.0;
 const SECOND_AGENT_HZ: f64 = 900.0;
+/// The ringback prompt's pitch (prompts/generate.sh: 450 Hz, 1 s on, 4 s off).
+const RINGBACK_HZ: f64 = 450.0;
 
 /// Phones 1001 (sales, accounts and operator: not support) and 1002 (support only), ready
 /// when registered; a fast ring
@@ -329,6 +331,29 @@ fn a_blind_transfer_from_baresip_to_a_queue_number_explains_and_hands_the_contex
     assert!(
         second_agent.iter().filter(|&&n| n > explained).count() >= 50,
         "the caller heard the support agent after the explanation"
+    );
+    // The support agent answered at once; its whisper is shorter than the caller's
+    // explanation, so it heard ringback until the caller could hear it — not the caller,
+    // who could not hear a greeting yet.
+    let support_heard = decoded_recordings(&second_phone.recordings);
+    assert_eq!(
+        support_heard.len(),
+        1,
+        "one decoded stream from baresip 1002:\n{}",
+        second_phone.console()
+    );
+    let ringback = wav_tone_frames(&support_heard[0], RINGBACK_HZ);
+    let caller_heard_by_support = wav_tone_frames(&support_heard[0], CALLER_HZ);
+    let first_caller = *caller_heard_by_support
+        .first()
+        .unwrap_or_else(|| panic!("baresip 1002 never heard the caller"));
+    assert!(
+        ringback.iter().filter(|&&n| n < first_caller).count() >= 25,
+        "the support agent heard ringback before the caller: ringback frames {ringback:?}, the caller from frame {first_caller}"
+    );
+    assert!(
+        ringback.iter().all(|&n| n < first_caller),
+        "no ringback once the caller is on the line: {ringback:?}, the caller from frame {first_caller}"
     );
     // baresip saw its REFER accepted and the call leave it.
     let console = first_phone.console();

@@ -1001,6 +1001,7 @@ impl Switch {
                 timer: None,
                 whisper: VecDeque::new(),
                 play: None,
+                awaiting_caller: false,
                 sdp: Some(session),
                 purpose: LegPurpose::Consultation,
                 keys: KeySequence::default(),

@@ -88,9 +88,9 @@ impl Switch {
     }
 
     /// A prompt on a connected caller's leg finished (hold explanations, check-backs,
-    /// the thank-you).
+    /// the thank-you; a transfer's explanation, which the new agent may be waiting out).
     pub(super) fn on_connected_prompt_finished(&mut self, now: Instant, call: CallId) {
-        let _ = now;
+        self.bridge_awaiting_agent(now, call);
         let idle = self
             .calls
             .get(&call)

@@ -53,7 +53,9 @@ pub(super) enum LegState {
     Ringing,
     /// We gave up on it (CANCEL sent); waiting for the final response.
     Cancelling,
-    /// Answered; the whisper prompt plays to the agent before connecting.
+    /// Answered; the whisper prompt plays to the agent before connecting — and then, for a
+    /// transferred caller still hearing the explanation, ringback until it ends
+    /// (`AgentLeg::awaiting_caller`).
     Whisper,
     Connected,
     /// BYE sent; waiting for the endpoint to forget it.
@@ -78,6 +80,9 @@ pub(super) struct AgentLeg {
     pub whisper: VecDeque<PromptId>,
     /// The whisper prompt playing now: only its `PromptFinished` moves the whisper on.
     pub play: Option<PlayId>,
+    /// The whisper is over and the agent hears ringback: the caller is still hearing the
+    /// transfer explanation, and is connected when it ends.
+    pub awaiting_caller: bool,
     /// The leg's SDP session (our offer, the phone's answer, re-offers).
     pub sdp: Option<sdp::SdpSession>,
     /// Why the switch called this phone.
@@ -553,6 +558,7 @@ impl Switch {
                 timer: None,
                 whisper: VecDeque::new(),
                 play: None,
+                awaiting_caller: false,
                 sdp: Some(session),
                 purpose: LegPurpose::QueueOffer,
                 keys: KeySequence::default(),
@@ -788,7 +794,7 @@ impl Switch {
             .filter_map(|name| self.find_prompt(caller, &name, &self.language_of(caller)))
             .collect();
         if whisper.is_empty() {
-            return self.bridge(now, leg);
+            return self.bridge_when_caller_ready(now, leg);
         }
         if let Some(l) = self.legs.get_mut(&leg) {
             l.state = LegState::Whisper;
@@ -825,7 +831,51 @@ impl Switch {
                     play,
                 }))
             }
-            None => self.bridge(now, leg),
+            None => self.bridge_when_caller_ready(now, leg),
+        }
+    }
+
+    /// The agent on `leg` is ready to talk. A transferred caller still hearing where they
+    /// are going and the expected wait hears it to the end — its last words tell them they
+    /// need not repeat themselves — and the agent hears ringback until then, so that their
+    /// greeting is not said into a line the caller cannot hear yet.
+    pub(super) fn bridge_when_caller_ready(&mut self, now: Instant, leg: CallId) {
+        let Some(caller) = self.legs.get(&leg).map(|l| l.caller) else {
+            return;
+        };
+        let explaining = self.calls.get(&caller).is_some_and(|c| {
+            c.transfer.is_some()
+                && !c.looping
+                && (c.playing.is_some() || !c.prompt_queue.is_empty())
+        });
+        if !explaining {
+            return self.bridge(now, leg);
+        }
+        let language = self.language_of(caller);
+        let ringback = self.find_prompt(caller, "ringback", &language);
+        let play = self.next_play();
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.state = LegState::Whisper;
+            l.awaiting_caller = true;
+            l.play = Some(play);
+        }
+        if let Some(prompt) = ringback {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::PlayLoop {
+                    call: leg,
+                    prompt,
+                    play,
+                }));
+        }
+    }
+
+    /// `caller`'s prompts ended: an agent waiting for them to be free is connected now.
+    pub(super) fn bridge_awaiting_agent(&mut self, now: Instant, caller: CallId) {
+        let Some(leg) = self.connected_leg_of(caller) else {
+            return;
+        };
+        if self.legs.get(&leg).is_some_and(|l| l.awaiting_caller) {
+            self.bridge(now, leg);
         }
     }
 
@@ -836,6 +886,7 @@ impl Switch {
         };
         l.state = LegState::Connected;
         l.play = None;
+        l.awaiting_caller = false;
         let (caller, agent) = (l.caller, l.agent.clone());
         let agent_codec = l.media.map(|m| m.codec);
         let caller_codec = self
@@ -843,24 +894,15 @@ impl Switch {
             .get(&caller)
             .and_then(|c| c.media)
             .map(|m| m.codec);
-        // A transferred caller still hearing where they are going and the expected wait hears
-        // it to the end (the queue's music stops): the explanation's last words are what tell
-        // them they need not repeat themselves. The agent hears the caller meanwhile.
-        let explaining = self.calls.get(&caller).is_some_and(|c| {
-            c.transfer.is_some()
-                && !c.looping
-                && (c.playing.is_some() || !c.prompt_queue.is_empty())
-        });
-        if !explaining {
-            if let Some(c) = self.calls.get_mut(&caller) {
-                c.prompt_queue.clear();
-                c.playing = None;
-                c.play = None;
-                c.looping = false;
-            }
-            self.outputs
-                .push_back(Output::Media(MediaCommand::Stop { call: caller }));
+        // Whatever the caller heard (music, ringback) stops: the agent is on the line.
+        if let Some(c) = self.calls.get_mut(&caller) {
+            c.prompt_queue.clear();
+            c.playing = None;
+            c.play = None;
+            c.looping = false;
         }
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Stop { call: caller }));
         self.outputs
             .push_back(Output::Media(MediaCommand::Bridge { a: caller, b: leg }));
         self.record(

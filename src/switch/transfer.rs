@@ -510,6 +510,7 @@ impl Switch {
                 timer: None,
                 whisper: VecDeque::new(),
                 play: None,
+                awaiting_caller: false,
                 sdp: Some(session),
                 purpose,
                 keys: KeySequence::default(),
@@ -890,7 +891,7 @@ impl Switch {
             .filter_map(|name| self.find_prompt(caller, name, &language))
             .collect();
         if whisper.is_empty() {
-            self.bridge(now, leg);
+            self.bridge_when_caller_ready(now, leg);
             return true;
         }
         if let Some(l) = self.legs.get_mut(&leg) {

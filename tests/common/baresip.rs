@@ -59,6 +59,30 @@ pub fn decoded_recordings(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// The 20 ms frames of an 8 kHz mono 16-bit WAV (baresip's `dump-*-dec.wav`, a recording)
+/// where `hz` is most of the sound, by number.
+pub fn wav_tone_frames(path: &Path, hz: f64) -> Vec<usize> {
+    let mut reader = hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("read the WAV {}: {e}", path.display()));
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.sample_rate, spec.channels),
+        (8000, 1),
+        "{} is not 8 kHz mono",
+        path.display()
+    );
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .map(|s| s.expect("16-bit samples"))
+        .collect();
+    samples
+        .chunks_exact(160)
+        .enumerate()
+        .filter(|(_, frame)| tone_share(frame, hz) > 0.6)
+        .map(|(n, _)| n)
+        .collect()
+}
+
 /// Root mean square and length of a 16-bit WAV.
 pub fn loudness(path: &Path) -> (f64, Duration) {
     let mut reader = hound::WavReader::open(path)

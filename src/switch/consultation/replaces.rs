@@ -136,6 +136,7 @@ impl Switch {
                 timer: None,
                 whisper: VecDeque::new(),
                 play: None,
+                awaiting_caller: false,
                 sdp: Some(session),
                 purpose: LegPurpose::TransferTarget,
                 keys: KeySequence::default(),

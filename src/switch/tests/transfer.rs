@@ -152,6 +152,20 @@ fn phone_bye(h: &mut Harness, extension: &str, invite: &str) {
     h.sip_from_phone(extension, &bye);
 }
 
+/// The caller hears out the transfer explanation, to its last prompt; returns the names.
+fn hear_out_the_explanation(h: &mut Harness) -> Vec<String> {
+    let mut heard = Vec::new();
+    while let Some(c) = h.switch.calls.get(&CallId(1)) {
+        let Some(prompt) = c.playing.filter(|_| !c.looping) else {
+            break;
+        };
+        heard.push(h.prompts.label(prompt).unwrap().1.to_string());
+        h.hear_out(CallId(1));
+        assert!(heard.len() < 20, "the explanation never ends: {heard:?}");
+    }
+    heard
+}
+
 fn is_connected_to(h: &Harness, leg: CallId) -> bool {
     matches!(h.switch.calls.get(&CallId(1)).map(|c| &c.phase), Some(Phase::Connected { leg: l, .. }) if *l == leg)
 }
@@ -680,6 +694,7 @@ fn the_transfer_keys_do_the_same_without_refer_and_end_the_agents_leg_at_once_on
     let target = answer(&mut h, "1002", &invite);
     h.hear_out(target);
     h.hear_out(target);
+    hear_out_the_explanation(&mut h);
     assert!(is_connected_to(&h, target));
     assert_eq!(
         requests_in(&h, &first_invite, "BYE"),
@@ -737,6 +752,7 @@ fn the_whisper_of_a_transferred_caller_names_the_hold_reason_and_the_verified_ac
         ]
     );
     h.hear_out(target);
+    hear_out_the_explanation(&mut h);
     let kinds = kinds_since(&h, mark);
     assert_eq!(
         kinds[..2],
@@ -764,6 +780,77 @@ fn the_whisper_of_a_transferred_caller_names_the_hold_reason_and_the_verified_ac
         kind: "blind".into()
     }));
     assert!(is_connected_to(&h, target));
+}
+
+#[test]
+fn a_target_whose_whisper_ends_before_the_explanation_hears_ringback_and_then_the_caller() {
+    let (mut h, leg, _) = caller_talking_to_a1001();
+    refer(&mut h, leg, "1002");
+    let invite = h.invites_to_agents().last().unwrap().clone();
+    // a1002 answers at once: the caller has heard nothing of the explanation yet.
+    let (mark, media_mark) = (h.kinds().len(), h.media.len());
+    let target = answer(&mut h, "1002", &invite);
+    h.hear_out(target);
+    h.hear_out(target);
+    assert_eq!(
+        plays_on(&h, target, media_mark),
+        ["whisper_transferred", "whisper_sales", "ringback"],
+        "after its whisper the agent hears ringback, not a caller who cannot hear them"
+    );
+    let not_yet = |h: &Harness| {
+        !h.media[media_mark..].contains(&MediaCommand::Bridge {
+            a: CallId(1),
+            b: target,
+        }) && !kinds_since(h, mark).iter().any(|k| {
+            matches!(
+                k,
+                EventKind::Bridged { .. } | EventKind::TransferCompleted { .. }
+            )
+        })
+    };
+    assert!(not_yet(&h), "{:?}", kinds_since(&h, mark));
+    let explanation = hear_out_the_explanation(&mut h);
+    assert_eq!(
+        explanation,
+        ["transfer", "less_than_a_minute", "transfer_no_repeat"],
+        "the caller hears the whole explanation"
+    );
+    assert!(h.media[media_mark..].contains(&MediaCommand::Bridge {
+        a: CallId(1),
+        b: target
+    }));
+    let kinds = kinds_since(&h, mark);
+    let explained = kinds
+        .iter()
+        .rposition(|k| matches!(k, EventKind::PromptFinished { name, interrupted: false } if name == "transfer_no_repeat"))
+        .expect("the explanation ended");
+    let bridged = kinds
+        .iter()
+        .position(|k| matches!(k, EventKind::Bridged { agent, .. } if agent == "a1002"))
+        .expect("a1002 was bridged");
+    assert!(explained < bridged, "{kinds:?}");
+    assert!(kinds.contains(&EventKind::TransferCompleted {
+        agent: "a1002".into(),
+        kind: "blind".into()
+    }));
+    assert!(is_connected_to(&h, target));
+    // A target answering after the explanation is bridged as its whisper ends.
+    let (mut h, leg, _) = caller_talking_to_a1001();
+    refer(&mut h, leg, "1002");
+    let invite = h.invites_to_agents().last().unwrap().clone();
+    hear_out_the_explanation(&mut h);
+    let media_mark = h.media.len();
+    let target = answer(&mut h, "1002", &invite);
+    h.hear_out(target);
+    h.hear_out(target);
+    assert_eq!(
+        plays_on(&h, target, media_mark),
+        ["whisper_transferred", "whisper_sales"]
+    );
+    assert!(h.media[media_mark..].contains(&MediaCommand::Bridge {
+        a: CallId(1),
+        b: target
+    }));
 }
 
 #[test]
