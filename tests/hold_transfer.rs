@@ -119,6 +119,22 @@ fn await_event_seen_by(switch: &Switch, call_id: &str, name: &str, limit: Durati
     }
 }
 
+/// Once the caller is bridged to the baresip phone and has talked for 2 s, the phone's
+/// transfer key sends them to `extension` (baresip: REFER); returns ctrl_tcp's answer.
+fn transfer_when_bridged(
+    switch: &Switch,
+    keys: &mut BaresipControl,
+    call_id: &str,
+    extension: &str,
+) -> String {
+    await_event(switch, call_id, "bridged", Duration::from_secs(15));
+    thread::sleep(Duration::from_secs(2));
+    keys.command(
+        "transfer",
+        &format!("sip:{extension}@127.0.0.1:{}", switch.sip.port()),
+    )
+}
+
 /// The prompts the caller heard, in order, without repeats in a row ("zh/moh" once per stretch).
 fn heard_in_order(switch: &Switch, heard: &RtpHeard) -> Vec<String> {
     let frames = PromptFrames::load(&switch.config_dir);
@@ -293,13 +309,8 @@ fn a_blind_transfer_from_baresip_to_a_queue_number_explains_and_hands_the_contex
     let caller = caller(&switch, Duration::from_secs(26), "blind");
     let call_id = caller.call_id(1);
     let caller_run = caller.spawn();
-    await_event(&switch, &call_id, "bridged", Duration::from_secs(15));
-    thread::sleep(Duration::from_secs(2));
     // 8002 is the support queue's transfer number in the shipped dialplan.
-    let transfer = keys.command(
-        "transfer",
-        &format!("sip:8002@127.0.0.1:{}", switch.sip.port()),
-    );
+    let transfer = transfer_when_bridged(&switch, &mut keys, &call_id, "8002");
     await_event_seen_by(
         &switch,
         &call_id,
@@ -487,12 +498,7 @@ fn a_blind_transfer_to_an_extension_nobody_answers_comes_back_to_the_transferrin
     let caller = caller(&switch, Duration::from_secs(22), "recall");
     let call_id = caller.call_id(1);
     let caller_run = caller.spawn();
-    await_event(&switch, &call_id, "bridged", Duration::from_secs(15));
-    thread::sleep(Duration::from_secs(2));
-    let transfer = keys.command(
-        "transfer",
-        &format!("sip:1002@127.0.0.1:{}", switch.sip.port()),
-    );
+    let transfer = transfer_when_bridged(&switch, &mut keys, &call_id, "1002");
     await_event(&switch, &call_id, "recall", Duration::from_secs(20));
     let caller_run = caller_run.join().expect("caller thread");
     let heard = sink.finish();
@@ -530,12 +536,7 @@ fn a_blind_transfer_to_a_busy_extension_keeps_the_caller_with_the_agent() {
     let caller = caller(&switch, Duration::from_secs(16), "busy");
     let call_id = caller.call_id(1);
     let caller_run = caller.spawn();
-    await_event(&switch, &call_id, "bridged", Duration::from_secs(15));
-    thread::sleep(Duration::from_secs(2));
-    let transfer = keys.command(
-        "transfer",
-        &format!("sip:1002@127.0.0.1:{}", switch.sip.port()),
-    );
+    let transfer = transfer_when_bridged(&switch, &mut keys, &call_id, "1002");
     await_event(
         &switch,
         &call_id,
@@ -570,12 +571,7 @@ fn a_blind_transfer_to_a_phone_that_is_not_registered_is_unavailable_and_the_age
     let caller = caller(&switch, Duration::from_secs(20), "unregistered");
     let call_id = caller.call_id(1);
     let caller_run = caller.spawn();
-    await_event(&switch, &call_id, "bridged", Duration::from_secs(15));
-    thread::sleep(Duration::from_secs(2));
-    let transfer = keys.command(
-        "transfer",
-        &format!("sip:1002@127.0.0.1:{}", switch.sip.port()),
-    );
+    let transfer = transfer_when_bridged(&switch, &mut keys, &call_id, "1002");
     await_event(
         &switch,
         &call_id,

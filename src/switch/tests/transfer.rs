@@ -854,6 +854,51 @@ fn a_target_whose_whisper_ends_before_the_explanation_hears_ringback_and_then_th
 }
 
 #[test]
+fn the_agent_waits_out_the_explanations_last_words_but_not_a_caller_who_hears_nothing() {
+    let bridged_to = |h: &Harness, target: CallId, mark: usize| {
+        h.media[mark..].contains(&MediaCommand::Bridge {
+            a: CallId(1),
+            b: target,
+        })
+    };
+    // The whisper ends while "you need not repeat" is the explanation's last prompt playing.
+    let (mut h, leg, _) = caller_talking_to_a1001();
+    refer(&mut h, leg, "1002");
+    let invite = h.invites_to_agents().last().unwrap().clone();
+    assert_eq!(hear_prompts(&mut h, 2), ["transfer", "less_than_a_minute"]);
+    let media_mark = h.media.len();
+    let target = answer(&mut h, "1002", &invite);
+    h.hear_out(target);
+    h.hear_out(target);
+    assert_eq!(
+        plays_on(&h, target, media_mark),
+        ["whisper_transferred", "whisper_sales", "ringback"]
+    );
+    assert!(!bridged_to(&h, target, media_mark));
+    assert_eq!(hear_out_the_explanation(&mut h), ["transfer_no_repeat"]);
+    assert!(bridged_to(&h, target, media_mark));
+    // The explanation ends during the whisper; the caller hears nothing after it, and the
+    // agent is connected as the whisper ends, with no ringback.
+    let (mut h, leg, _) = caller_talking_to_a1001();
+    refer(&mut h, leg, "1002");
+    let invite = h.invites_to_agents().last().unwrap().clone();
+    let media_mark = h.media.len();
+    let target = answer(&mut h, "1002", &invite);
+    assert_eq!(hear_out_the_explanation(&mut h).len(), 3);
+    assert!(
+        !bridged_to(&h, target, media_mark),
+        "the whisper still plays"
+    );
+    h.hear_out(target);
+    h.hear_out(target);
+    assert_eq!(
+        plays_on(&h, target, media_mark),
+        ["whisper_transferred", "whisper_sales"]
+    );
+    assert!(bridged_to(&h, target, media_mark));
+}
+
+#[test]
 fn a_queue_offer_that_rings_out_fails_the_transfer_and_takes_the_caller_out_of_that_queue() {
     let (mut h, leg, _) = caller_talking_to_a1001();
     refer(&mut h, leg, "8002");
@@ -1052,12 +1097,9 @@ fn a_second_refer_during_a_transfer_is_refused_with_403() {
     );
 }
 
-/// Many phones (baresip among them) hang up when the failed transfer's final NOTIFY comes:
-/// their agent is free, so the caller, who has just heard why, is put back through by
-/// ringing that phone again — not sent to wait in the queue while it sits in wrap-up.
-#[test]
-fn a_transferor_hanging_up_during_the_recall_apology_is_rung_again_at_once() {
-    let (mut h, leg, first_invite) = caller_talking_to_a1001();
+/// a1002 is on a break when the agent on `leg` transfers the caller to 1002: the transfer
+/// fails at once and the caller hears the recall apology.
+fn refer_to_a1002_on_a_break(h: &mut Harness, leg: CallId) {
     let now = h.now;
     h.switch.acd.set_state(
         "a1002",
@@ -1066,7 +1108,16 @@ fn a_transferor_hanging_up_during_the_recall_apology_is_rung_again_at_once() {
         },
         now,
     );
-    refer(&mut h, leg, "1002");
+    refer(h, leg, "1002");
+}
+
+/// Many phones (baresip among them) hang up when the failed transfer's final NOTIFY comes:
+/// their agent is free, so the caller, who has just heard why, is put back through by
+/// ringing that phone again — not sent to wait in the queue while it sits in wrap-up.
+#[test]
+fn a_transferor_hanging_up_during_the_recall_apology_is_rung_again_at_once() {
+    let (mut h, leg, first_invite) = caller_talking_to_a1001();
+    refer_to_a1002_on_a_break(&mut h, leg);
     assert_eq!(h.prompts.label(h.playing()).unwrap().1, "transfer_recall");
     let invites = h.invites_to_agents().len();
     let mark = h.kinds().len();
@@ -1111,15 +1162,7 @@ fn a_transferor_hanging_up_during_the_recall_apology_is_rung_again_at_once() {
 #[test]
 fn a_transferor_gone_during_the_recall_apology_sends_the_caller_to_the_queue_front() {
     let (mut h, leg, first_invite) = caller_talking_to_a1001();
-    let now = h.now;
-    h.switch.acd.set_state(
-        "a1002",
-        acd::AgentState::NotReady {
-            reason: "break".into(),
-        },
-        now,
-    );
-    refer(&mut h, leg, "1002");
+    refer_to_a1002_on_a_break(&mut h, leg);
     let now = h.now;
     h.switch.acd.set_registered("1001", false, now);
     let invites = h.invites_to_agents().len();
