@@ -2,7 +2,6 @@
 //! conversations it owns: the worker feeds commands, datagrams and its 20 ms tick in, with
 //! `now`, and sends what `poll_transmit` hands back with one system call each.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -18,7 +17,7 @@ use super::rtcp::is_rtcp;
 use super::source::Source;
 use super::stream::OutgoingStream;
 use super::{LegQuality, PlayId};
-use crate::sip::CallId;
+use crate::sip::{CallId, CallIdMap};
 
 /// One datagram to send from `call`'s leg: from its RTP socket, or from its RTCP socket when
 /// `rtcp` is true (never, when the leg multiplexes RTCP on the RTP port).
@@ -63,7 +62,7 @@ pub trait ConversationEngine {
 /// slots are reused, events are capped). Nothing on the packet path allocates or locks.
 pub struct MediaEngine {
     prompts: Arc<PromptLibrary>,
-    legs: HashMap<CallId, Leg>,
+    legs: CallIdMap<Leg>,
     outbox: Outbox,
     events: EventQueue,
     /// Recorder writer threads report here; drained by `poll_event`.
@@ -97,7 +96,7 @@ impl MediaEngine {
         let (recording_reports, recordings) = std::sync::mpsc::channel();
         MediaEngine {
             prompts,
-            legs: HashMap::with_capacity(64),
+            legs: CallIdMap::with_capacity_and_hasher(64, Default::default()),
             outbox: Outbox::with_capacity(64),
             events: EventQueue::new(),
             recordings,

@@ -9,7 +9,6 @@
 //! passes it to the switch, which writes the record). Must not: touch the store or the
 //! switch, wait for the disk to confirm a write, or be waited on by a media thread.
 
-use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
@@ -22,7 +21,7 @@ use super::disk_sync::{DiskSync, SYNC_EVERY};
 use super::writer::{FinishedFile, RecordingFile, TICK_BYTES};
 use crate::media::journey::{FrameBatch, JourneyControl, JourneyFrame, JourneySink};
 use crate::media::{MediaEvent, FRAME_MS};
-use crate::sip::CallId;
+use crate::sip::{CallId, CallIdMap};
 
 /// Ticks the queue holds between the taps and the service, per media worker: a second of
 /// every call (each message is one worker's tick, see `FrameBatch`).
@@ -48,7 +47,7 @@ struct Active {
 /// only the switch starts recordings.
 pub struct Recordings {
     data_dir: PathBuf,
-    active: HashMap<CallId, Active>,
+    active: CallIdMap<Active>,
     /// Frames for no open recording (a file that could not be created).
     pub stray_frames: u64,
 }
@@ -57,7 +56,7 @@ impl Recordings {
     pub fn new(data_dir: &Path) -> Recordings {
         Recordings {
             data_dir: data_dir.to_path_buf(),
-            active: HashMap::new(),
+            active: CallIdMap::default(),
             stray_frames: 0,
         }
     }

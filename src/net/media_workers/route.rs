@@ -2,23 +2,21 @@
 //! its conversation hashes to, remembered per call from its `Open` or `Start` until its `End`;
 //! commands for calls no worker owns are dropped.
 
-use std::collections::HashMap;
-
 use crate::media::command::MediaCommand;
-use crate::sip::CallId;
+use crate::sip::{CallId, CallIdMap};
 
 pub(super) struct Router {
     workers: usize,
     /// The worker of every call with media, from its first `Open`/`Start` to its `End`.
     /// Bounded by the switch's own call admission: only the switch creates call ids.
-    worker_of: HashMap<CallId, usize>,
+    worker_of: CallIdMap<usize>,
 }
 
 impl Router {
     pub(super) fn new(workers: usize) -> Router {
         Router {
             workers: workers.max(1),
-            worker_of: HashMap::new(),
+            worker_of: CallIdMap::default(),
         }
     }
 

@@ -7,7 +7,6 @@
 //! engine's transmits are borrowed, and a leg's socket is found by its slot in the epoll
 //! token (datagrams in) or by its call in this worker's own map (datagrams out).
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -21,7 +20,7 @@ use super::tick::TickSchedule;
 use super::{WorkerReport, WorkerStats};
 use crate::media::command::MediaCommand;
 use crate::media::engine::{ConversationEngine, Transmit};
-use crate::sip::CallId;
+use crate::sip::{CallId, CallIdMap};
 
 /// The media clock: one packet per leg per tick.
 pub(super) const TICK: Duration = Duration::from_millis(20);
@@ -77,7 +76,7 @@ struct Sockets {
     listen_ip: IpAddr,
     slots: Vec<Option<LegSockets>>,
     free: Vec<usize>,
-    slot_of: HashMap<CallId, usize>,
+    slot_of: CallIdMap<usize>,
     counters: Counters,
 }
 
@@ -209,7 +208,7 @@ where
                 listen_ip: self.listen_ip,
                 slots: Vec::new(),
                 free: Vec::new(),
-                slot_of: HashMap::new(),
+                slot_of: CallIdMap::default(),
                 counters: Counters::default(),
             },
             epoll,
