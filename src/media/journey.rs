@@ -89,8 +89,16 @@ impl TickFrames {
         }
     }
 
-    pub fn push(&mut self, frame: JourneyFrame) {
-        self.frames.push(frame);
+    /// A frame of `call` at `index` in this tick, silent until written: the tap writes its
+    /// samples where the service will read them, not into a frame of its own copied here.
+    pub fn next_frame(&mut self, call: CallId, index: u64) -> &mut [i16; 2 * FRAME_SAMPLES] {
+        self.frames.push(JourneyFrame {
+            call,
+            index,
+            pcm: [0; 2 * FRAME_SAMPLES],
+        });
+        let last = self.frames.len() - 1;
+        &mut self.frames[last].pcm
     }
 
     /// The frames of this tick so far.
@@ -147,7 +155,6 @@ pub struct JourneyTap {
     /// the caller's jitter buffer holds its audio (it plays from its second packet), so both
     /// channels lag the call alike.
     delay: [i16; FRAME_SAMPLES],
-    frame: [i16; 2 * FRAME_SAMPLES],
     ended: bool,
 }
 
@@ -176,7 +183,6 @@ impl JourneyTap {
             heard: [0; HEARD_RING],
             heard_len: 0,
             delay: [0; FRAME_SAMPLES],
-            frame: [0; 2 * FRAME_SAMPLES],
             ended: false,
         }
     }
@@ -229,9 +235,6 @@ impl JourneyTap {
         out: &mut TickFrames,
     ) {
         let said = self.said.pop(now);
-        for (i, &sample) in said.pcm.iter().enumerate() {
-            self.frame[2 * i] = sample;
-        }
         // This tick's right channel goes into the delay line; the oldest comes out.
         let heard = &mut self.delay;
         let delayed = *heard;
@@ -251,28 +254,21 @@ impl JourneyTap {
                 self.heard_len -= take;
             }
         }
-        for (i, &sample) in delayed.iter().enumerate() {
-            self.frame[2 * i + 1] = sample;
+        let frame = out.next_frame(self.call, self.index);
+        self.index += 1;
+        if self.paused {
+            return;
         }
-        self.push(out);
+        for ((pair, &said), &heard) in frame.chunks_exact_mut(2).zip(said.pcm).zip(&delayed) {
+            pair[0] = said;
+            pair[1] = heard;
+        }
     }
 
     /// A tick before the leg has media: silence on both sides, the clock still runs.
     pub fn on_silent_tick(&mut self, out: &mut TickFrames) {
-        self.frame = [0; 2 * FRAME_SAMPLES];
         self.delay = [0; FRAME_SAMPLES];
-        self.push(out);
-    }
-
-    fn push(&mut self, out: &mut TickFrames) {
-        if self.paused {
-            self.frame = [0; 2 * FRAME_SAMPLES];
-        }
-        out.push(JourneyFrame {
-            call: self.call,
-            index: self.index,
-            pcm: self.frame,
-        });
+        out.next_frame(self.call, self.index);
         self.index += 1;
     }
 

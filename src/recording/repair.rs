@@ -58,10 +58,14 @@ fn audio_extent(len: u64) -> (u64, u64) {
 
 /// Hex SHA-256 of everything `reader` still holds.
 pub fn sha256_of(reader: &mut impl Read) -> io::Result<String> {
+    sha256_with(reader, &mut vec![0u8; 64 * 1024])
+}
+
+/// [`sha256_of`], reading through `buffer` (not empty).
+pub fn sha256_with(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<String> {
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 64 * 1024];
     loop {
-        let n = reader.read(&mut buffer)?;
+        let n = reader.read(buffer)?;
         if n == 0 {
             break;
         }

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::disk_sync::{DiskSync, SYNC_EVERY};
-use super::writer::{FinishedFile, RecordingFile, TICK_BYTES};
+use super::writer::{FinishedFile, RecordingFile, WriteBuffers, BATCH_BYTES};
 use crate::media::journey::{FrameBatch, JourneyControl, JourneyFrame, JourneySink};
 use crate::media::{MediaEvent, FRAME_MS};
 use crate::sip::{CallId, CallIdMap};
@@ -32,8 +32,6 @@ const BATCHES_PER_PASS: usize = 4096;
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often the service takes what the taps queued (one tick of every call at a time).
 const DRAIN_EVERY: Duration = Duration::from_millis(20);
-/// A recording's batch is written early once it holds this much (two seconds).
-const BATCH_BYTES: usize = 100 * TICK_BYTES;
 
 struct Active {
     file: RecordingFile,
@@ -48,6 +46,7 @@ struct Active {
 pub struct Recordings {
     data_dir: PathBuf,
     active: CallIdMap<Active>,
+    buffers: WriteBuffers,
     /// Frames for no open recording (a file that could not be created).
     pub stray_frames: u64,
 }
@@ -57,6 +56,7 @@ impl Recordings {
         Recordings {
             data_dir: data_dir.to_path_buf(),
             active: CallIdMap::default(),
+            buffers: WriteBuffers::default(),
             stray_frames: 0,
         }
     }
@@ -75,10 +75,10 @@ impl Recordings {
             } => {
                 if let Some(previous) = self.active.remove(&call) {
                     let frames = previous.file.frames();
-                    finish(call, previous, frames);
+                    finish(call, previous, frames, &mut self.buffers);
                 }
                 let path = self.data_dir.join(&file);
-                match RecordingFile::create(&path) {
+                match RecordingFile::create(&path, &mut self.buffers) {
                     Ok(file) => {
                         self.active.insert(
                             call,
@@ -143,7 +143,7 @@ impl Recordings {
         for call in ended {
             if let Some(active) = self.active.remove(&call) {
                 let frames = active.end.unwrap_or(0);
-                finish(call, active, frames);
+                finish(call, active, frames, &mut self.buffers);
             }
         }
     }
@@ -152,7 +152,7 @@ impl Recordings {
     pub fn finish_all(&mut self) {
         for (call, active) in std::mem::take(&mut self.active) {
             let frames = active.end.unwrap_or_else(|| active.file.frames());
-            finish(call, active, frames);
+            finish(call, active, frames, &mut self.buffers);
         }
     }
 
@@ -166,9 +166,9 @@ impl Recordings {
     }
 }
 
-fn finish(call: CallId, active: Active, frames: u64) {
+fn finish(call: CallId, active: Active, frames: u64, buffers: &mut WriteBuffers) {
     let path = active.file.path().to_path_buf();
-    let event = match active.file.finish(frames) {
+    let event = match active.file.finish(frames, buffers) {
         Ok(FinishedFile {
             duration_ms,
             sha256,

@@ -18,7 +18,7 @@ fn mode(path: &Path) -> u32 {
 fn the_file_parses_mid_recording_with_the_length_flushed_so_far() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("recordings/2026/12/01/c.wav");
-    let mut file = RecordingFile::create(&path).unwrap();
+    let mut file = RecordingFile::create(&path, &mut WriteBuffers::default()).unwrap();
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(path.parent().unwrap()), 0o700);
     assert_eq!(mode(&dir.path().join("recordings")), 0o700);
@@ -49,14 +49,15 @@ fn the_file_parses_mid_recording_with_the_length_flushed_so_far() {
 fn missing_frames_are_silence_counted_lost_up_to_the_end_and_the_digest_is_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.wav");
-    let mut file = RecordingFile::create(&path).unwrap();
+    let mut buffers = WriteBuffers::default();
+    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
     file.put(0, &frame(500));
     file.put(1, &frame(500));
     file.put(5, &frame(700));
     // A repeated or late index is ignored.
     file.put(5, &frame(9));
     file.put(2, &frame(9));
-    let finished = file.finish(8).unwrap();
+    let finished = file.finish(8, &mut buffers).unwrap();
     assert_eq!(finished.lost_frames, 3 + 2);
     assert_eq!(finished.duration_ms, 8 * 20);
     let bytes = std::fs::read(&path).unwrap();
@@ -73,4 +74,37 @@ fn missing_frames_are_silence_counted_lost_up_to_the_end_and_the_digest_is_the_f
         .collect();
     let left: Vec<i16> = samples.iter().step_by(2 * 160).copied().collect();
     assert_eq!(left, vec![500, 500, 0, 0, 0, 700, 0, 0]);
+}
+
+#[test]
+fn the_next_recording_writes_through_the_last_ones_batch_and_holds_none_of_its_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut buffers = WriteBuffers::default();
+    let first_path = dir.path().join("first.wav");
+    let mut first = RecordingFile::create(&first_path, &mut buffers).unwrap();
+    for index in 0..30 {
+        first.put(index, &frame(1234));
+    }
+    assert_eq!(buffers.spare_batches(), 0);
+    // Finished with audio still in its batch: written, then the batch is lent again.
+    first.finish(30, &mut buffers).unwrap();
+    assert_eq!(buffers.spare_batches(), 1);
+    let second_path = dir.path().join("second.wav");
+    let mut second = RecordingFile::create(&second_path, &mut buffers).unwrap();
+    assert_eq!(buffers.spare_batches(), 0);
+    assert_eq!(second.pending_bytes(), 0);
+    second.put(0, &frame(77));
+    second.finish(2, &mut buffers).unwrap();
+    let samples: Vec<i16> = hound::WavReader::open(&second_path)
+        .unwrap()
+        .into_samples()
+        .map(|s| s.unwrap())
+        .collect();
+    assert_eq!(samples.len(), 2 * 320);
+    assert!(samples[..320].iter().all(|&s| s == 77 || s == -77));
+    assert!(samples[320..].iter().all(|&s| s == 0));
+    assert_eq!(
+        hound::WavReader::open(&first_path).unwrap().duration(),
+        30 * 160
+    );
 }
