@@ -128,8 +128,10 @@ pub struct JitterBuffer {
     filled: Filled,
     stats: JitterStats,
     samples: [i16; RING],
-    frame: [i16; FRAME_SAMPLES],
-    last_frame: [i16; FRAME_SAMPLES],
+    /// The frame handed out and the last received one (concealment repeats it), in turns:
+    /// a received frame becomes the last one by its index, not by a copy.
+    frames: [[i16; FRAME_SAMPLES]; 2],
+    last_received: usize,
     silence: [i16; FRAME_SAMPLES],
 }
 
@@ -208,8 +210,8 @@ impl JitterBuffer {
             depth_samples: (depth.as_micros() as usize * 8 / 1000).min(MAX_DEPTH_SAMPLES),
             samples: [0; RING],
             filled: Filled::default(),
-            frame: [0; FRAME_SAMPLES],
-            last_frame: [0; FRAME_SAMPLES],
+            frames: [[0; FRAME_SAMPLES]; 2],
+            last_received: 0,
             silence: [0; FRAME_SAMPLES],
             stream: None,
             stats: JitterStats::default(),
@@ -346,26 +348,31 @@ impl JitterBuffer {
         let start = stream.play;
         let first = slot(start);
         let present = self.filled.count(first, FRAME_SAMPLES);
+        let written = 1 - self.last_received;
+        let (frame, last_frame) = match &mut self.frames {
+            [zero, one] if written == 0 => (zero, &*one),
+            [zero, one] => (one, &*zero),
+        };
         let kind = if present == FRAME_SAMPLES {
             let [a, b] = spans(first, FRAME_SAMPLES);
-            let (front, back) = self.frame.split_at_mut(a.len());
+            let (front, back) = frame.split_at_mut(a.len());
             front.copy_from_slice(&self.samples[a]);
             back.copy_from_slice(&self.samples[b]);
             FrameKind::Received
         } else if present > 0 {
-            for (i, out) in self.frame.iter_mut().enumerate() {
+            for (i, out) in frame.iter_mut().enumerate() {
                 let s = slot(start + i as i64);
                 *out = if self.filled.is_set(s) {
                     self.samples[s]
                 } else {
-                    self.last_frame[i] / 2
+                    last_frame[i] / 2
                 };
             }
             FrameKind::Received
         } else if stream.concealed_run < MAX_CONCEALED_FRAMES {
             stream.concealed_run += 1;
             let shift = stream.concealed_run;
-            for (out, &last) in self.frame.iter_mut().zip(&self.last_frame) {
+            for (out, &last) in frame.iter_mut().zip(last_frame) {
                 *out = last >> shift;
             }
             FrameKind::Concealed
@@ -380,12 +387,12 @@ impl JitterBuffer {
             self.stream = Some(stream);
             return self.silent();
         } else {
-            self.frame.fill(0);
+            frame.fill(0);
             FrameKind::Silence
         };
         if kind == FrameKind::Received {
             stream.concealed_run = 0;
-            self.last_frame = self.frame;
+            self.last_received = written;
             // Audio after a gap: the gap was loss.
             self.stats.lost += stream.unconfirmed_lost;
             stream.unconfirmed_lost = 0;
@@ -399,7 +406,7 @@ impl JitterBuffer {
         self.stream = Some(stream);
         TapFrame {
             kind,
-            pcm: &self.frame,
+            pcm: &self.frames[written],
         }
     }
 

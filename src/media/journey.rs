@@ -235,9 +235,18 @@ impl JourneyTap {
         out: &mut TickFrames,
     ) {
         let said = self.said.pop(now);
-        // This tick's right channel goes into the delay line; the oldest comes out.
+        // Last tick's right channel comes out of the delay line into the frame; this tick's
+        // goes in.
+        let frame = out.next_frame(self.call, self.index);
+        self.index += 1;
+        if !self.paused {
+            for ((pair, &said), &heard) in frame.chunks_exact_mut(2).zip(said.pcm).zip(&self.delay)
+            {
+                pair[0] = said;
+                pair[1] = heard;
+            }
+        }
         let heard = &mut self.delay;
-        let delayed = *heard;
         match sent {
             Some((codec, frame)) => {
                 let table = codec.decode_table();
@@ -253,15 +262,6 @@ impl JourneyTap {
                 self.heard.copy_within(take..self.heard_len, 0);
                 self.heard_len -= take;
             }
-        }
-        let frame = out.next_frame(self.call, self.index);
-        self.index += 1;
-        if self.paused {
-            return;
-        }
-        for ((pair, &said), &heard) in frame.chunks_exact_mut(2).zip(said.pcm).zip(&delayed) {
-            pair[0] = said;
-            pair[1] = heard;
         }
     }
 
