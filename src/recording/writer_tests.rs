@@ -108,3 +108,21 @@ fn the_next_recording_writes_through_the_last_ones_batch_and_holds_none_of_its_a
         30 * 160
     );
 }
+
+#[test]
+fn a_batch_holds_two_seconds_and_a_frame_without_growing_and_at_most_128_wait_spare() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut buffers = WriteBuffers::default();
+    let mut file = RecordingFile::create(&dir.path().join("c.wav"), &mut buffers).unwrap();
+    let room = file.pending.capacity();
+    for index in 0..=100 {
+        file.put(index, &frame(1));
+    }
+    assert_eq!(file.pending_bytes(), BATCH_BYTES + TICK_BYTES);
+    assert_eq!(file.pending.capacity(), room);
+    assert_eq!(BATCH_BYTES as u64, 2 * crate::recording::BYTES_PER_SECOND);
+    for _ in 0..200 {
+        buffers.give_back(Vec::new());
+    }
+    assert_eq!(buffers.spare_batches(), 128);
+}

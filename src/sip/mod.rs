@@ -360,11 +360,21 @@ mod call_id_tests {
         let tags: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
         assert!(buckets.len() > 900, "{} buckets of 1024", buckets.len());
         assert!(tags.len() > 120, "{} tags of 128", tags.len());
-        let bytes = BuildHasherDefault::<CallIdHasher>::default().hash_one("call-7");
-        assert_ne!(
-            bytes,
-            BuildHasherDefault::<CallIdHasher>::default().hash_one("call-8")
-        );
+    }
+
+    #[test]
+    fn keys_of_several_words_or_of_bytes_hash_apart_too() {
+        let build = BuildHasherDefault::<CallIdHasher>::default();
+        let pairs: HashSet<u64> = (0..32)
+            .flat_map(|a| (0..32).map(move |b| (CallId(a), CallId(b))))
+            .map(|pair| build.hash_one(pair))
+            .collect();
+        assert_eq!(pairs.len(), 32 * 32);
+        let strings: HashSet<u64> = (0..64u8)
+            .flat_map(|a| (0..64u8).map(move |b| [a, b]))
+            .map(|bytes| build.hash_one(bytes))
+            .collect();
+        assert_eq!(strings.len(), 64 * 64);
     }
 
     #[test]
