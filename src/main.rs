@@ -152,6 +152,14 @@ enum CallsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The callback requests callers left at a queue's callback offer, oldest first: the
+    /// number to call, the queue and the place they kept.
+    Callbacks {
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
@@ -444,6 +452,18 @@ fn calls(command: CallsCommand) -> Result<(), String> {
                 );
             } else {
                 print!("{}", store::render_call(&call));
+            }
+        }
+        CallsCommand::Callbacks { data, json } => {
+            let store = open_existing(&data)?;
+            let requests = store.callbacks().map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&requests).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("{}", store::render_callbacks(&requests));
             }
         }
     }

@@ -314,6 +314,67 @@ fn sip_info_digit_chooses_support() {
 }
 
 #[test]
+fn a_caller_who_presses_1_at_the_callback_offer_is_confirmed_and_listed_for_a_call_back() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start_with(ports, short_wait_in(&["support"]));
+    let prompts = PromptFrames::load(&switch.config_dir);
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let greeting = greeting_duration(&switch.config_dir, "zh");
+    // 2 into the main menu; 1 three seconds later, as the offer (a second after queuing,
+    // after a moment of "connecting") plays.
+    let sipp = Sipp::new("callback_by_sip_info.xml", &switch)
+        .key("rtp_sink", ports.rtp_sink())
+        .set(
+            "first_digit_ms",
+            (greeting + Duration::from_secs(1)).as_millis(),
+        )
+        .set("second_digit_ms", 3000)
+        .timeout(greeting + Duration::from_secs(40));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    let heard = sink.finish();
+    assert_sipp_ok("SIPp", &run, &switch);
+
+    // At the caller: the offer cut by the key, then the confirmation and goodbye whole.
+    let labels: Vec<String> = prompts
+        .heard(&heard.received, 10)
+        .iter()
+        .map(|h| h.label())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "zh/welcome",
+            "zh/recording_notice",
+            "zh/main_menu",
+            "zh/connecting",
+            "zh/callback_offer",
+            "zh/callback_confirmed",
+            "zh/goodbye",
+        ],
+        "what the caller heard"
+    );
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    assert_waited_then_was_offered_a_callback(&call, "support");
+    assert!(
+        find_event(&call, "callback_requested", |e| e["number"] == "caller").is_some(),
+        "{call:#}"
+    );
+
+    // The supervisor's list: the number to call, the queue, and the place kept.
+    let data = switch.data.path().to_str().expect("utf-8 data dir");
+    let out = switch.cli(&["calls", "callbacks", "--data", data]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("REQUESTED (UTC)"), "{text}");
+    let cells: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cells[1..4], ["caller", "support", "1"], "{text}");
+    assert_eq!(cells[4], call["id"].as_str().unwrap(), "{text}");
+}
+
+#[test]
 fn cancel_while_ringing_gets_487_and_is_recorded_as_abandoned() {
     // Answer only as ring 2 ends (6 s), so nothing races the CANCEL sent at 0.5 s.
     let ports = PortBlock::reserve();

@@ -28,7 +28,7 @@ pub use qa::{
     AgentWeekTotal, CallFilter, FilterChoices, FlagFilter, ReviewRow, MAX_CHOICES, MAX_PAGE,
 };
 pub use recordings::{RecordingEnd, RecordingInfo, RecordingState, CHANNEL_MAP};
-pub use render::{render_call, render_list};
+pub use render::{render_call, render_callbacks, render_list};
 pub use users::{StoredSession, StoredUser};
 
 /// The database file inside the data dir.

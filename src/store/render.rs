@@ -1,4 +1,5 @@
-//! Plain-text views of call records for `hotline calls list` and `hotline calls show`.
+//! Plain-text views of call records for `hotline calls list`, `hotline calls show` and
+//! `hotline calls callbacks`.
 //!
 //! Much of a record is text from SIP headers (From, To, display names, Call-IDs): every
 //! control character in it is shown escaped (`\x1b`, `\r`, `\n`, as in the log), so a
@@ -6,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::{format_timestamp, media_quality, CallRecord, CallSummary};
+use super::{format_timestamp, media_quality, CallRecord, CallSummary, CallbackRequest};
 use crate::log_line::escape_controls;
 use crate::switch::timeline::{EventKind, TimelineEvent};
 
@@ -54,8 +55,36 @@ pub fn render_list(calls: &[CallSummary]) -> String {
             .map(|cell| escape_controls(&cell).into_owned())
         })
         .collect();
+    table(header, &rows)
+}
+
+/// The callback requests callers left, oldest first as given (the first to call back),
+/// with the number to call, the queue and the place they kept.
+pub fn render_callbacks(requests: &[CallbackRequest]) -> String {
+    if requests.is_empty() {
+        return "no callback requests\n".to_string();
+    }
+    let header = ["REQUESTED (UTC)", "NUMBER", "QUEUE", "PLACE", "CALL"];
+    let rows: Vec<[String; 5]> = requests
+        .iter()
+        .map(|request| {
+            [
+                format_timestamp(request.requested_at),
+                request.number.clone(),
+                request.queue.clone(),
+                request.position.to_string(),
+                request.call_id.clone(),
+            ]
+            .map(|cell| escape_controls(&cell).into_owned())
+        })
+        .collect();
+    table(header, &rows)
+}
+
+/// `header` and `rows` as columns as wide as their widest cell, two spaces apart.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -70,7 +99,7 @@ pub fn render_list(calls: &[CallSummary]) -> String {
         out.push('\n');
     };
     line(&mut header.iter().copied());
-    for row in &rows {
+    for row in rows {
         line(&mut row.iter().map(String::as_str));
     }
     out

@@ -634,7 +634,21 @@ fn callback_requests_are_kept_oldest_first() {
         store.add_callback(&first).unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.callbacks().unwrap(), vec![first, later]);
+    assert_eq!(store.callbacks().unwrap(), vec![first.clone(), later]);
+    assert_eq!(render_callbacks(&[]), "no callback requests\n");
+    let strange = CallbackRequest {
+        number: "666\x1b[2J\nfake".into(),
+        ..first.clone()
+    };
+    let text = render_callbacks(&store.callbacks().unwrap()[..1]);
+    assert_eq!(
+        text,
+        "REQUESTED (UTC)           NUMBER       QUEUE  PLACE  CALL\n\
+         2025-03-11T02:09:00.000Z  13800000001  sales  3      c1\n"
+    );
+    let text = render_callbacks(&[strange]);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("666\\x1b[2J\\nfake"), "{text}");
 }
 
 /// The issue-2 schema exactly as that version created it, with one finished call.

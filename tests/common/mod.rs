@@ -443,7 +443,7 @@ impl Switch {
         lines[lines.len().saturating_sub(60)..].join("\n")
     }
 
-    fn cli(&self, args: &[&str]) -> Output {
+    pub fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
         cmd.args(args);
         let (out, killed) = run_bounded(&mut cmd, Duration::from_secs(15));
