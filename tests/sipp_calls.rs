@@ -336,13 +336,8 @@ fn a_caller_who_presses_1_at_the_callback_offer_is_confirmed_and_listed_for_a_ca
     assert_sipp_ok("SIPp", &run, &switch);
 
     // At the caller: the offer cut by the key, then the confirmation and goodbye whole.
-    let labels: Vec<String> = prompts
-        .heard(&heard.received, 10)
-        .iter()
-        .map(|h| h.label())
-        .collect();
     assert_eq!(
-        labels,
+        prompts.labels(&heard.received, 10),
         [
             "zh/welcome",
             "zh/recording_notice",
