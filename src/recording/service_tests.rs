@@ -114,3 +114,65 @@ fn one_service_thread_writes_many_recordings_each_to_its_own_file() {
     }
     assert!(thread.is_finished(), "the service ends with its last sink");
 }
+
+fn recorded(reports: &Receiver<(CallId, MediaEvent)>) -> (CallId, String, u64) {
+    match reports.try_recv() {
+        Ok((
+            call,
+            MediaEvent::JourneyRecorded {
+                record_id,
+                duration_ms,
+                ..
+            },
+        )) => (call, record_id, duration_ms),
+        other => panic!("no recording reported: {other:?}"),
+    }
+}
+
+fn started(recordings: &mut Recordings, call: u64, report: &Sender<(CallId, MediaEvent)>) {
+    recordings.control(JourneyControl::Start {
+        call: CallId(call),
+        record_id: format!("r{call}"),
+        file: format!("recordings/r{call}.wav").into(),
+        report: report.clone(),
+    });
+    for index in 0..3 {
+        assert!(recordings.frame(&JourneyFrame {
+            call: CallId(call),
+            index,
+            pcm: [7; 2 * crate::media::FRAME_SAMPLES],
+        }));
+    }
+}
+
+#[test]
+fn an_ended_recording_is_finished_at_its_end_while_others_go_on_and_the_rest_when_the_service_stops(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, reports) = mpsc::channel();
+    let mut recordings = Recordings::new(dir.path());
+    started(&mut recordings, 1, &report);
+    started(&mut recordings, 2, &report);
+    // Call 1 ends after five ticks (the last two never came: silence).
+    recordings.control(JourneyControl::End {
+        call: CallId(1),
+        frames: 5,
+    });
+    assert!(recordings.any_ended());
+    recordings.finish_ended();
+    assert_eq!(recorded(&reports), (CallId(1), "r1".into(), 100));
+    assert!(reports.try_recv().is_err(), "call 2 goes on");
+    assert_eq!(recordings.active(), 1);
+    // The service stops with call 2 still open: finished as it stands.
+    recordings.finish_all();
+    assert_eq!(recorded(&reports), (CallId(2), "r2".into(), 60));
+    assert_eq!(recordings.active(), 0);
+    let samples = hound::WavReader::open(dir.path().join("recordings/r1.wav"))
+        .unwrap()
+        .into_samples::<i16>()
+        .map(|s| s.unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(samples.len(), 5 * 320);
+    assert!(samples[..3 * 320].iter().all(|&s| s == 7));
+    assert!(samples[3 * 320..].iter().all(|&s| s == 0));
+}
