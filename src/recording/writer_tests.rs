@@ -114,7 +114,9 @@ fn a_batch_holds_two_seconds_and_a_frame_without_growing_and_at_most_128_wait_sp
     let dir = tempfile::tempdir().unwrap();
     let mut buffers = WriteBuffers::default();
     let mut file = RecordingFile::create(&dir.path().join("c.wav"), &mut buffers).unwrap();
+    // Each open recording holds two seconds and a frame of batch, no more.
     let room = file.pending.capacity();
+    assert_eq!(room, BATCH_BYTES + TICK_BYTES);
     for index in 0..=100 {
         file.put(index, &frame(1));
     }
