@@ -607,16 +607,54 @@ fn a_caller_overflowing_from_sales_hears_supports_prompt_then_its_agent() {
 }
 
 #[test]
-fn a_waiting_caller_hears_connecting_place_and_wait_then_music_and_the_announcement_again() {
+fn the_second_caller_in_line_hears_that_one_caller_is_ahead_of_them() {
+    // Nobody registered: both callers wait in sales. The prompt says how many callers are
+    // ahead, so the second in line hears "1", not their own place "2".
+    let ports = PortBlock::reserve();
+    let switch = Switch::start(ports);
+    let prompts = PromptFrames::load(&switch.config_dir);
+    let first = sales_caller(&switch, 8, Duration::from_secs(9), "first-in-line").spawn();
+    // The first caller joins the line (welcome, notice and menu take about 8 s) before the
+    // second dials.
+    std::thread::sleep(Duration::from_secs(3));
+    let second_sink = ports.rtp_sink() + 2;
+    let sink = RtpSink::listen(second_sink);
+    let second = sales_caller(&switch, 8, Duration::from_secs(9), "second-in-line")
+        .key("rtp_sink", second_sink)
+        .media_port(ports.base + 76)
+        .run();
+    let heard = sink.finish();
+    assert_sipp_ok("the first caller", &first.join().unwrap(), &switch);
+    assert_sipp_ok("the second caller", &second, &switch);
+    assert_eq!(
+        heard_labels(&prompts, &heard),
+        [
+            "zh/welcome",
+            "zh/recording_notice",
+            "zh/main_menu",
+            "zh/connecting",
+            "zh/queue_position",
+            "zh/digit_1",
+            "en/moh or zh/moh",
+        ],
+        "{}",
+        describe(&prompts, &heard)
+    );
+}
+
+#[test]
+fn a_waiting_caller_nobody_could_answer_hears_connecting_and_place_but_no_promised_wait_then_the_announcement_again(
+) {
     // Nobody registered: the caller waits in sales, announced every 8 s (README: "connecting
-    // you", place in line and expected wait, then music; the announcement repeats).
+    // you", place in line, then music; the announcement repeats). No expected wait is said:
+    // nobody is there to keep it.
     let ports = PortBlock::reserve();
     let config = ConfigCopy::of_shipped();
     config.set_table("queue.sales", &[("announce_every", "\"8s\"")]);
     let switch = Switch::start_with(ports, config);
     let prompts = PromptFrames::load(&switch.config_dir);
     let sink = RtpSink::listen(ports.rtp_sink());
-    // In line about 14 s: the second announcement (8 s to 11.4 s) and some music after it.
+    // In line about 14 s: the second announcement (from 8 s) and some music after it.
     let caller = sales_caller(&switch, 8, Duration::from_secs(13), "heard-announcements");
     let run = caller.run();
     let heard = sink.finish();
@@ -624,11 +662,8 @@ fn a_waiting_caller_hears_connecting_place_and_wait_then_music_and_the_announcem
 
     let all = prompts.heard(&heard.received, MIN_FRAMES);
     let labels: Vec<String> = all.iter().map(|h| h.label()).collect();
-    // First in line with no history: 30 s expected, "less than a minute".
     let announcement = [
         "zh/queue_first",
-        "zh/queue_expected_wait",
-        "zh/less_than_a_minute",
         // The music is the same file in both languages.
         "en/moh or zh/moh",
     ];
@@ -641,12 +676,10 @@ fn a_waiting_caller_hears_connecting_place_and_wait_then_music_and_the_announcem
     expected.extend(announcement);
     expected.extend(announcement);
     assert_eq!(labels, expected, "{}", describe(&prompts, &heard));
-    for hearing in &all[3..11] {
+    for hearing in &all[3..7] {
         assert_eq!(hearing.first_frame, 0, "from its start: {hearing:?}");
     }
-    for hearing in [
-        &all[3], &all[4], &all[5], &all[6], &all[8], &all[9], &all[10],
-    ] {
+    for hearing in [&all[3], &all[4], &all[6]] {
         assert_eq!(
             hearing.frames,
             prompts.frame_count(&hearing.label()),
@@ -657,7 +690,7 @@ fn a_waiting_caller_hears_connecting_place_and_wait_then_music_and_the_announcem
     // The announcement comes again announce_every after the caller joined the line (when
     // "connecting" began), as the caller's clock sees it; 100 ms is five packets.
     let joined = heard.received[all[3].first_packet].at;
-    let again = heard.received[all[8].first_packet].at;
+    let again = heard.received[all[6].first_packet].at;
     let interval = again - joined;
     assert!(
         interval.abs_diff(Duration::from_secs(8)) <= Duration::from_millis(100),

@@ -171,7 +171,7 @@ fn seed_recorded_call(data: &Path, id: &str) -> Vec<u8> {
             EventKind::QueueEntered {
                 queue: "support".into(),
                 position: 1,
-                expected_wait_s: 10,
+                expected_wait_s: Some(10),
                 priority: 0,
             },
         ),

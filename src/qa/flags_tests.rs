@@ -80,7 +80,7 @@ fn queue_entered() -> EventKind {
     EventKind::QueueEntered {
         queue: "support".into(),
         position: 1,
-        expected_wait_s: 20,
+        expected_wait_s: Some(20),
         priority: 0,
     }
 }
@@ -195,7 +195,7 @@ fn a_wait_that_overflows_to_another_queue_is_one_wait_from_the_first_queue() {
     let in_queue = |queue: &str| EventKind::QueueEntered {
         queue: queue.into(),
         position: 1,
-        expected_wait_s: 20,
+        expected_wait_s: Some(20),
         priority: 0,
     };
     let r = record(vec![

@@ -27,7 +27,7 @@ fn call(store: &Store, id: &str, from: &str, started_at: &str, agent: &str, queu
             EventKind::QueueEntered {
                 queue: queue.into(),
                 position: 1,
-                expected_wait_s: 10,
+                expected_wait_s: Some(10),
                 priority: 0,
             },
         ),

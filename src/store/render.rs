@@ -242,6 +242,10 @@ fn render_event(event: &TimelineEvent) -> String {
 /// story of a wait without reading every prompt and digit.
 fn queue_story_line(kind: &EventKind) -> Option<String> {
     let seconds = |s: u32| format!("{s} s");
+    let promised = |wait: Option<u32>| match wait {
+        Some(s) => format!("expected wait {}", seconds(s)),
+        None => "no wait promised (nobody taking calls)".to_string(),
+    };
     Some(match kind {
         EventKind::QueueEntered {
             queue,
@@ -249,8 +253,8 @@ fn queue_story_line(kind: &EventKind) -> Option<String> {
             expected_wait_s,
             priority,
         } => format!(
-            "entered queue {queue} at position {position}, expected wait {}{}",
-            seconds(*expected_wait_s),
+            "entered queue {queue} at position {position}, {}{}",
+            promised(*expected_wait_s),
             if *priority > 0 {
                 format!(", priority {priority}")
             } else {
@@ -261,8 +265,8 @@ fn queue_story_line(kind: &EventKind) -> Option<String> {
             position,
             expected_wait_s,
         } => format!(
-            "announced position {position}, expected wait {}",
-            seconds(*expected_wait_s)
+            "announced position {position}, {}",
+            promised(*expected_wait_s)
         ),
         EventKind::Offered { agent, extension } => {
             format!("offered to agent {agent} on phone {extension}")

@@ -350,7 +350,7 @@ fn queued_call_timeline() -> Vec<TimelineEvent> {
             EventKind::QueueEntered {
                 queue: "sales".into(),
                 position: 2,
-                expected_wait_s: 45,
+                expected_wait_s: Some(45),
                 priority: 10,
             },
         ),
@@ -358,7 +358,7 @@ fn queued_call_timeline() -> Vec<TimelineEvent> {
             39002,
             EventKind::Announcement {
                 position: 1,
-                expected_wait_s: 20,
+                expected_wait_s: Some(20),
             },
         ),
         event(
@@ -458,7 +458,7 @@ fn an_overflowed_call_shows_the_last_queue_and_no_talk_without_a_bridge() {
     let entered = |queue: &str| EventKind::QueueEntered {
         queue: queue.into(),
         position: 1,
-        expected_wait_s: 30,
+        expected_wait_s: Some(30),
         priority: 0,
     };
     for e in [
@@ -702,7 +702,7 @@ fn an_issue_2_database_opens_and_upgrades() {
                 EventKind::QueueEntered {
                     queue: "sales".into(),
                     position: 1,
-                    expected_wait_s: 0,
+                    expected_wait_s: Some(0),
                     priority: 0,
                 },
             ),
@@ -736,7 +736,7 @@ fn every_issue_3_event_renders_with_its_fields() {
             EventKind::QueueEntered {
                 queue: "sales".into(),
                 position: 2,
-                expected_wait_s: 45,
+                expected_wait_s: Some(45),
                 priority: 10,
             },
             "queue_entered  expected_wait_s=45 position=2 priority=10 queue=sales",
@@ -744,7 +744,7 @@ fn every_issue_3_event_renders_with_its_fields() {
         (
             EventKind::Announcement {
                 position: 1,
-                expected_wait_s: 20,
+                expected_wait_s: Some(20),
             },
             "announcement  expected_wait_s=20 position=1",
         ),
@@ -840,6 +840,57 @@ fn every_issue_3_event_renders_with_its_fields() {
             "missing {line:?} in:\n{text}"
         );
     }
+}
+
+#[test]
+fn a_wait_nobody_promised_is_told_as_such_and_kept_out_of_the_stored_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .begin_call(&new_call("nobody", "nobody", "2025-03-11T02:00:00Z"))
+        .unwrap();
+    for (offset, kind) in [
+        (
+            1_000,
+            EventKind::QueueEntered {
+                queue: "sales".into(),
+                position: 1,
+                expected_wait_s: None,
+                priority: 0,
+            },
+        ),
+        (
+            31_000,
+            EventKind::Announcement {
+                position: 1,
+                expected_wait_s: None,
+            },
+        ),
+    ] {
+        store.append_event("nobody", &event(offset, kind)).unwrap();
+    }
+    let call = store.call("nobody").unwrap().unwrap();
+    let text = render_call(&call);
+    for needle in [
+        "    +1.000 s  entered queue sales at position 1, no wait promised (nobody taking calls)\n",
+        "   +31.000 s  announced position 1, no wait promised (nobody taking calls)\n",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let stored = serde_json::to_string(&call.events[0]).unwrap();
+    assert!(!stored.contains("expected_wait_s"), "{stored}");
+    // Records written before the field could be empty still read back.
+    let old: TimelineEvent = serde_json::from_str(
+        r#"{"offset_ms":5,"event":"announcement","position":2,"expected_wait_s":40}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        old.kind,
+        EventKind::Announcement {
+            position: 2,
+            expected_wait_s: Some(40)
+        }
+    );
 }
 
 #[test]

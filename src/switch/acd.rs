@@ -364,6 +364,23 @@ impl Acd {
         }
     }
 
+    /// Whether anyone can answer a call that needs `skills`: a registered agent with them
+    /// who is taking calls (ready, ringing, talking or in wrap-up) — not logged out, not on a
+    /// break. With nobody, no wait can honestly be promised.
+    pub fn answering(&self, skills: &[String]) -> bool {
+        self.agents.values().any(|a| {
+            a.registered
+                && matches!(
+                    a.state,
+                    AgentState::Ready
+                        | AgentState::Ringing { .. }
+                        | AgentState::Talking { .. }
+                        | AgentState::WrapUp { .. }
+                )
+                && skills.iter().all(|s| a.spec.skills.contains(s))
+        })
+    }
+
     /// What a caller at `position` is told: the queue's recent average wait per place in
     /// line times the places ahead and their own, or S4's 30 s per place before any history.
     pub fn expected_wait(&self, queue: &str, position: u32) -> Duration {
@@ -556,6 +573,36 @@ mod tests {
         assert_eq!(acd.waiting("q"), vec![CallId(3), CallId(1), CallId(2)]);
         acd.remove("q", CallId(3));
         assert_eq!(acd.position("q", CallId(2)), Some(2));
+    }
+
+    #[test]
+    fn only_registered_agents_with_the_skills_who_are_taking_calls_answer_a_queue() {
+        let t0 = Instant::now();
+        let sales = vec!["sales".to_string()];
+        let mut acd = ready_acd(t0, &[("a1", &["sales"]), ("a2", &["support"])]);
+        assert!(acd.answering(&sales));
+        assert!(acd.answering(&[]), "a queue without skills takes anyone");
+        for (state, answers) in [
+            (AgentState::Ringing { caller: CallId(1) }, true),
+            (AgentState::Talking { caller: CallId(1) }, true),
+            (AgentState::WrapUp { until: t0 }, true),
+            (
+                AgentState::NotReady {
+                    reason: "lunch".into(),
+                },
+                false,
+            ),
+            (AgentState::LoggedOut, false),
+        ] {
+            acd.set_state("a1", state.clone(), t0);
+            assert_eq!(acd.answering(&sales), answers, "{state:?}");
+        }
+        acd.set_state("a1", AgentState::Ready, t0);
+        acd.set_registered("1", false, t0);
+        assert!(!acd.answering(&sales), "no phone registered");
+        assert!(acd.answering(&[]), "a2 still takes calls");
+        acd.set_registered("2", false, t0);
+        assert!(!acd.answering(&[]));
     }
 
     #[test]

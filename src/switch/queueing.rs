@@ -112,10 +112,19 @@ impl Switch {
         self.dialplan.queues.get(queue).cloned()
     }
 
+    /// The wait a caller at `position` in `queue` is told to expect: none while no agent who
+    /// could answer the queue is taking calls (all logged out, on a break or unregistered),
+    /// since any figure would be a promise nobody is there to keep.
+    fn promised_wait(&self, queue_name: &str, queue: &Queue, position: u32) -> Option<Duration> {
+        self.acd
+            .answering(&queue.skills)
+            .then(|| self.acd.expected_wait(queue_name, position))
+    }
+
     /// `call` takes its place in `queue_name` by its tier's priority, recorded with the
     /// expected wait; its phase becomes `Queued`, leaving the queue the way it says when it
     /// has waited `max_wait` less the notice since `waiting_since`. Returns its position and
-    /// expected wait.
+    /// expected wait (none when nobody could answer).
     pub(super) fn put_in_line(
         &mut self,
         now: Instant,
@@ -123,7 +132,7 @@ impl Switch {
         queue_name: &str,
         queue: &Queue,
         waiting_since: Instant,
-    ) -> (u32, Duration) {
+    ) -> (u32, Option<Duration>) {
         let number = self
             .calls
             .get(&call)
@@ -131,14 +140,14 @@ impl Switch {
             .unwrap_or_default();
         let (priority, _tier) = self.dialplan.priority_of(&number);
         let position = self.acd.enqueue(queue_name, call, priority, now);
-        let expected = self.acd.expected_wait(queue_name, position);
+        let expected = self.promised_wait(queue_name, queue, position);
         self.record(
             now,
             call,
             EventKind::QueueEntered {
                 queue: queue_name.to_string(),
                 position,
-                expected_wait_s: expected.as_secs() as u32,
+                expected_wait_s: expected.map(|e| e.as_secs() as u32),
                 priority,
             },
         );
@@ -181,24 +190,34 @@ impl Switch {
         self.dispatch(now);
     }
 
-    /// "You are number N in line; the expected wait is about M minutes" as a prompt sequence,
-    /// followed by music once it ends.
-    fn announce_position(&mut self, now: Instant, call: CallId, position: u32, expected: Duration) {
+    /// "The number of callers ahead of you is N; the expected wait is about M minutes" (or
+    /// "you are next in line; ...") as a prompt sequence, followed by music once it ends. No
+    /// expected wait is said when there is none to promise.
+    fn announce_position(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        position: u32,
+        expected: Option<Duration>,
+    ) {
         let language = self.language_of(call);
         let mut names: Vec<String> = Vec::new();
         if position <= 1 {
             names.push("queue_first".into());
         } else {
+            // The prompt counts the callers ahead, not the caller's own place.
             names.push("queue_position".into());
-            names.extend(digit_prompts(position));
+            names.extend(digit_prompts(position - 1));
         }
-        names.push("queue_expected_wait".into());
-        let minutes = expected.as_secs().div_ceil(60);
-        if expected < Duration::from_secs(60) {
-            names.push("less_than_a_minute".into());
-        } else {
-            names.extend(digit_prompts(minutes as u32));
-            names.push("minutes".into());
+        if let Some(expected) = expected {
+            names.push("queue_expected_wait".into());
+            let minutes = expected.as_secs().div_ceil(60);
+            if expected < Duration::from_secs(60) {
+                names.push("less_than_a_minute".into());
+            } else {
+                names.extend(digit_prompts(minutes as u32));
+                names.push("minutes".into());
+            }
         }
         for name in names {
             self.queue_prompt(now, call, &name, &language);
@@ -225,13 +244,15 @@ impl Switch {
         }
         if wait.announce_at <= now {
             let position = self.acd.position(&wait.queue, call).unwrap_or(1);
-            let expected = self.acd.expected_wait(&wait.queue, position);
+            let expected = self
+                .queue_settings(&wait.queue)
+                .and_then(|queue| self.promised_wait(&wait.queue, &queue, position));
             self.record(
                 now,
                 call,
                 EventKind::Announcement {
                     position,
-                    expected_wait_s: expected.as_secs() as u32,
+                    expected_wait_s: expected.map(|e| e.as_secs() as u32),
                 },
             );
             let every = self

@@ -92,17 +92,20 @@ pub enum EventKind {
         by: Party,
         reason: String,
     },
-    /// The caller joined a queue: place in line (1 = next) and the wait announced.
+    /// The caller joined a queue: place in line (1 = next) and the wait announced — none
+    /// when no agent who could answer was taking calls.
     QueueEntered {
         queue: String,
         position: u32,
-        expected_wait_s: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_wait_s: Option<u32>,
         priority: u32,
     },
-    /// Position and expected wait announced again while waiting.
+    /// Position and expected wait (none, as above) announced again while waiting.
     Announcement {
         position: u32,
-        expected_wait_s: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_wait_s: Option<u32>,
     },
     /// An agent's phone was offered the call (an INVITE sent to its registered contact).
     Offered {

@@ -244,6 +244,16 @@ impl Switch {
         }
         match destination {
             Destination::Queue(queue) => {
+                // Nobody there taking calls: refused like an agent who is away (480), so the
+                // transferring agent keeps the caller instead of parking them with nobody.
+                let answering = self
+                    .dialplan
+                    .queues
+                    .get(&queue)
+                    .is_some_and(|q| self.acd.answering(&q.skills));
+                if !answering {
+                    return self.fail_transfer(now, caller, "unavailable", None, 480);
+                }
                 let expected = self.join_queue_for_transfer(now, caller, &queue);
                 let department = self
                     .dialplan
@@ -311,7 +321,10 @@ impl Switch {
     /// Returns the expected wait for the place they got.
     fn join_queue_for_transfer(&mut self, now: Instant, caller: CallId, queue: &str) -> Duration {
         match self.dialplan.queues.get(queue).cloned() {
-            Some(settings) => self.put_in_line(now, caller, queue, &settings, now).1,
+            Some(settings) => self
+                .put_in_line(now, caller, queue, &settings, now)
+                .1
+                .unwrap_or(Duration::ZERO),
             None => Duration::ZERO,
         }
     }

@@ -96,7 +96,7 @@ fn audited_call(dir: &std::path::Path) -> CallRecord {
             EventKind::QueueEntered {
                 queue: "general".into(),
                 position: 1,
-                expected_wait_s: 10,
+                expected_wait_s: Some(10),
                 priority: 0,
             },
         ),

@@ -62,12 +62,12 @@ fn every_kind() -> Vec<EventKind> {
         QueueEntered {
             queue: s("售后"),
             position: 2,
-            expected_wait_s: 40,
+            expected_wait_s: Some(40),
             priority: 0,
         },
         Announcement {
             position: 1,
-            expected_wait_s: 20,
+            expected_wait_s: Some(20),
         },
         Offered {
             agent: s("小王"),

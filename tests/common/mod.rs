@@ -816,8 +816,10 @@ impl Sipp {
         self.timeout = timeout;
         self
     }
-    /// A `[keyword]` for the scenario's messages (`-key`).
+    /// A `[keyword]` for the scenario's messages (`-key`); a later value of the same name
+    /// replaces the earlier one.
     pub fn key(mut self, name: &str, value: impl ToString) -> Self {
+        self.keys.retain(|(k, _)| k != name);
         self.keys.push((name.into(), value.to_string()));
         self
     }

@@ -298,7 +298,7 @@ pub fn seed_call_in_queue(
             EventKind::QueueEntered {
                 queue: queue.into(),
                 position: 1,
-                expected_wait_s: 10,
+                expected_wait_s: Some(10),
                 priority: 0,
             },
         ),

@@ -279,9 +279,90 @@ fn a_caller_who_hangs_up_after_leaving_a_message_keeps_the_voicemail() {
     assert_eq!(h.outcome(), Some("completed"));
 }
 
+/// Every agent is staffed but in a long wrap-up: callers wait, and a wait can be promised.
+fn every_agent_wraps_up(h: &mut Harness) {
+    let (now, until) = (h.now, h.now + Duration::from_secs(3600));
+    let agents: Vec<String> = h
+        .switch
+        .agent_states()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    for agent in agents {
+        h.switch
+            .acd
+            .set_state(&agent, acd::AgentState::WrapUp { until }, now);
+    }
+}
+
+/// A sales caller (`CallId(1)`) who joins the queue while every agent wraps up.
+fn queued_while_every_agent_wraps_up() -> Harness {
+    let mut h = Harness::new(|_| {});
+    every_agent_wraps_up(&mut h);
+    answered_call(&mut h, OFFER_PCMA);
+    h.finish_prompt();
+    h.finish_prompt();
+    h.media_event(MediaEvent::Dtmf {
+        digit: '1',
+        duration_ms: 100,
+    });
+    h
+}
+
+#[test]
+fn a_caller_nobody_could_answer_hears_their_place_but_no_promised_wait() {
+    let mut h = Harness::queued_caller(nobody_answers, '1');
+    let entered = h.now;
+    let heard = h.hear_out_to_music(CallId(1));
+    assert_eq!(heard[1..], [h.prompt("zh", "queue_first")]);
+    h.advance_to(entered + Duration::from_secs(30));
+    assert_eq!(
+        h.hear_out_to_music(CallId(1)),
+        [h.prompt("zh", "queue_first")],
+        "nor in the announcement at 30 s"
+    );
+    let promised: Vec<Option<u32>> = h
+        .kinds()
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::QueueEntered {
+                expected_wait_s, ..
+            }
+            | EventKind::Announcement {
+                expected_wait_s, ..
+            } => Some(expected_wait_s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(promised, [None, None], "the record says none was promised");
+}
+
+#[test]
+fn the_second_caller_hears_one_caller_ahead_of_them_and_a_minute_each() {
+    let mut h = queued_while_every_agent_wraps_up();
+    h.hear_out_to_music(CallId(1));
+    let second = h.queue_nth_caller_for_sales(2, "2000");
+    let heard = h.hear_out_to_music(second);
+    let names: Vec<String> = heard
+        .iter()
+        .map(|&id| h.prompts.label(id).unwrap().1.to_string())
+        .collect();
+    assert_eq!(
+        names[1..],
+        [
+            "queue_position",
+            "digit_1",
+            "queue_expected_wait",
+            "digit_1",
+            "minutes"
+        ],
+        "one caller ahead; 30 s a place before any history, rounded up to a minute"
+    );
+}
+
 #[test]
 fn a_waiting_caller_hears_the_position_and_wait_again_at_exactly_thirty_sixty_and_ninety_seconds() {
-    let mut h = Harness::queued_caller(nobody_answers, '1');
+    let mut h = queued_while_every_agent_wraps_up();
     let entered = h.now;
     let announcement = vec![
         h.prompt("zh", "queue_first"),

@@ -19,6 +19,10 @@ fn transfer_plan(c: &mut Config) {
         .transfer
         .numbers
         .insert("8002".into(), "support".into());
+    c.dialplan
+        .transfer
+        .numbers
+        .insert("8003".into(), "accounts".into());
     c.dialplan.queues.get_mut("support").unwrap().department = Some("dept_support".into());
     c.dialplan.transfer.outside = Some(OutsideTransfer {
         prefix: "9".into(),
@@ -194,7 +198,7 @@ fn blind_transfer_to_a_queue_explains_department_and_live_wait_plays_music_and_h
             EventKind::QueueEntered {
                 queue: "support".into(),
                 position: 1,
-                expected_wait_s: 150,
+                expected_wait_s: Some(150),
                 priority: 0,
             },
             EventKind::TransferExplained {
@@ -436,6 +440,65 @@ fn a_target_not_ready_or_logged_out_is_unavailable_480_not_busy() {
         480,
     );
     transfer_to_an_agent_who_cannot_take_it(acd::AgentState::LoggedOut, "unavailable", 480);
+}
+
+/// A queue with nobody taking calls (its agents logged out or on a break) is refused like
+/// an agent who is away: the caller is not parked in a line nobody serves, and is not told a
+/// wait nobody is there to keep.
+#[test]
+fn a_queue_nobody_is_taking_calls_for_is_unavailable_480_and_the_caller_stays_with_the_agent() {
+    let (mut h, leg, _) = caller_talking_to_a1001();
+    let now = h.now;
+    // Accounts: a1002 on a break, a1003 logged out.
+    h.switch.acd.set_state(
+        "a1002",
+        acd::AgentState::NotReady {
+            reason: "break".into(),
+        },
+        now,
+    );
+    h.switch
+        .acd
+        .set_state("a1003", acd::AgentState::LoggedOut, now);
+    let (invites, mark) = (h.invites_to_agents().len(), h.kinds().len());
+    refer(&mut h, leg, "8003");
+    assert_eq!(h.invites_to_agents().len(), invites, "nobody is rung");
+    assert_eq!(
+        kinds_since(&h, mark)[1..],
+        [
+            EventKind::TransferFailed {
+                target: "queue:accounts".into(),
+                reason: "unavailable".into(),
+                status: None,
+            },
+            EventKind::Recall {
+                to: "a1001".into(),
+                reason: "unavailable".into(),
+            },
+            started("transfer_recall"),
+        ]
+    );
+    assert_eq!(
+        refer_answers(),
+        vec![
+            (leg, ReferAnswer::Accepted),
+            (
+                leg,
+                ReferAnswer::Notified {
+                    status: 480,
+                    last: true
+                }
+            )
+        ]
+    );
+    assert!(h.switch.acd.waiting("accounts").is_empty());
+    h.hear_out(CallId(1));
+    assert!(is_connected_to(&h, leg));
+    // With one of them back, the same transfer goes through.
+    let now = h.now;
+    h.switch.acd.set_state("a1003", acd::AgentState::Ready, now);
+    refer(&mut h, leg, "8003");
+    assert_eq!(h.invites_to_agents().len(), invites + 1, "a1003 is rung");
 }
 
 #[test]
