@@ -255,7 +255,7 @@ fn caller_hangs_up_through_the_proxy_route_set() {
 fn switch_hangs_up_after_operator_digit_and_its_bye_goes_through_the_proxy() {
     let ports = PortBlock::reserve();
     // With nobody logged in the operator queue's (shortened) maximum wait ends the call:
-    // callback offer, no key, goodbye, and the switch's BYE.
+    // callback offer, no key, music until the maximum wait, goodbye, and the switch's BYE.
     let config = ConfigCopy::of_shipped();
     config.set_table(
         "queue.operator",

@@ -187,6 +187,7 @@ pub const CODE_WORDS_ZH: &[(&str, &str)] = &[
     ("agent hung up", "坐席挂机"),
     ("cancelled before answer", "接听前取消"),
     ("callback_offer", "回拨"),
+    ("max_wait", "最长等待已到"),
     ("voicemail", "语音信箱"),
     ("blind", "盲转"),
     ("attended", "咨询转接"),

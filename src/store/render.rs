@@ -296,6 +296,9 @@ fn queue_story_line(kind: &EventKind) -> Option<String> {
         EventKind::QueueExit { queue, reason } => {
             format!("left queue {queue}: {}", reason.replace('_', " "))
         }
+        EventKind::CallbackOffered { queue } => {
+            format!("offered a callback while waiting in queue {queue} (press 1)")
+        }
         EventKind::CallbackRequested {
             number,
             queue,

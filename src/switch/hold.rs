@@ -231,6 +231,7 @@ impl Switch {
             offers: Vec::new(),
             announce_at: now + settings.announce_every,
             exit_at: now + settings.max_wait.saturating_sub(settings.exit_notice),
+            callback_offered: false,
         };
         let timer = wait.announce_at.min(wait.exit_at);
         if let Some(c) = self.calls.get_mut(&caller) {

@@ -132,12 +132,6 @@ enum Phase {
         agent: String,
         queue: String,
     },
-    /// The maximum wait is near: "press 1 for a callback" until `deadline`.
-    CallbackOffer {
-        queue: String,
-        position: u32,
-        deadline: Instant,
-    },
     /// Being transferred (blind) to an extension or an outside number, or recalled to the
     /// transferring agent (`Call::transfer` says which): `leg` rings for the caller, who
     /// hears the explanation then ringback; `None` while nothing rings (the apology before
@@ -845,9 +839,6 @@ impl Switch {
                 self.with_ivr(now, call, |ivr, plan, now| ivr.on_timeout(plan, now));
             }
             Phase::Queued(_) => self.on_queued_timer(now, call),
-            Phase::CallbackOffer { deadline, .. } if deadline <= now => {
-                self.on_callback_answer(now, call, None)
-            }
             Phase::Connected { .. } => self.on_connected_timer(now, call),
             _ => {}
         }
@@ -1103,7 +1094,9 @@ impl Switch {
             Some(Phase::Ivr) => {
                 self.with_ivr(now, call, |ivr, plan, now| ivr.on_digit(plan, now, digit));
             }
-            Some(Phase::CallbackOffer { .. }) => self.on_callback_answer(now, call, Some(digit)),
+            Some(Phase::Queued(wait)) if wait.callback_offered => {
+                self.on_callback_digit(now, call, digit)
+            }
             _ => {}
         }
     }

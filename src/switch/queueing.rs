@@ -21,7 +21,8 @@ use crate::sip::sdp::{self, Negotiated};
 use crate::sip::{Binding, CallId};
 use crate::store::{CallbackRequest, StoredBinding};
 
-/// How long a caller has to press 1 for a callback before the switch says goodbye.
+/// A caller offered a callback has at least this long to press 1 before the switch says
+/// goodbye, even when the queue's notice before its maximum wait is shorter.
 const CALLBACK_ANSWER_WINDOW: Duration = Duration::from_secs(10);
 /// The longest voicemail kept.
 const VOICEMAIL_MAX: Duration = Duration::from_secs(120);
@@ -44,7 +45,10 @@ pub(super) struct QueueWait {
     /// Agent legs ringing for this caller now (several with ring-all).
     pub offers: Vec<CallId>,
     pub announce_at: Instant,
+    /// When the queue's exit is taken; after a callback offer, when the offer ends.
     pub exit_at: Instant,
+    /// The caller was offered a callback and is still in line: 1 books it.
+    pub callback_offered: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +168,7 @@ impl Switch {
                 offers: Vec::new(),
                 announce_at: now + queue.announce_every,
                 exit_at,
+                callback_offered: false,
             }));
         }
         (position, expected)
@@ -227,7 +232,6 @@ impl Switch {
     pub(super) fn arm_queue_timer(&mut self, call: CallId) {
         let at = match self.calls.get(&call).map(|c| &c.phase) {
             Some(Phase::Queued(wait)) => Some(wait.announce_at.min(wait.exit_at)),
-            Some(Phase::CallbackOffer { deadline, .. }) => Some(*deadline),
             _ => None,
         };
         self.set_timer(call, at);
@@ -239,7 +243,11 @@ impl Switch {
             return;
         };
         if wait.exit_at <= now {
-            self.queue_exit(now, call, &wait);
+            if wait.callback_offered {
+                self.callback_offer_ended(now, call, &wait);
+            } else {
+                self.queue_exit(now, call, &wait);
+            }
             return;
         }
         if wait.announce_at <= now {
@@ -294,38 +302,41 @@ impl Switch {
         }
     }
 
-    /// Before the maximum wait is reached the caller leaves the queue the way it says.
+    /// Before the maximum wait is reached the caller leaves the queue the way it says, or —
+    /// with a callback exit — is offered a callback while keeping their place in line.
     fn queue_exit(&mut self, now: Instant, call: CallId, wait: &QueueWait) {
         let queue = self.queue_settings(&wait.queue);
         let exit = queue
             .as_ref()
             .map(|q| q.exit.clone())
             .unwrap_or(QueueExit::Callback);
-        let position = self.acd.position(&wait.queue, call).unwrap_or(1);
-        self.leave_queue(now, call, "caller_left");
-        self.stop_prompts(now, call);
         let language = self.language_of(call);
         match exit {
             QueueExit::Callback => {
+                // The caller stays in line with music after the offer: an agent who frees up
+                // still takes them, and 1 books the callback until the maximum wait.
                 self.record(
                     now,
                     call,
-                    EventKind::QueueExit {
+                    EventKind::CallbackOffered {
                         queue: wait.queue.clone(),
-                        reason: "callback_offer".into(),
                     },
                 );
-                self.queue_prompt(now, call, "callback_offer", &language);
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.phase = Phase::CallbackOffer {
-                        queue: wait.queue.clone(),
-                        position,
-                        deadline: now + CALLBACK_ANSWER_WINDOW,
-                    };
+                let max_wait = queue.map_or(Duration::ZERO, |q| q.max_wait);
+                let ends = (wait.waiting_since + max_wait).max(now + CALLBACK_ANSWER_WINDOW);
+                if let Some(Phase::Queued(w)) = self.calls.get_mut(&call).map(|c| &mut c.phase) {
+                    w.callback_offered = true;
+                    w.exit_at = ends;
+                    // No more announcements: the offer is the last thing said.
+                    w.announce_at = ends;
                 }
+                self.stop_prompts(now, call);
+                self.queue_prompt(now, call, "callback_offer", &language);
                 self.arm_queue_timer(call);
             }
             QueueExit::Overflow(overflow) => {
+                self.leave_queue(now, call, "caller_left");
+                self.stop_prompts(now, call);
                 self.record(
                     now,
                     call,
@@ -337,6 +348,8 @@ impl Switch {
                 self.join_queue(now, call, &overflow, wait.waiting_since);
             }
             QueueExit::Voicemail => {
+                self.leave_queue(now, call, "caller_left");
+                self.stop_prompts(now, call);
                 self.record(
                     now,
                     call,
@@ -357,44 +370,67 @@ impl Switch {
         }
     }
 
-    /// The caller answered the callback offer (or did not in time).
-    pub(super) fn on_callback_answer(&mut self, now: Instant, call: CallId, digit: Option<char>) {
-        let Some(Phase::CallbackOffer {
-            queue, position, ..
-        }) = self.calls.get(&call).map(|c| c.phase.clone())
-        else {
+    /// A caller offered a callback pressed `digit`: 1 books it, keeping their place, and
+    /// ends the call; any other key leaves them waiting.
+    pub(super) fn on_callback_digit(&mut self, now: Instant, call: CallId, digit: char) {
+        let Some(Phase::Queued(wait)) = self.calls.get(&call).map(|c| c.phase.clone()) else {
             return;
         };
-        self.stop_prompts(now, call);
-        let language = self.language_of(call);
-        if digit == Some('1') {
-            let (number, record_id) = self
-                .calls
-                .get(&call)
-                .map(|c| (c.caller_number.clone(), c.record_id.clone()))
-                .unwrap_or_default();
-            self.record(
-                now,
-                call,
-                EventKind::CallbackRequested {
-                    number: number.clone(),
-                    queue: queue.clone(),
-                    position,
-                },
-            );
-            self.outputs
-                .push_back(Output::Record(RecordCommand::Callback(CallbackRequest {
-                    call_id: record_id,
-                    number,
-                    queue,
-                    position,
-                    requested_at: self.wall(now),
-                })));
-            self.queue_prompt(now, call, "callback_confirmed", &language);
-            self.close_with(now, call, "callback requested", "goodbye");
-        } else {
-            self.close_with(now, call, "maximum wait reached", "goodbye");
+        if digit != '1' {
+            return;
         }
+        let position = self.acd.position(&wait.queue, call).unwrap_or(1);
+        self.leave_queue(now, call, "caller_left");
+        self.stop_prompts(now, call);
+        self.record(
+            now,
+            call,
+            EventKind::QueueExit {
+                queue: wait.queue.clone(),
+                reason: "callback_offer".into(),
+            },
+        );
+        let (number, record_id) = self
+            .calls
+            .get(&call)
+            .map(|c| (c.caller_number.clone(), c.record_id.clone()))
+            .unwrap_or_default();
+        self.record(
+            now,
+            call,
+            EventKind::CallbackRequested {
+                number: number.clone(),
+                queue: wait.queue.clone(),
+                position,
+            },
+        );
+        self.outputs
+            .push_back(Output::Record(RecordCommand::Callback(CallbackRequest {
+                call_id: record_id,
+                number,
+                queue: wait.queue.clone(),
+                position,
+                requested_at: self.wall(now),
+            })));
+        let language = self.language_of(call);
+        self.queue_prompt(now, call, "callback_confirmed", &language);
+        self.close_with(now, call, "callback requested", "goodbye");
+    }
+
+    /// The maximum wait came after a callback offer the caller did not take: standard S5
+    /// lets nobody wait longer, so the switch says goodbye.
+    fn callback_offer_ended(&mut self, now: Instant, call: CallId, wait: &QueueWait) {
+        self.leave_queue(now, call, "caller_left");
+        self.stop_prompts(now, call);
+        self.record(
+            now,
+            call,
+            EventKind::QueueExit {
+                queue: wait.queue.clone(),
+                reason: "max_wait".into(),
+            },
+        );
+        self.close_with(now, call, "maximum wait reached", "goodbye");
     }
 
     /// Play `prompt` (after whatever plays now), then hang up.

@@ -134,11 +134,16 @@ pub enum EventKind {
         agent: String,
         transcoding: bool,
     },
-    /// The caller left the queue before an agent answered, and how: "callback_offer",
-    /// "overflow QUEUE", "voicemail".
+    /// The caller left the queue before an agent answered, and how: "callback_offer" (they
+    /// pressed 1 at the offer), "max_wait" (the maximum wait came after an offer they did not
+    /// take), "overflow QUEUE", "voicemail".
     QueueExit {
         queue: String,
         reason: String,
+    },
+    /// The maximum wait is near: the caller, still in line, is offered a callback (press 1).
+    CallbackOffered {
+        queue: String,
     },
     /// The caller asked to be called back, keeping their place.
     CallbackRequested {
@@ -307,6 +312,7 @@ impl EventKind {
             EventKind::Whisper { .. } => "whisper",
             EventKind::Bridged { .. } => "bridged",
             EventKind::QueueExit { .. } => "queue_exit",
+            EventKind::CallbackOffered { .. } => "callback_offered",
             EventKind::CallbackRequested { .. } => "callback_requested",
             EventKind::Voicemail { .. } => "voicemail",
             EventKind::WrapUp { .. } => "wrap_up",

@@ -32,6 +32,7 @@ pub const EVENT_KINDS: &[(&str, &str, &str)] = &[
     ("whisper", "Whisper to the agent", "坐席耳语提示"),
     ("bridged", "Connected", "接通"),
     ("queue_exit", "Left the queue", "离开队列"),
+    ("callback_offered", "Callback offered", "提供回拨"),
     ("callback_requested", "Callback requested", "请求回拨"),
     ("voicemail", "Voicemail", "语音留言"),
     ("wrap_up", "Wrap-up", "话后处理"),

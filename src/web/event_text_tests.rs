@@ -92,6 +92,7 @@ fn every_kind() -> Vec<EventKind> {
             queue: s("售后"),
             reason: s("voicemail"),
         },
+        CallbackOffered { queue: s("售后") },
         CallbackRequested {
             number: s("13800138000"),
             queue: s("售后"),
@@ -243,10 +244,11 @@ fn kind_number(kind: &EventKind) -> usize {
         RecordingStarted { .. } => 46,
         RecordingPaused { .. } => 47,
         RecordingResumed { .. } => 48,
+        CallbackOffered { .. } => 49,
     }
 }
 
-const KINDS: usize = 49;
+const KINDS: usize = 50;
 
 #[test]
 fn every_event_kind_has_an_english_and_a_chinese_name_and_chinese_details() {

@@ -68,17 +68,136 @@ fn waiting_caller_hears_the_wait_again_every_thirty_seconds_and_is_offered_a_cal
     assert!(h
         .kinds()
         .iter()
-        .any(|k| matches!(k, EventKind::QueueExit { reason, .. } if reason == "callback_offer")));
+        .any(|k| matches!(k, EventKind::CallbackOffered { queue } if queue == "sales")));
     assert!(h.prompts.file(h.playing()).ends_with("callback_offer.wav"));
+    assert_eq!(
+        h.switch.acd.waiting("sales"),
+        [CallId(1)],
+        "offered while keeping their place"
+    );
     h.media_event(MediaEvent::Dtmf {
         digit: '1',
         duration_ms: 100,
     });
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::QueueExit { reason, .. } if reason == "callback_offer")));
+    assert!(h.switch.acd.waiting("sales").is_empty());
     assert!(h.kinds().iter().any(|k| matches!(k, EventKind::CallbackRequested { number, queue, position: 1 } if number == "1000" && queue == "sales")));
+    assert!(h.finish_prompt().ends_with("callback_confirmed.wav"));
+    assert!(h.finish_prompt().ends_with("goodbye.wav"));
     assert!(h
         .records
         .iter()
         .any(|r| matches!(r, RecordCommand::Callback(req) if req.number == "1000")));
+}
+
+#[test]
+fn a_caller_who_lets_the_callback_offer_pass_waits_with_music_and_hears_goodbye_at_the_maximum_wait(
+) {
+    let mut h = Harness::queued_caller(nobody_answers, '1');
+    let entered = h.now;
+    h.advance_to(entered + Duration::from_secs(9 * 60 + 30));
+    assert!(h.finish_prompt().ends_with("callback_offer.wav"));
+    assert!(
+        matches!(h.media.last(), Some(MediaCommand::PlayLoop { call: CallId(1), prompt, .. }) if h.prompts.file(*prompt).ends_with("moh.wav")),
+        "music after the offer, not silence: {:?}",
+        h.media.last()
+    );
+    // Another key is not an answer: the caller keeps waiting.
+    h.media_event(MediaEvent::Dtmf {
+        digit: '5',
+        duration_ms: 100,
+    });
+    h.advance_to(entered + Duration::from_secs(10 * 60) - Duration::from_millis(1));
+    assert_eq!(h.switch.acd.waiting("sales"), [CallId(1)]);
+    assert!(!h.kinds().iter().any(|k| matches!(
+        k,
+        EventKind::QueueExit { .. } | EventKind::CallbackRequested { .. }
+    )));
+    h.advance_to(entered + Duration::from_secs(10 * 60));
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::QueueExit { queue, reason } if queue == "sales" && reason == "max_wait")));
+    assert!(h.switch.acd.waiting("sales").is_empty());
+    let mark = h.sent.len();
+    assert!(h.finish_prompt().ends_with("goodbye.wav"));
+    assert!(
+        h.sent[mark..].iter().any(|m| m.starts_with("BYE ")),
+        "the switch hangs up after goodbye"
+    );
+}
+
+#[test]
+fn a_notice_shorter_than_ten_seconds_still_leaves_the_caller_ten_seconds_to_press_1() {
+    let mut h = Harness::queued_caller(
+        |c| {
+            nobody_answers(c);
+            let sales = c.dialplan.queues.get_mut("sales").unwrap();
+            sales.max_wait = Duration::from_secs(3);
+            sales.exit_notice = Duration::from_secs(1);
+        },
+        '1',
+    );
+    let entered = h.now;
+    h.advance_to(entered + Duration::from_secs(2));
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::CallbackOffered { .. })));
+    h.advance_to(entered + Duration::from_secs(12) - Duration::from_millis(1));
+    assert_eq!(
+        h.switch.acd.waiting("sales"),
+        [CallId(1)],
+        "past max_wait, still answering"
+    );
+    h.media_event(MediaEvent::Dtmf {
+        digit: '1',
+        duration_ms: 100,
+    });
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::CallbackRequested { .. })));
+}
+
+#[test]
+fn an_agent_who_frees_up_during_the_callback_offer_still_takes_the_caller() {
+    let mut h = Harness::new(|_| {});
+    let (now, until) = (h.now, h.now + Duration::from_secs(9 * 60 + 50));
+    let agents: Vec<String> = h
+        .switch
+        .agent_states()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    for agent in agents {
+        h.switch
+            .acd
+            .set_state(&agent, acd::AgentState::WrapUp { until }, now);
+    }
+    answered_call(&mut h, OFFER_PCMA);
+    h.finish_prompt();
+    h.finish_prompt();
+    h.media_event(MediaEvent::Dtmf {
+        digit: '1',
+        duration_ms: 100,
+    });
+    let entered = h.now;
+    assert!(until > entered + Duration::from_secs(9 * 60 + 30));
+    h.advance_to(entered + Duration::from_secs(9 * 60 + 30));
+    assert!(h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::CallbackOffered { .. })));
+    assert!(h.invites_to_agents().is_empty());
+    h.advance_to(until);
+    assert!(
+        !h.invites_to_agents().is_empty(),
+        "a sales agent whose wrap-up ended is offered the caller"
+    );
 }
 
 #[test]
