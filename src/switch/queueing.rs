@@ -335,29 +335,11 @@ impl Switch {
                 self.arm_queue_timer(call);
             }
             QueueExit::Overflow(overflow) => {
-                self.leave_queue(now, call, "caller_left");
-                self.stop_prompts(now, call);
-                self.record(
-                    now,
-                    call,
-                    EventKind::QueueExit {
-                        queue: wait.queue.clone(),
-                        reason: format!("overflow {overflow}"),
-                    },
-                );
+                self.exit_queue(now, call, wait, format!("overflow {overflow}"));
                 self.join_queue(now, call, &overflow, wait.waiting_since);
             }
             QueueExit::Voicemail => {
-                self.leave_queue(now, call, "caller_left");
-                self.stop_prompts(now, call);
-                self.record(
-                    now,
-                    call,
-                    EventKind::QueueExit {
-                        queue: wait.queue.clone(),
-                        reason: "voicemail".into(),
-                    },
-                );
+                self.exit_queue(now, call, wait, "voicemail".into());
                 self.queue_prompt(now, call, "voicemail_offer", &language);
                 self.queue_prompt(now, call, "beep", &language);
                 if let Some(c) = self.calls.get_mut(&call) {
@@ -370,6 +352,20 @@ impl Switch {
         }
     }
 
+    /// Takes `call` out of `wait`'s line (cancelling its offers) and records why.
+    fn exit_queue(&mut self, now: Instant, call: CallId, wait: &QueueWait, reason: String) {
+        self.leave_queue(now, call, "caller_left");
+        self.stop_prompts(now, call);
+        self.record(
+            now,
+            call,
+            EventKind::QueueExit {
+                queue: wait.queue.clone(),
+                reason,
+            },
+        );
+    }
+
     /// A caller offered a callback pressed `digit`: 1 books it, keeping their place, and
     /// ends the call; any other key leaves them waiting.
     pub(super) fn on_callback_digit(&mut self, now: Instant, call: CallId, digit: char) {
@@ -380,16 +376,7 @@ impl Switch {
             return;
         }
         let position = self.acd.position(&wait.queue, call).unwrap_or(1);
-        self.leave_queue(now, call, "caller_left");
-        self.stop_prompts(now, call);
-        self.record(
-            now,
-            call,
-            EventKind::QueueExit {
-                queue: wait.queue.clone(),
-                reason: "callback_offer".into(),
-            },
-        );
+        self.exit_queue(now, call, &wait, "callback_offer".into());
         let (number, record_id) = self
             .calls
             .get(&call)
@@ -420,16 +407,7 @@ impl Switch {
     /// The maximum wait came after a callback offer the caller did not take: standard S5
     /// lets nobody wait longer, so the switch says goodbye.
     fn callback_offer_ended(&mut self, now: Instant, call: CallId, wait: &QueueWait) {
-        self.leave_queue(now, call, "caller_left");
-        self.stop_prompts(now, call);
-        self.record(
-            now,
-            call,
-            EventKind::QueueExit {
-                queue: wait.queue.clone(),
-                reason: "max_wait".into(),
-            },
-        );
+        self.exit_queue(now, call, wait, "max_wait".into());
         self.close_with(now, call, "maximum wait reached", "goodbye");
     }
 

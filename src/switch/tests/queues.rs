@@ -165,26 +165,9 @@ fn a_notice_shorter_than_ten_seconds_still_leaves_the_caller_ten_seconds_to_pres
 
 #[test]
 fn an_agent_who_frees_up_during_the_callback_offer_still_takes_the_caller() {
-    let mut h = Harness::new(|_| {});
-    let (now, until) = (h.now, h.now + Duration::from_secs(9 * 60 + 50));
-    let agents: Vec<String> = h
-        .switch
-        .agent_states()
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    for agent in agents {
-        h.switch
-            .acd
-            .set_state(&agent, acd::AgentState::WrapUp { until }, now);
-    }
-    answered_call(&mut h, OFFER_PCMA);
-    h.finish_prompt();
-    h.finish_prompt();
-    h.media_event(MediaEvent::Dtmf {
-        digit: '1',
-        duration_ms: 100,
-    });
+    let wrap_up = Duration::from_secs(9 * 60 + 50);
+    let mut h = queued_while_every_agent_wraps_up_for(wrap_up);
+    let until = h.t0 + wrap_up;
     let entered = h.now;
     assert!(until > entered + Duration::from_secs(9 * 60 + 30));
     h.advance_to(entered + Duration::from_secs(9 * 60 + 30));
@@ -398,9 +381,16 @@ fn a_caller_who_hangs_up_after_leaving_a_message_keeps_the_voicemail() {
     assert_eq!(h.outcome(), Some("completed"));
 }
 
-/// Every agent is staffed but in a long wrap-up: callers wait, and a wait can be promised.
-fn every_agent_wraps_up(h: &mut Harness) {
-    let (now, until) = (h.now, h.now + Duration::from_secs(3600));
+/// A sales caller (`CallId(1)`) who joins the queue while every agent is staffed but wraps
+/// up for an hour: callers wait, and a wait can be promised.
+fn queued_while_every_agent_wraps_up() -> Harness {
+    queued_while_every_agent_wraps_up_for(Duration::from_secs(3600))
+}
+
+/// The same, with wrap-ups that end `wrap_up` after the harness starts.
+fn queued_while_every_agent_wraps_up_for(wrap_up: Duration) -> Harness {
+    let mut h = Harness::new(|_| {});
+    let (now, until) = (h.now, h.now + wrap_up);
     let agents: Vec<String> = h
         .switch
         .agent_states()
@@ -412,12 +402,6 @@ fn every_agent_wraps_up(h: &mut Harness) {
             .acd
             .set_state(&agent, acd::AgentState::WrapUp { until }, now);
     }
-}
-
-/// A sales caller (`CallId(1)`) who joins the queue while every agent wraps up.
-fn queued_while_every_agent_wraps_up() -> Harness {
-    let mut h = Harness::new(|_| {});
-    every_agent_wraps_up(&mut h);
     answered_call(&mut h, OFFER_PCMA);
     h.finish_prompt();
     h.finish_prompt();
