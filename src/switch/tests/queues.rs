@@ -51,6 +51,16 @@ fn waiting_caller_hears_the_wait_again_every_thirty_seconds_and_is_offered_a_cal
             .count(),
         1
     );
+    // 1 before any offer books nothing: the caller just waits on.
+    h.media_event(MediaEvent::Dtmf {
+        digit: '1',
+        duration_ms: 100,
+    });
+    assert_eq!(h.switch.acd.waiting("sales"), [CallId(1)]);
+    assert!(!h
+        .kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::CallbackRequested { .. })));
     h.advance_to(entered + Duration::from_secs(9 * 60 + 29));
     assert_eq!(
         h.kinds()
