@@ -843,6 +843,24 @@ fn every_issue_3_event_renders_with_its_fields() {
 }
 
 #[test]
+fn a_callback_offer_is_told_in_the_queue_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .begin_call(&new_call("offer", "offer", "2025-03-11T02:00:00Z"))
+        .unwrap();
+    let offered = EventKind::CallbackOffered {
+        queue: "sales".into(),
+    };
+    store
+        .append_event("offer", &event(570_000, offered))
+        .unwrap();
+    let text = render_call(&store.call("offer").unwrap().unwrap());
+    let needle = "  +570.000 s  offered a callback while waiting in queue sales (press 1)\n";
+    assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+}
+
+#[test]
 fn a_wait_nobody_promised_is_told_as_such_and_kept_out_of_the_stored_event() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
