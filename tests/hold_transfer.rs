@@ -32,10 +32,14 @@ const RINGBACK_HZ: f64 = 450.0;
 /// when registered; a fast ring
 /// cadence (ring 3 ends 1.2 s after the INVITE), a 1 s wrap-up, and `MENU_NUMBER`.
 fn agents_config() -> ConfigCopy {
-    let phones: [(&str, &[&str]); 2] = [
+    agents_config_for(&[
         ("1001", &["sales", "accounts", "operator"]),
         ("1002", &["support"]),
-    ];
+    ])
+}
+
+/// `agents_config` with these phones and skills.
+fn agents_config_for(phones: &[(&str, &[&str])]) -> ConfigCopy {
     let entries: Vec<PhoneEntry> = phones
         .iter()
         .map(|(extension, skills)| {
@@ -604,6 +608,57 @@ fn a_blind_transfer_to_a_phone_that_is_not_registered_is_unavailable_and_the_age
     assert!(
         waited_ms < 8_000,
         "back with the agent {waited_ms} ms after the failure, not after a wrap-up: {call:#}"
+    );
+    assert_back_with_the_first_agent(&switch, &heard, &call);
+}
+
+/// A transfer to a queue that only the transferring agent takes calls for (1001 does sales
+/// and support; 1002, the other support agent, has no phone registered here) fails at once with
+/// 480: baresip is told so in the REFER's NOTIFY and the caller comes back to 1001 — not
+/// parked in a line that only 1001 could answer, after 1001's wrap-up.
+#[test]
+fn a_blind_transfer_to_a_queue_only_the_transferring_agent_serves_is_unavailable() {
+    let ports = PortBlock::reserve();
+    let switch = Switch::start_with(
+        ports,
+        agents_config_for(&[
+            ("1001", &["sales", "support"]),
+            ("1002", &["support", "accounts", "operator"]),
+        ]),
+    );
+    let run_for = Duration::from_secs(35);
+    let (mut phone, mut keys) = baresip_phone(ports, &switch, "1001", FIRST_AGENT_HZ, run_for);
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let caller = caller(&switch, Duration::from_secs(20), "only-self");
+    let call_id = caller.call_id(1);
+    let caller_run = caller.spawn();
+    // 8002 is the support queue's transfer number in the shipped dialplan.
+    let transfer = transfer_when_bridged(&switch, &mut keys, &call_id, "8002");
+    await_event(
+        &switch,
+        &call_id,
+        "transfer_failed",
+        Duration::from_secs(15),
+    );
+    let caller_run = caller_run.join().expect("caller thread");
+    let heard = sink.finish();
+    phone.finish(Duration::from_secs(5));
+    let console = phone.console();
+    assert_sipp_ok("the caller", &caller_run, &switch);
+
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let failed = event(&call, "transfer_failed");
+    assert_eq!(failed["target"], "queue:support", "{call:#} ({transfer})");
+    assert_eq!(failed["reason"], "unavailable", "{call:#}");
+    assert!(
+        console.contains("480 Temporarily Unavailable"),
+        "baresip saw no 480: {console}"
+    );
+    assert!(
+        events(&call)
+            .iter()
+            .all(|e| e["event"] != "queue_entered" || e["queue"] != "support"),
+        "the caller was put in the support line: {call:#}"
     );
     assert_back_with_the_first_agent(&switch, &heard, &call);
 }

@@ -368,8 +368,15 @@ impl Acd {
     /// who is taking calls (ready, ringing, talking or in wrap-up) — not logged out, not on a
     /// break. With nobody, no wait can honestly be promised.
     pub fn answering(&self, skills: &[String]) -> bool {
+        self.answering_besides(skills, None)
+    }
+
+    /// [`Acd::answering`] without counting agent `besides` (the agent who is transferring
+    /// the caller away, say): is anyone else taking the queue's calls?
+    pub fn answering_besides(&self, skills: &[String], besides: Option<&str>) -> bool {
         self.agents.values().any(|a| {
-            a.registered
+            Some(a.spec.id.as_str()) != besides
+                && a.registered
                 && matches!(
                     a.state,
                     AgentState::Ready
@@ -603,6 +610,17 @@ mod tests {
         assert!(acd.answering(&[]), "a2 still takes calls");
         acd.set_registered("2", false, t0);
         assert!(!acd.answering(&[]));
+    }
+
+    #[test]
+    fn a_queue_only_the_agent_left_out_takes_calls_for_has_nobody_else_answering() {
+        let t0 = Instant::now();
+        let sales = vec!["sales".to_string()];
+        let acd = ready_acd(t0, &[("a1", &["sales"]), ("a2", &["support"])]);
+        assert!(acd.answering_besides(&sales, None));
+        assert!(acd.answering_besides(&sales, Some("a2")));
+        assert!(!acd.answering_besides(&sales, Some("a1")));
+        assert!(acd.answering_besides(&[], Some("a1")), "a2 takes anything");
     }
 
     #[test]

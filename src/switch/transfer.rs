@@ -244,13 +244,18 @@ impl Switch {
         }
         match destination {
             Destination::Queue(queue) => {
-                // Nobody there taking calls: refused like an agent who is away (480), so the
-                // transferring agent keeps the caller instead of parking them with nobody.
-                let answering = self
-                    .dialplan
-                    .queues
-                    .get(&queue)
-                    .is_some_and(|q| self.acd.answering(&q.skills));
+                // Nobody there taking calls but the transferring agent: refused like an agent
+                // who is away (480), so that agent keeps the caller instead of parking them
+                // in a line nobody else serves.
+                let by_agent = self
+                    .calls
+                    .get(&caller)
+                    .and_then(|c| c.transfer.as_ref())
+                    .map(|t| t.by_agent.clone());
+                let answering =
+                    self.dialplan.queues.get(&queue).is_some_and(|q| {
+                        self.acd.answering_besides(&q.skills, by_agent.as_deref())
+                    });
                 if !answering {
                     return self.fail_transfer(now, caller, "unavailable", None, 480);
                 }

@@ -501,6 +501,53 @@ fn a_queue_nobody_is_taking_calls_for_is_unavailable_480_and_the_caller_stays_wi
     assert_eq!(h.invites_to_agents().len(), invites + 1, "a1003 is rung");
 }
 
+/// The transferring agent does not count as someone taking the target queue's calls: a1001
+/// (sales and support) sending a caller to support while a1002, the other support agent, is
+/// on a break would park the caller where only a1001 could answer — after a1001's wrap-up.
+#[test]
+fn a_queue_only_the_transferring_agent_takes_calls_for_is_unavailable_480() {
+    let (mut h, leg, _) = caller_talking_to_a1001();
+    let now = h.now;
+    h.switch.acd.set_state(
+        "a1002",
+        acd::AgentState::NotReady {
+            reason: "break".into(),
+        },
+        now,
+    );
+    let (invites, mark) = (h.invites_to_agents().len(), h.kinds().len());
+    refer(&mut h, leg, "8002");
+    assert_eq!(h.invites_to_agents().len(), invites, "nobody is rung");
+    assert_eq!(
+        kinds_since(&h, mark)[1],
+        EventKind::TransferFailed {
+            target: "queue:support".into(),
+            reason: "unavailable".into(),
+            status: None,
+        }
+    );
+    assert_eq!(
+        refer_answers().last(),
+        Some(&(
+            leg,
+            ReferAnswer::Notified {
+                status: 480,
+                last: true
+            }
+        ))
+    );
+    assert!(h.switch.acd.waiting("support").is_empty());
+    h.hear_out(CallId(1));
+    assert!(is_connected_to(&h, leg));
+    // With a1002 back from the break, the same transfer goes through to a1002.
+    let now = h.now;
+    h.switch.acd.set_state("a1002", acd::AgentState::Ready, now);
+    refer(&mut h, leg, "8002");
+    let invite = h.invites_to_agents().last().unwrap().clone();
+    assert_eq!(h.invites_to_agents().len(), invites + 1);
+    assert_eq!(phone_extension(&invite), "1002");
+}
+
 #[test]
 fn a_target_phone_that_declines_fails_the_transfer_with_its_status_and_frees_the_agent() {
     let (mut h, leg, _) = caller_talking_to_a1001();
