@@ -382,6 +382,64 @@ fn a_caller_who_presses_1_at_the_callback_offer_is_confirmed_and_listed_for_a_ca
     assert_eq!(cells[4], call["id"].as_str().unwrap(), "{text}");
 }
 
+/// Nobody is registered to take support's calls: five seconds after queuing (support's
+/// `unstaffed_wait` here), not at the ten-minute maximum wait, the caller is offered a
+/// callback; letting it pass, they hear music and, ten seconds later, goodbye.
+#[test]
+fn a_caller_in_a_queue_nobody_serves_is_offered_a_callback_soon_instead_of_waiting_ten_minutes() {
+    let ports = PortBlock::reserve();
+    let config = ConfigCopy::of_shipped();
+    config.set_table(
+        "queue.support",
+        &[("unstaffed_wait", "\"5s\""), ("exit_notice", "\"1s\"")],
+    );
+    let switch = Switch::start_with(ports, config);
+    let prompts = PromptFrames::load(&switch.config_dir);
+    let sink = RtpSink::listen(ports.rtp_sink());
+    let greeting = greeting_duration(&switch.config_dir, "zh");
+    let sipp = Sipp::new("dtmf_sip_info.xml", &switch)
+        .key("rtp_sink", ports.rtp_sink())
+        .key("digit", 2)
+        .set(
+            "first_digit_ms",
+            (greeting + Duration::from_secs(1)).as_millis(),
+        )
+        .timeout(greeting + Duration::from_secs(45));
+    let call_id = sipp.call_id(1);
+    let run = sipp.run();
+    let heard = sink.finish();
+    assert_sipp_ok("SIPp", &run, &switch);
+
+    assert_eq!(
+        prompts.labels(&heard.received, 10),
+        [
+            "zh/welcome",
+            "zh/recording_notice",
+            "zh/main_menu",
+            "zh/connecting",
+            "zh/queue_first",
+            "en/moh or zh/moh",
+            "zh/callback_offer",
+            "en/moh or zh/moh",
+            "zh/goodbye",
+        ],
+        "what the caller heard: no expected wait, the offer, music, goodbye"
+    );
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let entered = find_event(&call, "queue_entered", |e| e["queue"] == "support")
+        .unwrap_or_else(|| panic!("never queued in support: {call:#}"));
+    let unstaffed = find_event(&call, "queue_unstaffed", |e| e["queue"] == "support")
+        .unwrap_or_else(|| panic!("the empty queue was not noted: {call:#}"));
+    assert_eq!(unstaffed["unstaffed_s"], 5, "{call:#}");
+    let after_ms = offset_ms(&unstaffed) - offset_ms(&entered);
+    assert!(
+        (5_000..6_000).contains(&after_ms),
+        "offered {after_ms} ms after queuing: {call:#}"
+    );
+    assert_waited_then_was_offered_a_callback(&call, "support", "unstaffed");
+    assert_hangup_by(&call, "switch");
+}
+
 #[test]
 fn cancel_while_ringing_gets_487_and_is_recorded_as_abandoned() {
     // Answer only as ring 2 ends (6 s), so nothing races the CANCEL sent at 0.5 s.

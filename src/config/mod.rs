@@ -282,13 +282,14 @@ fn describe_queue(queue: &Queue) -> String {
         format!("skills {}", queue.skills.join(", "))
     };
     format!(
-        "plays {}; {skills}; {}; wrap-up {}; max wait {}, then {} ({} before); announce every {}; music {}{}",
+        "plays {}; {skills}; {}; wrap-up {}; max wait {}, then {} ({} before, or after {} with nobody taking calls); announce every {}; music {}{}",
         queue.prompt,
         queue.strategy,
         format_duration(queue.wrap_up),
         format_duration(queue.max_wait),
         queue.exit,
         format_duration(queue.exit_notice),
+        format_duration(queue.unstaffed_wait),
         format_duration(queue.announce_every),
         queue.moh,
         queue

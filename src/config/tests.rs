@@ -854,9 +854,9 @@ fn shipped_summary_lists_phones_queue_settings_tiers_and_codes() {
         "1001: user 1001, desk phone Yealink T54W, agent a1001 (王芳), skills sales, support, logged in on register",
         "1003: user 1003, headset ",
         "1004: user 1004, softphone baresip, agent a1004 (Emily Chen), skills sales, operator",
-        "sales: plays connecting; skills sales; longest idle; wrap-up 15s; max wait 10m, then callback (30s before); announce every 30s; music moh; whisper whisper_sales",
+        "sales: plays connecting; skills sales; longest idle; wrap-up 15s; max wait 10m, then callback (30s before, or after 1m with nobody taking calls); announce every 30s; music moh; whisper whisper_sales",
         "operator: plays connecting; skills operator; round robin;",
-        "then voicemail (30s before)",
+        "then voicemail (30s before, or after 1m with nobody taking calls)",
         "vip: priority 10, numbers 13800000001, +8613800000002",
         "feature codes: *21 login, *22 logout, *23 ready, *24 not ready",
     ] {
@@ -876,6 +876,7 @@ fn queue_settings_have_the_documented_defaults() {
     assert_eq!(sales.max_wait, Duration::from_secs(600));
     assert_eq!(sales.exit_notice, Duration::from_secs(30));
     assert_eq!(sales.exit, QueueExit::Callback);
+    assert_eq!(sales.unstaffed_wait, Duration::from_secs(60));
     assert_eq!(sales.announce_every, Duration::from_secs(30));
     assert_eq!(sales.moh, "moh");
     assert_eq!(sales.whisper, None);
@@ -892,6 +893,7 @@ wrap_up = "0s"
 max_wait = "5m"
 exit_notice = "20s"
 exit = { overflow = "operator" }
+unstaffed_wait = "0s"
 announce_every = "45s"
 moh = "moh"
 whisper = "whisper_sales"
@@ -925,6 +927,7 @@ fn every_queue_setting_is_read() {
     assert_eq!(sales.exit_notice, Duration::from_secs(20));
     assert_eq!(sales.exit_after(), Duration::from_secs(280));
     assert_eq!(sales.exit, QueueExit::Overflow("operator".into()));
+    assert_eq!(sales.unstaffed_wait, Duration::ZERO);
     assert_eq!(sales.announce_every, Duration::from_secs(45));
     assert_eq!(sales.whisper.as_deref(), Some("whisper_sales"));
     assert_eq!(
@@ -982,6 +985,14 @@ fn callback_prompts_and_music_must_exist() {
 
 fn with_sales_queue(settings: &str) -> String {
     GOOD.replace("[queue.sales]\n", &format!("[queue.sales]\n{settings}\n"))
+}
+
+#[test]
+fn a_bad_unstaffed_wait_is_named_with_its_key() {
+    assert_single_error(
+        &with_sales_queue("unstaffed_wait = \"a minute\""),
+        "dialplans/hotline.toml: queue.sales.unstaffed_wait: duration \"a minute\" does not start with a number",
+    );
 }
 
 #[test]

@@ -10,9 +10,16 @@ use serde::{Deserialize, Serialize};
 pub enum QueueSpellEnd {
     /// An agent answered the caller from the queue.
     AgentAnswered { agent: String, queue: String },
-    /// The queue's maximum wait came and the switch moved the caller on its `exit`
-    /// (`callback_offer` or `voicemail`; an overflow continues the wait in the next queue).
-    ExitTaken { queue: String, exit: String },
+    /// The queue's maximum wait came — or, `unstaffed`, nobody took its calls for its
+    /// `unstaffed_wait` — and the switch moved the caller on its `exit` (`callback_offer`,
+    /// `max_wait`, `unstaffed` or `voicemail`; an overflow continues the wait in the next
+    /// queue).
+    ExitTaken {
+        queue: String,
+        exit: String,
+        #[serde(default)]
+        unstaffed: bool,
+    },
     /// The caller hung up while queued.
     CallerLeft { queue: String },
 }
@@ -188,6 +195,7 @@ pub const CODE_WORDS_ZH: &[(&str, &str)] = &[
     ("cancelled before answer", "接听前取消"),
     ("callback_offer", "回拨"),
     ("max_wait", "最长等待已到"),
+    ("unstaffed", "无坐席接听"),
     ("voicemail", "语音信箱"),
     ("blind", "盲转"),
     ("attended", "咨询转接"),
@@ -295,8 +303,19 @@ impl Evidence {
                     QueueSpellEnd::AgentAnswered { agent, queue } => {
                         format!("agent_answered event: {agent} answered from {queue}")
                     }
-                    QueueSpellEnd::ExitTaken { queue, exit } => {
+                    QueueSpellEnd::ExitTaken {
+                        queue,
+                        exit,
+                        unstaffed: false,
+                    } => {
                         format!("queue_exit event: {queue}'s maximum wait came and the switch took its exit ({exit})")
+                    }
+                    QueueSpellEnd::ExitTaken {
+                        queue,
+                        exit,
+                        unstaffed: true,
+                    } => {
+                        format!("queue_exit event: nobody was taking {queue}'s calls and the switch took its exit ({exit})")
                     }
                     QueueSpellEnd::CallerLeft { queue } => {
                         format!("hangup event: caller left {queue}")
@@ -485,9 +504,18 @@ impl Evidence {
                     QueueSpellEnd::AgentAnswered { agent, queue } => {
                         format!("坐席接听事件：{agent} 从队列 {queue} 接听")
                     }
-                    QueueSpellEnd::ExitTaken { queue, exit } => {
+                    QueueSpellEnd::ExitTaken {
+                        queue,
+                        exit,
+                        unstaffed,
+                    } => {
+                        let why = if *unstaffed {
+                            "无坐席接听"
+                        } else {
+                            "已到最长等候时间"
+                        };
                         format!(
-                            "离开队列事件：队列 {queue} 已到最长等候时间，交换机转入{}",
+                            "离开队列事件：队列 {queue} {why}，交换机转入{}",
                             code_word(exit, "zh")
                         )
                     }

@@ -79,8 +79,21 @@ fn samples() -> Vec<(Rule, Evidence)> {
                 end: QueueSpellEnd::ExitTaken {
                     queue: "售后".into(),
                     exit: "callback_offer".into(),
+                    unstaffed: false,
                 },
                 waited_ms: 42_000,
+                limit_ms: 600_000,
+            },
+        ),
+        (
+            Rule::WaitUnder10min,
+            Waited {
+                end: QueueSpellEnd::ExitTaken {
+                    queue: "售后".into(),
+                    exit: "unstaffed".into(),
+                    unstaffed: true,
+                },
+                waited_ms: 72_000,
                 limit_ms: 600_000,
             },
         ),

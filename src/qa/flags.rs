@@ -262,6 +262,8 @@ fn ring_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fla
 fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Flag>) {
     let transfers = transfer_spans(events);
     let mut queued_since: Option<(u64, String)> = None;
+    // The queue the caller is in now was left because nobody took its calls.
+    let mut unstaffed = false;
     let mut queued_ever = false;
     let mut answered = false;
     // Set once the queue's outcome has its own flag.
@@ -294,12 +296,14 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
         match &e.kind {
             EventKind::QueueEntered { queue, .. } => {
                 queued_ever = true;
+                unstaffed = false;
                 // Named by the queue the caller is in now: after an overflow, the last one.
                 let since = queued_since.take().map_or(at, |(since, _)| since);
                 queued_since = Some((since, queue.clone()));
             }
             EventKind::Requeued { queue } => {
                 queued_ever = true;
+                unstaffed = false;
                 queued_since = Some((at, queue.clone()));
             }
             EventKind::Answered { .. } => answered = true,
@@ -317,11 +321,21 @@ fn queue_flags(events: &[TimelineEvent], settings: &QaSettings, out: &mut Vec<Fl
                     );
                 }
             }
+            EventKind::QueueUnstaffed { .. } => unstaffed = true,
             EventKind::QueueExit { reason, .. } if reason.starts_with("overflow ") => {}
             EventKind::QueueExit { reason, .. } => {
                 if let Some((since, queue)) = queued_since.take() {
                     let exit = reason.clone();
-                    wait(out, since, at, QueueSpellEnd::ExitTaken { queue, exit });
+                    wait(
+                        out,
+                        since,
+                        at,
+                        QueueSpellEnd::ExitTaken {
+                            queue,
+                            exit,
+                            unstaffed,
+                        },
+                    );
                 }
             }
             EventKind::Hangup { by, .. } => {

@@ -251,6 +251,60 @@ fn a_wait_that_overflows_to_another_queue_is_one_wait_from_the_first_queue() {
 }
 
 #[test]
+fn a_wait_cut_short_because_nobody_took_the_queues_calls_says_so() {
+    let in_queue = |queue: &str| EventKind::QueueEntered {
+        queue: queue.into(),
+        position: 1,
+        expected_wait_s: None,
+        priority: 0,
+    };
+    let exit = |queue: &str, reason: &str| EventKind::QueueExit {
+        queue: queue.into(),
+        reason: reason.into(),
+    };
+    let unstaffed = |queue: &str| EventKind::QueueUnstaffed {
+        queue: queue.into(),
+        unstaffed_s: 60,
+    };
+    let let_the_offer_pass = record(vec![
+        (5_000, in_queue("sales")),
+        (65_000, unstaffed("sales")),
+        (
+            65_000,
+            EventKind::CallbackOffered {
+                queue: "sales".into(),
+            },
+        ),
+        (95_000, exit("sales", "unstaffed")),
+        (99_000, hangup(Party::Switch)),
+    ]);
+    let flags = flags_fn(&let_the_offer_pass);
+    assert_eq!(
+        shapes(&flags, Rule::WaitUnder30s),
+        [(false, 5_000, 95_000, Some(90.0), Some(30.0))]
+    );
+    assert_eq!(
+        of(&flags, Rule::WaitUnder30s)[0].evidence,
+        "queue_exit event: nobody was taking sales's calls and the switch took its exit (unstaffed): measured 90.0 s in queue against threshold 30.0 s"
+    );
+    // Overflowed from an empty queue to one whose maximum wait then came: that exit was the
+    // maximum wait's.
+    let overflowed = record(vec![
+        (5_000, in_queue("sales")),
+        (65_000, unstaffed("sales")),
+        (65_000, exit("sales", "overflow operator")),
+        (65_000, in_queue("operator")),
+        (575_000, exit("operator", "voicemail")),
+        (640_000, hangup(Party::Caller)),
+    ]);
+    let flags = flags_fn(&overflowed);
+    assert_eq!(
+        of(&flags, Rule::WaitUnder10min)[0].evidence,
+        "queue_exit event: operator's maximum wait came and the switch took its exit (voicemail): measured 570.0 s in queue against threshold 600.0 s"
+    );
+}
+
+#[test]
 fn a_caller_who_hangs_up_in_the_queue_abandoned_after_their_wait() {
     let r = record(vec![
         (5_000, queue_entered()),

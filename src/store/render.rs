@@ -299,6 +299,9 @@ fn queue_story_line(kind: &EventKind) -> Option<String> {
         EventKind::CallbackOffered { queue } => {
             format!("offered a callback while waiting in queue {queue} (press 1)")
         }
+        EventKind::QueueUnstaffed { queue, unstaffed_s } => {
+            format!("nobody took queue {queue}'s calls for {unstaffed_s} s: its exit is taken before the maximum wait")
+        }
         EventKind::CallbackRequested {
             number,
             queue,

@@ -861,6 +861,25 @@ fn a_callback_offer_is_told_in_the_queue_story() {
 }
 
 #[test]
+fn a_queue_nobody_served_is_told_on_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .begin_call(&new_call("empty", "empty", "2025-03-11T02:00:00Z"))
+        .unwrap();
+    let unstaffed = EventKind::QueueUnstaffed {
+        queue: "sales".into(),
+        unstaffed_s: 60,
+    };
+    store
+        .append_event("empty", &event(61_000, unstaffed))
+        .unwrap();
+    let text = render_call(&store.call("empty").unwrap().unwrap());
+    let needle = "  +61.000 s  nobody took queue sales's calls for 60 s: its exit is taken before the maximum wait\n";
+    assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+}
+
+#[test]
 fn a_wait_nobody_promised_is_told_as_such_and_kept_out_of_the_stored_event() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

@@ -231,9 +231,11 @@ impl Switch {
             offers: Vec::new(),
             announce_at: now + settings.announce_every,
             exit_at: now + settings.max_wait.saturating_sub(settings.exit_notice),
-            callback_offered: false,
+            callback_offered: None,
+            // Noted by the dispatch below when nobody is taking the queue's calls.
+            unstaffed_exit_at: None,
         };
-        let timer = wait.announce_at.min(wait.exit_at);
+        let timer = wait.next_due();
         if let Some(c) = self.calls.get_mut(&caller) {
             c.phase = Phase::Queued(Box::new(wait));
         }

@@ -1094,7 +1094,7 @@ impl Switch {
             Some(Phase::Ivr) => {
                 self.with_ivr(now, call, |ivr, plan, now| ivr.on_digit(plan, now, digit));
             }
-            Some(Phase::Queued(wait)) if wait.callback_offered => {
+            Some(Phase::Queued(wait)) if wait.callback_offered.is_some() => {
                 self.on_callback_digit(now, call, digit)
             }
             _ => {}

@@ -47,8 +47,42 @@ pub(super) struct QueueWait {
     pub announce_at: Instant,
     /// When the queue's exit is taken; after a callback offer, when the offer ends.
     pub exit_at: Instant,
-    /// The caller was offered a callback and is still in line: 1 books it.
-    pub callback_offered: bool,
+    /// The caller was offered a callback, and why, and is still in line: 1 books it.
+    pub callback_offered: Option<ExitCause>,
+    /// Nobody with the queue's skills is taking calls: the exit is taken at this time unless
+    /// someone is again by then (the queue's `unstaffed_wait` after the switch noticed).
+    pub unstaffed_exit_at: Option<Instant>,
+}
+
+impl QueueWait {
+    /// When the caller's queue timer is next due: an announcement, the exit, or the exit
+    /// taken early because nobody is taking the queue's calls.
+    pub(super) fn next_due(&self) -> Instant {
+        let due = self.announce_at.min(self.exit_at);
+        match (self.callback_offered, self.unstaffed_exit_at) {
+            (None, Some(unstaffed)) => due.min(unstaffed),
+            _ => due,
+        }
+    }
+}
+
+/// Why the switch moves a caller on before an agent takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ExitCause {
+    /// Standard S5's maximum wait (less the queue's notice) came.
+    MaxWait,
+    /// Nobody with the queue's skills took calls for the queue's `unstaffed_wait`.
+    Unstaffed,
+}
+
+impl ExitCause {
+    /// The `queue_exit` reason when a callback offer of this cause passes untaken.
+    fn offer_passed(self) -> &'static str {
+        match self {
+            ExitCause::MaxWait => "max_wait",
+            ExitCause::Unstaffed => "unstaffed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +202,9 @@ impl Switch {
                 offers: Vec::new(),
                 announce_at: now + queue.announce_every,
                 exit_at,
-                callback_offered: false,
+                callback_offered: None,
+                // Noted by the dispatch that follows every entry.
+                unstaffed_exit_at: None,
             }));
         }
         (position, expected)
@@ -231,10 +267,43 @@ impl Switch {
 
     pub(super) fn arm_queue_timer(&mut self, call: CallId) {
         let at = match self.calls.get(&call).map(|c| &c.phase) {
-            Some(Phase::Queued(wait)) => Some(wait.announce_at.min(wait.exit_at)),
+            Some(Phase::Queued(wait)) => Some(wait.next_due()),
             _ => None,
         };
         self.set_timer(call, at);
+    }
+
+    /// Notes, for every caller waiting, whether anyone is taking their queue's calls: a
+    /// caller whose queue has nobody gets an early exit `unstaffed_wait` from now (kept if
+    /// already set); one whose queue has someone again loses it.
+    fn notice_unstaffed_queues(&mut self, now: Instant) {
+        for queue_name in self.acd.queues_with_callers() {
+            let Some(queue) = self.dialplan.queues.get(&queue_name) else {
+                continue;
+            };
+            let unstaffed = !self.acd.answering(&queue.skills);
+            let exit_at = now + queue.unstaffed_wait;
+            for caller in self.acd.waiting(&queue_name) {
+                let Some(Phase::Queued(wait)) = self.calls.get_mut(&caller).map(|c| &mut c.phase)
+                else {
+                    continue;
+                };
+                let changed = match (unstaffed, wait.unstaffed_exit_at) {
+                    (true, None) => {
+                        wait.unstaffed_exit_at = Some(exit_at);
+                        true
+                    }
+                    (false, Some(_)) => {
+                        wait.unstaffed_exit_at = None;
+                        true
+                    }
+                    _ => false,
+                };
+                if changed {
+                    self.arm_queue_timer(caller);
+                }
+            }
+        }
     }
 
     /// A queued caller's announcement or exit time came.
@@ -243,12 +312,33 @@ impl Switch {
             return;
         };
         if wait.exit_at <= now {
-            if wait.callback_offered {
-                self.callback_offer_ended(now, call, &wait);
-            } else {
-                self.queue_exit(now, call, &wait);
+            match wait.callback_offered {
+                Some(cause) => self.callback_offer_ended(now, call, &wait, cause),
+                None => self.queue_exit(now, call, &wait, ExitCause::MaxWait),
             }
             return;
+        }
+        if wait.callback_offered.is_none() && wait.unstaffed_exit_at.is_some_and(|at| at <= now) {
+            let queue = self.queue_settings(&wait.queue);
+            let nobody = queue
+                .as_ref()
+                .is_some_and(|q| !self.acd.answering(&q.skills));
+            if nobody {
+                let unstaffed_s = queue.map_or(0, |q| q.unstaffed_wait.as_secs() as u32);
+                self.record(
+                    now,
+                    call,
+                    EventKind::QueueUnstaffed {
+                        queue: wait.queue.clone(),
+                        unstaffed_s,
+                    },
+                );
+                self.queue_exit(now, call, &wait, ExitCause::Unstaffed);
+                return;
+            }
+            if let Some(Phase::Queued(w)) = self.calls.get_mut(&call).map(|c| &mut c.phase) {
+                w.unstaffed_exit_at = None;
+            }
         }
         if wait.announce_at <= now {
             let position = self.acd.position(&wait.queue, call).unwrap_or(1);
@@ -302,9 +392,10 @@ impl Switch {
         }
     }
 
-    /// Before the maximum wait is reached the caller leaves the queue the way it says, or —
-    /// with a callback exit — is offered a callback while keeping their place in line.
-    fn queue_exit(&mut self, now: Instant, call: CallId, wait: &QueueWait) {
+    /// Before the maximum wait is reached (or once nobody has taken the queue's calls for its
+    /// `unstaffed_wait`) the caller leaves the queue the way it says, or — with a callback
+    /// exit — is offered a callback while keeping their place in line.
+    fn queue_exit(&mut self, now: Instant, call: CallId, wait: &QueueWait, cause: ExitCause) {
         let queue = self.queue_settings(&wait.queue);
         let exit = queue
             .as_ref()
@@ -322,10 +413,18 @@ impl Switch {
                         queue: wait.queue.clone(),
                     },
                 );
-                let max_wait = queue.map_or(Duration::ZERO, |q| q.max_wait);
-                let ends = (wait.waiting_since + max_wait).max(now + CALLBACK_ANSWER_WINDOW);
+                let (max_wait, notice) = queue.map_or((Duration::ZERO, Duration::ZERO), |q| {
+                    (q.max_wait, q.exit_notice)
+                });
+                let max_wait_at = wait.waiting_since + max_wait;
+                // With nobody to come, the offer stands for the notice, not the whole wait.
+                let ends = match cause {
+                    ExitCause::MaxWait => max_wait_at,
+                    ExitCause::Unstaffed => max_wait_at.min(now + notice),
+                }
+                .max(now + CALLBACK_ANSWER_WINDOW);
                 if let Some(Phase::Queued(w)) = self.calls.get_mut(&call).map(|c| &mut c.phase) {
-                    w.callback_offered = true;
+                    w.callback_offered = Some(cause);
                     w.exit_at = ends;
                     // No more announcements: the offer is the last thing said.
                     w.announce_at = ends;
@@ -405,10 +504,21 @@ impl Switch {
     }
 
     /// The maximum wait came after a callback offer the caller did not take: standard S5
-    /// lets nobody wait longer, so the switch says goodbye.
-    fn callback_offer_ended(&mut self, now: Instant, call: CallId, wait: &QueueWait) {
-        self.exit_queue(now, call, wait, "max_wait".into());
-        self.close_with(now, call, "maximum wait reached", "goodbye");
+    /// lets nobody wait longer, so the switch says goodbye. After an offer made because
+    /// nobody was taking the queue's calls, goodbye comes at the end of the notice.
+    fn callback_offer_ended(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        wait: &QueueWait,
+        cause: ExitCause,
+    ) {
+        self.exit_queue(now, call, wait, cause.offer_passed().into());
+        let reason = match cause {
+            ExitCause::MaxWait => "maximum wait reached",
+            ExitCause::Unstaffed => "nobody taking calls",
+        };
+        self.close_with(now, call, reason, "goodbye");
     }
 
     /// Play `prompt` (after whatever plays now), then hang up.
@@ -500,8 +610,10 @@ impl Switch {
         }
     }
 
-    /// Offer waiting callers to free agents, first in line first.
+    /// Offer waiting callers to free agents, first in line first (after noting which queues
+    /// nobody is taking calls for: every change of an agent's state ends here).
     pub(super) fn dispatch(&mut self, now: Instant) {
+        self.notice_unstaffed_queues(now);
         for queue_name in self.acd.queues_with_callers() {
             let Some(queue) = self.queue_settings(&queue_name) else {
                 continue;

@@ -136,7 +136,8 @@ pub enum EventKind {
     },
     /// The caller left the queue before an agent answered, and how: "callback_offer" (they
     /// pressed 1 at the offer), "max_wait" (the maximum wait came after an offer they did not
-    /// take), "overflow QUEUE", "voicemail".
+    /// take), "unstaffed" (nobody came back to take calls after an offer they did not take),
+    /// "overflow QUEUE", "voicemail".
     QueueExit {
         queue: String,
         reason: String,
@@ -144,6 +145,13 @@ pub enum EventKind {
     /// The maximum wait is near: the caller, still in line, is offered a callback (press 1).
     CallbackOffered {
         queue: String,
+    },
+    /// Nobody with the queue's skills has taken calls for `unstaffed_s` (the queue's
+    /// `unstaffed_wait`) while the caller waited: the queue's exit is taken now, before the
+    /// maximum wait.
+    QueueUnstaffed {
+        queue: String,
+        unstaffed_s: u32,
     },
     /// The caller asked to be called back, keeping their place.
     CallbackRequested {
@@ -313,6 +321,7 @@ impl EventKind {
             EventKind::Bridged { .. } => "bridged",
             EventKind::QueueExit { .. } => "queue_exit",
             EventKind::CallbackOffered { .. } => "callback_offered",
+            EventKind::QueueUnstaffed { .. } => "queue_unstaffed",
             EventKind::CallbackRequested { .. } => "callback_requested",
             EventKind::Voicemail { .. } => "voicemail",
             EventKind::WrapUp { .. } => "wrap_up",

@@ -81,7 +81,7 @@ pub fn group_of(kind: &str) -> &'static str {
         "prompt_started" => "prompt",
         "dtmf" | "menu_choice" | "menu_invalid" | "menu_no_input" | "collected" => "menu",
         "queue_entered" | "announcement" | "queue_exit" | "requeued" | "callback_offered"
-        | "callback_requested" => "queue",
+        | "callback_requested" | "queue_unstaffed" => "queue",
         "hangup" | "rejected" | "media_timeout" | "agent_leg_lost" => "hangup",
         k if k.starts_with("hold") || k == "resume" => "hold",
         k if k.starts_with("transfer") || k == "recall" || k == "context_handed_over" => "transfer",

@@ -60,7 +60,17 @@ fn events_fall_into_the_groups_the_page_colours() {
     assert_eq!(group_of("hold_reason"), "hold");
     assert_eq!(group_of("transfer_requested"), "transfer");
     assert_eq!(group_of("menu_choice"), "menu");
-    assert_eq!(group_of("queue_entered"), "queue");
+    for queue_event in [
+        "queue_entered",
+        "announcement",
+        "queue_exit",
+        "requeued",
+        "callback_offered",
+        "callback_requested",
+        "queue_unstaffed",
+    ] {
+        assert_eq!(group_of(queue_event), "queue", "{queue_event}");
+    }
     assert_eq!(group_of("hangup"), "hangup");
     assert_eq!(group_of("recording_paused"), "pause");
 }

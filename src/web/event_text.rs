@@ -33,6 +33,7 @@ pub const EVENT_KINDS: &[(&str, &str, &str)] = &[
     ("bridged", "Connected", "接通"),
     ("queue_exit", "Left the queue", "离开队列"),
     ("callback_offered", "Callback offered", "提供回拨"),
+    ("queue_unstaffed", "Nobody taking calls", "无坐席接听"),
     ("callback_requested", "Callback requested", "请求回拨"),
     ("voicemail", "Voicemail", "语音留言"),
     ("wrap_up", "Wrap-up", "话后处理"),
@@ -109,6 +110,7 @@ pub const FIELDS_ZH: &[(&str, &str)] = &[
     ("method", "方式"),
     ("items", "内容"),
     ("paused_ms", "暂停（毫秒）"),
+    ("unstaffed_s", "无人接听（秒）"),
 ];
 
 /// Fields whose values are the switch's codes (put into words), not names or numbers.

@@ -93,6 +93,10 @@ fn every_kind() -> Vec<EventKind> {
             reason: s("voicemail"),
         },
         CallbackOffered { queue: s("售后") },
+        QueueUnstaffed {
+            queue: s("售后"),
+            unstaffed_s: 60,
+        },
         CallbackRequested {
             number: s("13800138000"),
             queue: s("售后"),
@@ -245,10 +249,11 @@ fn kind_number(kind: &EventKind) -> usize {
         RecordingPaused { .. } => 47,
         RecordingResumed { .. } => 48,
         CallbackOffered { .. } => 49,
+        QueueUnstaffed { .. } => 50,
     }
 }
 
-const KINDS: usize = 50;
+const KINDS: usize = 51;
 
 #[test]
 fn every_event_kind_has_an_english_and_a_chinese_name_and_chinese_details() {

@@ -17,6 +17,10 @@ const DEFAULT_WRAP_UP: Duration = Duration::from_secs(15);
 const MAX_WAIT_LIMIT: Duration = Duration::from_secs(600);
 const DEFAULT_EXIT_NOTICE: Duration = Duration::from_secs(30);
 const DEFAULT_ANNOUNCE_EVERY: Duration = Duration::from_secs(30);
+/// A minute with nobody taking a queue's calls is no passing gap (a phone re-registering, an
+/// agent between states) but a queue nobody serves: the caller is moved on instead of being
+/// kept for the whole maximum wait.
+const DEFAULT_UNSTAFFED_WAIT: Duration = Duration::from_secs(60);
 const DEFAULT_MOH: &str = "moh";
 const DEFAULT_RETRY_AFTER_REFUSAL: Duration = Duration::from_secs(5);
 /// Three refusals in a row is no longer one busy moment: the phone is on do-not-disturb,
@@ -42,6 +46,11 @@ pub struct Queue {
     /// the offer and still leaves the queue within the standard.
     pub exit_notice: Duration,
     pub exit: QueueExit,
+    /// A caller waiting while nobody with the queue's skills is taking calls (all logged
+    /// out, on a break or unregistered) takes the exit once it has been so this long (default
+    /// 60 s; FreeSWITCH's `max-wait-time-with-no-agent`, Asterisk's `leavewhenempty`), not
+    /// at the maximum wait. 0s moves them on at once; `max_wait` or longer never early.
+    pub unstaffed_wait: Duration,
     /// Position and expected wait are announced again this often (default 30 s).
     pub announce_every: Duration,
     /// Music on hold prompt (default "moh").
@@ -198,6 +207,7 @@ pub(super) struct RawQueue {
     max_wait: Option<String>,
     exit_notice: Option<String>,
     exit: Option<RawQueueExit>,
+    unstaffed_wait: Option<String>,
     announce_every: Option<String>,
     moh: Option<String>,
     whisper: Option<String>,
@@ -285,6 +295,14 @@ impl Checker<'_> {
             None => QueueExit::default(),
             Some(raw_exit) => self.queue_exit(&format!("{key}.exit"), name, raw_exit),
         };
+        let unstaffed_wait = match raw.unstaffed_wait {
+            Some(text) => self.duration(
+                &format!("{key}.unstaffed_wait"),
+                &text,
+                DEFAULT_UNSTAFFED_WAIT,
+            ),
+            None => DEFAULT_UNSTAFFED_WAIT,
+        };
         let announce_every = self.positive_duration(
             &format!("{key}.announce_every"),
             raw.announce_every,
@@ -329,6 +347,7 @@ impl Checker<'_> {
             max_wait,
             exit_notice,
             exit,
+            unstaffed_wait,
             announce_every,
             moh,
             whisper,

@@ -27,6 +27,7 @@ mod refusals;
 mod reoffers;
 mod timer_walk;
 mod transfer;
+mod unstaffed;
 
 const CALLER: &str = "127.0.0.1:5070";
 const OFFER_PCMA: &str =

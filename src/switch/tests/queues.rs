@@ -2,12 +2,17 @@
 
 use super::*;
 
-/// Nobody can take calls in any queue: callers wait.
+/// Nobody can take calls in any queue, and callers wait for the maximum wait even so
+/// (`unstaffed_wait` as long as `max_wait`): the maximum wait's exits, on their own.
 fn nobody_answers(c: &mut Config) {
     for queue in c.dialplan.queues.values_mut() {
         queue.skills = vec!["nobody".into()];
+        queue.unstaffed_wait = MAX_WAIT;
     }
 }
+
+/// The longest wait the standards allow, and the sample dialplan's.
+const MAX_WAIT: Duration = Duration::from_secs(600);
 
 impl Harness {
     /// The caller hears every queued prompt out, until the music on a loop starts. Returns
@@ -33,14 +38,7 @@ impl Harness {
 fn waiting_caller_hears_the_wait_again_every_thirty_seconds_and_is_offered_a_callback_before_ten_minutes(
 ) {
     // Nobody can take sales calls.
-    let mut h = Harness::queued_caller(
-        |c| {
-            for queue in c.dialplan.queues.values_mut() {
-                queue.skills = vec!["nobody".into()];
-            }
-        },
-        '1',
-    );
+    let mut h = Harness::queued_caller(nobody_answers, '1');
     assert!(h.invites_to_agents().is_empty());
     let entered = h.now;
     h.advance(Duration::from_secs(30));
