@@ -305,6 +305,34 @@ fn a_wait_cut_short_because_nobody_took_the_queues_calls_says_so() {
 }
 
 #[test]
+fn a_caller_put_back_in_the_queue_waits_a_new_spell_measured_from_the_requeue() {
+    // a1 took the caller after 5 s; a1's phone was lost at 50 s and the caller went back to
+    // the front of the queue, where b1 took them 45 s later.
+    let r = record(vec![
+        (5_000, queue_entered()),
+        (10_000, agent_answered("a1", 1, 5_000)),
+        (10_100, bridged("a1")),
+        (
+            50_000,
+            EventKind::Requeued {
+                queue: "sales".into(),
+            },
+        ),
+        (95_000, agent_answered("b1", 1, 45_000)),
+        (95_100, bridged("b1")),
+        (120_000, hangup(Party::Caller)),
+    ]);
+    let flags = flags_fn(&r);
+    assert_eq!(
+        shapes(&flags, Rule::WaitUnder30s),
+        [
+            (true, 5_000, 10_000, Some(5.0), Some(30.0)),
+            (false, 50_000, 95_000, Some(45.0), Some(30.0))
+        ]
+    );
+}
+
+#[test]
 fn a_caller_who_hangs_up_in_the_queue_abandoned_after_their_wait() {
     let r = record(vec![
         (5_000, queue_entered()),

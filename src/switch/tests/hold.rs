@@ -540,6 +540,32 @@ fn an_agent_leg_whose_media_fails_while_bridged_requeues_the_caller() {
 }
 
 #[test]
+fn a_requeued_caller_waits_a_fresh_maximum_wait_before_the_callback_offer() {
+    let (mut h, leg, _invite) = connected(false, |c| {
+        let sales = c.dialplan.queues.get_mut("sales").unwrap();
+        sales.unstaffed_wait = sales.max_wait;
+    });
+    // a1004, the other sales agent, is away: the caller waits in line.
+    let now = h.now;
+    h.switch
+        .acd
+        .set_state("a1004", acd::AgentState::LoggedOut, now);
+    h.switch.handle_media_failure(h.now, leg, "socket gone");
+    h.collect();
+    let requeued = h.now;
+    let offered = |h: &Harness| {
+        h.kinds()
+            .iter()
+            .any(|k| matches!(k, EventKind::CallbackOffered { .. }))
+    };
+    h.advance_to(requeued + Duration::from_secs(9 * 60 + 30) - Duration::from_millis(1));
+    assert!(!offered(&h));
+    assert_eq!(h.switch.acd.waiting("sales"), vec![CallId(1)]);
+    h.advance_to(requeued + Duration::from_secs(9 * 60 + 30));
+    assert!(offered(&h));
+}
+
+#[test]
 fn an_agent_hanging_up_still_ends_the_call_for_the_caller() {
     let (mut h, _leg, invite) = connected(false, |_| {});
     h.sip_from_phone("1001", &from_phone(&invite, "BYE", 5, None));
