@@ -236,6 +236,9 @@ pub struct Switch {
     opens: VecDeque<MediaCommand>,
     /// Attended transfers in progress, by the held caller (one each; at most one per agent).
     consultations: BTreeMap<CallId, consultation::Consultation>,
+    /// Queues nobody was taking calls for when last looked at (while they had callers):
+    /// dialplan queue names, so bounded by the configuration.
+    unstaffed_queues: BTreeSet<String>,
 }
 
 impl Switch {
@@ -277,6 +280,7 @@ impl Switch {
             trunks: Vec::new(),
             opens: VecDeque::new(),
             consultations: BTreeMap::new(),
+            unstaffed_queues: BTreeSet::new(),
         }
     }
 

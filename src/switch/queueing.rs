@@ -273,16 +273,25 @@ impl Switch {
         self.set_timer(call, at);
     }
 
-    /// Notes, for every caller waiting, whether anyone is taking their queue's calls: a
-    /// caller whose queue has nobody gets an early exit `unstaffed_wait` from now (kept if
-    /// already set); one whose queue has someone again loses it.
+    /// Notes which queues with callers nobody is taking calls for: every caller waiting in
+    /// one gets an early exit `unstaffed_wait` from when the switch first saw them there
+    /// unserved (kept once set); when someone is back, they lose it. A queue that is served
+    /// and was served is passed over without looking at its callers.
     fn notice_unstaffed_queues(&mut self, now: Instant) {
         for queue_name in self.acd.queues_with_callers() {
             let Some(queue) = self.dialplan.queues.get(&queue_name) else {
                 continue;
             };
             let unstaffed = !self.acd.answering(&queue.skills);
+            if !unstaffed && !self.unstaffed_queues.contains(&queue_name) {
+                continue;
+            }
             let exit_at = now + queue.unstaffed_wait;
+            if unstaffed {
+                self.unstaffed_queues.insert(queue_name.clone());
+            } else {
+                self.unstaffed_queues.remove(&queue_name);
+            }
             for caller in self.acd.waiting(&queue_name) {
                 let Some(Phase::Queued(wait)) = self.calls.get_mut(&caller).map(|c| &mut c.phase)
                 else {
@@ -336,6 +345,8 @@ impl Switch {
                 self.queue_exit(now, call, &wait, ExitCause::Unstaffed);
                 return;
             }
+            // Someone took up the queue's calls without a dispatch noticing (a consultation
+            // call to an agent on a break): the caller waits on.
             if let Some(Phase::Queued(w)) = self.calls.get_mut(&call).map(|c| &mut c.phase) {
                 w.unstaffed_exit_at = None;
             }

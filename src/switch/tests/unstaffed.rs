@@ -219,3 +219,66 @@ fn with_the_unstaffed_wait_as_long_as_the_maximum_wait_callers_wait_it_all() {
         .iter()
         .any(|k| matches!(k, EventKind::CallbackOffered { .. })));
 }
+
+#[test]
+fn a_caller_who_joins_a_queue_already_unserved_gets_their_own_minute() {
+    let mut h = queued_while_every_agent_is_on_a_break(|_| {});
+    let first_entered = h.now;
+    h.advance(Duration::from_secs(30));
+    let second = h.queue_nth_caller_for_sales(2, "13900000002");
+    let second_entered = h.now;
+    assert_eq!(h.switch.acd.waiting("sales"), [CallId(1), second]);
+    h.advance_to(first_entered + UNSTAFFED_WAIT);
+    assert_eq!(unstaffed_events(&h).len(), 1, "the first caller's minute");
+    h.advance_to(second_entered + UNSTAFFED_WAIT - Duration::from_millis(1));
+    assert_eq!(unstaffed_events(&h).len(), 1);
+    h.advance_to(second_entered + UNSTAFFED_WAIT);
+    assert_eq!(unstaffed_events(&h).len(), 2, "the second caller's minute");
+}
+
+#[test]
+fn after_an_agent_came_back_unnoticed_the_queue_emptying_again_is_noticed() {
+    let mut h = queued_while_every_agent_is_on_a_break(|_| {});
+    let entered = h.now;
+    h.advance_to(entered + Duration::from_secs(40));
+    // a1004 is on a call the queue did not see start (no dispatch): found at 60 s.
+    let now = h.now;
+    h.switch.acd.set_state(
+        "a1004",
+        acd::AgentState::Talking { caller: CallId(99) },
+        now,
+    );
+    h.advance_to(entered + UNSTAFFED_WAIT);
+    assert_eq!(unstaffed_events(&h), []);
+    // At 100 s a1004 goes on a break again: the minute starts then.
+    h.advance_to(entered + Duration::from_secs(100));
+    assert_eq!(h.dial_feature_code("1004", "*24"), "agent_not_ready");
+    let left = h.now;
+    h.advance_to(left + UNSTAFFED_WAIT - Duration::from_millis(1));
+    assert_eq!(unstaffed_events(&h), []);
+    h.advance_to(left + UNSTAFFED_WAIT);
+    assert_eq!(unstaffed_events(&h).len(), 1);
+}
+
+#[test]
+fn an_agent_back_for_a_while_restarts_the_minute_when_they_leave_again() {
+    let mut h = queued_while_every_agent_is_on_a_break(|_| {});
+    let entered = h.now;
+    // At 20 s a1004 (sales) is on a call again, noticed at the next dispatch (a1002's
+    // feature code); at 30 s a1004 goes on a break: the minute counts from 30 s, not 0 s.
+    h.advance_to(entered + Duration::from_secs(20));
+    let now = h.now;
+    h.switch.acd.set_state(
+        "a1004",
+        acd::AgentState::Talking { caller: CallId(99) },
+        now,
+    );
+    assert_eq!(h.dial_feature_code("1002", "*24"), "agent_not_ready");
+    h.advance_to(entered + Duration::from_secs(30));
+    assert_eq!(h.dial_feature_code("1004", "*24"), "agent_not_ready");
+    let left = h.now;
+    h.advance_to(left + UNSTAFFED_WAIT - Duration::from_millis(1));
+    assert_eq!(unstaffed_events(&h), []);
+    h.advance_to(left + UNSTAFFED_WAIT);
+    assert_eq!(unstaffed_events(&h).len(), 1);
+}
