@@ -561,21 +561,24 @@ fn a_blind_transfer_to_a_busy_extension_keeps_the_caller_with_the_agent() {
     assert_back_with_the_first_agent(&switch, &heard, &call);
 }
 
-/// A transfer to a phone that is not registered fails at once with 480 (not "busy"); baresip
-/// hangs up on that final NOTIFY, and the switch rings it again at once — the caller does
-/// not wait out the agent's 15 s wrap-up in the queue.
-#[test]
-fn a_blind_transfer_to_a_phone_that_is_not_registered_is_unavailable_and_the_agent_is_rung_again_at_once(
-) {
+/// A caller on `MENU_NUMBER` talks to baresip 1001, whose transfer key sends them to
+/// `target`, which is refused at once: returns the switch, the ended call (its
+/// `transfer_failed` says "unavailable") and what the caller heard. baresip was told 480 in
+/// the REFER's NOTIFY.
+fn transfer_refused_as_unavailable(
+    config: ConfigCopy,
+    target: &str,
+    tag: &str,
+) -> (Switch, Value, RtpHeard) {
     let ports = PortBlock::reserve();
-    let switch = Switch::start_with(ports, agents_config());
+    let switch = Switch::start_with(ports, config);
     let run_for = Duration::from_secs(35);
     let (mut phone, mut keys) = baresip_phone(ports, &switch, "1001", FIRST_AGENT_HZ, run_for);
     let sink = RtpSink::listen(ports.rtp_sink());
-    let caller = caller(&switch, Duration::from_secs(20), "unregistered");
+    let caller = caller(&switch, Duration::from_secs(20), tag);
     let call_id = caller.call_id(1);
     let caller_run = caller.spawn();
-    let transfer = transfer_when_bridged(&switch, &mut keys, &call_id, "1002");
+    let transfer = transfer_when_bridged(&switch, &mut keys, &call_id, target);
     await_event(
         &switch,
         &call_id,
@@ -599,6 +602,18 @@ fn a_blind_transfer_to_a_phone_that_is_not_registered_is_unavailable_and_the_age
         console.contains("480 Temporarily Unavailable"),
         "baresip saw no 480: {console}"
     );
+    (switch, call, heard)
+}
+
+/// A transfer to a phone that is not registered fails at once with 480 (not "busy"); baresip
+/// hangs up on that final NOTIFY, and the switch rings it again at once — the caller does
+/// not wait out the agent's 15 s wrap-up in the queue.
+#[test]
+fn a_blind_transfer_to_a_phone_that_is_not_registered_is_unavailable_and_the_agent_is_rung_again_at_once(
+) {
+    let (switch, call, heard) =
+        transfer_refused_as_unavailable(agents_config(), "1002", "unregistered");
+    let failed = event(&call, "transfer_failed");
     let back = events(&call)
         .into_iter()
         .rfind(|e| e["event"] == "bridged")
@@ -618,41 +633,16 @@ fn a_blind_transfer_to_a_phone_that_is_not_registered_is_unavailable_and_the_age
 /// parked in a line that only 1001 could answer, after 1001's wrap-up.
 #[test]
 fn a_blind_transfer_to_a_queue_only_the_transferring_agent_serves_is_unavailable() {
-    let ports = PortBlock::reserve();
-    let switch = Switch::start_with(
-        ports,
-        agents_config_for(&[
-            ("1001", &["sales", "support"]),
-            ("1002", &["support", "accounts", "operator"]),
-        ]),
-    );
-    let run_for = Duration::from_secs(35);
-    let (mut phone, mut keys) = baresip_phone(ports, &switch, "1001", FIRST_AGENT_HZ, run_for);
-    let sink = RtpSink::listen(ports.rtp_sink());
-    let caller = caller(&switch, Duration::from_secs(20), "only-self");
-    let call_id = caller.call_id(1);
-    let caller_run = caller.spawn();
+    let config = agents_config_for(&[
+        ("1001", &["sales", "support"]),
+        ("1002", &["support", "accounts", "operator"]),
+    ]);
     // 8002 is the support queue's transfer number in the shipped dialplan.
-    let transfer = transfer_when_bridged(&switch, &mut keys, &call_id, "8002");
-    await_event(
-        &switch,
-        &call_id,
-        "transfer_failed",
-        Duration::from_secs(15),
-    );
-    let caller_run = caller_run.join().expect("caller thread");
-    let heard = sink.finish();
-    phone.finish(Duration::from_secs(5));
-    let console = phone.console();
-    assert_sipp_ok("the caller", &caller_run, &switch);
-
-    let call = switch.ended_call(&call_id, Duration::from_secs(10));
-    let failed = event(&call, "transfer_failed");
-    assert_eq!(failed["target"], "queue:support", "{call:#} ({transfer})");
-    assert_eq!(failed["reason"], "unavailable", "{call:#}");
-    assert!(
-        console.contains("480 Temporarily Unavailable"),
-        "baresip saw no 480: {console}"
+    let (switch, call, heard) = transfer_refused_as_unavailable(config, "8002", "only-self");
+    assert_eq!(
+        event(&call, "transfer_failed")["target"],
+        "queue:support",
+        "{call:#}"
     );
     assert!(
         events(&call)

@@ -343,14 +343,20 @@ impl Harness {
     /// A caller on the shipped hotline who pressed `digit` at the main menu.
     fn queued_caller(edit: impl FnOnce(&mut Config), digit: char) -> Harness {
         let mut h = Harness::new(edit);
-        answered_call(&mut h, OFFER_PCMA);
-        h.finish_prompt();
-        h.finish_prompt();
-        h.media_event(MediaEvent::Dtmf {
+        h.caller_presses(digit);
+        h
+    }
+
+    /// The first caller is answered, hears the greeting out and presses `digit` in the main
+    /// menu.
+    fn caller_presses(&mut self, digit: char) {
+        answered_call(self, OFFER_PCMA);
+        self.finish_prompt();
+        self.finish_prompt();
+        self.media_event(MediaEvent::Dtmf {
             digit,
             duration_ms: 100,
         });
-        h
     }
 }
 

@@ -410,13 +410,7 @@ fn queued_while_every_agent_wraps_up_for(wrap_up: Duration) -> Harness {
             .acd
             .set_state(&agent, acd::AgentState::WrapUp { until }, now);
     }
-    answered_call(&mut h, OFFER_PCMA);
-    h.finish_prompt();
-    h.finish_prompt();
-    h.media_event(MediaEvent::Dtmf {
-        digit: '1',
-        duration_ms: 100,
-    });
+    h.caller_presses('1');
     h
 }
 

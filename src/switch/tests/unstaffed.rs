@@ -20,14 +20,25 @@ fn queued_while_every_agent_is_on_a_break(edit: impl FnOnce(&mut Config)) -> Har
             now,
         );
     }
-    answered_call(&mut h, OFFER_PCMA);
-    h.finish_prompt();
-    h.finish_prompt();
-    h.media_event(MediaEvent::Dtmf {
-        digit: '1',
-        duration_ms: 100,
-    });
+    h.caller_presses('1');
     h
+}
+
+/// a1004 (sales) is on a call the switch's dispatch did not see start: taking calls, not
+/// free.
+fn a1004_on_a_call_no_dispatch_saw(h: &mut Harness) {
+    let now = h.now;
+    h.switch.acd.set_state(
+        "a1004",
+        acd::AgentState::Talking { caller: CallId(99) },
+        now,
+    );
+}
+
+fn offered_a_callback(h: &Harness) -> bool {
+    h.kinds()
+        .iter()
+        .any(|k| matches!(k, EventKind::CallbackOffered { .. }))
 }
 
 fn unstaffed_events(h: &Harness) -> Vec<EventKind> {
@@ -54,10 +65,7 @@ fn a_caller_nobody_takes_calls_for_is_offered_a_callback_after_a_minute_and_hear
     let entered = h.now;
     h.advance_to(entered + UNSTAFFED_WAIT - Duration::from_millis(1));
     assert_eq!(unstaffed_events(&h), []);
-    assert!(!h
-        .kinds()
-        .iter()
-        .any(|k| matches!(k, EventKind::CallbackOffered { .. })));
+    assert!(!offered_a_callback(&h));
     h.advance_to(entered + UNSTAFFED_WAIT);
     let kinds = h.kinds();
     let told = kinds
@@ -126,23 +134,12 @@ fn an_agent_who_comes_back_busy_elsewhere_keeps_the_caller_waiting_for_the_maxim
     let entered = h.now;
     h.advance_to(entered + Duration::from_secs(40));
     // a1004 (sales) is back and on another call: taking calls, but not free.
-    let now = h.now;
-    h.switch.acd.set_state(
-        "a1004",
-        acd::AgentState::Talking { caller: CallId(99) },
-        now,
-    );
+    a1004_on_a_call_no_dispatch_saw(&mut h);
     h.advance_to(entered + Duration::from_secs(9 * 60 + 29));
     assert_eq!(unstaffed_events(&h), []);
-    assert!(!h
-        .kinds()
-        .iter()
-        .any(|k| matches!(k, EventKind::CallbackOffered { .. })));
+    assert!(!offered_a_callback(&h));
     h.advance_to(entered + Duration::from_secs(9 * 60 + 30));
-    assert!(h
-        .kinds()
-        .iter()
-        .any(|k| matches!(k, EventKind::CallbackOffered { .. })));
+    assert!(offered_a_callback(&h));
 }
 
 #[test]
@@ -160,13 +157,7 @@ fn the_minute_counts_from_when_the_last_agent_left_the_queue() {
             now,
         );
     }
-    answered_call(&mut h, OFFER_PCMA);
-    h.finish_prompt();
-    h.finish_prompt();
-    h.media_event(MediaEvent::Dtmf {
-        digit: '1',
-        duration_ms: 100,
-    });
+    h.caller_presses('1');
     let entered = h.now;
     h.advance_to(entered + Duration::from_secs(20));
     assert_eq!(h.dial_feature_code("1001", "*24"), "agent_not_ready");
@@ -208,16 +199,10 @@ fn with_the_unstaffed_wait_as_long_as_the_maximum_wait_callers_wait_it_all() {
     });
     let entered = h.now;
     h.advance_to(entered + Duration::from_secs(9 * 60 + 29));
-    assert!(!h
-        .kinds()
-        .iter()
-        .any(|k| matches!(k, EventKind::CallbackOffered { .. })));
+    assert!(!offered_a_callback(&h));
     h.advance_to(entered + Duration::from_secs(9 * 60 + 30));
     assert_eq!(unstaffed_events(&h), [], "the maximum wait's offer");
-    assert!(h
-        .kinds()
-        .iter()
-        .any(|k| matches!(k, EventKind::CallbackOffered { .. })));
+    assert!(offered_a_callback(&h));
 }
 
 #[test]
@@ -242,12 +227,7 @@ fn after_an_agent_came_back_unnoticed_the_queue_emptying_again_is_noticed() {
     let entered = h.now;
     h.advance_to(entered + Duration::from_secs(40));
     // a1004 is on a call the queue did not see start (no dispatch): found at 60 s.
-    let now = h.now;
-    h.switch.acd.set_state(
-        "a1004",
-        acd::AgentState::Talking { caller: CallId(99) },
-        now,
-    );
+    a1004_on_a_call_no_dispatch_saw(&mut h);
     h.advance_to(entered + UNSTAFFED_WAIT);
     assert_eq!(unstaffed_events(&h), []);
     // At 100 s a1004 goes on a break again: the minute starts then.
@@ -267,12 +247,7 @@ fn an_agent_back_for_a_while_restarts_the_minute_when_they_leave_again() {
     // At 20 s a1004 (sales) is on a call again, noticed at the next dispatch (a1002's
     // feature code); at 30 s a1004 goes on a break: the minute counts from 30 s, not 0 s.
     h.advance_to(entered + Duration::from_secs(20));
-    let now = h.now;
-    h.switch.acd.set_state(
-        "a1004",
-        acd::AgentState::Talking { caller: CallId(99) },
-        now,
-    );
+    a1004_on_a_call_no_dispatch_saw(&mut h);
     assert_eq!(h.dial_feature_code("1002", "*24"), "agent_not_ready");
     h.advance_to(entered + Duration::from_secs(30));
     assert_eq!(h.dial_feature_code("1004", "*24"), "agent_not_ready");
