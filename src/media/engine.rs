@@ -3,12 +3,12 @@
 //! `now`, and sends what `poll_transmit` hands back with one system call each.
 
 use std::net::SocketAddr;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::command::MediaCommand;
-use super::event::MediaEvent;
+use super::event::{MediaEvent, RecordingReports};
 use super::journey::{JourneySink, TickFrames};
 use super::leg::{ArrivalKind, EventQueue, Leg};
 use super::outbox::Outbox;
@@ -52,6 +52,12 @@ pub trait ConversationEngine {
     fn poll_transmit(&mut self) -> Option<Transmit<'_>>;
     /// The next event for the switch, if any.
     fn poll_event(&mut self) -> Option<(CallId, MediaEvent)>;
+    /// Nothing will happen until the next command: no leg to tick and no recording's report
+    /// still to come (those already come are taken by the next `poll_event`s). The worker
+    /// then sleeps without its tick. An engine that cannot tell says no.
+    fn idle(&self) -> bool {
+        false
+    }
 }
 
 /// The media of the conversations one worker owns: every leg by `CallId`, each with its own
@@ -67,7 +73,7 @@ pub struct MediaEngine {
     events: EventQueue,
     /// Recorder writer threads report here; drained by `poll_event`.
     recordings: Receiver<(CallId, MediaEvent)>,
-    recording_reports: Sender<(CallId, MediaEvent)>,
+    recording_reports: RecordingReports,
     /// The recording service's queues, for journey recordings (none: they are refused).
     journeys: Option<JourneySink>,
     /// The journey frames of the tick being made, sent to the service when it is over.
@@ -93,7 +99,7 @@ impl MediaEngine {
         instant: Instant,
         wall: SystemTime,
     ) -> MediaEngine {
-        let (recording_reports, recordings) = std::sync::mpsc::channel();
+        let (recording_reports, recordings) = RecordingReports::channel();
         MediaEngine {
             prompts,
             legs: CallIdMap::with_capacity_and_hasher(64, Default::default()),
@@ -392,6 +398,10 @@ impl ConversationEngine for MediaEngine {
         self.events
             .pop()
             .or_else(|| self.recordings.try_recv().ok())
+    }
+
+    fn idle(&self) -> bool {
+        self.legs.is_empty() && !self.recording_reports.owed()
     }
 }
 

@@ -1472,3 +1472,6 @@ fn an_engine_without_a_recording_service_refuses_a_journey_recording_and_says_wh
         ))
     );
 }
+
+#[path = "engine_idle_tests.rs"]
+mod idle;

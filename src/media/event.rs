@@ -2,8 +2,13 @@
 //! RTP, silence past the media timeout, the leg's figures when it ends, and the end of a
 //! recording.
 
+use std::sync::atomic::{fence, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+
 use super::prompt::PromptId;
 use super::{LegQuality, MediaRecordKey, PlayId};
+use crate::sip::CallId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
@@ -49,4 +54,42 @@ pub enum MediaEvent {
         lost_ms: u64,
         error: Option<String>,
     },
+}
+
+/// Where a recording tells the engine that started it how it ended (`RecordingFinished`,
+/// `JourneyRecorded`): a channel's sender that also counts the reports still to come. Each
+/// clone lives with one recording (its writer thread, or its entry in the recording service)
+/// and is dropped once its report is sent. So when the engine's own is the last one left,
+/// every report there will be is already in the channel, and a worker with no legs may sleep
+/// without its tick.
+#[derive(Clone)]
+pub struct RecordingReports {
+    to: Sender<(CallId, MediaEvent)>,
+    owed: Arc<()>,
+}
+
+impl RecordingReports {
+    /// The engine's end and the receiver its `poll_event` drains.
+    pub fn channel() -> (RecordingReports, Receiver<(CallId, MediaEvent)>) {
+        let (to, from) = mpsc::channel();
+        let reports = RecordingReports {
+            to,
+            owed: Arc::new(()),
+        };
+        (reports, from)
+    }
+
+    /// Reports how `call`'s recording ended (lost if the engine is gone).
+    pub fn send(&self, call: CallId, event: MediaEvent) {
+        let _ = self.to.send((call, event));
+    }
+
+    /// A clone of this one is alive somewhere: a recording's report may yet come.
+    pub fn owed(&self) -> bool {
+        let owed = Arc::strong_count(&self.owed) > 1;
+        // Pairs with the release in the last clone's drop: the report it sent before it was
+        // dropped is in the channel for the receives that follow.
+        fence(Ordering::Acquire);
+        owed
+    }
 }

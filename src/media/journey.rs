@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::event::MediaEvent;
+use super::event::RecordingReports;
 use super::jitter::JitterBuffer;
 use super::{Codec, FRAME_SAMPLES};
 use crate::sip::CallId;
@@ -44,7 +44,7 @@ pub enum JourneyControl {
         call: CallId,
         record_id: String,
         file: PathBuf,
-        report: Sender<(CallId, MediaEvent)>,
+        report: RecordingReports,
     },
     /// The leg ended after `frames` ticks: every index below it belongs to the file.
     End { call: CallId, frames: u64 },
@@ -166,7 +166,7 @@ impl JourneyTap {
         file: PathBuf,
         codec: Codec,
         control: Sender<JourneyControl>,
-        report: Sender<(CallId, MediaEvent)>,
+        report: RecordingReports,
     ) -> JourneyTap {
         let _ = control.send(JourneyControl::Start {
             call,

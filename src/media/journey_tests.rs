@@ -27,7 +27,7 @@ impl Harness {
             batches,
             dropped: Arc::new(AtomicU64::new(0)),
         };
-        let (report, _) = mpsc::channel();
+        let (report, _) = RecordingReports::channel();
         let tap = JourneyTap::start(
             CallId(7),
             "r-7".into(),
@@ -200,7 +200,7 @@ fn paused_frames_are_silence_on_both_channels_and_keep_their_place() {
 /// Two taps of one engine (calls 7 and 8) and the queue their ticks go to.
 fn two_taps(capacity: usize) -> (Harness, JourneyTap) {
     let h = Harness::new(capacity);
-    let (report, _) = mpsc::channel();
+    let (report, _) = RecordingReports::channel();
     let other = JourneyTap::start(
         CallId(8),
         "r-8".into(),

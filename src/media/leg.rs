@@ -15,7 +15,7 @@ use super::comfort_noise::{noise_level, ComfortNoise, CN_PAYLOAD_TYPE};
 use super::command::LegOptions;
 use super::dtmf::{DtmfDetector, DtmfDigit};
 use super::dtmf_send::{digit_event, DtmfSender, EventPacket};
-use super::event::MediaEvent;
+use super::event::{MediaEvent, RecordingReports};
 use super::inband_dtmf::InbandDtmf;
 use super::jitter::{FrameKind, JitterBuffer};
 use super::journey::{JourneyControl, JourneyTap, TickFrames};
@@ -932,7 +932,7 @@ impl Leg {
         &mut self,
         path: PathBuf,
         max: Duration,
-        report: &Sender<(CallId, MediaEvent)>,
+        report: &RecordingReports,
         events: &mut EventQueue,
     ) {
         self.recorder = None;
@@ -942,12 +942,12 @@ impl Leg {
             if let Some(error) = &outcome.error {
                 tracing::warn!(call = %call, error = %error, "recording failed");
             }
-            let _ = report.send((
+            report.send(
                 call,
                 MediaEvent::RecordingFinished {
                     duration_ms: outcome.duration_ms,
                 },
-            ));
+            );
         });
         match started {
             Ok(recorder) => self.recorder = Some(recorder),
@@ -965,7 +965,7 @@ impl Leg {
         record_id: String,
         file: PathBuf,
         control: Sender<JourneyControl>,
-        report: &Sender<(CallId, MediaEvent)>,
+        report: &RecordingReports,
     ) {
         let codec = self.negotiated.as_ref().map_or(Codec::Pcmu, |n| n.codec);
         self.journey = Some(Box::new(JourneyTap::start(

@@ -12,13 +12,14 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::disk_sync::{DiskSync, SYNC_EVERY};
 use super::writer::{FinishedFile, RecordingFile, WriteBuffers, BATCH_BYTES};
+use crate::media::event::RecordingReports;
 use crate::media::journey::{FrameBatch, JourneyControl, JourneyFrame, JourneySink};
 use crate::media::{MediaEvent, FRAME_MS};
 use crate::sip::{CallId, CallIdMap};
@@ -36,7 +37,7 @@ const DRAIN_EVERY: Duration = Duration::from_millis(20);
 struct Active {
     file: RecordingFile,
     record_id: String,
-    report: Sender<(CallId, MediaEvent)>,
+    report: RecordingReports,
     /// `End` came: the file holds this many frames once the queue is drained.
     end: Option<u64>,
 }
@@ -49,6 +50,8 @@ pub struct Recordings {
     buffers: WriteBuffers,
     /// Frames for no open recording (a file that could not be created).
     pub stray_frames: u64,
+    /// The service loop's waits (a message or its 20 ms drain interval each).
+    pub wake_ups: u64,
 }
 
 impl Recordings {
@@ -58,6 +61,7 @@ impl Recordings {
             active: CallIdMap::default(),
             buffers: WriteBuffers::default(),
             stray_frames: 0,
+            wake_ups: 0,
         }
     }
 
@@ -92,7 +96,7 @@ impl Recordings {
                     }
                     Err(e) => {
                         tracing::error!(call = %call, path = %path.display(), error = %e, "cannot create the recording");
-                        let _ = report.send((
+                        report.send(
                             call,
                             MediaEvent::JourneyRecorded {
                                 record_id,
@@ -101,7 +105,7 @@ impl Recordings {
                                 lost_ms: 0,
                                 error: Some(format!("cannot create the recording: {e}")),
                             },
-                        ));
+                        );
                     }
                 }
             }
@@ -196,7 +200,7 @@ fn finish(call: CallId, active: Active, frames: u64, buffers: &mut WriteBuffers)
             }
         }
     };
-    let _ = active.report.send((call, event));
+    active.report.send(call, event);
 }
 
 /// Starts the service thread writing under `data_dir`, and the sync thread beside it; the
@@ -234,14 +238,25 @@ pub fn run(
         // The service sleeps on the rare control channel, never on the frames: a media
         // thread's `try_send` then never finds it waiting, so a frame costs its sender no
         // wake-up (a futex call and a context switch per frame, 15,000 a second at 300
-        // calls), and the frames of a whole tick of every call are taken in one batch.
-        if control_open {
+        // calls), and the frames of a whole tick of every call are taken in one batch. With
+        // no recording open it sleeps until the next control message: frames only come for
+        // a recording whose `Start` came first, so there is nothing to drain or flush
+        // meanwhile (an idle switch does not wake this thread 50 times a second).
+        if control_open && recordings.active() == 0 {
+            recordings.wake_ups += 1;
+            match control.recv() {
+                Ok(message) => recordings.control(message),
+                Err(_) => control_open = false,
+            }
+        } else if control_open {
+            recordings.wake_ups += 1;
             match control.recv_timeout(DRAIN_EVERY) {
                 Ok(message) => recordings.control(message),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => control_open = false,
             }
         } else {
+            recordings.wake_ups += 1;
             match frames.recv_timeout(DRAIN_EVERY) {
                 Ok(batch) => take_batch(recordings, control, batch, &mut control_open),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -268,6 +283,11 @@ pub fn run(
         }
         if !frames_open && !control_open {
             recordings.finish_all();
+            tracing::debug!(
+                stray_frames = recordings.stray_frames,
+                wake_ups = recordings.wake_ups,
+                "recording service stopped"
+            );
             return;
         }
         let now = Instant::now();

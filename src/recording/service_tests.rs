@@ -14,7 +14,7 @@ fn frames_a_full_queue_dropped_are_written_as_silence_and_reported_as_lost_ms() 
         batches,
         dropped: Arc::new(AtomicU64::new(0)),
     };
-    let (report, reports) = mpsc::channel();
+    let (report, reports) = RecordingReports::channel();
     let mut tap = JourneyTap::start(
         CallId(3),
         "rec-3".into(),
@@ -65,7 +65,7 @@ fn one_service_thread_writes_many_recordings_each_to_its_own_file() {
     let dir = tempfile::tempdir().unwrap();
     // Two workers' room: the 100 ticks below come faster than the service drains them.
     let (sink, thread) = start(dir.path(), 2).unwrap();
-    let (report, reports) = mpsc::channel();
+    let (report, reports) = RecordingReports::channel();
     let mut taps: Vec<JourneyTap> = (0..20)
         .map(|n| {
             JourneyTap::start(
@@ -129,7 +129,7 @@ fn recorded(reports: &Receiver<(CallId, MediaEvent)>) -> (CallId, String, u64) {
     }
 }
 
-fn started(recordings: &mut Recordings, call: u64, report: &Sender<(CallId, MediaEvent)>) {
+fn started(recordings: &mut Recordings, call: u64, report: &RecordingReports) {
     recordings.control(JourneyControl::Start {
         call: CallId(call),
         record_id: format!("r{call}"),
@@ -149,7 +149,7 @@ fn started(recordings: &mut Recordings, call: u64, report: &Sender<(CallId, Medi
 fn an_ended_recording_is_finished_at_its_end_while_others_go_on_and_the_rest_when_the_service_stops(
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let (report, reports) = mpsc::channel();
+    let (report, reports) = RecordingReports::channel();
     let mut recordings = Recordings::new(dir.path());
     started(&mut recordings, 1, &report);
     started(&mut recordings, 2, &report);
@@ -175,4 +175,22 @@ fn an_ended_recording_is_finished_at_its_end_while_others_go_on_and_the_rest_whe
     assert_eq!(samples.len(), 5 * 320);
     assert!(samples[..3 * 320].iter().all(|&s| s == 7));
     assert!(samples[3 * 320..].iter().all(|&s| s == 0));
+}
+
+#[test]
+fn with_no_recording_open_the_service_sleeps_until_a_control_message_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (control, control_rx) = mpsc::channel::<JourneyControl>();
+    let (batches, frames_rx) = mpsc::sync_channel::<FrameBatch>(4);
+    let mut recordings = Recordings::new(dir.path());
+    let service = std::thread::spawn(move || {
+        run(&mut recordings, &control_rx, &frames_rx);
+        recordings.wake_ups
+    });
+    // Draining every 20 ms, the service would have woken 15 times in this time.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(control);
+    drop(batches);
+    let wake_ups = service.join().unwrap();
+    assert!(wake_ups <= 3, "{wake_ups} wake-ups with nothing to record");
 }

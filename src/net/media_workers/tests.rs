@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -113,6 +114,10 @@ impl ConversationEngine for FakeEngine {
 
     fn poll_event(&mut self) -> Option<(CallId, MediaEvent)> {
         (!self.events.is_empty()).then(|| self.events.remove(0))
+    }
+
+    fn idle(&self) -> bool {
+        self.remotes.is_empty() && self.out.is_empty() && self.events.is_empty()
     }
 }
 
@@ -469,6 +474,44 @@ fn end_sends_the_engines_last_packet_then_closes_both_ports() {
         }
     };
     drop((rtp, rtcp));
+}
+
+#[test]
+fn a_worker_with_nothing_to_tick_sleeps_until_a_command_comes_and_again_after_the_last_leg() {
+    let mut rig = Rig::start(1);
+    let waits = |rig: &Rig| rig.workers.stats()[0].waits.load(Ordering::Relaxed);
+    // A worker that woke for its tick with no legs would have woken 15 times in this time.
+    let asleep = Duration::from_millis(300);
+    std::thread::sleep(asleep);
+    assert!(
+        rig.seen[0].lock().unwrap().ticks.is_empty(),
+        "no tick without a leg"
+    );
+    assert!(waits(&rig) <= 1, "{} wake-ups without a leg", waits(&rig));
+    let port = free_port_pair();
+    let phone = peer();
+    rig.send(start(A, port, phone.local_addr().unwrap()));
+    receive_until(&phone, |bytes, _| bytes.starts_with(b"tick"));
+    rig.wait_for(0, "three ticks", |seen| {
+        (seen.ticks.len() >= 3).then_some(())
+    });
+    // The grid starts when the worker wakes: the 15 ticks of its sleep are not owed (a
+    // stall of over 200 ms would be needed to skip 10 for real).
+    let skipped = rig.workers.stats()[0].ticks_skipped.load(Ordering::Relaxed);
+    assert!(
+        skipped < 10,
+        "{skipped} ticks counted as skipped after the sleep"
+    );
+    rig.send(MediaCommand::End { call: A });
+    receive_until(&phone, |bytes, _| bytes == b"last");
+    let at_end = (rig.seen[0].lock().unwrap().ticks.len(), waits(&rig));
+    std::thread::sleep(asleep);
+    let later = (rig.seen[0].lock().unwrap().ticks.len(), waits(&rig));
+    // The loop pass that took the End may still tick and wait once more; then nothing.
+    assert!(
+        later.0 <= at_end.0 + 1 && later.1 <= at_end.1 + 2,
+        "asleep again after the last leg: (ticks, wake-ups) {at_end:?} at the end, {later:?} later"
+    );
 }
 
 #[test]

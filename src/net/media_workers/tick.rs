@@ -24,6 +24,13 @@ impl TickSchedule {
         }
     }
 
+    /// A new grid from `now` (the next tick 20 ms later), after the worker slept without
+    /// ticks: the ticks of the sleep are neither run nor counted as skipped.
+    pub(super) fn restart(&mut self, now: Instant) {
+        self.start = now;
+        self.next = 1;
+    }
+
     /// When the next tick is due.
     pub(super) fn deadline(&self) -> Instant {
         self.start + Duration::from_nanos(self.period_ns.saturating_mul(self.next))
@@ -90,6 +97,19 @@ mod tests {
         assert_eq!(s.take_due(t0 + 1061 * MS), 3);
         assert_eq!(s.skipped(), 47);
         assert_eq!(s.deadline(), t0 + 1080 * MS);
+    }
+
+    #[test]
+    fn a_restart_starts_the_grid_afresh_and_counts_no_tick_of_the_sleep_as_skipped() {
+        let t0 = Instant::now();
+        let mut s = TickSchedule::new(t0, 20 * MS, 3);
+        assert_eq!(s.take_due(t0 + 21 * MS), 1);
+        // Asleep for ten seconds with nothing to tick, then woken at 10 s + 5 ms.
+        s.restart(t0 + 10_005 * MS);
+        assert_eq!(s.take_due(t0 + 10_005 * MS), 0);
+        assert_eq!(s.deadline(), t0 + 10_025 * MS);
+        assert_eq!(s.take_due(t0 + 10_025 * MS), 1);
+        assert_eq!(s.skipped(), 0);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One media worker thread: it owns the RTP and RTCP sockets of the legs its conversations
 //! have, sleeps in one level-triggered epoll on them and on its command eventfd, feeds the
 //! engine each datagram (one `recvfrom` per readiness), each command and one 20 ms tick for
-//! all its legs, and sends whatever the engine hands back with one `sendto` each.
+//! all its legs, and sends whatever the engine hands back with one `sendto` each. A worker
+//! whose engine is idle (no legs, no report to wait for) sleeps without the tick.
 //!
 //! Nothing here allocates per packet or takes a lock: one receive buffer per worker, the
 //! engine's transmits are borrowed, and a leg's socket is found by its slot in the epoll
@@ -238,13 +239,28 @@ where
         let mut schedule = TickSchedule::new(Instant::now(), TICK, MAX_CATCH_UP);
         let mut events: Vec<libc::epoll_event> = Vec::with_capacity(EVENTS_PER_WAIT);
         loop {
-            let timeout = schedule.timeout_ms(Instant::now());
+            // With nothing to tick, the worker sleeps until a command (or a stray datagram)
+            // comes instead of waking 50 times a second, and the tick grid starts afresh
+            // from that moment.
+            let idle = self.engine.idle();
+            if idle {
+                self.drain();
+                self.publish(schedule.skipped());
+            }
+            let timeout = if idle {
+                -1
+            } else {
+                schedule.timeout_ms(Instant::now())
+            };
             self.sockets.counters.waits += 1;
             if let Err(e) = self.epoll.wait(&mut events, timeout) {
                 tracing::error!(worker = self.index, error = %e, "media worker epoll failed");
                 break;
             }
             let now = Instant::now();
+            if idle {
+                schedule.restart(now);
+            }
             let mut woken = false;
             let mut datagrams = false;
             for event in &events {
