@@ -33,6 +33,11 @@ const BATCHES_PER_PASS: usize = 4096;
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often the service takes what the taps queued (one tick of every call at a time).
 const DRAIN_EVERY: Duration = Duration::from_millis(20);
+/// How long the service waits for a control message with no recording open. Frames then
+/// come only from a recording whose file could not be created (its tap goes on until the
+/// call ends), and the queue holds a second of those: drained twice a second, none is
+/// dropped, and an idle switch does not wake this thread 50 times a second.
+const IDLE_WAIT: Duration = Duration::from_millis(500);
 
 struct Active {
     file: RecordingFile,
@@ -239,18 +244,15 @@ pub fn run(
         // thread's `try_send` then never finds it waiting, so a frame costs its sender no
         // wake-up (a futex call and a context switch per frame, 15,000 a second at 300
         // calls), and the frames of a whole tick of every call are taken in one batch. With
-        // no recording open it sleeps until the next control message: frames only come for
-        // a recording whose `Start` came first, so there is nothing to drain or flush
-        // meanwhile (an idle switch does not wake this thread 50 times a second).
-        if control_open && recordings.active() == 0 {
+        // no recording open it waits longer (see `IDLE_WAIT`).
+        if control_open {
             recordings.wake_ups += 1;
-            match control.recv() {
-                Ok(message) => recordings.control(message),
-                Err(_) => control_open = false,
-            }
-        } else if control_open {
-            recordings.wake_ups += 1;
-            match control.recv_timeout(DRAIN_EVERY) {
+            let wait = if recordings.active() == 0 {
+                IDLE_WAIT
+            } else {
+                DRAIN_EVERY
+            };
+            match control.recv_timeout(wait) {
                 Ok(message) => recordings.control(message),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => control_open = false,

@@ -187,7 +187,8 @@ fn with_no_recording_open_the_service_sleeps_until_a_control_message_comes() {
         run(&mut recordings, &control_rx, &frames_rx);
         recordings.wake_ups
     });
-    // Draining every 20 ms, the service would have woken 15 times in this time.
+    // Draining every 20 ms, the service would have woken 15 times in this time; waiting
+    // for control messages, it wakes at most once.
     std::thread::sleep(Duration::from_millis(300));
     drop(control);
     drop(batches);
