@@ -95,3 +95,23 @@ fn a_voicemail_recording_finished_after_its_leg_ended_is_reported_by_the_time_th
         .count();
     assert_eq!(finished, 1);
 }
+
+/// An engine that keeps no legs of its own to look at (a relay benchmark's, say).
+struct CannotTell;
+
+impl ConversationEngine for CannotTell {
+    fn command(&mut self, _now: Instant, _command: MediaCommand) {}
+    fn on_datagram(&mut self, _: Instant, _: CallId, _: bool, _: SocketAddr, _: &[u8]) {}
+    fn on_tick(&mut self, _now: Instant) {}
+    fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        None
+    }
+    fn poll_event(&mut self) -> Option<(CallId, MediaEvent)> {
+        None
+    }
+}
+
+#[test]
+fn an_engine_that_cannot_tell_whether_it_is_idle_is_ticked() {
+    assert!(!CannotTell.idle());
+}

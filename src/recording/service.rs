@@ -55,7 +55,7 @@ pub struct Recordings {
     buffers: WriteBuffers,
     /// Frames for no open recording (a file that could not be created).
     pub stray_frames: u64,
-    /// The service loop's waits (a message or its 20 ms drain interval each).
+    /// The service loop's waits (for a message, or until its drain interval is up).
     pub wake_ups: u64,
 }
 
@@ -245,8 +245,8 @@ pub fn run(
         // wake-up (a futex call and a context switch per frame, 15,000 a second at 300
         // calls), and the frames of a whole tick of every call are taken in one batch. With
         // no recording open it waits longer (see `IDLE_WAIT`).
+        recordings.wake_ups += 1;
         if control_open {
-            recordings.wake_ups += 1;
             let wait = if recordings.active() == 0 {
                 IDLE_WAIT
             } else {
@@ -258,7 +258,6 @@ pub fn run(
                 Err(RecvTimeoutError::Disconnected) => control_open = false,
             }
         } else {
-            recordings.wake_ups += 1;
             match frames.recv_timeout(DRAIN_EVERY) {
                 Ok(batch) => take_batch(recordings, control, batch, &mut control_open),
                 Err(RecvTimeoutError::Timeout) => {}
