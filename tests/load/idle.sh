@@ -12,23 +12,13 @@ SECONDS_IDLE="${SECONDS_IDLE:-20}"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-if [ -n "${HOTLINE_BIN:-}" ]; then
-    bin="$HOTLINE_BIN"
-else
-    echo "idle: building release..." >&2
-    cargo build --release --locked --bin hotline >&2
-    bin="$target_dir/release/hotline"
-fi
+source "$repo/tests/load/switch.sh"
+hotline_binary idle
 
 work="$(mktemp -d -t hotline-idle-XXXXXX)"
 switch_pid=""
 cleanup() {
-    if [ -n "$switch_pid" ] && kill -0 "$switch_pid" 2>/dev/null; then
-        kill -TERM "$switch_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$switch_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$switch_pid" 2>/dev/null || true
-    fi
+    stop_switch
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -36,12 +26,7 @@ trap cleanup EXIT
 RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --config "$repo" --sip 127.0.0.1:0 \
     --data "$work/data" --http 127.0.0.1:0 >"$work/switch.out" 2>"$work/switch.log" &
 switch_pid=$!
-for _ in $(seq 300); do
-    grep -q '^hotline ready' "$work/switch.out" && break
-    kill -0 "$switch_pid" 2>/dev/null || { echo "idle: the switch exited:" >&2; tail -20 "$work/switch.log" >&2; exit 1; }
-    sleep 0.1
-done
-grep -q '^hotline ready' "$work/switch.out" || { echo "idle: no ready line within 30 s" >&2; exit 1; }
+wait_ready idle
 # Let start-up settle (prompt decoding, the first retention and review passes).
 sleep 3
 

@@ -18,13 +18,8 @@ SIPP_MEDIA_PORT="${SIPP_MEDIA_PORT:-19000}"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-if [ -n "${HOTLINE_BIN:-}" ]; then
-    bin="$HOTLINE_BIN"
-else
-    cargo build --release --locked --bin hotline >&2
-    bin="$target_dir/release/hotline"
-fi
+source "$repo/tests/load/switch.sh"
+hotline_binary kill
 
 work="$(mktemp -d -t hotline-kill-XXXXXX)"
 switch_pid=""
@@ -47,15 +42,7 @@ start_switch() { # -> sets switch_pid and sip
         --rtp-ports "$RTP_PORTS" --data "$work/data" --http 127.0.0.1:0 \
         >"$work/switch.out" 2>>"$work/switch.log" &
     switch_pid=$!
-    local ready=""
-    for _ in $(seq 300); do
-        ready="$(grep -m1 '^hotline ready' "$work/switch.out" || true)"
-        [ -n "$ready" ] && break
-        kill -0 "$switch_pid" 2>/dev/null || { echo "kill: the switch exited:" >&2; tail -20 "$work/switch.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    [ -n "$ready" ] || { echo "kill: no ready line within 30 s" >&2; exit 1; }
-    sip="$(sed -n 's/.*sip=\([^ ]*\).*/\1/p' <<<"$ready")"
+    wait_ready kill
 }
 
 start_switch

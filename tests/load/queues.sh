@@ -29,7 +29,7 @@ REGISTER_PORT_BASE="${REGISTER_PORT_BASE:-17100}"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+source "$repo/tests/load/switch.sh"
 scenarios="$repo/tests/scenarios"
 
 for tool in sipp soxi awk; do
@@ -37,14 +37,7 @@ for tool in sipp soxi awk; do
 done
 [ "$PHONES" -ge 1 ] && [ "$CALLERS" -ge 1 ] || { echo "queues: CALLERS and PHONES must be at least 1" >&2; exit 2; }
 
-if [ -n "${HOTLINE_BIN:-}" ]; then
-    bin="$HOTLINE_BIN"
-else
-    command -v cargo >/dev/null || { echo "queues: cargo is not installed" >&2; exit 1; }
-    echo "queues: building release..." >&2
-    cargo build --release --locked --bin hotline >&2
-    bin="$target_dir/release/hotline"
-fi
+hotline_binary queues
 
 work="$(mktemp -d -t hotline-queues-XXXXXX)"
 switch_pid=""
@@ -53,11 +46,7 @@ cleanup() {
     if [ -n "$phones_pid" ] && kill -0 "$phones_pid" 2>/dev/null; then
         kill -TERM "$phones_pid" 2>/dev/null || true
     fi
-    if [ -n "$switch_pid" ] && kill -0 "$switch_pid" 2>/dev/null; then
-        kill -TERM "$switch_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$switch_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$switch_pid" 2>/dev/null || true
-    fi
+    stop_switch
     if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "queues: kept $work" >&2; fi
 }
 trap cleanup EXIT
@@ -122,16 +111,7 @@ RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --config "$config" --sip 127.0.0.1:0 \
     --rtp-ports "$RTP_PORTS" --data "$work/data" --http 127.0.0.1:0 \
     >"$work/switch.out" 2>"$work/switch.log" &
 switch_pid=$!
-
-ready=""
-for _ in $(seq 300); do
-    ready="$(grep -m1 '^hotline ready' "$work/switch.out" || true)"
-    [ -n "$ready" ] && break
-    kill -0 "$switch_pid" 2>/dev/null || { echo "queues: the switch exited:" >&2; tail -20 "$work/switch.log" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$ready" ] || { echo "queues: no ready line within 30 s" >&2; exit 1; }
-sip="$(sed -n 's/.*sip=\([^ ]*\).*/\1/p' <<<"$ready")"
+wait_ready queues
 
 # One SIPp takes every phone's calls: the switch INVITEs each registered Contact
 # (sip:EXT@127.0.0.1:PHONE_SIP_PORT), and SIPp runs each as a call of its own.

@@ -28,28 +28,18 @@ CALLER_RTP="${CALLER_RTP:-$([ -n "${GAPS:-}" ] && echo pcap || echo stream)}"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+source "$repo/tests/load/switch.sh"
 
 for tool in sipp cargo; do
     command -v "$tool" >/dev/null || { echo "load: $tool is not installed (bash tests/run.sh installs sipp)" >&2; exit 1; }
 done
 
-if [ -n "${HOTLINE_BIN:-}" ]; then
-    bin="$HOTLINE_BIN"
-else
-    echo "load: building release..." >&2
-    cargo build --release --locked --bin hotline >&2
-    bin="$target_dir/release/hotline"
-fi
+hotline_binary load
 
 work="$(mktemp -d -t hotline-load-XXXXXX)"
 switch_pid=""
 cleanup() {
-    if [ -n "$switch_pid" ] && kill -0 "$switch_pid" 2>/dev/null; then
-        kill -TERM "$switch_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$switch_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$switch_pid" 2>/dev/null || true
-    fi
+    stop_switch
     if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "load: kept $work" >&2; fi
 }
 trap cleanup EXIT
@@ -73,16 +63,7 @@ RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --config "$config" --sip 127.0.0.1:0 \
     --rtp-ports "$RTP_PORTS" --data "$work/data" --http 127.0.0.1:0 \
     >"$work/switch.out" 2>"$work/switch.log" &
 switch_pid=$!
-
-ready=""
-for _ in $(seq 300); do
-    ready="$(grep -m1 '^hotline ready' "$work/switch.out" || true)"
-    [ -n "$ready" ] && break
-    kill -0 "$switch_pid" 2>/dev/null || { echo "load: the switch exited:" >&2; tail -20 "$work/switch.log" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$ready" ] || { echo "load: no ready line within 30 s" >&2; exit 1; }
-sip="$(sed -n 's/.*sip=\([^ ]*\).*/\1/p' <<<"$ready")"
+wait_ready load
 
 source "$repo/tests/load/proc.sh"
 
