@@ -1,6 +1,8 @@
-//! The sync schedule of the recordings: ONE thread that, every [`SYNC_EVERY`], asks the
-//! kernel to put everything written under the data directory's filesystem on the disk
-//! (`syncfs`), and once more when the recording service stops.
+//! The sync schedule of the recordings: ONE thread that, every [`SYNC_EVERY`] in which the
+//! recording service wrote something (its [`WrittenMark`]), asks the kernel to put everything
+//! written under the data directory's filesystem on the disk (`syncfs`), and once more when
+//! the recording service stops. An idle switch syncs nothing: `syncfs` flushes every
+//! program's dirty pages on that filesystem, not only the recordings'.
 //!
 //! One `syncfs` covers every recording at once — those being written and those finished
 //! since the last one — where an `fdatasync` per file cost each file its own metadata write
@@ -17,7 +19,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -25,6 +27,22 @@ use std::time::Duration;
 
 /// Audio reaches the disk at most this long after it was written.
 pub const SYNC_EVERY: Duration = Duration::from_secs(5);
+
+/// Set by the recording service after it writes; taken by the sync thread, which syncs only
+/// when it was set. A write after the take sets it again for the next sync.
+#[derive(Clone, Default)]
+pub struct WrittenMark(Arc<AtomicBool>);
+
+impl WrittenMark {
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether it was set, clearing it.
+    pub fn take(&self) -> bool {
+        self.0.swap(false, Ordering::AcqRel)
+    }
+}
 
 /// The running sync thread; [`DiskSync::stop`] syncs a last time and ends it.
 pub struct DiskSync {
@@ -35,8 +53,8 @@ pub struct DiskSync {
 }
 
 impl DiskSync {
-    /// Starts syncing the filesystem holding `dir` every `every`.
-    pub fn start(dir: &Path, every: Duration) -> io::Result<DiskSync> {
+    /// Starts syncing the filesystem holding `dir` every `every` in which `written` was set.
+    pub fn start(dir: &Path, every: Duration, written: WrittenMark) -> io::Result<DiskSync> {
         let handle = File::open(dir)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let syncs = Arc::new(AtomicU64::new(0));
@@ -48,6 +66,9 @@ impl DiskSync {
                     Err(RecvTimeoutError::Timeout) => false,
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
                 };
+                if !written.take() && !last {
+                    continue;
+                }
                 match sync_filesystem(handle.as_raw_fd()) {
                     Ok(()) => {
                         counted.fetch_add(1, Ordering::Relaxed);
@@ -97,10 +118,13 @@ mod tests {
     #[test]
     fn it_syncs_on_its_schedule_and_once_more_when_stopped() {
         let dir = tempfile::tempdir().unwrap();
-        let sync = DiskSync::start(dir.path(), Duration::from_millis(5)).unwrap();
-        // Bounded wait for the schedule to have run three times while not stopped.
+        let written = WrittenMark::default();
+        let sync = DiskSync::start(dir.path(), Duration::from_millis(5), written.clone()).unwrap();
+        // Bounded wait for the schedule to have run three times while not stopped, the
+        // service writing all along.
         let deadline = Instant::now() + Duration::from_secs(20);
         while sync.syncs() < 3 && Instant::now() < deadline {
+            written.set();
             std::thread::yield_now();
         }
         assert!(sync.syncs() >= 3, "{} syncs at one per 5 ms", sync.syncs());
@@ -109,9 +133,33 @@ mod tests {
     }
 
     #[test]
+    fn nothing_written_nothing_synced_until_the_last_sync_at_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = WrittenMark::default();
+        let sync = DiskSync::start(dir.path(), Duration::from_millis(5), written.clone()).unwrap();
+        // Twenty schedules pass with nothing written.
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(sync.syncs(), 0);
+        written.set();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while sync.syncs() < 1 && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert_eq!(sync.syncs(), 1, "one sync for the one write");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(sync.syncs(), 1, "the write was synced once");
+        assert_eq!(sync.stop(), 2, "and once more when stopped");
+    }
+
+    #[test]
     fn stopping_before_the_first_tick_still_syncs_once() {
         let dir = tempfile::tempdir().unwrap();
-        let sync = DiskSync::start(dir.path(), Duration::from_secs(3600)).unwrap();
+        let sync = DiskSync::start(
+            dir.path(),
+            Duration::from_secs(3600),
+            WrittenMark::default(),
+        )
+        .unwrap();
         let started = Instant::now();
         assert_eq!(sync.stop(), 1);
         assert!(
@@ -132,6 +180,11 @@ mod tests {
     #[test]
     fn a_missing_directory_is_an_error_at_start() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(DiskSync::start(&dir.path().join("absent"), SYNC_EVERY).is_err());
+        assert!(DiskSync::start(
+            &dir.path().join("absent"),
+            SYNC_EVERY,
+            WrittenMark::default()
+        )
+        .is_err());
     }
 }

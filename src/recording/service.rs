@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::disk_sync::{DiskSync, SYNC_EVERY};
+use super::disk_sync::{DiskSync, WrittenMark, SYNC_EVERY};
 use super::writer::{FinishedFile, RecordingFile, WriteBuffers, BATCH_BYTES};
 use crate::media::event::RecordingReports;
 use crate::media::journey::{FrameBatch, JourneyControl, JourneyFrame, JourneySink};
@@ -57,6 +57,8 @@ pub struct Recordings {
     pub stray_frames: u64,
     /// The service loop's waits (for a message, or until its drain interval is up).
     pub wake_ups: u64,
+    /// Set whenever a file is created, written or finished: the disk sync's cue.
+    written: WrittenMark,
 }
 
 impl Recordings {
@@ -67,7 +69,14 @@ impl Recordings {
             buffers: WriteBuffers::default(),
             stray_frames: 0,
             wake_ups: 0,
+            written: WrittenMark::default(),
         }
+    }
+
+    /// Every write sets `written` (the disk sync syncs only after one).
+    pub fn with_written_mark(mut self, written: WrittenMark) -> Recordings {
+        self.written = written;
+        self
     }
 
     pub fn active(&self) -> usize {
@@ -113,6 +122,7 @@ impl Recordings {
                         );
                     }
                 }
+                self.written.set();
             }
             JourneyControl::End { call, frames } => {
                 if let Some(active) = self.active.get_mut(&call) {
@@ -132,6 +142,7 @@ impl Recordings {
             if let Err(e) = active.file.flush() {
                 tracing::error!(call = %frame.call, error = %e, "recording write failed");
             }
+            self.written.set();
         }
         true
     }
@@ -153,6 +164,7 @@ impl Recordings {
             if let Some(active) = self.active.remove(&call) {
                 let frames = active.end.unwrap_or(0);
                 finish(call, active, frames, &mut self.buffers);
+                self.written.set();
             }
         }
     }
@@ -162,6 +174,7 @@ impl Recordings {
         for (call, active) in std::mem::take(&mut self.active) {
             let frames = active.end.unwrap_or_else(|| active.file.frames());
             finish(call, active, frames, &mut self.buffers);
+            self.written.set();
         }
     }
 
@@ -171,6 +184,9 @@ impl Recordings {
             if let Err(e) = active.file.flush() {
                 tracing::error!(call = %call, error = %e, "recording write failed");
             }
+        }
+        if !self.active.is_empty() {
+            self.written.set();
         }
     }
 }
@@ -219,8 +235,9 @@ pub fn start(data_dir: &Path, media_workers: usize) -> io::Result<(JourneySink, 
         batches,
         dropped: Arc::new(AtomicU64::new(0)),
     };
-    let mut recordings = Recordings::new(data_dir);
-    let disk_sync = DiskSync::start(data_dir, SYNC_EVERY)?;
+    let written = WrittenMark::default();
+    let mut recordings = Recordings::new(data_dir).with_written_mark(written.clone());
+    let disk_sync = DiskSync::start(data_dir, SYNC_EVERY, written)?;
     let thread = std::thread::Builder::new()
         .name("recordings".into())
         .spawn(move || {

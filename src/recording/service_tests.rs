@@ -199,3 +199,41 @@ fn with_no_recording_open_the_service_sleeps_until_a_control_message_comes() {
         "{wake_ups} wake-ups with nothing to record"
     );
 }
+
+#[test]
+fn creating_flushing_and_finishing_a_recording_each_cue_the_disk_sync_and_nothing_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = WrittenMark::default();
+    let mut recordings = Recordings::new(dir.path()).with_written_mark(written.clone());
+    recordings.flush_all();
+    assert!(!written.take(), "nothing open: nothing written");
+    let (report, _reports) = RecordingReports::channel();
+    started(&mut recordings, 1, &report);
+    assert!(written.take(), "the file was created with its header");
+    recordings.flush_all();
+    assert!(written.take(), "an open recording's frames were flushed");
+    for index in 3..103 {
+        recordings.frame(&JourneyFrame {
+            call: CallId(1),
+            index,
+            pcm: [7; 2 * crate::media::FRAME_SAMPLES],
+        });
+    }
+    assert!(written.take(), "a full batch was written before the flush");
+    recordings.control(JourneyControl::End {
+        call: CallId(1),
+        frames: 103,
+    });
+    recordings.finish_ended();
+    assert!(written.take(), "the finished file's header was written");
+    recordings.flush_all();
+    recordings.finish_ended();
+    assert!(!written.take(), "nothing open again: nothing written");
+    started(&mut recordings, 2, &report);
+    written.take();
+    recordings.finish_all();
+    assert!(
+        written.take(),
+        "a recording finished when the service stops"
+    );
+}
