@@ -2,7 +2,7 @@
 //! its socket to ending it. The switch decides; the engine (and its driver) carries out.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::prompt::PromptId;
 use super::{Codec, MediaRecordKey, PlayId};
@@ -100,17 +100,21 @@ pub enum MediaCommand {
         send: bool,
     },
     /// Record the caller's whole journey on this (caller's) leg into `file` (relative to the
-    /// data dir): left what it says, right what it hears, one stereo frame per tick, until
+    /// data dir): left what it says, right what it hears, one stereo frame per 20 ms of the
+    /// call's clock from `from` (the answer: the file's first sample is that instant), until
     /// `End`; the outcome comes back as `MediaEvent::JourneyRecorded` with `record_id`.
     RecordJourney {
         call: CallId,
         record_id: String,
         file: std::path::PathBuf,
+        from: Instant,
     },
-    /// Pause (frames written as silence) or resume the journey's recording.
+    /// Pause (frames written as silence) or resume the journey's recording, from the frame
+    /// that `at` (the keys' instant) falls in.
     PauseJourney {
         call: CallId,
         paused: bool,
+        at: Instant,
     },
 }
 

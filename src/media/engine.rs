@@ -284,10 +284,12 @@ impl ConversationEngine for MediaEngine {
                 call,
                 record_id,
                 file,
+                from,
             } => match (&self.journeys, self.legs.get_mut(&call)) {
                 (Some(sink), Some(leg)) => leg.record_journey(
                     record_id,
                     file,
+                    from,
                     sink.control.clone(),
                     &self.recording_reports,
                 ),
@@ -305,9 +307,9 @@ impl ConversationEngine for MediaEngine {
                     );
                 }
             },
-            MediaCommand::PauseJourney { call, paused } => {
+            MediaCommand::PauseJourney { call, paused, at } => {
                 if let Some(leg) = self.legs.get_mut(&call) {
-                    leg.pause_journey(paused);
+                    leg.pause_journey(paused, at);
                 }
             }
             MediaCommand::End { call } => {

@@ -28,6 +28,7 @@ fn an_engine_is_idle_with_no_leg_and_no_recording_report_still_to_come() {
         call: CALLER,
         record_id: "journey-1".into(),
         file: "recordings/1.wav".into(),
+        from: h.now,
     });
     h.tick();
     h.command(MediaCommand::End { call: CALLER });
@@ -42,7 +43,7 @@ fn an_engine_is_idle_with_no_leg_and_no_recording_report_still_to_come() {
         .try_iter()
         .find_map(|message| match message {
             JourneyControl::Start { report, .. } => Some(report),
-            JourneyControl::End { .. } => None,
+            _ => None,
         })
         .expect("the journey was started");
     report.send(

@@ -1418,6 +1418,7 @@ fn each_tick_sends_the_frames_of_every_recorded_leg_to_the_recording_service_as_
             call,
             record_id: format!("journey-{}", call.0),
             file: format!("recordings/{}.wav", call.0).into(),
+            from: h.now,
         });
     }
     h.tick();
@@ -1455,6 +1456,7 @@ fn an_engine_without_a_recording_service_refuses_a_journey_recording_and_says_wh
         call: CALLER,
         record_id: "journey-1".into(),
         file: "recordings/1.wav".into(),
+        from: h.now,
     });
     let refused =
         std::iter::from_fn(|| h.engine.poll_event()).find_map(|(call, event)| match event {

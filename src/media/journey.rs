@@ -5,11 +5,14 @@
 //! the frames of every recording of one tick to the recording service as one message
 //! through a bounded queue.
 //!
-//! Owns the frame index (one per tick from `RecordJourney`, so the file follows the media
-//! clock and never drifts), the pause, the relay's decoded samples, and the queue's
-//! messages (`JourneyControl`, `FrameBatch`). Must not: block, allocate per frame or touch
-//! a file: a full queue drops the tick's frames and the service writes their indexes as
-//! silence.
+//! Owns where each frame goes in the file — on the call's clock: frame k is the 20 ms from
+//! `from + 20 ms × k`, where `from` is the switch's answer (the recording's offset on the
+//! timeline), so a timeline marker falls on its sound however late the command reached the
+//! worker, and a stalled worker's missed ticks leave a gap (silence, counted lost) instead of
+//! shifting the rest of the call — the relay's decoded samples, the pause's span in frames,
+//! and the queue's messages (`JourneyControl`, `FrameBatch`). Must not: block, allocate per
+//! frame or touch a file: a full queue drops the tick's frames and the service writes their
+//! indexes as silence.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,13 +22,17 @@ use std::time::{Duration, Instant};
 
 use super::event::RecordingReports;
 use super::jitter::JitterBuffer;
-use super::{Codec, FRAME_SAMPLES};
+use super::{Codec, FRAME_MS, FRAME_SAMPLES};
 use crate::sip::CallId;
 
 /// How far behind the live stream the caller's side is taken: room for 40 ms of reordering.
 const SAID_DEPTH: Duration = Duration::from_millis(40);
 /// Relayed samples kept for the next ticks: three frames; older ones are dropped.
 const HEARD_RING: usize = 3 * FRAME_SAMPLES;
+/// Silent frames written ahead of the first tick, for the time the command took to reach
+/// the worker: at most a second (a longer wait leaves a gap the service counts lost).
+const MAX_LEAD_IN: u64 = 50;
+const FRAME: Duration = Duration::from_millis(FRAME_MS);
 
 /// One stereo frame of a recording: `pcm` interleaved left, right (160 samples each).
 #[derive(Clone, Copy)]
@@ -46,7 +53,13 @@ pub enum JourneyControl {
         file: PathBuf,
         report: RecordingReports,
     },
-    /// The leg ended after `frames` ticks: every index below it belongs to the file.
+    /// The agent paused the recording at frame `from`: from there on the frames are
+    /// silence, those already written too.
+    Pause { call: CallId, from: u64 },
+    /// The agent resumed it before frame `until`: frames from there on are sound again (any
+    /// already written silent stay silent).
+    Resume { call: CallId, until: u64 },
+    /// The leg ended after `frames` frames: every index below it belongs to the file.
     End { call: CallId, frames: u64 },
 }
 
@@ -145,7 +158,12 @@ impl Default for TickFrames {
 pub struct JourneyTap {
     call: CallId,
     control: Sender<JourneyControl>,
+    /// The instant of frame 0: the switch's answer.
+    from: Instant,
+    /// The next frame's index.
     index: u64,
+    /// A frame has been placed (the lead-in is written).
+    started: bool,
     paused: bool,
     said: JitterBuffer,
     /// Decoded audio relayed to the caller since the last tick, oldest first.
@@ -159,12 +177,14 @@ pub struct JourneyTap {
 }
 
 impl JourneyTap {
-    /// Starts a recording of `call` into `file`; the service is told at once.
+    /// Starts a recording of `call` into `file` whose frame 0 begins at `from`; the service
+    /// is told at once.
     pub fn start(
         call: CallId,
         record_id: String,
         file: PathBuf,
         codec: Codec,
+        from: Instant,
         control: Sender<JourneyControl>,
         report: RecordingReports,
     ) -> JourneyTap {
@@ -177,7 +197,9 @@ impl JourneyTap {
         JourneyTap {
             call,
             control,
+            from,
             index: 0,
+            started: false,
             paused: false,
             said: JitterBuffer::new(codec, SAID_DEPTH),
             heard: [0; HEARD_RING],
@@ -191,13 +213,66 @@ impl JourneyTap {
         self.said.set_codec(codec);
     }
 
-    /// Paused frames are written as silence on both channels.
-    pub fn set_paused(&mut self, paused: bool) {
+    /// The agent paused (or resumed) the recording at `at`: the service silences both
+    /// channels from the frame `at` falls in (frames already written included) to the end
+    /// of the frame the resume falls in — a frame partly paused is silent.
+    pub fn set_paused(&mut self, paused: bool, at: Instant) {
+        if paused == self.paused {
+            return;
+        }
         self.paused = paused;
+        let call = self.call;
+        let elapsed = at.saturating_duration_since(self.from).as_nanos();
+        let frame = FRAME.as_nanos();
+        let _ = self.control.send(if paused {
+            JourneyControl::Pause {
+                call,
+                from: (elapsed / frame) as u64,
+            }
+        } else {
+            JourneyControl::Resume {
+                call,
+                until: elapsed.div_ceil(frame) as u64,
+            }
+        });
     }
 
-    pub fn paused(&self) -> bool {
-        self.paused
+    /// The frame edge of the call's clock nearest to `now`: a tick writes the frame that
+    /// ends there.
+    fn edge_near(&self, now: Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(self.from).as_nanos();
+        ((elapsed + FRAME.as_nanos() / 2) / FRAME.as_nanos()) as u64
+    }
+
+    /// Where this tick's frame goes, keeping the file on the call's clock: the first tick
+    /// writes silence for the time before it (a tick less than half a frame after the answer
+    /// has nothing of the call and writes nothing); a frame more than one behind the clock
+    /// (ticks a stall skipped) jumps to it, leaving a gap the service counts lost; one more
+    /// than one ahead (catch-up ticks run at one instant) is not taken this tick, its audio
+    /// waits in the buffers. Within one frame either way — a wake-up late across an edge —
+    /// nothing moves.
+    fn place(&mut self, now: Instant, out: &mut TickFrames) -> Option<u64> {
+        let edge = self.edge_near(now);
+        if !self.started {
+            if edge == 0 {
+                return None;
+            }
+            self.started = true;
+            let lead_in = (edge - 1).saturating_sub(self.index).min(MAX_LEAD_IN);
+            for _ in 0..lead_in {
+                out.next_frame(self.call, self.index);
+                self.index += 1;
+            }
+        }
+        if self.index > edge {
+            return None;
+        }
+        if self.index + 2 < edge {
+            self.index = edge - 1;
+        }
+        let index = self.index;
+        self.index += 1;
+        Some(index)
     }
 
     /// Frames handed over so far (the next frame's index).
@@ -234,11 +309,15 @@ impl JourneyTap {
         sent: Option<(Codec, &[u8; FRAME_SAMPLES])>,
         out: &mut TickFrames,
     ) {
+        let Some(index) = self.place(now, out) else {
+            return;
+        };
         let said = self.said.pop(now);
         // Last tick's right channel comes out of the delay line into the frame; this tick's
         // goes in.
-        let frame = out.next_frame(self.call, self.index);
-        self.index += 1;
+        let frame = out.next_frame(self.call, index);
+        // While paused the frame stays silent here too: only the frames between the keys and
+        // this worker hearing of them reach the service with sound, for it to silence.
         if !self.paused {
             for ((pair, &said), &heard) in frame.chunks_exact_mut(2).zip(said.pcm).zip(&self.delay)
             {
@@ -266,10 +345,11 @@ impl JourneyTap {
     }
 
     /// A tick before the leg has media: silence on both sides, the clock still runs.
-    pub fn on_silent_tick(&mut self, out: &mut TickFrames) {
-        self.delay = [0; FRAME_SAMPLES];
-        out.next_frame(self.call, self.index);
-        self.index += 1;
+    pub fn on_silent_tick(&mut self, now: Instant, out: &mut TickFrames) {
+        if let Some(index) = self.place(now, out) {
+            self.delay = [0; FRAME_SAMPLES];
+            out.next_frame(self.call, index);
+        }
     }
 
     /// The leg ended: the service finishes the file.

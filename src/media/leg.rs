@@ -649,7 +649,7 @@ impl Leg {
         let call = self.call;
         let Some(n) = &mut self.negotiated else {
             if let Some(journey) = &mut self.journey {
-                journey.on_silent_tick(journeys);
+                journey.on_silent_tick(now, journeys);
             }
             return;
         };
@@ -958,12 +958,13 @@ impl Leg {
         }
     }
 
-    /// `RecordJourney`: the caller's journey is recorded from the next tick until the leg
+    /// `RecordJourney`: the caller's journey is recorded, frame 0 at `from`, until the leg
     /// ends (a second one replaces the first, which is finished).
     pub fn record_journey(
         &mut self,
         record_id: String,
         file: PathBuf,
+        from: Instant,
         control: Sender<JourneyControl>,
         report: &RecordingReports,
     ) {
@@ -973,15 +974,16 @@ impl Leg {
             record_id,
             file,
             codec,
+            from,
             control,
             report.clone(),
         )));
     }
 
-    /// `PauseJourney`: paused frames are written as silence.
-    pub fn pause_journey(&mut self, paused: bool) {
+    /// `PauseJourney`: frames from `at` are written as silence (or, resumed, sound again).
+    pub fn pause_journey(&mut self, paused: bool, at: Instant) {
         if let Some(journey) = &mut self.journey {
-            journey.set_paused(paused);
+            journey.set_paused(paused, at);
         }
     }
 

@@ -124,6 +124,19 @@ impl Recordings {
                 }
                 self.written.set();
             }
+            JourneyControl::Pause { call, from } => {
+                if let Some(active) = self.active.get_mut(&call) {
+                    if let Err(e) = active.file.pause_from(from) {
+                        tracing::error!(call = %call, error = %e, "cannot silence the paused span already written");
+                    }
+                    self.written.set();
+                }
+            }
+            JourneyControl::Resume { call, until } => {
+                if let Some(active) = self.active.get_mut(&call) {
+                    active.file.resume_at(until);
+                }
+            }
             JourneyControl::End { call, frames } => {
                 if let Some(active) = self.active.get_mut(&call) {
                     active.end = Some(frames);

@@ -15,18 +15,20 @@ fn frames_a_full_queue_dropped_are_written_as_silence_and_reported_as_lost_ms() 
         dropped: Arc::new(AtomicU64::new(0)),
     };
     let (report, reports) = RecordingReports::channel();
+    let t0 = Instant::now();
     let mut tap = JourneyTap::start(
         CallId(3),
         "rec-3".into(),
         "recordings/2026/12/01/rec-3.wav".into(),
         Codec::Pcmu,
+        t0,
         sink.control.clone(),
         report,
     );
     // The service is not reading yet: four ticks fit, six are dropped.
     let mut tick_frames = TickFrames::new();
-    for _ in 0..10 {
-        tap.on_silent_tick(&mut tick_frames);
+    for k in 1..=10 {
+        tap.on_silent_tick(t0 + Duration::from_millis(20 * k), &mut tick_frames);
         tick_frames.send(&sink);
     }
     assert_eq!(sink.dropped.load(Ordering::Relaxed), 6);
@@ -66,6 +68,7 @@ fn one_service_thread_writes_many_recordings_each_to_its_own_file() {
     // Two workers' room: the 100 ticks below come faster than the service drains them.
     let (sink, thread) = start(dir.path(), 2).unwrap();
     let (report, reports) = RecordingReports::channel();
+    let t0 = Instant::now();
     let mut taps: Vec<JourneyTap> = (0..20)
         .map(|n| {
             JourneyTap::start(
@@ -73,6 +76,7 @@ fn one_service_thread_writes_many_recordings_each_to_its_own_file() {
                 format!("r{n}"),
                 format!("recordings/r{n}.wav").into(),
                 Codec::Pcma,
+                t0,
                 sink.control.clone(),
                 report.clone(),
             )
@@ -82,7 +86,8 @@ fn one_service_thread_writes_many_recordings_each_to_its_own_file() {
     for tick in 0..100 {
         for (n, tap) in taps.iter_mut().enumerate() {
             if tick < 50 + n {
-                tap.on_silent_tick(&mut tick_frames);
+                let now = t0 + Duration::from_millis(20 * (tick as u64 + 1));
+                tap.on_silent_tick(now, &mut tick_frames);
             }
         }
         tick_frames.send(&sink);
@@ -236,4 +241,42 @@ fn creating_flushing_and_finishing_a_recording_each_cue_the_disk_sync_and_nothin
         written.take(),
         "a recording finished when the service stops"
     );
+}
+
+#[test]
+fn the_agents_pause_and_resume_reach_only_their_own_calls_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, reports) = RecordingReports::channel();
+    let mut recordings = Recordings::new(dir.path());
+    started(&mut recordings, 1, &report);
+    started(&mut recordings, 2, &report);
+    // Call 1's agent paused in frame 1 and resumed in frame 2; a pause for a call with no
+    // recording changes nothing.
+    recordings.control(JourneyControl::Pause {
+        call: CallId(1),
+        from: 1,
+    });
+    recordings.control(JourneyControl::Resume {
+        call: CallId(1),
+        until: 2,
+    });
+    recordings.control(JourneyControl::Pause {
+        call: CallId(9),
+        from: 0,
+    });
+    recordings.finish_all();
+    let _ = (recorded(&reports), recorded(&reports));
+    let first_samples = |call: u64| -> Vec<i16> {
+        let samples: Vec<i16> =
+            hound::WavReader::open(dir.path().join(format!("recordings/r{call}.wav")))
+                .unwrap()
+                .into_samples::<i16>()
+                .map(|s| s.unwrap())
+                .collect();
+        samples.chunks_exact(320).map(|frame| frame[0]).collect()
+    };
+    // Frames 0 to 2 were placed before the pause was heard: 1 and 2 are silenced, and the
+    // resume cannot bring 2 back.
+    assert_eq!(first_samples(1), vec![7, 0, 0]);
+    assert_eq!(first_samples(2), vec![7, 7, 7]);
 }

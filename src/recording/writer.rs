@@ -1,5 +1,6 @@
 //! One recording file being written: the canonical 44-byte header at creation, frames
-//! placed by their tick index (a missing index is written as silence and counted lost),
+//! placed by their index on the call's clock (a missing index is written as silence and
+//! counted lost; the agent's paused span is silence, frames already placed included),
 //! audio appended in batches, the header rewritten in place with the length on disk, and
 //! at the end the file's SHA-256.
 //!
@@ -84,6 +85,9 @@ pub struct RecordingFile {
     /// The index of the next frame the file expects.
     next_index: u64,
     lost_frames: u64,
+    /// The agent's pause in frames, `from..until` (`until` is `u64::MAX` while paused):
+    /// those frames are silence.
+    paused: Option<(u64, u64)>,
     /// The header on disk names `data_bytes` (nothing written since it was).
     header_current: bool,
 }
@@ -115,6 +119,7 @@ impl RecordingFile {
             pending: buffers.batch(),
             next_index: 0,
             lost_frames: 0,
+            paused: None,
             header_current: true,
         })
     }
@@ -144,7 +149,11 @@ impl RecordingFile {
             return;
         }
         self.fill_silence_to(index);
-        if self.room() {
+        if self.is_paused(index) {
+            if self.room() {
+                self.pending.extend_from_slice(&[0; TICK_BYTES]);
+            }
+        } else if self.room() {
             // The frame as little-endian bytes on the stack, then one copy (a push per
             // sample, then a zero-filled resize, were the service's largest symbols in
             // profiles under load).
@@ -157,6 +166,45 @@ impl RecordingFile {
             self.lost_frames += 1;
         }
         self.next_index = index + 1;
+    }
+
+    fn is_paused(&self, index: u64) -> bool {
+        self.paused
+            .is_some_and(|(from, until)| (from..until).contains(&index))
+    }
+
+    /// The agent paused at frame `from`: it and every later frame are silence, including
+    /// those already placed (zeroed in the batch, or rewritten on disk) until
+    /// [`RecordingFile::resume_at`]. A pause while the last one's resume is still ahead of
+    /// the frames placed joins it: the frames between stay silent.
+    pub fn pause_from(&mut self, from: u64) -> io::Result<()> {
+        let from = match self.paused {
+            Some((start, until)) if until > self.next_index => start.min(from),
+            _ => from,
+        };
+        self.paused = Some((from, u64::MAX));
+        let placed = self.data_bytes + self.pending.len() as u64;
+        let start = from.saturating_mul(TICK_BYTES as u64).min(placed);
+        if start < self.data_bytes {
+            let zeros = [0u8; TICK_BYTES];
+            let mut at = start;
+            while at < self.data_bytes {
+                let n = (self.data_bytes - at).min(TICK_BYTES as u64) as usize;
+                self.file.write_all_at(&zeros[..n], HEADER_LEN + at)?;
+                at += n as u64;
+            }
+        }
+        let in_batch = start.saturating_sub(self.data_bytes) as usize;
+        self.pending[in_batch..].fill(0);
+        Ok(())
+    }
+
+    /// The agent resumed at frame `until`: frames from there on are sound again (those
+    /// already placed silent stay so).
+    pub fn resume_at(&mut self, until: u64) {
+        if let Some((from, end)) = &mut self.paused {
+            *end = until.max(*from);
+        }
     }
 
     /// Silence up to (not including) `index`, counted lost.

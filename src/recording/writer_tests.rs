@@ -128,3 +128,90 @@ fn a_batch_holds_two_seconds_and_a_frame_without_growing_and_at_most_128_wait_sp
     }
     assert_eq!(buffers.spare_batches(), 128);
 }
+
+/// Each frame of the file as (left, right) of its first sample.
+fn frames_of(path: &Path) -> Vec<(i16, i16)> {
+    let samples: Vec<i16> = hound::WavReader::open(path)
+        .unwrap()
+        .into_samples()
+        .map(|s| s.unwrap())
+        .collect();
+    samples
+        .chunks_exact(2 * FRAME_SAMPLES)
+        .map(|f| {
+            assert!(
+                f.chunks_exact(2).all(|p| p == [f[0], f[1]]),
+                "a frame is all one value"
+            );
+            (f[0], f[1])
+        })
+        .collect()
+}
+
+#[test]
+fn a_pause_silences_frames_already_on_disk_and_in_the_batch_and_a_resume_ends_it_at_its_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.wav");
+    let mut buffers = WriteBuffers::default();
+    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
+    for index in 0..4 {
+        file.put(index, &frame(1000));
+    }
+    file.flush().unwrap();
+    for index in 4..6 {
+        file.put(index, &frame(1000));
+    }
+    // The keys were pressed in frame 2, heard once frames up to 5 were placed: 2 and 3 are
+    // on disk, 4 and 5 in the batch.
+    file.pause_from(2).unwrap();
+    for index in 6..8 {
+        file.put(index, &frame(1000));
+    }
+    // Resumed in frame 9, heard before frame 8 came.
+    file.resume_at(9);
+    for index in 8..12 {
+        file.put(index, &frame(1000));
+    }
+    let finished = file.finish(12, &mut buffers).unwrap();
+    assert_eq!(finished.lost_frames, 0, "paused frames are not lost");
+    let loud = (1000, -1000);
+    let mut expected = vec![loud; 12];
+    for paused in &mut expected[2..9] {
+        *paused = (0, 0);
+    }
+    assert_eq!(frames_of(&path), expected);
+}
+
+#[test]
+fn a_resume_heard_late_leaves_what_was_placed_silent_and_a_pause_before_it_lands_joins_the_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.wav");
+    let mut buffers = WriteBuffers::default();
+    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
+    file.put(0, &frame(1000));
+    file.pause_from(1).unwrap();
+    for index in 1..4 {
+        file.put(index, &frame(1000));
+    }
+    // Resumed in frame 2, heard after frame 3 was placed: 2 and 3 stay silent.
+    file.resume_at(2);
+    file.put(4, &frame(1000));
+    // Paused in frame 7 and resumed in frame 9, both heard before frame 5: then paused
+    // again in frame 10 before frame 9 came: the span runs from 7.
+    file.pause_from(7).unwrap();
+    file.resume_at(9);
+    file.pause_from(10).unwrap();
+    for index in 5..12 {
+        file.put(index, &frame(1000));
+    }
+    // A resume before the pause's own frame (a clock quirk) ends the span at its start.
+    file.resume_at(3);
+    file.put(12, &frame(1000));
+    let finished = file.finish(13, &mut buffers).unwrap();
+    assert_eq!(finished.lost_frames, 0);
+    let quiet: Vec<bool> = frames_of(&path).iter().map(|&f| f == (0, 0)).collect();
+    let expected: Vec<bool> = (0..13)
+        .map(|i| (1..4).contains(&i) || (7..12).contains(&i))
+        .collect();
+    assert_eq!(quiet, expected);
+}

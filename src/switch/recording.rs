@@ -63,6 +63,7 @@ impl Switch {
                 call,
                 record_id,
                 file: file.into(),
+                from: now,
             }));
         if let Some(c) = self.calls.get_mut(&call) {
             c.recording = Some(Recording::default());
@@ -122,6 +123,7 @@ impl Switch {
             .push_back(Output::Media(MediaCommand::PauseJourney {
                 call: caller,
                 paused,
+                at: now,
             }));
         self.record(now, caller, kind);
         true

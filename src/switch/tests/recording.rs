@@ -76,6 +76,7 @@ fn a_recorded_hotline_starts_the_recording_at_the_answer_row_first_then_the_tap(
             call: CallId(1),
             record_id: id.clone(),
             file: file.clone().into(),
+            from: h.now,
         }]
     );
     // The socket opens first; the tap goes to the leg it opened.
@@ -153,8 +154,10 @@ fn press(h: &mut Harness, leg: CallId, digits: &str) {
 fn the_agents_star_seven_pauses_and_resumes_the_recording_saying_who_and_how_long() {
     let (mut h, leg) = connected(true);
     let mark = h.media.len();
+    let paused_at = h.now;
     press(&mut h, leg, "*7");
     h.advance(Duration::from_millis(4_500));
+    let resumed_at = h.now;
     press(&mut h, leg, "*7");
     let pauses: Vec<MediaCommand> = h.media[mark..]
         .iter()
@@ -171,11 +174,13 @@ fn the_agents_star_seven_pauses_and_resumes_the_recording_saying_who_and_how_lon
         vec![
             MediaCommand::PauseJourney {
                 call: CallId(1),
-                paused: true
+                paused: true,
+                at: paused_at,
             },
             MediaCommand::PauseJourney {
                 call: CallId(1),
-                paused: false
+                paused: false,
+                at: resumed_at,
             },
         ],
         "the caller hears none of the keys"
