@@ -286,6 +286,18 @@ fn frames_follow_the_calls_clock_from_the_answer_however_late_the_first_tick() {
 }
 
 #[test]
+fn wake_ups_late_across_a_frames_edge_move_no_frame() {
+    let mut h = Harness::new(64);
+    // Ticks on a grid 9 ms past the frames' edges, every other one 2 ms late: the edge
+    // nearest the tick flips, the frames stay in step.
+    for (k, late) in [(1, 9), (2, 11), (3, 9), (4, 11), (5, 9), (6, 11)] {
+        h.silent_tick_at(h.at(20 * k + late));
+    }
+    let indexes: Vec<u64> = h.received().iter().map(|f| f.index).collect();
+    assert_eq!(indexes, vec![0, 1, 2, 3, 4, 5]);
+}
+
+#[test]
 fn a_stall_leaves_a_gap_and_catch_up_ticks_do_not_push_the_file_ahead_of_the_clock() {
     let mut h = Harness::new(64);
     for k in 1..=5 {

@@ -185,14 +185,11 @@ impl RecordingFile {
         self.paused = Some((from, u64::MAX));
         let placed = self.data_bytes + self.pending.len() as u64;
         let start = from.saturating_mul(TICK_BYTES as u64).min(placed);
-        if start < self.data_bytes {
-            let zeros = [0u8; TICK_BYTES];
-            let mut at = start;
-            while at < self.data_bytes {
-                let n = (self.data_bytes - at).min(TICK_BYTES as u64) as usize;
-                self.file.write_all_at(&zeros[..n], HEADER_LEN + at)?;
-                at += n as u64;
-            }
+        // Frames are whole on disk and in the batch: the span is whole frames too.
+        let mut at = start;
+        while at < self.data_bytes {
+            self.file.write_all_at(&[0; TICK_BYTES], HEADER_LEN + at)?;
+            at += TICK_BYTES as u64;
         }
         let in_batch = start.saturating_sub(self.data_bytes) as usize;
         self.pending[in_batch..].fill(0);

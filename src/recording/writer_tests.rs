@@ -215,3 +215,44 @@ fn a_resume_heard_late_leaves_what_was_placed_silent_and_a_pause_before_it_lands
         .collect();
     assert_eq!(quiet, expected);
 }
+
+#[test]
+fn a_pause_just_after_a_resume_took_effect_leaves_the_frames_between_as_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.wav");
+    let mut buffers = WriteBuffers::default();
+    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
+    file.put(0, &frame(1000));
+    file.pause_from(1).unwrap();
+    file.resume_at(3);
+    for index in 1..3 {
+        file.put(index, &frame(1000));
+    }
+    // The span ended exactly where the frames placed end: the next pause starts afresh.
+    file.pause_from(5).unwrap();
+    for index in 3..7 {
+        file.put(index, &frame(1000));
+    }
+    file.finish(7, &mut buffers).unwrap();
+    let quiet: Vec<bool> = frames_of(&path).iter().map(|&f| f == (0, 0)).collect();
+    assert_eq!(quiet, vec![false, true, true, false, false, true, true]);
+}
+
+#[test]
+fn silencing_frames_on_disk_writes_nothing_past_the_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.wav");
+    let mut buffers = WriteBuffers::default();
+    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
+    for index in 0..3 {
+        file.put(index, &frame(1000));
+    }
+    file.flush().unwrap();
+    file.pause_from(1).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        HEADER_LEN + 3 * TICK_BYTES as u64
+    );
+    file.finish(3, &mut buffers).unwrap();
+    assert_eq!(frames_of(&path), vec![(1000, -1000), (0, 0), (0, 0)]);
+}

@@ -1,0 +1,161 @@
+//! The engine's journey recordings: each tick's frames of every recorded leg go to the
+//! recording service as one message, the agent's pause reaches it with the frames of the
+//! keys, and an engine without the service refuses a recording and says why.
+
+use std::sync::atomic::AtomicU64;
+
+use super::*;
+use crate::media::journey::{FrameBatch, JourneyControl, JourneySink};
+use crate::media::FRAME_SAMPLES;
+
+#[test]
+fn each_tick_sends_the_frames_of_every_recorded_leg_to_the_recording_service_as_one_message() {
+    let mut h = Harness::new();
+    let (control, controls) = std::sync::mpsc::channel();
+    let (batches, received) = std::sync::mpsc::sync_channel::<FrameBatch>(16);
+    let sink = JourneySink {
+        control,
+        batches,
+        dropped: Arc::new(AtomicU64::new(0)),
+    };
+    let engine = std::mem::replace(
+        &mut h.engine,
+        MediaEngine::new(Arc::new(PromptLibrary::new())),
+    );
+    h.engine = engine.with_journeys(sink);
+    let other_caller = CallId(3);
+    h.bridged_pair();
+    h.start(other_caller, addr(4100), Codec::Pcmu, None);
+    for call in [CALLER, other_caller] {
+        h.command(MediaCommand::RecordJourney {
+            call,
+            record_id: format!("journey-{}", call.0),
+            file: format!("recordings/{}.wav", call.0).into(),
+            from: h.now,
+        });
+    }
+    h.tick();
+    h.tick();
+    h.tick();
+    let ticks: Vec<Vec<(CallId, u64)>> = received
+        .try_iter()
+        .map(|batch| {
+            let mut frames: Vec<(CallId, u64)> =
+                batch.frames.iter().map(|f| (f.call, f.index)).collect();
+            frames.sort();
+            frames
+        })
+        .collect();
+    assert_eq!(
+        ticks,
+        (0..3)
+            .map(|index| vec![(CALLER, index), (other_caller, index)])
+            .collect::<Vec<_>>(),
+        "one message per tick, a frame of each recorded leg, none of the agent's"
+    );
+    let starts = controls
+        .try_iter()
+        .filter(|m| matches!(m, JourneyControl::Start { .. }))
+        .count();
+    assert_eq!(starts, 2);
+    assert!(h.engine.poll_event().is_none(), "nothing refused");
+}
+
+#[test]
+fn an_engine_without_a_recording_service_refuses_a_journey_recording_and_says_why() {
+    let mut h = Harness::new();
+    h.start(CALLER, caller_phone(), Codec::Pcma, None);
+    h.command(MediaCommand::RecordJourney {
+        call: CALLER,
+        record_id: "journey-1".into(),
+        file: "recordings/1.wav".into(),
+        from: h.now,
+    });
+    let refused =
+        std::iter::from_fn(|| h.engine.poll_event()).find_map(|(call, event)| match event {
+            MediaEvent::JourneyRecorded {
+                record_id, error, ..
+            } => Some((call, record_id, error)),
+            _ => None,
+        });
+    assert_eq!(
+        refused,
+        Some((
+            CALLER,
+            "journey-1".to_string(),
+            Some("no recording service or no media leg".to_string())
+        ))
+    );
+}
+
+#[test]
+fn an_agents_pause_reaches_the_service_as_the_frames_of_the_keys_and_the_tap_writes_silence_meanwhile(
+) {
+    let mut h = Harness::new();
+    let (control, controls) = std::sync::mpsc::channel();
+    let (batches, received) = std::sync::mpsc::sync_channel::<FrameBatch>(64);
+    let engine = std::mem::replace(
+        &mut h.engine,
+        MediaEngine::new(Arc::new(PromptLibrary::new())),
+    );
+    h.engine = engine.with_journeys(JourneySink {
+        control,
+        batches,
+        dropped: Arc::new(AtomicU64::new(0)),
+    });
+    h.start(CALLER, caller_phone(), Codec::Pcma, None);
+    h.command(MediaCommand::RecordJourney {
+        call: CALLER,
+        record_id: "journey-1".into(),
+        file: "recordings/1.wav".into(),
+        from: h.now,
+    });
+    let t0 = h.now;
+    let loud = [0x10u8; FRAME_SAMPLES];
+    for k in 0..12u16 {
+        // The keys: at the start of frame 4, and 5 ms into frame 8.
+        match k {
+            4 => h.command(MediaCommand::PauseJourney {
+                call: CALLER,
+                paused: true,
+                at: h.now,
+            }),
+            8 => h.command(MediaCommand::PauseJourney {
+                call: CALLER,
+                paused: false,
+                at: h.now + Duration::from_millis(5),
+            }),
+            _ => {}
+        }
+        let packet = rtp(8, 0x55, k, u32::from(k) * 160, &loud);
+        h.receive(CALLER, caller_phone(), &packet);
+        h.tick();
+    }
+    assert_eq!(h.now, t0 + 12 * TICK);
+    let spans: Vec<(bool, u64)> = controls
+        .try_iter()
+        .filter_map(|m| match m {
+            JourneyControl::Pause { call: CALLER, from } => Some((true, from)),
+            JourneyControl::Resume {
+                call: CALLER,
+                until,
+            } => Some((false, until)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        vec![(true, 4), (false, 9)],
+        "frame 8 was partly paused"
+    );
+    let said: Vec<(u64, bool)> = received
+        .try_iter()
+        .flat_map(|batch| batch.frames)
+        .map(|f| (f.index, f.pcm.iter().step_by(2).any(|&s| s != 0)))
+        .collect();
+    // The caller's side lags a tick (the jitter buffer plays from the second packet).
+    let expected: Vec<(u64, bool)> = (0..12)
+        .map(|i| (i, i != 0 && !(4..8).contains(&i)))
+        .collect();
+    assert_eq!(said, expected);
+}
