@@ -2,34 +2,17 @@
 //! recording's report still to come — and once idle, every report that came is there for
 //! the next `poll_event`.
 
-use std::sync::atomic::AtomicU64;
-
 use super::*;
-use crate::media::journey::{FrameBatch, JourneyControl, JourneySink};
+use crate::media::journey::JourneyControl;
 
 #[test]
 fn an_engine_is_idle_with_no_leg_and_no_recording_report_still_to_come() {
     let mut h = Harness::new();
-    let (control, controls) = std::sync::mpsc::channel();
-    let (batches, _frames) = std::sync::mpsc::sync_channel::<FrameBatch>(16);
-    let engine = std::mem::replace(
-        &mut h.engine,
-        MediaEngine::new(Arc::new(PromptLibrary::new())),
-    );
-    h.engine = engine.with_journeys(JourneySink {
-        control,
-        batches,
-        dropped: Arc::new(AtomicU64::new(0)),
-    });
+    let (controls, _frames) = h.with_recording_service(16);
     assert!(h.engine.idle(), "a new engine has nothing to tick");
     h.start(CALLER, caller_phone(), Codec::Pcmu, None);
     assert!(!h.engine.idle(), "a leg is ticked");
-    h.command(MediaCommand::RecordJourney {
-        call: CALLER,
-        record_id: "journey-1".into(),
-        file: "recordings/1.wav".into(),
-        from: h.now,
-    });
+    h.record_journey(CALLER);
     h.tick();
     h.command(MediaCommand::End { call: CALLER });
     h.events();

@@ -2,37 +2,19 @@
 //! recording service as one message, the agent's pause reaches it with the frames of the
 //! keys, and an engine without the service refuses a recording and says why.
 
-use std::sync::atomic::AtomicU64;
-
 use super::*;
-use crate::media::journey::{FrameBatch, JourneyControl, JourneySink};
+use crate::media::journey::JourneyControl;
 use crate::media::FRAME_SAMPLES;
 
 #[test]
 fn each_tick_sends_the_frames_of_every_recorded_leg_to_the_recording_service_as_one_message() {
     let mut h = Harness::new();
-    let (control, controls) = std::sync::mpsc::channel();
-    let (batches, received) = std::sync::mpsc::sync_channel::<FrameBatch>(16);
-    let sink = JourneySink {
-        control,
-        batches,
-        dropped: Arc::new(AtomicU64::new(0)),
-    };
-    let engine = std::mem::replace(
-        &mut h.engine,
-        MediaEngine::new(Arc::new(PromptLibrary::new())),
-    );
-    h.engine = engine.with_journeys(sink);
+    let (controls, received) = h.with_recording_service(16);
     let other_caller = CallId(3);
     h.bridged_pair();
     h.start(other_caller, addr(4100), Codec::Pcmu, None);
     for call in [CALLER, other_caller] {
-        h.command(MediaCommand::RecordJourney {
-            call,
-            record_id: format!("journey-{}", call.0),
-            file: format!("recordings/{}.wav", call.0).into(),
-            from: h.now,
-        });
+        h.record_journey(call);
     }
     h.tick();
     h.tick();
@@ -65,12 +47,7 @@ fn each_tick_sends_the_frames_of_every_recorded_leg_to_the_recording_service_as_
 fn an_engine_without_a_recording_service_refuses_a_journey_recording_and_says_why() {
     let mut h = Harness::new();
     h.start(CALLER, caller_phone(), Codec::Pcma, None);
-    h.command(MediaCommand::RecordJourney {
-        call: CALLER,
-        record_id: "journey-1".into(),
-        file: "recordings/1.wav".into(),
-        from: h.now,
-    });
+    h.record_journey(CALLER);
     let refused =
         std::iter::from_fn(|| h.engine.poll_event()).find_map(|(call, event)| match event {
             MediaEvent::JourneyRecorded {
@@ -92,24 +69,9 @@ fn an_engine_without_a_recording_service_refuses_a_journey_recording_and_says_wh
 fn an_agents_pause_reaches_the_service_as_the_frames_of_the_keys_and_the_tap_writes_silence_meanwhile(
 ) {
     let mut h = Harness::new();
-    let (control, controls) = std::sync::mpsc::channel();
-    let (batches, received) = std::sync::mpsc::sync_channel::<FrameBatch>(64);
-    let engine = std::mem::replace(
-        &mut h.engine,
-        MediaEngine::new(Arc::new(PromptLibrary::new())),
-    );
-    h.engine = engine.with_journeys(JourneySink {
-        control,
-        batches,
-        dropped: Arc::new(AtomicU64::new(0)),
-    });
+    let (controls, received) = h.with_recording_service(64);
     h.start(CALLER, caller_phone(), Codec::Pcma, None);
-    h.command(MediaCommand::RecordJourney {
-        call: CALLER,
-        record_id: "journey-1".into(),
-        file: "recordings/1.wav".into(),
-        from: h.now,
-    });
+    h.record_journey(CALLER);
     let t0 = h.now;
     let loud = [0x10u8; FRAME_SAMPLES];
     for k in 0..12u16 {

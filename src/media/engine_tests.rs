@@ -146,6 +146,39 @@ impl Harness {
         });
     }
 
+    /// Gives the engine a recording service: its control messages and its frame batches
+    /// (room for `ticks` of them) come out of the two receivers.
+    fn with_recording_service(
+        &mut self,
+        ticks: usize,
+    ) -> (
+        std::sync::mpsc::Receiver<crate::media::journey::JourneyControl>,
+        std::sync::mpsc::Receiver<crate::media::journey::FrameBatch>,
+    ) {
+        let (control, controls) = std::sync::mpsc::channel();
+        let (batches, received) = std::sync::mpsc::sync_channel(ticks);
+        let engine = std::mem::replace(
+            &mut self.engine,
+            MediaEngine::new(Arc::new(PromptLibrary::new())),
+        );
+        self.engine = engine.with_journeys(crate::media::journey::JourneySink {
+            control,
+            batches,
+            dropped: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        });
+        (controls, received)
+    }
+
+    /// Records `call`'s journey from now, as `journey-N` into `recordings/N.wav`.
+    fn record_journey(&mut self, call: CallId) {
+        self.command(MediaCommand::RecordJourney {
+            call,
+            record_id: format!("journey-{}", call.0),
+            file: format!("recordings/{}.wav", call.0).into(),
+            from: self.now,
+        });
+    }
+
     fn receive(&mut self, call: CallId, from: SocketAddr, packet: &[u8]) {
         self.engine.on_datagram(self.now, call, false, from, packet);
     }

@@ -10,6 +10,22 @@ fn frame(value: i16) -> [i16; 2 * FRAME_SAMPLES] {
     pcm
 }
 
+/// A new recording `c.wav` in a temporary folder (kept while the test holds it), with the
+/// buffers the service lends it.
+fn new_recording() -> (tempfile::TempDir, PathBuf, WriteBuffers, RecordingFile) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.wav");
+    let mut buffers = WriteBuffers::default();
+    let file = RecordingFile::create(&path, &mut buffers).unwrap();
+    (dir, path, buffers, file)
+}
+
+fn put_loud(file: &mut RecordingFile, indexes: std::ops::Range<u64>) {
+    for index in indexes {
+        file.put(index, &frame(1000));
+    }
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -23,9 +39,7 @@ fn the_file_parses_mid_recording_with_the_length_flushed_so_far() {
     assert_eq!(mode(path.parent().unwrap()), 0o700);
     assert_eq!(mode(&dir.path().join("recordings")), 0o700);
     assert_eq!(hound::WavReader::open(&path).unwrap().len(), 0);
-    for index in 0..50 {
-        file.put(index, &frame(1000));
-    }
+    put_loud(&mut file, 0..50);
     file.flush().unwrap();
     for index in 50..60 {
         file.put(index, &frame(2000));
@@ -47,10 +61,7 @@ fn the_file_parses_mid_recording_with_the_length_flushed_so_far() {
 
 #[test]
 fn missing_frames_are_silence_counted_lost_up_to_the_end_and_the_digest_is_the_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.wav");
-    let mut buffers = WriteBuffers::default();
-    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
+    let (_dir, path, mut buffers, mut file) = new_recording();
     file.put(0, &frame(500));
     file.put(1, &frame(500));
     file.put(5, &frame(700));
@@ -150,28 +161,17 @@ fn frames_of(path: &Path) -> Vec<(i16, i16)> {
 
 #[test]
 fn a_pause_silences_frames_already_on_disk_and_in_the_batch_and_a_resume_ends_it_at_its_frame() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.wav");
-    let mut buffers = WriteBuffers::default();
-    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
-    for index in 0..4 {
-        file.put(index, &frame(1000));
-    }
+    let (_dir, path, mut buffers, mut file) = new_recording();
+    put_loud(&mut file, 0..4);
     file.flush().unwrap();
-    for index in 4..6 {
-        file.put(index, &frame(1000));
-    }
+    put_loud(&mut file, 4..6);
     // The keys were pressed in frame 2, heard once frames up to 5 were placed: 2 and 3 are
     // on disk, 4 and 5 in the batch.
     file.pause_from(2).unwrap();
-    for index in 6..8 {
-        file.put(index, &frame(1000));
-    }
+    put_loud(&mut file, 6..8);
     // Resumed in frame 9, heard before frame 8 came.
     file.resume_at(9);
-    for index in 8..12 {
-        file.put(index, &frame(1000));
-    }
+    put_loud(&mut file, 8..12);
     let finished = file.finish(12, &mut buffers).unwrap();
     assert_eq!(finished.lost_frames, 0, "paused frames are not lost");
     let loud = (1000, -1000);
@@ -184,15 +184,10 @@ fn a_pause_silences_frames_already_on_disk_and_in_the_batch_and_a_resume_ends_it
 
 #[test]
 fn a_resume_heard_late_leaves_what_was_placed_silent_and_a_pause_before_it_lands_joins_the_span() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.wav");
-    let mut buffers = WriteBuffers::default();
-    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
+    let (_dir, path, mut buffers, mut file) = new_recording();
     file.put(0, &frame(1000));
     file.pause_from(1).unwrap();
-    for index in 1..4 {
-        file.put(index, &frame(1000));
-    }
+    put_loud(&mut file, 1..4);
     // Resumed in frame 2, heard after frame 3 was placed: 2 and 3 stay silent.
     file.resume_at(2);
     file.put(4, &frame(1000));
@@ -201,9 +196,7 @@ fn a_resume_heard_late_leaves_what_was_placed_silent_and_a_pause_before_it_lands
     file.pause_from(7).unwrap();
     file.resume_at(9);
     file.pause_from(10).unwrap();
-    for index in 5..12 {
-        file.put(index, &frame(1000));
-    }
+    put_loud(&mut file, 5..12);
     // A resume before the pause's own frame (a clock quirk) ends the span at its start.
     file.resume_at(3);
     file.put(12, &frame(1000));
@@ -218,21 +211,14 @@ fn a_resume_heard_late_leaves_what_was_placed_silent_and_a_pause_before_it_lands
 
 #[test]
 fn a_pause_just_after_a_resume_took_effect_leaves_the_frames_between_as_sound() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.wav");
-    let mut buffers = WriteBuffers::default();
-    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
+    let (_dir, path, mut buffers, mut file) = new_recording();
     file.put(0, &frame(1000));
     file.pause_from(1).unwrap();
     file.resume_at(3);
-    for index in 1..3 {
-        file.put(index, &frame(1000));
-    }
+    put_loud(&mut file, 1..3);
     // The span ended exactly where the frames placed end: the next pause starts afresh.
     file.pause_from(5).unwrap();
-    for index in 3..7 {
-        file.put(index, &frame(1000));
-    }
+    put_loud(&mut file, 3..7);
     file.finish(7, &mut buffers).unwrap();
     let quiet: Vec<bool> = frames_of(&path).iter().map(|&f| f == (0, 0)).collect();
     assert_eq!(quiet, vec![false, true, true, false, false, true, true]);
@@ -240,13 +226,8 @@ fn a_pause_just_after_a_resume_took_effect_leaves_the_frames_between_as_sound() 
 
 #[test]
 fn silencing_frames_on_disk_writes_nothing_past_the_audio() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.wav");
-    let mut buffers = WriteBuffers::default();
-    let mut file = RecordingFile::create(&path, &mut buffers).unwrap();
-    for index in 0..3 {
-        file.put(index, &frame(1000));
-    }
+    let (_dir, path, mut buffers, mut file) = new_recording();
+    put_loud(&mut file, 0..3);
     file.flush().unwrap();
     file.pause_from(1).unwrap();
     assert_eq!(
