@@ -113,7 +113,7 @@ fn an_agents_pause_reaches_the_service_as_the_frames_of_the_keys_and_the_tap_wri
     let said: Vec<(u64, bool)> = received
         .try_iter()
         .flat_map(|batch| batch.frames)
-        .map(|f| (f.index, f.pcm.iter().step_by(2).any(|&s| s != 0)))
+        .map(|f| (f.index, f.samples().step_by(2).any(|s| s != 0)))
         .collect();
     // The caller's side lags a tick (the jitter buffer plays from the second packet).
     let expected: Vec<(u64, bool)> = (0..12)

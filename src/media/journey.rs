@@ -32,15 +32,41 @@ const HEARD_RING: usize = 3 * FRAME_SAMPLES;
 /// Silent frames written ahead of the first tick, for the time the command took to reach
 /// the worker: at most a second (a longer wait leaves a gap the service counts lost).
 const MAX_LEAD_IN: u64 = 50;
-const FRAME: Duration = Duration::from_millis(FRAME_MS);
+const FRAME_NANOS: u64 = FRAME_MS * 1_000_000;
 
-/// One stereo frame of a recording: `pcm` interleaved left, right (160 samples each).
+/// Nanoseconds from `from` to `now` (none if `now` is earlier), in 64 bits: a `u128`
+/// division per tick of every recording was the tap's largest cost under load. 2^64 ns is
+/// 584 years.
+fn nanos_since(from: Instant, now: Instant) -> u64 {
+    let elapsed = now.saturating_duration_since(from);
+    elapsed
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(elapsed.subsec_nanos()))
+}
+
+/// Bytes of one stereo frame as the recording holds it: 160 samples of each channel,
+/// interleaved left, right, 16-bit little-endian.
+pub const STEREO_FRAME_BYTES: usize = 4 * FRAME_SAMPLES;
+
+/// One stereo frame of a recording, already in the file's bytes: the tap writes each sample
+/// once, where the service copies it from into its batch (converting it there too was a
+/// second pass over every frame, on a core whose cache had not seen it).
 #[derive(Clone, Copy)]
 pub struct JourneyFrame {
     pub call: CallId,
     /// Ticks since the recording started: where the frame goes in the file.
     pub index: u64,
-    pub pcm: [i16; 2 * FRAME_SAMPLES],
+    pub wav: [u8; STEREO_FRAME_BYTES],
+}
+
+impl JourneyFrame {
+    /// The frame's samples, interleaved left, right.
+    pub fn samples(&self) -> impl Iterator<Item = i16> + '_ {
+        self.wav
+            .chunks_exact(2)
+            .map(|bytes| i16::from_le_bytes([bytes[0], bytes[1]]))
+    }
 }
 
 /// The rare messages of a recording's life, on the unbounded control channel (never lost).
@@ -104,14 +130,14 @@ impl TickFrames {
 
     /// A frame of `call` at `index` in this tick, silent until written: the tap writes its
     /// samples where the service will read them, not into a frame of its own copied here.
-    pub fn next_frame(&mut self, call: CallId, index: u64) -> &mut [i16; 2 * FRAME_SAMPLES] {
+    pub fn next_frame(&mut self, call: CallId, index: u64) -> &mut [u8; STEREO_FRAME_BYTES] {
         self.frames.push(JourneyFrame {
             call,
             index,
-            pcm: [0; 2 * FRAME_SAMPLES],
+            wav: [0; STEREO_FRAME_BYTES],
         });
         let last = self.frames.len() - 1;
-        &mut self.frames[last].pcm
+        &mut self.frames[last].wav
     }
 
     /// The frames of this tick so far.
@@ -222,17 +248,16 @@ impl JourneyTap {
         }
         self.paused = paused;
         let call = self.call;
-        let elapsed = at.saturating_duration_since(self.from).as_nanos();
-        let frame = FRAME.as_nanos();
+        let elapsed = nanos_since(self.from, at);
         let _ = self.control.send(if paused {
             JourneyControl::Pause {
                 call,
-                from: (elapsed / frame) as u64,
+                from: elapsed / FRAME_NANOS,
             }
         } else {
             JourneyControl::Resume {
                 call,
-                until: elapsed.div_ceil(frame) as u64,
+                until: elapsed.div_ceil(FRAME_NANOS),
             }
         });
     }
@@ -240,8 +265,7 @@ impl JourneyTap {
     /// The frame edge of the call's clock nearest to `now`: a tick writes the frame that
     /// ends there.
     fn edge_near(&self, now: Instant) -> u64 {
-        let elapsed = now.saturating_duration_since(self.from).as_nanos();
-        ((elapsed + FRAME.as_nanos() / 2) / FRAME.as_nanos()) as u64
+        (nanos_since(self.from, now) + FRAME_NANOS / 2) / FRAME_NANOS
     }
 
     /// Where this tick's frame goes, keeping the file on the call's clock: the first tick
@@ -319,10 +343,10 @@ impl JourneyTap {
         // While paused the frame stays silent here too: only the frames between the keys and
         // this worker hearing of them reach the service with sound, for it to silence.
         if !self.paused {
-            for ((pair, &said), &heard) in frame.chunks_exact_mut(2).zip(said.pcm).zip(&self.delay)
+            for ((pair, &said), &heard) in frame.chunks_exact_mut(4).zip(said.pcm).zip(&self.delay)
             {
-                pair[0] = said;
-                pair[1] = heard;
+                pair[..2].copy_from_slice(&said.to_le_bytes());
+                pair[2..].copy_from_slice(&heard.to_le_bytes());
             }
         }
         let heard = &mut self.delay;

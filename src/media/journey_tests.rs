@@ -94,11 +94,11 @@ impl Harness {
 }
 
 fn left(frame: &JourneyFrame) -> Vec<i16> {
-    frame.pcm.iter().step_by(2).copied().collect()
+    frame.samples().step_by(2).collect()
 }
 
 fn right(frame: &JourneyFrame) -> Vec<i16> {
-    frame.pcm.iter().skip(1).step_by(2).copied().collect()
+    frame.samples().skip(1).step_by(2).collect()
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn paused_frames_are_silence_on_both_channels_and_the_service_is_told_the_frames
     let frames: Vec<JourneyFrame> = h.received();
     let quiet: Vec<(u64, bool)> = frames
         .iter()
-        .map(|f| (f.index, f.pcm.iter().all(|&s| s == 0)))
+        .map(|f| (f.index, f.wav.iter().all(|&b| b == 0)))
         .collect();
     assert_eq!(
         quiet,

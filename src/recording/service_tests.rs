@@ -4,6 +4,15 @@ use super::*;
 use crate::media::journey::{JourneyTap, TickFrames};
 use crate::media::Codec;
 
+/// A frame whose every sample, both channels, is 7.
+fn sevens() -> [u8; crate::media::journey::STEREO_FRAME_BYTES] {
+    let mut wav = [0; crate::media::journey::STEREO_FRAME_BYTES];
+    for sample in wav.chunks_exact_mut(2) {
+        sample.copy_from_slice(&7i16.to_le_bytes());
+    }
+    wav
+}
+
 #[test]
 fn frames_a_full_queue_dropped_are_written_as_silence_and_reported_as_lost_ms() {
     let dir = tempfile::tempdir().unwrap();
@@ -145,7 +154,7 @@ fn started(recordings: &mut Recordings, call: u64, report: &RecordingReports) {
         assert!(recordings.frame(&JourneyFrame {
             call: CallId(call),
             index,
-            pcm: [7; 2 * crate::media::FRAME_SAMPLES],
+            wav: sevens(),
         }));
     }
 }
@@ -221,7 +230,7 @@ fn creating_flushing_and_finishing_a_recording_each_cue_the_disk_sync_and_nothin
         recordings.frame(&JourneyFrame {
             call: CallId(1),
             index,
-            pcm: [7; 2 * crate::media::FRAME_SAMPLES],
+            wav: sevens(),
         });
     }
     assert!(written.take(), "a full batch was written before the flush");

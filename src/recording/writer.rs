@@ -142,9 +142,9 @@ impl RecordingFile {
         self.pending.len()
     }
 
-    /// Places frame `index` (interleaved left, right): indexes skipped since the last one
-    /// are silence and counted lost; an index already placed is ignored.
-    pub fn put(&mut self, index: u64, pcm: &[i16; 2 * FRAME_SAMPLES]) {
+    /// Places frame `index` (interleaved left, right, as the file's bytes): indexes skipped
+    /// since the last one are silence and counted lost; an index already placed is ignored.
+    pub fn put(&mut self, index: u64, wav: &[u8; TICK_BYTES]) {
         if index < self.next_index {
             return;
         }
@@ -154,14 +154,7 @@ impl RecordingFile {
                 self.pending.extend_from_slice(&[0; TICK_BYTES]);
             }
         } else if self.room() {
-            // The frame as little-endian bytes on the stack, then one copy (a push per
-            // sample, then a zero-filled resize, were the service's largest symbols in
-            // profiles under load).
-            let mut bytes = [0u8; TICK_BYTES];
-            for (out, sample) in bytes.chunks_exact_mut(2).zip(pcm) {
-                out.copy_from_slice(&sample.to_le_bytes());
-            }
-            self.pending.extend_from_slice(&bytes);
+            self.pending.extend_from_slice(wav);
         } else {
             self.lost_frames += 1;
         }

@@ -2,12 +2,14 @@ use std::os::unix::fs::PermissionsExt;
 
 use super::*;
 
-fn frame(value: i16) -> [i16; 2 * FRAME_SAMPLES] {
-    let mut pcm = [value; 2 * FRAME_SAMPLES];
-    for right in pcm.iter_mut().skip(1).step_by(2) {
-        *right = -value;
+/// A frame of `value` on the left and `-value` on the right, as the file's bytes.
+fn frame(value: i16) -> [u8; TICK_BYTES] {
+    let mut wav = [0; TICK_BYTES];
+    for pair in wav.chunks_exact_mut(4) {
+        pair[..2].copy_from_slice(&value.to_le_bytes());
+        pair[2..].copy_from_slice(&(-value).to_le_bytes());
     }
-    pcm
+    wav
 }
 
 /// A new recording `c.wav` in a temporary folder (kept while the test holds it), with the
