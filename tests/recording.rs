@@ -618,3 +618,40 @@ fn a_switch_stopped_with_sigterm_mid_call_finishes_the_recording_and_its_row_say
     );
     assert!(tone_frames(&wav.left, 1000, length_ms, CALLER_HZ) > 50);
 }
+
+#[test]
+fn a_recording_whose_file_cannot_be_created_leaves_the_call_alone_and_stops_its_frames() {
+    let ports = PortBlock::reserve();
+    let config = ConfigCopy::of_shipped();
+    straight_to_the_menu(&config, true);
+    let mut switch = Switch::start_with(ports, config);
+    // `recordings` is a file, so no day folder under it can be made.
+    let recordings = switch.data.path().join("recordings");
+    if recordings.is_dir() {
+        std::fs::remove_dir_all(&recordings).unwrap();
+    }
+    std::fs::write(&recordings, b"not a folder").unwrap();
+    let caller = caller(&switch, Duration::from_secs(3), "uncreatable");
+    let call_id = caller.call_id(1);
+    let run = caller.run();
+    // The caller went through the menu and the queue as on any other day.
+    assert_sipp_ok("the caller", &run, &switch);
+    let call = switch.ended_call(&call_id, Duration::from_secs(10));
+    let recording = finished_recording(&switch, &call_id)["recording"].clone();
+    assert_eq!(recording["state"], "cut_short", "{call:#}");
+    assert_eq!(recording["duration_ms"], 0, "{call:#}");
+    let status = switch.terminate(Duration::from_secs(15));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    // The tap stopped once its worker heard of the failure, not at the hang-up: a 3 s call
+    // would have sent 150 frames and more.
+    let log = switch.log_tail();
+    let stray: u64 = log
+        .lines()
+        .find_map(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix("stray_frames="))
+                .map(|n| n.parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("the recording service's stop line:\n{log}"));
+    assert!(stray < 25, "{stray} frames came after the failure:\n{log}");
+}

@@ -397,9 +397,21 @@ impl ConversationEngine for MediaEngine {
     }
 
     fn poll_event(&mut self) -> Option<(CallId, MediaEvent)> {
-        self.events
-            .pop()
-            .or_else(|| self.recordings.try_recv().ok())
+        if let Some(event) = self.events.pop() {
+            return Some(event);
+        }
+        let (call, event) = self.recordings.try_recv().ok()?;
+        if let MediaEvent::JourneyRecorded {
+            record_id,
+            error: Some(_),
+            ..
+        } = &event
+        {
+            if let Some(leg) = self.legs.get_mut(&call) {
+                leg.journey_failed(record_id);
+            }
+        }
+        Some((call, event))
     }
 
     fn idle(&self) -> bool {

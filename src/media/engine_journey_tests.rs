@@ -1,6 +1,7 @@
 //! The engine's journey recordings: each tick's frames of every recorded leg go to the
 //! recording service as one message, the agent's pause reaches it with the frames of the
-//! keys, and an engine without the service refuses a recording and says why.
+//! keys, an engine without the service refuses a recording and says why, and a recording
+//! whose file could not be created stops its tap.
 
 use super::*;
 use crate::media::journey::JourneyControl;
@@ -120,4 +121,97 @@ fn an_agents_pause_reaches_the_service_as_the_frames_of_the_keys_and_the_tap_wri
         .map(|i| (i, i != 0 && !(4..8).contains(&i)))
         .collect();
     assert_eq!(said, expected);
+}
+
+/// The recording service's report of `record_id` for `call`: its file could not be created.
+fn cannot_create(controls: &std::sync::mpsc::Receiver<JourneyControl>, record_id: &str) {
+    let report = controls.try_iter().find_map(|m| match m {
+        JourneyControl::Start {
+            call,
+            record_id: id,
+            report,
+            ..
+        } if id == record_id => Some((call, report)),
+        _ => None,
+    });
+    let (call, report) = report.expect("the recording was started");
+    report.send(
+        call,
+        MediaEvent::JourneyRecorded {
+            record_id: record_id.into(),
+            duration_ms: 0,
+            sha256: String::new(),
+            lost_ms: 0,
+            error: Some("cannot create the recording: permission denied".into()),
+        },
+    );
+}
+
+/// The indexes of `call`'s frames the engine sent since the last look.
+fn frames_of(
+    received: &std::sync::mpsc::Receiver<crate::media::journey::FrameBatch>,
+    call: CallId,
+) -> Vec<u64> {
+    received
+        .try_iter()
+        .flat_map(|batch| batch.frames)
+        .filter(|f| f.call == call)
+        .map(|f| f.index)
+        .collect()
+}
+
+#[test]
+fn a_recording_whose_file_could_not_be_created_stops_its_tap_once_the_engine_hears_so() {
+    let mut h = Harness::new();
+    let (controls, received) = h.with_recording_service(64);
+    h.start(CALLER, caller_phone(), Codec::Pcma, None);
+    h.record_journey(CALLER);
+    h.tick();
+    h.tick();
+    assert_eq!(frames_of(&received, CALLER), vec![0, 1]);
+    cannot_create(&controls, "journey-1");
+    // The report reaches the switch as it is; the tap stops with it.
+    let reported = std::iter::from_fn(|| h.engine.poll_event()).any(|(call, event)| {
+        call == CALLER && matches!(event, MediaEvent::JourneyRecorded { error: Some(_), .. })
+    });
+    assert!(reported, "the failure still goes to the switch");
+    h.tick();
+    h.tick();
+    assert_eq!(
+        frames_of(&received, CALLER),
+        Vec::<u64>::new(),
+        "no frame for a file that does not exist"
+    );
+    assert!(
+        controls
+            .try_iter()
+            .any(|m| matches!(m, JourneyControl::End { call: CALLER, .. })),
+        "the service is told the recording is over"
+    );
+}
+
+#[test]
+fn a_failed_report_of_a_replaced_recording_leaves_the_current_one_recording() {
+    let mut h = Harness::new();
+    let (controls, received) = h.with_recording_service(64);
+    h.start(CALLER, caller_phone(), Codec::Pcma, None);
+    h.record_journey(CALLER);
+    h.tick();
+    // A second recording of the same leg replaces the first, whose report fails late.
+    h.command(MediaCommand::RecordJourney {
+        call: CALLER,
+        record_id: "journey-1b".into(),
+        file: "recordings/1b.wav".into(),
+        from: h.now,
+    });
+    cannot_create(&controls, "journey-1");
+    while h.engine.poll_event().is_some() {}
+    let _ = frames_of(&received, CALLER);
+    h.tick();
+    h.tick();
+    assert_eq!(
+        frames_of(&received, CALLER),
+        vec![0, 1],
+        "journey-1b goes on"
+    );
 }

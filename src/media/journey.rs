@@ -183,6 +183,8 @@ impl Default for TickFrames {
 /// A caller leg's recording in progress.
 pub struct JourneyTap {
     call: CallId,
+    /// The record the recording belongs to (its report names it).
+    record_id: String,
     control: Sender<JourneyControl>,
     /// The instant of frame 0: the switch's answer.
     from: Instant,
@@ -216,12 +218,13 @@ impl JourneyTap {
     ) -> JourneyTap {
         let _ = control.send(JourneyControl::Start {
             call,
-            record_id,
+            record_id: record_id.clone(),
             file,
             report,
         });
         JourneyTap {
             call,
+            record_id,
             control,
             from,
             index: 0,
@@ -297,6 +300,10 @@ impl JourneyTap {
         let index = self.index;
         self.index += 1;
         Some(index)
+    }
+
+    pub fn record_id(&self) -> &str {
+        &self.record_id
     }
 
     /// Frames handed over so far (the next frame's index).

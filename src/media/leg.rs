@@ -987,6 +987,19 @@ impl Leg {
         }
     }
 
+    /// The recording service could not record `record_id` (its file could not be created):
+    /// if it is this leg's current journey, the tap stops, instead of making frames no file
+    /// takes until the call ends. A report of an earlier recording leaves the current one.
+    pub fn journey_failed(&mut self, record_id: &str) {
+        if self
+            .journey
+            .as_ref()
+            .is_some_and(|journey| journey.record_id() == record_id)
+        {
+            self.journey = None;
+        }
+    }
+
     /// The journey recording's frames so far, if one runs.
     pub fn journey_frames(&self) -> Option<u64> {
         self.journey.as_ref().map(|j| j.frames())

@@ -36,9 +36,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// tick (20 ms) those were an eighth of the service's CPU under load.
 const DRAIN_EVERY: Duration = Duration::from_millis(100);
 /// How long the service waits for a control message with no recording open. Frames then
-/// come only from a recording whose file could not be created (its tap goes on until the
-/// call ends), and the queue holds a second of those: drained twice a second, none is
-/// dropped, and an idle switch does not wake this thread 50 times a second.
+/// come only from a recording whose file could not be created, until its engine hears so
+/// and stops the tap, and the queue holds a second of those: drained twice a second, none
+/// is dropped, and an idle switch does not wake this thread 50 times a second.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 
 struct Active {
@@ -316,7 +316,9 @@ pub fn run(
         }
         if !frames_open && !control_open {
             recordings.finish_all();
-            tracing::debug!(
+            // Stray frames: for recordings whose file could not be created, before their
+            // engine stopped the tap.
+            tracing::info!(
                 stray_frames = recordings.stray_frames,
                 wake_ups = recordings.wake_ups,
                 "recording service stopped"
