@@ -285,16 +285,25 @@ impl ConversationEngine for MediaEngine {
                 record_id,
                 file,
                 from,
-            } => match (&self.journeys, self.legs.get_mut(&call)) {
-                (Some(sink), Some(leg)) => leg.record_journey(
-                    record_id,
-                    file,
-                    from,
-                    sink.control.clone(),
-                    &self.recording_reports,
-                ),
-                _ => {
-                    tracing::warn!(call = %call, "journey recording refused: no recording service or no leg");
+            } => {
+                let refused = match (&self.journeys, self.legs.get_mut(&call)) {
+                    (Some(_), Some(leg)) if leg.journey_frames().is_some() => {
+                        Some("the leg's journey is being recorded already")
+                    }
+                    (Some(sink), Some(leg)) => {
+                        leg.record_journey(
+                            record_id.clone(),
+                            file,
+                            from,
+                            sink.control.clone(),
+                            &self.recording_reports,
+                        );
+                        None
+                    }
+                    _ => Some("no recording service or no media leg"),
+                };
+                if let Some(why) = refused {
+                    tracing::warn!(call = %call, why, "journey recording refused");
                     self.events.push(
                         call,
                         MediaEvent::JourneyRecorded {
@@ -302,11 +311,11 @@ impl ConversationEngine for MediaEngine {
                             duration_ms: 0,
                             sha256: String::new(),
                             lost_ms: 0,
-                            error: Some("no recording service or no media leg".into()),
+                            error: Some(why.into()),
                         },
                     );
                 }
-            },
+            }
             MediaCommand::PauseJourney { call, paused, at } => {
                 if let Some(leg) = self.legs.get_mut(&call) {
                     leg.pause_journey(paused, at);
@@ -397,10 +406,10 @@ impl ConversationEngine for MediaEngine {
     }
 
     fn poll_event(&mut self) -> Option<(CallId, MediaEvent)> {
-        if let Some(event) = self.events.pop() {
-            return Some(event);
-        }
-        let (call, event) = self.recordings.try_recv().ok()?;
+        let (call, event) = self
+            .events
+            .pop()
+            .or_else(|| self.recordings.try_recv().ok())?;
         if let MediaEvent::JourneyRecorded {
             record_id,
             error: Some(_),

@@ -191,27 +191,48 @@ fn a_recording_whose_file_could_not_be_created_stops_its_tap_once_the_engine_hea
 }
 
 #[test]
-fn a_failed_report_of_a_replaced_recording_leaves_the_current_one_recording() {
+fn a_second_recording_of_a_leg_is_refused_and_the_first_goes_on() {
     let mut h = Harness::new();
     let (controls, received) = h.with_recording_service(64);
     h.start(CALLER, caller_phone(), Codec::Pcma, None);
     h.record_journey(CALLER);
     h.tick();
-    // A second recording of the same leg replaces the first, whose report fails late.
+    // The service knows a recording by its call: a second one at once would take the first
+    // one's frames still queued.
     h.command(MediaCommand::RecordJourney {
         call: CALLER,
         record_id: "journey-1b".into(),
         file: "recordings/1b.wav".into(),
         from: h.now,
     });
-    cannot_create(&controls, "journey-1");
-    while h.engine.poll_event().is_some() {}
-    let _ = frames_of(&received, CALLER);
-    h.tick();
+    let refused: Vec<(String, Option<String>)> = std::iter::from_fn(|| h.engine.poll_event())
+        .filter_map(|(_, event)| match event {
+            MediaEvent::JourneyRecorded {
+                record_id, error, ..
+            } => Some((record_id, error)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        vec![(
+            "journey-1b".to_string(),
+            Some("the leg's journey is being recorded already".to_string())
+        )]
+    );
     h.tick();
     assert_eq!(
         frames_of(&received, CALLER),
         vec![0, 1],
-        "journey-1b goes on"
+        "journey-1 goes on"
     );
+    let started: Vec<String> = controls
+        .try_iter()
+        .filter_map(|m| match m {
+            JourneyControl::Start { record_id, .. } => Some(record_id),
+            JourneyControl::End { .. } => Some("end".into()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, vec!["journey-1".to_string()]);
 }

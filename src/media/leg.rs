@@ -959,7 +959,7 @@ impl Leg {
     }
 
     /// `RecordJourney`: the caller's journey is recorded, frame 0 at `from`, until the leg
-    /// ends (a second one replaces the first, which is finished).
+    /// ends (the engine refuses a second one: the service knows a recording by its call).
     pub fn record_journey(
         &mut self,
         record_id: String,
@@ -987,9 +987,9 @@ impl Leg {
         }
     }
 
-    /// The recording service could not record `record_id` (its file could not be created):
-    /// if it is this leg's current journey, the tap stops, instead of making frames no file
-    /// takes until the call ends. A report of an earlier recording leaves the current one.
+    /// `record_id` could not be recorded (its file could not be created): if it is this
+    /// leg's journey, the tap stops, instead of making frames no file takes until the call
+    /// ends. The refusal of another recording of the leg leaves this one going.
     pub fn journey_failed(&mut self, record_id: &str) {
         if self
             .journey
