@@ -2,9 +2,9 @@
 //! in one engine, each sent one caller packet per 20 ms tick and playing a looped prompt,
 //! through one tick — once unrecorded, once with every journey recorded, where the same
 //! thread then does the recording service's work for that tick (takes the queued frames,
-//! places them in their files, writes each file's batch and header every 50 ticks, and every
-//! 400 ticks — an 8 s call, as in `tests/load/run.sh` — finishes each file with its SHA-256
-//! and starts the next). The difference between the two, over 100 legs, is the CPU recording
+//! places them in their files, writes each file's header every 50 ticks). Every 400 ticks —
+//! an 8 s call, as in `tests/load/run.sh` — the calls hang up and new ones are answered, so
+//! each file is finished with its SHA-256 and the next one created. The difference between the two, over 100 legs, is the CPU recording
 //! adds per call-tick on both threads (the service's wake-ups aside).
 //!
 //!   cargo bench --bench recording
@@ -21,8 +21,8 @@ use criterion::Criterion;
 use hotline::media::command::{LegOptions, MediaCommand};
 use hotline::media::journey::{FrameBatch, JourneyControl, JourneySink};
 use hotline::media::{
-    Codec, ConversationEngine, LegRole, MediaEngine, MediaRecordKey, PlayId, PromptLibrary,
-    RtpSender,
+    Codec, ConversationEngine, LegRole, MediaEngine, MediaRecordKey, PlayId, PromptId,
+    PromptLibrary, RtpSender,
 };
 use hotline::recording::service::Recordings;
 use hotline::sip::CallId;
@@ -48,9 +48,11 @@ struct Caller {
 /// An engine of `LEGS` callers hearing a looped prompt while they speak.
 struct Worker {
     engine: MediaEngine,
+    greeting: PromptId,
     now: Instant,
     callers: Vec<Caller>,
     ticks: u64,
+    round: u64,
     /// The recording service's side, when the journeys are recorded.
     service: Option<Service>,
 }
@@ -60,7 +62,6 @@ struct Service {
     controls: Receiver<JourneyControl>,
     batches: Receiver<FrameBatch>,
     dir: PathBuf,
-    round: u64,
 }
 
 impl Worker {
@@ -88,18 +89,37 @@ impl Worker {
                 controls,
                 batches: received,
                 dir: dir.to_path_buf(),
-                round: 0,
             }
         });
-        let now = Instant::now();
-        let mut callers = Vec::new();
+        let mut worker = Worker {
+            engine,
+            greeting,
+            now: Instant::now(),
+            callers: Vec::new(),
+            ticks: 0,
+            round: 0,
+            service,
+        };
+        worker.next_calls();
+        worker
+    }
+
+    /// The calls of the last round hang up and `LEGS` new ones are answered, each playing
+    /// the prompt and, with a service, recorded; the files of the round before last (all
+    /// finished by now) are removed.
+    fn next_calls(&mut self) {
+        for caller in self.callers.drain(..) {
+            self.engine
+                .command(self.now, MediaCommand::End { call: caller.call });
+        }
+        self.round += 1;
         for i in 0..LEGS {
-            let call = CallId(100 + i);
-            engine.command(
-                now,
+            let call = CallId(self.round * 1000 + i);
+            self.engine.command(
+                self.now,
                 MediaCommand::Start {
                     call,
-                    local_port: 10_000 + call.0 as u16 * 2,
+                    local_port: 10_000 + i as u16 * 2,
                     remote: phone(call),
                     codec: Codec::Pcma,
                     payload_type: 8,
@@ -118,60 +138,41 @@ impl Worker {
                     },
                 },
             );
-            engine.command(
-                now,
+            self.engine.command(
+                self.now,
                 MediaCommand::PlayLoop {
                     call,
-                    prompt: greeting,
-                    play: PlayId(i),
+                    prompt: self.greeting,
+                    play: PlayId(call.0),
                 },
             );
-            callers.push(Caller {
+            if self.service.is_some() {
+                self.engine.command(
+                    self.now,
+                    MediaCommand::RecordJourney {
+                        call,
+                        record_id: format!("r{}", call.0),
+                        file: format!("recordings/{}.wav", call.0).into(),
+                        from: self.now,
+                    },
+                );
+            }
+            self.callers.push(Caller {
                 call,
                 sender: RtpSender::with_start(8, 0x1000 + i as u32, 1, 160),
                 packet: [0; 172],
             });
         }
-        let mut worker = Worker {
-            engine,
-            now,
-            callers,
-            ticks: 0,
-            service,
-        };
-        worker.record_all();
-        worker
-    }
-
-    /// Every caller's journey recorded afresh (the last round's files finished and removed).
-    fn record_all(&mut self) {
+        while self.engine.poll_event().is_some() {}
         let Some(service) = &mut self.service else {
             return;
         };
-        service.round += 1;
-        for caller in &self.callers {
-            self.engine.command(
-                self.now,
-                MediaCommand::RecordJourney {
-                    call: caller.call,
-                    record_id: format!("r{}", caller.call.0),
-                    file: format!("recordings/{}-{}.wav", service.round, caller.call.0).into(),
-                    from: self.now,
-                },
-            );
-        }
-        let old = service.dir.join("recordings");
-        while let Ok(control) = service.controls.try_recv() {
-            service.recordings.control(control);
-        }
-        // The files of the round before last are finished by now.
-        if let Ok(entries) = std::fs::read_dir(&old) {
+        let last_round = self.round.saturating_sub(1);
+        if let Ok(entries) = std::fs::read_dir(service.dir.join("recordings")) {
             for entry in entries.flatten() {
-                let name = entry.file_name();
-                if !name
-                    .to_string_lossy()
-                    .starts_with(&format!("{}-", service.round))
-                {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let round = name.split('.').next().and_then(|n| n.parse::<u64>().ok());
+                if round.is_some_and(|call| call / 1000 < last_round) {
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
@@ -222,20 +223,49 @@ impl Worker {
             }
         }
         if self.ticks.is_multiple_of(CALL_TICKS) {
-            self.record_all();
+            self.next_calls();
         }
         sent
     }
 }
 
+/// Before timing anything: two calls' worth of ticks leave every file of the first round
+/// finished, 8 s long, with no frame gone astray.
+fn recorded_as_calls_are(worker: &mut Worker) {
+    for _ in 0..CALL_TICKS + 60 {
+        worker.tick();
+    }
+    let service = worker.service.as_ref().expect("a recorded worker");
+    assert_eq!(
+        service.recordings.stray_frames, 0,
+        "frames for no open file"
+    );
+    for i in 0..LEGS {
+        let path = service.dir.join(format!("recordings/{}.wav", 1000 + i));
+        let length = std::fs::metadata(&path)
+            .expect("the first call's file")
+            .len();
+        assert_eq!(length, 44 + CALL_TICKS * 640, "{}", path.display());
+    }
+}
+
 fn main() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
+    // On tmpfs where there is one: the files' own cost without a disk filesystem's state
+    // (ext4 scans past recently deleted inodes for minutes after the bench removes files).
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .expect("a temporary directory");
     let mut criterion = Criterion::default().configure_from_args();
     let mut plain = Worker::new(None);
     criterion.bench_function("recording: one tick of 100 callers, not recorded", |b| {
         b.iter(|| plain.tick())
     });
     let mut recorded = Worker::new(Some(dir.path()));
+    recorded_as_calls_are(&mut recorded);
     criterion.bench_function(
         "recording: one tick of 100 callers, recorded (taps, service, files)",
         |b| b.iter(|| recorded.tick()),
