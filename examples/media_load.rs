@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! cargo run --release --example media_load -- [--pairs 100] [--seconds 10] [--workers N]
+//!     [--relay-batch-ms 10]
 //! ```
 //!
 //! `--engine real` (the default) runs the switch's own `MediaEngine` (stream rewriting,
@@ -27,7 +28,7 @@ use hotline::media::prompt::PromptLibrary;
 use hotline::media::MediaEvent;
 use hotline::media::{Codec, LegRole, MediaRecordKey};
 use hotline::net::media_workers::{
-    default_media_workers, MediaWorkers, WorkerReport, WorkerSettings, WorkerStats,
+    default_media_workers, MediaWorkers, RelayBatch, WorkerReport, WorkerSettings, WorkerStats,
 };
 use hotline::sip::CallId;
 
@@ -108,6 +109,7 @@ struct Args {
     pairs: usize,
     seconds: u64,
     workers: usize,
+    relay_batch: RelayBatch,
     real_engine: bool,
 }
 
@@ -116,6 +118,7 @@ fn parse_args() -> Args {
         pairs: 100,
         seconds: 10,
         workers: default_media_workers(),
+        relay_batch: RelayBatch::DEFAULT,
         real_engine: true,
     };
     let mut it = std::env::args().skip(1);
@@ -125,6 +128,13 @@ fn parse_args() -> Args {
             "--pairs" => args.pairs = value.parse().expect("--pairs N"),
             "--seconds" => args.seconds = value.parse().expect("--seconds T"),
             "--workers" => args.workers = value.parse().expect("--workers N"),
+            "--relay-batch-ms" => {
+                args.relay_batch = value
+                    .parse()
+                    .map_err(|_| format!("{value} is not a number"))
+                    .and_then(RelayBatch::from_ms)
+                    .expect("--relay-batch-ms MS")
+            }
             "--engine" => {
                 args.real_engine = match value.as_str() {
                     "real" => true,
@@ -231,6 +241,7 @@ where
         WorkerSettings {
             workers: args.workers,
             listen_ip: LOOPBACK.into(),
+            relay_batch: args.relay_batch,
         },
         engine,
         move |report| {

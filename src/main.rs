@@ -57,6 +57,10 @@ struct ServeArgs {
     /// Media worker threads, 1 to 64 (default: one per core less one, at least one).
     #[arg(long, value_parser = parse_media_workers)]
     media_workers: Option<usize>,
+    /// Longest a relayed packet waits so the packets of many calls go out in one wake-up
+    /// of their media worker: 0 (each at once), 1, 2, 4, 5, 10 or 20 ms.
+    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = parse_relay_batch)]
+    relay_batch_ms: u64,
     /// Mark the QA pages' session cookie Secure (set when users reach `--http` over https,
     /// through a reverse proxy that terminates TLS).
     #[arg(long)]
@@ -192,6 +196,14 @@ fn parse_media_workers(s: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_relay_batch(s: &str) -> Result<u64, String> {
+    let ms = s
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| format!("\"{s}\" is not a number of milliseconds"))?;
+    net::media_workers::RelayBatch::from_ms(ms).map(|_| ms)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     hotline::log_line::install();
@@ -267,6 +279,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         retention_days,
         tcp: tcp_limits,
         media_workers,
+        relay_batch_ms,
         http_secure_cookies,
         session_idle_minutes,
         http_trusted_proxies,
@@ -403,8 +416,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let workers = net::media_workers::WorkerSettings {
             workers: media_workers,
             listen_ip: sip.ip(),
+            relay_batch: net::media_workers::RelayBatch::from_ms(relay_batch_ms)?,
         };
-        tracing::info!(media_workers = workers.workers, listen_ip = %workers.listen_ip, "media sockets bind the listen address");
+        tracing::info!(media_workers = workers.workers, listen_ip = %workers.listen_ip, relay_batch_ms = relay_batch_ms, "media sockets bind the listen address");
         let media = net::MediaDriver::workers(workers, move |_| {
             hotline::media::engine::MediaEngine::new(Arc::clone(&prompts))
                 .with_journeys(journeys.clone())

@@ -1,7 +1,8 @@
 //! Where the switch's media lives, seen from outside: RTP sockets bind the address SIP
 //! listens on, not `--advertise` (behind 1:1 NAT the public address is not one of this
 //! host's, so binding it fails and every call would end "media failed"), and
-//! `--media-workers` takes 1 to 64 threads.
+//! `--media-workers` takes 1 to 64 threads, and `--relay-batch-ms` a period that divides the
+//! 20 ms tick (or 0).
 //! Each test reserves its own port block (`PortBlock::reserve`).
 
 mod common;
@@ -70,6 +71,39 @@ fn a_media_worker_count_outside_one_to_sixty_four_is_refused_in_one_sentence() {
             stderr.starts_with(&format!(
                 "error: invalid value '{count}' for '--media-workers <MEDIA_WORKERS>': \
                  \"{count}\" is not a number of media workers from 1 to 64"
+            )),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_relay_batch_that_does_not_divide_the_tick_is_refused_in_one_sentence() {
+    for (value, why) in [
+        (
+            "3",
+            "3 ms is not a relay batch: it must be 0 (forward each packet at once) or divide \
+             the 20 ms tick: 1, 2, 4, 5, 10 or 20",
+        ),
+        ("40", "40 ms is not a relay batch"),
+        ("soon", "\"soon\" is not a number of milliseconds"),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
+        cmd.args(["serve", "--relay-batch-ms", value]);
+        let (out, killed) = run_bounded(&mut cmd, Duration::from_secs(20));
+        assert!(
+            !killed,
+            "hotline serve --relay-batch-ms {value} did not finish"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "exit of --relay-batch-ms {value}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!(
+                "error: invalid value '{value}' for '--relay-batch-ms <MS>': {why}"
             )),
             "{stderr}"
         );

@@ -44,11 +44,56 @@ pub fn default_media_workers() -> usize {
     cores.saturating_sub(1).clamp(1, MAX_MEDIA_WORKERS)
 }
 
+/// The longest a relayed packet waits in a worker so that the packets of many calls are
+/// forwarded in one wake-up (`--relay-batch-ms`): after a wake-up that found datagrams the
+/// worker looks again at the next point of a grid of this period locked to its 20 ms tick.
+/// A steady stream's packets fall on the same point every time, so the wait adds a fixed
+/// delay (at most the period) and no jitter. Zero forwards every packet as it comes, one
+/// wake-up each.
+///
+/// The trade, measured on the 2-core machine with 50 bridged calls (`tests/load/bridged.sh`):
+/// a wake-up costs about as much as relaying ten packets, and packets come every 0.2 ms, so
+/// looking again 2 ms later cost 0.34 ms of CPU per call-second; 10 ms, 0.26; 20 ms, 0.23.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelayBatch(Duration);
+
+impl RelayBatch {
+    /// The milliseconds allowed: 0, or a divisor of the tick, so the grid's points fall on
+    /// the ticks.
+    pub const ALLOWED_MS: [u64; 7] = [0, 1, 2, 4, 5, 10, 20];
+    /// 10 ms: at most 10 ms (5 ms on average) of delay on relayed audio, a twentieth of the
+    /// 150 ms one-way budget of ITU-T G.114, for a third less CPU than 2 ms (see above).
+    pub const DEFAULT: RelayBatch = RelayBatch(Duration::from_millis(10));
+
+    /// `ms` if allowed, else a sentence saying what is.
+    pub fn from_ms(ms: u64) -> Result<RelayBatch, String> {
+        if Self::ALLOWED_MS.contains(&ms) {
+            Ok(RelayBatch(Duration::from_millis(ms)))
+        } else {
+            Err(format!(
+                "{ms} ms is not a relay batch: it must be 0 (forward each packet at once) or divide the 20 ms tick: 1, 2, 4, 5, 10 or 20"
+            ))
+        }
+    }
+
+    pub fn period(self) -> Duration {
+        self.0
+    }
+}
+
+impl Default for RelayBatch {
+    fn default() -> RelayBatch {
+        RelayBatch::DEFAULT
+    }
+}
+
 /// How the workers are set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkerSettings {
     /// How many worker threads (1 to [`MAX_MEDIA_WORKERS`]).
     pub workers: usize,
+    /// How long a relayed packet may wait for others to go out in the same wake-up.
+    pub relay_batch: RelayBatch,
     /// The address RTP and RTCP sockets bind to: the SIP listen address (0.0.0.0 or ::
     /// when that is unspecified), never the advertised one, which behind 1:1 NAT is not
     /// an address of this host.
@@ -136,6 +181,7 @@ impl MediaWorkers {
                 messages: receiver,
                 wake: Arc::clone(&wake),
                 listen_ip: settings.listen_ip,
+                relay_batch: settings.relay_batch.period(),
                 thread_id: Arc::clone(&thread_id),
                 stats: Arc::clone(&stats),
             };

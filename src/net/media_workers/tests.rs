@@ -24,6 +24,8 @@ struct Seen {
     commands: Vec<MediaCommand>,
     /// (call, rtcp, source, bytes)
     datagrams: Vec<(CallId, bool, SocketAddr, Vec<u8>)>,
+    /// The `now` each of `datagrams` came with: the worker's wake-up that took it.
+    taken_at: Vec<Instant>,
     /// (now, the legs that sent a packet in that tick)
     ticks: Vec<(Instant, Vec<CallId>)>,
 }
@@ -36,7 +38,12 @@ struct FakeEngine {
     events: Vec<(CallId, MediaEvent)>,
     arrived: HashSet<CallId>,
     ticks: u32,
+    /// Holds the worker inside the `Open` of [`GATE`]: says so on the first, waits on the second.
+    gate: Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>,
 }
+
+/// The leg whose `Open` a gated engine holds the worker in.
+const GATE: CallId = CallId(99_999);
 
 impl FakeEngine {
     fn new(seen: Arc<Mutex<Seen>>) -> FakeEngine {
@@ -48,7 +55,13 @@ impl FakeEngine {
             events: Vec::new(),
             arrived: HashSet::new(),
             ticks: 0,
+            gate: None,
         }
+    }
+
+    fn with_gate(mut self, entered: mpsc::Sender<()>, release: mpsc::Receiver<()>) -> FakeEngine {
+        self.gate = Some((entered, release));
+        self
     }
 }
 
@@ -56,6 +69,14 @@ impl ConversationEngine for FakeEngine {
     fn command(&mut self, _now: Instant, command: MediaCommand) {
         match &command {
             MediaCommand::Start { call, remote, .. } => self.remotes.push((*call, *remote)),
+            MediaCommand::Open { call, .. } if *call == GATE => {
+                if let Some((entered, release)) = &self.gate {
+                    entered.send(()).unwrap();
+                    release
+                        .recv_timeout(WAIT)
+                        .expect("the test lets the worker go");
+                }
+            }
             MediaCommand::End { call } => {
                 if let Some(&(_, remote)) = self.remotes.iter().find(|(c, _)| c == call) {
                     self.out.push((*call, false, remote, b"last".to_vec()));
@@ -69,7 +90,7 @@ impl ConversationEngine for FakeEngine {
 
     fn on_datagram(
         &mut self,
-        _now: Instant,
+        now: Instant,
         call: CallId,
         rtcp: bool,
         from: SocketAddr,
@@ -79,11 +100,9 @@ impl ConversationEngine for FakeEngine {
         if self.arrived.insert(call) {
             self.events.push((call, MediaEvent::RtpArrived));
         }
-        self.seen
-            .lock()
-            .unwrap()
-            .datagrams
-            .push((call, rtcp, from, bytes.to_vec()));
+        let mut seen = self.seen.lock().unwrap();
+        seen.datagrams.push((call, rtcp, from, bytes.to_vec()));
+        seen.taken_at.push(now);
     }
 
     fn on_tick(&mut self, now: Instant) {
@@ -130,6 +149,10 @@ struct Rig {
 
 impl Rig {
     fn start(count: usize) -> Rig {
+        Rig::start_with(count, RelayBatch::DEFAULT)
+    }
+
+    fn start_with(count: usize, relay_batch: RelayBatch) -> Rig {
         let seen: Vec<_> = (0..count)
             .map(|_| Arc::new(Mutex::new(Seen::default())))
             .collect();
@@ -139,6 +162,7 @@ impl Rig {
             WorkerSettings {
                 workers: count,
                 listen_ip: LOOPBACK,
+                relay_batch,
             },
             move |k| FakeEngine::new(Arc::clone(&engines[k])),
             move |report| {
@@ -296,6 +320,168 @@ fn datagrams_reach_the_engine_with_their_call_socket_kind_and_source() {
         }
         other => panic!("unexpected report {other:?}"),
     }
+}
+
+#[test]
+fn a_relay_batch_is_zero_or_divides_the_tick() {
+    for ms in [0, 1, 2, 4, 5, 10, 20] {
+        assert_eq!(
+            RelayBatch::from_ms(ms).map(RelayBatch::period),
+            Ok(Duration::from_millis(ms))
+        );
+    }
+    for ms in [3, 7, 15, 21, 40] {
+        let why = RelayBatch::from_ms(ms).unwrap_err();
+        assert!(
+            why.starts_with(&format!("{ms} ms is not a relay batch"))
+                && why.ends_with("1, 2, 4, 5, 10 or 20"),
+            "{why}"
+        );
+    }
+    assert_eq!(RelayBatch::default().period(), Duration::from_millis(10));
+}
+
+#[test]
+fn with_a_relay_batch_the_datagrams_spread_over_a_tick_are_taken_in_a_few_wake_ups() {
+    let batch = Duration::from_millis(20);
+    let mut rig = Rig::start_with(1, RelayBatch::from_ms(20).unwrap());
+    let port = free_port_pair();
+    let phone = peer();
+    rig.send(start(A, port, phone.local_addr().unwrap()));
+    rig.wait_for(0, "the first datagram", |seen| {
+        let _ = phone.send_to(b"open?", (LOOPBACK, port));
+        (!seen.datagrams.is_empty()).then_some(())
+    });
+    // Sixty datagrams a millisecond apart: one wake-up each without the batch.
+    for i in 0..60u8 {
+        phone.send_to(&[b'#', i], (LOOPBACK, port)).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let taken = rig.wait_for(0, "all sixty datagrams", |seen| {
+        let taken: Vec<Instant> = seen
+            .datagrams
+            .iter()
+            .zip(&seen.taken_at)
+            .filter(|(d, _)| d.3.first() == Some(&b'#'))
+            .map(|(_, &at)| at)
+            .collect();
+        (taken.len() == 60).then_some(taken)
+    });
+    let mut wake_ups = taken.clone();
+    wake_ups.dedup();
+    // After a wake-up that took datagrams the worker sleeps to the next point of the grid,
+    // so each period has at most two: one on its point and one for a datagram after it.
+    let span = *taken.last().unwrap() - taken[0];
+    let periods = (span.as_nanos() / batch.as_nanos()) as usize + 2;
+    assert!(
+        wake_ups.len() <= 2 * periods,
+        "{} wake-ups took sixty datagrams over {span:?}",
+        wake_ups.len()
+    );
+}
+
+#[test]
+fn one_wait_takes_every_ready_socket_however_many_legs_the_worker_has() {
+    // 301 legs are 602 sockets: more than the soft limit some shells set.
+    let _ = crate::net::raise_fd_limit();
+    const LEGS: u64 = 300;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let mut gate = Some((entered_tx, release_rx));
+    let engine_seen = Arc::clone(&seen);
+    let mut workers = MediaWorkers::start(
+        WorkerSettings {
+            workers: 1,
+            listen_ip: LOOPBACK,
+            relay_batch: RelayBatch::from_ms(20).unwrap(),
+        },
+        move |_| {
+            let (entered, release) = gate.take().expect("one worker");
+            FakeEngine::new(Arc::clone(&engine_seen)).with_gate(entered, release)
+        },
+        |_report| {},
+    )
+    .expect("workers start");
+    let legs: Vec<(CallId, u16)> = (0..LEGS)
+        .map(|i| (CallId(100 + i), free_port_pair()))
+        .collect();
+    for &(call, port) in &legs {
+        workers.send(open(call, port, call));
+    }
+    workers.flush();
+    let phone = peer();
+    // Every socket open (Open is asynchronous): probes until the engine saw each leg's.
+    let heard = |payload: &[u8]| -> HashSet<CallId> {
+        let seen = seen.lock().unwrap();
+        seen.datagrams
+            .iter()
+            .filter(|d| d.3 == payload)
+            .map(|d| d.0)
+            .collect()
+    };
+    let deadline = Instant::now() + WAIT;
+    while heard(b"probe").len() < legs.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {LEGS} legs open",
+            heard(b"probe").len()
+        );
+        let open = heard(b"probe");
+        for &(call, port) in &legs {
+            if !open.contains(&call) {
+                let _ = phone.send_to(b"probe", (LOOPBACK, port));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // A last datagram on every leg, taken after any probe still queued: then none is.
+    for &(_, port) in &legs {
+        phone.send_to(b"last", (LOOPBACK, port)).unwrap();
+    }
+    while heard(b"last").len() < legs.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {LEGS} taken",
+            heard(b"last").len()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The worker held in a command while every leg gets a datagram (on loopback a datagram
+    // is in its socket's queue when send_to returns), then let go: its next wait finds
+    // all 300 sockets ready.
+    workers.send(open(GATE, free_port_pair(), GATE));
+    workers.flush();
+    entered.recv_timeout(WAIT).expect("the worker in the gate");
+    for &(_, port) in &legs {
+        phone.send_to(b"ready", (LOOPBACK, port)).unwrap();
+    }
+    release.send(()).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let taken = loop {
+        let taken: Vec<Instant> = {
+            let seen = seen.lock().unwrap();
+            seen.datagrams
+                .iter()
+                .zip(&seen.taken_at)
+                .filter(|(d, _)| d.3 == b"ready")
+                .map(|(_, &at)| at)
+                .collect()
+        };
+        if taken.len() == legs.len() {
+            break taken;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {LEGS} datagrams taken",
+            taken.len()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let mut wake_ups = taken;
+    wake_ups.dedup();
+    assert_eq!(wake_ups.len(), 1, "300 ready sockets taken in one wait");
+    workers.stop(WAIT);
 }
 
 #[test]
@@ -610,6 +796,7 @@ fn a_worker_count_outside_one_to_sixty_four_is_refused() {
             WorkerSettings {
                 workers: count,
                 listen_ip: LOOPBACK,
+                relay_batch: RelayBatch::DEFAULT,
             },
             |_| FakeEngine::new(Arc::default()),
             |_report| {},

@@ -57,6 +57,19 @@ impl TickSchedule {
         self.skipped
     }
 
+    /// How long until the next point of a grid of `period` locked to the ticks (a tick is
+    /// always one: `period` divides the tick, see `RelayBatch`), from `now`; zero on a point,
+    /// past the deadline, or for a zero `period`. A steady stream's packets, 20 ms apart,
+    /// then all wait the same time: the wait adds delay, never jitter.
+    pub(super) fn until_grid(&self, now: Instant, period: Duration) -> Duration {
+        let period = period.as_nanos();
+        if period == 0 {
+            return Duration::ZERO;
+        }
+        let left = self.deadline().saturating_duration_since(now).as_nanos();
+        Duration::from_nanos((left % period) as u64)
+    }
+
     /// The epoll timeout until the next tick: whole milliseconds rounded up, so the worker
     /// never wakes just before a tick and spins.
     pub(super) fn timeout_ms(&self, now: Instant) -> i32 {
@@ -110,6 +123,38 @@ mod tests {
         assert_eq!(s.deadline(), t0 + 10_025 * MS);
         assert_eq!(s.take_due(t0 + 10_025 * MS), 1);
         assert_eq!(s.skipped(), 0);
+    }
+
+    #[test]
+    fn the_grid_points_fall_on_the_ticks_and_every_period_between() {
+        let t0 = Instant::now();
+        let s = TickSchedule::new(t0, 20 * MS, 3);
+        let us = Duration::from_micros;
+        // Next tick at 20 ms: with a 10 ms grid the points are 10 and 20 ms.
+        assert_eq!(s.until_grid(t0 + us(3_250), 10 * MS), us(6_750));
+        assert_eq!(s.until_grid(t0 + us(10_000), 10 * MS), Duration::ZERO);
+        assert_eq!(s.until_grid(t0 + us(10_001), 10 * MS), us(9_999));
+        assert_eq!(s.until_grid(t0 + us(12_000), 5 * MS), us(3_000));
+        // The whole tick: wait for it.
+        assert_eq!(s.until_grid(t0 + us(3_250), 20 * MS), us(16_750));
+        // No batching, or the tick overdue: no wait.
+        assert_eq!(s.until_grid(t0 + us(3_250), Duration::ZERO), Duration::ZERO);
+        assert_eq!(s.until_grid(t0 + us(25_000), 10 * MS), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_grid_moves_with_the_ticks() {
+        let t0 = Instant::now();
+        let mut s = TickSchedule::new(t0, 20 * MS, 3);
+        assert_eq!(s.take_due(t0 + 21 * MS), 1);
+        // Next tick at 40 ms: points at 25, 30, 35, 40 ms.
+        assert_eq!(s.until_grid(t0 + 21 * MS, 5 * MS), 4 * MS);
+        s.restart(t0 + Duration::from_micros(100_300));
+        // Ticks now at 120.3 ms, …: the points move with them.
+        assert_eq!(
+            s.until_grid(t0 + 101 * MS, 10 * MS),
+            Duration::from_micros(9_300)
+        );
     }
 
     #[test]

@@ -28,14 +28,12 @@ pub(super) const TICK: Duration = Duration::from_millis(20);
 /// Missed ticks run at once after a stall; older ones are skipped (the far end's jitter
 /// buffer would drop a longer burst anyway).
 const MAX_CATCH_UP: u64 = 3;
-/// Readiness events taken per wait; more stay pending (level-triggered) for the next.
+/// Room for readiness events in one wait, at first. It grows with the sockets watched, so
+/// one wait takes every ready socket: a capped wait would leave the rest a relay batch later
+/// (with a 20 ms batch and 300 legs, 44 sockets a tick fell behind until their buffers
+/// overflowed).
 const EVENTS_PER_WAIT: usize = 256;
 
-/// After a wake-up that found datagrams, the worker lets this long pass before it looks
-/// again (never past the next tick), so the packets of many legs that arrive spread over a
-/// tick are taken in a few batches instead of one wake-up each: a context switch saved per
-/// packet for at most this much added delay on a relayed packet.
-const COALESCE: Duration = Duration::from_millis(2);
 /// Larger than any RTP or RTCP datagram a G.711 leg sees; longer ones are truncated.
 const RECEIVE_BUFFER: usize = 2048;
 /// The epoll token of the command eventfd; legs use `slot << 1 | rtcp`.
@@ -121,6 +119,12 @@ impl Sockets {
         Ok(())
     }
 
+    /// The most descriptors the epoll can report at once: both sockets of every slot, and
+    /// the command eventfd.
+    fn watched(&self) -> usize {
+        self.slots.len() * 2 + 1
+    }
+
     /// Closes `call`'s sockets, if it has any: its ports can be bound again at once.
     fn close(&mut self, epoll: &Epoll, call: CallId) {
         let Some(slot) = self.slot_of.remove(&call) else {
@@ -176,6 +180,8 @@ pub(super) struct Worker<E, R> {
     pub(super) messages: Receiver<Message>,
     pub(super) wake: Arc<EventFd>,
     pub(super) listen_ip: IpAddr,
+    /// See `RelayBatch`.
+    pub(super) relay_batch: Duration,
     /// Where the thread writes its kernel thread id (for CPU figures from /proc).
     pub(super) thread_id: Arc<AtomicI32>,
     pub(super) stats: Arc<WorkerStats>,
@@ -215,6 +221,7 @@ where
             epoll,
             buffer: vec![0; RECEIVE_BUFFER].into_boxed_slice(),
             stats: self.stats,
+            relay_batch: self.relay_batch,
         };
         running.run(&self.messages, &self.wake);
     }
@@ -228,6 +235,7 @@ struct Running<E, R> {
     epoll: Epoll,
     buffer: Box<[u8]>,
     stats: Arc<WorkerStats>,
+    relay_batch: Duration,
 }
 
 impl<E, R> Running<E, R>
@@ -277,6 +285,10 @@ where
             if woken && !self.take_commands(messages, wake) {
                 break;
             }
+            let watched = self.sockets.watched();
+            if events.capacity() < watched {
+                events = Vec::with_capacity(watched.next_power_of_two());
+            }
             let due = schedule.take_due(Instant::now());
             for _ in 0..due {
                 self.sockets.counters.ticks += 1;
@@ -287,11 +299,10 @@ where
                 self.publish(schedule.skipped());
             }
             if datagrams {
-                let pause = COALESCE.min(
-                    schedule
-                        .deadline()
-                        .saturating_duration_since(Instant::now()),
-                );
+                // Packets of many legs arrive spread over a tick: the worker looks again at
+                // the next point of the relay batch's grid (never past the tick), taking them
+                // in a few batches instead of one wake-up each (see `RelayBatch`).
+                let pause = schedule.until_grid(Instant::now(), self.relay_batch);
                 if !pause.is_zero() {
                     std::thread::sleep(pause);
                 }
