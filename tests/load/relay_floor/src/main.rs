@@ -4,7 +4,9 @@
 //! CLOCK_THREAD_CPUTIME_ID over SECONDS after a 2 s warm-up, for four ways into the kernel:
 //!
 //! - `epoll`: level-triggered epoll, one `recvfrom` per readiness, one `sendto` per packet,
-//!   then 2 ms of coalescing sleep after a wake-up that found datagrams (the worker's loop);
+//!   then 2 ms of coalescing sleep after a wake-up that found datagrams (the worker's loop
+//!   before its relay batch, `--relay-batch-ms`: here every far end sends at the same
+//!   instant of the 20 ms, so the wake-ups a batch saves under real load are not seen);
 //! - `connected`: as `epoll`, every leg `connect`ed to its far end, `recv` and `send`;
 //! - `uring`: one single-shot RECVMSG per socket, re-armed on completion, a SENDMSG per
 //!   packet, everything of one wake-up submitted with one `io_uring_enter`;
