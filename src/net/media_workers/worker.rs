@@ -287,7 +287,7 @@ where
             }
             let watched = self.sockets.watched();
             if events.capacity() < watched {
-                events = Vec::with_capacity(watched.next_power_of_two());
+                events = Vec::with_capacity(watched);
             }
             let due = schedule.take_due(Instant::now());
             for _ in 0..due {
