@@ -26,6 +26,8 @@ struct Seen {
     datagrams: Vec<(CallId, bool, SocketAddr, Vec<u8>)>,
     /// The `now` each of `datagrams` came with: the worker's wake-up that took it.
     taken_at: Vec<Instant>,
+    /// How many commands the engine had been given when each of `datagrams` was taken.
+    commands_before: Vec<usize>,
     /// (now, the legs that sent a packet in that tick)
     ticks: Vec<(Instant, Vec<CallId>)>,
 }
@@ -103,6 +105,8 @@ impl ConversationEngine for FakeEngine {
         let mut seen = self.seen.lock().unwrap();
         seen.datagrams.push((call, rtcp, from, bytes.to_vec()));
         seen.taken_at.push(now);
+        let commands = seen.commands.len();
+        seen.commands_before.push(commands);
     }
 
     fn on_tick(&mut self, now: Instant) {
@@ -377,6 +381,40 @@ fn with_a_relay_batch_the_datagrams_spread_over_a_tick_are_taken_in_a_few_wake_u
         wake_ups.len() <= 2 * periods,
         "{} wake-ups took sixty datagrams over {span:?}",
         wake_ups.len()
+    );
+}
+
+#[test]
+fn a_command_sent_while_the_worker_waits_for_the_batch_is_taken_before_the_datagrams() {
+    let mut rig = Rig::start_with(1, RelayBatch::from_ms(20).unwrap());
+    let port = free_port_pair();
+    let phone = peer();
+    rig.send(start(A, port, phone.local_addr().unwrap()));
+    rig.wait_for(0, "the first datagram", |seen| {
+        let _ = phone.send_to(b"open?", (LOOPBACK, port));
+        (!seen.datagrams.is_empty()).then_some(())
+    });
+    // Just after a tick, so the worker that takes "first" waits most of a tick for the grid.
+    let ticks = rig.wait_for(0, "a tick", |seen| Some(seen.ticks.len()));
+    rig.wait_for(0, "the next tick", |seen| {
+        (seen.ticks.len() > ticks).then_some(())
+    });
+    phone.send_to(b"first", (LOOPBACK, port)).unwrap();
+    rig.wait_for(0, "the first datagram of the batch", |seen| {
+        seen.datagrams.iter().any(|d| d.3 == b"first").then_some(())
+    });
+    // While it waits: the far end's next packet, then the switch's command.
+    phone.send_to(b"second", (LOOPBACK, port)).unwrap();
+    std::thread::sleep(Duration::from_millis(1));
+    rig.send(start(B, free_port_pair(), phone.local_addr().unwrap()));
+    let (commands_then, commands) = rig.wait_for(0, "the second datagram", |seen| {
+        let at = seen.datagrams.iter().position(|d| d.3 == b"second")?;
+        Some((seen.commands_before[at], seen.commands.len()))
+    });
+    assert_eq!(commands, 2, "Start A and Start B");
+    assert_eq!(
+        commands_then, 2,
+        "the datagram that came first was taken before the command sent while the worker waited"
     );
 }
 

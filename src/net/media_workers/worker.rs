@@ -260,6 +260,11 @@ where
             } else {
                 schedule.timeout_ms(Instant::now())
             };
+            // Room for every descriptor watched, however many commands opened since.
+            let watched = self.sockets.watched();
+            if events.capacity() < watched {
+                events = Vec::with_capacity(watched);
+            }
             self.sockets.counters.waits += 1;
             if let Err(e) = self.epoll.wait(&mut events, timeout) {
                 tracing::error!(worker = self.index, error = %e, "media worker epoll failed");
@@ -285,10 +290,6 @@ where
             if woken && !self.take_commands(messages, wake) {
                 break;
             }
-            let watched = self.sockets.watched();
-            if events.capacity() < watched {
-                events = Vec::with_capacity(watched);
-            }
             let due = schedule.take_due(Instant::now());
             for _ in 0..due {
                 self.sockets.counters.ticks += 1;
@@ -305,6 +306,12 @@ where
                 let pause = schedule.until_grid(Instant::now(), self.relay_batch);
                 if !pause.is_zero() {
                     std::thread::sleep(pause);
+                    // What the switch sent meanwhile goes first: a Start that came with the
+                    // far end's first packets must be in place before they are taken (the
+                    // packets would otherwise meet a leg not yet answered, and be refused).
+                    if !self.take_commands(messages, wake) {
+                        break;
+                    }
                 }
             }
         }
