@@ -851,6 +851,47 @@ fn rtp_arrived_is_reported_once_and_before_start_only_from_the_expected_address(
     assert_eq!(h.events(), vec![(AGENT, MediaEvent::RtpArrived)]);
 }
 
+#[test]
+fn the_far_ends_packets_before_start_from_its_sip_host_are_not_counted_as_a_strangers() {
+    // A phone behind NAT: its SDP names a private address, it sends from its SIP host as
+    // soon as it has the answer, before the switch has its ACK (and sends Start).
+    let nat = SocketAddr::from(([198, 51, 100, 7], 31_337));
+    let behind_nat = || LegOptions {
+        signalling_host: Some(nat.ip()),
+        ..options(CALLER, LegRole::Caller)
+    };
+    let open = MediaCommand::Open {
+        call: CALLER,
+        local_port: 10_002,
+        conversation: CALLER,
+        expect_from: Some(caller_phone()),
+    };
+    let mut h = Harness::new();
+    h.command(open.clone());
+    h.receive(CALLER, nat, &rtp(0, 1, 1, 160, &speech(1)));
+    h.receive(CALLER, nat, &rtp(0, 1, 2, 320, &speech(1)));
+    h.receive(CALLER, stranger(), &rtp(0, 2, 1, 160, &speech(2)));
+    assert_eq!(h.events(), vec![], "no proof of the answer from elsewhere");
+    h.start_with(CALLER, caller_phone(), Codec::Pcmu, None, behind_nat());
+    assert_eq!(
+        h.engine.quality(CALLER).unwrap().packets_from_strangers,
+        1,
+        "the stranger's packet only"
+    );
+    // The same early packets, when the far end's SIP came from elsewhere, were a stranger's.
+    let mut h = Harness::new();
+    h.command(open.clone());
+    h.receive(CALLER, nat, &rtp(0, 1, 1, 160, &speech(1)));
+    h.receive(CALLER, nat, &rtp(0, 1, 2, 320, &speech(1)));
+    h.start(CALLER, caller_phone(), Codec::Pcmu, None);
+    assert_eq!(h.engine.quality(CALLER).unwrap().packets_from_strangers, 2);
+    // And a call that ends before Start counts them.
+    let mut h = Harness::new();
+    h.command(open);
+    h.receive(CALLER, nat, &rtp(0, 1, 1, 160, &speech(1)));
+    assert_eq!(h.engine.quality(CALLER).unwrap().packets_from_strangers, 1);
+}
+
 fn short_timeout(call: CallId) -> LegOptions {
     LegOptions {
         media_timeout: Duration::from_secs(1),

@@ -247,6 +247,11 @@ pub struct Leg {
     frame: [u8; FRAME_SAMPLES],
     decoded: Box<[i16; MAX_DECODED_SAMPLES]>,
     packets_from_strangers: u64,
+    /// Packets before `Start` from an address other than `expect_from`: the first such
+    /// source and its count. The far end behind NAT sends from its SIP host as soon as it
+    /// has the answer, before the switch has its ACK; `Start` (which knows that host)
+    /// judges them, so the phone's own early packets are not counted as a stranger's.
+    early_unknown: Option<(SocketAddr, u64)>,
     relay_dropped: u64,
 }
 
@@ -282,6 +287,7 @@ impl Leg {
             frame: [0; FRAME_SAMPLES],
             decoded: Box::new([0; MAX_DECODED_SAMPLES]),
             packets_from_strangers: 0,
+            early_unknown: None,
             relay_dropped: 0,
         }
     }
@@ -305,7 +311,9 @@ impl Leg {
             Some(n) => n.rtcp.quality(),
             None => LegQuality::default(),
         };
-        quality.packets_from_strangers = self.packets_from_strangers;
+        // Never judged (no Start came): a stranger's.
+        let unjudged = self.early_unknown.map_or(0, |(_, count)| count);
+        quality.packets_from_strangers = self.packets_from_strangers + unjudged;
         quality
     }
 
@@ -364,7 +372,12 @@ impl Leg {
                     activity: Activity::new(now),
                     rtcp: RtcpSession::new(self.stream.ssrc(), now),
                     tap,
-                })
+                });
+            }
+        }
+        if let (Some((source, count)), Some(n)) = (self.early_unknown.take(), &self.negotiated) {
+            if !n.may_latch_onto(source) {
+                self.packets_from_strangers += count;
             }
         }
     }
@@ -460,6 +473,19 @@ impl Leg {
             .as_ref()
             .is_some_and(|n| n.latched.is_none() && n.may_latch_onto(from));
         if !known && !may_latch {
+            if self.negotiated.is_none() {
+                match &mut self.early_unknown {
+                    None => {
+                        self.early_unknown = Some((from, 1));
+                        return None;
+                    }
+                    Some((source, count)) if *source == from => {
+                        *count += 1;
+                        return None;
+                    }
+                    Some(_) => {}
+                }
+            }
             self.packets_from_strangers += 1;
             return None;
         }
