@@ -345,9 +345,9 @@ fn a_relay_batch_is_zero_or_divides_the_tick() {
     assert_eq!(RelayBatch::default().period(), Duration::from_millis(10));
 }
 
-#[test]
-fn with_a_relay_batch_the_datagrams_spread_over_a_tick_are_taken_in_a_few_wake_ups() {
-    let batch = Duration::from_millis(20);
+/// One worker with a 20 ms relay batch and leg `A` started, its socket taking datagrams:
+/// the worker, the leg's port, and its phone.
+fn one_leg_open_with_a_20_ms_batch() -> (Rig, u16, UdpSocket) {
     let mut rig = Rig::start_with(1, RelayBatch::from_ms(20).unwrap());
     let port = free_port_pair();
     let phone = peer();
@@ -356,6 +356,13 @@ fn with_a_relay_batch_the_datagrams_spread_over_a_tick_are_taken_in_a_few_wake_u
         let _ = phone.send_to(b"open?", (LOOPBACK, port));
         (!seen.datagrams.is_empty()).then_some(())
     });
+    (rig, port, phone)
+}
+
+#[test]
+fn with_a_relay_batch_the_datagrams_spread_over_a_tick_are_taken_in_a_few_wake_ups() {
+    let batch = Duration::from_millis(20);
+    let (rig, port, phone) = one_leg_open_with_a_20_ms_batch();
     // Sixty datagrams a millisecond apart: one wake-up each without the batch.
     for i in 0..60u8 {
         phone.send_to(&[b'#', i], (LOOPBACK, port)).unwrap();
@@ -386,14 +393,7 @@ fn with_a_relay_batch_the_datagrams_spread_over_a_tick_are_taken_in_a_few_wake_u
 
 #[test]
 fn a_command_sent_while_the_worker_waits_for_the_batch_is_taken_before_the_datagrams() {
-    let mut rig = Rig::start_with(1, RelayBatch::from_ms(20).unwrap());
-    let port = free_port_pair();
-    let phone = peer();
-    rig.send(start(A, port, phone.local_addr().unwrap()));
-    rig.wait_for(0, "the first datagram", |seen| {
-        let _ = phone.send_to(b"open?", (LOOPBACK, port));
-        (!seen.datagrams.is_empty()).then_some(())
-    });
+    let (mut rig, port, phone) = one_leg_open_with_a_20_ms_batch();
     // Just after a tick, so the worker that takes "first" waits most of a tick for the grid.
     let ticks = rig.wait_for(0, "a tick", |seen| Some(seen.ticks.len()));
     rig.wait_for(0, "the next tick", |seen| {
