@@ -1272,22 +1272,20 @@ fn a_recorded_caller_ends_up_in_a_wav_and_the_switch_hears_when() {
             &rtp(0, 1, i, 160 * u32::from(i), &payload),
         );
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let duration_ms = loop {
-        let finished = h.events().into_iter().find_map(|(call, e)| match e {
-            MediaEvent::RecordingFinished { duration_ms } if call == CALLER => Some(duration_ms),
-            _ => None,
-        });
-        if let Some(ms) = finished {
-            break ms;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "recording never reported"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    assert_eq!(duration_ms, 200);
+    // The writer is a thread of the recording's own, writing a real file: its report is
+    // waited for where it arrives, the engine's channel of recording reports.
+    let report = h
+        .engine
+        .recordings
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the recording reported within 5 s");
+    assert!(
+        matches!(
+            report,
+            (CALLER, MediaEvent::RecordingFinished { duration_ms: 200 })
+        ),
+        "{report:?}"
+    );
     let mut reader = hound::WavReader::open(&file).unwrap();
     let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
     assert_eq!(samples, said[..1600]);

@@ -50,6 +50,8 @@ pub struct DiskSync {
     thread: JoinHandle<()>,
     /// Syncs that succeeded so far.
     syncs: Arc<AtomicU64>,
+    /// Scheduled wakes so far (each `every`), whether they synced or not.
+    wakes: Arc<AtomicU64>,
 }
 
 impl DiskSync {
@@ -58,7 +60,8 @@ impl DiskSync {
         let handle = File::open(dir)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let syncs = Arc::new(AtomicU64::new(0));
-        let counted = Arc::clone(&syncs);
+        let wakes = Arc::new(AtomicU64::new(0));
+        let (counted, woken) = (Arc::clone(&syncs), Arc::clone(&wakes));
         let thread = std::thread::Builder::new()
             .name("recording-sync".into())
             .spawn(move || loop {
@@ -66,29 +69,36 @@ impl DiskSync {
                     Err(RecvTimeoutError::Timeout) => false,
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
                 };
-                if !written.take() && !last {
-                    continue;
-                }
-                match sync_filesystem(handle.as_raw_fd()) {
-                    Ok(()) => {
-                        counted.fetch_add(1, Ordering::Relaxed);
+                if written.take() || last {
+                    match sync_filesystem(handle.as_raw_fd()) {
+                        Ok(()) => {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => tracing::error!(error = %e, "recordings: syncfs failed"),
                     }
-                    Err(e) => tracing::error!(error = %e, "recordings: syncfs failed"),
                 }
                 if last {
                     return;
                 }
+                // Counted after the wake's sync: a wake that is counted has had its say.
+                woken.fetch_add(1, Ordering::Release);
             })?;
         Ok(DiskSync {
             stop,
             thread,
             syncs,
+            wakes,
         })
     }
 
     /// Syncs that succeeded so far.
     pub fn syncs(&self) -> u64 {
         self.syncs.load(Ordering::Relaxed)
+    }
+
+    /// Scheduled wakes so far, synced or not (the last one, at stop, is not counted).
+    pub fn wakes(&self) -> u64 {
+        self.wakes.load(Ordering::Acquire)
     }
 
     /// Syncs a last time, ends the thread, and says how many syncs succeeded in all.
@@ -120,16 +130,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let written = WrittenMark::default();
         let sync = DiskSync::start(dir.path(), Duration::from_millis(5), written.clone()).unwrap();
-        // Bounded wait for the schedule to have run three times while not stopped, the
-        // service writing all along.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while sync.syncs() < 3 && Instant::now() < deadline {
+        // The schedule runs three times while not stopped, the service writing all along.
+        until(|| {
             written.set();
-            std::thread::yield_now();
-        }
+            sync.syncs() >= 3
+        });
         assert!(sync.syncs() >= 3, "{} syncs at one per 5 ms", sync.syncs());
         let before = sync.syncs();
         assert!(sync.stop() > before, "one last sync when stopped");
+    }
+
+    /// Yields until `done` or 20 s have passed (a loaded machine may hold the thread back):
+    /// the test's assertions are about the wakes counted, not about how long they took.
+    fn until(done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
     }
 
     #[test]
@@ -137,16 +154,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let written = WrittenMark::default();
         let sync = DiskSync::start(dir.path(), Duration::from_millis(5), written.clone()).unwrap();
-        // Twenty schedules pass with nothing written.
-        std::thread::sleep(Duration::from_millis(100));
+        // Twenty scheduled wakes with nothing written.
+        until(|| sync.wakes() >= 20);
+        assert!(sync.wakes() >= 20, "{} wakes", sync.wakes());
         assert_eq!(sync.syncs(), 0);
         written.set();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while sync.syncs() < 1 && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
+        until(|| sync.syncs() >= 1);
         assert_eq!(sync.syncs(), 1, "one sync for the one write");
-        std::thread::sleep(Duration::from_millis(50));
+        // Five more wakes, nothing written since.
+        let woken = sync.wakes();
+        until(|| sync.wakes() >= woken + 5);
+        assert!(sync.wakes() >= woken + 5, "{} wakes", sync.wakes());
         assert_eq!(sync.syncs(), 1, "the write was synced once");
         assert_eq!(sync.stop(), 2, "and once more when stopped");
     }
